@@ -1,0 +1,251 @@
+/*
+ * aigw-fcgi.c: the FastCGI responder behind nginx, and a plain CGI program
+ * when a CGI server starts it.
+ *
+ * FastCGI: several threads share one listening socket (from --listen, or
+ * descriptor 0 as spawn-fcgi and systemd socket activation pass it); each
+ * thread owns one database connection for its whole life.
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/server.h"
+#include "http/spawn.h"
+
+#define THREADS_DEFAULT 8
+#define THREADS_MAX 256
+#define LISTEN_BACKLOG 1024
+
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static int listen_fd;
+
+/* ---- the FastCGI transport ---- */
+
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
+}
+
+static long
+fcgi_read(void *ctx, char *buf, size_t n)
+{
+	int got = FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, ((FCGX_Request *)ctx)->in);
+
+	if (got == 0 && FCGX_GetError(((FCGX_Request *)ctx)->in) != 0)
+		return -1;
+	return got;
+}
+
+static int
+fcgi_write(void *ctx, const char *buf, size_t n)
+{
+	FCGX_Stream *out = ((FCGX_Request *)ctx)->out;
+
+	while (n > 0) {
+		int chunk = n > 65536 ? 65536 : (int)n;
+
+		if (FCGX_PutStr(buf, chunk, out) != chunk)
+			return -1;
+		buf += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+/* ---- the CGI transport ---- */
+
+static const char *
+cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static long
+cgi_read(void *ctx, char *buf, size_t n)
+{
+	size_t got;
+
+	(void)ctx;
+	got = fread(buf, 1, n, stdin);
+	if (got == 0 && ferror(stdin))
+		return -1;
+	return (long)got;
+}
+
+static int
+cgi_write(void *ctx, const char *buf, size_t n)
+{
+	(void)ctx;
+	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+}
+
+static void *
+serve_thread(void *arg)
+{
+	struct http_thread *t = arg;
+	FCGX_Request request;
+	struct http_io io = { &request, fcgi_param, fcgi_read, fcgi_write };
+
+	if (FCGX_InitRequest(&request, listen_fd, 0) != 0) {
+		log_error("fcgi", NULL, "cannot initialise a request");
+		return NULL;
+	}
+	for (;;) {
+		int rc;
+
+		pthread_mutex_lock(&accept_lock);
+		rc = FCGX_Accept_r(&request);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0) {
+			log_error("fcgi", NULL, "accept failed (%d); thread stops", rc);
+			break;
+		}
+		http_handle(t, &io);
+		FCGX_Finish_r(&request);
+	}
+	FCGX_Free(&request, 1);
+	return NULL;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: aigw-fcgi [--listen HOST:PORT|PATH] [--threads N]\n"
+			"Without --listen: a CGI program when GATEWAY_INTERFACE is set, else\n"
+			"FastCGI on descriptor 0 (spawn-fcgi, systemd socket activation).\n");
+	return 2;
+}
+
+static int
+serve_cgi(struct http_app *app)
+{
+	struct http_thread t = { app, db_new(app->cfg->database_url) };
+	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
+
+	if (t.db == NULL) {
+		fprintf(stderr, "aigw-fcgi: out of memory\n");
+		return 1;
+	}
+	http_handle(&t, &io);
+	fflush(stdout);
+	db_free(t.db);
+	return 0;
+}
+
+static int
+serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
+{
+	struct http_thread *threads;
+	pthread_t *tids;
+	long started = 0;
+	int rc = 1;
+
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "aigw-fcgi: cannot initialise FastCGI\n");
+		return 1;
+	}
+	if (listen_addr != NULL) {
+		listen_fd = FCGX_OpenSocket(listen_addr, LISTEN_BACKLOG);
+		if (listen_fd < 0) {
+			fprintf(stderr, "aigw-fcgi: cannot listen on %s\n", listen_addr);
+			return 1;
+		}
+		/* nginx's workers run as another user: let them connect. */
+		if (listen_addr[0] == '/' && chmod(listen_addr, 0666) != 0) {
+			fprintf(stderr, "aigw-fcgi: chmod %s: %s\n", listen_addr, strerror(errno));
+			return 1;
+		}
+	}
+	threads = calloc((size_t)nthreads, sizeof *threads);
+	tids = calloc((size_t)nthreads, sizeof *tids);
+	if (threads == NULL || tids == NULL) {
+		fprintf(stderr, "aigw-fcgi: out of memory\n");
+		goto out;
+	}
+	for (long i = 0; i < nthreads; i++) {
+		threads[i].app = app;
+		threads[i].db = db_new(app->cfg->database_url);
+		if (threads[i].db == NULL ||
+		    pthread_create(&tids[i], NULL, serve_thread, &threads[i]) != 0) {
+			fprintf(stderr, "aigw-fcgi: cannot start thread %ld\n", i);
+			db_free(threads[i].db);
+			threads[i].db = NULL;
+			break;
+		}
+		started++;
+	}
+	if (started > 0) {
+		log_info("fcgi", NULL, "serving on %s with %ld threads",
+			 listen_addr ? listen_addr : "descriptor 0", started);
+		rc = 0;
+	}
+	for (long i = 0; i < started; i++) {
+		pthread_join(tids[i], NULL);
+		db_free(threads[i].db);
+	}
+out:
+	free(threads);
+	free(tids);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct aigw_config cfg;
+	struct http_app app;
+	const char *listen_addr = NULL;
+	long nthreads = THREADS_DEFAULT;
+	char errbuf[512];
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+			listen_addr = argv[++i];
+		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+			if (parse_long(argv[++i], 1, THREADS_MAX, &nthreads) != AIGW_OK) {
+				fprintf(stderr, "aigw-fcgi: --threads: expected 1 to %d\n", THREADS_MAX);
+				return 2;
+			}
+		} else {
+			return usage();
+		}
+	}
+	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
+		/* A CGI server shows stderr in its log; the client gets a 500. */
+		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	app.cfg = &cfg;
+	app.spawn_env = spawn_env_new();
+	if (app.spawn_env == NULL) {
+		fprintf(stderr, "aigw-fcgi: out of memory\n");
+		config_free(&cfg);
+		return 1;
+	}
+	if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
+		rc = serve_cgi(&app);
+	} else if (listen_addr == NULL && FCGX_IsCGI()) {
+		/* Descriptor 0 is no listening socket: started by hand. */
+		rc = usage();
+	} else {
+		rc = serve_fcgi(&app, listen_addr, nthreads);
+	}
+	spawn_env_free(app.spawn_env);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * aigw-worker.c: claims queued chats and runs their provider calls.
+ *
+ * Started detached by aigw-fcgi (AIGW_WORKER_SLOT names the slot reserved
+ * for it) or as a service; stops after AIGW_WORKER_IDLE_S idle seconds, or
+ * on SIGTERM/SIGINT after handing its work back.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "worker/runner.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct aigw_config cfg;
+	struct sigaction sa;
+	char errbuf[512];
+	const char *slot_text = getenv("AIGW_WORKER_SLOT");
+	long slot = 0;
+	int rc;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s (configured by the environment)\n", argv[0]);
+		return 2;
+	}
+	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
+		fprintf(stderr, "aigw-worker: %s\n", errbuf);
+		return 2;
+	}
+	if (slot_text != NULL && *slot_text != '\0' &&
+	    parse_long(slot_text, 1, 1024, &slot) != AIGW_OK) {
+		fprintf(stderr, "aigw-worker: AIGW_WORKER_SLOT: expected 1 to 1024\n");
+		config_free(&cfg);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = runner_run(&cfg, (int)slot, &stop_requested);
+	config_free(&cfg);
+	return rc;
+}

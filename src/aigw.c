@@ -1,0 +1,59 @@
+/* aigw.c: the operator command line: aigw COMMAND [ARGS]. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+
+struct command {
+	const char *name;
+	int (*run)(const struct aigw_config *cfg, int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "migrate", cli_migrate, "apply missing database migrations [DIR]" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: aigw COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct aigw_config cfg;
+	char errbuf[512];
+	int rc = 2;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
+		fprintf(stderr, "aigw: %s\n", errbuf);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			rc = commands[i].run(&cfg, argc - 1, argv + 1);
+			goto out;
+		}
+	}
+	fprintf(stderr, "aigw: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+out:
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* migrate.c: "aigw migrate [DIR]": brings the schema up to date. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "db/db.h"
+#include "db/migrate.h"
+
+int
+cli_migrate(const struct aigw_config *cfg, int argc, char **argv)
+{
+	const char *dir = cfg->migrations_dir;
+	struct db *db;
+	enum aigw_err err;
+	int applied = 0;
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: aigw migrate [DIR]\n");
+		return 2;
+	}
+	if (argc == 2)
+		dir = argv[1];
+	db = db_new(cfg->database_url);
+	if (db == NULL) {
+		fprintf(stderr, "aigw migrate: out of memory\n");
+		return 1;
+	}
+	err = db_migrate(db, dir, &applied);
+	db_free(db);
+	if (err != AIGW_OK) {
+		fprintf(stderr, "aigw migrate: %s (see the log above)\n", aigw_strerror(err));
+		return 1;
+	}
+	printf("%d migration%s applied\n", applied, applied == 1 ? "" : "s");
+	return 0;
+}

@@ -1,0 +1,262 @@
+/* config.c: one table of environment variables, parsed and validated once. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#ifndef AIGW_BINDIR
+#define AIGW_BINDIR "/usr/local/bin"
+#endif
+#ifndef AIGW_DATADIR
+#define AIGW_DATADIR "/usr/local/share/aigw"
+#endif
+
+#define DEFAULT_ENV_FILE "/etc/aigw/aigw.env"
+
+enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_LOGLEVEL };
+
+struct var {
+	const char *name;
+	enum var_type type;
+	long min, max;          /* VT_LONG */
+	const char *def;        /* the default, as text */
+	size_t offset;          /* into struct aigw_config */
+};
+
+#define L(n, lo, hi, d, field) { n, VT_LONG, lo, hi, d, offsetof(struct aigw_config, field) }
+#define S(n, d, field) { n, VT_STRING, 0, 0, d, offsetof(struct aigw_config, field) }
+
+static const struct var vars[] = {
+	S("DATABASE_URL", "", database_url),
+	{ "AIGW_AUTH", VT_AUTH, 0, 0, "none", offsetof(struct aigw_config, auth) },
+	L("AIGW_MAX_BODY", 1024, 64L << 20, "262144", max_body),
+	L("AIGW_WORKERS_MAX", 1, 1024, "4", workers_max),
+	L("AIGW_WORKER_IDLE_S", 0, 86400, "30", worker_idle_s),
+	S("AIGW_WORKER_BIN", AIGW_BINDIR "/aigw-worker", worker_bin),
+	L("AIGW_CHAT_TTL_S", 60, 30L * 86400, "3600", chat_ttl_s),
+	L("AIGW_MAX_ATTEMPTS", 1, 20, "3", max_attempts),
+	L("AIGW_PROVIDER_TIMEOUT_S", 1, 3600, "120", provider_timeout_s),
+	L("AIGW_LEASE_S", 5, 3600, "60", lease_s),
+	L("AIGW_PENDING_TIMEOUT_S", 10, 86400, "300", pending_timeout_s),
+	L("AIGW_KEEP_DONE_DAYS", 1, 3650, "30", keep_done_days),
+	L("AIGW_KEEP_FAILED_DAYS", 1, 3650, "7", keep_failed_days),
+	L("AIGW_LIMIT_ORG", 0, 1000000, "5", limit_org),
+	L("AIGW_LIMIT_USER", 0, 1000000, "3", limit_user),
+	L("AIGW_LIMIT_DECISION", 0, 1000000, "2", limit_decision),
+	S("AIGW_JOBTYPES_DIR", "/etc/aigw/jobtypes.d", jobtypes_dir),
+	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
+	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
+	S("AIGW_LOG_FILE", "", log_file),
+	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
+	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
+};
+
+#define NVARS (sizeof vars / sizeof vars[0])
+
+static const char *const auth_names[AUTH__MAX] = { "none", "keys", "server" };
+
+const char *const *
+config_names(void)
+{
+	static const char *names[NVARS + 2];
+
+	if (names[0] == NULL) {
+		for (size_t i = 0; i < NVARS; i++)
+			names[i] = vars[i].name;
+		names[NVARS] = "AIGW_ENV_FILE";
+	}
+	return names;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+static bool
+valid_name(const char *s)
+{
+	if (*s == '\0' || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+enum aigw_err
+config_apply_env_file(const char *path, char *errbuf, size_t errlen)
+{
+	FILE *f;
+	char line[4096];
+	unsigned lineno = 0;
+	enum aigw_err err = AIGW_OK;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return AIGW_OK;
+		snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return AIGW_ECONFIG;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *name, *value, *eq;
+		size_t vlen;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(errbuf, errlen, "%s:%u: line too long", path, lineno);
+			err = AIGW_ECONFIG;
+			goto out;
+		}
+		name = trim(line);
+		if (*name == '\0' || *name == '#')
+			continue;
+		if (strncmp(name, "export ", 7) == 0)
+			name = trim(name + 7);
+		eq = strchr(name, '=');
+		if (eq == NULL) {
+			snprintf(errbuf, errlen, "%s:%u: expected NAME=value", path, lineno);
+			err = AIGW_ECONFIG;
+			goto out;
+		}
+		*eq = '\0';
+		name = trim(name);
+		value = trim(eq + 1);
+		if (!valid_name(name)) {
+			snprintf(errbuf, errlen, "%s:%u: invalid variable name", path, lineno);
+			err = AIGW_ECONFIG;
+			goto out;
+		}
+		vlen = strlen(value);
+		if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
+			value[vlen - 1] = '\0';
+			value++;
+		}
+		if (setenv(name, value, 0) != 0) {
+			snprintf(errbuf, errlen, "%s:%u: cannot set %s", path, lineno, name);
+			err = AIGW_ECONFIG;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(errbuf, errlen, "%s: read error", path);
+		err = AIGW_ECONFIG;
+	}
+out:
+	fclose(f);
+	return err;
+}
+
+static enum aigw_err
+parse_var(const struct var *v, const char *text, struct aigw_config *cfg,
+	  char *errbuf, size_t errlen)
+{
+	char *base = (char *)cfg + v->offset;
+	long n;
+	int i;
+
+	switch (v->type) {
+	case VT_LONG:
+		if (parse_long(text, v->min, v->max, &n) != AIGW_OK) {
+			snprintf(errbuf, errlen, "%s: expected a whole number from %ld to %ld",
+				 v->name, v->min, v->max);
+			return AIGW_ECONFIG;
+		}
+		*(long *)(void *)base = n;
+		return AIGW_OK;
+	case VT_STRING: {
+		char *copy = strdup(text);
+		if (copy == NULL) {
+			snprintf(errbuf, errlen, "%s: out of memory", v->name);
+			return AIGW_ENOMEM;
+		}
+		*(char **)(void *)base = copy;
+		return AIGW_OK;
+	}
+	case VT_BOOL:
+		if (strcmp(text, "on") == 0 || strcmp(text, "1") == 0 || strcmp(text, "true") == 0 ||
+		    strcmp(text, "yes") == 0) {
+			*(bool *)(void *)base = true;
+		} else if (strcmp(text, "off") == 0 || strcmp(text, "0") == 0 ||
+			   strcmp(text, "false") == 0 || strcmp(text, "no") == 0) {
+			*(bool *)(void *)base = false;
+		} else {
+			snprintf(errbuf, errlen, "%s: expected on or off", v->name);
+			return AIGW_ECONFIG;
+		}
+		return AIGW_OK;
+	case VT_AUTH:
+		for (i = 0; i < AUTH__MAX; i++)
+			if (strcmp(text, auth_names[i]) == 0)
+				break;
+		if (i == AUTH__MAX) {
+			snprintf(errbuf, errlen, "%s: expected none, keys or server", v->name);
+			return AIGW_ECONFIG;
+		}
+		*(int *)(void *)base = i;
+		return AIGW_OK;
+	case VT_LOGLEVEL:
+		i = log_level_parse(text);
+		if (i < 0) {
+			snprintf(errbuf, errlen, "%s: expected error, warn, info or debug", v->name);
+			return AIGW_ECONFIG;
+		}
+		*(int *)(void *)base = i;
+		return AIGW_OK;
+	}
+	return AIGW_ECONFIG;
+}
+
+enum aigw_err
+config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
+{
+	const char *env_file = getenv("AIGW_ENV_FILE");
+	enum aigw_err err;
+
+	memset(cfg, 0, sizeof *cfg);
+	err = config_apply_env_file(env_file && *env_file ? env_file : DEFAULT_ENV_FILE,
+				    errbuf, errlen);
+	if (err != AIGW_OK)
+		return err;
+	for (size_t i = 0; i < NVARS; i++) {
+		const char *text = getenv(vars[i].name);
+
+		/* An empty value means "not set" so that NAME= in a file or a
+		 * unit can fall back to the default. */
+		if (text == NULL || *text == '\0')
+			text = vars[i].def;
+		err = parse_var(&vars[i], text, cfg, errbuf, errlen);
+		if (err != AIGW_OK) {
+			config_free(cfg);
+			return err;
+		}
+	}
+	return AIGW_OK;
+}
+
+void
+config_free(struct aigw_config *cfg)
+{
+	for (size_t i = 0; i < NVARS; i++) {
+		if (vars[i].type == VT_STRING) {
+			char **p = (char **)(void *)((char *)cfg + vars[i].offset);
+			free(*p);
+			*p = NULL;
+		}
+	}
+}

@@ -1,0 +1,7 @@
+libaigw_la_SOURCES += \
+	src/core/err.c src/core/err.h \
+	src/core/buf.c src/core/buf.h \
+	src/core/log.c src/core/log.h
+libaigw_la_SOURCES += \
+	src/core/util.c src/core/util.h \
+	src/core/config.c src/core/config.h

@@ -1,0 +1,43 @@
+/*
+ * util.h: small pure helpers shared by every layer: UUIDs, clocks, strict
+ * number parsing, string duplication.
+ *
+ * Nothing here allocates except xstrdup/xstrndup (NULL on ENOMEM) or does
+ * I/O except uuid_new (getrandom) and the clocks. Thread-safe.
+ */
+#ifndef AIGW_CORE_UTIL_H
+#define AIGW_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define UUID_STR_LEN 36
+
+/* True for the canonical 8-4-4-4-12 hexadecimal form (either case). */
+bool uuid_is_valid(const char *s);
+/* Writes a random (version 4) UUID and its NUL into out[37]. AIGW_EIO when
+ * the kernel gives no randomness. */
+enum aigw_err uuid_new(char out[UUID_STR_LEN + 1]) AIGW_MUSTCHECK;
+
+/* Milliseconds on the monotonic clock: for timeouts and durations. */
+int64_t time_mono_ms(void);
+
+/* Parses all of s as a base-10 integer in [min, max]. AIGW_EINVAL when s is
+ * empty, has trailing junk or is out of range; *out is untouched then. */
+enum aigw_err parse_long(const char *s, long min, long max, long *out) AIGW_MUSTCHECK;
+
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Case-insensitive: does s begin with prefix? */
+bool str_has_prefix_ci(const char *s, const char *prefix);
+
+
+
+/* Number of code points in s[0..len), or -1 when s is not valid UTF-8
+ * (overlong forms, surrogates and NUL bytes are invalid too). */
+long utf8_length(const char *s, size_t len);
+#endif

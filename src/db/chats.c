@@ -1,0 +1,271 @@
+/* chats.c: typed access to chat_results (see chats.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/chats.h"
+
+static char *
+dup_or_null(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return strdup(PQgetvalue(res, row, col));
+}
+
+static void
+copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
+{
+	snprintf(dst, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+enum aigw_err
+db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
+	       long spawn_slots, long stale_s, int *slot)
+{
+	char max_tokens[16], ttl[24], slots[24], stale[24];
+	const char *values[12];
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	snprintf(max_tokens, sizeof max_tokens, "%d", in->max_tokens);
+	snprintf(ttl, sizeof ttl, "%ld", in->ttl_s);
+	snprintf(slots, sizeof slots, "%ld", spawn_slots);
+	snprintf(stale, sizeof stale, "%ld", stale_s);
+	values[0] = id;
+	values[1] = in->owner_user;
+	values[2] = in->owner_org;
+	values[3] = in->message;
+	values[4] = in->system;
+	values[5] = max_tokens;
+	values[6] = in->websearch ? "true" : "false";
+	values[7] = in->location;
+	values[8] = in->models_json;
+	values[9] = ttl;
+	values[10] = slots;
+	values[11] = stale;
+	*slot = 0;
+	err = db_exec(db, DB_CHAT_INSERT, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) != 1) {
+		err = AIGW_EDB;
+		goto out;
+	}
+	if (!PQgetisnull(res, 0, 2))
+		*slot = (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+out:
+	PQclear(res);
+	return err;
+}
+
+enum aigw_err
+db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_view *out)
+{
+	const char *values[2] = { id, owner };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_exec(db, DB_CHAT_STATUS, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) != 1) {
+		err = AIGW_ENOTFOUND;
+		goto out;
+	}
+	copy_field(out->chat_id, sizeof out->chat_id, res, 0, 0);
+	copy_field(out->status, sizeof out->status, res, 0, 1);
+	out->version = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	out->results_json = dup_or_null(res, 0, 3);
+	out->pending_json = dup_or_null(res, 0, 4);
+	copy_field(out->created_at, sizeof out->created_at, res, 0, 5);
+	copy_field(out->completed_at, sizeof out->completed_at, res, 0, 6);
+	copy_field(out->expires_at, sizeof out->expires_at, res, 0, 7);
+	if (out->results_json == NULL || out->pending_json == NULL) {
+		db_chat_view_free(out);
+		err = AIGW_ENOMEM;
+	}
+out:
+	PQclear(res);
+	return err;
+}
+
+void
+db_chat_view_free(struct db_chat_view *v)
+{
+	if (v == NULL)
+		return;
+	free(v->results_json);
+	free(v->pending_json);
+	v->results_json = NULL;
+	v->pending_json = NULL;
+}
+
+enum aigw_err
+db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
+	      long max_attempts, struct db_chat_claim **out, size_t *n)
+{
+	char lim[16], lease[24], attempts[24];
+	const char *values[4] = { lim, lease, worker, attempts };
+	struct db_chat_claim *claims = NULL;
+	PGresult *res = NULL;
+	enum aigw_err err;
+	int rows;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(lim, sizeof lim, "%d", limit);
+	snprintf(lease, sizeof lease, "%ld", lease_s);
+	snprintf(attempts, sizeof attempts, "%ld", max_attempts);
+	err = db_exec(db, DB_CHAT_CLAIM, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	rows = PQntuples(res);
+	if (rows == 0)
+		goto out;
+	claims = calloc((size_t)rows, sizeof *claims);
+	if (claims == NULL) {
+		err = AIGW_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct db_chat_claim *c = &claims[i];
+
+		copy_field(c->chat_id, sizeof c->chat_id, res, i, 0);
+		c->attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
+		c->message = dup_or_null(res, i, 2);
+		c->system = dup_or_null(res, i, 3);
+		c->max_tokens = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
+		c->websearch = PQgetvalue(res, i, 5)[0] == 't';
+		c->location = dup_or_null(res, i, 6);
+		c->models_json = dup_or_null(res, i, 7);
+		c->results_json = dup_or_null(res, i, 8);
+		if (c->message == NULL || c->models_json == NULL || c->results_json == NULL ||
+		    (c->system == NULL && !PQgetisnull(res, i, 3)) ||
+		    (c->location == NULL && !PQgetisnull(res, i, 6))) {
+			/* The rows stay claimed; their lease runs out and another
+			 * attempt takes them. */
+			db_chat_claims_free(claims, (size_t)rows);
+			claims = NULL;
+			err = AIGW_ENOMEM;
+			goto out;
+		}
+	}
+	*out = claims;
+	*n = (size_t)rows;
+out:
+	PQclear(res);
+	return err;
+}
+
+void
+db_chat_claims_free(struct db_chat_claim *c, size_t n)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].message);
+		free(c[i].system);
+		free(c[i].location);
+		free(c[i].models_json);
+		free(c[i].results_json);
+	}
+	free(c);
+}
+
+static enum aigw_err
+exec_rows(struct db *db, enum db_stmt stmt, const char *const *values, int *rows)
+{
+	PGresult *res = NULL;
+	enum aigw_err err = db_exec(db, stmt, values, &res);
+
+	if (err != AIGW_OK)
+		return err;
+	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res)
+						      : (int)strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return AIGW_OK;
+}
+
+enum aigw_err
+db_chat_write_result(struct db *db, const char *id, int attempt, const char *provider,
+		     const char *result_json, bool *written)
+{
+	char att[16];
+	const char *values[4] = { id, att, provider, result_json };
+	int rows = 0;
+	enum aigw_err err;
+
+	snprintf(att, sizeof att, "%d", attempt);
+	err = exec_rows(db, DB_CHAT_WRITE_RESULT, values, &rows);
+	*written = err == AIGW_OK && rows == 1;
+	return err;
+}
+
+enum aigw_err
+db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
+{
+	char att[16];
+	const char *values[2] = { id, att };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	status[0] = '\0';
+	snprintf(att, sizeof att, "%d", attempt);
+	err = db_exec(db, DB_CHAT_FINISH, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) == 1)
+		snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return AIGW_OK;
+}
+
+enum aigw_err
+db_chat_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ours)
+{
+	char att[16], lease[24];
+	const char *values[3] = { id, att, lease };
+	int rows = 0;
+	enum aigw_err err;
+
+	snprintf(att, sizeof att, "%d", attempt);
+	snprintf(lease, sizeof lease, "%ld", lease_s);
+	err = exec_rows(db, DB_CHAT_RENEW, values, &rows);
+	*ours = err == AIGW_OK && rows == 1;
+	return err;
+}
+
+enum aigw_err
+db_chat_release(struct db *db, const char *id, int attempt)
+{
+	char att[16];
+	const char *values[2] = { id, att };
+	int rows = 0;
+
+	snprintf(att, sizeof att, "%d", attempt);
+	return exec_rows(db, DB_CHAT_RELEASE, values, &rows);
+}
+
+enum aigw_err
+db_health(struct db *db, long stale_s, long *queue_depth, long *workers)
+{
+	char stale[24];
+	const char *values[1] = { stale };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	snprintf(stale, sizeof stale, "%ld", stale_s);
+	err = db_exec(db, DB_HEALTH, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return AIGW_EDB;
+	}
+	*queue_depth = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	*workers = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return AIGW_OK;
+}

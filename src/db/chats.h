@@ -1,0 +1,98 @@
+/*
+ * chats.h: chat rows: submit, read, and the worker's side of the queue
+ * (claim, write one provider's result, finish, renew or hand back a lease).
+ *
+ * Every write after the claim is fenced by (chat_id, attempt): a worker that
+ * lost its lease updates nothing and is told so. Structs returned here own
+ * their strings; free them with the matching _free (safe on NULL/zeroed).
+ * Errors: AIGW_EDB (database), AIGW_ENOMEM, AIGW_ENOTFOUND (no such row).
+ */
+#ifndef AIGW_DB_CHATS_H
+#define AIGW_DB_CHATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "db/db.h"
+
+/* A validated chat request, borrowed by db_chat_insert. */
+struct db_chat_new {
+	const char *owner_user;
+	const char *owner_org;
+	const char *message;
+	const char *system;       /* NULL when not given */
+	int max_tokens;
+	bool websearch;
+	const char *location;     /* NULL when not given */
+	const char *models_json;  /* {"provider": "model", ...} */
+	long ttl_s;
+};
+
+/*
+ * Inserts the chat and wakes workers (NOTIFY). When spawn_slots > 0 it also
+ * reserves, in the same statement, a free worker slot among the first
+ * spawn_slots (one whose heartbeat is older than stale_s): *slot receives
+ * it, or 0 when every slot is alive. id is the new chat's UUID.
+ */
+enum aigw_err db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
+			     long spawn_slots, long stale_s, int *slot) AIGW_MUSTCHECK;
+
+struct db_chat_view {
+	char chat_id[UUID_STR_LEN + 1];
+	char status[16];
+	long version;
+	char *results_json;
+	char *pending_json;       /* ["provider", ...] still running */
+	char created_at[32];
+	char completed_at[32];    /* "" while not completed */
+	char expires_at[32];
+};
+
+/* AIGW_ENOTFOUND when no such chat, expired, or owned by someone else. */
+enum aigw_err db_chat_status(struct db *db, const char *id, const char *owner,
+			     struct db_chat_view *out) AIGW_MUSTCHECK;
+void db_chat_view_free(struct db_chat_view *v);
+
+struct db_chat_claim {
+	char chat_id[UUID_STR_LEN + 1];
+	int attempt;
+	char *message;
+	char *system;             /* NULL when none */
+	int max_tokens;
+	bool websearch;
+	char *location;           /* NULL when none */
+	char *models_json;
+	char *results_json;       /* results already stored by earlier attempts */
+};
+
+/* Claims up to limit claimable chats under a lease of lease_s seconds.
+ * *out is an array of *n claims (NULL when none) for db_chat_claims_free. */
+enum aigw_err db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
+			    long max_attempts, struct db_chat_claim **out, size_t *n) AIGW_MUSTCHECK;
+void db_chat_claims_free(struct db_chat_claim *c, size_t n);
+
+/* Stores one provider's result. *written is false when the fence or the
+ * once-only rule kept it out (lease lost, or already stored). */
+enum aigw_err db_chat_write_result(struct db *db, const char *id, int attempt,
+				   const char *provider, const char *result_json,
+				   bool *written) AIGW_MUSTCHECK;
+
+/* Sets completed or failed from the stored results; status receives it, or
+ * "" when the fence kept the write out. */
+enum aigw_err db_chat_finish(struct db *db, const char *id, int attempt,
+			     char status[16]) AIGW_MUSTCHECK;
+
+/* Extends the lease; *ours is false when the chat is no longer ours. */
+enum aigw_err db_chat_renew(struct db *db, const char *id, int attempt, long lease_s,
+			    bool *ours) AIGW_MUSTCHECK;
+
+/* Ends the lease now so another worker claims the chat at once. */
+enum aigw_err db_chat_release(struct db *db, const char *id, int attempt) AIGW_MUSTCHECK;
+
+/* Pending chats and live workers, for /api/health. */
+enum aigw_err db_health(struct db *db, long stale_s, long *queue_depth,
+			long *workers) AIGW_MUSTCHECK;
+
+#endif

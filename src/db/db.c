@@ -1,0 +1,288 @@
+/*
+ * db.c: connection handling and the table of every statement aigw runs.
+ *
+ * Statements are prepared lazily, once per connection, the first time they
+ * are used. A statement that fails because the connection died is retried
+ * once on a fresh connection: a failed send never reached the server, and a
+ * lost answer to an INSERT can at worst leave a row the client never heard
+ * of, which expires like any other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "db/db.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+struct stmt_def {
+	const char *name;
+	int nparams;
+	const char *sql;
+};
+
+static const struct stmt_def stmts[DB_STMT__MAX] = {
+	/* $1 id $2 user $3 org $4 message $5 system $6 max_tokens $7 websearch
+	 * $8 location $9 models $10 ttl_s $11 slots to spawn into (0 = none)
+	 * $12 seconds after which a slot's heartbeat is stale */
+	[DB_CHAT_INSERT] = { "chat_insert", 12,
+		"WITH ins AS ("
+		" INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
+		"  system_prompt, max_tokens, websearch, location, models, expires_at)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb,"
+		"  now() + $10 * interval '1 second')"
+		" RETURNING chat_id),"
+		" slot AS ("
+		" UPDATE worker_slots SET heartbeat_at = now(), pid = NULL, host = NULL"
+		" WHERE slot = (SELECT slot FROM worker_slots WHERE slot <= $11"
+		"  AND (heartbeat_at IS NULL OR heartbeat_at < now() - $12 * interval '1 second')"
+		"  ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING slot)"
+		" SELECT ins.chat_id, pg_notify('aigw_work', 'chat'),"
+		"  (SELECT slot FROM slot) FROM ins" },
+	/* $1 id $2 owner */
+	[DB_CHAT_STATUS] = { "chat_status", 2,
+		"SELECT chat_id, status, version, results::text,"
+		" CASE WHEN status IN ('completed', 'failed') THEN '[]' ELSE"
+		"  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)"
+		"   FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END, "
+		TS("created_at") ", " TS("completed_at") ", " TS("expires_at")
+		" FROM chat_results WHERE chat_id = $1 AND owner_user = $2"
+		" AND expires_at > now()" },
+	/* $1 limit $2 lease_s $3 worker name $4 max attempts */
+	[DB_CHAT_CLAIM] = { "chat_claim", 4,
+		"WITH c AS ("
+		" SELECT chat_id FROM chat_results"
+		" WHERE (status = 'pending' OR (status = 'processing' AND lease_until < now()"
+		"  AND attempts < $4)) AND expires_at > now()"
+		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+		" UPDATE chat_results r SET status = 'processing', attempts = r.attempts + 1,"
+		"  lease_until = now() + $2 * interval '1 second', worker = $3,"
+		"  started_at = coalesce(r.started_at, now()), version = r.version + 1"
+		" FROM c WHERE r.chat_id = c.chat_id"
+		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
+		"  r.websearch, r.location, r.models::text, r.results::text,"
+		"  pg_notify('chat_' || r.chat_id::text, r.version::text)" },
+	/* $1 id $2 attempt $3 provider $4 result json. Writes a provider's
+	 * result once: a late answer racing a retry finds the key set. */
+	[DB_CHAT_WRITE_RESULT] = { "chat_write_result", 4,
+		"WITH u AS ("
+		" UPDATE chat_results SET results = results || jsonb_build_object($3::text, $4::jsonb),"
+		"  version = version + 1"
+		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
+		"  AND NOT results ? $3"
+		" RETURNING chat_id, version)"
+		" SELECT version, pg_notify('chat_' || chat_id::text, version::text) FROM u" },
+	/* $1 id $2 attempt */
+	[DB_CHAT_FINISH] = { "chat_finish", 2,
+		"WITH u AS ("
+		" UPDATE chat_results SET status = CASE WHEN"
+		"  jsonb_path_exists(results, '$.* ? (@.ok == true)')"
+		"  THEN 'completed' ELSE 'failed' END,"
+		"  completed_at = now(), lease_until = NULL, version = version + 1"
+		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
+		" RETURNING chat_id, version, status)"
+		" SELECT status, pg_notify('chat_' || chat_id::text, version::text) FROM u" },
+	/* $1 id $2 attempt $3 lease_s */
+	[DB_CHAT_RENEW] = { "chat_renew", 3,
+		"UPDATE chat_results SET lease_until = now() + $3 * interval '1 second'"
+		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'" },
+	/* $1 id $2 attempt: hands a chat back so another worker takes it now. */
+	[DB_CHAT_RELEASE] = { "chat_release", 2,
+		"UPDATE chat_results SET lease_until = now()"
+		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'" },
+	/* $1 highest slot $2 stale_s $3 pid $4 host: a worker started by hand
+	 * takes any free slot. */
+	[DB_SLOT_RESERVE] = { "slot_reserve", 4,
+		"UPDATE worker_slots SET heartbeat_at = now(), pid = $3, host = $4"
+		" WHERE slot = (SELECT slot FROM worker_slots WHERE slot <= $1"
+		"  AND (heartbeat_at IS NULL OR heartbeat_at < now() - $2 * interval '1 second')"
+		"  ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING slot" },
+	/* $1 slot $2 pid $3 host: a spawned worker takes the slot reserved
+	 * for it, unless the reservation went stale and someone else has it. */
+	[DB_SLOT_TAKE] = { "slot_take", 3,
+		"UPDATE worker_slots SET heartbeat_at = now(), pid = $2, host = $3"
+		" WHERE slot = $1 AND pid IS NULL AND heartbeat_at IS NOT NULL"
+		" RETURNING slot" },
+	/* $1 slot $2 pid $3 host */
+	[DB_SLOT_HEARTBEAT] = { "slot_heartbeat", 3,
+		"UPDATE worker_slots SET heartbeat_at = now()"
+		" WHERE slot = $1 AND pid = $2 AND host = $3 RETURNING slot" },
+	/* $1 slot $2 pid $3 host */
+	[DB_SLOT_RELEASE] = { "slot_release", 3,
+		"UPDATE worker_slots SET heartbeat_at = NULL, pid = NULL, host = NULL"
+		" WHERE slot = $1 AND pid = $2 AND host = $3" },
+	/* $1 stale_s */
+	[DB_HEALTH] = { "health", 1,
+		"SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending'),"
+		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
+		"  AND heartbeat_at > now() - $1 * interval '1 second')" },
+};
+
+struct db {
+	PGconn *conn;
+	char *conninfo;
+	bool prepared[DB_STMT__MAX];
+	bool lost;
+};
+
+struct db *
+db_new(const char *conninfo)
+{
+	struct db *db = calloc(1, sizeof *db);
+
+	if (db == NULL)
+		return NULL;
+	db->conninfo = strdup(conninfo ? conninfo : "");
+	if (db->conninfo == NULL) {
+		free(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void
+disconnect(struct db *db)
+{
+	PQfinish(db->conn);
+	db->conn = NULL;
+	memset(db->prepared, 0, sizeof db->prepared);
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	disconnect(db);
+	free(db->conninfo);
+	free(db);
+}
+
+static void
+notice_quiet(void *arg, const PGresult *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+enum aigw_err
+db_connect(struct db *db)
+{
+	/* connect_timeout bounds how long a request waits on a dead server;
+	 * keywords given here are overridden by the user's conninfo. */
+	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *vals[] = { "3", "aigw", db->conninfo, NULL };
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return AIGW_OK;
+	disconnect(db);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
+		log_warn("db", NULL, "cannot connect to the database: %.200s", msg);
+		disconnect(db);
+		db->lost = true;
+		return AIGW_EDB;
+	}
+	PQsetNoticeReceiver(db->conn, notice_quiet, NULL);
+	db->lost = false;
+	return AIGW_OK;
+}
+
+PGconn *
+db_conn(struct db *db)
+{
+	return db->conn;
+}
+
+bool
+db_connection_lost(const struct db *db)
+{
+	return db->lost;
+}
+
+static enum aigw_err
+prepare(struct db *db, enum db_stmt id)
+{
+	PGresult *res;
+	enum aigw_err err = AIGW_OK;
+
+	if (db->prepared[id])
+		return AIGW_OK;
+	res = PQprepare(db->conn, stmts[id].name, stmts[id].sql, stmts[id].nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_error("db", NULL, "while preparing %s: %.300s", stmts[id].name,
+			  PQerrorMessage(db->conn));
+		err = AIGW_EDB;
+	} else {
+		db->prepared[id] = true;
+	}
+	PQclear(res);
+	return err;
+}
+
+static enum aigw_err
+exec_once(struct db *db, enum db_stmt id, const char *const *values, PGresult **out)
+{
+	PGresult *res;
+	ExecStatusType st;
+	enum aigw_err err;
+
+	err = db_connect(db);
+	if (err != AIGW_OK)
+		return err;
+	err = prepare(db, id);
+	if (err != AIGW_OK)
+		return err;
+	res = PQexecPrepared(db->conn, stmts[id].name, stmts[id].nparams, values, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		*out = res;
+		return AIGW_OK;
+	}
+	log_error("db", NULL, "while running %s: %.300s", stmts[id].name,
+		  PQerrorMessage(db->conn));
+	PQclear(res);
+	return AIGW_EDB;
+}
+
+enum aigw_err
+db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **out)
+{
+	enum aigw_err err;
+
+	*out = NULL;
+	if ((int)id < 0 || id >= DB_STMT__MAX)
+		return AIGW_EINVAL;
+	err = exec_once(db, id, values, out);
+	if (err == AIGW_EDB && db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD) {
+		/* The server restarted under us: one fresh connection, one retry. */
+		disconnect(db);
+		err = exec_once(db, id, values, out);
+	}
+	db->lost = err == AIGW_EDB && (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD);
+	return err;
+}
+
+enum aigw_err
+db_command(struct db *db, const char *sql)
+{
+	PGresult *res;
+	ExecStatusType st;
+	enum aigw_err err;
+
+	err = db_connect(db);
+	if (err != AIGW_OK)
+		return err;
+	res = PQexec(db->conn, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		log_error("db", NULL, "command failed: %.300s", PQerrorMessage(db->conn));
+		err = AIGW_EDB;
+	}
+	PQclear(res);
+	return err;
+}

@@ -1,0 +1,64 @@
+/*
+ * db.h: the connection to PostgreSQL, and the only door SQL goes through.
+ *
+ * A struct db owns one PGconn and knows which statements it has prepared
+ * on it. Every statement of aigw is a row of one table (db.c) and is run by
+ * id with parameters; nothing builds SQL from input. db_exec() (re)connects
+ * on demand and, when the connection turns out to be dead, reconnects and
+ * retries once, so a handler survives a database restart without help.
+ * One struct db per thread: not thread-safe. Failures are AIGW_EDB with the
+ * reason logged (never the connection string, which may hold a password).
+ */
+#ifndef AIGW_DB_DB_H
+#define AIGW_DB_DB_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "core/err.h"
+
+enum db_stmt {
+	DB_CHAT_INSERT,
+	DB_CHAT_STATUS,
+	DB_CHAT_CLAIM,
+	DB_CHAT_WRITE_RESULT,
+	DB_CHAT_FINISH,
+	DB_CHAT_RENEW,
+	DB_CHAT_RELEASE,
+	DB_SLOT_RESERVE,
+	DB_SLOT_TAKE,
+	DB_SLOT_HEARTBEAT,
+	DB_SLOT_RELEASE,
+	DB_HEALTH,
+	DB_STMT__MAX
+};
+
+struct db;
+
+/* Stores the conninfo; does not connect yet (the first db_exec does).
+ * NULL on ENOMEM. */
+struct db *db_new(const char *conninfo);
+void db_free(struct db *db);
+
+/* Connects now if not connected. AIGW_EDB when the server cannot be reached. */
+enum aigw_err db_connect(struct db *db) AIGW_MUSTCHECK;
+/* The live connection, or NULL: for PQsocket, LISTEN and notifications. */
+PGconn *db_conn(struct db *db);
+/* True when the last failure was a lost connection. */
+bool db_connection_lost(const struct db *db);
+
+/*
+ * Runs a statement by id. On AIGW_OK *out holds a PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result that the caller PQclear()s; on error *out is NULL.
+ * values are text parameters (NULL for SQL NULL), as many as the statement
+ * takes.
+ */
+enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
+		      PGresult **out) AIGW_MUSTCHECK;
+
+/* Runs a fixed command without parameters and without retry (LISTEN,
+ * migrations). AIGW_EDB on failure. */
+enum aigw_err db_command(struct db *db, const char *sql) AIGW_MUSTCHECK;
+
+#endif

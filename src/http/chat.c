@@ -1,0 +1,250 @@
+/* chat.c: POST /api/ai/chat and GET /api/ai/chat/status (SPEC 2.1). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "db/chats.h"
+#include "db/workers.h"
+#include "http/chat.h"
+#include "http/routes.h"
+#include "http/spawn.h"
+#include "providers/provider.h"
+
+/* A string field of 1..max characters of valid UTF-8. */
+static bool
+check_text(json_object *v, const char *field, long max, struct http_field_error *e)
+{
+	long chars;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		http_field_error_set(e, 400, "invalid_field", field, "%s must be a string", field);
+		return false;
+	}
+	chars = utf8_length(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	if (chars < 0) {
+		http_field_error_set(e, 400, "invalid_field", field,
+				     "%s must be UTF-8 text without NUL characters", field);
+		return false;
+	}
+	if (chars < 1 || chars > max) {
+		http_field_error_set(e, 400, "invalid_field", field,
+				     "%s must be 1 to %ld characters", field, max);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_models(json_object *models, struct http_field_error *e)
+{
+	char field[96];
+	int n;
+
+	if (!json_object_is_type(models, json_type_object)) {
+		http_field_error_set(e, 400, "invalid_field", "models",
+				     "models must be an object of provider to model name");
+		return false;
+	}
+	n = json_object_object_length(models);
+	if (n < 1 || n > CHAT_MODELS_MAX) {
+		http_field_error_set(e, 400, "invalid_field", "models",
+				     "models must name 1 to %d providers", CHAT_MODELS_MAX);
+		return false;
+	}
+	json_object_object_foreach(models, name, model) {
+		snprintf(field, sizeof field, "models.%.64s", name);
+		if (prov_find(name) == NULL) {
+			http_field_error_set(e, 400, "unknown_provider", field,
+					     "unknown provider '%.64s'", name);
+			return false;
+		}
+		if (!check_text(model, field, CHAT_MODEL_NAME_MAX, e))
+			return false;
+	}
+	return true;
+}
+
+enum aigw_err
+chat_request_parse(const char *body, size_t len, struct chat_request *out,
+		   struct http_field_error *e)
+{
+	json_object *v;
+
+	memset(out, 0, sizeof *out);
+	out->max_tokens = CHAT_MAX_TOKENS_DEFAULT;
+	out->root = http_parse_json(body, len, e);
+	if (out->root == NULL)
+		return e->status == 500 ? AIGW_ENOMEM : AIGW_EINVAL;
+	if (!json_object_is_type(out->root, json_type_object)) {
+		http_field_error_set(e, 400, "invalid_json", NULL, "the body must be a JSON object");
+		goto invalid;
+	}
+	if (!json_object_object_get_ex(out->root, "message", &v)) {
+		http_field_error_set(e, 400, "invalid_field", "message", "message is required");
+		goto invalid;
+	}
+	if (!check_text(v, "message", CHAT_MESSAGE_MAX, e))
+		goto invalid;
+	out->message = json_object_get_string(v);
+
+	if (!json_object_object_get_ex(out->root, "models", &out->models)) {
+		http_field_error_set(e, 400, "invalid_field", "models", "models is required");
+		goto invalid;
+	}
+	if (!check_models(out->models, e))
+		goto invalid;
+
+	if (json_object_object_get_ex(out->root, "system", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!check_text(v, "system", CHAT_SYSTEM_MAX, e))
+			goto invalid;
+		out->system = json_object_get_string(v);
+	}
+	if (json_object_object_get_ex(out->root, "max_tokens", &v) && !json_object_is_type(v, json_type_null)) {
+		int64_t n = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || n < 1 || n > CHAT_MAX_TOKENS_MAX) {
+			http_field_error_set(e, 400, "invalid_field", "max_tokens",
+					     "max_tokens must be a whole number from 1 to %d",
+					     CHAT_MAX_TOKENS_MAX);
+			goto invalid;
+		}
+		out->max_tokens = (int)n;
+	}
+	if (json_object_object_get_ex(out->root, "websearch", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			http_field_error_set(e, 400, "invalid_field", "websearch",
+					     "websearch must be true or false");
+			goto invalid;
+		}
+		out->websearch = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(out->root, "location", &v) && !json_object_is_type(v, json_type_null)) {
+		const char *s = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) || strlen(s) != 2 ||
+		    !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') ||
+		    !((s[1] | 0x20) >= 'a' && (s[1] | 0x20) <= 'z')) {
+			http_field_error_set(e, 400, "invalid_field", "location",
+					     "location must be a two-letter ISO country code");
+			goto invalid;
+		}
+		out->location[0] = (char)(s[0] & ~0x20);
+		out->location[1] = (char)(s[1] & ~0x20);
+		out->location[2] = '\0';
+	}
+	return AIGW_OK;
+invalid:
+	chat_request_free(out);
+	return AIGW_EINVAL;
+}
+
+void
+chat_request_free(struct chat_request *r)
+{
+	json_object_put(r->root);
+	memset(r, 0, sizeof *r);
+}
+
+void
+chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	const struct aigw_config *cfg = t->app->cfg;
+	struct chat_request cr;
+	struct http_field_error fe;
+	struct db_chat_new row;
+	char id[UUID_STR_LEN + 1], location[96];
+	enum aigw_err err;
+	int slot = 0;
+
+	(void)args;
+	err = chat_request_parse(req->body.data ? req->body.data : "", req->body.len, &cr, &fe);
+	if (err == AIGW_EINVAL) {
+		http_resp_field_error(req, &fe);
+		return;
+	}
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		return;
+	}
+	err = uuid_new(id);
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		goto out;
+	}
+	row = (struct db_chat_new){
+		.owner_user = "",
+		.owner_org = "",
+		.message = cr.message,
+		.system = cr.system,
+		.max_tokens = cr.max_tokens,
+		.websearch = cr.websearch,
+		.location = cr.location[0] ? cr.location : NULL,
+		.models_json = json_object_to_json_string_ext(cr.models, JSON_C_TO_STRING_PLAIN),
+		.ttl_s = cfg->chat_ttl_s,
+	};
+	if (row.models_json == NULL) {
+		http_resp_from_err(req, AIGW_ENOMEM);
+		goto out;
+	}
+	err = db_chat_insert(t->db, id, &row, cfg->spawn ? cfg->workers_max : 0,
+			     WORKER_SLOT_STALE_S, &slot);
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		goto out;
+	}
+	/* The row is the truth; a failed spawn only delays the work until a
+	 * worker or the reaper looks. */
+	if (slot > 0 && spawn_worker(cfg->worker_bin, t->app->spawn_env, slot, cfg->log_file) != AIGW_OK)
+		log_warn("chat", req->request_id, "chat %s stored but no worker started", id);
+	snprintf(location, sizeof location, "/api/ai/chat/status?id=%s", id);
+	http_resp_header(req, "Location", location);
+	http_resp_header(req, "Retry-After", "1");
+	{
+		char body[128];
+		int n = snprintf(body, sizeof body,
+				 "{\"success\":true,\"chatId\":\"%s\",\"status\":\"pending\"}", id);
+		http_resp_raw(req, 202, body, (size_t)n);
+	}
+out:
+	chat_request_free(&cr);
+}
+
+void
+chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	char id[UUID_STR_LEN + 2];
+	struct db_chat_view v;
+	struct buf b;
+	enum aigw_err err;
+
+	(void)args;
+	if (!http_query_get(req, "id", id, sizeof id) || !uuid_is_valid(id)) {
+		http_resp_error(req, 400, "invalid_id", "id", "id must be a chat id (a UUID)");
+		return;
+	}
+	err = db_chat_status(t->db, id, "", &v);
+	if (err == AIGW_ENOTFOUND) {
+		http_resp_error(req, 404, "not_found", NULL, "no such chat, or it has expired");
+		return;
+	}
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		return;
+	}
+	/* Every piece comes from the database as valid JSON or a fixed
+	 * alphabet (UUID, status, timestamps): no re-parsing needed. */
+	buf_init(&b, 64L << 20);
+	err = buf_printf(&b,
+		"{\"success\":true,\"chatId\":\"%s\",\"status\":\"%s\",\"version\":%ld,"
+		"\"results\":%s,\"pending\":%s,\"createdAt\":\"%s\",\"completedAt\":%s%s%s,"
+		"\"expiresAt\":\"%s\"}",
+		v.chat_id, v.status, v.version, v.results_json, v.pending_json, v.created_at,
+		v.completed_at[0] ? "\"" : "null", v.completed_at, v.completed_at[0] ? "\"" : "",
+		v.expires_at);
+	if (err == AIGW_OK)
+		http_resp_raw(req, 200, b.data, b.len);
+	else
+		http_resp_from_err(req, err);
+	buf_free(&b);
+	db_chat_view_free(&v);
+}

@@ -1,0 +1,42 @@
+/*
+ * chat.h: the chat resource: validating a submit, and the handlers
+ * (declared in routes.h) that store it and report its progress.
+ *
+ * chat_request_parse() is pure: body bytes in, a validated request or a
+ * field error out. The request owns its json-c tree; the string pointers
+ * borrow from it. Release with chat_request_free() (safe on a zeroed one).
+ */
+#ifndef AIGW_HTTP_CHAT_H
+#define AIGW_HTTP_CHAT_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "core/err.h"
+#include "http/server.h"
+
+#define CHAT_MESSAGE_MAX 32768   /* characters */
+#define CHAT_SYSTEM_MAX 32768    /* characters */
+#define CHAT_MODELS_MAX 8
+#define CHAT_MODEL_NAME_MAX 128  /* characters */
+#define CHAT_MAX_TOKENS_MAX 65536
+#define CHAT_MAX_TOKENS_DEFAULT 1024
+
+struct chat_request {
+	json_object *root;
+	const char *message;
+	const char *system;       /* NULL when absent */
+	json_object *models;      /* borrowed from root */
+	int max_tokens;
+	bool websearch;
+	char location[3];         /* "" when absent, else upper case */
+};
+
+/* AIGW_OK, or AIGW_EINVAL with e filled (invalid_json, invalid_field,
+ * unknown_provider), or AIGW_ENOMEM. */
+enum aigw_err chat_request_parse(const char *body, size_t len, struct chat_request *out,
+				 struct http_field_error *e) AIGW_MUSTCHECK;
+void chat_request_free(struct chat_request *r);
+
+#endif

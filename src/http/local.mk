@@ -1,0 +1,7 @@
+libaigw_la_SOURCES += \
+	src/http/http.c src/http/http.h \
+	src/http/server.c src/http/server.h \
+	src/http/routes.c src/http/routes.h \
+	src/http/chat.c src/http/chat.h \
+	src/http/ops.c \
+	src/http/spawn.c src/http/spawn.h

@@ -1,0 +1,65 @@
+/* routes.c: the route table and its matcher. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/routes.h"
+
+static const struct http_route routes[] = {
+	{ "POST", "/api/ai/chat", chat_submit, true },
+	{ "GET", "/api/ai/chat/status", chat_status, false },
+	{ "GET", "/api/health", ops_health, false },
+};
+
+static bool
+match(const char *pattern, const char *path, struct route_args *args)
+{
+	while (*pattern != '\0' && *path != '\0') {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			size_t n = strcspn(path, "/");
+
+			if (n == 0 || n >= sizeof args->id)
+				return false;
+			memcpy(args->id, path, n);
+			args->id[n] = '\0';
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern != *path)
+			return false;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+enum route_match
+http_route_find(const char *method, const char *path, const struct http_route **route,
+		struct route_args *args, char *allow, size_t allowlen)
+{
+	enum route_match result = ROUTE_NONE;
+	size_t used = 0;
+
+	*route = NULL;
+	allow[0] = '\0';
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		struct route_args scratch;
+
+		memset(&scratch, 0, sizeof scratch);
+		if (!match(routes[i].pattern, path, &scratch))
+			continue;
+		if (strcmp(routes[i].method, method) == 0) {
+			*route = &routes[i];
+			*args = scratch;
+			return ROUTE_FOUND;
+		}
+		result = ROUTE_WRONG_METHOD;
+		if (used < allowlen) {
+			int n = snprintf(allow + used, allowlen - used, "%s%s",
+					 used ? ", " : "", routes[i].method);
+			if (n > 0)
+				used += (size_t)n;
+		}
+	}
+	return result;
+}

@@ -1,0 +1,42 @@
+/*
+ * routes.h: the route table and the handlers it names.
+ *
+ * A route is {method, path pattern, handler, body}; a pattern segment
+ * "{id}" matches one path segment, which the handler receives in args.
+ * http_route_find() cannot fail: it reports a match, a path that exists
+ * with other methods (for 405 and its Allow header), or nothing (404).
+ */
+#ifndef AIGW_HTTP_ROUTES_H
+#define AIGW_HTTP_ROUTES_H
+
+#include <stdbool.h>
+
+#include "http/server.h"
+
+struct route_args {
+	char id[64];
+};
+
+typedef void (*http_handler)(struct http_thread *t, struct http_req *req,
+			     const struct route_args *args);
+
+struct http_route {
+	const char *method;
+	const char *pattern;
+	http_handler handler;
+	bool json_body;      /* reads and bounds a JSON body first */
+};
+
+enum route_match { ROUTE_FOUND, ROUTE_WRONG_METHOD, ROUTE_NONE };
+
+/* On ROUTE_WRONG_METHOD, allow receives "GET, POST" style text. */
+enum route_match http_route_find(const char *method, const char *path,
+				 const struct http_route **route, struct route_args *args,
+				 char *allow, size_t allowlen);
+
+/* handlers, one file per resource */
+void chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
+
+#endif

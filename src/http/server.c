@@ -1,0 +1,128 @@
+/* server.c: answers one request: route, bound and parse the body, dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/routes.h"
+#include "http/server.h"
+
+#define JSON_MAX_DEPTH 32
+
+void
+http_field_error_set(struct http_field_error *e, int status, const char *code,
+		     const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = status;
+	e->code = code;
+	snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_resp_field_error(struct http_req *req, const struct http_field_error *e)
+{
+	http_resp_error(req, e->status, e->code, e->field[0] ? e->field : NULL, "%s", e->msg);
+}
+
+json_object *
+http_parse_json(const char *body, size_t len, struct http_field_error *e)
+{
+	struct json_tokener *tok;
+	json_object *obj = NULL;
+	size_t end;
+
+	if (len == 0) {
+		http_field_error_set(e, 400, "invalid_json", NULL, "the request body is empty");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	if (tok == NULL) {
+		http_field_error_set(e, 500, "internal", NULL, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success) {
+		http_field_error_set(e, 400, "invalid_json", NULL,
+				     "the request body is not valid JSON: %s",
+				     json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(obj);
+		obj = NULL;
+		goto out;
+	}
+	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+		if (body[end] != ' ' && body[end] != '\t' && body[end] != '\r' && body[end] != '\n') {
+			http_field_error_set(e, 400, "invalid_json", NULL,
+					     "the request body has data after the JSON value");
+			json_object_put(obj);
+			obj = NULL;
+			break;
+		}
+	}
+out:
+	json_tokener_free(tok);
+	return obj;
+}
+
+static void
+dispatch(struct http_thread *t, struct http_req *req)
+{
+	const struct http_route *route;
+	struct route_args args;
+	char allow[64];
+	enum aigw_err err;
+
+	switch (http_route_find(req->method, req->path, &route, &args, allow, sizeof allow)) {
+	case ROUTE_NONE:
+		http_resp_error(req, 404, "not_found", NULL, "no such resource");
+		return;
+	case ROUTE_WRONG_METHOD:
+		http_resp_header(req, "Allow", allow);
+		http_resp_error(req, 405, "method_not_allowed", NULL,
+				"method %.16s is not allowed here; use %s", req->method, allow);
+		return;
+	case ROUTE_FOUND:
+		break;
+	}
+	if (route->json_body) {
+		err = http_read_json_body(req, (size_t)t->app->cfg->max_body);
+		if (err == AIGW_EINVAL) {
+			http_resp_error(req, 415, "unsupported_media_type", NULL,
+					"the body must be application/json");
+			return;
+		}
+		if (err == AIGW_ETOOBIG) {
+			http_resp_error(req, 413, "body_too_large", NULL,
+					"the body is larger than %ld bytes", t->app->cfg->max_body);
+			return;
+		}
+		if (err != AIGW_OK) {
+			http_resp_error(req, 400, "invalid_json", NULL, "the body could not be read");
+			return;
+		}
+	}
+	route->handler(t, req, &args);
+}
+
+void
+http_handle(struct http_thread *t, const struct http_io *io)
+{
+	struct http_req req;
+	enum aigw_err err;
+
+	err = http_req_init(&req, io);
+	if (err != AIGW_OK)
+		http_resp_from_err(&req, err);
+	else
+		dispatch(t, &req);
+	log_debug("http", req.request_id, "%.16s %.200s -> %d", req.method,
+		  req.path ? req.path : "?", req.status);
+	if (http_resp_send(&req) != AIGW_OK)
+		log_info("http", req.request_id, "client went away before the response was sent");
+	http_req_free(&req);
+}

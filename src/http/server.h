@@ -1,0 +1,48 @@
+/*
+ * server.h: what the FastCGI or CGI front end hands a request to.
+ *
+ * struct http_app is shared by every thread and read-only after start.
+ * struct http_thread is one thread's own state (its database connection);
+ * the front end makes one per thread. http_handle() answers one request
+ * completely, whatever goes wrong: it never fails from the caller's view.
+ */
+#ifndef AIGW_HTTP_SERVER_H
+#define AIGW_HTTP_SERVER_H
+
+#include "core/config.h"
+#include "db/db.h"
+#include "http/http.h"
+
+struct http_app {
+	const struct aigw_config *cfg;
+	/* The worker's environment, prepared once so that spawning does no
+	 * allocation between fork and exec. */
+	char **spawn_env;
+};
+
+struct http_thread {
+	const struct http_app *app;
+	struct db *db;
+};
+
+/* A field-level validation failure, answered as 400 (or as status). */
+struct http_field_error {
+	int status;
+	const char *code;
+	char field[96];
+	char msg[256];
+};
+
+void http_field_error_set(struct http_field_error *e, int status, const char *code,
+			  const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void http_resp_field_error(struct http_req *req, const struct http_field_error *e);
+
+/* Parses a JSON request body strictly: one value, nothing after it but
+ * white space, nesting at most 32 deep. NULL (and e filled with
+ * invalid_json) when it is not JSON. The caller owns the result. */
+json_object *http_parse_json(const char *body, size_t len, struct http_field_error *e);
+
+void http_handle(struct http_thread *t, const struct http_io *io);
+
+#endif

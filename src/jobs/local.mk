@@ -1,0 +1,3 @@
+libaigw_la_SOURCES += \
+	src/jobs/template.c src/jobs/template.h \
+	src/jobs/jobtype.c src/jobs/jobtype.h

@@ -1,0 +1,300 @@
+/* gemini.c: the Gemini API, POST {base}/v1beta/models/{model}:generateContent (API reference, "Generating content", with "Grounding with Google Search"). */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/buf.h"
+#include "providers/common.h"
+#include "providers/provider.h"
+
+#define NAME "gemini"
+
+/* {"parts":[{"text":s}]}, the shape of both a content and the system
+ * instruction; NULL on ENOMEM. */
+static json_object *
+content(const char *role, const char *s)
+{
+	json_object *c = json_object_new_object();
+	json_object *parts = json_object_new_array();
+	json_object *part = json_object_new_object();
+	int rc = 0;
+
+	if (part != NULL)
+		rc |= prov_common_add(part, "text", json_object_new_string(s));
+	if (parts != NULL) {
+		rc |= prov_common_push(parts, part);
+		part = NULL;
+	}
+	if (c != NULL) {
+		if (role != NULL)
+			rc |= prov_common_add(c, "role", json_object_new_string(role));
+		rc |= prov_common_add(c, "parts", parts);
+		parts = NULL;
+	}
+	if (c == NULL || rc != 0) {
+		json_object_put(c);
+		c = NULL;
+	}
+	json_object_put(part);
+	json_object_put(parts);
+	return c;
+}
+
+/* One-element array holding v (taken); NULL on ENOMEM. */
+static json_object *
+array_of(json_object *v)
+{
+	json_object *a = json_object_new_array();
+
+	if (a == NULL || prov_common_push(a, v) != 0) {
+		if (a == NULL)
+			json_object_put(v);
+		json_object_put(a);
+		a = NULL;
+	}
+	return a;
+}
+
+static json_object *
+generation_config(const struct prov_call *call)
+{
+	json_object *g = json_object_new_object();
+
+	if (g != NULL && prov_common_add(g, "maxOutputTokens", json_object_new_int(call->max_tokens)) != 0) {
+		json_object_put(g);
+		g = NULL;
+	}
+	return g;
+}
+
+/* [{"google_search":{}}]: the Gemini 2 tool; it takes no location. */
+static json_object *
+search_tools(void)
+{
+	json_object *tool = json_object_new_object();
+
+	if (tool != NULL && prov_common_add(tool, "google_search", json_object_new_object()) != 0) {
+		json_object_put(tool);
+		tool = NULL;
+	}
+	return tool == NULL ? NULL : array_of(tool);
+}
+
+/* "/v1beta/models/<model>:generateContent" with the model escaped, so a
+ * model name can never reach another path or a query. */
+static enum aigw_err
+path_for(const char *model, char **path)
+{
+	struct buf b;
+	char *esc = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	buf_init(&b, 64 * 1024);
+	*path = NULL;
+	/* "models/gemini-2.5-flash" is the resource name Google's own listings show. */
+	if (strncmp(model, "models/", 7) == 0 && model[7] != '\0')
+		model += 7;
+	if ((esc = prov_common_escape(model)) == NULL)
+		goto out;
+	if ((err = buf_printf(&b, "/v1beta/models/%s:generateContent", esc)) != AIGW_OK)
+		goto out;
+	err = buf_steal(&b, path);
+out:
+	free(esc);
+	buf_free(&b);
+	/* Past the ceiling, the model name is not one. */
+	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
+enum aigw_err
+prov_gemini_build(const struct prov_config *cfg, const struct prov_call *call,
+		  struct prov_http *out)
+{
+	json_object *body = NULL;
+	char *path = NULL;
+	enum aigw_err err;
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	if ((err = prov_common_check(cfg, call)) != AIGW_OK || (err = path_for(call->model, &path)) != AIGW_OK)
+		goto out;
+	err = AIGW_ENOMEM;
+	if ((body = json_object_new_object()) == NULL)
+		goto out;
+	rc |= prov_common_add(body, "contents", array_of(content("user", call->message)));
+	if (call->system != NULL && call->system[0] != '\0')
+		rc |= prov_common_add(body, "systemInstruction", content(NULL, call->system));
+	rc |= prov_common_add(body, "generationConfig", generation_config(call));
+	if (call->websearch)
+		rc |= prov_common_add(body, "tools", search_tools());
+	if (rc != 0)
+		goto out;
+	/* The key goes in a header: a ?key= query would end up in access logs. */
+	if ((err = prov_common_url(out, cfg->base_url, path)) != AIGW_OK ||
+	    (err = prov_common_header(out, "x-goog-api-key", NULL, cfg->api_key)) != AIGW_OK ||
+	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
+	    (err = prov_common_body(out, body)) != AIGW_OK)
+		goto out;
+out:
+	if (err != AIGW_OK)
+		prov_http_free(out);
+	free(path);
+	json_object_put(body);
+	return err;
+}
+
+/* Google answers a wrong key with 400 INVALID_ARGUMENT; its details say so. */
+static bool
+key_invalid(json_object *root)
+{
+	json_object *e = prov_common_get(root, "error", json_type_object);
+	json_object *details = prov_common_get(e, "details", json_type_array);
+	size_t n = details ? json_object_array_length(details) : 0;
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		const char *reason = prov_common_get_str(json_object_array_get_idx(details, i), "reason");
+
+		found = reason != NULL && strcmp(reason, "API_KEY_INVALID") == 0;
+	}
+	return found;
+}
+
+/* candidates[0].groundingMetadata.groundingChunks[].web {uri, title}. */
+static enum aigw_err
+grounding(json_object *cand, struct prov_result *out)
+{
+	json_object *meta = prov_common_get(cand, "groundingMetadata", json_type_object);
+	json_object *chunks = prov_common_get(meta, "groundingChunks", json_type_array);
+	size_t n = chunks ? json_object_array_length(chunks) : 0;
+	enum aigw_err err = AIGW_OK;
+
+	for (size_t i = 0; i < n && err == AIGW_OK; i++) {
+		json_object *web = prov_common_get(json_object_array_get_idx(chunks, i), "web",
+						   json_type_object);
+
+		err = prov_common_cite(out, prov_common_get_str(web, "uri"),
+				       prov_common_get_str(web, "title"));
+	}
+	return err;
+}
+
+/* Joins the text parts of a candidate; skips thought summaries, which are
+ * not the answer. Sets *what when the candidate is malformed. */
+static enum aigw_err
+candidate_text(json_object *cand, struct buf *text, const char **what)
+{
+	json_object *c = NULL, *parts = NULL;
+	size_t n;
+	enum aigw_err err = AIGW_OK;
+
+	*what = NULL;
+	if (json_object_object_get_ex(cand, "content", &c) && !json_object_is_type(c, json_type_object)) {
+		*what = "candidates[0].content is not an object";
+		goto out;
+	}
+	if (json_object_object_get_ex(c, "parts", &parts) && !json_object_is_type(parts, json_type_array)) {
+		*what = "candidates[0].content.parts is not an array";
+		goto out;
+	}
+	n = parts ? json_object_array_length(parts) : 0;
+	for (size_t i = 0; i < n && err == AIGW_OK; i++) {
+		json_object *part = json_object_array_get_idx(parts, i);
+		json_object *t = NULL, *thought = prov_common_get(part, "thought", json_type_boolean);
+
+		if (!json_object_is_type(part, json_type_object)) {
+			*what = "a part is not an object";
+			goto out;
+		}
+		if (thought != NULL && json_object_get_boolean(thought))
+			continue;
+		if (!json_object_object_get_ex(part, "text", &t))
+			continue; /* a function call or inline data: not text */
+		if (!json_object_is_type(t, json_type_string)) {
+			*what = "a part's text is not a string";
+			goto out;
+		}
+		err = buf_append(text, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+	}
+out:
+	return err;
+}
+
+enum aigw_err
+prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
+{
+	json_object *root = NULL, *cands = NULL, *cand, *usage;
+	const char *block, *model, *what = NULL;
+	long cand_tokens, thought_tokens;
+	struct buf text;
+	enum aigw_err err;
+
+	buf_init(&text, len);
+	err = prov_common_begin(NAME, status, body, len, out, &root);
+	if (err != AIGW_OK)
+		goto out;
+	if (out->errclass != PROV_ERR_NONE) {
+		if (status == 400 && key_invalid(root))
+			out->errclass = PROV_ERR_AUTH;
+		goto out;
+	}
+	block = prov_common_get_str(prov_common_get(root, "promptFeedback", json_type_object),
+				    "blockReason");
+	if (block != NULL) {
+		char *snip = prov_common_snippet(block);
+
+		err = snip ? prov_common_fail(out, PROV_ERR_CLIENT, "%s blocked the prompt: %s", NAME, snip)
+			   : AIGW_ENOMEM;
+		free(snip);
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "candidates", &cands) &&
+	    !json_object_is_type(cands, json_type_array)) {
+		err = prov_common_bad_body(out, NAME, "candidates is not an array");
+		goto out;
+	}
+	if (cands == NULL || json_object_array_length(cands) == 0) {
+		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
+		goto out;
+	}
+	cand = json_object_array_get_idx(cands, 0);
+	if (!json_object_is_type(cand, json_type_object)) {
+		err = prov_common_bad_body(out, NAME, "candidates[0] is not an object");
+		goto out;
+	}
+	if ((err = candidate_text(cand, &text, &what)) != AIGW_OK)
+		goto out;
+	if (what != NULL) {
+		err = prov_common_bad_body(out, NAME, what);
+		goto out;
+	}
+	usage = prov_common_get(root, "usageMetadata", json_type_object);
+	out->input_tokens = prov_common_get_count(usage, "promptTokenCount");
+	/* Thinking tokens are billed as output, as OpenAI and Anthropic count them. */
+	cand_tokens = prov_common_get_count(usage, "candidatesTokenCount");
+	thought_tokens = prov_common_get_count(usage, "thoughtsTokenCount");
+	if (thought_tokens < 0)
+		thought_tokens = 0;
+	out->output_tokens = cand_tokens < 0 || cand_tokens > LONG_MAX - thought_tokens ?
+			     -1 : cand_tokens + thought_tokens;
+	model = prov_common_get_str(root, "modelVersion");
+	if (model != NULL && (out->model = strdup(model)) == NULL) {
+		err = AIGW_ENOMEM;
+		goto out;
+	}
+	if ((err = grounding(cand, out)) != AIGW_OK)
+		goto out;
+	err = prov_common_finish(out, NAME, &text, prov_common_get_str(cand, "finishReason"));
+out:
+	if (err != AIGW_OK) {
+		/* Only memory can fail here; leave nothing half-built behind. */
+		prov_result_free(out);
+		prov_common_result_init(out);
+		err = AIGW_ENOMEM;
+	}
+	buf_free(&text);
+	json_object_put(root);
+	return err;
+}

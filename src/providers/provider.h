@@ -1,0 +1,127 @@
+/*
+ * provider.h: the contract every AI provider adapter follows.
+ *
+ * A provider knows one wire format and nothing else: no CURL handle, no
+ * database, no retries. Its ops are pure functions: a call in, an HTTP
+ * request (URL, headers, body) out; an HTTP status and body in, a result or
+ * a classified error out. The transfer engine (worker/) sends the request and
+ * owns the retry policy; it retries only the classes prov_err_retryable()
+ * names. All providers sit in one const table looked up by name.
+ *
+ * Ownership: a struct prov_http and a struct prov_result own their strings
+ * and are released with prov_http_free() / prov_result_free() (both safe on
+ * a zeroed struct). The call and the config are borrowed. Thread-safe: no
+ * op keeps state.
+ */
+#ifndef AIGW_PROVIDERS_PROVIDER_H
+#define AIGW_PROVIDERS_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "core/err.h"
+
+#define PROV_MAX_HEADERS 8
+
+/* How a provider failure is classified; the engine decides what to retry. */
+enum prov_errclass {
+	PROV_ERR_NONE = 0,
+	PROV_ERR_NETWORK,    /* connection refused, reset, DNS: retried */
+	PROV_ERR_TIMEOUT,    /* the attempt ran past its timeout: retried */
+	PROV_ERR_RATE_LIMIT, /* 429: retried, honouring Retry-After */
+	PROV_ERR_SERVER,     /* 500, 502, 503, 504, 529: retried */
+	PROV_ERR_BAD_BODY,   /* 2xx but not the expected JSON: retried once */
+	PROV_ERR_AUTH,       /* 401, 403: not retried */
+	PROV_ERR_CLIENT,     /* 400, 404 and other 4xx: not retried */
+	PROV_ERR__MAX
+};
+
+/* What the caller asks of a provider: borrowed, never modified. */
+struct prov_call {
+	const char *model;     /* non-empty */
+	const char *message;   /* the user message, non-empty */
+	const char *system;    /* system prompt or NULL */
+	int max_tokens;        /* > 0; the caller applies its default */
+	bool websearch;        /* ground the answer with the provider's web search */
+	const char *location;  /* ISO 3166-1 alpha-2 country or NULL */
+};
+
+/* Where and as whom to call: borrowed. */
+struct prov_config {
+	const char *api_key;   /* never logged, never in an error text */
+	const char *base_url;  /* without a trailing slash */
+};
+
+/* A request to send, built by a provider. */
+struct prov_http {
+	char *url;
+	char *headers[PROV_MAX_HEADERS]; /* "Name: value" lines */
+	size_t nheaders;
+	char *body;                      /* NUL-terminated JSON */
+	size_t body_len;
+};
+
+/* What came back, parsed. */
+struct prov_result {
+	bool ok;
+	char *text;                 /* the answer when ok */
+	char *model;                /* the model the provider reports, or NULL */
+	long input_tokens;          /* -1 when the provider did not say */
+	long output_tokens;         /* -1 when the provider did not say */
+	json_object *citations;     /* array of {"url","title"} or NULL; owned */
+	enum prov_errclass errclass; /* PROV_ERR_NONE when ok */
+	char *error;                /* a sentence when !ok; holds no secret */
+};
+
+enum prov_kind { PROV_SYNC, PROV_ASYNC, PROV_BUILTIN };
+
+struct prov_desc {
+	const char *name;          /* "openai", ... as in the API */
+	enum prov_kind kind;
+	const char *key_env;       /* "OPENAI_API_KEY", NULL for mock */
+	const char *base_env;      /* "OPENAI_BASE_URL", NULL for mock */
+	const char *default_base;  /* "https://api.openai.com/v1" */
+	/* Builds the request. AIGW_EINVAL for a call it cannot express,
+	 * AIGW_ENOMEM; on error *out is left zeroed. */
+	enum aigw_err (*build)(const struct prov_config *cfg,
+			       const struct prov_call *call,
+			       struct prov_http *out);
+	/* Parses status + body into *out. Always fills *out (ok or a
+	 * classified error) unless memory runs out (AIGW_ENOMEM). A body that
+	 * is not the expected JSON is PROV_ERR_BAD_BODY, never a crash. */
+	enum aigw_err (*parse)(long http_status, const char *body, size_t len,
+			       struct prov_result *out);
+};
+
+/* Looks a provider up by its API name; NULL when unknown. */
+const struct prov_desc *prov_find(const char *name);
+/* The table, for listing; *n receives the count. */
+const struct prov_desc *prov_all(size_t *n);
+
+void prov_http_free(struct prov_http *h);
+void prov_result_free(struct prov_result *r);
+
+/* Classifies an HTTP status that is not a success (cannot fail). */
+enum prov_errclass prov_classify_status(long http_status);
+bool prov_err_retryable(enum prov_errclass c);
+const char *prov_errclass_name(enum prov_errclass c);
+
+/*
+ * The built-in offline provider: a deterministic answer for a call, with
+ * token counts, as a real provider would give. AIGW_ENOMEM only.
+ */
+enum aigw_err prov_mock_answer(const struct prov_call *call,
+			       struct prov_result *out) AIGW_MUSTCHECK;
+
+/*
+ * Price of a call in US dollars from the per-model table, or a negative
+ * number when the model or a token count is unknown (shown as null).
+ * Matches the longest known prefix of the model name ("gpt-4o-2024-08-06"
+ * costs as "gpt-4o"). Cannot fail.
+ */
+double prov_cost_usd(const char *provider, const char *model,
+		     long input_tokens, long output_tokens);
+
+#endif

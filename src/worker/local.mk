@@ -1,0 +1,3 @@
+libaigw_la_SOURCES += \
+	src/worker/xfer.c src/worker/xfer.h \
+	src/worker/runner.c src/worker/runner.h

@@ -1,0 +1,730 @@
+/* runner.c: the worker's event loop and the chat runner (see runner.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "db/chats.h"
+#include "db/db.h"
+#include "db/workers.h"
+#include "providers/provider.h"
+#include "worker/runner.h"
+#include "worker/xfer.h"
+
+#define CHATS_MAX 64                /* chats held at once by one worker */
+#define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
+#define WRITE_RETRY_MS 1000         /* results kept while the database is away */
+#define RETRY_BASE_MS 500
+#define RETRY_CAP_MS 30000
+#define TURN_MAX_MS 1000
+
+/* How each provider is reached in this process: its own API, or the
+ * built-in mock when its key is not set. */
+struct route {
+	const struct prov_desc *desc;
+	struct prov_config pc;
+	char *base_url;
+	bool mock;
+};
+
+enum task_state { TASK_WAITING, TASK_RUNNING, TASK_UNWRITTEN, TASK_DONE };
+
+struct chat_run;
+
+struct task {
+	struct chat_run *chat;
+	const struct route *route;
+	const char *provider;      /* borrowed from chat->models */
+	const char *model;         /* borrowed from chat->models */
+	enum task_state state;
+	int attempts;
+	bool bad_body_retried;
+	int64_t due_ms;            /* WAITING: when to start; UNWRITTEN: when to retry */
+	struct xfer *xfer;
+	char *result_json;         /* UNWRITTEN: what to store */
+};
+
+struct runner;
+
+struct chat_run {
+	struct runner *r;
+	struct db_chat_claim c;
+	json_object *models;
+	struct task *tasks;
+	size_t ntasks;
+	size_t open;               /* tasks not DONE */
+	int64_t renew_ms;
+	int64_t finish_retry_ms;   /* 0: not tried yet */
+	struct chat_run *next;
+};
+
+struct runner {
+	const struct aigw_config *cfg;
+	volatile sig_atomic_t *stop;
+	struct db *db;
+	struct xfer_engine *xe;
+	struct route *routes;
+	size_t nroutes;
+	struct chat_run *chats;
+	int nchats;
+	PGconn *listening;         /* the connection LISTEN was issued on */
+	bool wake;
+	int slot;
+	long pid;
+	char host[64];
+	char name[96];
+	int64_t next_claim_ms;
+	int64_t next_heartbeat_ms;
+	int64_t idle_since_ms;
+	uint64_t rng;
+};
+
+static uint32_t
+rand32(struct runner *r)
+{
+	/* xorshift64*: jitter needs spread, not secrecy */
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (uint32_t)((r->rng * 2685821657736338717ULL) >> 32);
+}
+
+/* ---- provider routes ---- */
+
+static bool
+valid_base_url(const char *s)
+{
+	return str_has_prefix_ci(s, "http://") || str_has_prefix_ci(s, "https://");
+}
+
+static int
+routes_init(struct runner *r)
+{
+	const struct prov_desc *all = prov_all(&r->nroutes);
+
+	r->routes = calloc(r->nroutes, sizeof *r->routes);
+	if (r->routes == NULL)
+		return 1;
+	for (size_t i = 0; i < r->nroutes; i++) {
+		struct route *rt = &r->routes[i];
+		const char *key = all[i].key_env ? getenv(all[i].key_env) : NULL;
+		const char *base = all[i].base_env ? getenv(all[i].base_env) : NULL;
+		size_t n;
+
+		rt->desc = &all[i];
+		if (all[i].kind == PROV_BUILTIN || key == NULL || *key == '\0') {
+			rt->mock = true;
+			continue;
+		}
+		if (base == NULL || *base == '\0')
+			base = all[i].default_base;
+		if (!valid_base_url(base)) {
+			log_error("worker", NULL, "%s: expected an http:// or https:// URL",
+				  all[i].base_env);
+			return 2;
+		}
+		rt->base_url = strdup(base);
+		if (rt->base_url == NULL)
+			return 1;
+		n = strlen(rt->base_url);
+		while (n > 0 && rt->base_url[n - 1] == '/')
+			rt->base_url[--n] = '\0';
+		rt->pc.api_key = key;
+		rt->pc.base_url = rt->base_url;
+	}
+	return 0;
+}
+
+static const struct route *
+route_find(const struct runner *r, const char *name)
+{
+	for (size_t i = 0; i < r->nroutes; i++)
+		if (strcmp(r->routes[i].desc->name, name) == 0)
+			return &r->routes[i];
+	return NULL;
+}
+
+/* ---- results ---- */
+
+static int
+add(json_object *o, const char *key, json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_object_object_add(o, key, v);
+}
+
+static char *
+result_json(const struct task *t, const struct prov_result *pr, int64_t latency_ms)
+{
+	const char *provider = t->route->mock ? "mock" : t->route->desc->name;
+	json_object *o = json_object_new_object();
+	char *out = NULL;
+	int rc = 0;
+
+	if (o == NULL)
+		return NULL;
+	if (pr->ok) {
+		json_object *usage = json_object_new_object();
+		double cost = prov_cost_usd(provider, t->model, pr->input_tokens, pr->output_tokens);
+
+		rc |= add(o, "ok", json_object_new_boolean(1));
+		rc |= add(o, "text", json_object_new_string(pr->text ? pr->text : ""));
+		rc |= add(o, "model", json_object_new_string(pr->model ? pr->model : t->model));
+		rc |= add(o, "latencyMs", json_object_new_int64(latency_ms));
+		if (usage != NULL) {
+			rc |= add(usage, "inputTokens", pr->input_tokens >= 0 ?
+				  json_object_new_int64(pr->input_tokens) : json_object_new_null());
+			rc |= add(usage, "outputTokens", pr->output_tokens >= 0 ?
+				  json_object_new_int64(pr->output_tokens) : json_object_new_null());
+		}
+		rc |= add(o, "usage", usage);
+		if (cost >= 0) {
+			/* Eight decimals: a cost, not a float's noise. */
+			char text[32];
+
+			snprintf(text, sizeof text, "%.8f", cost);
+			rc |= add(o, "costUsd", json_object_new_double_s(cost, text));
+		} else {
+			rc |= json_object_object_add(o, "costUsd", NULL);
+		}
+		if (pr->citations != NULL)
+			rc |= add(o, "citations", json_object_get(pr->citations));
+	} else {
+		rc |= add(o, "ok", json_object_new_boolean(0));
+		rc |= add(o, "error", json_object_new_string(pr->error ? pr->error : "failed"));
+		rc |= add(o, "errorClass", json_object_new_string(prov_errclass_name(pr->errclass)));
+	}
+	rc |= add(o, "attempts", json_object_new_int(t->attempts));
+	if (t->route->mock && t->route->desc->kind != PROV_BUILTIN)
+		rc |= add(o, "mock", json_object_new_boolean(1));
+	if (rc == 0)
+		out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
+static void chat_maybe_finish(struct runner *r, struct chat_run *ch);
+
+/* Writes a final result; kept for later when the database is away. */
+static void
+task_flush(struct runner *r, struct task *t)
+{
+	bool written = false;
+	enum aigw_err err;
+
+	err = db_chat_write_result(r->db, t->chat->c.chat_id, t->chat->c.attempt, t->provider,
+				   t->result_json, &written);
+	if (err == AIGW_EDB) {
+		t->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	if (err == AIGW_OK && !written)
+		log_info("worker", t->chat->c.chat_id,
+			 "%s: result not stored (already stored, or the lease moved on)", t->provider);
+	free(t->result_json);
+	t->result_json = NULL;
+	t->state = TASK_DONE;
+	t->chat->open--;
+	chat_maybe_finish(r, t->chat);
+}
+
+static void
+task_complete(struct runner *r, struct task *t, const struct prov_result *pr, int64_t latency_ms)
+{
+	t->result_json = result_json(t, pr, latency_ms);
+	if (t->result_json == NULL) {
+		/* Out of memory: the lease runs out and another attempt redoes it. */
+		log_error("worker", t->chat->c.chat_id, "%s: cannot build the result", t->provider);
+		t->state = TASK_DONE;
+		t->chat->open--;
+		return;
+	}
+	if (pr->ok)
+		log_info("worker", t->chat->c.chat_id, "%s: ok after %d attempt%s, %lld ms",
+			 t->provider, t->attempts, t->attempts == 1 ? "" : "s", (long long)latency_ms);
+	else
+		log_info("worker", t->chat->c.chat_id, "%s: failed after %d attempt%s: %s",
+			 t->provider, t->attempts, t->attempts == 1 ? "" : "s",
+			 pr->error ? pr->error : "?");
+	t->state = TASK_UNWRITTEN;
+	task_flush(r, t);
+}
+
+static void
+fail_task(struct runner *r, struct task *t, enum prov_errclass cls, const char *fmt, const char *what)
+{
+	struct prov_result pr;
+	char msg[512];
+
+	memset(&pr, 0, sizeof pr);
+	snprintf(msg, sizeof msg, fmt, t->provider, what);
+	pr.errclass = cls;
+	pr.error = msg;
+	task_complete(r, t, &pr, 0);
+}
+
+static void
+on_transfer_done(void *arg, const struct xfer_result *res)
+{
+	struct task *t = arg;
+	struct runner *r = t->chat->r;
+	struct prov_result pr;
+	bool retry;
+
+	t->xfer = NULL;
+	memset(&pr, 0, sizeof pr);
+	if (res->neterr != PROV_ERR_NONE) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "%s: %s", t->provider, res->neterr_text);
+		pr.errclass = res->neterr;
+		pr.error = xstrdup(msg);
+	} else if (t->route->desc->parse(res->http_status, res->body, res->len, &pr) != AIGW_OK) {
+		prov_result_free(&pr);
+		memset(&pr, 0, sizeof pr);
+		pr.errclass = PROV_ERR_BAD_BODY;
+		pr.error = xstrdup("out of memory while parsing the answer");
+	}
+	retry = !pr.ok && prov_err_retryable(pr.errclass) && t->attempts < r->cfg->max_attempts &&
+		!(pr.errclass == PROV_ERR_BAD_BODY && t->bad_body_retried);
+	if (retry) {
+		int64_t delay = xfer_retry_delay_ms(t->attempts, res->retry_after_s, RETRY_BASE_MS,
+						    RETRY_CAP_MS, rand32(r));
+
+		if (pr.errclass == PROV_ERR_BAD_BODY)
+			t->bad_body_retried = true;
+		log_info("worker", t->chat->c.chat_id, "%s: attempt %d failed (%s), retrying in %lld ms",
+			 t->provider, t->attempts, prov_errclass_name(pr.errclass), (long long)delay);
+		t->state = TASK_WAITING;
+		t->due_ms = time_mono_ms() + delay;
+	} else {
+		task_complete(r, t, &pr, res->elapsed_ms);
+	}
+	prov_result_free(&pr);
+}
+
+static void
+task_start(struct runner *r, struct task *t)
+{
+	struct chat_run *ch = t->chat;
+	struct prov_call call = {
+		.model = t->model,
+		.message = ch->c.message,
+		.system = ch->c.system,
+		.max_tokens = ch->c.max_tokens,
+		.websearch = ch->c.websearch,
+		.location = ch->c.location,
+	};
+	struct prov_http req;
+	enum aigw_err err;
+
+	t->attempts++;
+	if (t->route->mock) {
+		struct prov_result pr;
+
+		memset(&pr, 0, sizeof pr);
+		if (prov_mock_answer(&call, &pr) != AIGW_OK) {
+			fail_task(r, t, PROV_ERR_SERVER, "%s: %s", "out of memory");
+			return;
+		}
+		task_complete(r, t, &pr, r->cfg->mock_delay_ms);
+		prov_result_free(&pr);
+		return;
+	}
+	memset(&req, 0, sizeof req);
+	err = t->route->desc->build(&t->route->pc, &call, &req);
+	if (err != AIGW_OK) {
+		fail_task(r, t, PROV_ERR_CLIENT, "%s: cannot build the request: %s",
+			  aigw_strerror(err));
+		return;
+	}
+	err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_transfer_done, t, &t->xfer);
+	prov_http_free(&req);
+	if (err != AIGW_OK) {
+		fail_task(r, t, PROV_ERR_NETWORK, "%s: cannot start the request: %s",
+			  aigw_strerror(err));
+		return;
+	}
+	t->state = TASK_RUNNING;
+	log_debug("worker", ch->c.chat_id, "%s: attempt %d sent", t->provider, t->attempts);
+}
+
+/* ---- chats ---- */
+
+static void
+chat_free(struct runner *r, struct chat_run *ch)
+{
+	for (size_t i = 0; i < ch->ntasks; i++) {
+		xfer_cancel(r->xe, ch->tasks[i].xfer);
+		free(ch->tasks[i].result_json);
+	}
+	free(ch->tasks);
+	json_object_put(ch->models);
+	free(ch->c.message);
+	free(ch->c.system);
+	free(ch->c.location);
+	free(ch->c.models_json);
+	free(ch->c.results_json);
+	free(ch);
+}
+
+static void
+chat_remove(struct runner *r, struct chat_run *ch)
+{
+	for (struct chat_run **p = &r->chats; *p != NULL; p = &(*p)->next) {
+		if (*p == ch) {
+			*p = ch->next;
+			r->nchats--;
+			break;
+		}
+	}
+	chat_free(r, ch);
+}
+
+static void
+chat_maybe_finish(struct runner *r, struct chat_run *ch)
+{
+	char status[16];
+	enum aigw_err err;
+
+	if (ch->open > 0 || ch->finish_retry_ms == -1)
+		return;
+	err = db_chat_finish(r->db, ch->c.chat_id, ch->c.attempt, status);
+	if (err != AIGW_OK) {
+		ch->finish_retry_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	if (status[0] != '\0')
+		log_info("worker", ch->c.chat_id, "chat %s", status);
+	/* Removal happens in the loop, never under a caller's feet. */
+	ch->finish_retry_ms = -1;
+}
+
+/* Takes ownership of the claim's strings. */
+static enum aigw_err
+chat_add(struct runner *r, struct db_chat_claim *c)
+{
+	struct chat_run *ch = calloc(1, sizeof *ch);
+	json_object *done = NULL;
+	size_t n = 0;
+
+	if (ch == NULL)
+		return AIGW_ENOMEM;
+	ch->r = r;
+	ch->c = *c;
+	memset(c, 0, sizeof *c);
+	ch->renew_ms = time_mono_ms() + r->cfg->lease_s * 1000 / 3;
+	ch->models = json_tokener_parse(ch->c.models_json);
+	done = json_tokener_parse(ch->c.results_json);
+	ch->next = r->chats;
+	r->chats = ch;
+	r->nchats++;
+	if (!json_object_is_type(ch->models, json_type_object) ||
+	    !json_object_is_type(done, json_type_object)) {
+		/* Nothing can be run: finishing it with no results fails it. */
+		log_error("worker", ch->c.chat_id, "stored models or results are not JSON objects");
+		json_object_put(done);
+		chat_maybe_finish(r, ch);
+		return AIGW_EINVAL;
+	}
+	ch->tasks = calloc((size_t)json_object_object_length(ch->models) + 1, sizeof *ch->tasks);
+	if (ch->tasks == NULL) {
+		/* Left to its lease: another attempt takes it. */
+		json_object_put(done);
+		chat_remove(r, ch);
+		return AIGW_ENOMEM;
+	}
+	json_object_object_foreach(ch->models, provider, model) {
+		struct task *t = &ch->tasks[n];
+
+		/* A result stored by an earlier attempt is never redone. */
+		if (json_object_object_get_ex(done, provider, NULL))
+			continue;
+		t->chat = ch;
+		t->provider = provider;
+		t->model = json_object_get_string(model);
+		t->route = route_find(r, provider);
+		t->state = TASK_WAITING;
+		t->due_ms = time_mono_ms() + (t->route && t->route->mock ? r->cfg->mock_delay_ms : 0);
+		n++;
+	}
+	json_object_put(done);
+	ch->ntasks = n;
+	ch->open = n;
+	for (size_t i = 0; i < n; i++)
+		if (ch->tasks[i].route == NULL)
+			fail_task(r, &ch->tasks[i], PROV_ERR_CLIENT, "%s: %s", "unknown provider");
+	chat_maybe_finish(r, ch);
+	return AIGW_OK;
+}
+
+/* Returns how many chats were claimed. */
+static size_t
+claim(struct runner *r)
+{
+	struct db_chat_claim *claims = NULL;
+	size_t n = 0;
+	enum aigw_err err;
+
+	r->wake = false;
+	r->next_claim_ms = time_mono_ms() + CLAIM_POLL_MS;
+	if (r->nchats >= CHATS_MAX || *r->stop)
+		return 0;
+	err = db_chat_claim(r->db, CHATS_MAX - r->nchats, r->cfg->lease_s, r->name,
+			    r->cfg->max_attempts, &claims, &n);
+	if (err != AIGW_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char id[UUID_STR_LEN + 1];
+
+		memcpy(id, claims[i].chat_id, sizeof id);
+		log_info("worker", id, "claimed (attempt %d)", claims[i].attempt);
+		if (chat_add(r, &claims[i]) == AIGW_ENOMEM)
+			log_error("worker", id, "out of memory; left to its lease");
+	}
+	db_chat_claims_free(claims, n);
+	return n;
+}
+
+/* ---- the loop ---- */
+
+static void
+listen_if_needed(struct runner *r)
+{
+	PGconn *conn = db_conn(r->db);
+
+	if (conn == NULL || conn == r->listening || PQstatus(conn) != CONNECTION_OK)
+		return;
+	if (db_command(r->db, "LISTEN aigw_work") == AIGW_OK) {
+		r->listening = conn;
+		/* Anything submitted while we were not listening is found now. */
+		r->wake = true;
+	}
+}
+
+static void
+drain_notifications(struct runner *r)
+{
+	PGconn *conn = db_conn(r->db);
+	PGnotify *n;
+
+	if (conn == NULL || conn != r->listening)
+		return;
+	if (PQconsumeInput(conn) == 0) {
+		r->listening = NULL;
+		return;
+	}
+	while ((n = PQnotifies(conn)) != NULL) {
+		r->wake = true;
+		PQfreemem(n);
+	}
+}
+
+static void
+heartbeat(struct runner *r, int64_t now)
+{
+	bool ok = false;
+
+	if (now < r->next_heartbeat_ms)
+		return;
+	r->next_heartbeat_ms = now + WORKER_SLOT_HEARTBEAT_MS;
+	if (r->slot == 0 || db_slot_heartbeat(r->db, r->slot, r->pid, r->host, &ok) != AIGW_OK || ok)
+		return;
+	/* Our heartbeat went stale (the database was away) and the slot went
+	 * to another worker: take another, or stop claiming once done. */
+	log_warn("worker", NULL, "worker slot %d was taken over", r->slot);
+	r->slot = 0;
+	if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) == AIGW_OK &&
+	    r->slot == 0)
+		r->idle_since_ms = 0;
+}
+
+static int64_t
+turn(struct runner *r)
+{
+	int64_t now = time_mono_ms(), next = now + TURN_MAX_MS;
+	struct chat_run *ch, *nextch;
+
+	for (ch = r->chats; ch != NULL; ch = nextch) {
+		nextch = ch->next;
+		if (ch->finish_retry_ms == -1) {
+			chat_remove(r, ch);
+			continue;
+		}
+		if (ch->open == 0 && ch->finish_retry_ms > 0 && now >= ch->finish_retry_ms)
+			chat_maybe_finish(r, ch);
+		if (ch->finish_retry_ms == -1) {
+			chat_remove(r, ch);
+			continue;
+		}
+		if (now >= ch->renew_ms) {
+			bool ours = true;
+
+			if (db_chat_renew(r->db, ch->c.chat_id, ch->c.attempt, r->cfg->lease_s,
+					  &ours) == AIGW_OK && !ours) {
+				log_warn("worker", ch->c.chat_id, "lease lost; dropping the chat");
+				chat_remove(r, ch);
+				continue;
+			}
+			ch->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+		}
+		if (ch->renew_ms < next)
+			next = ch->renew_ms;
+		if (ch->open == 0 && ch->finish_retry_ms > 0 && ch->finish_retry_ms < next)
+			next = ch->finish_retry_ms;
+		for (size_t i = 0; i < ch->ntasks; i++) {
+			struct task *t = &ch->tasks[i];
+
+			if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && now >= t->due_ms) {
+				if (t->state == TASK_WAITING)
+					task_start(r, t);
+				else
+					task_flush(r, t);
+			}
+			if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < next)
+				next = t->due_ms;
+		}
+		if (ch->finish_retry_ms == -1) {
+			chat_remove(r, ch);
+			continue;
+		}
+	}
+	/* New chats have tasks due now: turn again at once. */
+	if ((r->wake || now >= r->next_claim_ms) && claim(r) > 0)
+		return now;
+	if (r->next_claim_ms < next)
+		next = r->next_claim_ms;
+	return next;
+}
+
+static void
+hand_back(struct runner *r)
+{
+	while (r->chats != NULL) {
+		struct chat_run *ch = r->chats;
+
+		if (ch->open > 0 && db_chat_release(r->db, ch->c.chat_id, ch->c.attempt) == AIGW_OK)
+			log_info("worker", ch->c.chat_id, "handed back");
+		chat_remove(r, ch);
+	}
+}
+
+static int
+take_slot(struct runner *r)
+{
+	bool ok = false;
+
+	if (r->slot > 0) {
+		if (db_slot_take(r->db, r->slot, r->pid, r->host, &ok) != AIGW_OK)
+			return 1;
+		if (!ok) {
+			log_info("worker", NULL, "slot %d is no longer reserved for us", r->slot);
+			return 1;
+		}
+		return 0;
+	}
+	if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) != AIGW_OK)
+		return 1;
+	if (r->slot == 0) {
+		log_info("worker", NULL, "all %ld worker slots are taken", r->cfg->workers_max);
+		return 1;
+	}
+	return 0;
+}
+
+static bool
+idle_exit(struct runner *r, int64_t now)
+{
+	if (r->nchats > 0 || xfer_in_flight(r->xe) > 0) {
+		r->idle_since_ms = now;
+		return false;
+	}
+	if (now - r->idle_since_ms < r->cfg->worker_idle_s * 1000)
+		return false;
+	/* Free the slot first, then look once more: a chat submitted while we
+	 * still looked alive got no worker of its own. */
+	if (r->slot > 0 && db_slot_release(r->db, r->slot, r->pid, r->host) == AIGW_OK)
+		r->slot = 0;
+	if (claim(r) == 0)
+		return true;
+	if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) != AIGW_OK)
+		r->slot = 0;
+	r->idle_since_ms = now;
+	return false;
+}
+
+int
+runner_run(const struct aigw_config *cfg, int slot, volatile sig_atomic_t *stop)
+{
+	struct runner r;
+	int rc = 1;
+
+	memset(&r, 0, sizeof r);
+	r.cfg = cfg;
+	r.stop = stop;
+	r.slot = slot;
+	r.pid = (long)getpid();
+	if (gethostname(r.host, sizeof r.host) != 0)
+		snprintf(r.host, sizeof r.host, "localhost");
+	r.host[sizeof r.host - 1] = '\0';
+	snprintf(r.name, sizeof r.name, "%s:%ld", r.host, r.pid);
+	if (getrandom(&r.rng, sizeof r.rng, 0) != (ssize_t)sizeof r.rng || r.rng == 0)
+		r.rng = (uint64_t)time_mono_ms() | 1;
+
+	rc = routes_init(&r);
+	if (rc != 0)
+		goto out;
+	rc = 1;
+	r.db = db_new(cfg->database_url);
+	r.xe = xfer_engine_new();
+	if (r.db == NULL || r.xe == NULL) {
+		log_error("worker", NULL, "cannot start: out of memory or curl failed");
+		goto out;
+	}
+	if (take_slot(&r) != 0)
+		goto out;
+	log_info("worker", NULL, "started in slot %d", r.slot);
+	r.idle_since_ms = time_mono_ms();
+	r.wake = true;
+	while (!*stop) {
+		int64_t next, now;
+		PGconn *conn;
+		int fd = -1;
+
+		listen_if_needed(&r);
+		next = turn(&r);
+		now = time_mono_ms();
+		heartbeat(&r, now);
+		if (idle_exit(&r, now))
+			break;
+		conn = db_conn(r.db);
+		if (conn != NULL && conn == r.listening && PQstatus(conn) == CONNECTION_OK)
+			fd = PQsocket(conn);
+		if (xfer_wait(r.xe, fd, (int)(next > now ? next - now : 0)) != AIGW_OK)
+			break;
+		xfer_run(r.xe);
+		drain_notifications(&r);
+	}
+	if (*stop)
+		log_info("worker", NULL, "stopping: handing back %d chat%s", r.nchats,
+			 r.nchats == 1 ? "" : "s");
+	hand_back(&r);
+	if (r.slot > 0 && db_slot_release(r.db, r.slot, r.pid, r.host) != AIGW_OK)
+		log_warn("worker", NULL, "slot %d not released; it frees itself when stale", r.slot);
+	log_info("worker", NULL, "exiting");
+	rc = 0;
+out:
+	xfer_engine_free(r.xe);
+	db_free(r.db);
+	for (size_t i = 0; i < r.nroutes && r.routes != NULL; i++)
+		free(r.routes[i].base_url);
+	free(r.routes);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/*
+ * runner.h: the worker's event loop: claims chats from the queue and runs
+ * every provider call of every claimed chat at once.
+ *
+ * DESIGN. One wait per turn (curl_multi_poll with the database socket as an
+ * extra descriptor, and the nearest timer as the timeout); then finished
+ * transfers are handled, notifications drained, due retries started,
+ * leases renewed. A provider's result is written the moment it is final
+ * (fenced by the claim's attempt, once per provider); a result that cannot
+ * be written because the database is away is kept and written when it
+ * returns. A chat whose lease was lost is dropped without further writes.
+ * The runner exits after AIGW_WORKER_IDLE_S with nothing to do, or at once
+ * (handing its chats back) when *stop becomes non-zero.
+ */
+#ifndef AIGW_WORKER_RUNNER_H
+#define AIGW_WORKER_RUNNER_H
+
+#include <signal.h>
+
+#include "core/config.h"
+
+/* slot: the worker slot reserved for this process (0: reserve one).
+ * Returns the exit code: 0 after a normal stop, 1 when it could not start,
+ * 2 for invalid provider configuration (the reason is logged). */
+int runner_run(const struct aigw_config *cfg, int slot, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * xfer.c: libcurl multi transfers (see xfer.h).
+ *
+ * One wait per loop turn: curl_multi_poll() watches the transfers' sockets
+ * and one extra descriptor (the database's), with the caller's timeout.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "worker/xfer.h"
+
+struct xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	struct buf response;
+	char errbuf[CURL_ERROR_SIZE];
+	xfer_done_fn done;
+	void *arg;
+	int64_t started_ms;
+	bool too_big;
+	struct xfer *prev, *next;    /* the engine's list of transfers */
+};
+
+struct xfer_engine {
+	CURLM *multi;
+	int in_flight;
+	struct xfer *head;
+};
+
+static void
+unlink_xfer(struct xfer_engine *xe, struct xfer *x)
+{
+	curl_multi_remove_handle(xe->multi, x->easy);
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		xe->head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	x->prev = x->next = NULL;
+	xe->in_flight--;
+}
+
+struct xfer_engine *
+xfer_engine_new(void)
+{
+	struct xfer_engine *xe;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NULL;
+	xe = calloc(1, sizeof *xe);
+	if (xe == NULL)
+		return NULL;
+	xe->multi = curl_multi_init();
+	if (xe->multi == NULL) {
+		free(xe);
+		return NULL;
+	}
+	/* Providers answer many requests on few hosts: reuse connections. */
+	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+	return xe;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	buf_free(&x->response);
+	free(x);
+}
+
+void
+xfer_cancel(struct xfer_engine *xe, struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	unlink_xfer(xe, x);
+	xfer_free(x);
+}
+
+void
+xfer_engine_free(struct xfer_engine *xe)
+{
+	if (xe == NULL)
+		return;
+	while (xe->head != NULL)
+		xfer_cancel(xe, xe->head);
+	curl_multi_cleanup(xe->multi);
+	free(xe);
+	curl_global_cleanup();
+}
+
+int
+xfer_in_flight(const struct xfer_engine *xe)
+{
+	return xe->in_flight;
+}
+
+static size_t
+on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t n = size * nmemb;
+
+	if (buf_append(&x->response, ptr, n) != AIGW_OK) {
+		x->too_big = true;
+		return 0; /* makes curl abort the transfer */
+	}
+	return n;
+}
+
+enum aigw_err
+xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
+	   xfer_done_fn done, void *arg, struct xfer **out)
+{
+	struct xfer *x;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	*out = NULL;
+	x = calloc(1, sizeof *x);
+	if (x == NULL)
+		return AIGW_ENOMEM;
+	buf_init(&x->response, XFER_RESPONSE_MAX);
+	x->done = done;
+	x->arg = arg;
+	x->easy = curl_easy_init();
+	if (x->easy == NULL)
+		goto fail;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		struct curl_slist *h = curl_slist_append(x->headers, req->headers[i]);
+		if (h == NULL)
+			goto fail;
+		x->headers = h;
+	}
+	/* An empty Expect stops curl from waiting a second for "100 Continue". */
+	{
+		struct curl_slist *h = curl_slist_append(x->headers, "Expect:");
+		if (h == NULL)
+			goto fail;
+		x->headers = h;
+	}
+	err = AIGW_EIO;
+	if (curl_easy_setopt(x->easy, CURLOPT_URL, req->url) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, timeout_s) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, timeout_s < 15 ? timeout_s : 15L) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "aigw/" PACKAGE_VERSION) != CURLE_OK)
+		goto fail;
+	if (curl_multi_add_handle(xe->multi, x->easy) != CURLM_OK)
+		goto fail;
+	x->started_ms = time_mono_ms();
+	x->next = xe->head;
+	if (xe->head != NULL)
+		xe->head->prev = x;
+	xe->head = x;
+	xe->in_flight++;
+	*out = x;
+	return AIGW_OK;
+fail:
+	xfer_free(x);
+	return err;
+}
+
+enum aigw_err
+xfer_wait(struct xfer_engine *xe, int extra_fd, int timeout_ms)
+{
+	struct curl_waitfd extra = { extra_fd, CURL_WAIT_POLLIN, 0 };
+	CURLMcode mc;
+
+	mc = curl_multi_poll(xe->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0,
+			     timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		log_error("xfer", NULL, "while polling: %s", curl_multi_strerror(mc));
+		return AIGW_EIO;
+	}
+	return AIGW_OK;
+}
+
+static void
+finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc)
+{
+	struct xfer_result r;
+	curl_off_t retry_after = -1;
+	long status = 0;
+
+	memset(&r, 0, sizeof r);
+	r.elapsed_ms = time_mono_ms() - x->started_ms;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
+		retry_after = -1;
+	r.retry_after_s = status > 0 && retry_after > 0 ? (long)retry_after : -1;
+	if (rc == CURLE_OK) {
+		r.http_status = status;
+		r.body = x->response.data ? x->response.data : "";
+		r.len = x->response.len;
+	} else if (x->too_big) {
+		r.http_status = status;
+		r.body = "";
+		r.neterr = PROV_ERR_BAD_BODY;
+		r.neterr_text = "the response was larger than the limit";
+	} else {
+		r.neterr = rc == CURLE_OPERATION_TIMEDOUT ? PROV_ERR_TIMEOUT : PROV_ERR_NETWORK;
+		r.neterr_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+		r.body = "";
+	}
+	unlink_xfer(xe, x);
+	x->done(x->arg, &r);
+	xfer_free(x);
+}
+
+void
+xfer_run(struct xfer_engine *xe)
+{
+	CURLMsg *msg;
+	int running = 0, left = 0;
+
+	curl_multi_perform(xe->multi, &running);
+	while ((msg = curl_multi_info_read(xe->multi, &left)) != NULL) {
+		struct xfer *x = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x != NULL)
+			finish(xe, x, msg->data.result);
+	}
+}
+
+int64_t
+xfer_retry_delay_ms(int attempt, long retry_after_s, int64_t base_ms, int64_t cap_ms,
+		    uint32_t rnd)
+{
+	int64_t backoff = base_ms, delay;
+
+	for (int i = 1; i < attempt && backoff < cap_ms; i++)
+		backoff *= 2;
+	if (backoff > cap_ms)
+		backoff = cap_ms;
+	delay = (int64_t)(((uint64_t)rnd * (uint64_t)(backoff + 1)) >> 32);
+	if (retry_after_s >= 0 && retry_after_s * 1000 > delay)
+		delay = retry_after_s * 1000;
+	return delay;
+}

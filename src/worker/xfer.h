@@ -1,0 +1,67 @@
+/*
+ * xfer.h: the transfer engine: many HTTP requests at once on one libcurl
+ * multi handle, and the retry timing policy.
+ *
+ * The engine owns every CURL handle and every response buffer; a caller
+ * gets an opaque struct xfer it may cancel, and one callback when the
+ * transfer ends (never after xfer_cancel). Response bodies are bounded:
+ * a larger one ends the transfer as a bad body. Network failures and
+ * timeouts are classified here; HTTP bodies are left to the provider.
+ * Not thread-safe: one engine per event loop.
+ */
+#ifndef AIGW_WORKER_XFER_H
+#define AIGW_WORKER_XFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "providers/provider.h"
+
+#define XFER_RESPONSE_MAX (8L << 20)
+
+struct xfer_engine;
+struct xfer;
+
+struct xfer_result {
+	long http_status;            /* 0 when no HTTP answer came */
+	const char *body;            /* borrowed until the callback returns */
+	size_t len;
+	enum prov_errclass neterr;   /* NETWORK or TIMEOUT when no answer, else NONE */
+	const char *neterr_text;     /* a sentence when neterr is set */
+	long retry_after_s;          /* from a Retry-After header, -1 when none */
+	int64_t elapsed_ms;
+};
+
+typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
+
+/* NULL on failure (curl could not be initialised). */
+struct xfer_engine *xfer_engine_new(void);
+/* Abandons every transfer in flight without callbacks. */
+void xfer_engine_free(struct xfer_engine *xe);
+
+/* Starts sending req (borrowed: copied as needed). AIGW_ENOMEM or AIGW_EIO
+ * (curl refused); then no callback will come. */
+enum aigw_err xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
+			 xfer_done_fn done, void *arg, struct xfer **out) AIGW_MUSTCHECK;
+/* Abandons one transfer; its callback never runs. */
+void xfer_cancel(struct xfer_engine *xe, struct xfer *x);
+int xfer_in_flight(const struct xfer_engine *xe);
+
+/* Waits up to timeout_ms for network activity or for extra_fd (-1 for
+ * none) to become readable. AIGW_EIO when polling itself failed. */
+enum aigw_err xfer_wait(struct xfer_engine *xe, int extra_fd, int timeout_ms) AIGW_MUSTCHECK;
+/* Moves every transfer on and runs the callbacks of those that ended. */
+void xfer_run(struct xfer_engine *xe);
+
+/*
+ * How long to wait before attempt number `attempt` + 1, given that
+ * `attempt` attempts (>= 1) have failed: exponential backoff from base_ms,
+ * capped at cap_ms, with full jitter (rnd picks uniformly in [0, backoff]);
+ * never less than a Retry-After the server gave (retry_after_s >= 0).
+ * Pure: the caller supplies the randomness. Cannot fail.
+ */
+int64_t xfer_retry_delay_ms(int attempt, long retry_after_s, int64_t base_ms, int64_t cap_ms,
+			    uint32_t rnd);
+
+#endif

@@ -1,0 +1,30 @@
+if HAVE_CMOCKA
+unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
+
+core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_http \
+	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype
+TESTS += $(core_unit_tests)
+check_PROGRAMS += $(core_unit_tests)
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(unit_cflags)
+tests_unit_test_util_LDADD = $(unit_ldadd)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(unit_cflags)
+tests_unit_test_config_LDADD = $(unit_ldadd)
+tests_unit_test_http_SOURCES = tests/unit/test_http.c
+tests_unit_test_http_CFLAGS = $(unit_cflags)
+tests_unit_test_http_LDADD = $(unit_ldadd)
+tests_unit_test_chat_SOURCES = tests/unit/test_chat.c
+tests_unit_test_chat_CFLAGS = $(unit_cflags)
+tests_unit_test_chat_LDADD = $(unit_ldadd)
+tests_unit_test_xfer_SOURCES = tests/unit/test_xfer.c
+tests_unit_test_xfer_CFLAGS = $(unit_cflags)
+tests_unit_test_xfer_LDADD = $(unit_ldadd)
+tests_unit_test_template_SOURCES = tests/unit/test_template.c
+tests_unit_test_template_CFLAGS = $(unit_cflags)
+tests_unit_test_template_LDADD = $(unit_ldadd)
+tests_unit_test_jobtype_SOURCES = tests/unit/test_jobtype.c
+tests_unit_test_jobtype_CFLAGS = $(unit_cflags)
+tests_unit_test_jobtype_LDADD = $(unit_ldadd)
+endif

@@ -1,0 +1,175 @@
+/* test_chat.c: validation of POST /api/ai/chat bodies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/chat.h"
+
+static void
+expect_error(const char *body, const char *code, const char *field)
+{
+	struct chat_request r;
+	struct http_field_error e;
+
+	memset(&e, 0, sizeof e);
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_EINVAL);
+	assert_string_equal(e.code, code);
+	assert_string_equal(e.field, field ? field : "");
+	assert_int_equal(e.status, 400);
+	assert_null(r.root);
+}
+
+static void
+test_valid_minimal(void **state)
+{
+	const char *body = "{\"message\":\"hi\",\"models\":{\"openai\":\"gpt-4o\"}}";
+	struct chat_request r;
+	struct http_field_error e;
+
+	(void)state;
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_OK);
+	assert_string_equal(r.message, "hi");
+	assert_null(r.system);
+	assert_int_equal(r.max_tokens, CHAT_MAX_TOKENS_DEFAULT);
+	assert_false(r.websearch);
+	assert_string_equal(r.location, "");
+	assert_int_equal(json_object_object_length(r.models), 1);
+	chat_request_free(&r);
+}
+
+static void
+test_valid_full(void **state)
+{
+	const char *body = "{\"message\":\"h\\u00e9\",\"system\":\"be brief\",\"max_tokens\":50,"
+			   "\"websearch\":true,\"location\":\"de\",\"models\":{\"openai\":\"gpt-4o\","
+			   "\"anthropic\":\"claude\",\"gemini\":\"g\",\"perplexity\":\"sonar\",\"mock\":\"m\"}}";
+	struct chat_request r;
+	struct http_field_error e;
+
+	(void)state;
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_OK);
+	assert_string_equal(r.system, "be brief");
+	assert_int_equal(r.max_tokens, 50);
+	assert_true(r.websearch);
+	assert_string_equal(r.location, "DE");
+	assert_int_equal(json_object_object_length(r.models), 5);
+	chat_request_free(&r);
+}
+
+static void
+test_not_json(void **state)
+{
+	(void)state;
+	expect_error("", "invalid_json", NULL);
+	expect_error("{", "invalid_json", NULL);
+	expect_error("not json", "invalid_json", NULL);
+	expect_error("[1,2]", "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"}} trailing", "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",} ", "invalid_json", NULL);
+	/* invalid UTF-8 inside a string */
+	expect_error("{\"message\":\"\xff\xfe\",\"models\":{\"openai\":\"m\"}}", "invalid_json", NULL);
+}
+
+static void
+test_deep_nesting_rejected(void **state)
+{
+	char body[400];
+
+	(void)state;
+	memset(body, '[', 300);
+	body[300] = '\0';
+	expect_error(body, "invalid_json", NULL);
+}
+
+static void
+test_message_rules(void **state)
+{
+	char *big;
+	size_t n = CHAT_MESSAGE_MAX + 1;
+
+	(void)state;
+	expect_error("{\"models\":{\"openai\":\"m\"}}", "invalid_field", "message");
+	expect_error("{\"message\":\"\",\"models\":{\"openai\":\"m\"}}", "invalid_field", "message");
+	expect_error("{\"message\":5,\"models\":{\"openai\":\"m\"}}", "invalid_field", "message");
+	expect_error("{\"message\":\"a\\u0000b\",\"models\":{\"openai\":\"m\"}}", "invalid_field", "message");
+	big = malloc(n + 64);
+	assert_non_null(big);
+	memcpy(big, "{\"message\":\"", 12);
+	memset(big + 12, 'x', n);
+	memcpy(big + 12 + n, "\",\"models\":{\"openai\":\"m\"}}", 27);
+	expect_error(big, "invalid_field", "message");
+	free(big);
+}
+
+static void
+test_message_counts_characters_not_bytes(void **state)
+{
+	/* 32768 two-byte characters: 65536 bytes, still within the limit */
+	size_t chars = CHAT_MESSAGE_MAX, len = 12 + 2 * chars + 26;
+	char *body = malloc(len + 1);
+	struct chat_request r;
+	struct http_field_error e;
+
+	(void)state;
+	assert_non_null(body);
+	memcpy(body, "{\"message\":\"", 12);
+	for (size_t i = 0; i < chars; i++)
+		memcpy(body + 12 + 2 * i, "\xc3\xa9", 2);
+	memcpy(body + 12 + 2 * chars, "\",\"models\":{\"openai\":\"m\"}}", 27);
+	assert_int_equal(chat_request_parse(body, len, &r, &e), AIGW_OK);
+	chat_request_free(&r);
+	free(body);
+}
+
+static void
+test_models_rules(void **state)
+{
+	(void)state;
+	expect_error("{\"message\":\"a\"}", "invalid_field", "models");
+	expect_error("{\"message\":\"a\",\"models\":{}}", "invalid_field", "models");
+	expect_error("{\"message\":\"a\",\"models\":[\"openai\"]}", "invalid_field", "models");
+	expect_error("{\"message\":\"a\",\"models\":{\"a1\":\"m\",\"a2\":\"m\",\"a3\":\"m\",\"a4\":\"m\","
+		     "\"a5\":\"m\",\"a6\":\"m\",\"a7\":\"m\",\"a8\":\"m\",\"a9\":\"m\"}}",
+		     "invalid_field", "models");
+	expect_error("{\"message\":\"a\",\"models\":{\"nope\":\"m\"}}", "unknown_provider", "models.nope");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"\"}}", "invalid_field", "models.openai");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":7}}", "invalid_field", "models.openai");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		     "x\"}}", "invalid_field", "models.openai");
+}
+
+static void
+test_optional_rules(void **state)
+{
+	(void)state;
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"max_tokens\":0}", "invalid_field", "max_tokens");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"max_tokens\":\"9\"}", "invalid_field", "max_tokens");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"max_tokens\":1.5}", "invalid_field", "max_tokens");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"max_tokens\":65537}", "invalid_field", "max_tokens");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"websearch\":\"yes\"}", "invalid_field", "websearch");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"location\":\"USA\"}", "invalid_field", "location");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"location\":\"1A\"}", "invalid_field", "location");
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"system\":3}", "invalid_field", "system");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_minimal),
+		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_deep_nesting_rejected),
+		cmocka_unit_test(test_message_rules),
+		cmocka_unit_test(test_message_counts_characters_not_bytes),
+		cmocka_unit_test(test_models_rules),
+		cmocka_unit_test(test_optional_rules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+/* test_config.c: the configuration table, its validators and the env file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+
+static char env_path[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(env_path, sizeof env_path, "/tmp/aigw-test-env-%ld", (long)getpid());
+	setenv("AIGW_ENV_FILE", env_path, 1);
+	unlink(env_path);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(env_path);
+	unsetenv("AIGW_ENV_FILE");
+	return 0;
+}
+
+static void
+write_env(const char *text)
+{
+	FILE *f = fopen(env_path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	unsetenv("AIGW_WORKERS_MAX");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(cfg.max_body, 262144);
+	assert_int_equal(cfg.workers_max, 4);
+	assert_int_equal(cfg.worker_idle_s, 30);
+	assert_int_equal(cfg.chat_ttl_s, 3600);
+	assert_int_equal(cfg.max_attempts, 3);
+	assert_int_equal(cfg.provider_timeout_s, 120);
+	assert_int_equal(cfg.lease_s, 60);
+	assert_int_equal(cfg.pending_timeout_s, 300);
+	assert_int_equal(cfg.keep_done_days, 30);
+	assert_int_equal(cfg.keep_failed_days, 7);
+	assert_int_equal(cfg.limit_org, 5);
+	assert_int_equal(cfg.limit_user, 3);
+	assert_int_equal(cfg.limit_decision, 2);
+	assert_int_equal(cfg.auth, AUTH_NONE);
+	assert_true(cfg.spawn);
+	assert_string_equal(cfg.jobtypes_dir, "/etc/aigw/jobtypes.d");
+	config_free(&cfg);
+}
+
+static void
+test_invalid_value_names_the_variable(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	setenv("AIGW_WORKERS_MAX", "lots", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_WORKERS_MAX"));
+	setenv("AIGW_WORKERS_MAX", "0", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	setenv("AIGW_WORKERS_MAX", "12x", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	unsetenv("AIGW_WORKERS_MAX");
+	setenv("AIGW_AUTH", "maybe", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_AUTH"));
+	unsetenv("AIGW_AUTH");
+	setenv("AIGW_SPAWN", "sometimes", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	unsetenv("AIGW_SPAWN");
+	setenv("AIGW_LOG_LEVEL", "loud", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	unsetenv("AIGW_LOG_LEVEL");
+}
+
+static void
+test_env_file_read_and_overridden(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	write_env("# comment\n\nAIGW_WORKERS_MAX=7\nexport AIGW_CHAT_TTL_S = \"120\"\n"
+		  "AIGW_AUTH='keys'\nAIGW_MAX_BODY=5000\n");
+	setenv("AIGW_MAX_BODY", "9000", 1);
+	unsetenv("AIGW_WORKERS_MAX");
+	unsetenv("AIGW_CHAT_TTL_S");
+	unsetenv("AIGW_AUTH");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(cfg.workers_max, 7);
+	assert_int_equal(cfg.chat_ttl_s, 120);
+	assert_int_equal(cfg.auth, AUTH_KEYS);
+	assert_int_equal(cfg.max_body, 9000); /* the real environment wins */
+	config_free(&cfg);
+	unsetenv("AIGW_WORKERS_MAX");
+	unsetenv("AIGW_CHAT_TTL_S");
+	unsetenv("AIGW_AUTH");
+	unsetenv("AIGW_MAX_BODY");
+}
+
+static void
+test_env_file_malformed(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	write_env("AIGW_WORKERS_MAX=2\nthis line has no equals\n");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, ":2:"));
+	write_env("9BAD=1\n");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	unsetenv("AIGW_WORKERS_MAX");
+}
+
+static void
+test_every_variable_is_in_the_readme(void **state)
+{
+	const char *srcdir = getenv("AIGW_SRCDIR");
+	char path[1024];
+	char *text;
+	FILE *f;
+	long n;
+
+	(void)state;
+	if (srcdir == NULL)
+		skip();
+	snprintf(path, sizeof path, "%s/README.md", srcdir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = malloc((size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = '\0';
+	fclose(f);
+	for (const char *const *name = config_names(); *name != NULL; name++) {
+		char needle[96];
+
+		snprintf(needle, sizeof needle, "`%s`", *name);
+		if (strstr(text, needle) == NULL)
+			fail_msg("%s is not documented in README.md", *name);
+	}
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_value_names_the_variable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
+		cmocka_unit_test(test_every_variable_is_in_the_readme),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

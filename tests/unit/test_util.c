@@ -1,0 +1,100 @@
+/* test_util.c: UUIDs, UTF-8 counting, strict numbers and bounded buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/util.h"
+
+static void
+test_uuid(void **state)
+{
+	char a[UUID_STR_LEN + 1], b[UUID_STR_LEN + 1];
+
+	(void)state;
+	assert_int_equal(uuid_new(a), AIGW_OK);
+	assert_int_equal(uuid_new(b), AIGW_OK);
+	assert_true(uuid_is_valid(a));
+	assert_string_not_equal(a, b);
+	assert_int_equal(a[14], '4');
+	assert_true(uuid_is_valid("9B2F0000-0000-4000-8000-00000000000a"));
+	assert_false(uuid_is_valid("9b2f0000-0000-4000-8000-00000000000"));
+	assert_false(uuid_is_valid("9b2f0000-0000-4000-8000-00000000000aa"));
+	assert_false(uuid_is_valid("9b2f0000x0000-4000-8000-00000000000a"));
+	assert_false(uuid_is_valid("9b2f0000-0000-4000-8000-00000000000g"));
+	assert_false(uuid_is_valid(""));
+	assert_false(uuid_is_valid(NULL));
+}
+
+static void
+test_utf8(void **state)
+{
+	(void)state;
+	assert_int_equal(utf8_length("abc", 3), 3);
+	assert_int_equal(utf8_length("h\xc3\xa9", 3), 2);
+	assert_int_equal(utf8_length("\xe2\x82\xac", 3), 1);
+	assert_int_equal(utf8_length("\xf0\x9f\x98\x80", 4), 1);
+	assert_int_equal(utf8_length("a\0b", 3), -1);
+	assert_int_equal(utf8_length("\xc3", 1), -1);          /* truncated */
+	assert_int_equal(utf8_length("\xc0\xaf", 2), -1);      /* overlong */
+	assert_int_equal(utf8_length("\xed\xa0\x80", 3), -1);  /* surrogate */
+	assert_int_equal(utf8_length("\xf4\x90\x80\x80", 4), -1); /* > U+10FFFF */
+	assert_int_equal(utf8_length("\xff", 1), -1);
+	assert_int_equal(utf8_length("", 0), 0);
+}
+
+static void
+test_parse_long(void **state)
+{
+	long v = 42;
+
+	(void)state;
+	assert_int_equal(parse_long("10", 0, 100, &v), AIGW_OK);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_long("-1", 0, 100, &v), AIGW_EINVAL);
+	assert_int_equal(parse_long("101", 0, 100, &v), AIGW_EINVAL);
+	assert_int_equal(parse_long("1x", 0, 100, &v), AIGW_EINVAL);
+	assert_int_equal(parse_long("", 0, 100, &v), AIGW_EINVAL);
+	assert_int_equal(parse_long("99999999999999999999999", 0, 100, &v), AIGW_EINVAL);
+	assert_int_equal(v, 10);
+}
+
+static void
+test_buf_ceiling(void **state)
+{
+	struct buf b;
+	char *s = NULL;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_puts(&b, "1234"), AIGW_OK);
+	assert_int_equal(buf_printf(&b, "%d", 5678), AIGW_OK);
+	assert_int_equal(b.len, 8);
+	assert_int_equal(buf_puts(&b, "9"), AIGW_ETOOBIG);
+	assert_int_equal(b.len, 8);
+	assert_string_equal(b.data, "12345678");
+	assert_int_equal(buf_printf(&b, "%s", "x"), AIGW_ETOOBIG);
+	assert_int_equal(buf_steal(&b, &s), AIGW_OK);
+	assert_string_equal(s, "12345678");
+	assert_null(b.data);
+	free(s);
+	buf_free(&b);
+	buf_free(&b); /* twice is harmless */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_parse_long),
+		cmocka_unit_test(test_buf_ceiling),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
