@@ -52,8 +52,8 @@ db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
 		err = AIGW_EDB;
 		goto out;
 	}
-	if (!PQgetisnull(res, 0, 2))
-		*slot = (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	if (!PQgetisnull(res, 0, 1))
+		*slot = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
 out:
 	PQclear(res);
 	return err;

@@ -31,7 +31,8 @@ struct db_chat_new {
 };
 
 /*
- * Inserts the chat and wakes workers (NOTIFY). When spawn_slots > 0 it also
+ * Inserts the chat (the caller then wakes workers with db_notify_work).
+ * When spawn_slots > 0 it also
  * reserves, in the same statement, a free worker slot among the first
  * spawn_slots (one whose heartbeat is older than stale_s): *slot receives
  * it, or 0 when every slot is alive. id is the new chat's UUID.

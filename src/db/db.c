@@ -39,8 +39,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND (heartbeat_at IS NULL OR heartbeat_at < now() - $12 * interval '1 second')"
 		"  ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING slot)"
-		" SELECT ins.chat_id, pg_notify('aigw_work', 'chat'),"
-		"  (SELECT slot FROM slot) FROM ins" },
+		" SELECT ins.chat_id, (SELECT slot FROM slot) FROM ins" },
 	/* $1 id $2 owner */
 	[DB_CHAT_STATUS] = { "chat_status", 2,
 		"SELECT chat_id, status, version, results::text,"
@@ -265,6 +264,19 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	}
 	db->lost = err == AIGW_EDB && (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD);
 	return err;
+}
+
+enum aigw_err
+db_notify_work(struct db *db)
+{
+	/*
+	 * Its own transaction, committed without waiting for the disk: a
+	 * NOTIFY serialises the commits of every notifying transaction, so
+	 * notifying inside the durable INSERT would let one disk flush at a
+	 * time through. A lost wake-up only costs the workers' fallback poll.
+	 */
+	return db_command(db, "BEGIN; SET LOCAL synchronous_commit TO off;"
+			      " SELECT pg_notify('aigw_work', ''); COMMIT");
 }
 
 enum aigw_err

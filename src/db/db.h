@@ -57,6 +57,10 @@ bool db_connection_lost(const struct db *db);
 enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
 
+/* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
+ * by the caller and otherwise ignored. */
+enum aigw_err db_notify_work(struct db *db) AIGW_MUSTCHECK;
+
 /* Runs a fixed command without parameters and without retry (LISTEN,
  * migrations). AIGW_EDB on failure. */
 enum aigw_err db_command(struct db *db, const char *sql) AIGW_MUSTCHECK;

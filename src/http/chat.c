@@ -192,6 +192,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		http_resp_from_err(req, err);
 		goto out;
 	}
+	if (db_notify_work(t->db) != AIGW_OK)
+		log_warn("chat", req->request_id, "chat %s stored; workers not woken", id);
 	/* The row is the truth; a failed spawn only delays the work until a
 	 * worker or the reaper looks. */
 	if (slot > 0 && spawn_worker(cfg->worker_bin, t->app->spawn_env, slot, cfg->log_file) != AIGW_OK)

@@ -1,4 +1,7 @@
-/* anthropic.c: the Anthropic Messages API, POST {base}/v1/messages (API reference, "Messages", with the "Web search tool"). */
+/*
+ * anthropic.c: the Anthropic Messages API, POST {base}/v1/messages (API
+ * reference "Messages", with the "Web search tool").
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,7 @@
-/* gemini.c: the Gemini API, POST {base}/v1beta/models/{model}:generateContent (API reference, "Generating content", with "Grounding with Google Search"). */
+/*
+ * gemini.c: the Gemini API, POST {base}/v1beta/models/{model}:generateContent
+ * (API reference "Generating content", with "Grounding with Google Search").
+ */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +65,8 @@ generation_config(const struct prov_call *call)
 {
 	json_object *g = json_object_new_object();
 
-	if (g != NULL && prov_common_add(g, "maxOutputTokens", json_object_new_int(call->max_tokens)) != 0) {
+	if (g != NULL &&
+	    prov_common_add(g, "maxOutputTokens", json_object_new_int(call->max_tokens)) != 0) {
 		json_object_put(g);
 		g = NULL;
 	}
@@ -118,7 +122,8 @@ prov_gemini_build(const struct prov_config *cfg, const struct prov_call *call,
 	int rc = 0;
 
 	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK || (err = path_for(call->model, &path)) != AIGW_OK)
+	if ((err = prov_common_check(cfg, call)) != AIGW_OK ||
+	    (err = path_for(call->model, &path)) != AIGW_OK)
 		goto out;
 	err = AIGW_ENOMEM;
 	if ((body = json_object_new_object()) == NULL)
@@ -191,11 +196,13 @@ candidate_text(json_object *cand, struct buf *text, const char **what)
 	enum aigw_err err = AIGW_OK;
 
 	*what = NULL;
-	if (json_object_object_get_ex(cand, "content", &c) && !json_object_is_type(c, json_type_object)) {
+	if (json_object_object_get_ex(cand, "content", &c) &&
+	    !json_object_is_type(c, json_type_object)) {
 		*what = "candidates[0].content is not an object";
 		goto out;
 	}
-	if (json_object_object_get_ex(c, "parts", &parts) && !json_object_is_type(parts, json_type_array)) {
+	if (json_object_object_get_ex(c, "parts", &parts) &&
+	    !json_object_is_type(parts, json_type_array)) {
 		*what = "candidates[0].content.parts is not an array";
 		goto out;
 	}

@@ -1,4 +1,7 @@
-/* mock.c: the built-in offline provider of SPEC §3 ("mock"), which answers deterministically without a network. */
+/*
+ * mock.c: the built-in offline provider of SPEC §3 ("mock"), which answers
+ * deterministically without a network.
+ */
 #include <stdlib.h>
 #include <string.h>
 

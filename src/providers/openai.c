@@ -1,4 +1,7 @@
-/* openai.c: OpenAI Chat Completions, POST {base}/chat/completions (API reference, "Chat > Create chat completion", with "web_search_options"). */
+/*
+ * openai.c: OpenAI Chat Completions, POST {base}/chat/completions (API
+ * reference "Chat > Create chat completion", with "web_search_options").
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,8 @@
-/* perplexity.c: the Perplexity Sonar API, POST {base}/chat/completions (API reference, "Chat Completions", with "web_search_options" and the "citations"/"search_results" answer fields). */
+/*
+ * perplexity.c: the Perplexity Sonar API, POST {base}/chat/completions (API
+ * reference "Chat Completions", with "web_search_options" and the
+ * "citations" / "search_results" answer fields).
+ */
 #include <string.h>
 
 #include <json-c/json.h>

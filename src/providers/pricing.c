@@ -1,4 +1,7 @@
-/* pricing.c: the cost of a call from each provider's published per-token list prices (SPEC §2.1, "costUsd"). */
+/*
+ * pricing.c: the cost of a call from each provider's published per-token
+ * list prices (SPEC §2.1, "costUsd").
+ */
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -66,11 +69,8 @@ static const struct price prices[] = {
 static bool
 prefix_matches(const char *model, const char *prefix, size_t n)
 {
-	char next;
+	char next = strncmp(model, prefix, n) == 0 ? model[n] : 'x';
 
-	if (strncmp(model, prefix, n) != 0)
-		return false;
-	next = model[n];
 	return !((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
 		 (next >= '0' && next <= '9'));
 }

@@ -66,25 +66,25 @@ prov_all(size_t *n)
 void
 prov_http_free(struct prov_http *h)
 {
-	if (h == NULL)
-		return;
-	free(h->url);
-	for (size_t i = 0; i < PROV_MAX_HEADERS; i++)
-		free(h->headers[i]);
-	free(h->body);
-	memset(h, 0, sizeof *h);
+	if (h != NULL) {
+		free(h->url);
+		for (size_t i = 0; i < PROV_MAX_HEADERS; i++)
+			free(h->headers[i]);
+		free(h->body);
+		memset(h, 0, sizeof *h);
+	}
 }
 
 void
 prov_result_free(struct prov_result *r)
 {
-	if (r == NULL)
-		return;
-	free(r->text);
-	free(r->model);
-	free(r->error);
-	json_object_put(r->citations);
-	memset(r, 0, sizeof *r);
+	if (r != NULL) {
+		free(r->text);
+		free(r->model);
+		free(r->error);
+		json_object_put(r->citations);
+		memset(r, 0, sizeof *r);
+	}
 }
 
 enum prov_errclass
@@ -113,28 +113,30 @@ prov_classify_status(long s)
 bool
 prov_err_retryable(enum prov_errclass c)
 {
+	bool retry = false;
+
+	/* A switch without default: a new class must be placed here to compile. */
 	switch (c) {
 	case PROV_ERR_NETWORK:
 	case PROV_ERR_TIMEOUT:
 	case PROV_ERR_RATE_LIMIT:
 	case PROV_ERR_SERVER:
 	case PROV_ERR_BAD_BODY:
-		return true;
+		retry = true;
+		break;
 	case PROV_ERR_NONE:
 	case PROV_ERR_AUTH:
 	case PROV_ERR_CLIENT:
 	case PROV_ERR__MAX:
 		break;
 	}
-	return false;
+	return retry;
 }
 
 const char *
 prov_errclass_name(enum prov_errclass c)
 {
-	if ((unsigned)c >= PROV_ERR__MAX)
-		return "unknown";
-	return errclass_names[c];
+	return (unsigned)c < PROV_ERR__MAX ? errclass_names[c] : "unknown";
 }
 
 /* ---- building requests ---- */
@@ -142,23 +144,24 @@ prov_errclass_name(enum prov_errclass c)
 static bool
 has_control(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
+	bool found = false;
+
+	for (; *s != '\0' && !found; s++)
+		found = (unsigned char)*s < 0x20 || *s == 0x7f;
+	return found;
 }
 
 enum aigw_err
 prov_common_check(const struct prov_config *cfg, const struct prov_call *call)
 {
-	if (cfg == NULL || call == NULL ||
-	    cfg->api_key == NULL || cfg->api_key[0] == '\0' ||
-	    cfg->base_url == NULL || cfg->base_url[0] == '\0' ||
-	    call->model == NULL || call->model[0] == '\0' ||
-	    call->message == NULL || call->message[0] == '\0' ||
-	    call->max_tokens <= 0)
-		return AIGW_EINVAL;
-	return AIGW_OK;
+	bool ok = cfg != NULL && call != NULL &&
+		  cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
+		  cfg->base_url != NULL && cfg->base_url[0] != '\0' &&
+		  call->model != NULL && call->model[0] != '\0' &&
+		  call->message != NULL && call->message[0] != '\0' &&
+		  call->max_tokens > 0;
+
+	return ok ? AIGW_OK : AIGW_EINVAL;
 }
 
 const char *
@@ -260,25 +263,25 @@ out:
 int
 prov_common_add(json_object *o, const char *key, json_object *v)
 {
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
+	int rc = -1;
+
+	if (v != NULL && (rc = json_object_object_add(o, key, v)) != 0) {
 		json_object_put(v);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 int
 prov_common_push(json_object *a, json_object *v)
 {
-	if (v == NULL)
-		return -1;
-	if (json_object_array_add(a, v) != 0) {
+	int rc = -1;
+
+	if (v != NULL && (rc = json_object_array_add(a, v)) != 0) {
 		json_object_put(v);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 json_object *
@@ -323,7 +326,8 @@ prov_common_json(const char *body, size_t len)
 		}
 	}
 out:
-	json_tokener_free(tok);
+	if (tok != NULL) /* unlike json_object_put, not safe on NULL */
+		json_tokener_free(tok);
 	return root;
 }
 
@@ -350,14 +354,9 @@ long
 prov_common_get_count(json_object *o, const char *key)
 {
 	json_object *v = prov_common_get(o, key, json_type_int);
-	int64_t n;
+	int64_t n = v != NULL ? json_object_get_int64(v) : -1;
 
-	if (v == NULL)
-		return -1;
-	n = json_object_get_int64(v);
-	if (n < 0 || n > LONG_MAX)
-		return -1;
-	return (long)n;
+	return n < 0 || n > LONG_MAX ? -1 : (long)n;
 }
 
 static bool
@@ -387,21 +386,20 @@ key_length(const char *s)
 static size_t
 utf8_seq(const unsigned char *s)
 {
-	size_t n;
+	size_t n = 0;
 
 	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 1;
+	else if (s[0] >= 0xc2 && s[0] <= 0xdf)
 		n = 2;
 	else if (s[0] >= 0xe0 && s[0] <= 0xef)
 		n = 3;
 	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
 		n = 4;
-	else
-		return 0;
+	/* a NUL among the continuation bytes stops this loop too */
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
-			return 0;
+			n = 0;
 	return n;
 }
 

@@ -1,0 +1,135 @@
+/* test_pricing.c: per-model prices, longest-prefix matching and unknowns. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "providers/provider.h"
+
+#define M 1000000L
+
+static void
+cost_is(const char *provider, const char *model, long in, long out, double want)
+{
+	double got = prov_cost_usd(provider, model, in, out);
+	double d = got - want;
+
+	if (d < 0)
+		d = -d;
+	if (d > 1e-9)
+		fail_msg("%s/%s %ld+%ld costs %.9f, want %.9f", provider, model, in, out, got, want);
+}
+
+static void
+unknown(const char *provider, const char *model, long in, long out)
+{
+	if (prov_cost_usd(provider, model, in, out) >= 0)
+		fail_msg("%s/%s should have no price", provider ? provider : "(null)",
+			 model ? model : "(null)");
+}
+
+static void
+test_openai(void **state)
+{
+	(void)state;
+	cost_is("openai", "gpt-4o", 1000, 500, 0.0075);
+	cost_is("openai", "gpt-4o-2024-08-06", M, M, 12.50);
+	cost_is("openai", "gpt-4o-mini", M, M, 0.75);
+	cost_is("openai", "gpt-4o-mini-2024-07-18", M, 0, 0.15);
+	cost_is("openai", "gpt-4o-search-preview", M, M, 12.50);
+	cost_is("openai", "gpt-4.1", M, M, 10.00);
+	cost_is("openai", "gpt-4.1-mini-2025-04-14", M, M, 2.00);
+	cost_is("openai", "gpt-4.1-nano", M, M, 0.50);
+	cost_is("openai", "o3", M, M, 10.00);
+	cost_is("openai", "o3-2025-04-16", M, M, 10.00);
+	cost_is("openai", "o3-mini", M, M, 5.50);
+	cost_is("openai", "o3-pro", M, M, 100.00);
+	cost_is("openai", "o4-mini", M, M, 5.50);
+	cost_is("openai", "gpt-5", M, M, 11.25);
+	cost_is("openai", "gpt-5-mini", M, M, 2.25);
+}
+
+static void
+test_anthropic(void **state)
+{
+	(void)state;
+	cost_is("anthropic", "claude-3-5-haiku-latest", M, M, 4.80);
+	cost_is("anthropic", "claude-3-5-haiku-20241022", 2000, 1000, 0.0056);
+	cost_is("anthropic", "claude-3-5-sonnet-20241022", M, M, 18.00);
+	cost_is("anthropic", "claude-3-7-sonnet-latest", M, M, 18.00);
+	cost_is("anthropic", "claude-sonnet-4-20250514", M, M, 18.00);
+	cost_is("anthropic", "claude-opus-4-20250514", M, M, 90.00);
+	cost_is("anthropic", "claude-opus-4-1-20250805", M, M, 90.00);
+	cost_is("anthropic", "claude-opus-4-5", M, M, 30.00);
+	cost_is("anthropic", "claude-haiku-4-5", M, M, 6.00);
+}
+
+static void
+test_gemini_and_perplexity(void **state)
+{
+	(void)state;
+	cost_is("gemini", "gemini-2.5-flash", M, M, 2.80);
+	cost_is("gemini", "gemini-2.5-flash-lite", M, M, 0.50);
+	cost_is("gemini", "gemini-2.5-pro", M, M, 11.25);
+	cost_is("gemini", "models/gemini-2.5-pro", M, M, 11.25);
+	cost_is("gemini", "gemini-2.0-flash", M, M, 0.50);
+	cost_is("gemini", "gemini-2.0-flash-001", M, M, 0.50);
+	cost_is("perplexity", "sonar", M, M, 2.00);
+	cost_is("perplexity", "sonar-pro", M, M, 18.00);
+	cost_is("perplexity", "sonar-reasoning-pro", M, M, 10.00);
+}
+
+static void
+test_zero_and_mock(void **state)
+{
+	(void)state;
+	cost_is("openai", "gpt-4o", 0, 0, 0);
+	cost_is("mock", "anything at all", 123, 456, 0);
+	cost_is("mock", "gpt-4o", M, M, 0);
+	unknown("mock", "m", -1, 5);
+}
+
+/* Prefixes end at a separator, and the mock provider's directives are one. */
+static void
+test_prefix_boundaries(void **state)
+{
+	(void)state;
+	cost_is("openai", "gpt-4o~delay=300", M, M, 12.50);
+	cost_is("anthropic", "claude-3-5-haiku-latest~status=529~retry_after=1", M, M, 4.80);
+	unknown("openai", "o10", 1, 1);
+	unknown("openai", "gpt-4oo", 1, 1);
+	unknown("perplexity", "sonarx", 1, 1);
+	unknown("openai", "gpt", 1, 1);
+}
+
+static void
+test_unknowns(void **state)
+{
+	(void)state;
+	unknown("openai", "my-finetune", 1, 1);
+	unknown("openai", "", 1, 1);
+	unknown("openai", "claude-3-5-haiku", 1, 1); /* prices are per provider */
+	unknown("nobody", "gpt-4o", 1, 1);
+	unknown(NULL, "gpt-4o", 1, 1);
+	unknown("openai", NULL, 1, 1);
+	unknown("openai", "gpt-4o", -1, 1);
+	unknown("openai", "gpt-4o", 1, -1);
+	unknown("openai", "GPT-4O", 1, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_openai),
+		cmocka_unit_test(test_anthropic),
+		cmocka_unit_test(test_gemini_and_perplexity),
+		cmocka_unit_test(test_zero_and_mock),
+		cmocka_unit_test(test_prefix_boundaries),
+		cmocka_unit_test(test_unknowns),
+	};
+
+	return cmocka_run_group_tests_name("pricing", tests, NULL, NULL);
+}

@@ -1,0 +1,453 @@
+/* test_provider.c: the provider table, error classes and the adapters' shared helpers. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "providers/common.h"
+#include "providers/provider.h"
+
+static void
+test_table(void **state)
+{
+	static const struct {
+		const char *name, *key_env, *base_env, *base;
+	} want[] = {
+		{ "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1" },
+		{ "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com" },
+		{ "gemini", "GEMINI_API_KEY", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com" },
+		{ "perplexity", "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL", "https://api.perplexity.ai" },
+	};
+	size_t n = 0;
+	const struct prov_desc *all = prov_all(&n);
+
+	(void)state;
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(all[i].name, want[i].name);
+		assert_int_equal(all[i].kind, PROV_SYNC);
+		assert_string_equal(all[i].key_env, want[i].key_env);
+		assert_string_equal(all[i].base_env, want[i].base_env);
+		assert_string_equal(all[i].default_base, want[i].base);
+		assert_non_null(all[i].build);
+		assert_non_null(all[i].parse);
+		assert_ptr_equal(prov_find(want[i].name), &all[i]);
+	}
+	assert_string_equal(all[4].name, "mock");
+	assert_int_equal(all[4].kind, PROV_BUILTIN);
+	assert_null(all[4].key_env);
+	assert_null(all[4].base_env);
+	assert_null(all[4].default_base);
+	assert_null(all[4].build);
+	assert_null(all[4].parse);
+	assert_ptr_equal(prov_find("mock"), &all[4]);
+}
+
+static void
+test_find_unknown(void **state)
+{
+	(void)state;
+	assert_null(prov_find(NULL));
+	assert_null(prov_find(""));
+	assert_null(prov_find("OpenAI"));
+	assert_null(prov_find("openai "));
+	assert_null(prov_find("open"));
+	assert_null(prov_find("mocks"));
+}
+
+/* Every status from 0 to 999, against the rule written out once more here. */
+static void
+test_classify_every_status(void **state)
+{
+	(void)state;
+	for (long s = -1; s < 1000; s++) {
+		enum prov_errclass want;
+
+		if (s >= 200 && s <= 299)
+			want = PROV_ERR_NONE;
+		else if (s == 429)
+			want = PROV_ERR_RATE_LIMIT;
+		else if (s == 401 || s == 403)
+			want = PROV_ERR_AUTH;
+		else if (s == 408)
+			want = PROV_ERR_TIMEOUT;
+		else if (s >= 400 && s <= 499)
+			want = PROV_ERR_CLIENT;
+		else
+			want = PROV_ERR_SERVER;
+		if (prov_classify_status(s) != want)
+			fail_msg("status %ld: %s, want %s", s, prov_errclass_name(prov_classify_status(s)),
+				 prov_errclass_name(want));
+	}
+	/* the ones SPEC §3 names */
+	assert_int_equal(prov_classify_status(429), PROV_ERR_RATE_LIMIT);
+	assert_int_equal(prov_classify_status(500), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(502), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(503), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(504), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(529), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(400), PROV_ERR_CLIENT);
+	assert_int_equal(prov_classify_status(401), PROV_ERR_AUTH);
+	assert_int_equal(prov_classify_status(403), PROV_ERR_AUTH);
+	assert_int_equal(prov_classify_status(404), PROV_ERR_CLIENT);
+	assert_int_equal(prov_classify_status(408), PROV_ERR_TIMEOUT);
+	assert_int_equal(prov_classify_status(LONG_MIN), PROV_ERR_SERVER);
+	assert_int_equal(prov_classify_status(LONG_MAX), PROV_ERR_SERVER);
+}
+
+static void
+test_retryable_and_names(void **state)
+{
+	static const struct {
+		enum prov_errclass c;
+		const char *name;
+		bool retry;
+	} want[] = {
+		{ PROV_ERR_NONE, "none", false },
+		{ PROV_ERR_NETWORK, "network", true },
+		{ PROV_ERR_TIMEOUT, "timeout", true },
+		{ PROV_ERR_RATE_LIMIT, "rate_limit", true },
+		{ PROV_ERR_SERVER, "server", true },
+		{ PROV_ERR_BAD_BODY, "bad_body", true },
+		{ PROV_ERR_AUTH, "auth", false },
+		{ PROV_ERR_CLIENT, "client", false },
+	};
+
+	(void)state;
+	assert_int_equal(sizeof want / sizeof want[0], PROV_ERR__MAX);
+	for (size_t i = 0; i < PROV_ERR__MAX; i++) {
+		assert_int_equal(want[i].c, i);
+		assert_string_equal(prov_errclass_name(want[i].c), want[i].name);
+		assert_int_equal(prov_err_retryable(want[i].c), want[i].retry);
+	}
+	assert_string_equal(prov_errclass_name(PROV_ERR__MAX), "unknown");
+	assert_string_equal(prov_errclass_name((enum prov_errclass)-1), "unknown");
+	assert_false(prov_err_retryable(PROV_ERR__MAX));
+}
+
+static void
+test_free_is_safe(void **state)
+{
+	struct prov_http h;
+	struct prov_result r;
+
+	(void)state;
+	memset(&h, 0, sizeof h);
+	memset(&r, 0, sizeof r);
+	prov_http_free(&h);
+	prov_http_free(&h);
+	prov_http_free(NULL);
+	prov_result_free(&r);
+	prov_result_free(&r);
+	prov_result_free(NULL);
+	r.text = strdup("t");
+	r.model = strdup("m");
+	r.error = strdup("e");
+	r.citations = json_object_new_array();
+	prov_result_free(&r);
+	assert_null(r.text);
+	assert_null(r.citations);
+	prov_result_free(&r);
+}
+
+static void
+escape_is(const char *in, const char *want)
+{
+	char *got = prov_common_escape(in);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_escape(void **state)
+{
+	(void)state;
+	escape_is("", "");
+	escape_is("gemini-2.5-flash", "gemini-2.5-flash");
+	escape_is("AZaz09-._~", "AZaz09-._~");
+	escape_is("a b/c?d#e%f:g@h+i&j=k", "a%20b%2Fc%3Fd%23e%25f%3Ag%40h%2Bi%26j%3Dk");
+	escape_is("\xc3\xa9\x01\xff", "%C3%A9%01%FF");
+}
+
+static void
+test_url_and_headers(void **state)
+{
+	struct prov_http h;
+
+	(void)state;
+	memset(&h, 0, sizeof h);
+	assert_int_equal(prov_common_url(&h, "https://x.test/v1///", "/chat"), AIGW_OK);
+	assert_string_equal(h.url, "https://x.test/v1/chat");
+	assert_int_equal(prov_common_url(&h, "https://x.test", "/a"), AIGW_OK);
+	assert_string_equal(h.url, "https://x.test/a");
+	assert_int_equal(prov_common_url(&h, "https://x.test/a b", "/a"), AIGW_EINVAL);
+	assert_int_equal(prov_common_url(&h, "https://x.test\r\n", "/a"), AIGW_EINVAL);
+	assert_string_equal(h.url, "https://x.test/a"); /* unchanged on error */
+
+	assert_int_equal(prov_common_header(&h, "Authorization", "Bearer ", "k-1"), AIGW_OK);
+	assert_int_equal(prov_common_header(&h, "X-Plain", NULL, "v"), AIGW_OK);
+	assert_string_equal(h.headers[0], "Authorization: Bearer k-1");
+	assert_string_equal(h.headers[1], "X-Plain: v");
+	assert_int_equal(prov_common_header(&h, "X", NULL, "a\nb"), AIGW_EINVAL);
+	assert_int_equal(prov_common_header(&h, "X\r", NULL, "a"), AIGW_EINVAL);
+	assert_int_equal(prov_common_header(&h, "X", "a\tb", "c"), AIGW_EINVAL);
+	assert_int_equal(h.nheaders, 2);
+	while (h.nheaders < PROV_MAX_HEADERS)
+		assert_int_equal(prov_common_header(&h, "X", NULL, "fill"), AIGW_OK);
+	assert_int_equal(prov_common_header(&h, "X", NULL, "one too many"), AIGW_EINVAL);
+	assert_int_equal(h.nheaders, PROV_MAX_HEADERS);
+	prov_http_free(&h);
+	assert_int_equal(h.nheaders, 0);
+}
+
+static void
+test_check_call(void **state)
+{
+	const struct prov_config cfg = { "k", "https://x" };
+	const struct prov_call call = { "m", "hi", NULL, 1, false, NULL };
+	struct prov_call c;
+
+	(void)state;
+	assert_int_equal(prov_common_check(&cfg, &call), AIGW_OK);
+	assert_int_equal(prov_common_check(NULL, &call), AIGW_EINVAL);
+	assert_int_equal(prov_common_check(&cfg, NULL), AIGW_EINVAL);
+	c = call; c.max_tokens = 0;
+	assert_int_equal(prov_common_check(&cfg, &c), AIGW_EINVAL);
+	c = call; c.message = NULL;
+	assert_int_equal(prov_common_check(&cfg, &c), AIGW_EINVAL);
+	c = call; c.location = "";
+	assert_null(prov_common_location(&c));
+	c.location = "GB";
+	assert_string_equal(prov_common_location(&c), "GB");
+}
+
+static void
+snippet_is(const char *in, const char *want)
+{
+	char *got = prov_common_snippet(in);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_snippet(void **state)
+{
+	char big[1000];
+
+	(void)state;
+	snippet_is("", "");
+	snippet_is("Rate limit reached", "Rate limit reached");
+	snippet_is("a\r\nb\tc\x1b[31m\x7f", "a  b c [31m ");
+	snippet_is("bad \xff\xfe utf8 \xc3", "bad ?? utf8 ?");
+	snippet_is("\xe2\x82", "??");
+	snippet_is("key sk-proj-abc_DEF-123 seen", "key [redacted] seen");
+	snippet_is("sk-ant-api03-xyz.", "[redacted].");
+	snippet_is("AIzaSyA-b_c,pplx-0123 gsk_x xai-y", "[redacted],[redacted] [redacted] [redacted]");
+	snippet_is("(sk-1) 'sk-2'", "([redacted]) '[redacted]'");
+	snippet_is("mask-on task-sk-1 risk-", "mask-on task-sk-1 risk-");
+	snippet_is("Incorrect API key provided: sk-abc***wxyz.",
+		   "Incorrect API key provided: [redacted].");
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	{
+		char *got = prov_common_snippet(big);
+
+		assert_int_equal(strlen(got), PROV_SNIPPET_MAX + 3);
+		assert_string_equal(got + PROV_SNIPPET_MAX, "...");
+		free(got);
+	}
+	/* a key cut by the limit is still not shown */
+	memset(big, 'x', sizeof big - 1);
+	memcpy(big + 195, " sk-0123456789", 14);
+	{
+		char *got = prov_common_snippet(big);
+
+		assert_null(strstr(got, "sk-"));
+		assert_null(strstr(got, "0123"));
+		free(got);
+	}
+}
+
+static json_object *
+parse_str(const char *s)
+{
+	return prov_common_json(s, strlen(s));
+}
+
+static void
+test_json(void **state)
+{
+	json_object *o;
+
+	(void)state;
+	o = parse_str("{\"a\":1}\r\n\t ");
+	assert_non_null(o);
+	json_object_put(o);
+	o = parse_str(" [1]");
+	assert_non_null(o);
+	json_object_put(o);
+	assert_null(parse_str(""));
+	assert_null(parse_str("{\"a\":1} x"));
+	assert_null(parse_str("{\"a\":1}{}"));
+	assert_null(parse_str("{\"a\":1"));
+	assert_null(parse_str("{\"a\":1,}"));
+	assert_null(parse_str("nul"));
+	assert_null(prov_common_json(NULL, 0));
+	assert_null(prov_common_json("{\"a\":1}\0{", 9));
+	/* only the given bytes are read, with no NUL after them */
+	assert_null(prov_common_json("{\"a\":1}", 5));
+	/* the length is checked before a byte is read */
+	assert_null(prov_common_json("{}", (size_t)INT_MAX + 10));
+}
+
+static void
+test_getters(void **state)
+{
+	json_object *o = parse_str("{\"s\":\"v\",\"n\":5,\"neg\":-1,\"d\":2.5,\"big\":9223372036854775807,"
+				   "\"str\":\"7\",\"nul\":null,\"b\":true}");
+
+	(void)state;
+	assert_non_null(o);
+	assert_string_equal(prov_common_get_str(o, "s"), "v");
+	assert_null(prov_common_get_str(o, "n"));
+	assert_null(prov_common_get_str(o, "missing"));
+	assert_null(prov_common_get_str(NULL, "s"));
+	assert_int_equal(prov_common_get_count(o, "n"), 5);
+	assert_int_equal(prov_common_get_count(o, "neg"), -1);
+	assert_int_equal(prov_common_get_count(o, "d"), -1);
+	assert_int_equal(prov_common_get_count(o, "str"), -1);
+	assert_int_equal(prov_common_get_count(o, "nul"), -1);
+	assert_int_equal(prov_common_get_count(o, "b"), -1);
+	assert_int_equal(prov_common_get_count(o, "big"), LONG_MAX);
+	assert_null(prov_common_get(o, "nul", json_type_null));
+	assert_null(prov_common_get(prov_common_get(o, "s", json_type_string), "s", json_type_string));
+	json_object_put(o);
+}
+
+static void
+test_cite(void **state)
+{
+	struct prov_result r;
+	json_object *want;
+	char url[64];
+
+	(void)state;
+	prov_common_result_init(&r);
+	assert_int_equal(prov_common_cite(&r, NULL, "t"), AIGW_OK);
+	assert_int_equal(prov_common_cite(&r, "", "t"), AIGW_OK);
+	assert_null(r.citations);
+	assert_int_equal(prov_common_cite(&r, "https://a", "A"), AIGW_OK);
+	assert_int_equal(prov_common_cite(&r, "https://b", NULL), AIGW_OK);
+	assert_int_equal(prov_common_cite(&r, "https://a", "A again"), AIGW_OK);
+	want = parse_str("[{\"url\":\"https://a\",\"title\":\"A\"},{\"url\":\"https://b\",\"title\":null}]");
+	assert_true(json_object_equal(r.citations, want));
+	json_object_put(want);
+	for (int i = 0; i < 200; i++) {
+		snprintf(url, sizeof url, "https://e/%d", i);
+		assert_int_equal(prov_common_cite(&r, url, "t"), AIGW_OK);
+	}
+	assert_int_equal(json_object_array_length(r.citations), PROV_CITATIONS_MAX);
+	prov_result_free(&r);
+}
+
+static void
+begin_is(long status, const char *body, enum prov_errclass c, const char *error)
+{
+	struct prov_result r;
+	json_object *root = NULL;
+
+	assert_int_equal(prov_common_begin("p", status, body, strlen(body), &r, &root), AIGW_OK);
+	assert_int_equal(r.errclass, c);
+	if (error == NULL)
+		assert_null(r.error);
+	else
+		assert_string_equal(r.error, error);
+	assert_false(r.ok);
+	assert_int_equal(r.input_tokens, -1);
+	json_object_put(root);
+	prov_result_free(&r);
+}
+
+static void
+test_begin(void **state)
+{
+	(void)state;
+	begin_is(200, "{}", PROV_ERR_NONE, NULL);
+	begin_is(201, "{\"x\":1}", PROV_ERR_NONE, NULL);
+	begin_is(200, "[]", PROV_ERR_BAD_BODY, "p returned a body that is not a JSON object");
+	begin_is(200, "", PROV_ERR_BAD_BODY, "p returned a body that is not a JSON object");
+	begin_is(400, "{\"error\":{\"message\":\"m1\",\"type\":\"t1\"}}", PROV_ERR_CLIENT, "p returned 400: m1");
+	begin_is(400, "{\"error\":{\"type\":\"t1\"}}", PROV_ERR_CLIENT, "p returned 400: t1");
+	begin_is(400, "{\"error\":{\"status\":\"S1\",\"message\":\"\"}}", PROV_ERR_CLIENT, "p returned 400: S1");
+	begin_is(503, "{\"error\":\"down\"}", PROV_ERR_SERVER, "p returned 503: down");
+	begin_is(404, "{\"message\":\"no route\"}", PROV_ERR_CLIENT, "p returned 404: no route");
+	begin_is(422, "{\"detail\":\"bad\"}", PROV_ERR_CLIENT, "p returned 422: bad");
+	begin_is(422, "{\"detail\":[{\"loc\":[\"body\"]}]}", PROV_ERR_CLIENT, "p returned 422");
+	begin_is(500, "<html>", PROV_ERR_SERVER, "p returned 500");
+	begin_is(302, "", PROV_ERR_SERVER, "p returned 302");
+	begin_is(408, "", PROV_ERR_TIMEOUT, "p returned 408");
+}
+
+static void
+test_finish(void **state)
+{
+	struct prov_result r;
+	struct buf b;
+
+	(void)state;
+	prov_common_result_init(&r);
+	r.model = strdup("m");
+	buf_init(&b, 100);
+	assert_int_equal(prov_common_finish(&r, "p", &b, "length"), AIGW_OK);
+	assert_false(r.ok);
+	assert_int_equal(r.errclass, PROV_ERR_CLIENT);
+	assert_string_equal(r.error, "p returned an empty answer (length)");
+	assert_null(r.model);
+	assert_int_equal(prov_common_finish(&r, "p", &b, NULL), AIGW_OK);
+	assert_string_equal(r.error, "p returned an empty answer");
+	prov_result_free(&r);
+
+	prov_common_result_init(&r);
+	assert_int_equal(buf_puts(&b, "answer"), AIGW_OK);
+	assert_int_equal(prov_common_finish(&r, "p", &b, "stop"), AIGW_OK);
+	assert_true(r.ok);
+	assert_string_equal(r.text, "answer");
+	assert_null(r.error);
+	assert_int_equal(r.errclass, PROV_ERR_NONE);
+	prov_result_free(&r);
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_find_unknown),
+		cmocka_unit_test(test_classify_every_status),
+		cmocka_unit_test(test_retryable_and_names),
+		cmocka_unit_test(test_free_is_safe),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_url_and_headers),
+		cmocka_unit_test(test_check_call),
+		cmocka_unit_test(test_snippet),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_getters),
+		cmocka_unit_test(test_cite),
+		cmocka_unit_test(test_begin),
+		cmocka_unit_test(test_finish),
+	};
+
+	return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
+}
