@@ -7,6 +7,9 @@
  * thread owns one database connection for its whole life.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -119,6 +122,65 @@ serve_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Opens the listening socket: HOST:PORT, or a unix socket path. Done here
+ * rather than by libfcgi so the address is reusable at once after a
+ * restart (SO_REUSEADDR) and a stale socket file is replaced.
+ */
+static int
+open_listener(const char *addr)
+{
+	struct addrinfo hints, *ai = NULL;
+	const char *colon = strrchr(addr, ':');
+	char host[256];
+	int fd = -1, one = 1;
+
+	if (addr[0] == '/') {
+		struct sockaddr_un sun;
+
+		if (strlen(addr) >= sizeof sun.sun_path) {
+			fprintf(stderr, "aigw-fcgi: socket path too long: %s\n", addr);
+			return -1;
+		}
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, addr, strlen(addr) + 1);
+		unlink(addr);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+		    chmod(addr, 0666) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+			goto fail;
+		return fd;
+	}
+	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof host) {
+		fprintf(stderr, "aigw-fcgi: --listen expects HOST:PORT or an absolute socket path\n");
+		return -1;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || ai == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot resolve %s\n", addr);
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+		goto fail;
+	freeaddrinfo(ai);
+	return fd;
+fail:
+	fprintf(stderr, "aigw-fcgi: cannot listen on %s: %s\n", addr, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	return -1;
+}
+
 static int
 usage(void)
 {
@@ -157,16 +219,15 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		return 1;
 	}
 	if (listen_addr != NULL) {
-		listen_fd = FCGX_OpenSocket(listen_addr, LISTEN_BACKLOG);
-		if (listen_fd < 0) {
-			fprintf(stderr, "aigw-fcgi: cannot listen on %s\n", listen_addr);
+		/* A unix socket is mode 0666: nginx's workers run as another user. */
+		listen_fd = open_listener(listen_addr);
+		if (listen_fd < 0)
 			return 1;
-		}
-		/* nginx's workers run as another user: let them connect. */
-		if (listen_addr[0] == '/' && chmod(listen_addr, 0666) != 0) {
-			fprintf(stderr, "aigw-fcgi: chmod %s: %s\n", listen_addr, strerror(errno));
-			return 1;
-		}
+	}
+	app->waker = waker_start(app->cfg, app->spawn_env);
+	if (app->waker == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot start the waker thread\n");
+		return 1;
 	}
 	threads = calloc((size_t)nthreads, sizeof *threads);
 	tids = calloc((size_t)nthreads, sizeof *tids);
@@ -196,6 +257,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		db_free(threads[i].db);
 	}
 out:
+	waker_stop(app->waker);
+	app->waker = NULL;
 	free(threads);
 	free(tids);
 	return rc;
@@ -231,6 +294,7 @@ main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
+	app.waker = NULL;
 	app.spawn_env = spawn_env_new();
 	if (app.spawn_env == NULL) {
 		fprintf(stderr, "aigw-fcgi: out of memory\n");

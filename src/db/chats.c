@@ -20,18 +20,15 @@ copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
 }
 
 enum aigw_err
-db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
-	       long spawn_slots, long stale_s, int *slot)
+db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in)
 {
-	char max_tokens[16], ttl[24], slots[24], stale[24];
-	const char *values[12];
+	char max_tokens[16], ttl[24];
+	const char *values[10];
 	PGresult *res = NULL;
 	enum aigw_err err;
 
 	snprintf(max_tokens, sizeof max_tokens, "%d", in->max_tokens);
 	snprintf(ttl, sizeof ttl, "%ld", in->ttl_s);
-	snprintf(slots, sizeof slots, "%ld", spawn_slots);
-	snprintf(stale, sizeof stale, "%ld", stale_s);
 	values[0] = id;
 	values[1] = in->owner_user;
 	values[2] = in->owner_org;
@@ -42,19 +39,7 @@ db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
 	values[7] = in->location;
 	values[8] = in->models_json;
 	values[9] = ttl;
-	values[10] = slots;
-	values[11] = stale;
-	*slot = 0;
 	err = db_exec(db, DB_CHAT_INSERT, values, &res);
-	if (err != AIGW_OK)
-		return err;
-	if (PQntuples(res) != 1) {
-		err = AIGW_EDB;
-		goto out;
-	}
-	if (!PQgetisnull(res, 0, 1))
-		*slot = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
-out:
 	PQclear(res);
 	return err;
 }

@@ -30,15 +30,10 @@ struct db_chat_new {
 	long ttl_s;
 };
 
-/*
- * Inserts the chat (the caller then wakes workers with db_notify_work).
- * When spawn_slots > 0 it also
- * reserves, in the same statement, a free worker slot among the first
- * spawn_slots (one whose heartbeat is older than stale_s): *slot receives
- * it, or 0 when every slot is alive. id is the new chat's UUID.
- */
-enum aigw_err db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in,
-			     long spawn_slots, long stale_s, int *slot) AIGW_MUSTCHECK;
+/* Inserts the chat; the caller then wakes the workers (http/wake.h).
+ * id is the new chat's UUID. */
+enum aigw_err db_chat_insert(struct db *db, const char *id,
+			     const struct db_chat_new *in) AIGW_MUSTCHECK;
 
 struct db_chat_view {
 	char chat_id[UUID_STR_LEN + 1];

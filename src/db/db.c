@@ -24,22 +24,12 @@ struct stmt_def {
 
 static const struct stmt_def stmts[DB_STMT__MAX] = {
 	/* $1 id $2 user $3 org $4 message $5 system $6 max_tokens $7 websearch
-	 * $8 location $9 models $10 ttl_s $11 slots to spawn into (0 = none)
-	 * $12 seconds after which a slot's heartbeat is stale */
-	[DB_CHAT_INSERT] = { "chat_insert", 12,
-		"WITH ins AS ("
-		" INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
-		"  system_prompt, max_tokens, websearch, location, models, expires_at)"
+	 * $8 location $9 models $10 ttl_s */
+	[DB_CHAT_INSERT] = { "chat_insert", 10,
+		"INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
+		" system_prompt, max_tokens, websearch, location, models, expires_at)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb,"
-		"  now() + $10 * interval '1 second')"
-		" RETURNING chat_id),"
-		" slot AS ("
-		" UPDATE worker_slots SET heartbeat_at = now(), pid = NULL, host = NULL"
-		" WHERE slot = (SELECT slot FROM worker_slots WHERE slot <= $11"
-		"  AND (heartbeat_at IS NULL OR heartbeat_at < now() - $12 * interval '1 second')"
-		"  ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)"
-		" RETURNING slot)"
-		" SELECT ins.chat_id, (SELECT slot FROM slot) FROM ins" },
+		"  now() + $10 * interval '1 second')" },
 	/* $1 id $2 owner */
 	[DB_CHAT_STATUS] = { "chat_status", 2,
 		"SELECT chat_id, status, version, results::text,"
@@ -92,7 +82,8 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"UPDATE chat_results SET lease_until = now()"
 		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'" },
 	/* $1 highest slot $2 stale_s $3 pid $4 host: a worker started by hand
-	 * takes any free slot. */
+	 * takes any free slot; a spawner reserves one (pid and host NULL)
+	 * for the worker it is about to start. */
 	[DB_SLOT_RESERVE] = { "slot_reserve", 4,
 		"UPDATE worker_slots SET heartbeat_at = now(), pid = $3, host = $4"
 		" WHERE slot = (SELECT slot FROM worker_slots WHERE slot <= $1"

@@ -45,6 +45,17 @@ db_slot_reserve(struct db *db, long max, long pid, const char *host, int *slot)
 }
 
 enum aigw_err
+db_slot_reserve_spawn(struct db *db, long max, int *slot)
+{
+	char m[24], stale[24];
+	const char *values[4] = { m, stale, NULL, NULL };
+
+	snprintf(m, sizeof m, "%ld", max);
+	snprintf(stale, sizeof stale, "%ld", WORKER_SLOT_STALE_S);
+	return slot_stmt(db, DB_SLOT_RESERVE, values, slot);
+}
+
+enum aigw_err
 db_slot_heartbeat(struct db *db, int slot, long pid, const char *host, bool *ok)
 {
 	char s[16], p[24];

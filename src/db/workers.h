@@ -27,6 +27,9 @@ enum aigw_err db_slot_take(struct db *db, int slot, long pid, const char *host,
  * none is free. */
 enum aigw_err db_slot_reserve(struct db *db, long max, long pid, const char *host,
 			      int *slot) AIGW_MUSTCHECK;
+/* Reserves the first free slot in 1..max for a worker about to be
+ * spawned, which takes it with db_slot_take; *slot is 0 when none is free. */
+enum aigw_err db_slot_reserve_spawn(struct db *db, long max, int *slot) AIGW_MUSTCHECK;
 /* *ok is false when the slot is no longer this worker's. */
 enum aigw_err db_slot_heartbeat(struct db *db, int slot, long pid, const char *host,
 				bool *ok) AIGW_MUSTCHECK;

@@ -4,10 +4,9 @@
 
 #include "core/log.h"
 #include "db/chats.h"
-#include "db/workers.h"
 #include "http/chat.h"
 #include "http/routes.h"
-#include "http/spawn.h"
+#include "http/wake.h"
 #include "providers/provider.h"
 
 /* A string field of 1..max characters of valid UTF-8. */
@@ -154,7 +153,6 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct db_chat_new row;
 	char id[UUID_STR_LEN + 1], location[96];
 	enum aigw_err err;
-	int slot = 0;
 
 	(void)args;
 	err = chat_request_parse(req->body.data ? req->body.data : "", req->body.len, &cr, &fe);
@@ -186,18 +184,15 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		http_resp_from_err(req, AIGW_ENOMEM);
 		goto out;
 	}
-	err = db_chat_insert(t->db, id, &row, cfg->spawn ? cfg->workers_max : 0,
-			     WORKER_SLOT_STALE_S, &slot);
+	err = db_chat_insert(t->db, id, &row);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		goto out;
 	}
-	if (db_notify_work(t->db) != AIGW_OK)
-		log_warn("chat", req->request_id, "chat %s stored; workers not woken", id);
-	/* The row is the truth; a failed spawn only delays the work until a
-	 * worker or the reaper looks. */
-	if (slot > 0 && spawn_worker(cfg->worker_bin, t->app->spawn_env, slot, cfg->log_file) != AIGW_OK)
-		log_warn("chat", req->request_id, "chat %s stored but no worker started", id);
+	if (t->app->waker != NULL)
+		waker_poke(t->app->waker);
+	else
+		wake_now(cfg, t->app->spawn_env, t->db);
 	snprintf(location, sizeof location, "/api/ai/chat/status?id=%s", id);
 	http_resp_header(req, "Location", location);
 	http_resp_header(req, "Retry-After", "1");

@@ -4,4 +4,5 @@ libaigw_la_SOURCES += \
 	src/http/routes.c src/http/routes.h \
 	src/http/chat.c src/http/chat.h \
 	src/http/ops.c \
-	src/http/spawn.c src/http/spawn.h
+	src/http/spawn.c src/http/spawn.h \
+	src/http/wake.c src/http/wake.h

@@ -12,12 +12,15 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "http/wake.h"
 
 struct http_app {
 	const struct aigw_config *cfg;
 	/* The worker's environment, prepared once so that spawning does no
 	 * allocation between fork and exec. */
 	char **spawn_env;
+	/* Wakes workers after a submit; NULL in CGI mode (done inline). */
+	struct waker *waker;
 };
 
 struct http_thread {

@@ -1,0 +1,108 @@
+/* wake.c: the waker thread (see wake.h). */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "db/workers.h"
+#include "http/spawn.h"
+#include "http/wake.h"
+
+struct waker {
+	const struct aigw_config *cfg;
+	char **spawn_env;
+	struct db *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending;
+	bool stopping;
+};
+
+void
+wake_now(const struct aigw_config *cfg, char **spawn_env, struct db *db)
+{
+	int slot = 0;
+
+	if (db_notify_work(db) != AIGW_OK)
+		log_warn("wake", NULL, "workers not notified; they find the work by polling");
+	if (!cfg->spawn)
+		return;
+	if (db_slot_reserve_spawn(db, cfg->workers_max, &slot) != AIGW_OK || slot == 0)
+		return;
+	if (spawn_worker(cfg->worker_bin, spawn_env, slot, cfg->log_file) != AIGW_OK)
+		log_warn("wake", NULL, "no worker started for slot %d; it frees itself when stale", slot);
+}
+
+static void *
+waker_main(void *arg)
+{
+	struct waker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->pending && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->pending && w->stopping)
+			break;
+		w->pending = false;
+		pthread_mutex_unlock(&w->lock);
+		wake_now(w->cfg, w->spawn_env, w->db);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+struct waker *
+waker_start(const struct aigw_config *cfg, char **spawn_env)
+{
+	struct waker *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		return NULL;
+	w->cfg = cfg;
+	w->spawn_env = spawn_env;
+	w->db = db_new(cfg->database_url);
+	if (w->db == NULL)
+		goto fail;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, waker_main, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		goto fail;
+	}
+	return w;
+fail:
+	db_free(w->db);
+	free(w);
+	return NULL;
+}
+
+void
+waker_poke(struct waker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!w->pending) {
+		w->pending = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+waker_stop(struct waker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	db_free(w->db);
+	free(w);
+}

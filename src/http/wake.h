@@ -1,0 +1,31 @@
+/*
+ * wake.h: after a submit, wake the workers and start one if none is free,
+ * off the request's path.
+ *
+ * A submit only pokes the waker (a flag and a condition variable); the
+ * waker's thread, with its own database connection, sends one NOTIFY for
+ * every burst of pokes and reserves a worker slot to spawn into when one is
+ * free. Because the poke comes after the submit's commit, the NOTIFY that
+ * answers it does too, so a woken worker always sees the row. Thread-safe.
+ * In CGI mode there is no thread: wake_now() does the same inline.
+ */
+#ifndef AIGW_HTTP_WAKE_H
+#define AIGW_HTTP_WAKE_H
+
+#include "core/config.h"
+#include "db/db.h"
+
+struct waker;
+
+/* Starts the waker thread. NULL when it cannot (memory, thread). */
+struct waker *waker_start(const struct aigw_config *cfg, char **spawn_env);
+/* Cannot fail. */
+void waker_poke(struct waker *w);
+/* Stops the thread after a last round; safe on NULL. */
+void waker_stop(struct waker *w);
+
+/* One round on the caller's connection: NOTIFY, then spawn if a slot is
+ * free. Failures are logged; the rows wait for the next worker. */
+void wake_now(const struct aigw_config *cfg, char **spawn_env, struct db *db);
+
+#endif
