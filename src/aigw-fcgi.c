@@ -31,6 +31,7 @@
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
+static volatile sig_atomic_t stopping;
 
 /* ---- the FastCGI transport ---- */
 
@@ -101,7 +102,7 @@ serve_thread(void *arg)
 	FCGX_Request request;
 	struct http_io io = { &request, fcgi_param, fcgi_read, fcgi_write };
 
-	if (FCGX_InitRequest(&request, listen_fd, 0) != 0) {
+	if (FCGX_InitRequest(&request, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("fcgi", NULL, "cannot initialise a request");
 		return NULL;
 	}
@@ -112,7 +113,12 @@ serve_thread(void *arg)
 		rc = FCGX_Accept_r(&request);
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0) {
-			log_error("fcgi", NULL, "accept failed (%d); thread stops", rc);
+			if (!stopping) {
+				/* The listener is broken: stop the whole process
+				 * rather than linger with fewer threads. */
+				log_error("fcgi", NULL, "accept failed (%d); stopping", rc);
+				kill(getpid(), SIGTERM);
+			}
 			break;
 		}
 		http_handle(t, &io);
@@ -211,6 +217,7 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 {
 	struct http_thread *threads;
 	pthread_t *tids;
+	sigset_t stop_signals;
 	long started = 0;
 	int rc = 1;
 
@@ -224,6 +231,13 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		if (listen_fd < 0)
 			return 1;
 	}
+	/* Every thread blocks SIGTERM and SIGINT; the main thread waits for
+	 * them, then shuts the listener so threads leave accept() after
+	 * finishing the request they hold. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	app->waker = waker_start(app->cfg, app->spawn_env);
 	if (app->waker == NULL) {
 		fprintf(stderr, "aigw-fcgi: cannot start the waker thread\n");
@@ -248,8 +262,14 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		started++;
 	}
 	if (started > 0) {
+		int sig = 0;
+
 		log_info("fcgi", NULL, "serving on %s with %ld threads",
 			 listen_addr ? listen_addr : "descriptor 0", started);
+		sigwait(&stop_signals, &sig);
+		stopping = 1;
+		log_info("fcgi", NULL, "stopping on signal %d", sig);
+		shutdown(listen_fd, SHUT_RDWR);
 		rc = 0;
 	}
 	for (long i = 0; i < started; i++) {
