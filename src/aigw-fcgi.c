@@ -25,7 +25,7 @@
 #include "http/server.h"
 #include "http/spawn.h"
 
-#define THREADS_DEFAULT 8
+#define THREADS_DEFAULT 16
 #define THREADS_MAX 256
 #define LISTEN_BACKLOG 1024
 
