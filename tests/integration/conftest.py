@@ -1,4 +1,11 @@
-"""Fixtures: a private aigw deployment per test module or per test."""
+"""Fixtures over stack.py, and HTTP and polling helpers with deadlines.
+
+Each test module gets its own deployment (PostgreSQL, mock providers,
+aigw-fcgi, nginx); a module may set EXTRA_ENV to change aigw's settings.
+Tests that stop PostgreSQL build a stack of their own. When a test fails,
+the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
+to its report.
+"""
 
 import os
 import sys
@@ -11,45 +18,115 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import stack as stk  # noqa: E402
 
+HTTP_TIMEOUT = 10
+
+
+def _require_programs():
+    missing = [p for p in ("aigw", "aigw-fcgi", "aigw-worker")
+               if not os.access(stk.program(p), os.X_OK)]
+    if missing:
+        pytest.fail(f"not built: {', '.join(missing)} in {stk.BUILDDIR}/src "
+                    "(set AIGW_BUILDDIR)", pytrace=False)
+
 
 @pytest.fixture(scope="module")
 def stack(request):
+    _require_programs()
     s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None))
-    yield s
-    if request.session.testsfailed:
-        sys.stderr.write(s.logs())
-    s.close()
+    try:
+        yield s
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
 
 
-def submit(base_url, models, message="Compare Rust and Go for CLIs", **extra):
+@pytest.fixture()
+def own_stack():
+    """A deployment for one test only (it may stop PostgreSQL or the like)."""
+    _require_programs()
+    s = stk.Stack()
+    try:
+        yield s
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+def fail_on_sanitizer_reports(s):
+    """Under --enable-sanitizers, a report in aigw's logs fails the run."""
+    if getattr(s, "sanitizer_report", ""):
+        pytest.fail("sanitizer reports in aigw's logs:\n" + s.sanitizer_report, pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {}) or {}
+    seen = set()
+    for value in funcargs.values():
+        if isinstance(value, stk.Stack) and id(value) not in seen:
+            seen.add(id(value))
+            report.sections.append((f"aigw stack logs ({value.base})", value.logs()))
+
+
+# ---------------------------------------------------------------- HTTP helpers
+
+def submit(base_url, models, message="Compare Rust and Go for CLIs", headers=None, **extra):
     body = {"message": message, "models": models}
     body.update(extra)
-    return requests.post(base_url + "/api/ai/chat", json=body, timeout=10)
+    return requests.post(base_url + "/api/ai/chat", json=body, headers=headers,
+                         timeout=HTTP_TIMEOUT)
 
 
 def status(base_url, chat_id):
-    return requests.get(base_url + "/api/ai/chat/status", params={"id": chat_id}, timeout=10)
+    return requests.get(base_url + "/api/ai/chat/status", params={"id": chat_id},
+                        timeout=HTTP_TIMEOUT)
 
 
-def wait_final(base_url, chat_id, timeout=20):
+def poll(fetch, done, timeout, interval=0.1, what="condition"):
+    """Call fetch() every interval seconds until done(value); returns the
+    last value. Raises AssertionError at the deadline."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    value = None
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached after {timeout} s; last: {value!r}")
+        time.sleep(interval)
+
+
+def wait_final(base_url, chat_id, timeout=20, interval=0.1):
+    """Poll the status until completed or failed; returns its body."""
+    def fetch():
         r = status(base_url, chat_id)
         assert r.status_code == 200, r.text
-        body = r.json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"chat {chat_id} not final after {timeout} s: {body}")
+        return r.json()
+    return poll(fetch, lambda b: b["status"] in ("completed", "failed"), timeout, interval,
+                f"chat {chat_id} final")
 
 
-def assert_error(r, status_code, code, field=None):
-    assert r.status_code == status_code, r.text
-    assert r.headers["Content-Type"].startswith("application/json")
+def assert_error(r, status_code, code, field=None, from_aigw=True):
+    """r is an error in the API's shape: success false, error, code. An
+    answer nginx makes itself (from_aigw false) need not carry X-Request-Id."""
+    assert r.status_code == status_code, (r.status_code, r.text)
+    assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
     body = r.json()
-    assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"]
-    assert body["code"] == code
+    assert body["success"] is False, body
+    assert isinstance(body["error"], str) and body["error"], body
+    assert body["code"] == code, body
     if field is not None:
         assert body.get("field") == field, body
+    assert r.headers.get("Cache-Control") == "no-store", r.headers
+    if from_aigw:
+        assert r.headers.get("X-Request-Id"), r.headers
     return body
+
+
+def mock_answer(provider, base_model, message):
+    """The text the mock providers answer (tests/mockproviders/README.md)."""
+    return f"[{provider}/{base_model}] {message}"

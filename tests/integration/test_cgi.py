@@ -1,46 +1,84 @@
-"""aigw-fcgi as a plain CGI program under lighttpd."""
+"""aigw-fcgi as a plain CGI program under lighttpd's mod_cgi, configured
+through AIGW_ENV_FILE."""
 
+import os
 import time
 
 import pytest
 import requests
 
-import stack as stk
+from conftest import assert_error, poll
+
+MESSAGE = "legacy hosting"
 
 
 @pytest.fixture(scope="module")
 def cgi(stack):
-    server = stk.Lighttpd(stack.base, stack.env)
-    yield server
-    server.stop()
+    return stack.lighttpd()  # stopped with the stack
 
 
-def test_cgi_submit_answers_at_once_and_completes(stack, cgi):
-    url = cgi.url("/cgi-bin/aigw/api/ai/chat")
+@pytest.fixture(scope="module")
+def cgi_submit(stack, cgi):
+    """One submit through lighttpd; the first of this stack, so it is the
+    CGI process that starts the worker."""
+    assert stack.workers() == []
     t0 = time.monotonic()
-    r = requests.post(url, json={"message": "legacy hosting",
-                                 "models": {"openai": "gpt-4o~delay=1500", "mock": "m"}},
-                      timeout=10)
-    elapsed = time.monotonic() - t0
+    r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"),
+                      json={"message": MESSAGE,
+                            "models": {"openai": "gpt-4o~delay=1500", "mock": "m"}},
+                      timeout=30)
+    return r, time.monotonic() - t0
+
+
+def test_cgi_submit_answers_202_in_under_a_second(cgi_submit):
+    r, elapsed = cgi_submit
     assert r.status_code == 202, r.text
-    # the detached worker holds neither stdout nor stderr of the CGI
+    assert r.json()["status"] == "pending"
+    assert r.headers["Location"] == f"/api/ai/chat/status?id={r.json()['chatId']}"
+    assert r.headers["Cache-Control"] == "no-store"
+    # the worker it started (alive for 1.5 s of work and 5 s idle after)
+    # holds neither the CGI's stdout nor its stderr
     assert elapsed < 1.0, f"the CGI answer took {elapsed:.2f} s"
+
+
+def test_cgi_started_worker_has_no_inherited_stdio(stack, cgi_submit):
+    pids = poll(stack.workers, lambda p: p, timeout=5, what="a worker started by the CGI")
+    for pid in pids:
+        fds = {fd: os.readlink(f"/proc/{pid}/fd/{fd}") for fd in ("0", "1", "2")}
+        assert fds["0"] == "/dev/null", fds
+        assert fds["1"] == "/dev/null", fds
+        assert fds["2"] in ("/dev/null", stack.env["AIGW_LOG_FILE"]), fds
+
+
+def test_cgi_chat_completes_when_polled_through_lighttpd(cgi, cgi_submit):
+    r, _ = cgi_submit
     chat_id = r.json()["chatId"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def fetch():
         s = requests.get(cgi.url("/cgi-bin/aigw/api/ai/chat/status"), params={"id": chat_id},
                          timeout=10)
         assert s.status_code == 200, s.text
-        if s.json()["status"] in ("completed", "failed"):
-            break
-        time.sleep(0.2)
-    body = s.json()
+        return s.json()
+    body = poll(fetch, lambda b: b["status"] in ("completed", "failed"), timeout=20,
+                interval=0.2, what="chat through CGI final")
     assert body["status"] == "completed", body
     assert body["results"]["openai"]["ok"] is True
+    assert body["results"]["openai"]["text"] == f"[openai/gpt-4o] {MESSAGE}"
+    assert body["results"]["mock"]["ok"] is True
+
+
+def test_cgi_health(cgi):
+    r = requests.get(cgi.url("/cgi-bin/aigw/api/health"), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ok"
 
 
 def test_cgi_errors_have_the_same_shape(cgi):
     r = requests.get(cgi.url("/cgi-bin/aigw/api/ai/chat"), timeout=10)
-    assert r.status_code == 405
-    assert r.json()["code"] == "method_not_allowed"
+    assert_error(r, 405, "method_not_allowed")
     assert r.headers["Allow"] == "POST"
+    r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"), data=b"not json",
+                      headers={"Content-Type": "application/json"}, timeout=10)
+    assert_error(r, 400, "invalid_json")
+    assert_error(requests.get(cgi.url("/cgi-bin/aigw/api/nothing"), timeout=10),
+                 404, "not_found")

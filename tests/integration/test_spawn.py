@@ -1,45 +1,85 @@
-"""Workers are started on demand, never more than AIGW_WORKERS_MAX, and leave when idle."""
+"""Workers are started on demand, never more than AIGW_WORKERS_MAX at
+once, and leave after AIGW_WORKER_IDLE_S seconds with nothing to do."""
 
 import concurrent.futures
 import threading
 import time
 
-import stack as stk
-from conftest import submit, wait_final
+import pytest
 
-EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_WORKER_IDLE_S": "2", "AIGW_MOCK_DELAY_MS": "300"}
+from conftest import poll, submit, wait_final
+
+IDLE_S = 3
+EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_WORKER_IDLE_S": str(IDLE_S),
+             "AIGW_MOCK_DELAY_MS": "300"}
 
 
-def test_burst_never_starts_more_than_workers_max(stack):
-    most = 0
-    stop = threading.Event()
+class Sampler:
+    """Counts this stack's live aigw-worker processes from /proc, again and
+    again in a thread, and keeps the highest count seen."""
 
-    def sample():
-        nonlocal most
-        while not stop.is_set():
-            most = max(most, len(stk.live_workers(stack.base)))
-            time.sleep(0.005)
+    def __init__(self, stack):
+        self.stack = stack
+        self.most = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    def _run(self):
+        while not self._stop.is_set():
+            self.most = max(self.most, len(self.stack.workers()))
+            self.samples += 1
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def burst(stack):
+    """30 submits at once, each polled to its end, with the worker count
+    sampled throughout."""
+    with Sampler(stack) as sampler:
         with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
             replies = list(pool.map(
                 lambda i: submit(stack.url(), {"mock": "m", "openai": "gpt-4o~delay=200"},
                                  message=f"burst {i}"), range(30)))
-        assert all(r.status_code == 202 for r in replies)
-        finals = [wait_final(stack.url(), r.json()["chatId"], timeout=30) for r in replies]
-    finally:
-        stop.set()
-        sampler.join()
-    assert all(f["status"] == "completed" for f in finals)
-    assert 1 <= most <= 2, f"{most} workers alive at once"
+        assert [r.status_code for r in replies] == [202] * 30, [r.text for r in replies]
+        finals = [wait_final(stack.url(), r.json()["chatId"], timeout=60) for r in replies]
+    return sampler, finals
 
 
-def test_idle_workers_exit(stack):
-    r = submit(stack.url(), {"mock": "m"})
-    wait_final(stack.url(), r.json()["chatId"])
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and stk.live_workers(stack.base):
-        time.sleep(0.2)
-    assert stk.live_workers(stack.base) == []
+def test_burst_of_30_submits_never_runs_more_than_workers_max(burst):
+    sampler, _ = burst
+    assert sampler.samples > 50, "too few samples to tell"
+    assert 1 <= sampler.most <= 2, f"{sampler.most} workers alive at once"
+
+
+def test_burst_of_30_submits_all_complete(burst):
+    _, finals = burst
+    assert [f["status"] for f in finals] == ["completed"] * 30
+    for f in finals:
+        assert f["results"]["mock"]["ok"] is True and f["results"]["openai"]["ok"] is True
+
+
+def test_workers_exit_after_worker_idle_s(stack, burst):  # noqa: ARG001 - runs after it
+    r = submit(stack.url(), {"mock": "m"}, message="then idle")
+    wait_final(stack.url(), r.json()["chatId"], interval=0.05)
+    done = time.monotonic()
+    assert stack.workers(), "the worker left at once instead of idling"
+    poll(stack.workers, lambda pids: pids == [], timeout=IDLE_S + 10, interval=0.1,
+         what="every worker gone")
+    idle = time.monotonic() - done
+    assert idle >= IDLE_S - 1, f"workers left after {idle:.1f} s idle, before {IDLE_S} s"
+
+
+def test_a_submit_after_the_workers_left_starts_one_again(stack, burst):  # noqa: ARG001
+    poll(stack.workers, lambda pids: pids == [], timeout=IDLE_S + 10, interval=0.1,
+         what="every worker gone")
+    r = submit(stack.url(), {"mock": "m"}, message="wake up")
+    assert wait_final(stack.url(), r.json()["chatId"])["status"] == "completed"
