@@ -421,7 +421,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
-        root {SRCDIR}/nginx/html;
+        root {dirname}/html;
         include {SRCDIR}/nginx/aigw.conf;
     }}
 }}
@@ -439,6 +439,13 @@ class Nginx:
         self.error_log = os.path.join(self.dir, "error.log")
         # aigw.conf says `include fastcgi_params;`, relative to this config.
         shutil.copy("/etc/nginx/fastcgi_params", self.dir)
+        # nginx's workers run as www-data, which may not reach the checkout
+        # (say, under /root): serve a readable copy of the pages.
+        shutil.copytree(os.path.join(SRCDIR, "nginx/html"), os.path.join(self.dir, "html"))
+        for dirpath, _, files in os.walk(os.path.join(self.dir, "html")):
+            os.chmod(dirpath, 0o755)
+            for name in files:
+                os.chmod(os.path.join(dirpath, name), 0o644)
         with open(self.conf, "w") as f:
             f.write(nginx_conf(self.dir, self.port, fcgi_port, workers))
         self.check_config()
