@@ -1,0 +1,62 @@
+/*
+ * config.h: aigw's configuration, read once at start from the environment.
+ *
+ * config_load() first applies AIGW_ENV_FILE (default /etc/aigw/aigw.env) to
+ * the process environment without overriding what is already set, then
+ * parses every variable of one table with its validator. On error nothing
+ * is returned but one line naming the variable (or file and line) in errbuf;
+ * the program prints it and exits. The struct owns its strings: free them
+ * with config_free(). Call before any thread starts (it may setenv).
+ */
+#ifndef AIGW_CORE_CONFIG_H
+#define AIGW_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+enum config_auth { AUTH_NONE, AUTH_KEYS, AUTH_SERVER, AUTH__MAX };
+
+struct aigw_config {
+	char *database_url;      /* "" = libpq's defaults (PG* variables) */
+	int auth;                /* enum config_auth */
+	long max_body;
+	long workers_max;
+	long worker_idle_s;
+	char *worker_bin;
+	long chat_ttl_s;
+	long max_attempts;
+	long provider_timeout_s;
+	long lease_s;
+	long pending_timeout_s;
+	long keep_done_days;
+	long keep_failed_days;
+	long limit_org;
+	long limit_user;
+	long limit_decision;
+	char *jobtypes_dir;
+	long mock_delay_ms;
+	int log_level;           /* enum log_level */
+	char *log_file;          /* "" = stderr */
+	bool spawn;
+	char *migrations_dir;
+};
+
+enum aigw_err config_load(struct aigw_config *cfg, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+void config_free(struct aigw_config *cfg);
+
+/*
+ * Reads NAME=value lines from path into the environment, never overriding a
+ * variable already set. Blank lines and lines starting with # are skipped;
+ * one pair of surrounding quotes is removed. A missing file is not an error
+ * (AIGW_OK); an unreadable file or a malformed line is AIGW_ECONFIG with
+ * the file and line in errbuf.
+ */
+enum aigw_err config_apply_env_file(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+
+/* The names of every variable in the table, NULL-terminated (for the README
+ * check and for "aigw status"). */
+const char *const *config_names(void);
+
+#endif
