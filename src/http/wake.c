@@ -1,12 +1,18 @@
 /* wake.c: the waker thread (see wake.h). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
+#include "db/chats.h"
 #include "db/workers.h"
 #include "http/spawn.h"
 #include "http/wake.h"
+
+/* How often the waker looks for chats nobody is running. */
+#define WAKE_SWEEP_S 3
 
 struct waker {
 	const struct aigw_config *cfg;
@@ -34,6 +40,16 @@ wake_now(const struct aigw_config *cfg, char **spawn_env, struct db *db)
 		log_warn("wake", NULL, "no worker started for slot %d; it frees itself when stale", slot);
 }
 
+/* True when chats wait unclaimed: a wake-up was lost (a worker left idle
+ * just as they came) or every worker died; the sweep wakes or starts one. */
+static bool
+queue_waiting(struct db *db)
+{
+	long queue = 0, workers = 0;
+
+	return db_health(db, WORKER_SLOT_STALE_S, &queue, &workers) == AIGW_OK && queue > 0;
+}
+
 static void *
 waker_main(void *arg)
 {
@@ -41,13 +57,19 @@ waker_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->pending && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (!w->pending && w->stopping)
+		struct timespec until;
+		bool sweep = false;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += WAKE_SWEEP_S;
+		while (!w->pending && !w->stopping && !sweep)
+			sweep = pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT;
+		if (w->stopping)
 			break;
 		w->pending = false;
 		pthread_mutex_unlock(&w->lock);
-		wake_now(w->cfg, w->spawn_env, w->db);
+		if (!sweep || queue_waiting(w->db))
+			wake_now(w->cfg, w->spawn_env, w->db);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -67,7 +89,14 @@ waker_start(const struct aigw_config *cfg, char **spawn_env)
 	if (w->db == NULL)
 		goto fail;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	if (pthread_create(&w->thread, NULL, waker_main, w) != 0) {
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->cond);

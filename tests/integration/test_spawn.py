@@ -83,3 +83,16 @@ def test_a_submit_after_the_workers_left_starts_one_again(stack, burst):  # noqa
          what="every worker gone")
     r = submit(stack.url(), {"mock": "m"}, message="wake up")
     assert wait_final(stack.url(), r.json()["chatId"])["status"] == "completed"
+
+
+def test_chat_left_pending_without_a_wakeup_still_runs(stack):
+    # A row that no submit woke anyone for (as when a worker leaves idle
+    # just as a chat comes): the waker's sweep starts a worker for it.
+    poll(lambda: stack.workers(), lambda w: w == [], 15, what="workers to leave")
+    chat_id = stack.pg.psql(
+        "INSERT INTO chat_results (chat_id, message, models, expires_at)"
+        " VALUES (gen_random_uuid(), 'left behind', '{\"mock\": \"m\"}',"
+        " now() + interval '1 hour') RETURNING chat_id").splitlines()[0]
+    final = wait_final(stack.url(), chat_id, timeout=15)
+    assert final["status"] == "completed"
+    assert final["results"]["mock"]["ok"] is True
