@@ -6,8 +6,11 @@
  * waker's thread, with its own database connection, sends one NOTIFY for
  * every burst of pokes and reserves a worker slot to spawn into when one is
  * free. Because the poke comes after the submit's commit, the NOTIFY that
- * answers it does too, so a woken worker always sees the row. Thread-safe.
- * In CGI mode there is no thread: wake_now() does the same inline.
+ * answers it does too, so a woken worker always sees the row. Every few
+ * seconds without pokes it also looks for chats left pending (a lost
+ * wake-up, dead workers) and wakes or starts a worker for them.
+ * Thread-safe. In CGI mode there is no thread: wake_now() does the same
+ * inline.
  */
 #ifndef AIGW_HTTP_WAKE_H
 #define AIGW_HTTP_WAKE_H
