@@ -1,11 +1,11 @@
 /*
  * log.h: one line per event, on stderr or AIGW_LOG_FILE.
  *
- * A line reads: time level component [id] message. Untrusted text is passed
- * through log_escape-safe %s only after the caller bounded it; the logger
- * itself replaces control characters so a hostile string cannot forge a
- * line. Secrets are never to be formatted. Thread-safe (one write(2) per
- * line). Logging cannot fail: a write error is ignored.
+ * A line reads: time level component[pid] [id]: message, at most 2 KiB.
+ * Callers bound untrusted text with a precision (%.200s); the logger
+ * replaces control characters so a hostile string cannot forge a line.
+ * Secrets are never to be formatted. Thread-safe (one write(2) per line).
+ * Logging cannot fail: a write error is ignored.
  */
 #ifndef AIGW_CORE_LOG_H
 #define AIGW_CORE_LOG_H
