@@ -186,7 +186,7 @@ def main():
                     help="wrk connections and pgbench clients (64)")
     ap.add_argument("--wrk-threads", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--pgbench-threads", type=int, default=min(4, os.cpu_count() or 1))
-    ap.add_argument("--fcgi-threads", type=int, default=8, help="aigw-fcgi --threads (8)")
+    ap.add_argument("--fcgi-threads", type=int, default=16, help="aigw-fcgi --threads (16, its default)")
     ap.add_argument("--nginx-workers", default="auto")
     ap.add_argument("--mock-delay-ms", type=int, default=50, help="AIGW_MOCK_DELAY_MS (50)")
     ap.add_argument("--workers-max", type=int, default=None,
