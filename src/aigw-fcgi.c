@@ -289,6 +289,7 @@ main(int argc, char **argv)
 {
 	struct aigw_config cfg;
 	struct http_app app;
+	struct jobtype_registry *jobtypes = NULL;
 	const char *listen_addr = NULL;
 	long nthreads = THREADS_DEFAULT;
 	char errbuf[512];
@@ -315,9 +316,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
 	app.waker = NULL;
+	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
+		config_free(&cfg);
+		return 2;
+	}
+	app.jobtypes = jobtypes;
 	app.spawn_env = spawn_env_new();
 	if (app.spawn_env == NULL) {
 		fprintf(stderr, "aigw-fcgi: out of memory\n");
+		jobtype_registry_free(jobtypes);
 		config_free(&cfg);
 		return 1;
 	}
@@ -330,6 +337,7 @@ main(int argc, char **argv)
 		rc = serve_fcgi(&app, listen_addr, nthreads);
 	}
 	spawn_env_free(app.spawn_env);
+	jobtype_registry_free(jobtypes);
 	config_free(&cfg);
 	return rc;
 }

@@ -48,7 +48,7 @@ static const struct var vars[] = {
 	L("AIGW_LIMIT_ORG", 0, 1000000, "5", limit_org),
 	L("AIGW_LIMIT_USER", 0, 1000000, "3", limit_user),
 	L("AIGW_LIMIT_DECISION", 0, 1000000, "2", limit_decision),
-	S("AIGW_JOBTYPES_DIR", "/etc/aigw/jobtypes.d", jobtypes_dir),
+	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
 	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
 	S("AIGW_LOG_FILE", "", log_file),

@@ -159,20 +159,6 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 	free(c);
 }
 
-static enum aigw_err
-exec_rows(struct db *db, enum db_stmt stmt, const char *const *values, int *rows)
-{
-	PGresult *res = NULL;
-	enum aigw_err err = db_exec(db, stmt, values, &res);
-
-	if (err != AIGW_OK)
-		return err;
-	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res)
-						      : (int)strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return AIGW_OK;
-}
-
 enum aigw_err
 db_chat_write_result(struct db *db, const char *id, int attempt, const char *provider,
 		     const char *result_json, bool *written)
@@ -183,7 +169,7 @@ db_chat_write_result(struct db *db, const char *id, int attempt, const char *pro
 	enum aigw_err err;
 
 	snprintf(att, sizeof att, "%d", attempt);
-	err = exec_rows(db, DB_CHAT_WRITE_RESULT, values, &rows);
+	err = db_exec_rows(db, DB_CHAT_WRITE_RESULT, values, &rows);
 	*written = err == AIGW_OK && rows == 1;
 	return err;
 }
@@ -217,7 +203,7 @@ db_chat_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ou
 
 	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	err = exec_rows(db, DB_CHAT_RENEW, values, &rows);
+	err = db_exec_rows(db, DB_CHAT_RENEW, values, &rows);
 	*ours = err == AIGW_OK && rows == 1;
 	return err;
 }
@@ -230,7 +216,7 @@ db_chat_release(struct db *db, const char *id, int attempt)
 	int rows = 0;
 
 	snprintf(att, sizeof att, "%d", attempt);
-	return exec_rows(db, DB_CHAT_RELEASE, values, &rows);
+	return db_exec_rows(db, DB_CHAT_RELEASE, values, &rows);
 }
 
 enum aigw_err

@@ -16,6 +16,26 @@
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* A job as the API shows it, built by the database from the row (alias j). */
+#define JOB_STEPS_JSON \
+	"(SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status)" \
+	" ORDER BY s.step_index), '[]'::json) FROM job_steps s WHERE s.job_id = j.job_id)"
+#define JOB_HEAD_FIELDS \
+	"'id', j.job_id, 'type', j.type, 'status', j.status, 'progress', j.progress," \
+	" 'status_message', j.status_message, 'steps', " JOB_STEPS_JSON ","
+#define JOB_TAIL_FIELDS \
+	" 'error', j.error, 'attempts', j.attempts, 'decision_id', j.decision_id," \
+	" 'version', j.version, 'created_at', " TS("j.created_at") "," \
+	" 'started_at', " TS("j.started_at") ", 'completed_at', " TS("j.completed_at")
+#define JOB_STATUS_JSON "json_build_object(" JOB_HEAD_FIELDS JOB_TAIL_FIELDS ")::text"
+#define JOB_FULL_JSON "json_build_object(" JOB_HEAD_FIELDS " 'output', j.output," JOB_TAIL_FIELDS ")::text"
+#define JOB_ACCEPTED_JSON \
+	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
+	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
+#define JOB_NOTIFY "pg_notify('job_' || job_id::text, version::text)"
+/* Later writes of a claimed job: this attempt's, and only while it runs. */
+#define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
+
 struct stmt_def {
 	const char *name;
 	int nparams;
@@ -106,9 +126,129 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" WHERE slot = $1 AND pid = $2 AND host = $3" },
 	/* $1 stale_s */
 	[DB_HEALTH] = { "health", 1,
-		"SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending'),"
+		"SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending')"
+		" + (SELECT count(*) FROM jobs WHERE status = 'pending'),"
 		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 		"  AND heartbeat_at > now() - $1 * interval '1 second')" },
+	/* $1 owner $2 key: a key is remembered for 24 hours. */
+	[DB_JOB_KEY_EXPIRE] = { "job_key_expire", 2,
+		"UPDATE jobs SET idempotency_key = NULL WHERE owner_user = $1"
+		" AND idempotency_key = $2 AND created_at < now() - interval '24 hours'" },
+	/* $1 id $2 type $3 user $4 org $5 decision $6 input $7 max attempts
+	 * $8 timeout_s $9 key $10 fingerprint $11 step names (JSON array).
+	 * No row back when the key is taken: the caller reads that job. */
+	[DB_JOB_INSERT] = { "job_insert", 11,
+		"WITH j AS ("
+		" INSERT INTO jobs (job_id, type, owner_user, owner_org, decision_id, input,"
+		"  max_attempts, timeout_s, idempotency_key, request_hash, status_message)"
+		" VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9,"
+		"  encode(sha256(convert_to($10::text, 'UTF8')), 'hex'), 'Queued')"
+		" ON CONFLICT (owner_user, idempotency_key) WHERE idempotency_key IS NOT NULL"
+		" DO NOTHING RETURNING *),"
+		" s AS (INSERT INTO job_steps (job_id, step_index, name)"
+		"  SELECT j.job_id, e.ord - 1, e.name"
+		"  FROM j, jsonb_array_elements_text($11::jsonb) WITH ORDINALITY AS e(name, ord))"
+		" SELECT " JOB_ACCEPTED_JSON " FROM j" },
+	/* $1 owner $2 key $3 fingerprint */
+	[DB_JOB_BY_KEY] = { "job_by_key", 3,
+		"SELECT j.request_hash IS NOT DISTINCT FROM"
+		"  encode(sha256(convert_to($3::text, 'UTF8')), 'hex'), " JOB_ACCEPTED_JSON
+		" FROM jobs j WHERE j.owner_user = $1 AND j.idempotency_key = $2" },
+	/* $1 id $2 owner */
+	[DB_JOB_GET] = { "job_get", 2,
+		"SELECT " JOB_FULL_JSON " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
+	/* $1 id $2 owner */
+	[DB_JOB_STATUS] = { "job_status", 2,
+		"SELECT " JOB_STATUS_JSON " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
+	/* $1 id $2 owner */
+	[DB_JOB_RESULT] = { "job_result", 2,
+		"SELECT j.status, j.output::text, j.error, " JOB_STATUS_JSON
+		" FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
+	/* $1 id $2 owner. The worker holding the job hears aigw_cancel and
+	 * abandons its transfers; its fenced writes find the job cancelled. */
+	[DB_JOB_CANCEL] = { "job_cancel", 2,
+		"WITH u AS ("
+		" UPDATE jobs SET status = 'cancelled', status_message = 'Cancelled',"
+		"  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+		" WHERE job_id = $1 AND owner_user = $2 AND status IN ('pending', 'running')"
+		" RETURNING job_id, version),"
+		" s AS (UPDATE job_steps SET status = 'cancelled' FROM u"
+		"  WHERE job_steps.job_id = u.job_id AND job_steps.status IN ('pending', 'running'))"
+		" SELECT pg_notify('aigw_cancel', job_id::text), " JOB_NOTIFY " FROM u" },
+	/* $1 owner $2 status $3 type $4 limit $5 cursor time (microseconds since
+	 * the epoch) $6 cursor id. Keyset pagination, newest first. */
+	[DB_JOB_LIST] = { "job_list", 6,
+		"SELECT " JOB_STATUS_JSON ","
+		" (extract(epoch FROM j.created_at) * 1000000)::bigint::text || '.' || j.job_id::text"
+		" FROM jobs j WHERE j.owner_user = $1"
+		" AND ($2::text IS NULL OR j.status = $2::text)"
+		" AND ($3::text IS NULL OR j.type = $3::text)"
+		" AND ($5::bigint IS NULL OR (j.created_at, j.job_id) <"
+		"  (to_timestamp(0) + $5::bigint * interval '1 microsecond', $6::uuid))"
+		" ORDER BY j.created_at DESC, j.job_id DESC LIMIT $4" },
+	/* $1 limit $2 lease_s $3 worker name */
+	[DB_JOB_CLAIM] = { "job_claim", 3,
+		"WITH c AS ("
+		" SELECT job_id FROM jobs WHERE status = 'pending' OR (status = 'running'"
+		"  AND lease_until < now() AND attempts < max_attempts)"
+		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+		" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1,"
+		"  lease_until = now() + $2 * interval '1 second', worker = $3,"
+		"  started_at = coalesce(j.started_at, now()), version = j.version + 1,"
+		"  updated_at = now()"
+		" FROM c WHERE j.job_id = c.job_id"
+		" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress,"
+		"  (SELECT coalesce(json_agg(json_build_object('status', s.status,"
+		"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)"
+		"   FROM job_steps s WHERE s.job_id = j.job_id)::text,"
+		"  pg_notify('job_' || j.job_id::text, j.version::text)" },
+	/* $1 id $2 attempt $3 step $4 status message */
+	[DB_JOB_STEP_START] = { "job_step_start", 4,
+		"WITH j AS ("
+		" UPDATE jobs SET status_message = $4, version = version + 1, updated_at = now()"
+		" WHERE " JOB_FENCE " RETURNING job_id, version),"
+		" s AS (UPDATE job_steps SET status = 'running', attempts = job_steps.attempts + 1,"
+		"  started_at = coalesce(job_steps.started_at, now())"
+		"  FROM j WHERE job_steps.job_id = j.job_id AND job_steps.step_index = $3::int)"
+		" SELECT version, " JOB_NOTIFY " FROM j" },
+	/* $1 id $2 attempt $3 step $4 provider $5 result: once per provider. */
+	[DB_JOB_STEP_RESULT] = { "job_step_result", 5,
+		"UPDATE job_steps s SET results = s.results || jsonb_build_object($4::text, $5::jsonb)"
+		" FROM jobs j WHERE j.job_id = $1 AND j.attempts = $2 AND j.status = 'running'"
+		" AND s.job_id = j.job_id AND s.step_index = $3::int AND NOT s.results ? $4::text" },
+	/* $1 id $2 attempt $3 step $4 step status $5 step output $6 step error
+	 * $7 progress $8 final status (NULL: the job goes on) $9 job output
+	 * $10 job error */
+	[DB_JOB_STEP_END] = { "job_step_end", 10,
+		"WITH j AS ("
+		" UPDATE jobs SET status = coalesce($8::text, status),"
+		"  progress = CASE WHEN $8::text = 'completed' THEN 100"
+		"   WHEN $8::text IS NULL THEN greatest(progress, $7::int) ELSE progress END,"
+		"  output = CASE WHEN $8::text IS NULL THEN output ELSE $9::jsonb END,"
+		"  error = CASE WHEN $8::text IS NULL THEN error ELSE $10::text END,"
+		"  status_message = CASE WHEN $8::text = 'completed' THEN 'Completed'"
+		"   WHEN $8::text = 'failed' THEN 'Failed' ELSE status_message END,"
+		"  completed_at = CASE WHEN $8::text IS NULL THEN NULL ELSE now() END,"
+		"  lease_until = CASE WHEN $8::text IS NULL THEN lease_until ELSE NULL END,"
+		"  version = version + 1, updated_at = now()"
+		" WHERE " JOB_FENCE " RETURNING job_id, version),"
+		" s AS (UPDATE job_steps SET status = $4::text, output = $5::jsonb, error = $6::text,"
+		"  completed_at = now()"
+		"  FROM j WHERE job_steps.job_id = j.job_id AND job_steps.step_index = $3::int)"
+		" SELECT version, " JOB_NOTIFY " FROM j" },
+	/* $1 id $2 attempt $3 error */
+	[DB_JOB_FAIL] = { "job_fail", 3,
+		"WITH j AS ("
+		" UPDATE jobs SET status = 'failed', error = $3, status_message = 'Failed',"
+		"  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+		" WHERE " JOB_FENCE " RETURNING job_id, version)"
+		" SELECT version, " JOB_NOTIFY " FROM j" },
+	/* $1 id $2 attempt $3 lease_s */
+	[DB_JOB_RENEW] = { "job_renew", 3,
+		"UPDATE jobs SET lease_until = now() + $3 * interval '1 second' WHERE " JOB_FENCE },
+	/* $1 id $2 attempt: hands a job back so another worker takes it now. */
+	[DB_JOB_RELEASE] = { "job_release", 2,
+		"UPDATE jobs SET lease_until = now() WHERE " JOB_FENCE },
 };
 
 struct db {
@@ -255,6 +395,21 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	}
 	db->lost = err == AIGW_EDB && (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD);
 	return err;
+}
+
+enum aigw_err
+db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values, int *rows)
+{
+	PGresult *res = NULL;
+	enum aigw_err err = db_exec(db, stmt, values, &res);
+
+	*rows = 0;
+	if (err != AIGW_OK)
+		return err;
+	*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res)
+						      : (int)strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return AIGW_OK;
 }
 
 enum aigw_err

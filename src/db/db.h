@@ -31,6 +31,21 @@ enum db_stmt {
 	DB_SLOT_HEARTBEAT,
 	DB_SLOT_RELEASE,
 	DB_HEALTH,
+	DB_JOB_KEY_EXPIRE,
+	DB_JOB_INSERT,
+	DB_JOB_BY_KEY,
+	DB_JOB_GET,
+	DB_JOB_STATUS,
+	DB_JOB_RESULT,
+	DB_JOB_CANCEL,
+	DB_JOB_LIST,
+	DB_JOB_CLAIM,
+	DB_JOB_STEP_START,
+	DB_JOB_STEP_RESULT,
+	DB_JOB_STEP_END,
+	DB_JOB_FAIL,
+	DB_JOB_RENEW,
+	DB_JOB_RELEASE,
 	DB_STMT__MAX
 };
 
@@ -56,6 +71,11 @@ bool db_connection_lost(const struct db *db);
  */
 enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
+
+/* Runs a statement for its effect: *rows receives the rows it returned,
+ * or for a plain UPDATE the rows it changed. */
+enum aigw_err db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values,
+			   int *rows) AIGW_MUSTCHECK;
 
 /* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
  * by the caller and otherwise ignored. */

@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "http/wake.h"
+#include "jobs/jobtype.h"
 
 struct http_app {
 	const struct aigw_config *cfg;
@@ -21,6 +22,8 @@ struct http_app {
 	char **spawn_env;
 	/* Wakes workers after a submit; NULL in CGI mode (done inline). */
 	struct waker *waker;
+	/* The job types of AIGW_JOBTYPES_DIR, loaded once at start. */
+	const struct jobtype_registry *jobtypes;
 };
 
 struct http_thread {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobtype.h"
 #include "providers/provider.h"
@@ -544,6 +545,23 @@ jobtype_load_dir(const char *dir, struct jobtype_registry **out, char *errbuf, s
 	}
 	*out = r;
 	return AIGW_OK;
+}
+
+enum aigw_err
+jobtype_load_program(const char *program, const char *dir, struct jobtype_registry **out)
+{
+	char errbuf[1024];
+	enum aigw_err err = jobtype_load_dir(dir, out, errbuf, sizeof errbuf);
+
+	if (err == AIGW_ENOTFOUND) {
+		log_warn("jobs", NULL, "%s: no such directory; no job types are served", dir);
+		*out = NULL;
+		return AIGW_OK;
+	}
+	if (err != AIGW_OK)
+		fprintf(stderr, "%s: AIGW_JOBTYPES_DIR: %s\n", program,
+			err == AIGW_ENOMEM ? "out of memory" : errbuf);
+	return err;
 }
 
 void

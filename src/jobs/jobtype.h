@@ -75,6 +75,12 @@ struct jobtype_registry;
  * directory; AIGW_ENOMEM. An empty directory is a valid, empty registry. */
 enum aigw_err jobtype_load_dir(const char *dir, struct jobtype_registry **out,
 			       char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+/* jobtype_load_dir for a program's start: an invalid file, or a directory
+ * that exists but cannot be read, prints one line on stderr starting with
+ * program and fails; a missing directory is no job types (*out NULL, which
+ * every lookup below takes as an empty registry), with a log line. */
+enum aigw_err jobtype_load_program(const char *program, const char *dir,
+				   struct jobtype_registry **out) AIGW_MUSTCHECK;
 /* Parses one declaration (for tests and for jobtype_load_dir). */
 enum aigw_err jobtype_parse(const char *json, size_t len, struct jobtype **out,
 			    char *errbuf, size_t errlen) AIGW_MUSTCHECK;

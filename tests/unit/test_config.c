@@ -67,7 +67,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.limit_decision, 2);
 	assert_int_equal(cfg.auth, AUTH_NONE);
 	assert_true(cfg.spawn);
-	assert_string_equal(cfg.jobtypes_dir, "/etc/aigw/jobtypes.d");
+	assert_string_equal(cfg.jobtypes_dir, AIGW_SYSCONFDIR "/aigw/jobtypes.d");
 	config_free(&cfg);
 }
 
