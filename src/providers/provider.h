@@ -46,6 +46,8 @@ struct prov_call {
 	int max_tokens;        /* > 0; the caller applies its default */
 	bool websearch;        /* ground the answer with the provider's web search */
 	const char *location;  /* ISO 3166-1 alpha-2 country or NULL */
+	bool json_output;      /* the answer must be one JSON object: use the
+				* provider's JSON mode where it has one */
 };
 
 /* Where and as whom to call: borrowed. */
