@@ -1,5 +1,5 @@
 /*
- * aigw-worker.c: claims queued chats and runs their provider calls.
+ * aigw-worker.c: claims queued chats and jobs and runs their provider calls.
  *
  * Started detached by aigw-fcgi (AIGW_WORKER_SLOT names the slot reserved
  * for it) or as a service; stops after AIGW_WORKER_IDLE_S idle seconds, or
@@ -29,6 +29,7 @@ int
 main(int argc, char **argv)
 {
 	struct aigw_config cfg;
+	struct jobtype_registry *jobtypes = NULL;
 	struct sigaction sa;
 	char errbuf[512];
 	const char *slot_text = getenv("AIGW_WORKER_SLOT");
@@ -56,7 +57,12 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = runner_run(&cfg, (int)slot, &stop_requested);
+	if (jobtype_load_program("aigw-worker", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
+		config_free(&cfg);
+		return 2;
+	}
+	rc = runner_run(&cfg, jobtypes, (int)slot, &stop_requested);
+	jobtype_registry_free(jobtypes);
 	config_free(&cfg);
 	return rc;
 }

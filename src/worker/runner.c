@@ -12,44 +12,17 @@
 #include "db/chats.h"
 #include "db/db.h"
 #include "db/workers.h"
+#include "jobs/output.h"
 #include "providers/provider.h"
 #include "worker/runner.h"
+#include "worker/work.h"
 #include "worker/xfer.h"
 
 #define CHATS_MAX 64                /* chats held at once by one worker */
 #define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
-#define WRITE_RETRY_MS 1000         /* results kept while the database is away */
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 30000
 #define TURN_MAX_MS 1000
-
-/* How each provider is reached in this process: its own API, or the
- * built-in mock when its key is not set. */
-struct route {
-	const struct prov_desc *desc;
-	struct prov_config pc;
-	char *base_url;
-	bool mock;
-};
-
-enum task_state { TASK_WAITING, TASK_RUNNING, TASK_UNWRITTEN, TASK_DONE };
-
-struct chat_run;
-
-struct task {
-	struct chat_run *chat;
-	const struct route *route;
-	const char *provider;      /* borrowed from chat->models */
-	const char *model;         /* borrowed from chat->models */
-	enum task_state state;
-	int attempts;
-	bool bad_body_retried;
-	int64_t due_ms;            /* WAITING: when to start; UNWRITTEN: when to retry */
-	struct xfer *xfer;
-	char *result_json;         /* UNWRITTEN: what to store */
-};
-
-struct runner;
 
 struct chat_run {
 	struct runner *r;
@@ -61,27 +34,6 @@ struct chat_run {
 	int64_t renew_ms;
 	int64_t finish_retry_ms;   /* 0: not tried yet */
 	struct chat_run *next;
-};
-
-struct runner {
-	const struct aigw_config *cfg;
-	volatile sig_atomic_t *stop;
-	struct db *db;
-	struct xfer_engine *xe;
-	struct route *routes;
-	size_t nroutes;
-	struct chat_run *chats;
-	int nchats;
-	PGconn *listening;         /* the connection LISTEN was issued on */
-	bool wake;
-	int slot;
-	long pid;
-	char host[64];
-	char name[96];
-	int64_t next_claim_ms;
-	int64_t next_heartbeat_ms;
-	int64_t idle_since_ms;
-	uint64_t rng;
 };
 
 static uint32_t
@@ -140,7 +92,7 @@ routes_init(struct runner *r)
 	return 0;
 }
 
-static const struct route *
+const struct route *
 route_find(const struct runner *r, const char *name)
 {
 	for (size_t i = 0; i < r->nroutes; i++)
@@ -210,49 +162,39 @@ result_json(const struct task *t, const struct prov_result *pr, int64_t latency_
 	return out;
 }
 
-static void chat_maybe_finish(struct runner *r, struct chat_run *ch);
-
-/* Writes a final result; kept for later when the database is away. */
+/* Stores a final result; kept for later when the database is away. */
 static void
 task_flush(struct runner *r, struct task *t)
 {
-	bool written = false;
-	enum aigw_err err;
-
-	err = db_chat_write_result(r->db, t->chat->c.chat_id, t->chat->c.attempt, t->provider,
-				   t->result_json, &written);
-	if (err == AIGW_EDB) {
+	if (t->ops->store(r, t) == AIGW_EDB) {
 		t->due_ms = time_mono_ms() + WRITE_RETRY_MS;
 		return;
 	}
-	if (err == AIGW_OK && !written)
-		log_info("worker", t->chat->c.chat_id,
-			 "%s: result not stored (already stored, or the lease moved on)", t->provider);
+	t->state = TASK_DONE;
+	t->ops->settled(r, t);
 	free(t->result_json);
 	t->result_json = NULL;
-	t->state = TASK_DONE;
-	t->chat->open--;
-	chat_maybe_finish(r, t->chat);
 }
 
 static void
 task_complete(struct runner *r, struct task *t, const struct prov_result *pr, int64_t latency_ms)
 {
+	const char *id = t->ops->log_id(t);
+
 	t->result_json = result_json(t, pr, latency_ms);
 	if (t->result_json == NULL) {
-		/* Out of memory: the lease runs out and another attempt redoes it. */
-		log_error("worker", t->chat->c.chat_id, "%s: cannot build the result", t->provider);
+		/* Out of memory: the owner hears of a lost result. */
+		log_error("worker", id, "%s: cannot build the result", t->provider);
 		t->state = TASK_DONE;
-		t->chat->open--;
+		t->ops->settled(r, t);
 		return;
 	}
 	if (pr->ok)
-		log_info("worker", t->chat->c.chat_id, "%s: ok after %d attempt%s, %lld ms",
-			 t->provider, t->attempts, t->attempts == 1 ? "" : "s", (long long)latency_ms);
+		log_info("worker", id, "%s: ok after %d attempt%s, %lld ms", t->provider,
+			 t->attempts, t->attempts == 1 ? "" : "s", (long long)latency_ms);
 	else
-		log_info("worker", t->chat->c.chat_id, "%s: failed after %d attempt%s: %s",
-			 t->provider, t->attempts, t->attempts == 1 ? "" : "s",
-			 pr->error ? pr->error : "?");
+		log_info("worker", id, "%s: failed after %d attempt%s: %s", t->provider,
+			 t->attempts, t->attempts == 1 ? "" : "s", pr->error ? pr->error : "?");
 	t->state = TASK_UNWRITTEN;
 	task_flush(r, t);
 }
@@ -270,11 +212,47 @@ fail_task(struct runner *r, struct task *t, enum prov_errclass cls, const char *
 	task_complete(r, t, &pr, 0);
 }
 
+/*
+ * An answer that had to be one JSON object and is not gets one more try
+ * at once (models often comply the second time); after that it is a
+ * failure of its own. Returns true when a retry was scheduled.
+ */
+static bool
+json_retry(struct task *t, struct prov_result *pr)
+{
+	json_object *v;
+	char *msg;
+
+	if (!pr->ok || !t->call.json_output)
+		return false;
+	v = jobs_answer_json(pr->text);
+	if (v != NULL) {
+		json_object_put(v);
+		return false;
+	}
+	if (!t->json_retried) {
+		t->json_retried = true;
+		log_info("worker", t->ops->log_id(t), "%s: the answer is not JSON; asking again",
+			 t->provider);
+		t->state = TASK_WAITING;
+		t->due_ms = time_mono_ms();
+		return true;
+	}
+	msg = xstrdup("the answer is not one JSON object, twice");
+	free(pr->text);
+	pr->text = NULL;
+	free(pr->error);
+	pr->error = msg;
+	pr->ok = false;
+	pr->errclass = PROV_ERR_BAD_BODY;
+	return false;
+}
+
 static void
 on_transfer_done(void *arg, const struct xfer_result *res)
 {
 	struct task *t = arg;
-	struct runner *r = t->chat->r;
+	struct runner *r = t->runner;
 	struct prov_result pr;
 	bool retry;
 
@@ -292,6 +270,10 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 		pr.errclass = PROV_ERR_BAD_BODY;
 		pr.error = xstrdup("out of memory while parsing the answer");
 	}
+	if (json_retry(t, &pr)) {
+		prov_result_free(&pr);
+		return;
+	}
 	retry = !pr.ok && prov_err_retryable(pr.errclass) && t->attempts < r->cfg->max_attempts &&
 		!(pr.errclass == PROV_ERR_BAD_BODY && t->bad_body_retried);
 	if (retry) {
@@ -300,7 +282,7 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 
 		if (pr.errclass == PROV_ERR_BAD_BODY)
 			t->bad_body_retried = true;
-		log_info("worker", t->chat->c.chat_id, "%s: attempt %d failed (%s), retrying in %lld ms",
+		log_info("worker", t->ops->log_id(t), "%s: attempt %d failed (%s), retrying in %lld ms",
 			 t->provider, t->attempts, prov_errclass_name(pr.errclass), (long long)delay);
 		t->state = TASK_WAITING;
 		t->due_ms = time_mono_ms() + delay;
@@ -313,15 +295,6 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 static void
 task_start(struct runner *r, struct task *t)
 {
-	struct chat_run *ch = t->chat;
-	struct prov_call call = {
-		.model = t->model,
-		.message = ch->c.message,
-		.system = ch->c.system,
-		.max_tokens = ch->c.max_tokens,
-		.websearch = ch->c.websearch,
-		.location = ch->c.location,
-	};
 	struct prov_http req;
 	enum aigw_err err;
 
@@ -330,16 +303,17 @@ task_start(struct runner *r, struct task *t)
 		struct prov_result pr;
 
 		memset(&pr, 0, sizeof pr);
-		if (prov_mock_answer(&call, &pr) != AIGW_OK) {
+		if (prov_mock_answer(&t->call, &pr) != AIGW_OK) {
 			fail_task(r, t, PROV_ERR_SERVER, "%s: %s", "out of memory");
 			return;
 		}
-		task_complete(r, t, &pr, r->cfg->mock_delay_ms);
+		if (!json_retry(t, &pr))
+			task_complete(r, t, &pr, r->cfg->mock_delay_ms);
 		prov_result_free(&pr);
 		return;
 	}
 	memset(&req, 0, sizeof req);
-	err = t->route->desc->build(&t->route->pc, &call, &req);
+	err = t->route->desc->build(&t->route->pc, &t->call, &req);
 	if (err != AIGW_OK) {
 		fail_task(r, t, PROV_ERR_CLIENT, "%s: cannot build the request: %s",
 			  aigw_strerror(err));
@@ -353,18 +327,96 @@ task_start(struct runner *r, struct task *t)
 		return;
 	}
 	t->state = TASK_RUNNING;
-	log_debug("worker", ch->c.chat_id, "%s: attempt %d sent", t->provider, t->attempts);
+	log_debug("worker", t->ops->log_id(t), "%s: attempt %d sent", t->provider, t->attempts);
+}
+
+void
+task_init(struct runner *r, struct task *t, const struct task_ops *ops, void *owner,
+	  const char *provider, const char *model)
+{
+	t->ops = ops;
+	t->owner = owner;
+	t->runner = r;
+	t->provider = provider;
+	t->model = model;
+	t->call.model = model;
+	t->route = route_find(r, provider);
+	t->state = TASK_WAITING;
+	/* The built-in mock answers after its delay, as a provider would. */
+	t->due_ms = time_mono_ms() + (t->route && t->route->mock ? r->cfg->mock_delay_ms : 0);
+}
+
+void
+task_turn(struct runner *r, struct task *t, int64_t now, int64_t *next)
+{
+	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && now >= t->due_ms) {
+		if (t->route == NULL)
+			fail_task(r, t, PROV_ERR_CLIENT, "%s: %s", "unknown provider");
+		else if (t->state == TASK_WAITING)
+			task_start(r, t);
+		else
+			task_flush(r, t);
+	}
+	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < *next)
+		*next = t->due_ms;
+}
+
+void
+task_abandon(struct runner *r, struct task *t)
+{
+	xfer_cancel(r->xe, t->xfer);
+	t->xfer = NULL;
+	free(t->result_json);
+	t->result_json = NULL;
 }
 
 /* ---- chats ---- */
 
+static void chat_maybe_finish(struct runner *r, struct chat_run *ch);
+
+static enum aigw_err
+chat_task_store(struct runner *r, struct task *t)
+{
+	struct chat_run *ch = t->owner;
+	bool written = false;
+	enum aigw_err err;
+
+	err = db_chat_write_result(r->db, ch->c.chat_id, ch->c.attempt, t->provider,
+				   t->result_json, &written);
+	if (err == AIGW_OK && !written)
+		log_info("worker", ch->c.chat_id,
+			 "%s: result not stored (already stored, or the lease moved on)", t->provider);
+	return err;
+}
+
+static void
+chat_task_settled(struct runner *r, struct task *t)
+{
+	struct chat_run *ch = t->owner;
+
+	/* A result that could not even be built is left to another attempt
+	 * after the lease: finishing without it would call it failed. */
+	if (t->result_json == NULL)
+		return;
+	ch->open--;
+	chat_maybe_finish(r, ch);
+}
+
+static const char *
+chat_task_log_id(const struct task *t)
+{
+	return ((const struct chat_run *)t->owner)->c.chat_id;
+}
+
+static const struct task_ops chat_task_ops = {
+	chat_task_store, chat_task_settled, chat_task_log_id,
+};
+
 static void
 chat_free(struct runner *r, struct chat_run *ch)
 {
-	for (size_t i = 0; i < ch->ntasks; i++) {
-		xfer_cancel(r->xe, ch->tasks[i].xfer);
-		free(ch->tasks[i].result_json);
-	}
+	for (size_t i = 0; i < ch->ntasks; i++)
+		task_abandon(r, &ch->tasks[i]);
 	free(ch->tasks);
 	json_object_put(ch->models);
 	free(ch->c.message);
@@ -447,20 +499,17 @@ chat_add(struct runner *r, struct db_chat_claim *c)
 		/* A result stored by an earlier attempt is never redone. */
 		if (json_object_object_get_ex(done, provider, NULL))
 			continue;
-		t->chat = ch;
-		t->provider = provider;
-		t->model = json_object_get_string(model);
-		t->route = route_find(r, provider);
-		t->state = TASK_WAITING;
-		t->due_ms = time_mono_ms() + (t->route && t->route->mock ? r->cfg->mock_delay_ms : 0);
+		task_init(r, t, &chat_task_ops, ch, provider, json_object_get_string(model));
+		t->call.message = ch->c.message;
+		t->call.system = ch->c.system;
+		t->call.max_tokens = ch->c.max_tokens;
+		t->call.websearch = ch->c.websearch;
+		t->call.location = ch->c.location;
 		n++;
 	}
 	json_object_put(done);
 	ch->ntasks = n;
 	ch->open = n;
-	for (size_t i = 0; i < n; i++)
-		if (ch->tasks[i].route == NULL)
-			fail_task(r, &ch->tasks[i], PROV_ERR_CLIENT, "%s: %s", "unknown provider");
 	chat_maybe_finish(r, ch);
 	return AIGW_OK;
 }
@@ -475,12 +524,14 @@ claim(struct runner *r)
 
 	r->wake = false;
 	r->next_claim_ms = time_mono_ms() + CLAIM_POLL_MS;
-	if (r->nchats >= CHATS_MAX || *r->stop)
+	if (*r->stop)
 		return 0;
+	if (r->nchats >= CHATS_MAX)
+		return jobs_claim(r);
 	err = db_chat_claim(r->db, CHATS_MAX - r->nchats, r->cfg->lease_s, r->name,
 			    r->cfg->max_attempts, &claims, &n);
 	if (err != AIGW_OK)
-		return 0;
+		return jobs_claim(r);
 	for (size_t i = 0; i < n; i++) {
 		char id[UUID_STR_LEN + 1];
 
@@ -490,7 +541,7 @@ claim(struct runner *r)
 			log_error("worker", id, "out of memory; left to its lease");
 	}
 	db_chat_claims_free(claims, n);
-	return n;
+	return n + jobs_claim(r);
 }
 
 /* ---- the loop ---- */
@@ -502,7 +553,7 @@ listen_if_needed(struct runner *r)
 
 	if (conn == NULL || conn == r->listening || PQstatus(conn) != CONNECTION_OK)
 		return;
-	if (db_command(r->db, "LISTEN aigw_work") == AIGW_OK) {
+	if (db_command(r->db, "LISTEN aigw_work; LISTEN aigw_cancel") == AIGW_OK) {
 		r->listening = conn;
 		/* Anything submitted while we were not listening is found now. */
 		r->wake = true;
@@ -522,7 +573,10 @@ drain_notifications(struct runner *r)
 		return;
 	}
 	while ((n = PQnotifies(conn)) != NULL) {
-		r->wake = true;
+		if (strcmp(n->relname, "aigw_cancel") == 0)
+			jobs_cancelled(r, n->extra);
+		else
+			r->wake = true;
 		PQfreemem(n);
 	}
 }
@@ -579,24 +633,20 @@ turn(struct runner *r)
 			next = ch->renew_ms;
 		if (ch->open == 0 && ch->finish_retry_ms > 0 && ch->finish_retry_ms < next)
 			next = ch->finish_retry_ms;
-		for (size_t i = 0; i < ch->ntasks; i++) {
-			struct task *t = &ch->tasks[i];
-
-			if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && now >= t->due_ms) {
-				if (t->state == TASK_WAITING)
-					task_start(r, t);
-				else
-					task_flush(r, t);
-			}
-			if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < next)
-				next = t->due_ms;
-		}
+		for (size_t i = 0; i < ch->ntasks; i++)
+			task_turn(r, &ch->tasks[i], now, &next);
 		if (ch->finish_retry_ms == -1) {
 			chat_remove(r, ch);
 			continue;
 		}
 	}
-	/* New chats have tasks due now: turn again at once. */
+	{
+		int64_t jobs_next = jobs_turn(r, now);
+
+		if (jobs_next < next)
+			next = jobs_next;
+	}
+	/* New work has tasks due now: turn again at once. */
 	if ((r->wake || now >= r->next_claim_ms) && claim(r) > 0)
 		return now;
 	if (r->next_claim_ms < next)
@@ -614,6 +664,7 @@ hand_back(struct runner *r)
 			log_info("worker", ch->c.chat_id, "handed back");
 		chat_remove(r, ch);
 	}
+	jobs_hand_back(r);
 }
 
 static int
@@ -642,7 +693,7 @@ take_slot(struct runner *r)
 static bool
 idle_exit(struct runner *r, int64_t now)
 {
-	if (r->nchats > 0 || xfer_in_flight(r->xe) > 0) {
+	if (r->nchats > 0 || r->njobs > 0 || xfer_in_flight(r->xe) > 0) {
 		r->idle_since_ms = now;
 		return false;
 	}
@@ -661,13 +712,15 @@ idle_exit(struct runner *r, int64_t now)
 }
 
 int
-runner_run(const struct aigw_config *cfg, int slot, volatile sig_atomic_t *stop)
+runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
+	   volatile sig_atomic_t *stop)
 {
 	struct runner r;
 	int rc = 1;
 
 	memset(&r, 0, sizeof r);
 	r.cfg = cfg;
+	r.jobtypes = jobtypes;
 	r.stop = stop;
 	r.slot = slot;
 	r.pid = (long)getpid();

@@ -1,6 +1,6 @@
 /*
- * runner.h: the worker's event loop: claims chats from the queue and runs
- * every provider call of every claimed chat at once.
+ * runner.h: the worker's event loop: claims chats and jobs from the queue
+ * and runs every provider call of every claimed chat and job step at once.
  *
  * DESIGN. One wait per turn (curl_multi_poll with the database socket as an
  * extra descriptor, and the nearest timer as the timeout); then finished
@@ -18,10 +18,13 @@
 #include <signal.h>
 
 #include "core/config.h"
+#include "jobs/jobtype.h"
 
-/* slot: the worker slot reserved for this process (0: reserve one).
+/* jobtypes: the job types this worker runs (borrowed; NULL: none).
+ * slot: the worker slot reserved for this process (0: reserve one).
  * Returns the exit code: 0 after a normal stop, 1 when it could not start,
  * 2 for invalid provider configuration (the reason is logged). */
-int runner_run(const struct aigw_config *cfg, int slot, volatile sig_atomic_t *stop);
+int runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
+	       volatile sig_atomic_t *stop);
 
 #endif

@@ -1,0 +1,524 @@
+/*
+ * jobrun.c: the job runner: runs claimed jobs step by step inside the
+ * worker's loop (see work.h).
+ *
+ * DESIGN. A job goes through its type's steps in order. For each step the
+ * templates are rendered from the input and the outputs of earlier steps,
+ * the step is marked running (a fenced write that also shows its status
+ * message), and one task is started per call that no earlier attempt
+ * answered (a fan-out runs them all at once). Each answer is stored in the
+ * step's results as it arrives. When every call is settled, the step's
+ * output and the job's progress are stored in one fenced write, or the job
+ * fails; the last step's write finishes the job. A write refused by the
+ * fence means the job is no longer this attempt's (lease lost, or
+ * cancelled): it is dropped with its transfers. A write the database could
+ * not take is tried again after WRITE_RETRY_MS, and nothing moves on
+ * before it is stored, so a finished step is never run again.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "db/jobs.h"
+#include "jobs/output.h"
+#include "jobs/template.h"
+#include "worker/work.h"
+
+enum job_phase {
+	JOB_BEGIN_STEP,  /* render and mark the step running */
+	JOB_RUNNING,     /* its calls are in flight */
+	JOB_END_STEP,    /* store its output (and finish the job after the last) */
+	JOB_FAILING,     /* store a failure that no step caused */
+	JOB_GONE,        /* finished or no longer ours: removed at the next turn */
+	JOB_PHASE__MAX
+};
+
+struct job_run {
+	struct db_job_claim c;
+	const struct jobtype *type;
+	json_object *input;
+	json_object **outputs;     /* per step: its output once it has ended */
+	json_object **stored;      /* per step: results stored by earlier attempts */
+	size_t step;
+	enum job_phase phase;
+	int64_t due_ms;            /* when the phase's next write is due */
+	int progress;
+	char *fail_msg;            /* JOB_FAILING: the job's error */
+	char *prompt;              /* the current step's rendered templates */
+	char *system;
+	struct task *tasks;
+	size_t ntasks;
+	size_t open;               /* tasks not settled */
+	json_object *results;      /* the current step's results by provider */
+	int64_t renew_ms;
+	struct job_run *next;
+};
+
+/* ---- life cycle ---- */
+
+static void
+step_reset(struct runner *r, struct job_run *j)
+{
+	for (size_t i = 0; i < j->ntasks; i++)
+		task_abandon(r, &j->tasks[i]);
+	free(j->tasks);
+	j->tasks = NULL;
+	j->ntasks = j->open = 0;
+	free(j->prompt);
+	free(j->system);
+	j->prompt = j->system = NULL;
+	json_object_put(j->results);
+	j->results = NULL;
+}
+
+static void
+job_free(struct runner *r, struct job_run *j)
+{
+	step_reset(r, j);
+	for (size_t i = 0; j->type != NULL && i < j->type->nsteps; i++) {
+		if (j->outputs != NULL)
+			json_object_put(j->outputs[i]);
+		if (j->stored != NULL)
+			json_object_put(j->stored[i]);
+	}
+	free(j->outputs);
+	free(j->stored);
+	json_object_put(j->input);
+	free(j->fail_msg);
+	free(j->c.type);
+	free(j->c.input_json);
+	free(j->c.steps_json);
+	free(j);
+}
+
+static void
+job_remove(struct runner *r, struct job_run *j)
+{
+	for (struct job_run **p = &r->jobs; *p != NULL; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			r->njobs--;
+			break;
+		}
+	}
+	job_free(r, j);
+}
+
+static void job_fail_later(struct job_run *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+job_fail_later(struct job_run *j, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	free(j->fail_msg);
+	j->fail_msg = xstrdup(msg);
+	j->phase = JOB_FAILING;
+	j->due_ms = 0;
+}
+
+/* ---- tasks of a step ---- */
+
+static enum aigw_err
+job_task_store(struct runner *r, struct task *t)
+{
+	struct job_run *j = t->owner;
+	bool written = false;
+	enum aigw_err err;
+
+	err = db_job_step_result(r->db, j->c.job_id, j->c.attempt, (int)j->step, t->provider,
+				 t->result_json, &written);
+	if (err == AIGW_OK && !written)
+		log_info("worker", j->c.job_id,
+			 "step %s, %s: result not stored (stored already, or the job moved on)",
+			 j->type->steps[j->step].name, t->provider);
+	return err;
+}
+
+static void
+job_task_settled(struct runner *r, struct task *t)
+{
+	struct job_run *j = t->owner;
+	json_object *res = NULL;
+
+	(void)r;
+	if (t->result_json != NULL)
+		res = json_tokener_parse(t->result_json);
+	if (res == NULL)
+		/* Without memory for the result, the call counts as failed. */
+		res = json_tokener_parse("{\"ok\":false,\"error\":\"the result was lost (out of memory)\"}");
+	if (res == NULL || json_object_object_add(j->results, t->provider, res) != 0)
+		json_object_put(res);
+	if (--j->open == 0) {
+		j->phase = JOB_END_STEP;
+		j->due_ms = 0;
+	}
+}
+
+static const char *
+job_task_log_id(const struct task *t)
+{
+	return ((const struct job_run *)t->owner)->c.job_id;
+}
+
+static const struct task_ops job_task_ops = {
+	job_task_store, job_task_settled, job_task_log_id,
+};
+
+/* ---- phases ---- */
+
+static enum aigw_err
+render(const struct template *tpl, json_object *ctx, char **out, const char *what,
+       struct job_run *j)
+{
+	char why[512];
+	enum aigw_err err;
+
+	*out = NULL;
+	if (tpl == NULL)
+		return AIGW_OK;
+	err = template_render(tpl, ctx, out, why, sizeof why);
+	if (err != AIGW_OK) {
+		char where[256];
+
+		snprintf(where, sizeof where, "step %s: cannot render the %s",
+			 j->type->steps[j->step].name, what);
+		job_fail_later(j, "%s: %s", where, err == AIGW_ENOMEM ? "out of memory" : why);
+	}
+	return err;
+}
+
+static void
+begin_step(struct runner *r, struct job_run *j)
+{
+	const struct jobtype_step *s = &j->type->steps[j->step];
+	json_object *ctx = NULL;
+	char *system = NULL;
+	bool ours = false;
+	enum aigw_err err;
+
+	step_reset(r, j);
+	if (jobs_context(j->type, j->input, j->outputs, &ctx) != AIGW_OK) {
+		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	if (render(s->prompt, ctx, &j->prompt, "prompt", j) != AIGW_OK ||
+	    render(s->system, ctx, &system, "system prompt", j) != AIGW_OK)
+		goto out;
+	if (s->output_json) {
+		j->system = jobs_json_system(system);
+		free(system);
+		system = NULL;
+		if (j->system == NULL) {
+			job_fail_later(j, "step %s: %s", s->name, "out of memory");
+			goto out;
+		}
+	} else {
+		j->system = system;
+		system = NULL;
+	}
+	err = db_job_step_start(r->db, j->c.job_id, j->c.attempt, (int)j->step, s->status_message,
+				&ours);
+	if (err != AIGW_OK) {
+		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		goto out;
+	}
+	if (!ours) {
+		log_info("worker", j->c.job_id, "no longer ours (cancelled, or the lease moved on)");
+		j->phase = JOB_GONE;
+		goto out;
+	}
+	/* Answers an earlier attempt stored are kept, never asked again. */
+	j->results = j->stored[j->step] ? json_object_get(j->stored[j->step]) : json_object_new_object();
+	j->tasks = calloc(s->ncalls, sizeof *j->tasks);
+	if (j->results == NULL || j->tasks == NULL) {
+		job_fail_later(j, "step %s: %s", s->name, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < s->ncalls; i++) {
+		struct task *t = &j->tasks[j->ntasks];
+
+		if (json_object_object_get_ex(j->results, s->calls[i].provider, NULL))
+			continue;
+		task_init(r, t, &job_task_ops, j, s->calls[i].provider, s->calls[i].model);
+		t->call.message = j->prompt;
+		t->call.system = j->system;
+		t->call.max_tokens = s->max_tokens;
+		t->call.json_output = s->output_json;
+		j->ntasks++;
+	}
+	j->open = j->ntasks;
+	log_info("worker", j->c.job_id, "step %s started (%zu call%s)", s->name, j->ntasks,
+		 j->ntasks == 1 ? "" : "s");
+	j->phase = j->open > 0 ? JOB_RUNNING : JOB_END_STEP;
+	j->due_ms = 0;
+out:
+	free(system);
+	json_object_put(ctx);
+}
+
+static void
+end_step(struct runner *r, struct job_run *j)
+{
+	const struct jobtype_step *s = &j->type->steps[j->step];
+	bool last = j->step + 1 == j->type->nsteps, ours = false;
+	json_object *out = NULL, *job_out = NULL;
+	struct db_job_step_end e;
+	char why[1024], error[1200];
+	enum aigw_err err;
+
+	memset(&e, 0, sizeof e);
+	e.step = (int)j->step;
+	err = jobs_step_output(s, j->results, &out, why, sizeof why);
+	if (err == AIGW_ENOMEM)
+		goto retry;
+	if (err != AIGW_OK) {
+		snprintf(error, sizeof error, "step %s failed: %s", s->name, why);
+		e.step_status = "failed";
+		e.step_error = why;
+		e.progress = j->progress;
+		e.final_status = "failed";
+		e.job_error = error;
+	} else {
+		e.step_status = "completed";
+		e.step_output_json = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
+		e.progress = jobs_progress_after(j->type, j->step, j->progress);
+		if (last) {
+			size_t o = j->type->output_step;
+
+			job_out = jobs_job_output(&j->type->steps[o], o == j->step ? out : j->outputs[o]);
+			if (job_out == NULL)
+				goto retry;
+			e.final_status = "completed";
+			e.job_output_json = json_object_to_json_string_ext(job_out, JSON_C_TO_STRING_PLAIN);
+		}
+		if (e.step_output_json == NULL || (last && e.job_output_json == NULL))
+			goto retry;
+	}
+	err = db_job_step_end(r->db, j->c.job_id, j->c.attempt, &e, &ours);
+	if (err != AIGW_OK)
+		goto retry;
+	if (!ours) {
+		log_info("worker", j->c.job_id, "no longer ours (cancelled, or the lease moved on)");
+		j->phase = JOB_GONE;
+		goto done;
+	}
+	log_info("worker", j->c.job_id, "step %s %s", s->name, e.step_status);
+	if (e.final_status != NULL) {
+		log_info("worker", j->c.job_id, "job %s", e.final_status);
+		j->phase = JOB_GONE;
+		goto done;
+	}
+	j->progress = e.progress;
+	j->outputs[j->step] = out;
+	out = NULL;
+	j->step++;
+	j->phase = JOB_BEGIN_STEP;
+	j->due_ms = 0;
+	step_reset(r, j);
+	goto done;
+retry:
+	/* The database is away (or memory short): the same write, later. */
+	j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+done:
+	json_object_put(out);
+	json_object_put(job_out);
+}
+
+static void
+fail_job(struct runner *r, struct job_run *j)
+{
+	const char *msg = j->fail_msg ? j->fail_msg : "the job failed (out of memory)";
+	bool ours = false;
+
+	if (db_job_fail(r->db, j->c.job_id, j->c.attempt, msg, &ours) != AIGW_OK) {
+		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	if (ours)
+		log_info("worker", j->c.job_id, "job failed: %s", msg);
+	j->phase = JOB_GONE;
+}
+
+/* ---- claiming ---- */
+
+/* Takes ownership of the claim's strings. */
+static enum aigw_err
+job_add(struct runner *r, struct db_job_claim *c)
+{
+	struct job_run *j = calloc(1, sizeof *j);
+	json_object *steps = NULL;
+	enum aigw_err err = AIGW_OK;
+
+	if (j == NULL)
+		return AIGW_ENOMEM;
+	j->c = *c;
+	memset(c, 0, sizeof *c);
+	j->next = r->jobs;
+	r->jobs = j;
+	r->njobs++;
+	j->renew_ms = time_mono_ms() + r->cfg->lease_s * 1000 / 3;
+	j->progress = j->c.progress;
+	j->phase = JOB_BEGIN_STEP;
+	j->type = jobtype_find(r->jobtypes, j->c.type);
+	if (j->type == NULL) {
+		job_fail_later(j, "unknown job type '%.64s' (not declared where the worker runs)",
+			       j->c.type);
+		return AIGW_OK;
+	}
+	j->input = json_tokener_parse(j->c.input_json);
+	steps = json_tokener_parse(j->c.steps_json);
+	j->outputs = calloc(j->type->nsteps, sizeof *j->outputs);
+	j->stored = calloc(j->type->nsteps, sizeof *j->stored);
+	if (j->outputs == NULL || j->stored == NULL) {
+		err = AIGW_ENOMEM;
+		goto out;
+	}
+	if (!json_object_is_type(j->input, json_type_object) ||
+	    !json_object_is_type(steps, json_type_array) ||
+	    json_object_array_length(steps) != j->type->nsteps) {
+		job_fail_later(j, "the stored job does not match its type %s (were its steps changed?)",
+			       j->type->name);
+		goto out;
+	}
+	j->step = j->type->nsteps;
+	for (size_t i = 0; i < j->type->nsteps; i++) {
+		json_object *st = json_object_array_get_idx(steps, i), *v;
+
+		if (json_object_object_get_ex(st, "results", &v) &&
+		    json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0)
+			j->stored[i] = json_object_get(v);
+		if (json_object_object_get_ex(st, "status", &v) &&
+		    strcmp(json_object_get_string(v), "completed") == 0 &&
+		    json_object_object_get_ex(st, "output", &v) && json_object_is_type(v, json_type_object))
+			j->outputs[i] = json_object_get(v);
+		else if (j->step == j->type->nsteps)
+			j->step = i;
+	}
+	if (j->step == j->type->nsteps) {
+		/* Every step ended but the job did not: end the last one again
+		 * from what it stored. */
+		j->step = j->type->nsteps - 1;
+		json_object_put(j->outputs[j->step]);
+		j->outputs[j->step] = NULL;
+	}
+	if (j->step > 0)
+		log_info("worker", j->c.job_id, "resuming at step %s",
+			 j->type->steps[j->step].name);
+out:
+	json_object_put(steps);
+	if (err != AIGW_OK)
+		job_remove(r, j);
+	return err;
+}
+
+size_t
+jobs_claim(struct runner *r)
+{
+	struct db_job_claim *claims = NULL;
+	size_t n = 0;
+
+	if (r->njobs >= JOBS_MAX || *r->stop)
+		return 0;
+	if (db_job_claim(r->db, JOBS_MAX - r->njobs, r->cfg->lease_s, r->name, &claims, &n) != AIGW_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char id[UUID_STR_LEN + 1];
+
+		memcpy(id, claims[i].job_id, sizeof id);
+		log_info("worker", id, "claimed job %s (attempt %d)", claims[i].type, claims[i].attempt);
+		if (job_add(r, &claims[i]) != AIGW_OK)
+			log_error("worker", id, "out of memory; left to its lease");
+	}
+	db_job_claims_free(claims, n);
+	return n;
+}
+
+/* ---- the turn ---- */
+
+static void
+renew(struct runner *r, struct job_run *j, int64_t now)
+{
+	bool ours = true;
+
+	if (now < j->renew_ms || j->phase == JOB_GONE)
+		return;
+	if (db_job_renew(r->db, j->c.job_id, j->c.attempt, r->cfg->lease_s, &ours) == AIGW_OK &&
+	    !ours) {
+		log_warn("worker", j->c.job_id, "lease lost or job cancelled; dropping the job");
+		j->phase = JOB_GONE;
+		return;
+	}
+	j->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+}
+
+int64_t
+jobs_turn(struct runner *r, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	struct job_run *j, *nextj;
+
+	for (j = r->jobs; j != NULL; j = nextj) {
+		nextj = j->next;
+		renew(r, j, now);
+		/* Each pass moves the job on or schedules a retry; a job can
+		 * go through at most every step's begin and end in one turn. */
+		for (size_t pass = 0; pass <= 2 * JOBTYPE_MAX_STEPS + 1 && now >= j->due_ms; pass++) {
+			if (j->phase == JOB_BEGIN_STEP)
+				begin_step(r, j);
+			else if (j->phase == JOB_END_STEP)
+				end_step(r, j);
+			else if (j->phase == JOB_FAILING)
+				fail_job(r, j);
+			else
+				break;
+		}
+		if (j->phase == JOB_RUNNING)
+			for (size_t i = 0; i < j->ntasks; i++)
+				task_turn(r, &j->tasks[i], now, &next);
+		if (j->phase == JOB_GONE) {
+			job_remove(r, j);
+			continue;
+		}
+		if (j->phase != JOB_RUNNING && j->due_ms < next)
+			next = j->due_ms;
+		if (j->renew_ms < next)
+			next = j->renew_ms;
+	}
+	return next;
+}
+
+void
+jobs_cancelled(struct runner *r, const char *job_id)
+{
+	for (struct job_run *j = r->jobs; j != NULL; j = j->next) {
+		if (strcmp(j->c.job_id, job_id) != 0)
+			continue;
+		log_info("worker", j->c.job_id, "cancelled; abandoning %zu call%s in flight", j->open,
+			 j->open == 1 ? "" : "s");
+		job_remove(r, j);
+		return;
+	}
+}
+
+void
+jobs_hand_back(struct runner *r)
+{
+	while (r->jobs != NULL) {
+		struct job_run *j = r->jobs;
+
+		if (j->phase != JOB_GONE && db_job_release(r->db, j->c.job_id, j->c.attempt) == AIGW_OK)
+			log_info("worker", j->c.job_id, "handed back");
+		job_remove(r, j);
+	}
+}

@@ -1,0 +1,124 @@
+/*
+ * work.h: what the worker's loop (runner.c) shares with the job runner
+ * (jobrun.c). Internal to src/worker/.
+ *
+ * A task is one provider call of a chat or of a job step, with its
+ * retries. Its owner fills a struct prov_call whose strings it keeps alive
+ * while the task lives, and gives ops that store the final result and hear
+ * that the task is settled. Callbacks only record: owners change state (and
+ * free tasks) in their own turn, never under a caller's feet. Single
+ * threaded, like the loop.
+ */
+#ifndef AIGW_WORKER_WORK_H
+#define AIGW_WORKER_WORK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "core/config.h"
+#include "db/db.h"
+#include "jobs/jobtype.h"
+#include "providers/provider.h"
+#include "worker/xfer.h"
+
+#define WRITE_RETRY_MS 1000         /* results kept while the database is away */
+
+/* How each provider is reached in this process: its own API, or the
+ * built-in mock when its key is not set. */
+struct route {
+	const struct prov_desc *desc;
+	struct prov_config pc;
+	char *base_url;
+	bool mock;
+};
+
+enum task_state { TASK_WAITING, TASK_RUNNING, TASK_UNWRITTEN, TASK_DONE };
+
+struct runner;
+struct task;
+
+struct task_ops {
+	/* Stores t->result_json, fenced. AIGW_EDB: kept and tried again. */
+	enum aigw_err (*store)(struct runner *r, struct task *t);
+	/* The task is over: its result stored, or lost (t->result_json NULL
+	 * when it could not even be built). Must not free the task. */
+	void (*settled)(struct runner *r, struct task *t);
+	/* The chat or job id, for log lines. */
+	const char *(*log_id)(const struct task *t);
+};
+
+struct task {
+	const struct task_ops *ops;
+	void *owner;
+	struct runner *runner;
+	const struct route *route;
+	const char *provider;      /* borrowed from the owner */
+	const char *model;         /* borrowed from the owner */
+	struct prov_call call;     /* strings borrowed from the owner */
+	enum task_state state;
+	int attempts;
+	bool bad_body_retried;
+	bool json_retried;
+	int64_t due_ms;            /* WAITING: when to start; UNWRITTEN: when to retry */
+	struct xfer *xfer;
+	char *result_json;         /* UNWRITTEN: what to store */
+};
+
+struct chat_run;
+struct job_run;
+
+struct runner {
+	const struct aigw_config *cfg;
+	const struct jobtype_registry *jobtypes;
+	volatile sig_atomic_t *stop;
+	struct db *db;
+	struct xfer_engine *xe;
+	struct route *routes;
+	size_t nroutes;
+	struct chat_run *chats;
+	int nchats;
+	struct job_run *jobs;
+	int njobs;
+	PGconn *listening;         /* the connection LISTEN was issued on */
+	bool wake;
+	int slot;
+	long pid;
+	char host[64];
+	char name[96];
+	int64_t next_claim_ms;
+	int64_t next_heartbeat_ms;
+	int64_t idle_since_ms;
+	uint64_t rng;
+};
+
+/* ---- tasks (runner.c) ---- */
+
+const struct route *route_find(const struct runner *r, const char *name);
+
+/* Prepares a waiting task. A provider this process cannot reach (no
+ * route) is failed at its first turn. Cannot fail. */
+void task_init(struct runner *r, struct task *t, const struct task_ops *ops, void *owner,
+	       const char *provider, const char *model);
+/* Starts or stores t when it is due; lowers *next to its next due time. */
+void task_turn(struct runner *r, struct task *t, int64_t now, int64_t *next);
+/* Abandons the transfer in flight, if any, and frees what t owns. The
+ * callbacks of t never run after this. */
+void task_abandon(struct runner *r, struct task *t);
+
+/* ---- jobs (jobrun.c) ---- */
+
+#define JOBS_MAX 64                 /* jobs held at once by one worker */
+
+/* Claims up to JOBS_MAX - njobs jobs; returns how many. */
+size_t jobs_claim(struct runner *r);
+/* Moves every job on; returns the time of the next thing due. */
+int64_t jobs_turn(struct runner *r, int64_t now);
+/* A job was cancelled (NOTIFY aigw_cancel): drops it if held here. */
+void jobs_cancelled(struct runner *r, const char *job_id);
+/* Hands every job back (lease ended) and frees them. */
+void jobs_hand_back(struct runner *r);
+
+#endif
