@@ -23,7 +23,7 @@ answer(const struct prov_call *call, struct prov_result *r)
 static void
 test_basic(void **state)
 {
-	struct prov_call call = { "gpt-4o", "Compare Rust and Go", NULL, 100, false, NULL };
+	struct prov_call call = { "gpt-4o", "Compare Rust and Go", NULL, 100, false, NULL, false };
 	struct prov_result r;
 
 	(void)state;
@@ -39,7 +39,7 @@ test_basic(void **state)
 static void
 test_deterministic(void **state)
 {
-	struct prov_call call = { "m", "same\tinput\n twice ", "sys tem", 100, true, "DE" };
+	struct prov_call call = { "m", "same\tinput\n twice ", "sys tem", 100, true, "DE", false };
 	struct prov_result a, b;
 
 	(void)state;
@@ -58,7 +58,7 @@ static void
 test_echo_is_cut_at_120_characters(void **state)
 {
 	char ascii[201], utf8[2 * 130 + 1], want[512];
-	struct prov_call call = { "m", ascii, NULL, 100, false, NULL };
+	struct prov_call call = { "m", ascii, NULL, 100, false, NULL, false };
 	struct prov_result r;
 
 	(void)state;
@@ -92,7 +92,7 @@ test_echo_is_cut_at_120_characters(void **state)
 static void
 test_websearch_citations(void **state)
 {
-	struct prov_call call = { "sonar", "news", NULL, 100, true, NULL };
+	struct prov_call call = { "sonar", "news", NULL, 100, true, NULL, false };
 	struct prov_result r;
 	json_object *want;
 
@@ -109,7 +109,7 @@ test_websearch_citations(void **state)
 static void
 test_missing_fields(void **state)
 {
-	struct prov_call call = { NULL, NULL, NULL, 0, false, NULL };
+	struct prov_call call = { NULL, NULL, NULL, 0, false, NULL, false };
 	struct prov_result r;
 
 	(void)state;
