@@ -131,6 +131,13 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 		"  AND heartbeat_at > now() - $1 * interval '1 second')" },
 	/* $1 owner $2 key: a key is remembered for 24 hours. */
+	/* $1 max attempts of a chat: work a worker could claim right now. */
+	[DB_QUEUE_WAITING] = { "queue_waiting", 1,
+		"SELECT (SELECT count(*) FROM chat_results WHERE (status = 'pending'"
+		"  OR (status = 'processing' AND lease_until < now() AND attempts < $1))"
+		"  AND expires_at > now())"
+		" + (SELECT count(*) FROM jobs WHERE status = 'pending'"
+		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))" },
 	[DB_JOB_KEY_EXPIRE] = { "job_key_expire", 2,
 		"UPDATE jobs SET idempotency_key = NULL WHERE owner_user = $1"
 		" AND idempotency_key = $2 AND created_at < now() - interval '24 hours'" },

@@ -84,3 +84,22 @@ db_slot_release(struct db *db, int slot, long pid, const char *host)
 	PQclear(res);
 	return err;
 }
+
+enum aigw_err
+db_queue_waiting(struct db *db, long max_attempts, long *n)
+{
+	char att[24];
+	const char *values[1] = { att };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*n = 0;
+	snprintf(att, sizeof att, "%ld", max_attempts);
+	err = db_exec(db, DB_QUEUE_WAITING, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) == 1)
+		*n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return AIGW_OK;
+}

@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "db/chats.h"
 #include "db/workers.h"
 #include "http/spawn.h"
 #include "http/wake.h"
@@ -40,14 +39,15 @@ wake_now(const struct aigw_config *cfg, char **spawn_env, struct db *db)
 		log_warn("wake", NULL, "no worker started for slot %d; it frees itself when stale", slot);
 }
 
-/* True when chats wait unclaimed: a wake-up was lost (a worker left idle
- * just as they came) or every worker died; the sweep wakes or starts one. */
+/* True when work waits unclaimed: a wake-up was lost (a worker left idle
+ * just as it came), every worker died, or a lease ran out with no worker
+ * left to take it. The sweep wakes or starts one. */
 static bool
-queue_waiting(struct db *db)
+queue_waiting(const struct aigw_config *cfg, struct db *db)
 {
-	long queue = 0, workers = 0;
+	long n = 0;
 
-	return db_health(db, WORKER_SLOT_STALE_S, &queue, &workers) == AIGW_OK && queue > 0;
+	return db_queue_waiting(db, cfg->max_attempts, &n) == AIGW_OK && n > 0;
 }
 
 static void *
@@ -68,7 +68,7 @@ waker_main(void *arg)
 			break;
 		w->pending = false;
 		pthread_mutex_unlock(&w->lock);
-		if (!sweep || queue_waiting(w->db))
+		if (!sweep || queue_waiting(w->cfg, w->db))
 			wake_now(w->cfg, w->spawn_env, w->db);
 		pthread_mutex_lock(&w->lock);
 	}

@@ -7,7 +7,7 @@
  * every burst of pokes and reserves a worker slot to spawn into when one is
  * free. Because the poke comes after the submit's commit, the NOTIFY that
  * answers it does too, so a woken worker always sees the row. Every few
- * seconds without pokes it also looks for chats left pending (a lost
+ * seconds without pokes it also looks for work left unclaimed (a lost
  * wake-up, dead workers) and wakes or starts a worker for them.
  * Thread-safe. In CGI mode there is no thread: wake_now() does the same
  * inline.
