@@ -180,6 +180,23 @@ http_query_get(const struct http_req *req, const char *name, char *out, size_t o
 	return false;
 }
 
+bool
+http_query_has(const struct http_req *req, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = req->query;
+
+	while (*p != '\0') {
+		const char *end = p + strcspn(p, "&;");
+
+		if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
+		    (p + nlen == end || p[nlen] == '='))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
 void
 http_resp_header(struct http_req *req, const char *name, const char *value)
 {

@@ -62,6 +62,9 @@ enum aigw_err http_read_json_body(struct http_req *req, size_t max) AIGW_MUSTCHE
 /* Finds name in the query string and decodes it into out (at most outlen-1
  * bytes). false when absent, undecodable or too long. */
 bool http_query_get(const struct http_req *req, const char *name, char *out, size_t outlen);
+/* True when name is in the query string at all ("name", "name=",
+ * "name=v"), readable or not: tells a bad value from an absent one. */
+bool http_query_has(const struct http_req *req, const char *name);
 
 /* Response builders. They cannot fail from the caller's view. */
 void http_resp_header(struct http_req *req, const char *name, const char *value);

@@ -3,6 +3,7 @@ libaigw_la_SOURCES += \
 	src/http/server.c src/http/server.h \
 	src/http/routes.c src/http/routes.h \
 	src/http/chat.c src/http/chat.h \
+	src/http/jobs.c src/http/jobs.h \
 	src/http/ops.c \
 	src/http/spawn.c src/http/spawn.h \
 	src/http/wake.c src/http/wake.h

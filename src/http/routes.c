@@ -8,6 +8,13 @@ static const struct http_route routes[] = {
 	{ "POST", "/api/ai/chat", chat_submit, true },
 	{ "GET", "/api/ai/chat/status", chat_status, false },
 	{ "GET", "/api/health", ops_health, false },
+	{ "POST", "/api/jobs", jobs_submit, true },
+	{ "GET", "/api/jobs", jobs_list, false },
+	{ "GET", "/api/jobs/{id}", jobs_get, false },
+	{ "DELETE", "/api/jobs/{id}", jobs_cancel, false },
+	{ "GET", "/api/jobs/{id}/status", jobs_status, false },
+	{ "GET", "/api/jobs/{id}/result", jobs_result, false },
+	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false },
 };
 
 static bool

@@ -38,5 +38,12 @@ enum route_match http_route_find(const char *method, const char *path,
 void chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void jobs_get(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void jobs_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void jobs_result(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* POST /api/jobs/{id}/cancel and DELETE /api/jobs/{id} */
+void jobs_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);
 
 #endif
