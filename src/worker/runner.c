@@ -245,6 +245,7 @@ json_retry(struct task *t, struct prov_result *pr)
 	pr->error = msg;
 	pr->ok = false;
 	pr->errclass = PROV_ERR_BAD_BODY;
+	t->bad_body_retried = true; /* the one retry is spent */
 	return false;
 }
 
