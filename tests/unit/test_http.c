@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,30 @@ test_query_get(void **state)
 }
 
 static void
+test_query_has(void **state)
+{
+	const char *const p[] = { "QUERY_STRING", "a=1&flag&empty=&bad=%zz;semi=2&status=x", NULL };
+	struct fake f = { .params = p };
+	struct http_io io;
+	struct http_req req;
+
+	(void)state;
+	setup_req(&req, &io, &f);
+	assert_true(http_query_has(&req, "a"));
+	assert_true(http_query_has(&req, "flag"));
+	assert_true(http_query_has(&req, "empty"));
+	assert_true(http_query_has(&req, "bad"));
+	assert_true(http_query_has(&req, "semi"));
+	assert_true(http_query_has(&req, "status"));
+	assert_false(http_query_has(&req, "stat"));
+	assert_false(http_query_has(&req, "statuses"));
+	assert_false(http_query_has(&req, "missing"));
+	assert_false(http_query_has(&req, "1"));
+	http_req_free(&req);
+	buf_free(&f.written);
+}
+
+static void
 test_error_response_format(void **state)
 {
 	const char *const p[] = { "HTTP_X_REQUEST_ID", "rid1", NULL };
@@ -257,6 +282,61 @@ test_routes(void **state)
 	assert_int_equal(http_route_find("GET", "", &route, &args, allow, sizeof allow), ROUTE_NONE);
 }
 
+static void
+test_job_routes(void **state)
+{
+	const char *id = "5c1e0000-0000-4000-8000-0000000000aa";
+	const struct http_route *route;
+	struct route_args args;
+	char allow[64], path[128];
+
+	(void)state;
+	assert_int_equal(http_route_find("POST", "/api/jobs", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_submit);
+	assert_true(route->json_body);
+	assert_int_equal(http_route_find("GET", "/api/jobs", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_list);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("PUT", "/api/jobs", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "POST, GET");
+
+	snprintf(path, sizeof path, "/api/jobs/%s", id);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_get);
+	assert_string_equal(args.id, id);
+	assert_int_equal(http_route_find("DELETE", path, &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("POST", path, &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "GET, DELETE");
+
+	snprintf(path, sizeof path, "/api/jobs/%s/status", id);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_status);
+	assert_string_equal(args.id, id);
+	assert_int_equal(http_route_find("DELETE", path, &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "GET");
+	snprintf(path, sizeof path, "/api/jobs/%s/result", id);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_result);
+	snprintf(path, sizeof path, "/api/jobs/%s/cancel", id);
+	assert_int_equal(http_route_find("POST", path, &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, jobs_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "POST");
+
+	/* the id is one segment, whatever it holds; the handler judges it */
+	assert_int_equal(http_route_find("GET", "/api/jobs/nope", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_string_equal(args.id, "nope");
+	assert_int_equal(http_route_find("GET", "/api/jobs/", &route, &args, allow, sizeof allow), ROUTE_NONE);
+	assert_int_equal(http_route_find("GET", "/api/jobs//status", &route, &args, allow, sizeof allow), ROUTE_NONE);
+	snprintf(path, sizeof path, "/api/jobs/%s/", id);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_NONE);
+	snprintf(path, sizeof path, "/api/jobs/%s/events/x", id);
+	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_NONE);
+}
+
 int
 main(void)
 {
@@ -266,8 +346,10 @@ main(void)
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_lying_content_length),
 		cmocka_unit_test(test_query_get),
+		cmocka_unit_test(test_query_has),
 		cmocka_unit_test(test_error_response_format),
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_job_routes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
