@@ -7,7 +7,8 @@ test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "sk-ant-api03-SECRETKEY0123456789", "https://api.anthropic.com" };
-	struct prov_call call = { "claude-3-5-haiku-latest", "hi", NULL, 10, true, "US" };
+	struct prov_call call = { .model = "claude-3-5-haiku-latest", .message = "hi", .max_tokens = 10,
+				  .websearch = true, .location = "US" };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;

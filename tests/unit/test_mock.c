@@ -23,7 +23,7 @@ answer(const struct prov_call *call, struct prov_result *r)
 static void
 test_basic(void **state)
 {
-	struct prov_call call = { "gpt-4o", "Compare Rust and Go", NULL, 100, false, NULL };
+	struct prov_call call = { .model = "gpt-4o", .message = "Compare Rust and Go", .max_tokens = 100 };
 	struct prov_result r;
 
 	(void)state;
@@ -39,7 +39,8 @@ test_basic(void **state)
 static void
 test_deterministic(void **state)
 {
-	struct prov_call call = { "m", "same\tinput\n twice ", "sys tem", 100, true, "DE" };
+	struct prov_call call = { .model = "m", .message = "same\tinput\n twice ", .system = "sys tem",
+				  .max_tokens = 100, .websearch = true, .location = "DE" };
 	struct prov_result a, b;
 
 	(void)state;
@@ -58,7 +59,7 @@ static void
 test_echo_is_cut_at_120_characters(void **state)
 {
 	char ascii[201], utf8[2 * 130 + 1], want[512];
-	struct prov_call call = { "m", ascii, NULL, 100, false, NULL };
+	struct prov_call call = { .model = "m", .message = ascii, .max_tokens = 100 };
 	struct prov_result r;
 
 	(void)state;
@@ -92,7 +93,7 @@ test_echo_is_cut_at_120_characters(void **state)
 static void
 test_websearch_citations(void **state)
 {
-	struct prov_call call = { "sonar", "news", NULL, 100, true, NULL };
+	struct prov_call call = { .model = "sonar", .message = "news", .max_tokens = 100, .websearch = true };
 	struct prov_result r;
 	json_object *want;
 
@@ -109,7 +110,7 @@ test_websearch_citations(void **state)
 static void
 test_missing_fields(void **state)
 {
-	struct prov_call call = { NULL, NULL, NULL, 0, false, NULL };
+	struct prov_call call = { .model = NULL };
 	struct prov_result r;
 
 	(void)state;

@@ -8,7 +8,7 @@ static void
 test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
-	struct prov_call call = { "gpt-4o", "hi", NULL, 10, false, NULL };
+	struct prov_call call = { .model = "gpt-4o", .message = "hi", .max_tokens = 10 };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;

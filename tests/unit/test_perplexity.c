@@ -7,7 +7,7 @@ test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "pplx-SECRETKEY0123456789abcdef", "https://api.perplexity.ai" };
-	struct prov_call call = { "sonar", "hi", NULL, 10, false, "GB" };
+	struct prov_call call = { .model = "sonar", .message = "hi", .max_tokens = 10, .location = "GB" };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;
