@@ -98,6 +98,10 @@ prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call
 	rc |= prov_common_add(body, "messages", messages(call));
 	if (call->websearch)
 		rc |= prov_common_add(body, "tools", web_search_tools(call));
+	/* call->json_output changes nothing here: the Messages API has no JSON
+	 * mode without a schema (its structured outputs, output_config.format,
+	 * require a JSON Schema, and a job step gives none), so the answer
+	 * follows the caller's instruction in the system prompt. */
 	if (rc != 0)
 		goto out;
 	if ((err = prov_common_url(out, cfg->base_url, "/v1/messages")) != AIGW_OK ||

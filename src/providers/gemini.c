@@ -1,6 +1,7 @@
 /*
  * gemini.c: the Gemini API, POST {base}/v1beta/models/{model}:generateContent
- * (API reference "Generating content", with "Grounding with Google Search").
+ * (API reference "Generating content", with "Grounding with Google Search"
+ * and GenerationConfig.responseMimeType for JSON mode).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -60,16 +61,30 @@ array_of(json_object *v)
 	return a;
 }
 
+/*
+ * {"maxOutputTokens":n}, plus "responseMimeType":"application/json" (JSON
+ * mode: the candidate's text is JSON) when the call wants a JSON object. Not
+ * with Google Search: before Gemini 3 the API refuses a JSON response type
+ * together with a tool (400 INVALID_ARGUMENT), which no retry can fix, so a
+ * grounded call relies on the caller's instruction in the system prompt, as
+ * Anthropic and Perplexity calls do. NULL on ENOMEM.
+ */
 static json_object *
 generation_config(const struct prov_call *call)
 {
 	json_object *g = json_object_new_object();
+	int rc = 0;
 
-	if (g != NULL &&
-	    prov_common_add(g, "maxOutputTokens", json_object_new_int(call->max_tokens)) != 0) {
+	if (g == NULL)
+		goto out;
+	rc |= prov_common_add(g, "maxOutputTokens", json_object_new_int(call->max_tokens));
+	if (call->json_output && !call->websearch)
+		rc |= prov_common_add(g, "responseMimeType", json_object_new_string("application/json"));
+	if (rc != 0) {
 		json_object_put(g);
 		g = NULL;
 	}
+out:
 	return g;
 }
 

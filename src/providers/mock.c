@@ -1,7 +1,10 @@
 /*
  * mock.c: the built-in offline provider of SPEC §3 ("mock"), which answers
- * deterministically without a network.
+ * deterministically without a network: plain text, or one JSON object when
+ * the call asks for JSON (prov_call.json_output), as a real provider's JSON
+ * mode would.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,21 +16,28 @@
 
 /* Characters of the message echoed in the answer. */
 #define ECHO_MAX 120
+/* Bytes of the model name in the answer. */
+#define MODEL_MAX 256
 #define MOCK_SOURCES 2
+/* Words of the echo listed as "items" in a JSON answer. */
+#define MOCK_ITEMS 5
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 static long
 words(const char *s)
 {
 	long n = 0;
-	int in_word = 0;
+	bool in_word = false;
 
 	for (; s != NULL && *s != '\0'; s++) {
-		int space = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' ||
-			    *s == '\v';
-
-		if (!space && !in_word)
+		if (!is_space(*s) && !in_word)
 			n++;
-		in_word = !space;
+		in_word = !is_space(*s);
 	}
 	return n;
 }
@@ -43,6 +53,82 @@ prefix_bytes(const char *s, size_t max)
 			break;
 	}
 	return i;
+}
+
+/* Bytes of s up to `max`, cut before a UTF-8 sequence that would not fit:
+ * the answer may become JSON, which must stay valid UTF-8. */
+static size_t
+cut_bytes(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* The first MOCK_ITEMS words of s[0..len) as a JSON array; NULL on ENOMEM. */
+static json_object *
+word_items(const char *s, size_t len)
+{
+	json_object *a = json_object_new_array();
+	size_t i = 0, n = 0;
+
+	while (a != NULL && n < MOCK_ITEMS) {
+		size_t start;
+
+		while (i < len && is_space(s[i]))
+			i++;
+		start = i;
+		while (i < len && !is_space(s[i]))
+			i++;
+		if (i == start)
+			break;
+		/* A word is at most ECHO_MAX characters: its length fits an int. */
+		if (prov_common_push(a, json_object_new_string_len(s + start, (int)(i - start))) != 0) {
+			json_object_put(a);
+			a = NULL;
+		}
+		n++;
+	}
+	return a;
+}
+
+/*
+ * Replaces the plain answer in *text with {"summary": <that answer>,
+ * "items": [<the first words of the echo>]}. json-c writes it, so quotes,
+ * backslashes and control characters in the message are escaped. AIGW_ENOMEM
+ * or AIGW_ETOOBIG (text's ceiling); on error *text holds nothing to use.
+ */
+static enum aigw_err
+json_answer(struct buf *text, const char *echo, size_t echo_len)
+{
+	json_object *o = json_object_new_object();
+	const char *s;
+	size_t len = 0;
+	enum aigw_err err = AIGW_ENOMEM;
+	int rc = 0;
+
+	if (o == NULL)
+		goto out;
+	/* text->len is bounded by its 64 KiB ceiling, so it fits an int. */
+	rc |= prov_common_add(o, "summary", json_object_new_string_len(text->data, (int)text->len));
+	rc |= prov_common_add(o, "items", word_items(echo, echo_len));
+	if (rc != 0)
+		goto out;
+	/* No "\/" for "/": valid either way, but a URL in a message stays readable. */
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+					      &len);
+	if (s == NULL)
+		goto out;
+	buf_reset(text);
+	err = buf_append(text, s, len);
+out:
+	json_object_put(o);
+	return err;
 }
 
 /* Offline sources so that clients can exercise their citation display. */
@@ -77,8 +163,13 @@ prov_mock_answer(const struct prov_call *call, struct prov_result *out)
 
 	prov_common_result_init(out);
 	buf_init(&text, 64 * 1024);
-	if ((err = buf_printf(&text, "mock answer from %.256s: ", model)) != AIGW_OK ||
+	if ((err = buf_puts(&text, "mock answer from ")) != AIGW_OK ||
+	    (err = buf_append(&text, model, cut_bytes(model, MODEL_MAX))) != AIGW_OK ||
+	    (err = buf_puts(&text, ": ")) != AIGW_OK ||
 	    (err = buf_append(&text, msg, prefix_bytes(msg, ECHO_MAX))) != AIGW_OK)
+		goto out;
+	if (call->json_output &&
+	    (err = json_answer(&text, msg, prefix_bytes(msg, ECHO_MAX))) != AIGW_OK)
 		goto out;
 	/* As a real provider counts tokens, roughly: words, never zero. */
 	in = words(call->system) + words(msg);

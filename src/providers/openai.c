@@ -1,6 +1,7 @@
 /*
  * openai.c: OpenAI Chat Completions, POST {base}/chat/completions (API
- * reference "Chat > Create chat completion", with "web_search_options").
+ * reference "Chat > Create chat completion", with "web_search_options" and
+ * "response_format" for JSON mode).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,26 @@ out:
 	return ws;
 }
 
+/*
+ * {"type":"json_object"}: JSON mode, which makes the model answer one valid
+ * JSON object. Structured Outputs ("json_schema") would need a schema, and a
+ * job step only says "JSON". JSON mode also needs the word "JSON" in the
+ * messages (OpenAI answers 400 otherwise, and an uninstructed model may emit
+ * whitespace up to max tokens); the caller puts that instruction in the
+ * system prompt. NULL on ENOMEM.
+ */
+static json_object *
+response_format_json(void)
+{
+	json_object *rf = json_object_new_object();
+
+	if (rf != NULL && prov_common_add(rf, "type", json_object_new_string("json_object")) != 0) {
+		json_object_put(rf);
+		rf = NULL;
+	}
+	return rf;
+}
+
 enum aigw_err
 prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 		  struct prov_http *out)
@@ -95,6 +116,8 @@ prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 	rc |= prov_common_add(body, "max_completion_tokens", json_object_new_int(call->max_tokens));
 	if (call->websearch)
 		rc |= prov_common_add(body, "web_search_options", web_search_options(call));
+	if (call->json_output)
+		rc |= prov_common_add(body, "response_format", response_format_json());
 	if (rc != 0)
 		goto out;
 	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||

@@ -59,6 +59,11 @@ prov_perplexity_build(const struct prov_config *cfg, const struct prov_call *cal
 	if (prov_common_location(call) != NULL)
 		rc |= prov_common_add(body, "web_search_options",
 				      web_search_options(prov_common_location(call)));
+	/* call->json_output changes nothing here: Sonar's response_format takes
+	 * only "json_schema" and "regex", not OpenAI's schemaless "json_object",
+	 * and its schemas may not hold unconstrained objects, so a job step that
+	 * only says "JSON" has nothing to send; the answer follows the caller's
+	 * instruction in the system prompt. */
 	if (rc != 0)
 		goto out;
 	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||

@@ -20,6 +20,7 @@ Usage: mockproviders.py --host 127.0.0.1 --port N [--log FILE]
 import argparse
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -66,6 +67,7 @@ class State:
                 "status": None,
                 "websearch": False,
                 "location": None,
+                "json": False,
                 "body": None,
             }
             self.entries.append(entry)
@@ -151,19 +153,33 @@ def parse_model(full):
     return base, d
 
 
-def content_text(content):
-    """Text of an OpenAI/Anthropic message content (string or list of parts)."""
+def content_texts(content):
+    """The texts of an OpenAI/Anthropic message content (string or list of parts)."""
     if isinstance(content, str):
-        return content
+        return [content]
+    out = []
     if isinstance(content, list):
-        out = []
         for part in content:
             if isinstance(part, str):
                 out.append(part)
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 out.append(part["text"])
-        return "".join(out)
-    return ""
+    return out
+
+
+def content_text(content):
+    """Text of an OpenAI/Anthropic message content (string or list of parts)."""
+    return "".join(content_texts(content))
+
+
+# "JSON" as a word, in any case (OpenAI's JSON mode looks for it so too).
+JSON_WORD = re.compile(r"\bjson\b", re.IGNORECASE)
+
+
+def mentions_json(content):
+    """True when an instruction (a string, or a list of parts or text blocks,
+    each looked at on its own) says JSON: a real model follows it."""
+    return any(JSON_WORD.search(t) for t in content_texts(content))
 
 
 def json_answer_text(provider, base, message):
@@ -290,6 +306,17 @@ class OpenAI:
     @staticmethod
     def websearch(req):
         return isinstance(req.get("web_search_options"), dict)
+
+    @staticmethod
+    def wants_json(req):
+        """JSON mode (response_format json_object or json_schema; Perplexity
+        inherits this) or a system/developer message asking for JSON."""
+        rf = req.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema"):
+            return True
+        return any(isinstance(m, dict) and m.get("role") in ("system", "developer")
+                   and mentions_json(m.get("content"))
+                   for m in req.get("messages") or ())
 
     @staticmethod
     def location(req):
@@ -456,6 +483,12 @@ class Anthropic:
         except (KeyError, TypeError, AttributeError):
             return None
 
+    @staticmethod
+    def wants_json(req):
+        """The Messages API has no schemaless JSON mode: only a top-level
+        system prompt (a string or a list of text blocks) can ask for JSON."""
+        return mentions_json(req.get("system"))
+
     @classmethod
     def success(cls, req, base, message, text, websearch, created=None):
         ws_requests = 0
@@ -550,6 +583,20 @@ class Gemini:
     @staticmethod
     def location(req):
         return None
+
+    @staticmethod
+    def wants_json(req):
+        """generationConfig.responseMimeType "application/json" (JSON mode) or
+        a systemInstruction part asking for JSON. The REST API takes the
+        proto's snake_case field names too, so they count as well."""
+        gc = req.get("generationConfig", req.get("generation_config"))
+        if isinstance(gc, dict):
+            mime = gc.get("responseMimeType", gc.get("response_mime_type"))
+            if isinstance(mime, str) and mime.strip().lower() == "application/json":
+                return True
+        si = req.get("systemInstruction", req.get("system_instruction"))
+        parts = si.get("parts") if isinstance(si, dict) else None
+        return mentions_json(parts)
 
     @classmethod
     def success(cls, req, base, message, text, websearch, created=None):
@@ -761,6 +808,9 @@ class Handler(BaseHTTPRequestHandler):
         entry["message"] = message
         entry["websearch"] = bool(P.websearch(req))
         entry["location"] = P.location(req) if hasattr(P, "location") else None
+        # A JSON answer when the model name says ~json, or when the request asks
+        # for JSON as a client would (JSON mode or a system prompt saying so).
+        entry["json"] = bool((d and d["json"]) or P.wants_json(req))
         if directive_error:
             return answer(400, P.error_body(400, directive_error.message, "model"))
 
@@ -782,8 +832,8 @@ class Handler(BaseHTTPRequestHandler):
             # status=2xx/3xx: fall through to a normal answer with that status
         ok_status = d["status"] if (faulty and d["status"] is not None) else 200
 
-        text = ("[%s/%s] %s" % (P.name, base, message)) if not d["json"] \
-            else json_answer_text(P.name, base, message)
+        text = json_answer_text(P.name, base, message) if entry["json"] \
+            else "[%s/%s] %s" % (P.name, base, message)
         body = P.success(req, base, message, text, entry["websearch"])
         extra = {"x-request-id": new_id("req_")} if P is OpenAI else \
             {"request-id": new_id("req_")} if P is Anthropic else None

@@ -423,6 +423,134 @@ def test_json_directive(base):
         assert obj["summary"].endswith("] alpha beta") and obj["items"] == ["alpha", "beta"]
 
 
+# ---- JSON answers asked for by the request, as a client asks
+
+def answer_text(provider, r):
+    """The answer text of a 200 from provider, joined as a client joins it."""
+    assert r.status_code == 200, r.text
+    j = r.json()
+    if provider in ("openai", "perplexity"):
+        return j["choices"][0]["message"]["content"]
+    if provider == "anthropic":
+        return "".join(b["text"] for b in j["content"] if b["type"] == "text")
+    return "".join(p["text"] for p in j["candidates"][0]["content"]["parts"])
+
+
+def assert_json_answer(provider, r, model, msg="alpha beta"):
+    obj = json.loads(answer_text(provider, r))
+    assert obj == {"summary": "[%s/%s] %s" % (provider, model, msg),
+                   "items": msg.split()[:10] or ["none"]}
+
+
+def test_json_mode_requests(base):
+    # the provider's JSON mode, with no word about JSON anywhere else
+    plain_msgs = [{"role": "user", "content": "alpha beta"}]
+    cases = (
+        ("openai", "gpt-4o", openai(base, "gpt-4o", "alpha beta", messages=plain_msgs,
+                                    response_format={"type": "json_object"})),
+        ("openai", "gpt-4o", openai(base, "gpt-4o", "alpha beta", messages=plain_msgs,
+                                    response_format={"type": "json_schema", "json_schema": {
+                                        "name": "a", "schema": {"type": "object"}}})),
+        ("perplexity", "sonar", perplexity(base, "sonar", "alpha beta", response_format={
+            "type": "json_schema", "json_schema": {"schema": {"type": "object"}}})),
+        ("perplexity", "sonar", perplexity(base, "sonar", "alpha beta",
+                                           response_format={"type": "json_object"})),
+        ("gemini", "gemini-2.5-flash", gemini(base, "gemini-2.5-flash", "alpha beta",
+                                              generationConfig={
+                                                  "maxOutputTokens": 100,
+                                                  "responseMimeType": "application/json"})),
+        ("gemini", "gemini-2.5-flash", gemini(base, "gemini-2.5-flash", "alpha beta",
+                                              generation_config={
+                                                  "response_mime_type": "application/json"})),
+    )
+    for provider, model, r in cases:
+        assert_json_answer(provider, r, model)
+    log = get_log(base)
+    assert [e["json"] for e in log] == [True] * len(cases)
+
+
+def test_json_system_prompt(base):
+    # a system prompt that says JSON: a real model follows it
+    gpt_sys = [{"role": "system", "content": "Reply with one JSON object."},
+               {"role": "user", "content": "alpha beta"}]
+    gpt_dev = [{"role": "developer", "content": [{"type": "text", "text": "Be terse."},
+                                                 {"type": "text", "text": "Output json"}]},
+               {"role": "user", "content": "alpha beta"}]
+    cases = (
+        ("openai", "gpt-4o", openai(base, "gpt-4o", messages=gpt_sys)),
+        ("openai", "gpt-4o", openai(base, "gpt-4o", messages=gpt_dev)),
+        ("perplexity", "sonar", perplexity(base, "sonar", messages=gpt_sys)),
+        ("anthropic", "claude-3-5-haiku-latest",
+         anthropic(base, "claude-3-5-haiku-latest", "alpha beta",
+                   system="Answer with one JSON object: {\"summary\", \"items\"}.")),
+        ("anthropic", "claude-3-5-haiku-latest",
+         anthropic(base, "claude-3-5-haiku-latest", "alpha beta",
+                   system=[{"type": "text", "text": "Be terse."},
+                           {"type": "text", "text": "Format: JSON."}])),
+        ("gemini", "gemini-2.5-flash",
+         gemini(base, "gemini-2.5-flash", "alpha beta",
+                systemInstruction={"parts": [{"text": "Be terse."}, {"text": "Return JSON"}]})),
+        ("gemini", "gemini-2.5-flash",
+         gemini(base, "gemini-2.5-flash", "alpha beta",
+                system_instruction={"parts": [{"text": "json only"}]})),
+    )
+    for provider, model, r in cases:
+        assert_json_answer(provider, r, model)
+    assert [e["json"] for e in get_log(base)] == [True] * len(cases)
+
+
+def test_json_not_asked(base):
+    # neither JSON mode nor the word JSON in a system prompt: plain text
+    user_json = [{"role": "user", "content": "give me JSON"}]
+    cases = (
+        ("openai", "gpt-4o", "hello there", openai(base, "gpt-4o")),
+        ("openai", "gpt-4o", "hello there",
+         openai(base, "gpt-4o", response_format={"type": "text"})),
+        # the word in the user message is the user's business, not an instruction
+        ("openai", "gpt-4o", "give me JSON", openai(base, "gpt-4o", messages=user_json)),
+        ("perplexity", "sonar", "hello there",
+         perplexity(base, "sonar", messages=[{"role": "system", "content": "Write JSONL lines."},
+                                             {"role": "user", "content": "hello there"}])),
+        # each text block on its own: "Output j" + "son." is no instruction
+        ("anthropic", "claude-3-5-haiku-latest", "hello there",
+         anthropic(base, "claude-3-5-haiku-latest",
+                   system=[{"type": "text", "text": "Output j"},
+                           {"type": "text", "text": "son."}])),
+        ("anthropic", "claude-3-5-haiku-latest", "hello there",
+         anthropic(base, "claude-3-5-haiku-latest", system="no_json_here")),
+        ("gemini", "gemini-2.5-flash", "hello there",
+         gemini(base, "gemini-2.5-flash", generationConfig={"responseMimeType": "text/plain"},
+                systemInstruction={"parts": [{"text": "be brief"}]})),
+    )
+    for provider, model, msg, r in cases:
+        assert answer_text(provider, r) == "[%s/%s] %s" % (provider, model, msg)
+    assert [e["json"] for e in get_log(base)] == [False] * len(cases)
+
+
+def test_json_with_websearch_and_faults(base):
+    # the JSON text survives being split over Anthropic's cited text blocks
+    tools = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]
+    r = anthropic(base, "claude-sonnet-4-0", "alpha beta", tools=tools, system="Answer in JSON.")
+    assert len([b for b in r.json()["content"] if b["type"] == "text"]) == 2
+    assert_json_answer("anthropic", r, "claude-sonnet-4-0")
+    # OpenAI's citations cover parts of the JSON text
+    r = openai(base, "gpt-4o", "alpha beta", web_search_options={},
+               response_format={"type": "json_object"})
+    assert_json_answer("openai", r, "gpt-4o")
+    msg = r.json()["choices"][0]["message"]
+    for a in msg["annotations"]:
+        u = a["url_citation"]
+        assert 0 <= u["start_index"] <= u["end_index"] <= len(msg["content"])
+    # a fault directive still wins; with fail=1 the retry gets the JSON answer
+    m = "gemini-2.5-flash~fail=1~status=503"
+    gc = {"responseMimeType": "application/json"}
+    assert gemini(base, m, "alpha beta", generationConfig=gc).status_code == 503
+    assert_json_answer("gemini", gemini(base, m, "alpha beta", generationConfig=gc),
+                       "gemini-2.5-flash")
+    e = get_log(base)
+    assert [x["status"] for x in e[-2:]] == [503, 200] and all(x["json"] for x in e)
+
+
 # ---- log and reset
 
 def test_log_and_reset(base, server):
@@ -432,7 +560,7 @@ def test_log_and_reset(base, server):
     assert [e["seq"] for e in log] == [1, 2]
     e1, e2 = log
     assert set(e1) >= {"seq", "time", "provider", "model", "path", "message", "status",
-                       "websearch"}
+                       "websearch", "location", "json", "body"}
     assert e1["provider"] == "openai" and e1["model"] == "gpt-4o~status=503"
     assert e1["path"] == "/openai/v1/chat/completions" and e1["message"] == "log me"
     assert e1["status"] == 503 and e1["websearch"] is False

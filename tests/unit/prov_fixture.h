@@ -3,10 +3,13 @@
  *
  * Fixtures live in $AIGW_SRCDIR/tests/fixtures/providers/<provider>/:
  *   <case>.call.json + <case>.request.json   a call in, the exact request out
+ *     (call keys: api_key, base_url, model, message, system, location,
+ *      max_tokens, websearch, json_output; a missing one is NULL / 0 / false)
  *   <case>.body      + <case>.expect.json    a recorded answer in, the result out
  * A test file defines FX_PROVIDER ("openai", ...) before including this, and
  * lists its cases with FX_REQUEST(name) / FX_RESPONSE(name) plus the generic
- * FX_HOSTILE_TESTS. Everything here is static inline so that a test file
+ * FX_HOSTILE_TESTS; FX_JSON_IGNORED(name) checks that json_output leaves the
+ * request of <case>.call.json byte for byte alone. Everything here is static inline so that a test file
  * that uses only part of it still compiles under -Werror.
  */
 #ifndef AIGW_TESTS_PROV_FIXTURE_H
@@ -135,6 +138,26 @@ fx_parse(const char *provider, long status, const char *body, size_t len, struct
 
 /* ---- <case>.call.json -> <case>.request.json ---- */
 
+/* The config and call a parsed <case>.call.json describes (borrowing its
+ * strings); a missing key is NULL, 0 or false. */
+static inline void
+fx_call(json_object *in, struct prov_config *cfg, struct prov_call *call)
+{
+	json_object *v;
+
+	memset(cfg, 0, sizeof *cfg);
+	memset(call, 0, sizeof *call);
+	cfg->api_key = fx_str(in, "api_key");
+	cfg->base_url = fx_str(in, "base_url");
+	call->model = fx_str(in, "model");
+	call->message = fx_str(in, "message");
+	call->system = fx_str(in, "system");
+	call->location = fx_str(in, "location");
+	call->max_tokens = json_object_object_get_ex(in, "max_tokens", &v) ? json_object_get_int(v) : 0;
+	call->websearch = json_object_object_get_ex(in, "websearch", &v) && json_object_get_boolean(v);
+	call->json_output = json_object_object_get_ex(in, "json_output", &v) && json_object_get_boolean(v);
+}
+
 static inline void
 fx_test_request(void **state)
 {
@@ -151,16 +174,7 @@ fx_test_request(void **state)
 	in = fx_json(FX_PROVIDER, file);
 	snprintf(file, sizeof file, "%s.request.json", name);
 	want = fx_json(FX_PROVIDER, file);
-	memset(&cfg, 0, sizeof cfg);
-	memset(&call, 0, sizeof call);
-	cfg.api_key = fx_str(in, "api_key");
-	cfg.base_url = fx_str(in, "base_url");
-	call.model = fx_str(in, "model");
-	call.message = fx_str(in, "message");
-	call.system = fx_str(in, "system");
-	call.location = fx_str(in, "location");
-	call.max_tokens = json_object_object_get_ex(in, "max_tokens", &v) ? json_object_get_int(v) : 0;
-	call.websearch = json_object_object_get_ex(in, "websearch", &v) && json_object_get_boolean(v);
+	fx_call(in, &cfg, &call);
 
 	memset(&h, 0x5a, sizeof h);
 	assert_int_equal(d->build(&cfg, &call, &h), AIGW_OK);
@@ -182,6 +196,40 @@ fx_test_request(void **state)
 	prov_http_free(&h);
 	json_object_put(in);
 	json_object_put(want);
+}
+
+/*
+ * For a provider without a schemaless JSON mode: the request of
+ * <case>.call.json is the same, byte for byte, with json_output false and
+ * true (the fixture comparison above ignores key order; this does not).
+ */
+static inline void
+fx_test_json_output_ignored(void **state)
+{
+	const char *name = *state;
+	const struct prov_desc *d = prov_find(FX_PROVIDER);
+	char file[256];
+	json_object *in;
+	struct prov_config cfg;
+	struct prov_call call;
+	struct prov_http plain, json;
+
+	snprintf(file, sizeof file, "%s.call.json", name);
+	in = fx_json(FX_PROVIDER, file);
+	fx_call(in, &cfg, &call);
+	call.json_output = false;
+	assert_int_equal(d->build(&cfg, &call, &plain), AIGW_OK);
+	call.json_output = true;
+	assert_int_equal(d->build(&cfg, &call, &json), AIGW_OK);
+	assert_string_equal(json.url, plain.url);
+	assert_int_equal(json.nheaders, plain.nheaders);
+	for (size_t i = 0; i < plain.nheaders; i++)
+		assert_string_equal(json.headers[i], plain.headers[i]);
+	assert_int_equal(json.body_len, plain.body_len);
+	assert_memory_equal(json.body, plain.body, plain.body_len);
+	prov_http_free(&plain);
+	prov_http_free(&json);
+	json_object_put(in);
 }
 
 /* ---- <case>.body -> <case>.expect.json ---- */
@@ -386,6 +434,8 @@ fx_test_deep_and_huge(void **state)
 
 #define FX_REQUEST(name) { "request " name, fx_test_request, NULL, NULL, (void *)(name) }
 #define FX_RESPONSE(name) { "response " name, fx_test_response, NULL, NULL, (void *)(name) }
+#define FX_JSON_IGNORED(name) \
+	{ "json_output ignored " name, fx_test_json_output_ignored, NULL, NULL, (void *)(name) }
 #define FX_HOSTILE_TESTS \
 	cmocka_unit_test(fx_test_every_prefix), \
 	cmocka_unit_test(fx_test_mutations), \

@@ -7,7 +7,8 @@ test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "sk-ant-api03-SECRETKEY0123456789", "https://api.anthropic.com" };
-	struct prov_call call = { "claude-3-5-haiku-latest", "hi", NULL, 10, true, "US", false };
+	struct prov_call call = { .model = "claude-3-5-haiku-latest", .message = "hi", .max_tokens = 10,
+				  .websearch = true, .location = "US" };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;
@@ -60,6 +61,14 @@ main(void)
 		FX_REQUEST("websearch"),
 		FX_REQUEST("websearch_location"),
 		FX_REQUEST("location_only"),
+		FX_REQUEST("json_output"),
+		/* no JSON mode without a schema: json_output changes no request */
+		FX_JSON_IGNORED("basic"),
+		FX_JSON_IGNORED("system"),
+		FX_JSON_IGNORED("websearch"),
+		FX_JSON_IGNORED("websearch_location"),
+		FX_JSON_IGNORED("location_only"),
+		FX_JSON_IGNORED("json_output"),
 		cmocka_unit_test(test_build_rejects),
 		FX_RESPONSE("success"),
 		FX_RESPONSE("success_websearch"),

@@ -8,7 +8,8 @@ test_build_rejects(void **state)
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "AIzaSyTest-SECRETKEY0123456789",
 					 "https://generativelanguage.googleapis.com" };
-	struct prov_call call = { "gemini-2.5-flash", "hi", "sys", 10, true, NULL, false };
+	struct prov_call call = { .model = "gemini-2.5-flash", .message = "hi", .system = "sys",
+				  .max_tokens = 10, .websearch = true };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;
@@ -32,7 +33,7 @@ test_key_not_in_url(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "AIzaSyTest-SECRETKEY0123456789", "https://g.example" };
-	struct prov_call call = { "gemini-2.5-pro", "hi", NULL, 10, false, NULL, false };
+	struct prov_call call = { .model = "gemini-2.5-pro", .message = "hi", .max_tokens = 10 };
 	struct prov_http h;
 
 	(void)state;
@@ -52,11 +53,14 @@ main(void)
 		FX_REQUEST("websearch"),
 		FX_REQUEST("resource_name"),
 		FX_REQUEST("escaped_model"),
+		FX_REQUEST("json_output"),
+		FX_REQUEST("json_output_websearch"),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_key_not_in_url),
 		FX_RESPONSE("success"),
 		FX_RESPONSE("multi_parts"),
 		FX_RESPONSE("success_grounding"),
+		FX_RESPONSE("success_json"),
 		FX_RESPONSE("no_usage"),
 		FX_RESPONSE("blocked_prompt"),
 		FX_RESPONSE("no_candidates"),

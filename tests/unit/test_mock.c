@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -23,7 +24,7 @@ answer(const struct prov_call *call, struct prov_result *r)
 static void
 test_basic(void **state)
 {
-	struct prov_call call = { "gpt-4o", "Compare Rust and Go", NULL, 100, false, NULL, false };
+	struct prov_call call = { .model = "gpt-4o", .message = "Compare Rust and Go", .max_tokens = 100 };
 	struct prov_result r;
 
 	(void)state;
@@ -39,7 +40,8 @@ test_basic(void **state)
 static void
 test_deterministic(void **state)
 {
-	struct prov_call call = { "m", "same\tinput\n twice ", "sys tem", 100, true, "DE", false };
+	struct prov_call call = { .model = "m", .message = "same\tinput\n twice ", .system = "sys tem",
+				  .max_tokens = 100, .websearch = true, .location = "DE" };
 	struct prov_result a, b;
 
 	(void)state;
@@ -58,7 +60,7 @@ static void
 test_echo_is_cut_at_120_characters(void **state)
 {
 	char ascii[201], utf8[2 * 130 + 1], want[512];
-	struct prov_call call = { "m", ascii, NULL, 100, false, NULL, false };
+	struct prov_call call = { .model = "m", .message = ascii, .max_tokens = 100 };
 	struct prov_result r;
 
 	(void)state;
@@ -92,7 +94,7 @@ test_echo_is_cut_at_120_characters(void **state)
 static void
 test_websearch_citations(void **state)
 {
-	struct prov_call call = { "sonar", "news", NULL, 100, true, NULL, false };
+	struct prov_call call = { .model = "sonar", .message = "news", .max_tokens = 100, .websearch = true };
 	struct prov_result r;
 	json_object *want;
 
@@ -109,7 +111,7 @@ test_websearch_citations(void **state)
 static void
 test_missing_fields(void **state)
 {
-	struct prov_call call = { NULL, NULL, NULL, 0, false, NULL, false };
+	struct prov_call call = { .model = NULL }; /* every field missing */
 	struct prov_result r;
 
 	(void)state;
@@ -122,6 +124,157 @@ test_missing_fields(void **state)
 	call.message = "   ";
 	answer(&call, &r);
 	assert_int_equal(r.input_tokens, 1);
+	prov_result_free(&r);
+}
+
+/* s parsed as strict JSON that is valid UTF-8 with nothing after it; the
+ * test fails otherwise. */
+static json_object *
+parse_strict(const char *s)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *o;
+
+	assert_non_null(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, s, (int)strlen(s));
+	if (json_tokener_get_error(tok) != json_tokener_success)
+		fail_msg("not strict JSON (%s): %s",
+			 json_tokener_error_desc(json_tokener_get_error(tok)), s);
+	assert_int_equal(json_tokener_get_parse_end(tok), strlen(s));
+	json_tokener_free(tok);
+	assert_true(json_object_is_type(o, json_type_object));
+	return o;
+}
+
+/* The JSON answer's summary is the plain answer; its items are the echo's
+ * first words. */
+static void
+assert_json_answer(const struct prov_call *call, const char *items_json)
+{
+	struct prov_call plain_call = *call;
+	struct prov_result plain, r;
+	json_object *o, *v, *want;
+
+	plain_call.json_output = false;
+	answer(&plain_call, &plain);
+	answer(call, &r);
+	o = parse_strict(r.text);
+	assert_int_equal(json_object_object_length(o), 2);
+	assert_true(json_object_object_get_ex(o, "summary", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), plain.text);
+	assert_true(json_object_object_get_ex(o, "items", &v));
+	want = json_tokener_parse(items_json);
+	assert_non_null(want);
+	if (!json_object_equal(v, want))
+		fail_msg("items are %s, want %s", json_object_to_json_string(v), items_json);
+	/* the same call, the same counts: only the text's shape changes */
+	assert_int_equal(r.input_tokens, plain.input_tokens);
+	assert_string_equal(r.model, plain.model);
+	json_object_put(want);
+	json_object_put(o);
+	prov_result_free(&plain);
+	prov_result_free(&r);
+}
+
+static void
+test_json_output(void **state)
+{
+	struct prov_call call = { .model = "gpt-4o", .message = "Compare Rust and Go", .max_tokens = 100,
+				  .json_output = true };
+	struct prov_result r;
+
+	(void)state;
+	answer(&call, &r);
+	assert_string_equal(r.text, "{\"summary\":\"mock answer from gpt-4o: Compare Rust and Go\","
+				    "\"items\":[\"Compare\",\"Rust\",\"and\",\"Go\"]}");
+	assert_string_equal(r.model, "gpt-4o");
+	assert_int_equal(r.input_tokens, 4);
+	assert_int_equal(r.output_tokens, 8);
+	assert_null(r.citations);
+	prov_result_free(&r);
+	assert_json_answer(&call, "[\"Compare\",\"Rust\",\"and\",\"Go\"]");
+}
+
+/* Whatever the message holds, the answer is one valid JSON object. */
+static void
+test_json_output_escaping(void **state)
+{
+	struct prov_call call = { .model = "m",
+				  .message = "say \"hi\"\\ \x01\x1f\x7f\ttab\nline </script> a/b \xc3\xa9\xe4\xb8\xad",
+				  .system = "sys", .max_tokens = 100, .json_output = true };
+
+	(void)state;
+	assert_json_answer(&call, "[\"say\",\"\\\"hi\\\"\\\\\",\"\\u0001\\u001f\\u007f\","
+				  "\"tab\",\"line\"]");
+}
+
+static void
+test_json_output_items(void **state)
+{
+	char ascii[201], want[160];
+	struct prov_call call = { .model = "m", .message = "one two  three\tfour\nfive six seven",
+				  .max_tokens = 100, .json_output = true };
+
+	(void)state;
+	/* five words at most */
+	assert_json_answer(&call, "[\"one\",\"two\",\"three\",\"four\",\"five\"]");
+	/* words of the echo only: 200 characters echo as 120 */
+	memset(ascii, 'a', 200);
+	ascii[200] = '\0';
+	call.message = ascii;
+	snprintf(want, sizeof want, "[\"%.120s\"]", ascii);
+	assert_json_answer(&call, want);
+	/* nothing to list */
+	call.message = " \t ";
+	assert_json_answer(&call, "[]");
+	call.message = NULL;
+	call.model = NULL;
+	assert_json_answer(&call, "[]");
+}
+
+/* Citations and token counts do not depend on the answer's shape. */
+static void
+test_json_output_websearch(void **state)
+{
+	struct prov_call call = { .model = "sonar", .message = "news", .max_tokens = 100, .websearch = true,
+				  .location = "DE", .json_output = true };
+	struct prov_result r;
+
+	(void)state;
+	answer(&call, &r);
+	assert_int_equal(json_object_array_length(r.citations), 2);
+	json_object_put(parse_strict(r.text));
+	prov_result_free(&r);
+}
+
+/* A long model name is cut at 256 bytes, never inside a character: the
+ * answer may be JSON, which must stay valid UTF-8. */
+static void
+test_model_cut_on_character(void **state)
+{
+	char model[3 * 100 + 1], want[300];
+	struct prov_call call = { .model = model, .message = "hi", .max_tokens = 100, .json_output = true };
+	struct prov_result r;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		memcpy(model + 3 * i, "\xe4\xb8\xad", 3);
+	model[300] = '\0';
+	answer(&call, &r);
+	json_object_put(parse_strict(r.text));
+	prov_result_free(&r);
+	call.json_output = false;
+	answer(&call, &r);
+	/* 85 characters (255 bytes): the 86th would end past byte 256 */
+	snprintf(want, sizeof want, "mock answer from %.255s: hi", model);
+	assert_string_equal(r.text, want);
+	prov_result_free(&r);
+	/* ASCII is cut at exactly 256, as before */
+	memset(model, 'x', 300);
+	answer(&call, &r);
+	assert_int_equal(strlen(r.text), strlen("mock answer from : hi") + 256);
 	prov_result_free(&r);
 }
 
@@ -149,6 +302,11 @@ main(void)
 		cmocka_unit_test(test_echo_is_cut_at_120_characters),
 		cmocka_unit_test(test_websearch_citations),
 		cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_json_output),
+		cmocka_unit_test(test_json_output_escaping),
+		cmocka_unit_test(test_json_output_items),
+		cmocka_unit_test(test_json_output_websearch),
+		cmocka_unit_test(test_model_cut_on_character),
 		cmocka_unit_test(test_descriptor),
 	};
 

@@ -8,7 +8,7 @@ static void
 test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
-	struct prov_call call = { "gpt-4o", "hi", NULL, 10, false, NULL, false };
+	struct prov_call call = { .model = "gpt-4o", .message = "hi", .max_tokens = 10 };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;
@@ -90,9 +90,12 @@ main(void)
 		FX_REQUEST("websearch_location"),
 		FX_REQUEST("location_only"),
 		FX_REQUEST("escaping"),
+		FX_REQUEST("json_output"),
+		FX_REQUEST("json_output_websearch"),
 		cmocka_unit_test(test_build_rejects),
 		FX_RESPONSE("success"),
 		FX_RESPONSE("success_websearch"),
+		FX_RESPONSE("success_json"),
 		FX_RESPONSE("no_usage"),
 		FX_RESPONSE("usage_wrong_types"),
 		FX_RESPONSE("refusal"),

@@ -7,7 +7,7 @@ test_build_rejects(void **state)
 {
 	const struct prov_desc *d = prov_find(FX_PROVIDER);
 	const struct prov_config cfg = { "pplx-SECRETKEY0123456789abcdef", "https://api.perplexity.ai" };
-	struct prov_call call = { "sonar", "hi", NULL, 10, false, "GB", false };
+	struct prov_call call = { .model = "sonar", .message = "hi", .max_tokens = 10, .location = "GB" };
 	struct prov_call bad;
 	struct prov_config c;
 	struct prov_http h;
@@ -53,6 +53,14 @@ main(void)
 		FX_REQUEST("websearch"),
 		FX_REQUEST("location"),
 		FX_REQUEST("location_without_websearch"),
+		FX_REQUEST("json_output"),
+		/* no JSON mode without a schema: json_output changes no request */
+		FX_JSON_IGNORED("basic"),
+		FX_JSON_IGNORED("system"),
+		FX_JSON_IGNORED("websearch"),
+		FX_JSON_IGNORED("location"),
+		FX_JSON_IGNORED("location_without_websearch"),
+		FX_JSON_IGNORED("json_output"),
 		cmocka_unit_test(test_build_rejects),
 		FX_RESPONSE("success"),
 		FX_RESPONSE("citations_only"),

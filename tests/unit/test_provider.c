@@ -213,7 +213,7 @@ static void
 test_check_call(void **state)
 {
 	const struct prov_config cfg = { "k", "https://x" };
-	const struct prov_call call = { "m", "hi", NULL, 1, false, NULL, false };
+	const struct prov_call call = { .model = "m", .message = "hi", .max_tokens = 1 };
 	struct prov_call c;
 
 	(void)state;
