@@ -11,5 +11,6 @@
 #include "core/config.h"
 
 int cli_migrate(const struct aigw_config *cfg, int argc, char **argv);
+int cli_reap(const struct aigw_config *cfg, int argc, char **argv);
 
 #endif

@@ -42,6 +42,7 @@ static const struct var vars[] = {
 	L("AIGW_MAX_ATTEMPTS", 1, 20, "3", max_attempts),
 	L("AIGW_PROVIDER_TIMEOUT_S", 1, 3600, "120", provider_timeout_s),
 	L("AIGW_LEASE_S", 5, 3600, "60", lease_s),
+	L("AIGW_WORKER_STOP_S", 0, 3600, "30", worker_stop_s),
 	L("AIGW_PENDING_TIMEOUT_S", 10, 86400, "300", pending_timeout_s),
 	L("AIGW_KEEP_DONE_DAYS", 1, 3650, "30", keep_done_days),
 	L("AIGW_KEEP_FAILED_DAYS", 1, 3650, "7", keep_failed_days),
@@ -259,4 +260,11 @@ config_free(struct aigw_config *cfg)
 			*p = NULL;
 		}
 	}
+}
+
+long
+config_chat_timeout_s(const struct aigw_config *cfg)
+{
+	/* 30 s: the retry backoff's cap (worker/runner.c). */
+	return cfg->max_attempts * (cfg->provider_timeout_s + 30);
 }

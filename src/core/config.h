@@ -29,6 +29,7 @@ struct aigw_config {
 	long max_attempts;
 	long provider_timeout_s;
 	long lease_s;
+	long worker_stop_s;
 	long pending_timeout_s;
 	long keep_done_days;
 	long keep_failed_days;
@@ -45,6 +46,11 @@ struct aigw_config {
 
 enum aigw_err config_load(struct aigw_config *cfg, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 void config_free(struct aigw_config *cfg);
+
+/* The longest a healthy chat attempt runs: every call's attempts timing
+ * out, with the longest backoff between them. Past it the reaper takes the
+ * chat back. Cannot fail. */
+long config_chat_timeout_s(const struct aigw_config *cfg);
 
 /*
  * Reads NAME=value lines from path into the environment, never overriding a

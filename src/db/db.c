@@ -33,6 +33,16 @@
 	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
 	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
 #define JOB_NOTIFY "pg_notify('job_' || job_id::text, version::text)"
+#define CHAT_NOTIFY "pg_notify('chat_' || chat_id::text, version::text)"
+/* A chat is completed when one provider answered, else failed. */
+#define CHAT_FINAL_STATUS \
+	"CASE WHEN jsonb_path_exists(results, '$.* ? (@.ok == true)')" \
+	" THEN 'completed' ELSE 'failed' END"
+/* A failed result for every provider of the chat with none yet. */
+#define CHAT_FILL_MISSING(error, attempts) \
+	"coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('ok', false," \
+	" 'error', " error ", 'errorClass', 'timeout', 'attempts', " attempts "))" \
+	" FROM jsonb_object_keys(models) k WHERE NOT results ? k), '{}'::jsonb)"
 /* Later writes of a claimed job: this attempt's, and only while it runs. */
 #define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
 
@@ -68,7 +78,8 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 		" UPDATE chat_results r SET status = 'processing', attempts = r.attempts + 1,"
 		"  lease_until = now() + $2 * interval '1 second', worker = $3,"
-		"  started_at = coalesce(r.started_at, now()), version = r.version + 1"
+		"  started_at = coalesce(r.started_at, now()), attempt_at = now(),"
+		"  version = r.version + 1"
 		" FROM c WHERE r.chat_id = c.chat_id"
 		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
 		"  r.websearch, r.location, r.models::text, r.results::text,"
@@ -82,17 +93,15 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
 		"  AND NOT results ? $3"
 		" RETURNING chat_id, version)"
-		" SELECT version, pg_notify('chat_' || chat_id::text, version::text) FROM u" },
+		" SELECT version, " CHAT_NOTIFY " FROM u" },
 	/* $1 id $2 attempt */
 	[DB_CHAT_FINISH] = { "chat_finish", 2,
 		"WITH u AS ("
-		" UPDATE chat_results SET status = CASE WHEN"
-		"  jsonb_path_exists(results, '$.* ? (@.ok == true)')"
-		"  THEN 'completed' ELSE 'failed' END,"
+		" UPDATE chat_results SET status = " CHAT_FINAL_STATUS ","
 		"  completed_at = now(), lease_until = NULL, version = version + 1"
 		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
 		" RETURNING chat_id, version, status)"
-		" SELECT status, pg_notify('chat_' || chat_id::text, version::text) FROM u" },
+		" SELECT status, " CHAT_NOTIFY " FROM u" },
 	/* $1 id $2 attempt $3 lease_s */
 	[DB_CHAT_RENEW] = { "chat_renew", 3,
 		"UPDATE chat_results SET lease_until = now() + $3 * interval '1 second'"
@@ -138,6 +147,89 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND expires_at > now())"
 		" + (SELECT count(*) FROM jobs WHERE status = 'pending'"
 		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))" },
+	/* ---- the reaper; each returns how many rows it changed ---- */
+
+	/* $1 pending_timeout_s */
+	[DB_REAP_CHATS_UNCLAIMED] = { "reap_chats_unclaimed", 1,
+		"WITH u AS ("
+		" UPDATE chat_results SET status = " CHAT_FINAL_STATUS ","
+		"  results = results || " CHAT_FILL_MISSING("'no worker picked it up within ' || $1::int || ' s'", "0") ","
+		"  completed_at = now(), lease_until = NULL, version = version + 1"
+		" WHERE status = 'pending' AND expires_at > now()"
+		"  AND coalesce(attempt_at, created_at) < now() - $1::int * interval '1 second'"
+		" RETURNING chat_id, version)"
+		" SELECT count(" CHAT_NOTIFY ") FROM u" },
+	/* $1 max attempts $2 run timeout_s: no attempt left for work whose
+	 * worker died or that ran too long. */
+	[DB_REAP_CHATS_SPENT] = { "reap_chats_spent", 2,
+		"WITH u AS ("
+		" UPDATE chat_results SET status = " CHAT_FINAL_STATUS ","
+		"  results = results || " CHAT_FILL_MISSING(
+			"CASE WHEN lease_until < now() THEN 'the worker stopped, and '"
+			" ELSE 'timed out after ' || $2::int || ' s, and ' END"
+			" || attempts || ' attempts are spent'", "attempts") ","
+		"  completed_at = now(), lease_until = NULL, version = version + 1"
+		" WHERE status = 'processing' AND attempts >= $1::int AND expires_at > now()"
+		"  AND (lease_until < now() OR attempt_at < now() - $2::int * interval '1 second')"
+		" RETURNING chat_id, version)"
+		" SELECT count(" CHAT_NOTIFY ") FROM u" },
+	/* $1 max attempts $2 run timeout_s: ran too long, attempts left: back
+	 * in the queue. The running worker's fenced writes now fail. */
+	[DB_REAP_CHATS_REQUEUE] = { "reap_chats_requeue", 2,
+		"WITH u AS ("
+		" UPDATE chat_results SET status = 'pending', attempt_at = now(), lease_until = NULL,"
+		"  version = version + 1"
+		" WHERE status = 'processing' AND attempts < $1::int AND expires_at > now()"
+		"  AND attempt_at < now() - $2::int * interval '1 second'"
+		" RETURNING chat_id, version)"
+		" SELECT count(" CHAT_NOTIFY ") FROM u" },
+	[DB_REAP_CHATS_DELETE] = { "reap_chats_delete", 0,
+		"DELETE FROM chat_results WHERE chat_id IN (SELECT chat_id FROM chat_results"
+		" WHERE expires_at <= now() LIMIT 5000)" },
+	/* $1 pending_timeout_s */
+	[DB_REAP_JOBS_UNCLAIMED] = { "reap_jobs_unclaimed", 1,
+		"WITH u AS ("
+		" UPDATE jobs SET status = 'failed', status_message = 'Failed',"
+		"  error = 'no worker picked it up within ' || $1::int || ' s',"
+		"  completed_at = now(), version = version + 1, updated_at = now()"
+		" WHERE status = 'pending'"
+		"  AND coalesce(attempt_at, created_at) < now() - $1::int * interval '1 second'"
+		" RETURNING job_id, version)"
+		" SELECT count(" JOB_NOTIFY ") FROM u" },
+	[DB_REAP_JOBS_SPENT] = { "reap_jobs_spent", 0,
+		"WITH u AS ("
+		" UPDATE jobs SET status = 'failed', status_message = 'Failed',"
+		"  error = CASE WHEN lease_until < now() THEN 'the worker stopped, and '"
+		"   ELSE 'timed out after ' || timeout_s || ' s, and ' END"
+		"   || attempts || ' attempts are spent',"
+		"  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+		" WHERE status = 'running' AND attempts >= max_attempts"
+		"  AND (lease_until < now() OR attempt_at < now() - timeout_s * interval '1 second')"
+		" RETURNING job_id, version),"
+		" s AS (UPDATE job_steps SET status = 'failed' FROM u"
+		"  WHERE job_steps.job_id = u.job_id AND job_steps.status = 'running')"
+		" SELECT count(" JOB_NOTIFY ") FROM u" },
+	[DB_REAP_JOBS_REQUEUE] = { "reap_jobs_requeue", 0,
+		"WITH u AS ("
+		" UPDATE jobs SET status = 'pending', status_message = 'Timed out; queued again',"
+		"  attempt_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+		" WHERE status = 'running' AND attempts < max_attempts"
+		"  AND attempt_at < now() - timeout_s * interval '1 second'"
+		" RETURNING job_id, version),"
+		" s AS (UPDATE job_steps SET status = 'pending' FROM u"
+		"  WHERE job_steps.job_id = u.job_id AND job_steps.status = 'running')"
+		" SELECT count(" JOB_NOTIFY ") FROM u" },
+	/* $1 keep_done_days $2 keep_failed_days */
+	[DB_REAP_JOBS_DELETE] = { "reap_jobs_delete", 2,
+		"DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs"
+		" WHERE (status = 'completed' AND completed_at < now() - $1::int * interval '1 day')"
+		"  OR (status IN ('failed', 'cancelled')"
+		"   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000)" },
+	/* $1 min interval: takes the reaper's turn; no row when it is not due. */
+	[DB_REAP_TURN] = { "reap_turn", 1,
+		"UPDATE reaper_state SET ran_at = now() WHERE id = 1"
+		" AND (ran_at IS NULL OR ran_at <= now() - $1::int * interval '1 second')"
+		" RETURNING ran_at" },
 	[DB_JOB_KEY_EXPIRE] = { "job_key_expire", 2,
 		"UPDATE jobs SET idempotency_key = NULL WHERE owner_user = $1"
 		" AND idempotency_key = $2 AND created_at < now() - interval '24 hours'" },
@@ -201,8 +293,8 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 		" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1,"
 		"  lease_until = now() + $2 * interval '1 second', worker = $3,"
-		"  started_at = coalesce(j.started_at, now()), version = j.version + 1,"
-		"  updated_at = now()"
+		"  started_at = coalesce(j.started_at, now()), attempt_at = now(),"
+		"  version = j.version + 1, updated_at = now()"
 		" FROM c WHERE j.job_id = c.job_id"
 		" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress,"
 		"  (SELECT coalesce(json_agg(json_build_object('status', s.status,"

@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "db/chats.h"
 #include "db/db.h"
+#include "db/reap.h"
 #include "db/workers.h"
 #include "jobs/output.h"
 #include "providers/provider.h"
@@ -23,6 +24,7 @@
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 30000
 #define TURN_MAX_MS 1000
+#define REAP_EVERY_MS 60000
 
 struct chat_run {
 	struct runner *r;
@@ -712,6 +714,61 @@ idle_exit(struct runner *r, int64_t now)
 	return false;
 }
 
+/*
+ * After SIGTERM: nothing new is claimed (claim() looks at *stop), and what
+ * is held may finish for AIGW_WORKER_STOP_S. Returns false when it is time
+ * to hand the rest back and exit; lowers *next to the deadline.
+ */
+static bool
+stopping(struct runner *r, int64_t now, int64_t *next)
+{
+	if (r->stop_deadline_ms == 0) {
+		r->stop_deadline_ms = now + r->cfg->worker_stop_s * 1000;
+		log_info("worker", NULL, "stopping: finishing %d chat%s and %d job%s for up to %ld s",
+			 r->nchats, r->nchats == 1 ? "" : "s", r->njobs, r->njobs == 1 ? "" : "s",
+			 r->cfg->worker_stop_s);
+	}
+	if ((r->nchats == 0 && r->njobs == 0) || now >= r->stop_deadline_ms)
+		return false;
+	if (r->stop_deadline_ms < *next)
+		*next = r->stop_deadline_ms;
+	return true;
+}
+
+/*
+ * The reaper's cheap statements, once a minute over all the workers that
+ * share the database (the turn is a row in it), so that a deployment with
+ * no timer still heals. Failures wait for the next minute.
+ */
+static void
+reap(struct runner *r, int64_t now)
+{
+	struct db_reap_limits limits = {
+		.pending_timeout_s = r->cfg->pending_timeout_s,
+		.max_attempts = r->cfg->max_attempts,
+		.chat_timeout_s = config_chat_timeout_s(r->cfg),
+		.keep_done_days = r->cfg->keep_done_days,
+		.keep_failed_days = r->cfg->keep_failed_days,
+	};
+	struct db_reap_counts c;
+	bool due = false;
+
+	if (now < r->next_reap_ms)
+		return;
+	r->next_reap_ms = now + REAP_EVERY_MS;
+	if (db_reap_turn(r->db, REAP_EVERY_MS / 1000 - 5, &due) != AIGW_OK || !due ||
+	    db_reap(r->db, &limits, &c) != AIGW_OK)
+		return;
+	if (c.chats_unclaimed + c.chats_spent + c.chats_requeued + c.chats_deleted +
+	    c.jobs_unclaimed + c.jobs_spent + c.jobs_requeued + c.jobs_deleted > 0)
+		log_info("worker", NULL, "reaped: chats %ld unclaimed, %ld spent, %ld requeued,"
+			 " %ld deleted; jobs %ld unclaimed, %ld spent, %ld requeued, %ld deleted",
+			 c.chats_unclaimed, c.chats_spent, c.chats_requeued, c.chats_deleted,
+			 c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued, c.jobs_deleted);
+	if (c.chats_requeued + c.jobs_requeued > 0)
+		r->wake = true;
+}
+
 int
 runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
 	   volatile sig_atomic_t *stop)
@@ -747,7 +804,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	log_info("worker", NULL, "started in slot %d", r.slot);
 	r.idle_since_ms = time_mono_ms();
 	r.wake = true;
-	while (!*stop) {
+	for (;;) {
 		int64_t next, now;
 		PGconn *conn;
 		int fd = -1;
@@ -756,7 +813,10 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		next = turn(&r);
 		now = time_mono_ms();
 		heartbeat(&r, now);
-		if (idle_exit(&r, now))
+		reap(&r, now);
+		if (*stop && !stopping(&r, now, &next))
+			break;
+		if (!*stop && idle_exit(&r, now))
 			break;
 		conn = db_conn(r.db);
 		if (conn != NULL && conn == r.listening && PQstatus(conn) == CONNECTION_OK)
@@ -766,9 +826,9 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		xfer_run(r.xe);
 		drain_notifications(&r);
 	}
-	if (*stop)
-		log_info("worker", NULL, "stopping: handing back %d chat%s", r.nchats,
-			 r.nchats == 1 ? "" : "s");
+	if (r.nchats > 0 || r.njobs > 0)
+		log_info("worker", NULL, "handing back %d chat%s and %d job%s", r.nchats,
+			 r.nchats == 1 ? "" : "s", r.njobs, r.njobs == 1 ? "" : "s");
 	hand_back(&r);
 	if (r.slot > 0 && db_slot_release(r.db, r.slot, r.pid, r.host) != AIGW_OK)
 		log_warn("worker", NULL, "slot %d not released; it frees itself when stale", r.slot);

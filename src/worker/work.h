@@ -91,6 +91,8 @@ struct runner {
 	int64_t next_claim_ms;
 	int64_t next_heartbeat_ms;
 	int64_t idle_since_ms;
+	int64_t next_reap_ms;
+	int64_t stop_deadline_ms;   /* 0 until SIGTERM */
 	uint64_t rng;
 };
 

@@ -1,0 +1,60 @@
+/* reap.c: "aigw reap": one run of the reaper (SPEC 4), then a wake-up for
+ * any work left waiting without a worker. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "db/db.h"
+#include "db/reap.h"
+#include "db/workers.h"
+#include "http/spawn.h"
+#include "http/wake.h"
+
+int
+cli_reap(const struct aigw_config *cfg, int argc, char **argv)
+{
+	struct db_reap_limits limits = {
+		.pending_timeout_s = cfg->pending_timeout_s,
+		.max_attempts = cfg->max_attempts,
+		.chat_timeout_s = config_chat_timeout_s(cfg),
+		.keep_done_days = cfg->keep_done_days,
+		.keep_failed_days = cfg->keep_failed_days,
+	};
+	struct db_reap_counts c;
+	struct db *db = NULL;
+	char **spawn_env = NULL;
+	bool due = false;
+	long waiting = 0;
+	int rc = 1;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: aigw reap\n");
+		return 2;
+	}
+	db = db_new(cfg->database_url);
+	spawn_env = spawn_env_new();
+	if (db == NULL || spawn_env == NULL) {
+		fprintf(stderr, "aigw reap: out of memory\n");
+		goto out;
+	}
+	if (db_reap_turn(db, 0, &due) != AIGW_OK || db_reap(db, &limits, &c) != AIGW_OK) {
+		fprintf(stderr, "aigw reap: the database failed (see the log above)\n");
+		goto out;
+	}
+	printf("chats: %ld unclaimed failed, %ld with attempts spent finished, %ld requeued,"
+	       " %ld expired deleted\n", c.chats_unclaimed, c.chats_spent, c.chats_requeued,
+	       c.chats_deleted);
+	printf("jobs: %ld unclaimed failed, %ld with attempts spent failed, %ld requeued,"
+	       " %ld past keeping deleted\n", c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued,
+	       c.jobs_deleted);
+	/* Leases that ran out with no live worker left: start one. */
+	if (db_queue_waiting(db, cfg->max_attempts, &waiting) == AIGW_OK && waiting > 0) {
+		printf("%ld waiting to be claimed: waking the workers\n", waiting);
+		wake_now(cfg, spawn_env, db);
+	}
+	rc = 0;
+out:
+	spawn_env_free(spawn_env);
+	db_free(db);
+	return rc;
+}

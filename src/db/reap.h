@@ -1,0 +1,41 @@
+/*
+ * reap.h: the reaper's statements (SPEC 4): fail work no worker picked up,
+ * fail work whose attempts are spent (its worker died or it ran past its
+ * timeout), put work that ran past its timeout with attempts left back in
+ * the queue, and delete expired chats and jobs past their keeping time.
+ *
+ * Each statement is one UPDATE or DELETE, fenced by status like every
+ * other write, so it is safe beside running workers and other reapers.
+ * Deletes take at most 5,000 rows a run. Errors: AIGW_EDB, with the
+ * statements already run kept (each is complete on its own).
+ */
+#ifndef AIGW_DB_REAP_H
+#define AIGW_DB_REAP_H
+
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "db/db.h"
+
+struct db_reap_limits {
+	long pending_timeout_s;  /* pending longer than this fails */
+	long max_attempts;       /* a chat's attempts (jobs carry their own) */
+	long chat_timeout_s;     /* a chat attempt running longer is over */
+	long keep_done_days;
+	long keep_failed_days;
+};
+
+struct db_reap_counts {
+	long chats_unclaimed, chats_spent, chats_requeued, chats_deleted;
+	long jobs_unclaimed, jobs_spent, jobs_requeued, jobs_deleted;
+};
+
+/* Takes the reaper's turn for processes that reap on their own: *due is
+ * false when someone reaped less than min_interval_s ago. Recording the run
+ * is what a turn is, so db_reap callers by hand take one with 0. */
+enum aigw_err db_reap_turn(struct db *db, long min_interval_s, bool *due) AIGW_MUSTCHECK;
+
+enum aigw_err db_reap(struct db *db, const struct db_reap_limits *l,
+		      struct db_reap_counts *out) AIGW_MUSTCHECK;
+
+#endif
