@@ -9,6 +9,7 @@ to its report.
 
 import os
 import sys
+import threading
 import time
 
 import pytest
@@ -130,3 +131,29 @@ def assert_error(r, status_code, code, field=None, from_aigw=True):
 def mock_answer(provider, base_model, message):
     """The text the mock providers answer (tests/mockproviders/README.md)."""
     return f"[{provider}/{base_model}] {message}"
+
+
+class Sampler:
+    """Counts this stack's live aigw-worker processes from /proc, again and
+    again in a thread, and keeps the highest count seen."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.most = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.most = max(self.most, len(self.stack.workers()))
+            self.samples += 1
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)

@@ -2,42 +2,15 @@
 once, and leave after AIGW_WORKER_IDLE_S seconds with nothing to do."""
 
 import concurrent.futures
-import threading
 import time
 
 import pytest
 
-from conftest import poll, submit, wait_final
+from conftest import Sampler, poll, submit, wait_final
 
 IDLE_S = 3
 EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_WORKER_IDLE_S": str(IDLE_S),
              "AIGW_MOCK_DELAY_MS": "300"}
-
-
-class Sampler:
-    """Counts this stack's live aigw-worker processes from /proc, again and
-    again in a thread, and keeps the highest count seen."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.most = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.most = max(self.most, len(self.stack.workers()))
-            self.samples += 1
-            time.sleep(0.002)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
