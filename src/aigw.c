@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "migrate", cli_migrate, "apply missing database migrations [DIR]" },
+	{ "keys", cli_keys, "create|list|revoke API keys (AIGW_AUTH=keys)" },
 	{ "reap", cli_reap, "fail unclaimed and stuck work, delete expired, wake workers" },
 };
 

@@ -11,6 +11,7 @@
 #include "core/config.h"
 
 int cli_migrate(const struct aigw_config *cfg, int argc, char **argv);
+int cli_keys(const struct aigw_config *cfg, int argc, char **argv);
 int cli_reap(const struct aigw_config *cfg, int argc, char **argv);
 
 #endif

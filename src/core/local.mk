@@ -5,3 +5,5 @@ libaigw_la_SOURCES += \
 libaigw_la_SOURCES += \
 	src/core/util.c src/core/util.h \
 	src/core/config.c src/core/config.h
+libaigw_la_SOURCES += \
+	src/core/secret.c src/core/secret.h

@@ -147,6 +147,46 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND expires_at > now())"
 		" + (SELECT count(*) FROM jobs WHERE status = 'pending'"
 		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))" },
+	/* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
+	[DB_KEY_CREATE] = { "key_create", 5,
+		"INSERT INTO api_keys (key_id, key_hash, owner_user, owner_org, name)"
+		" VALUES ($1, $2, $3, $4, $5)" },
+	/* $1 key id */
+	[DB_KEY_LOOKUP] = { "key_lookup", 1,
+		"SELECT key_hash, owner_user, owner_org, revoked_at IS NOT NULL"
+		" FROM api_keys WHERE key_id = $1" },
+	[DB_KEY_LIST] = { "key_list", 0,
+		"SELECT key_id, owner_user, owner_org, coalesce(name, ''), " TS("created_at") ","
+		" coalesce(" TS("revoked_at") ", '')"
+		" FROM api_keys ORDER BY created_at, key_id" },
+	/* $1 key id */
+	[DB_KEY_REVOKE] = { "key_revoke", 1,
+		"UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL" },
+	/* $1 org ('' for none) $2 user $3 decision (NULL for none): held to the
+	 * end of the submit's transaction, so that counting and inserting are
+	 * one step for everyone sharing an org, a user or a decision. Always
+	 * in this order, so that two submits cannot deadlock. */
+	[DB_ACTIVE_LOCK] = { "active_lock", 3,
+		"SELECT (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw org ' || $1::text, 0)))"
+		"  FROM (SELECT 1 WHERE $1::text <> '') o),"
+		" pg_advisory_xact_lock(hashtextextended('aigw user ' || $2::text, 0)),"
+		" (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw decision ' || $3::text, 0)))"
+		"  FROM (SELECT 1 WHERE $3::text IS NOT NULL) d)" },
+	/* $1 org $2 user $3 decision: chats and jobs pending or running */
+	[DB_ACTIVE_COUNT] = { "active_count", 3,
+		"SELECT CASE WHEN $1::text = '' THEN 0 ELSE"
+		"  (SELECT count(*) FROM chat_results WHERE owner_org = $1::text"
+		"   AND status IN ('pending', 'processing'))"
+		"  + (SELECT count(*) FROM jobs WHERE owner_org = $1::text"
+		"   AND status IN ('pending', 'running')) END,"
+		" (SELECT count(*) FROM chat_results WHERE owner_user = $2::text"
+		"  AND status IN ('pending', 'processing'))"
+		" + (SELECT count(*) FROM jobs WHERE owner_user = $2::text"
+		"  AND status IN ('pending', 'running')),"
+		" CASE WHEN $3::text IS NULL THEN 0 ELSE"
+		"  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
+		"   AND status IN ('pending', 'running')) END" },
+
 	/* ---- the reaper; each returns how many rows it changed ---- */
 
 	/* $1 pending_timeout_s */
@@ -355,6 +395,7 @@ struct db {
 	char *conninfo;
 	bool prepared[DB_STMT__MAX];
 	bool lost;
+	bool in_tx;
 };
 
 struct db *
@@ -407,6 +448,8 @@ db_connect(struct db *db)
 
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return AIGW_OK;
+	if (db->in_tx)
+		return AIGW_EDB; /* a new connection would be outside the transaction */
 	disconnect(db);
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
@@ -487,7 +530,8 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	if ((int)id < 0 || id >= DB_STMT__MAX)
 		return AIGW_EINVAL;
 	err = exec_once(db, id, values, out);
-	if (err == AIGW_EDB && db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD) {
+	if (err == AIGW_EDB && !db->in_tx && db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_BAD) {
 		/* The server restarted under us: one fresh connection, one retry. */
 		disconnect(db);
 		err = exec_once(db, id, values, out);
@@ -522,6 +566,48 @@ db_notify_work(struct db *db)
 	 */
 	return db_command(db, "BEGIN; SET LOCAL synchronous_commit TO off;"
 			      " SELECT pg_notify('aigw_work', ''); COMMIT");
+}
+
+enum aigw_err
+db_begin(struct db *db)
+{
+	enum aigw_err err = db_command(db, "BEGIN");
+
+	db->in_tx = err == AIGW_OK;
+	return err;
+}
+
+enum aigw_err
+db_commit(struct db *db)
+{
+	PGresult *res;
+	enum aigw_err err = AIGW_EDB;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db->in_tx = false;
+		return AIGW_EDB;
+	}
+	res = PQexec(db->conn, "COMMIT");
+	/* A failed transaction "commits" as ROLLBACK: that is no commit. */
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0)
+		err = AIGW_OK;
+	else
+		log_error("db", NULL, "commit failed: %.300s", PQerrorMessage(db->conn));
+	PQclear(res);
+	db->in_tx = false;
+	return err;
+}
+
+void
+db_rollback(struct db *db)
+{
+	/* Nothing to undo on a dead connection: the server rolled back. */
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    db_command(db, "ROLLBACK") != AIGW_OK)
+		log_warn("db", NULL, "rollback failed; the connection is reset");
+	if (db->conn != NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		disconnect(db);
+	db->in_tx = false;
 }
 
 enum aigw_err

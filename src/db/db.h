@@ -32,6 +32,12 @@ enum db_stmt {
 	DB_SLOT_RELEASE,
 	DB_HEALTH,
 	DB_QUEUE_WAITING,
+	DB_KEY_CREATE,
+	DB_KEY_LOOKUP,
+	DB_KEY_LIST,
+	DB_KEY_REVOKE,
+	DB_ACTIVE_LOCK,
+	DB_ACTIVE_COUNT,
 	DB_REAP_CHATS_UNCLAIMED,
 	DB_REAP_CHATS_SPENT,
 	DB_REAP_CHATS_REQUEUE,
@@ -90,6 +96,16 @@ enum aigw_err db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *
 /* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
  * by the caller and otherwise ignored. */
 enum aigw_err db_notify_work(struct db *db) AIGW_MUSTCHECK;
+
+/*
+ * A transaction on this connection: statements run between db_begin and
+ * db_commit/db_rollback are never retried on a new connection (that would
+ * leave the transaction), so a lost connection fails the transaction as a
+ * whole. db_rollback cannot fail from the caller's view.
+ */
+enum aigw_err db_begin(struct db *db) AIGW_MUSTCHECK;
+enum aigw_err db_commit(struct db *db) AIGW_MUSTCHECK;
+void db_rollback(struct db *db);
 
 /* Runs a fixed command without parameters and without retry (LISTEN,
  * migrations). AIGW_EDB on failure. */

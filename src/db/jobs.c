@@ -38,12 +38,41 @@ exec_text(struct db *db, enum db_stmt stmt, const char *const *values, int col, 
 }
 
 enum aigw_err
+db_job_find_by_key(struct db *db, const char *owner, const char *key, const char *fingerprint,
+		   enum db_job_insert_outcome *outcome, char **json)
+{
+	const char *expire[2] = { owner, key };
+	const char *values[3] = { owner, key, fingerprint };
+	PGresult *res = NULL;
+	enum aigw_err err;
+	int rows;
+
+	*json = NULL;
+	err = db_exec_rows(db, DB_JOB_KEY_EXPIRE, expire, &rows);
+	if (err == AIGW_OK)
+		err = db_exec(db, DB_JOB_BY_KEY, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) != 1) {
+		err = AIGW_ENOTFOUND;
+	} else if (PQgetvalue(res, 0, 0)[0] != 't') {
+		*outcome = DB_JOB_KEY_REUSED;
+	} else {
+		*outcome = DB_JOB_REPLAYED;
+		*json = dup_or_null(res, 0, 1);
+		if (*json == NULL)
+			err = AIGW_ENOMEM;
+	}
+	PQclear(res);
+	return err;
+}
+
+enum aigw_err
 db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	      enum db_job_insert_outcome *outcome, char **json)
 {
 	char attempts[16], timeout[24];
 	const char *values[11];
-	PGresult *res = NULL;
 	enum aigw_err err;
 
 	*json = NULL;
@@ -74,32 +103,13 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 		return err;
 	if (in->idempotency_key == NULL)
 		return AIGW_EDB; /* only a taken key keeps the row out */
-
 	/* The key is taken: a concurrent insert with it has committed (ON
-	 * CONFLICT waited for it), so a fresh statement sees that job. */
-	{
-		const char *kv[3] = { in->owner_user, in->idempotency_key, in->fingerprint };
-
-		err = db_exec(db, DB_JOB_BY_KEY, kv, &res);
-	}
-	if (err != AIGW_OK)
-		return err;
-	if (PQntuples(res) != 1) {
-		/* Expired and cleared between the two statements: rare enough
-		 * that the client's retry is the answer. */
-		PQclear(res);
-		return AIGW_ECONFLICT;
-	}
-	if (PQgetvalue(res, 0, 0)[0] != 't') {
-		*outcome = DB_JOB_KEY_REUSED;
-	} else {
-		*outcome = DB_JOB_REPLAYED;
-		*json = dup_or_null(res, 0, 1);
-		if (*json == NULL)
-			err = AIGW_ENOMEM;
-	}
-	PQclear(res);
-	return err;
+	 * CONFLICT waited for it), so a fresh statement sees that job. When
+	 * it expired between the two statements, the client's retry is the
+	 * answer. */
+	err = db_job_find_by_key(db, in->owner_user, in->idempotency_key, in->fingerprint,
+				 outcome, json);
+	return err == AIGW_ENOTFOUND ? AIGW_ECONFLICT : err;
 }
 
 enum aigw_err

@@ -47,6 +47,13 @@ enum db_job_insert_outcome {
 enum aigw_err db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 			    enum db_job_insert_outcome *outcome, char **json) AIGW_MUSTCHECK;
 
+/* The owner's job with this Idempotency-Key (used within 24 hours):
+ * REPLAYED with its body when fingerprint matches, KEY_REUSED otherwise;
+ * AIGW_ENOTFOUND when there is none. */
+enum aigw_err db_job_find_by_key(struct db *db, const char *owner, const char *key,
+				 const char *fingerprint, enum db_job_insert_outcome *outcome,
+				 char **json) AIGW_MUSTCHECK;
+
 /* The job as GET /api/jobs/<id> shows it (with_output) or as /status does. */
 enum aigw_err db_job_get(struct db *db, const char *id, const char *owner, bool with_output,
 			 char **json) AIGW_MUSTCHECK;

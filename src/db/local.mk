@@ -3,5 +3,6 @@ libaigw_la_SOURCES += \
 	src/db/chats.c src/db/chats.h \
 	src/db/jobs.c src/db/jobs.h \
 	src/db/reap.c src/db/reap.h \
+	src/db/keys.c src/db/keys.h \
 	src/db/workers.c src/db/workers.h \
 	src/db/migrate.c src/db/migrate.h

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "db/chats.h"
+#include "http/auth.h"
 #include "http/chat.h"
 #include "http/routes.h"
 #include "http/wake.h"
@@ -151,6 +152,7 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct chat_request cr;
 	struct http_field_error fe;
 	struct db_chat_new row;
+	struct http_admission adm;
 	char id[UUID_STR_LEN + 1], location[96];
 	enum aigw_err err;
 
@@ -170,8 +172,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		goto out;
 	}
 	row = (struct db_chat_new){
-		.owner_user = "",
-		.owner_org = "",
+		.owner_user = req->user,
+		.owner_org = req->org,
 		.message = cr.message,
 		.system = cr.system,
 		.max_tokens = cr.max_tokens,
@@ -184,7 +186,13 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		http_resp_from_err(req, AIGW_ENOMEM);
 		goto out;
 	}
+	if (!http_admit_lock(t, req, NULL, &adm) || !http_admit_check(t, req, &adm, NULL))
+		goto out;
 	err = db_chat_insert(t->db, id, &row);
+	if (err == AIGW_OK)
+		err = http_admit_commit(t, &adm);
+	else
+		http_admit_abort(t, &adm);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		goto out;
@@ -219,7 +227,7 @@ chat_status(struct http_thread *t, struct http_req *req, const struct route_args
 		http_resp_error(req, 400, "invalid_id", "id", "id must be a chat id (a UUID)");
 		return;
 	}
-	err = db_chat_status(t->db, id, "", &v);
+	err = db_chat_status(t->db, id, req->user, &v);
 	if (err == AIGW_ENOTFOUND) {
 		http_resp_error(req, 404, "not_found", NULL, "no such chat, or it has expired");
 		return;

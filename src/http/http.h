@@ -39,6 +39,10 @@ struct http_req {
 	char request_id[129];
 	struct buf body;
 
+	/* who asks (http/auth.h): "" and "" for the anonymous caller */
+	char user[256];
+	char org[256];
+
 	/* the response */
 	int status;
 	struct buf headers;  /* "Name: value\r\n" lines */

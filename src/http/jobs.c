@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "db/jobs.h"
+#include "http/auth.h"
 #include "http/jobs.h"
 #include "http/routes.h"
 #include "http/wake.h"
@@ -253,6 +254,7 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct job_request jr;
 	struct http_field_error fe;
 	struct db_job_new row;
+	struct http_admission adm;
 	char id[UUID_STR_LEN + 1], location[64], retry[16];
 	char *json = NULL;
 	enum aigw_err err;
@@ -279,9 +281,8 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	row = (struct db_job_new){
 		.type = jr.type->name,
-		/* No auth yet: every job is the anonymous caller's, as chats. */
-		.owner_user = "",
-		.owner_org = "",
+		.owner_user = req->user,
+		.owner_org = req->org,
 		.decision_id = jr.decision_id[0] ? jr.decision_id : NULL,
 		.input_json = jr.input_json,
 		.max_attempts = jr.type->attempts,
@@ -290,7 +291,32 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		.idempotency_key = key,
 		.fingerprint = jr.fingerprint,
 	};
-	err = db_job_insert(t->db, id, &row, &outcome, &json);
+	if (!http_admit_lock(t, req, row.decision_id, &adm))
+		goto out;
+	err = AIGW_ENOTFOUND;
+	if (key != NULL && adm.open) {
+		/* A replay is the first job's answer, even at the limit. */
+		err = db_job_find_by_key(t->db, req->user, key, jr.fingerprint, &outcome, &json);
+		if (err != AIGW_OK && err != AIGW_ENOTFOUND) {
+			http_admit_abort(t, &adm);
+			http_resp_from_err(req, err);
+			goto out;
+		}
+	}
+	if (err == AIGW_ENOTFOUND) {
+		if (!http_admit_check(t, req, &adm, row.decision_id))
+			goto out;
+		err = db_job_insert(t->db, id, &row, &outcome, &json);
+	}
+	if (err == AIGW_OK)
+		err = http_admit_commit(t, &adm);
+	else
+		http_admit_abort(t, &adm);
+	if (err != AIGW_OK) {
+		/* Not committed: the body read in the transaction is void. */
+		free(json);
+		json = NULL;
+	}
 	if (err == AIGW_ECONFLICT) {
 		http_resp_header(req, "Retry-After", "1");
 		http_resp_error(req, 409, "idempotency_in_progress", NULL,
@@ -339,7 +365,7 @@ show(struct http_thread *t, struct http_req *req, const struct route_args *args,
 
 	if (!path_id_ok(req, args))
 		goto out;
-	err = db_job_get(t->db, args->id, "", with_output, &json);
+	err = db_job_get(t->db, args->id, req->user, with_output, &json);
 	if (err == AIGW_OK)
 		http_resp_raw(req, 200, json, strlen(json));
 	else
@@ -392,7 +418,7 @@ jobs_result(struct http_thread *t, struct http_req *req, const struct route_args
 	buf_init(&b, RESULT_RESPONSE_MAX);
 	if (!path_id_ok(req, args))
 		goto out;
-	err = db_job_result(t->db, args->id, "", &r);
+	err = db_job_result(t->db, args->id, req->user, &r);
 	if (err != AIGW_OK) {
 		resp_job_err(req, err);
 		goto out;
@@ -438,9 +464,9 @@ jobs_cancel(struct http_thread *t, struct http_req *req, const struct route_args
 		goto out;
 	/* A finished job is left as it is and shown: cancelling is
 	 * idempotent, so a client may repeat it safely. */
-	err = db_job_cancel(t->db, args->id, "");
+	err = db_job_cancel(t->db, args->id, req->user);
 	if (err == AIGW_OK)
-		err = db_job_get(t->db, args->id, "", true, &json);
+		err = db_job_get(t->db, args->id, req->user, true, &json);
 	if (err == AIGW_OK)
 		http_resp_raw(req, 200, json, strlen(json));
 	else
@@ -461,7 +487,7 @@ known_status(const char *s)
 void
 jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
-	struct db_job_list q = { .owner = "", .limit = JOB_LIST_LIMIT_DEFAULT };
+	struct db_job_list q = { .owner = req->user, .limit = JOB_LIST_LIMIT_DEFAULT };
 	char status[16], type[JOBTYPE_NAME_MAX + 1], limit[16], cursor[64];
 	char *json = NULL;
 	long n;
@@ -480,7 +506,8 @@ jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *
 	}
 	if (http_query_has(req, "type")) {
 		/* An unknown type is no error: it matches no job. */
-		if (!http_query_get(req, "type", type, sizeof type)) {
+		if (!http_query_get(req, "type", type, sizeof type) ||
+		    utf8_length(type, strlen(type)) < 0) {
 			http_resp_error(req, 400, "invalid_field", "type",
 					"type must be a job type name of at most %d characters",
 					JOBTYPE_NAME_MAX);

@@ -2,6 +2,7 @@ libaigw_la_SOURCES += \
 	src/http/http.c src/http/http.h \
 	src/http/server.c src/http/server.h \
 	src/http/routes.c src/http/routes.h \
+	src/http/auth.c src/http/auth.h \
 	src/http/chat.c src/http/chat.h \
 	src/http/jobs.c src/http/jobs.h \
 	src/http/ops.c \

@@ -5,16 +5,16 @@
 #include "http/routes.h"
 
 static const struct http_route routes[] = {
-	{ "POST", "/api/ai/chat", chat_submit, true },
-	{ "GET", "/api/ai/chat/status", chat_status, false },
-	{ "GET", "/api/health", ops_health, false },
-	{ "POST", "/api/jobs", jobs_submit, true },
-	{ "GET", "/api/jobs", jobs_list, false },
-	{ "GET", "/api/jobs/{id}", jobs_get, false },
-	{ "DELETE", "/api/jobs/{id}", jobs_cancel, false },
-	{ "GET", "/api/jobs/{id}/status", jobs_status, false },
-	{ "GET", "/api/jobs/{id}/result", jobs_result, false },
-	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false },
+	{ "POST", "/api/ai/chat", chat_submit, true, false },
+	{ "GET", "/api/ai/chat/status", chat_status, false, false },
+	{ "GET", "/api/health", ops_health, false, true },
+	{ "POST", "/api/jobs", jobs_submit, true, false },
+	{ "GET", "/api/jobs", jobs_list, false, false },
+	{ "GET", "/api/jobs/{id}", jobs_get, false, false },
+	{ "DELETE", "/api/jobs/{id}", jobs_cancel, false, false },
+	{ "GET", "/api/jobs/{id}/status", jobs_status, false, false },
+	{ "GET", "/api/jobs/{id}/result", jobs_result, false, false },
+	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false, false },
 };
 
 static bool

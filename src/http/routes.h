@@ -25,6 +25,7 @@ struct http_route {
 	const char *pattern;
 	http_handler handler;
 	bool json_body;      /* reads and bounds a JSON body first */
+	bool open;           /* answered without authentication (health) */
 };
 
 enum route_match { ROUTE_FOUND, ROUTE_WRONG_METHOD, ROUTE_NONE };

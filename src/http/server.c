@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "http/auth.h"
 #include "http/routes.h"
 #include "http/server.h"
 
@@ -27,6 +28,46 @@ void
 http_resp_field_error(struct http_req *req, const struct http_field_error *e)
 {
 	http_resp_error(req, e->status, e->code, e->field[0] ? e->field : NULL, "%s", e->msg);
+}
+
+/* Object members written in the text: every string followed by a colon.
+ * The text is valid JSON already, so nothing else can be followed by one. */
+static size_t
+text_members(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '"')
+			continue;
+		for (i++; i < len && s[i] != '"'; i++)
+			if (s[i] == '\\')
+				i++;
+		for (i++; i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'); i++)
+			;
+		if (i < len && s[i] == ':')
+			n++;
+		i--;
+	}
+	return n;
+}
+
+/* Object members in the parsed tree (its depth is bounded by the parser). */
+static size_t
+tree_members(json_object *v)
+{
+	size_t n = 0;
+
+	if (json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			n += tree_members(json_object_array_get_idx(v, i));
+	} else if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			n += 1 + tree_members(val);
+		}
+	}
+	return n;
 }
 
 json_object *
@@ -64,6 +105,14 @@ http_parse_json(const char *body, size_t len, struct http_field_error *e)
 			break;
 		}
 	}
+	/* json-c keeps the last of duplicate keys silently; which one a client
+	 * meant is unknowable, so the request is refused. */
+	if (obj != NULL && text_members(body, len) != tree_members(obj)) {
+		http_field_error_set(e, 400, "invalid_json", NULL,
+				     "the request body names the same key twice in one object");
+		json_object_put(obj);
+		obj = NULL;
+	}
 out:
 	json_tokener_free(tok);
 	return obj;
@@ -89,6 +138,8 @@ dispatch(struct http_thread *t, struct http_req *req)
 	case ROUTE_FOUND:
 		break;
 	}
+	if (!route->open && !http_authenticate(t, req))
+		return;
 	if (route->json_body) {
 		err = http_read_json_body(req, (size_t)t->app->cfg->max_body);
 		if (err == AIGW_EINVAL) {

@@ -12,6 +12,7 @@ the standard library and requests.
 import atexit
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -400,8 +401,22 @@ class Fcgi:
 
 # ---------------------------------------------------------------- nginx
 
-def nginx_conf(dirname, port, fcgi_port, workers=1):
-    """An nginx.conf whose pid, logs and temp paths all live in dirname."""
+# Tests submit far faster than a person: nginx's per-address submit limit
+# is lifted unless a test asks for it.
+TEST_SUBMIT_RATE = "100000r/s"
+
+
+def nginx_http_snippet(submit_rate):
+    """nginx/aigw-http.conf with the submit rate a test wants."""
+    with open(os.path.join(SRCDIR, "nginx/aigw-http.conf")) as f:
+        text = f.read()
+    return re.sub(r"rate=\S+;", f"rate={submit_rate};", text)
+
+
+def nginx_conf(dirname, port, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE,
+               server_extra=""):
+    """An nginx.conf whose pid, logs and temp paths all live in dirname.
+    server_extra is added to the server block after aigw.conf."""
     user = "user www-data;\n" if os.geteuid() == 0 else ""
     return f"""{user}worker_processes {workers};
 daemon off;
@@ -417,12 +432,14 @@ http {{
     proxy_temp_path {dirname}/proxy;
     uwsgi_temp_path {dirname}/uwsgi;
     scgi_temp_path {dirname}/scgi;
+    {nginx_http_snippet(submit_rate)}
     upstream aigw_fcgi {{ server 127.0.0.1:{fcgi_port}; }}
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
         root {dirname}/html;
         include {SRCDIR}/nginx/aigw.conf;
+        {server_extra}
     }}
 }}
 """
@@ -432,7 +449,7 @@ class Nginx:
     """nginx in the foreground (daemon off) with aigw's snippet, in front
     of aigw-fcgi on fcgi_port."""
 
-    def __init__(self, base, fcgi_port, workers=1):
+    def __init__(self, base, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE, server_extra=""):
         self.port = free_port()
         self.dir = world_readable_dir(base, f"nginx-{self.port}")
         self.conf = os.path.join(self.dir, "nginx.conf")
@@ -447,7 +464,7 @@ class Nginx:
             for name in files:
                 os.chmod(os.path.join(dirpath, name), 0o644)
         with open(self.conf, "w") as f:
-            f.write(nginx_conf(self.dir, self.port, fcgi_port, workers))
+            f.write(nginx_conf(self.dir, self.port, fcgi_port, workers, submit_rate, server_extra))
         self.check_config()
         with open(os.path.join(self.dir, "stderr"), "w") as err:
             self.proc = subprocess.Popen(["nginx", "-e", self.error_log, "-c", self.conf],
@@ -616,7 +633,8 @@ class Stack:
     """PostgreSQL + mock providers + migrated schema + aigw-fcgi + nginx,
     ready to serve at url(). extra_env overrides aigw's environment."""
 
-    def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-"):
+    def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-",
+                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra=""):
         self.base = make_base(prefix)
         self._tmp = _track(_TempDir(self.base))
         self.pg = self.mock = self.fcgi = self.nginx = None
@@ -629,7 +647,8 @@ class Stack:
             self.env = aigw_env(self.base, self.pg, self.mock, extra_env)
             migrate(self.env)
             self.fcgi = Fcgi(self.base, self.env, threads)
-            self.nginx = Nginx(self.base, self.fcgi.port, nginx_workers)
+            self.nginx = Nginx(self.base, self.fcgi.port, nginx_workers, submit_rate,
+                               nginx_server_extra)
         except BaseException:
             sys.stderr.write(self.logs())
             self.close()

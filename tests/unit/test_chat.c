@@ -76,6 +76,31 @@ test_not_json(void **state)
 }
 
 static void
+test_duplicate_keys_rejected(void **state)
+{
+	const char *ok = "{\"message\":\"a \\\": b\",\"models\":{\"openai\":\"m\"},"
+			 "\"x\":[{\"k\":1},{\"k\":2}],\"y\":\"{\\\"message\\\": 1}\"}";
+	struct chat_request r;
+	struct http_field_error e;
+
+	(void)state;
+	expect_error("{\"message\":\"a\",\"message\":\"b\",\"models\":{\"openai\":\"m\"}}",
+		     "invalid_json", NULL);
+	/* The same key however it is escaped, and deep inside. */
+	expect_error("{\"message\":\"a\",\"\\u006dessage\":\"b\",\"models\":{\"openai\":\"m\"}}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\",\"openai\":\"n\"}}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"x\":[{\"k\":1,\"k\":1}]}",
+		     "invalid_json", NULL);
+	/* Colons and quotes inside strings, equal keys in sibling objects:
+	 * no duplicates. */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(chat_request_parse(ok, strlen(ok), &r, &e), AIGW_OK);
+	chat_request_free(&r);
+}
+
+static void
 test_deep_nesting_rejected(void **state)
 {
 	char body[400];
@@ -165,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_valid_minimal),
 		cmocka_unit_test(test_valid_full),
 		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_duplicate_keys_rejected),
 		cmocka_unit_test(test_deep_nesting_rejected),
 		cmocka_unit_test(test_message_rules),
 		cmocka_unit_test(test_message_counts_characters_not_bytes),

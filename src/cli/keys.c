@@ -1,0 +1,114 @@
+/* keys.c: "aigw keys create|list|revoke": API keys for AIGW_AUTH=keys. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/secret.h"
+#include "core/util.h"
+#include "db/db.h"
+#include "db/keys.h"
+
+#define NAME_MAX_BYTES 255
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: aigw keys create --user USER [--org ORG] [--name NAME]\n"
+			"       aigw keys list\n"
+			"       aigw keys revoke KEY_ID\n");
+	return 2;
+}
+
+/* A user, org or key name: at most 255 bytes of UTF-8 without control
+ * characters, since it shows in lists and logs. */
+static bool
+valid_label(const char *s, bool may_be_empty)
+{
+	size_t n = strlen(s);
+
+	if ((n == 0 && !may_be_empty) || n > NAME_MAX_BYTES || utf8_length(s, n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int
+create(struct db *db, int argc, char **argv)
+{
+	const char *user = NULL, *org = "", *name = NULL;
+	char key[SECRET_KEY_LEN + 1], id[SECRET_KEY_ID_LEN + 1], hash[SECRET_HASH_HEX_LEN + 1];
+	int rc = 1;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			user = argv[++i];
+		else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc)
+			org = argv[++i];
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else
+			return usage();
+	}
+	if (user == NULL || !valid_label(user, false) || !valid_label(org, true) ||
+	    (name != NULL && !valid_label(name, false))) {
+		fprintf(stderr, "aigw keys create: --user is required; user, org and name are"
+				" 1 to %d bytes of text without control characters\n", NAME_MAX_BYTES);
+		return 2;
+	}
+	if (secret_key_new(key, id) != AIGW_OK ||
+	    secret_sha256_hex(key, strlen(key), hash) != AIGW_OK) {
+		fprintf(stderr, "aigw keys create: no randomness or no SHA-256\n");
+		goto out;
+	}
+	if (db_key_create(db, id, hash, user, org, name) != AIGW_OK) {
+		fprintf(stderr, "aigw keys create: the database failed (see the log above)\n");
+		goto out;
+	}
+	/* The key alone on the first line: shown once, stored nowhere. */
+	printf("%s\n", key);
+	fprintf(stderr, "key %s for user %s%s%s: keep it now, it is not shown again\n", id, user,
+		org[0] ? " of org " : "", org);
+	rc = 0;
+out:
+	memset(key, 0, sizeof key);
+	return rc;
+}
+
+int
+cli_keys(const struct aigw_config *cfg, int argc, char **argv)
+{
+	struct db *db;
+	enum aigw_err err;
+	int rc = 1;
+
+	if (argc < 2)
+		return usage();
+	db = db_new(cfg->database_url);
+	if (db == NULL) {
+		fprintf(stderr, "aigw keys: out of memory\n");
+		return 1;
+	}
+	if (strcmp(argv[1], "create") == 0) {
+		rc = create(db, argc, argv);
+	} else if (strcmp(argv[1], "list") == 0 && argc == 2) {
+		err = db_key_list(db, stdout);
+		if (err != AIGW_OK)
+			fprintf(stderr, "aigw keys list: the database failed (see the log above)\n");
+		rc = err == AIGW_OK ? 0 : 1;
+	} else if (strcmp(argv[1], "revoke") == 0 && argc == 3) {
+		err = db_key_revoke(db, argv[2]);
+		if (err == AIGW_ENOTFOUND)
+			fprintf(stderr, "aigw keys revoke: no live key with id %s\n", argv[2]);
+		else if (err != AIGW_OK)
+			fprintf(stderr, "aigw keys revoke: the database failed (see the log above)\n");
+		else
+			printf("revoked %s\n", argv[2]);
+		rc = err == AIGW_OK ? 0 : 1;
+	} else {
+		rc = usage();
+	}
+	db_free(db);
+	return rc;
+}
