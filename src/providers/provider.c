@@ -14,14 +14,14 @@
 
 static const struct prov_desc providers[] = {
 	{ "openai", PROV_SYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
-	  "https://api.openai.com/v1", prov_openai_build, prov_openai_parse },
+	  "https://api.openai.com/v1", prov_openai_build, prov_openai_parse, NULL },
 	{ "anthropic", PROV_SYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-	  "https://api.anthropic.com", prov_anthropic_build, prov_anthropic_parse },
+	  "https://api.anthropic.com", prov_anthropic_build, prov_anthropic_parse, NULL },
 	{ "gemini", PROV_SYNC, "GEMINI_API_KEY", "GEMINI_BASE_URL",
-	  "https://generativelanguage.googleapis.com", prov_gemini_build, prov_gemini_parse },
+	  "https://generativelanguage.googleapis.com", prov_gemini_build, prov_gemini_parse, NULL },
 	{ "perplexity", PROV_SYNC, "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
-	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse },
-	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL },
+	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse, NULL },
+	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
 static const char *const errclass_names[PROV_ERR__MAX] = {
@@ -73,6 +73,23 @@ prov_http_free(struct prov_http *h)
 		free(h->body);
 		memset(h, 0, sizeof *h);
 	}
+}
+
+void
+prov_step_free(struct prov_step *s)
+{
+	if (s == NULL)
+		return;
+	free(s->state);
+	free(s->external_id);
+	for (size_t i = 0; i < s->nresults; i++) {
+		free(s->ids[i]);
+		prov_result_free(&s->results[i]);
+	}
+	free(s->ids);
+	free(s->results);
+	free(s->error);
+	memset(s, 0, sizeof *s);
 }
 
 void

@@ -58,10 +58,12 @@ struct prov_config {
 
 /* A request to send, built by a provider. */
 struct prov_http {
+	const char *method;              /* static "GET", "POST" (NULL: POST), "DELETE" */
 	char *url;
 	char *headers[PROV_MAX_HEADERS]; /* "Name: value" lines */
 	size_t nheaders;
-	char *body;                      /* NUL-terminated JSON */
+	char *body;                      /* NUL-terminated JSON (or JSONL, or a
+					  * multipart form); NULL for GET */
 	size_t body_len;
 };
 
@@ -79,6 +81,66 @@ struct prov_result {
 
 enum prov_kind { PROV_SYNC, PROV_ASYNC, PROV_BUILTIN };
 
+/*
+ * Async providers (openai-batch, anthropic-batch, snapshot): many calls go
+ * out as one batch at the provider, which is polled until it ends, and
+ * whose results are fetched and matched back to the calls by custom_id.
+ *
+ * The whole exchange is a chain of HTTP requests driven by a small state
+ * that the adapter owns: JSON text that the engine stores in the database
+ * after every step, so that a new worker resumes where a dead one stopped.
+ * build() makes the next request from the state (NULL before anything was
+ * sent); parse() reads its answer into a struct prov_step that says what
+ * comes next and carries the new state. The engine owns retries, poll
+ * timing, deadlines and storage; the adapter knows one wire format only.
+ * Both are pure, like the sync ops.
+ */
+struct prov_batch_item {
+	const char *custom_id;   /* unique within the batch: [A-Za-z0-9_-], 1..64 */
+	struct prov_call call;   /* call.model is the batch's model */
+};
+
+enum prov_step_kind {
+	PROV_STEP_NEXT,    /* send the request the new state calls for now */
+	PROV_STEP_WAIT,    /* the batch is running: poll again later */
+	PROV_STEP_DONE,    /* finished: every result the provider has is in */
+	PROV_STEP_FAILED,  /* this request failed (errclass, error): the engine
+			    * retries it when errclass is retryable, else the
+			    * batch fails and its calls with it */
+	PROV_STEP__MAX
+};
+
+struct prov_step {
+	enum prov_step_kind kind;
+	char *state;              /* the new state, owned; NULL: unchanged */
+	char *external_id;        /* the provider's batch id once known, owned */
+	/* Results found in this answer (a fetch may take several steps): */
+	char **ids;               /* custom_id of each, owned */
+	struct prov_result *results;
+	size_t nresults;
+	enum prov_errclass errclass;
+	char *error;              /* a sentence when FAILED; no secret */
+};
+
+struct prov_async_ops {
+	size_t max_items;         /* the most calls one batch may hold */
+	/* Builds the next request. items and n describe the batch's calls
+	 * (the engine passes them at every step; most steps ignore them).
+	 * AIGW_EINVAL for a state it cannot continue from, AIGW_ENOMEM. */
+	enum aigw_err (*build)(const struct prov_config *cfg, const char *model,
+			       const char *state, const struct prov_batch_item *items,
+			       size_t n, struct prov_http *out);
+	/* Reads the answer to the request built from state. Always fills
+	 * *out unless memory runs out (AIGW_ENOMEM); a body that is not the
+	 * documented format is FAILED with PROV_ERR_BAD_BODY. */
+	enum aigw_err (*parse)(const char *state, long http_status, const char *body,
+			       size_t len, struct prov_step *out);
+	/* The request that cancels the batch at the provider (a batch past
+	 * its deadline); AIGW_ENOTFOUND when nothing was submitted yet. */
+	enum aigw_err (*build_cancel)(const struct prov_config *cfg, const char *state,
+				      struct prov_http *out);
+};
+
 struct prov_desc {
 	const char *name;          /* "openai", ... as in the API */
 	enum prov_kind kind;
@@ -95,6 +157,8 @@ struct prov_desc {
 	 * is not the expected JSON is PROV_ERR_BAD_BODY, never a crash. */
 	enum aigw_err (*parse)(long http_status, const char *body, size_t len,
 			       struct prov_result *out);
+	/* PROV_ASYNC only (build and parse are NULL then). */
+	const struct prov_async_ops *async;
 };
 
 /* Looks a provider up by its API name; NULL when unknown. */
@@ -104,6 +168,8 @@ const struct prov_desc *prov_all(size_t *n);
 
 void prov_http_free(struct prov_http *h);
 void prov_result_free(struct prov_result *r);
+/* Frees what a step owns; safe on a zeroed one. */
+void prov_step_free(struct prov_step *s);
 
 /* Classifies an HTTP status that is not a success (cannot fail). */
 enum prov_errclass prov_classify_status(long http_status);

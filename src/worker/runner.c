@@ -315,6 +315,10 @@ task_start(struct runner *r, struct task *t)
 		prov_result_free(&pr);
 		return;
 	}
+	if (t->route->desc->build == NULL) {
+		fail_task(r, t, PROV_ERR_CLIENT, "%s: %s", "batch providers are not run yet");
+		return;
+	}
 	memset(&req, 0, sizeof req);
 	err = t->route->desc->build(&t->route->pc, &t->call, &req);
 	if (err != AIGW_OK) {

@@ -118,6 +118,21 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+static CURLcode
+set_method(CURL *easy, const struct prov_http *req)
+{
+	CURLcode rc;
+
+	if (req->method != NULL && strcmp(req->method, "GET") == 0)
+		return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+	if (rc == CURLE_OK && req->method != NULL && strcmp(req->method, "POST") != 0)
+		rc = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+	return rc;
+}
+
 enum aigw_err
 xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	   xfer_done_fn done, void *arg, struct xfer **out)
@@ -151,8 +166,7 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	err = AIGW_EIO;
 	if (curl_easy_setopt(x->easy, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") != CURLE_OK ||
+	    set_method(x->easy, req) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
