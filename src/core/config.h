@@ -30,6 +30,9 @@ struct aigw_config {
 	long provider_timeout_s;
 	long lease_s;
 	long worker_stop_s;
+	long batch_window_ms;
+	long batch_poll_max_s;
+	long batch_deadline_s;
 	long pending_timeout_s;
 	long keep_done_days;
 	long keep_failed_days;

@@ -38,6 +38,9 @@
 #define CHAT_FINAL_STATUS \
 	"CASE WHEN jsonb_path_exists(results, '$.* ? (@.ok == true)')" \
 	" THEN 'completed' ELSE 'failed' END"
+/* Every provider of the chat has a result in r (a results expression). */
+#define CHAT_ALL_ANSWERED(r) \
+	"NOT EXISTS (SELECT 1 FROM jsonb_object_keys(models) k WHERE NOT (" r ") ? k)"
 /* A failed result for every provider of the chat with none yet. */
 #define CHAT_FILL_MISSING(error, attempts) \
 	"coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('ok', false," \
@@ -97,8 +100,11 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	/* $1 id $2 attempt */
 	[DB_CHAT_FINISH] = { "chat_finish", 2,
 		"WITH u AS ("
-		" UPDATE chat_results SET status = " CHAT_FINAL_STATUS ","
-		"  completed_at = now(), lease_until = NULL, version = version + 1"
+		" UPDATE chat_results SET"
+		"  status = CASE WHEN " CHAT_ALL_ANSWERED("results") " THEN " CHAT_FINAL_STATUS
+		"   ELSE status END,"
+		"  completed_at = CASE WHEN " CHAT_ALL_ANSWERED("results") " THEN now() END,"
+		"  lease_until = NULL, version = version + 1"
 		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
 		" RETURNING chat_id, version, status)"
 		" SELECT status, " CHAT_NOTIFY " FROM u" },
@@ -187,6 +193,99 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
 		"   AND status IN ('pending', 'running')) END" },
 
+	/* ---- batches (async providers) ---- */
+
+	/* $1 item $2 provider $3 model $4 chat $5 job $6 step $7 message
+	 * $8 system $9 max_tokens $10 websearch $11 location $12 json_output:
+	 * a call waits for a batch, once however often it is asked. */
+	[DB_BATCH_ITEM_ADD] = { "batch_item_add", 12,
+		"INSERT INTO batch_items (item_id, provider, model, chat_id, job_id, step_index,"
+		" message, system_prompt, max_tokens, websearch, location, json_output)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+		" ON CONFLICT DO NOTHING" },
+	/* Calls waiting for a batch, by provider and model, with the age of
+	 * the oldest in milliseconds. */
+	[DB_BATCH_GROUPS] = { "batch_groups", 0,
+		"SELECT provider, model, count(*),"
+		" (extract(epoch FROM now() - min(queued_at)) * 1000)::bigint"
+		" FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
+		" GROUP BY provider, model" },
+	/* $1 batch $2 provider $3 model $4 max items $5 deadline_s $6 worker
+	 * $7 lease_s: a new batch of the oldest waiting calls, claimed. */
+	[DB_BATCH_FORM] = { "batch_form", 7,
+		"WITH i AS (SELECT item_id FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
+		"  AND provider = $2 AND model = $3 ORDER BY queued_at LIMIT $4"
+		"  FOR UPDATE SKIP LOCKED),"
+		" b AS (INSERT INTO batches (batch_id, provider, model, deadline, attempts,"
+		"  lease_until, worker)"
+		"  SELECT $1, $2, $3, now() + $5::int * interval '1 second', 1,"
+		"   now() + $7::int * interval '1 second', $6 WHERE EXISTS (SELECT 1 FROM i)"
+		"  RETURNING batch_id)"
+		" UPDATE batch_items SET batch_id = b.batch_id FROM i, b"
+		" WHERE batch_items.item_id = i.item_id RETURNING batch_items.item_id" },
+	/* $1 limit $2 lease_s $3 worker: batches whose worker is gone. */
+	[DB_BATCH_CLAIM] = { "batch_claim", 3,
+		"WITH c AS (SELECT batch_id FROM batches WHERE status IN ('submitting', 'running')"
+		"  AND lease_until < now() ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+		" UPDATE batches b SET attempts = b.attempts + 1,"
+		"  lease_until = now() + $2::int * interval '1 second', worker = $3, updated_at = now()"
+		" FROM c WHERE b.batch_id = c.batch_id"
+		" RETURNING b.batch_id, b.attempts, b.provider, b.model, b.state, b.external_id,"
+		"  greatest(0, (extract(epoch FROM b.deadline - now()) * 1000)::bigint)" },
+	/* $1 batch: its calls, and whether each has its result */
+	[DB_BATCH_ITEMS] = { "batch_items", 1,
+		"SELECT item_id, message, system_prompt, max_tokens, websearch, location, json_output,"
+		" result IS NOT NULL, (extract(epoch FROM now() - queued_at) * 1000)::bigint"
+		" FROM batch_items WHERE batch_id = $1 ORDER BY queued_at, item_id" },
+	/* $1 batch $2 attempt $3 status $4 state $5 external id $6 error
+	 * $7 polls to add */
+	[DB_BATCH_SAVE] = { "batch_save", 7,
+		"UPDATE batches SET status = $3, state = coalesce($4, state),"
+		" external_id = coalesce($5, external_id), error = $6, polls = polls + $7::int,"
+		" updated_at = now(),"
+		" completed_at = CASE WHEN $3 IN ('done', 'failed', 'cancelled') THEN now() END,"
+		" lease_until = CASE WHEN $3 IN ('done', 'failed', 'cancelled') THEN NULL"
+		"  ELSE lease_until END"
+		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')" },
+	/* $1 batch $2 attempt $3 lease_s */
+	[DB_BATCH_RENEW] = { "batch_renew", 3,
+		"UPDATE batches SET lease_until = now() + $3::int * interval '1 second'"
+		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')" },
+	/* $1 batch $2 attempt */
+	[DB_BATCH_RELEASE] = { "batch_release", 2,
+		"UPDATE batches SET lease_until = now()"
+		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')" },
+	/* $1 item $2 result: stored once, into the item and its chat, which it
+	 * finishes when it was the last answer awaited (lease NULL: the
+	 * chat's worker has finished its own calls and left). */
+	[DB_BATCH_RESULT] = { "batch_result", 2,
+		"WITH it AS (UPDATE batch_items SET result = $2::jsonb"
+		"  WHERE item_id = $1 AND result IS NULL"
+		"  RETURNING chat_id, job_id, step_index, provider),"
+		" c AS (UPDATE chat_results SET"
+		"  results = results || jsonb_build_object(it.provider, $2::jsonb),"
+		"  status = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
+		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, $2::jsonb)") " THEN"
+		"   CASE WHEN jsonb_path_exists(results || jsonb_build_object(it.provider, $2::jsonb),"
+		"    '$.* ? (@.ok == true)') THEN 'completed' ELSE 'failed' END ELSE status END,"
+		"  completed_at = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
+		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, $2::jsonb)")
+		"   THEN now() END,"
+		"  version = version + 1"
+		"  FROM it WHERE chat_results.chat_id = it.chat_id"
+		"  AND chat_results.status IN ('pending', 'processing')"
+		"  AND NOT chat_results.results ? it.provider"
+		"  RETURNING chat_results.chat_id, chat_results.version),"
+		" s AS (UPDATE job_steps SET results = job_steps.results"
+		"  || jsonb_build_object(it.provider, $2::jsonb)"
+		"  FROM it WHERE job_steps.job_id = it.job_id AND job_steps.step_index = it.step_index"
+		"  AND NOT job_steps.results ? it.provider RETURNING job_steps.job_id)"
+		" SELECT (SELECT count(" CHAT_NOTIFY ") FROM c)"
+		" + (SELECT count(pg_notify('aigw_step', job_id::text)) FROM s)" },
+	/* $1 job $2 step: the answers stored for a step so far */
+	[DB_JOB_STEP_READ] = { "job_step_read", 2,
+		"SELECT results::text FROM job_steps WHERE job_id = $1 AND step_index = $2::int" },
+
 	/* ---- the reaper; each returns how many rows it changed ---- */
 
 	/* $1 pending_timeout_s */
@@ -210,6 +309,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 			" || attempts || ' attempts are spent'", "attempts") ","
 		"  completed_at = now(), lease_until = NULL, version = version + 1"
 		" WHERE status = 'processing' AND attempts >= $1::int AND expires_at > now()"
+		"  AND lease_until IS NOT NULL"
 		"  AND (lease_until < now() OR attempt_at < now() - $2::int * interval '1 second')"
 		" RETURNING chat_id, version)"
 		" SELECT count(" CHAT_NOTIFY ") FROM u" },
@@ -220,7 +320,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" UPDATE chat_results SET status = 'pending', attempt_at = now(), lease_until = NULL,"
 		"  version = version + 1"
 		" WHERE status = 'processing' AND attempts < $1::int AND expires_at > now()"
-		"  AND attempt_at < now() - $2::int * interval '1 second'"
+		"  AND lease_until IS NOT NULL AND attempt_at < now() - $2::int * interval '1 second'"
 		" RETURNING chat_id, version)"
 		" SELECT count(" CHAT_NOTIFY ") FROM u" },
 	[DB_REAP_CHATS_DELETE] = { "reap_chats_delete", 0,

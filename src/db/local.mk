@@ -4,5 +4,6 @@ libaigw_la_SOURCES += \
 	src/db/jobs.c src/db/jobs.h \
 	src/db/reap.c src/db/reap.h \
 	src/db/keys.c src/db/keys.h \
+	src/db/batches.c src/db/batches.h \
 	src/db/workers.c src/db/workers.h \
 	src/db/migrate.c src/db/migrate.h

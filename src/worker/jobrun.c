@@ -24,10 +24,13 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "db/batches.h"
 #include "db/jobs.h"
 #include "jobs/output.h"
 #include "jobs/template.h"
 #include "worker/work.h"
+
+#define STEP_CHECK_MS 2000          /* a slow look for answers from batches */
 
 enum job_phase {
 	JOB_BEGIN_STEP,  /* render and mark the step running */
@@ -56,6 +59,7 @@ struct job_run {
 	size_t open;               /* tasks not settled */
 	json_object *results;      /* the current step's results by provider */
 	int64_t renew_ms;
+	int64_t check_ms;          /* when to look for answers from batches */
 	struct job_run *next;
 };
 
@@ -171,9 +175,75 @@ job_task_log_id(const struct task *t)
 	return ((const struct job_run *)t->owner)->c.job_id;
 }
 
+static enum aigw_err
+job_task_delegate(struct runner *r, struct task *t)
+{
+	struct job_run *j = t->owner;
+	struct db_batch_call c = {
+		.provider = t->provider, .model = t->model, .job_id = j->c.job_id,
+		.step = (int)j->step, .message = t->call.message, .system = t->call.system,
+		.max_tokens = t->call.max_tokens, .websearch = t->call.websearch,
+		.location = t->call.location, .json_output = t->call.json_output,
+	};
+	enum aigw_err err = db_batch_item_add(r->db, &c);
+
+	if (err == AIGW_OK)
+		j->check_ms = time_mono_ms() + STEP_CHECK_MS;
+	return err;
+}
+
 static const struct task_ops job_task_ops = {
-	job_task_store, job_task_settled, job_task_log_id,
+	job_task_store, job_task_settled, job_task_log_id, job_task_delegate,
 };
+
+/*
+ * Calls handed to a batch are answered in the step's row by the batch
+ * (a NOTIFY aigw_step says so; a slow look every STEP_CHECK_MS covers a
+ * lost one). Settles those that have been answered.
+ */
+static void
+check_delegated(struct runner *r, struct job_run *j, int64_t now)
+{
+	json_object *stored = NULL, *v;
+	char *text = NULL;
+
+	j->check_ms = now + STEP_CHECK_MS;
+	if (db_job_step_read(r->db, j->c.job_id, (int)j->step, &text) != AIGW_OK)
+		return;
+	stored = json_tokener_parse(text);
+	for (size_t i = 0; stored != NULL && i < j->ntasks; i++) {
+		struct task *t = &j->tasks[i];
+
+		if (t->state != TASK_DELEGATED || !json_object_object_get_ex(stored, t->provider, &v))
+			continue;
+		t->result_json = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+		t->state = TASK_DONE;
+		log_info("worker", j->c.job_id, "step %s, %s: answered by its batch",
+			 j->type->steps[j->step].name, t->provider);
+		job_task_settled(r, t);
+		free(t->result_json);
+		t->result_json = NULL;
+	}
+	json_object_put(stored);
+	free(text);
+}
+
+static bool
+has_delegated(const struct job_run *j)
+{
+	for (size_t i = 0; i < j->ntasks; i++)
+		if (j->tasks[i].state == TASK_DELEGATED)
+			return true;
+	return false;
+}
+
+void
+jobs_step_answered(struct runner *r, const char *job_id)
+{
+	for (struct job_run *j = r->jobs; j != NULL; j = j->next)
+		if (strcmp(j->c.job_id, job_id) == 0)
+			j->check_ms = 0;
+}
 
 /* ---- phases ---- */
 
@@ -483,9 +553,16 @@ jobs_turn(struct runner *r, int64_t now)
 			else
 				break;
 		}
-		if (j->phase == JOB_RUNNING)
+		if (j->phase == JOB_RUNNING) {
 			for (size_t i = 0; i < j->ntasks; i++)
 				task_turn(r, &j->tasks[i], now, &next);
+			if (j->phase == JOB_RUNNING && has_delegated(j)) {
+				if (now >= j->check_ms)
+					check_delegated(r, j, now);
+				if (j->check_ms < next)
+					next = j->check_ms;
+			}
+		}
 		if (j->phase == JOB_GONE) {
 			job_remove(r, j);
 			continue;

@@ -2,4 +2,5 @@ libaigw_la_SOURCES += \
 	src/worker/xfer.c src/worker/xfer.h \
 	src/worker/work.h \
 	src/worker/runner.c src/worker/runner.h \
-	src/worker/jobrun.c
+	src/worker/jobrun.c \
+	src/worker/batch.c

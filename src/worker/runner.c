@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "db/batches.h"
 #include "db/chats.h"
 #include "db/db.h"
 #include "db/reap.h"
@@ -113,10 +114,18 @@ add(json_object *o, const char *key, json_object *v)
 	return json_object_object_add(o, key, v);
 }
 
-static char *
-result_json(const struct task *t, const struct prov_result *pr, int64_t latency_ms)
+/* A token count, or null when the provider did not say (json-c's null
+ * is the NULL pointer, which add() would take for a failed allocation). */
+static int
+add_count(json_object *o, const char *key, long n)
 {
-	const char *provider = t->route->mock ? "mock" : t->route->desc->name;
+	return n >= 0 ? add(o, key, json_object_new_int64(n)) : json_object_object_add(o, key, NULL);
+}
+
+char *
+worker_result_json(const char *provider, const char *model, bool mock,
+		   const struct prov_result *pr, int64_t latency_ms, int attempts)
+{
 	json_object *o = json_object_new_object();
 	char *out = NULL;
 	int rc = 0;
@@ -125,17 +134,15 @@ result_json(const struct task *t, const struct prov_result *pr, int64_t latency_
 		return NULL;
 	if (pr->ok) {
 		json_object *usage = json_object_new_object();
-		double cost = prov_cost_usd(provider, t->model, pr->input_tokens, pr->output_tokens);
+		double cost = prov_cost_usd(provider, model, pr->input_tokens, pr->output_tokens);
 
 		rc |= add(o, "ok", json_object_new_boolean(1));
 		rc |= add(o, "text", json_object_new_string(pr->text ? pr->text : ""));
-		rc |= add(o, "model", json_object_new_string(pr->model ? pr->model : t->model));
+		rc |= add(o, "model", json_object_new_string(pr->model ? pr->model : model));
 		rc |= add(o, "latencyMs", json_object_new_int64(latency_ms));
 		if (usage != NULL) {
-			rc |= add(usage, "inputTokens", pr->input_tokens >= 0 ?
-				  json_object_new_int64(pr->input_tokens) : json_object_new_null());
-			rc |= add(usage, "outputTokens", pr->output_tokens >= 0 ?
-				  json_object_new_int64(pr->output_tokens) : json_object_new_null());
+			rc |= add_count(usage, "inputTokens", pr->input_tokens);
+			rc |= add_count(usage, "outputTokens", pr->output_tokens);
 		}
 		rc |= add(o, "usage", usage);
 		if (cost >= 0) {
@@ -154,14 +161,25 @@ result_json(const struct task *t, const struct prov_result *pr, int64_t latency_
 		rc |= add(o, "error", json_object_new_string(pr->error ? pr->error : "failed"));
 		rc |= add(o, "errorClass", json_object_new_string(prov_errclass_name(pr->errclass)));
 	}
-	rc |= add(o, "attempts", json_object_new_int(t->attempts));
-	if (t->route->mock && t->route->desc->kind != PROV_BUILTIN)
+	rc |= add(o, "attempts", json_object_new_int(attempts));
+	if (mock)
 		rc |= add(o, "mock", json_object_new_boolean(1));
 	if (rc == 0)
 		out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return out;
+}
+
+static char *
+result_json(const struct task *t, const struct prov_result *pr, int64_t latency_ms)
+{
+	/* A provider answered by the built-in mock says so; mock itself is
+	 * just the mock. */
+	bool mock = t->route->mock && t->route->desc->kind != PROV_BUILTIN;
+
+	return worker_result_json(t->route->mock ? "mock" : t->route->desc->name, t->model, mock,
+				  pr, latency_ms, t->attempts);
 }
 
 /* Stores a final result; kept for later when the database is away. */
@@ -301,6 +319,16 @@ task_start(struct runner *r, struct task *t)
 	struct prov_http req;
 	enum aigw_err err;
 
+	if (t->route->desc->kind == PROV_ASYNC && !t->route->mock) {
+		/* Queued for a batch, which writes the result itself. */
+		if (t->ops->delegate(r, t) != AIGW_OK) {
+			t->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+			return;
+		}
+		t->state = TASK_DELEGATED;
+		log_info("worker", t->ops->log_id(t), "%s: queued for a batch", t->provider);
+		return;
+	}
 	t->attempts++;
 	if (t->route->mock) {
 		struct prov_result pr;
@@ -313,10 +341,6 @@ task_start(struct runner *r, struct task *t)
 		if (!json_retry(t, &pr))
 			task_complete(r, t, &pr, r->cfg->mock_delay_ms);
 		prov_result_free(&pr);
-		return;
-	}
-	if (t->route->desc->build == NULL) {
-		fail_task(r, t, PROV_ERR_CLIENT, "%s: %s", "batch providers are not run yet");
 		return;
 	}
 	memset(&req, 0, sizeof req);
@@ -415,8 +439,29 @@ chat_task_log_id(const struct task *t)
 	return ((const struct chat_run *)t->owner)->c.chat_id;
 }
 
+static enum aigw_err
+chat_task_delegate(struct runner *r, struct task *t)
+{
+	struct chat_run *ch = t->owner;
+	struct db_batch_call c = {
+		.provider = t->provider, .model = t->model, .chat_id = ch->c.chat_id,
+		.message = t->call.message, .system = t->call.system,
+		.max_tokens = t->call.max_tokens, .websearch = t->call.websearch,
+		.location = t->call.location, .json_output = t->call.json_output,
+	};
+	enum aigw_err err = db_batch_item_add(r->db, &c);
+
+	if (err != AIGW_OK)
+		return err;
+	/* The chat's worker is done with this call: finishing the chat now
+	 * leaves it awaiting the batch, which finishes it. */
+	ch->open--;
+	chat_maybe_finish(r, ch);
+	return AIGW_OK;
+}
+
 static const struct task_ops chat_task_ops = {
-	chat_task_store, chat_task_settled, chat_task_log_id,
+	chat_task_store, chat_task_settled, chat_task_log_id, chat_task_delegate,
 };
 
 static void
@@ -460,7 +505,9 @@ chat_maybe_finish(struct runner *r, struct chat_run *ch)
 		ch->finish_retry_ms = time_mono_ms() + WRITE_RETRY_MS;
 		return;
 	}
-	if (status[0] != '\0')
+	if (strcmp(status, "processing") == 0)
+		log_info("worker", ch->c.chat_id, "chat awaits its batch results");
+	else if (status[0] != '\0')
 		log_info("worker", ch->c.chat_id, "chat %s", status);
 	/* Removal happens in the loop, never under a caller's feet. */
 	ch->finish_retry_ms = -1;
@@ -560,7 +607,7 @@ listen_if_needed(struct runner *r)
 
 	if (conn == NULL || conn == r->listening || PQstatus(conn) != CONNECTION_OK)
 		return;
-	if (db_command(r->db, "LISTEN aigw_work; LISTEN aigw_cancel") == AIGW_OK) {
+	if (db_command(r->db, "LISTEN aigw_work; LISTEN aigw_cancel; LISTEN aigw_step") == AIGW_OK) {
 		r->listening = conn;
 		/* Anything submitted while we were not listening is found now. */
 		r->wake = true;
@@ -582,6 +629,8 @@ drain_notifications(struct runner *r)
 	while ((n = PQnotifies(conn)) != NULL) {
 		if (strcmp(n->relname, "aigw_cancel") == 0)
 			jobs_cancelled(r, n->extra);
+		else if (strcmp(n->relname, "aigw_step") == 0)
+			jobs_step_answered(r, n->extra);
 		else
 			r->wake = true;
 		PQfreemem(n);
@@ -648,11 +697,15 @@ turn(struct runner *r)
 		}
 	}
 	{
-		int64_t jobs_next = jobs_turn(r, now);
+		int64_t jobs_next = jobs_turn(r, now), batches_next = batches_turn(r, now);
 
 		if (jobs_next < next)
 			next = jobs_next;
+		if (batches_next < next)
+			next = batches_next;
 	}
+	if (batches_claim(r, now) > 0)
+		return now;
 	/* New work has tasks due now: turn again at once. */
 	if ((r->wake || now >= r->next_claim_ms) && claim(r) > 0)
 		return now;
@@ -672,6 +725,7 @@ hand_back(struct runner *r)
 		chat_remove(r, ch);
 	}
 	jobs_hand_back(r);
+	batches_hand_back(r);
 }
 
 static int
@@ -700,7 +754,8 @@ take_slot(struct runner *r)
 static bool
 idle_exit(struct runner *r, int64_t now)
 {
-	if (r->nchats > 0 || r->njobs > 0 || xfer_in_flight(r->xe) > 0) {
+	if (r->nchats > 0 || r->njobs > 0 || r->nbatches > 0 || r->batch_calls_waiting ||
+	    xfer_in_flight(r->xe) > 0) {
 		r->idle_since_ms = now;
 		return false;
 	}

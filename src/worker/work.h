@@ -35,7 +35,9 @@ struct route {
 	bool mock;
 };
 
-enum task_state { TASK_WAITING, TASK_RUNNING, TASK_UNWRITTEN, TASK_DONE };
+/* DELEGATED: an async provider's call, queued for a batch (batch.c), whose
+ * result the batch writes to the chat or step itself. */
+enum task_state { TASK_WAITING, TASK_RUNNING, TASK_UNWRITTEN, TASK_DELEGATED, TASK_DONE };
 
 struct runner;
 struct task;
@@ -48,6 +50,9 @@ struct task_ops {
 	void (*settled)(struct runner *r, struct task *t);
 	/* The chat or job id, for log lines. */
 	const char *(*log_id)(const struct task *t);
+	/* Queues the call of an async provider for a batch and records that
+	 * it waits. AIGW_EDB: tried again later. */
+	enum aigw_err (*delegate)(struct runner *r, struct task *t);
 };
 
 struct task {
@@ -69,6 +74,7 @@ struct task {
 
 struct chat_run;
 struct job_run;
+struct batch_run;
 
 struct runner {
 	const struct aigw_config *cfg;
@@ -82,6 +88,10 @@ struct runner {
 	int nchats;
 	struct job_run *jobs;
 	int njobs;
+	struct batch_run *batches;
+	int nbatches;
+	bool batch_calls_waiting;  /* the last look found calls without a batch */
+	int64_t next_form_ms;
 	PGconn *listening;         /* the connection LISTEN was issued on */
 	bool wake;
 	int slot;
@@ -97,6 +107,13 @@ struct runner {
 };
 
 /* ---- tasks (runner.c) ---- */
+
+/* A provider's result as stored and shown: {"ok", "text", "model",
+ * "latencyMs", "usage", "costUsd", "citations"} or {"ok": false, "error",
+ * "errorClass"}, with "attempts" (and "mock" when the built-in mock stood
+ * in for provider). malloc'd; NULL on ENOMEM. */
+char *worker_result_json(const char *provider, const char *model, bool mock,
+			 const struct prov_result *pr, int64_t latency_ms, int attempts);
 
 const struct route *route_find(const struct runner *r, const char *name);
 
@@ -122,5 +139,20 @@ int64_t jobs_turn(struct runner *r, int64_t now);
 void jobs_cancelled(struct runner *r, const char *job_id);
 /* Hands every job back (lease ended) and frees them. */
 void jobs_hand_back(struct runner *r);
+
+/* ---- batches (batch.c) ---- */
+
+#define BATCHES_MAX 16              /* batches driven at once by one worker */
+
+/* Forms batches of waiting calls that are due (a full batch, or the oldest
+ * call past AIGW_BATCH_WINDOW_MS) and claims batches whose worker is gone;
+ * returns how many it took on. */
+size_t batches_claim(struct runner *r, int64_t now);
+/* Moves every batch on; returns the time of the next thing due. */
+int64_t batches_turn(struct runner *r, int64_t now);
+/* Hands every batch back (lease ended) and frees them. */
+void batches_hand_back(struct runner *r);
+/* A job step got an answer from a batch (NOTIFY aigw_step). */
+void jobs_step_answered(struct runner *r, const char *job_id);
 
 #endif

@@ -1,0 +1,555 @@
+/*
+ * batch.c: the batch engine: runs the batches of async providers inside
+ * the worker's loop (see work.h and provider.h's async contract).
+ *
+ * DESIGN. Chats and job steps hand the calls of an async provider to the
+ * database as batch items. Every second a worker looks for waiting items:
+ * those of one provider and model form a batch when a batch is full or the
+ * oldest has waited AIGW_BATCH_WINDOW_MS (db_batch_form claims it under a
+ * lease). A batch runs as the adapter's chain of requests: each answer is
+ * parsed into a step whose results are written at once (into the item and
+ * its chat or job step, once), and whose new state and provider id are
+ * stored before the next request goes out, so the provider's id is stored
+ * before the first poll and a worker that takes over a batch whose lease
+ * ran out resumes from there and never submits it again. Polls back off
+ * from 1 s to AIGW_BATCH_POLL_MAX_S; failed requests are retried as the
+ * transfer engine's classes say; a batch past AIGW_BATCH_DEADLINE_S is
+ * cancelled at the provider. Calls the batch leaves without a result fail
+ * with the reason. Every write is fenced by the batch's claim.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "db/batches.h"
+#include "worker/work.h"
+
+#define FORM_EVERY_MS 1000
+#define POLL_FIRST_MS 1000
+#define RETRY_BASE_MS 1000
+#define RETRY_CAP_MS 60000
+/* Polls of a batch that runs for hours may meet a few passing errors. */
+#define REQUEST_FAILURES_MAX 5
+
+enum batch_phase {
+	B_SEND,      /* the next request is due at due_ms */
+	B_INFLIGHT,  /* a request is out */
+	B_SAVE,      /* the step's state must be stored before going on */
+	B_FINISH,    /* failing the calls left and storing the end */
+	B_GONE,      /* ended, or no longer ours: removed at the next turn */
+	B_PHASE__MAX
+};
+
+struct batch_run {
+	struct runner *r;
+	struct db_batch_claim c;
+	const struct route *route;
+	struct db_batch_item *items;
+	struct prov_batch_item *calls;
+	size_t nitems;
+	enum batch_phase phase;
+	int64_t due_ms;
+	int64_t deadline_ms;
+	int64_t poll_delay_ms;
+	int64_t renew_ms;
+	int64_t resume_due_ms;      /* B_SAVE: when to send once saved */
+	int64_t loaded_ms;          /* when its items were read (their waited_ms) */
+	int failures;               /* requests failed in a row */
+	int polls_unsaved;
+	bool cancelling;
+	const char *end_status;     /* B_FINISH: done, failed or cancelled */
+	char *end_error;            /* B_FINISH: why calls left fail */
+	struct xfer *xfer;
+	struct batch_run *next;
+};
+
+/* ---- life cycle ---- */
+
+static void
+batch_free(struct runner *r, struct batch_run *b)
+{
+	xfer_cancel(r->xe, b->xfer);
+	db_batch_items_free(b->items, b->nitems);
+	free(b->calls);
+	free(b->end_error);
+	free(b->c.provider);
+	free(b->c.model);
+	free(b->c.state);
+	free(b->c.external_id);
+	free(b);
+}
+
+static void
+batch_remove(struct runner *r, struct batch_run *b)
+{
+	for (struct batch_run **p = &r->batches; *p != NULL; p = &(*p)->next) {
+		if (*p == b) {
+			*p = b->next;
+			r->nbatches--;
+			break;
+		}
+	}
+	batch_free(r, b);
+}
+
+static void finish(struct batch_run *b, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Ends the batch: the calls without a result fail with the sentence. */
+static void
+finish(struct batch_run *b, const char *status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	free(b->end_error);
+	b->end_error = xstrdup(msg);
+	b->end_status = status;
+	b->phase = B_FINISH;
+	b->due_ms = 0;
+	log_info("batch", b->c.batch_id, "%s: %s", status, msg);
+}
+
+/* ---- results and state ---- */
+
+static struct db_batch_item *
+item_by_id(struct batch_run *b, const char *custom_id)
+{
+	for (size_t i = 0; i < b->nitems; i++)
+		if (strcmp(b->items[i].item_id, custom_id) == 0)
+			return &b->items[i];
+	return NULL;
+}
+
+/* Writes one call's result. AIGW_EDB: not written; the step is redone. */
+static enum aigw_err
+write_result(struct batch_run *b, struct db_batch_item *it, const struct prov_result *pr)
+{
+	char *json;
+	enum aigw_err err;
+
+	if (it->answered)
+		return AIGW_OK;
+	/* Latency: from the call's queueing to its result, as a user waits. */
+	json = worker_result_json(b->c.provider, b->c.model, false, pr,
+				  it->waited_ms + (time_mono_ms() - b->loaded_ms), b->c.attempt);
+	if (json == NULL)
+		return AIGW_ENOMEM;
+	err = db_batch_result(b->r->db, it->item_id, json);
+	free(json);
+	if (err == AIGW_OK)
+		it->answered = true;
+	return err;
+}
+
+/* Stores the batch's progress. false when it must be tried again (the
+ * database is away) or the batch is no longer ours (then B_GONE). */
+static bool
+save(struct batch_run *b, const char *status, const char *error)
+{
+	bool ours = false;
+
+	if (db_batch_save(b->r->db, b->c.batch_id, b->c.attempt, status, b->c.state,
+			  b->c.external_id, error, b->polls_unsaved, &ours) != AIGW_OK)
+		return false;
+	if (!ours) {
+		log_warn("batch", b->c.batch_id, "no longer ours (lease lost); dropping it");
+		b->phase = B_GONE;
+		return false;
+	}
+	b->polls_unsaved = 0;
+	return true;
+}
+
+static const char *
+running_status(const struct batch_run *b)
+{
+	return b->c.external_id != NULL ? "running" : "submitting";
+}
+
+/* ---- requests ---- */
+
+static void on_done(void *arg, const struct xfer_result *res);
+
+static void
+send_next(struct runner *r, struct batch_run *b)
+{
+	const struct prov_async_ops *ops = b->route->desc->async;
+	struct prov_http req;
+	enum aigw_err err;
+
+	memset(&req, 0, sizeof req);
+	err = ops->build(&b->route->pc, b->c.model, b->c.state, b->calls, b->nitems, &req);
+	if (err != AIGW_OK) {
+		finish(b, "failed", "%s: cannot build the next request: %s", b->c.provider,
+		       aigw_strerror(err));
+		return;
+	}
+	err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
+	prov_http_free(&req);
+	if (err != AIGW_OK) {
+		b->due_ms = time_mono_ms() + RETRY_BASE_MS;
+		return;
+	}
+	b->phase = B_INFLIGHT;
+}
+
+static void
+start_cancel(struct runner *r, struct batch_run *b)
+{
+	const struct prov_async_ops *ops = b->route->desc->async;
+	struct prov_http req;
+	enum aigw_err err;
+
+	xfer_cancel(r->xe, b->xfer);
+	b->xfer = NULL;
+	b->cancelling = true;
+	memset(&req, 0, sizeof req);
+	err = ops->build_cancel(&b->route->pc, b->c.state, &req);
+	if (err == AIGW_OK)
+		err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
+	prov_http_free(&req);
+	if (err == AIGW_OK) {
+		b->phase = B_INFLIGHT;
+		return;
+	}
+	finish(b, "cancelled", "the batch did not finish within %ld s", r->cfg->batch_deadline_s);
+}
+
+static void
+handle_failure(struct batch_run *b, enum prov_errclass cls, const char *error, long retry_after_s)
+{
+	b->failures++;
+	if (prov_err_retryable(cls) && b->failures < REQUEST_FAILURES_MAX) {
+		int64_t delay = xfer_retry_delay_ms(b->failures, retry_after_s, RETRY_BASE_MS,
+						    RETRY_CAP_MS, (uint32_t)time_mono_ms());
+
+		log_info("batch", b->c.batch_id, "%s (%s); trying again in %lld ms", error,
+			 prov_errclass_name(cls), (long long)delay);
+		b->phase = B_SEND;
+		b->due_ms = time_mono_ms() + delay;
+		return;
+	}
+	finish(b, "failed", "%s", error);
+}
+
+/* Takes the step's results, state and id; false when the database took
+ * none of it (the same request is made again later). */
+static bool
+take_step(struct batch_run *b, struct prov_step *step)
+{
+	for (size_t i = 0; i < step->nresults; i++) {
+		struct db_batch_item *it = item_by_id(b, step->ids[i]);
+
+		if (it == NULL) {
+			log_warn("batch", b->c.batch_id, "a result for an unknown call; ignored");
+			continue;
+		}
+		if (write_result(b, it, &step->results[i]) != AIGW_OK)
+			return false;
+	}
+	if (step->state != NULL) {
+		free(b->c.state);
+		b->c.state = step->state;
+		step->state = NULL;
+	}
+	if (step->external_id != NULL) {
+		if (b->c.external_id == NULL)
+			log_info("batch", b->c.batch_id, "accepted by %s as %.128s", b->c.provider,
+				 step->external_id);
+		free(b->c.external_id);
+		b->c.external_id = step->external_id;
+		step->external_id = NULL;
+	}
+	return true;
+}
+
+static void
+on_done(void *arg, const struct xfer_result *res)
+{
+	struct batch_run *b = arg;
+	struct runner *r = b->r;
+	struct prov_step step;
+	enum aigw_err err;
+
+	b->xfer = NULL;
+	if (b->cancelling) {
+		finish(b, "cancelled", "the batch did not finish within %ld s; cancelled at %s",
+		       r->cfg->batch_deadline_s, b->c.provider);
+		return;
+	}
+	if (res->neterr != PROV_ERR_NONE) {
+		handle_failure(b, res->neterr, res->neterr_text, -1);
+		return;
+	}
+	memset(&step, 0, sizeof step);
+	err = b->route->desc->async->parse(b->c.state, res->http_status, res->body, res->len, &step);
+	if (err != AIGW_OK) {
+		prov_step_free(&step);
+		handle_failure(b, PROV_ERR_BAD_BODY, "out of memory while reading the answer", -1);
+		return;
+	}
+	if (step.kind == PROV_STEP_FAILED) {
+		char msg[600];
+
+		snprintf(msg, sizeof msg, "%s: %s", b->c.provider, step.error ? step.error : "failed");
+		handle_failure(b, step.errclass, msg, res->retry_after_s);
+		prov_step_free(&step);
+		return;
+	}
+	if (!take_step(b, &step)) {
+		prov_step_free(&step);
+		handle_failure(b, PROV_ERR_NETWORK, "the database is away; the results wait", -1);
+		return;
+	}
+	b->failures = 0;
+	switch (step.kind) {
+	case PROV_STEP_WAIT:
+		b->polls_unsaved++;
+		b->resume_due_ms = time_mono_ms() + b->poll_delay_ms;
+		b->poll_delay_ms = b->poll_delay_ms * 3 / 2;
+		if (b->poll_delay_ms > r->cfg->batch_poll_max_s * 1000)
+			b->poll_delay_ms = r->cfg->batch_poll_max_s * 1000;
+		break;
+	case PROV_STEP_DONE:
+		finish(b, "done", "%s ended the batch without a result for this call", b->c.provider);
+		prov_step_free(&step);
+		return;
+	default:
+		b->resume_due_ms = time_mono_ms();
+		break;
+	}
+	prov_step_free(&step);
+	/* The state (and the provider's id) is stored before anything else
+	 * is sent for the batch. */
+	b->phase = B_SAVE;
+	b->due_ms = 0;
+}
+
+/* ---- the turn ---- */
+
+static void
+end_turn(struct batch_run *b)
+{
+	char fallback[] = "the batch ended without a result";
+
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct prov_result pr;
+
+		if (b->items[i].answered)
+			continue;
+		memset(&pr, 0, sizeof pr);
+		pr.errclass = strcmp(b->end_status, "done") == 0 ? PROV_ERR_BAD_BODY : PROV_ERR_SERVER;
+		pr.error = b->end_error ? b->end_error : fallback;
+		if (write_result(b, &b->items[i], &pr) != AIGW_OK) {
+			b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+			return;
+		}
+	}
+	if (!save(b, b->end_status, strcmp(b->end_status, "done") == 0 ? NULL : b->end_error)) {
+		if (b->phase != B_GONE)
+			b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	b->phase = B_GONE;
+}
+
+int64_t
+batches_turn(struct runner *r, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	struct batch_run *b, *nextb;
+
+	for (b = r->batches; b != NULL; b = nextb) {
+		nextb = b->next;
+		if (b->phase != B_GONE && now >= b->renew_ms) {
+			bool ours = true;
+
+			if (db_batch_renew(r->db, b->c.batch_id, b->c.attempt, r->cfg->lease_s,
+					   &ours) == AIGW_OK && !ours) {
+				log_warn("batch", b->c.batch_id, "lease lost; dropping it");
+				b->phase = B_GONE;
+			}
+			b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+		}
+		if (!b->cancelling && now >= b->deadline_ms &&
+		    (b->phase == B_SEND || b->phase == B_INFLIGHT || b->phase == B_SAVE))
+			start_cancel(r, b);
+		if (b->phase == B_SAVE && now >= b->due_ms) {
+			if (save(b, running_status(b), NULL)) {
+				b->phase = B_SEND;
+				b->due_ms = b->resume_due_ms;
+			} else if (b->phase != B_GONE) {
+				b->due_ms = now + WRITE_RETRY_MS;
+			}
+		}
+		if (b->phase == B_SEND && now >= b->due_ms)
+			send_next(r, b);
+		if (b->phase == B_FINISH && now >= b->due_ms)
+			end_turn(b);
+		if (b->phase == B_GONE) {
+			batch_remove(r, b);
+			continue;
+		}
+		if (b->phase != B_INFLIGHT && b->due_ms < next)
+			next = b->due_ms;
+		if (b->renew_ms < next)
+			next = b->renew_ms;
+		if (!b->cancelling && b->deadline_ms < next)
+			next = b->deadline_ms;
+	}
+	return next;
+}
+
+/* ---- forming and claiming ---- */
+
+/* Takes ownership of the claim's strings. */
+static enum aigw_err
+batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
+{
+	struct batch_run *b = calloc(1, sizeof *b);
+	enum aigw_err err;
+
+	if (b == NULL)
+		return AIGW_ENOMEM;
+	b->r = r;
+	b->c = *c;
+	memset(c, 0, sizeof *c);
+	b->route = route_find(r, b->c.provider);
+	b->deadline_ms = now + b->c.deadline_in_ms;
+	b->poll_delay_ms = POLL_FIRST_MS;
+	b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+	b->loaded_ms = now;
+	b->phase = B_SEND;
+	b->next = r->batches;
+	r->batches = b;
+	r->nbatches++;
+	err = db_batch_items(r->db, b->c.batch_id, &b->items, &b->nitems);
+	if (err == AIGW_OK && b->nitems > 0 &&
+	    (b->calls = calloc(b->nitems, sizeof *b->calls)) == NULL)
+		err = AIGW_ENOMEM;
+	if (err != AIGW_OK) {
+		/* Left to its lease: another worker (or this one) takes it. */
+		batch_remove(r, b);
+		return err;
+	}
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct prov_batch_item *call = &b->calls[i];
+		const struct db_batch_item *it = &b->items[i];
+
+		call->custom_id = it->item_id;
+		call->call.model = b->c.model;
+		call->call.message = it->message;
+		call->call.system = it->system;
+		call->call.max_tokens = it->max_tokens;
+		call->call.websearch = it->websearch;
+		call->call.location = it->location;
+		call->call.json_output = it->json_output;
+	}
+	if (b->route == NULL || b->route->mock || b->route->desc->async == NULL)
+		finish(b, "failed", "%s cannot be reached from this worker (is its key set?)",
+		       b->c.provider);
+	else if (b->nitems == 0)
+		finish(b, "done", "no calls");
+	else
+		log_info("batch", b->c.batch_id, "%s %s/%s with %zu call%s (attempt %d)",
+			 b->c.state ? "resuming" : "sending", b->c.provider, b->c.model, b->nitems,
+			 b->nitems == 1 ? "" : "s", b->c.attempt);
+	return AIGW_OK;
+}
+
+static size_t
+form(struct runner *r, int64_t now)
+{
+	struct db_batch_group *groups = NULL;
+	size_t ngroups = 0, taken = 0;
+
+	if (db_batch_groups(r->db, &groups, &ngroups) != AIGW_OK)
+		return 0;
+	r->batch_calls_waiting = false;
+	for (size_t g = 0; g < ngroups; g++) {
+		const struct route *rt = route_find(r, groups[g].provider);
+		size_t max;
+
+		/* Only a worker that reaches the provider forms its batches. */
+		if (rt == NULL || rt->mock || rt->desc->async == NULL)
+			continue;
+		r->batch_calls_waiting = true;
+		max = rt->desc->async->max_items;
+		if ((size_t)groups[g].count < max && groups[g].oldest_ms < r->cfg->batch_window_ms)
+			continue;
+		while (r->nbatches < BATCHES_MAX) {
+			struct db_batch_claim c;
+			size_t count = 0;
+
+			memset(&c, 0, sizeof c);
+			if (uuid_new(c.batch_id) != AIGW_OK ||
+			    db_batch_form(r->db, c.batch_id, groups[g].provider, groups[g].model, max,
+					  r->cfg->batch_deadline_s, r->name, r->cfg->lease_s,
+					  &count) != AIGW_OK || count == 0)
+				break;
+			c.attempt = 1;
+			c.provider = xstrdup(groups[g].provider);
+			c.model = xstrdup(groups[g].model);
+			c.deadline_in_ms = r->cfg->batch_deadline_s * 1000;
+			if (c.provider == NULL || c.model == NULL ||
+			    batch_add(r, &c, now) != AIGW_OK) {
+				free(c.provider);
+				free(c.model);
+				log_error("batch", c.batch_id, "out of memory; left to its lease");
+				break;
+			}
+			taken++;
+			if (count < max)
+				break;
+		}
+	}
+	db_batch_groups_free(groups, ngroups);
+	return taken;
+}
+
+size_t
+batches_claim(struct runner *r, int64_t now)
+{
+	struct db_batch_claim *claims = NULL;
+	size_t n = 0, taken;
+
+	if (*r->stop || now < r->next_form_ms)
+		return 0;
+	r->next_form_ms = now + FORM_EVERY_MS;
+	taken = form(r, now);
+	if (r->nbatches >= BATCHES_MAX ||
+	    db_batch_claim(r->db, BATCHES_MAX - r->nbatches, r->cfg->lease_s, r->name, &claims,
+			   &n) != AIGW_OK)
+		return taken;
+	for (size_t i = 0; i < n; i++) {
+		char id[UUID_STR_LEN + 1];
+
+		memcpy(id, claims[i].batch_id, sizeof id);
+		if (batch_add(r, &claims[i], now) != AIGW_OK)
+			log_error("batch", id, "out of memory; left to its lease");
+		else
+			taken++;
+	}
+	db_batch_claims_free(claims, n);
+	return taken;
+}
+
+void
+batches_hand_back(struct runner *r)
+{
+	while (r->batches != NULL) {
+		struct batch_run *b = r->batches;
+
+		if (b->phase != B_GONE &&
+		    db_batch_release(r->db, b->c.batch_id, b->c.attempt) == AIGW_OK)
+			log_info("batch", b->c.batch_id, "handed back");
+		batch_remove(r, b);
+	}
+}
