@@ -146,13 +146,17 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 		"  AND heartbeat_at > now() - $1 * interval '1 second')" },
 	/* $1 owner $2 key: a key is remembered for 24 hours. */
-	/* $1 max attempts of a chat: work a worker could claim right now. */
+	/* $1 max attempts of a chat: work a worker could claim right now
+	 * (chats, jobs, calls waiting for a batch, batches left by a worker). */
 	[DB_QUEUE_WAITING] = { "queue_waiting", 1,
 		"SELECT (SELECT count(*) FROM chat_results WHERE (status = 'pending'"
 		"  OR (status = 'processing' AND lease_until < now() AND attempts < $1))"
 		"  AND expires_at > now())"
 		" + (SELECT count(*) FROM jobs WHERE status = 'pending'"
-		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))" },
+		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))"
+		" + (SELECT count(*) FROM batch_items WHERE batch_id IS NULL AND result IS NULL)"
+		" + (SELECT count(*) FROM batches WHERE status IN ('submitting', 'running')"
+		"  AND lease_until < now())" },
 	/* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
 	[DB_KEY_CREATE] = { "key_create", 5,
 		"INSERT INTO api_keys (key_id, key_hash, owner_user, owner_org, name)"

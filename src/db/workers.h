@@ -36,8 +36,9 @@ enum aigw_err db_slot_heartbeat(struct db *db, int slot, long pid, const char *h
 enum aigw_err db_slot_release(struct db *db, int slot, long pid,
 			      const char *host) AIGW_MUSTCHECK;
 
-/* Chats and jobs a worker could claim now: pending, or their lease ran out
- * with attempts left (max_attempts is the chats' AIGW_MAX_ATTEMPTS). */
+/* Work a worker could claim now: chats and jobs pending or whose lease ran
+ * out with attempts left, calls waiting for a batch, and batches whose
+ * worker is gone (max_attempts is the chats' AIGW_MAX_ATTEMPTS). */
 enum aigw_err db_queue_waiting(struct db *db, long max_attempts, long *n) AIGW_MUSTCHECK;
 
 #endif

@@ -327,6 +327,7 @@ class MockProviders:
             "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": base + "/anthropic",
             "GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": base + "/gemini",
             "PERPLEXITY_API_KEY": "test-key", "PERPLEXITY_BASE_URL": base + "/perplexity",
+            "SNAPSHOT_API_KEY": "test-key", "SNAPSHOT_BASE_URL": base + "/snapshot",
         }
 
     def requests_log(self):
