@@ -8,6 +8,9 @@ Standard library only.  Speaks the documented wire format of:
   POST /gemini/v1beta/models/{model}:generateContent (base http://H:P/gemini)
   POST /perplexity/chat/completions                 (base http://H:P/perplexity)
 
+and, in mockbatches.py, the asynchronous batch APIs (OpenAI Files + Batch,
+Anthropic Message Batches, the snapshot dataset service) on the same port.
+
 Control endpoints: GET /_health, GET /_log, POST /_reset.
 
 Faults on demand through directives appended to the model name, each
@@ -31,6 +34,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mockbatches  # noqa: E402  (bound to this module at the end of the file)
+
 HANG_MAX_S = 600.0
 MAX_DELAY_MS = 600000
 MAX_BODY = 64 * 1024 * 1024
@@ -45,6 +51,8 @@ class State:
         self.entries = []
         self.seq = 0
         self.counters = {}
+        self.batches = {}  # id -> mockbatches.Batch
+        self.files = {}    # OpenAI file id -> dict (see mockbatches)
         self.log_path = log_path
         self.file_lock = threading.Lock()
 
@@ -53,8 +61,10 @@ class State:
             self.entries = []
             self.seq = 0
             self.counters = {}
+            self.batches = {}
+            self.files = {}
 
-    def new_entry(self, path):
+    def new_entry(self, path, method=None):
         with self.lock:
             self.seq += 1
             entry = {
@@ -63,12 +73,20 @@ class State:
                 "provider": None,
                 "model": None,
                 "path": path,
+                "method": method,
                 "message": None,
                 "status": None,
                 "websearch": False,
                 "location": None,
                 "json": False,
                 "body": None,
+                # batch routes only (see mockbatches.py)
+                "action": None,
+                "batch_id": None,
+                "file_id": None,
+                "state": None,
+                "items": None,
+                "custom_ids": None,
             }
             self.entries.append(entry)
             return entry
@@ -725,7 +743,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         st = self.server.state
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         try:
             raw = self.read_body()
         except (ValueError, OSError):
@@ -743,7 +762,9 @@ class Handler(BaseHTTPRequestHandler):
             st.reset()
             return self.send(200, {"ok": True})
 
-        entry = st.new_entry(path)
+        entry = st.new_entry(path, method)
+        if mockbatches.route(self, method, path, url.query, raw, entry):
+            return
         provider, gemini_model = None, None
         if method == "POST" and path in ROUTES:
             provider = ROUTES[path]
@@ -838,6 +859,9 @@ class Handler(BaseHTTPRequestHandler):
         extra = {"x-request-id": new_id("req_")} if P is OpenAI else \
             {"request-id": new_id("req_")} if P is Anthropic else None
         return answer(ok_status, body, headers=extra)
+
+
+mockbatches.bind(sys.modules[__name__])
 
 
 class Server(ThreadingHTTPServer):
