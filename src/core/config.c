@@ -29,6 +29,11 @@ struct var {
 };
 
 #define L(n, lo, hi, d, field) { n, VT_LONG, lo, hi, d, offsetof(struct aigw_config, field) }
+/* Up to ten million requests and a trillion tokens a minute: far above
+ * any provider's tier, low enough to catch a typo. */
+#define RATE(P, rpm_def, tpm_def) \
+	L("AIGW_RPM_" #P, 0, 10000000, rpm_def, rate[RATE_##P].rpm), \
+	L("AIGW_TPM_" #P, 0, 1000000000000L, tpm_def, rate[RATE_##P].tpm)
 #define S(n, d, field) { n, VT_STRING, 0, 0, d, offsetof(struct aigw_config, field) }
 
 static const struct var vars[] = {
@@ -54,6 +59,14 @@ static const struct var vars[] = {
 	L("AIGW_LIMIT_DECISION", 0, 1000000, "2", limit_decision),
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
+	/* RPM defaults from the product's design documents (a provider's
+	 * entry tier). No TPM by default: token limits depend on the model and
+	 * the account's tier, and providers count them differently (Anthropic
+	 * counts input and output apart), so no one number would be right. */
+	RATE(OPENAI, "5000", "0"),
+	RATE(ANTHROPIC, "50", "0"),
+	RATE(GEMINI, "10", "0"),
+	RATE(PERPLEXITY, "50", "0"),
 	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
 	S("AIGW_LOG_FILE", "", log_file),
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
@@ -63,6 +76,7 @@ static const struct var vars[] = {
 #define NVARS (sizeof vars / sizeof vars[0])
 
 static const char *const auth_names[AUTH__MAX] = { "none", "keys", "server" };
+static const char *const rate_names[RATE__MAX] = { "openai", "anthropic", "gemini", "perplexity" };
 
 const char *const *
 config_names(void)
@@ -263,6 +277,15 @@ config_free(struct aigw_config *cfg)
 			*p = NULL;
 		}
 	}
+}
+
+const struct config_rate *
+config_rate_limit(const struct aigw_config *cfg, const char *provider)
+{
+	for (int i = 0; i < RATE__MAX; i++)
+		if (strcmp(rate_names[i], provider) == 0)
+			return &cfg->rate[i];
+	return NULL;
 }
 
 long

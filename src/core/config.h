@@ -18,6 +18,17 @@
 
 enum config_auth { AUTH_NONE, AUTH_KEYS, AUTH_SERVER, AUTH__MAX };
 
+/* The providers with rate limits (SPEC 3), in the order of the table of
+ * their API names in config.c. */
+enum config_rate_provider { RATE_OPENAI, RATE_ANTHROPIC, RATE_GEMINI, RATE_PERPLEXITY, RATE__MAX };
+
+/* Requests and estimated tokens per minute shared by every worker; 0 = no
+ * limit. */
+struct config_rate {
+	long rpm;
+	long tpm;
+};
+
 struct aigw_config {
 	char *database_url;      /* "" = libpq's defaults (PG* variables) */
 	int auth;                /* enum config_auth */
@@ -41,6 +52,7 @@ struct aigw_config {
 	long limit_decision;
 	char *jobtypes_dir;
 	long mock_delay_ms;
+	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */
 	int log_level;           /* enum log_level */
 	char *log_file;          /* "" = stderr */
 	bool spawn;
@@ -54,6 +66,11 @@ void config_free(struct aigw_config *cfg);
  * out, with the longest backoff between them. Past it the reaper takes the
  * chat back. Cannot fail. */
 long config_chat_timeout_s(const struct aigw_config *cfg);
+
+/* The rate limits of a provider by its API name ("openai"); NULL for a
+ * provider without any (the built-in mock). Borrowed from cfg. Cannot
+ * fail. */
+const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const char *provider);
 
 /*
  * Reads NAME=value lines from path into the environment, never overriding a

@@ -5,7 +5,8 @@
  * are used. A statement that fails because the connection died is retried
  * once on a fresh connection: a failed send never reached the server, and a
  * lost answer to an INSERT can at worst leave a row the client never heard
- * of, which expires like any other.
+ * of, which expires like any other. Inside a transaction (db_begin) it is
+ * not: the fresh connection would be outside it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@
 	"coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('ok', false," \
 	" 'error', " error ", 'errorClass', 'timeout', 'attempts', " attempts "))" \
 	" FROM jsonb_object_keys(models) k WHERE NOT results ? k), '{}'::jsonb)"
+/* Any constant works; it only has to be the same in every aigw, and fit
+ * in an int (the two-key form, apart from migrate.c's one-key lock). */
+#define RATE_LOCK_CLASS "7391002"
 /* Later writes of a claimed job: this attempt's, and only while it runs. */
 #define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
 
@@ -492,6 +496,53 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	/* $1 id $2 attempt: hands a job back so another worker takes it now. */
 	[DB_JOB_RELEASE] = { "job_release", 2,
 		"UPDATE jobs SET lease_until = now() WHERE " JOB_FENCE },
+	/* ---- provider rate limits (db/ratelimit.c), inside a transaction ---- */
+
+	/* $1 provider: one reservation at a time per provider, over every
+	 * worker; held until the transaction ends. The class key keeps these
+	 * apart from other advisory locks; providers whose names hash alike
+	 * only share the wait. A worker's loop blocks while it waits here, so
+	 * the wait is bounded (lock_timeout); and a holder that stalls inside
+	 * the transaction (stopped, swapped out) is cut off by the server
+	 * rather than freezing every worker. Both settings end with the
+	 * transaction; set_config runs first, in FROM. */
+	[DB_RATE_LOCK] = { "rate_lock", 1,
+		"SELECT pg_advisory_xact_lock(" RATE_LOCK_CLASS ", hashtext($1::text))"
+		" FROM (SELECT set_config('lock_timeout', '2s', true),"
+		"  set_config('idle_in_transaction_session_timeout', '10s', true)) AS s" },
+	/* $1 provider $2 rpm $3 tpm (0: no limit) $4 tokens $5 window ms $6 ms
+	 * this request waited (NULL: none). Run under rate_lock, as its own
+	 * statement so that its snapshot sees every reservation committed
+	 * before the lock was ours. Reserves when the request fits in the
+	 * window and answers 0; else answers the ms until the oldest
+	 * reservation that must leave for it to fit has left. Rows out of the
+	 * window go on the way. */
+	[DB_RATE_RESERVE] = { "rate_reserve", 6,
+		"WITH t AS (SELECT statement_timestamp() AS now,"
+		"  $5::bigint * interval '1 millisecond' AS win),"
+		" gone AS (DELETE FROM rate_reservations r USING t"
+		"  WHERE r.provider = $1::text AND r.reserved_at <= t.now - t.win),"
+		/* k: the place from the oldest; upto: tokens of rows 1..k */
+		" w AS (SELECT r.reserved_at, count(*) OVER () AS n, sum(r.tokens) OVER () AS total,"
+		"  row_number() OVER o AS k, sum(r.tokens) OVER (o ROWS UNBOUNDED PRECEDING) AS upto"
+		"  FROM rate_reservations r, t"
+		"  WHERE r.provider = $1::text AND r.reserved_at > t.now - t.win"
+		"  WINDOW o AS (ORDER BY r.reserved_at)),"
+		" fit AS (SELECT ($2::bigint = 0 OR coalesce(max(w.n), 0) < $2::bigint)"
+		"  AND ($3::bigint = 0 OR coalesce(max(w.total), 0) + $4::bigint <= $3::bigint) AS ok"
+		"  FROM w),"
+		" ins AS (INSERT INTO rate_reservations (provider, reserved_at, tokens)"
+		"  SELECT $1::text, t.now, $4::bigint FROM t, fit WHERE fit.ok),"
+		" counted AS (INSERT INTO rate_limit_waits AS c (provider, waits, wait_ms)"
+		"  SELECT $1::text, 1, $6::bigint FROM fit WHERE fit.ok AND $6::bigint IS NOT NULL"
+		"  ON CONFLICT (provider) DO UPDATE SET waits = c.waits + 1,"
+		"   wait_ms = c.wait_ms + excluded.wait_ms, updated_at = now())"
+		" SELECT CASE WHEN fit.ok THEN 0 ELSE greatest(1, ceil(1000 * extract(epoch FROM"
+		"  (SELECT min(w.reserved_at) FROM w"
+		"   WHERE ($2::bigint = 0 OR w.n - w.k < $2::bigint)"
+		"    AND ($3::bigint = 0 OR w.total - w.upto + $4::bigint <= $3::bigint))"
+		"  + t.win - t.now)))::bigint END"
+		" FROM t, fit" },
 };
 
 struct db {
@@ -499,7 +550,7 @@ struct db {
 	char *conninfo;
 	bool prepared[DB_STMT__MAX];
 	bool lost;
-	bool in_tx;
+	bool in_tx;                /* between db_begin and db_commit/db_rollback */
 };
 
 struct db *
@@ -633,6 +684,9 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	*out = NULL;
 	if ((int)id < 0 || id >= DB_STMT__MAX)
 		return AIGW_EINVAL;
+	/* exec_once would connect afresh, outside the transaction. */
+	if (db->in_tx && (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK))
+		return AIGW_EDB;
 	err = exec_once(db, id, values, out);
 	if (err == AIGW_EDB && !db->in_tx && db->conn != NULL &&
 	    PQstatus(db->conn) == CONNECTION_BAD) {
@@ -660,6 +714,63 @@ db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values, int *r
 }
 
 enum aigw_err
+db_begin(struct db *db)
+{
+	enum aigw_err err;
+
+	if (db->in_tx)
+		return AIGW_EINVAL;
+	err = db_command(db, "BEGIN");
+	if (err == AIGW_EDB && db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD) {
+		/* As db_exec: the server restarted under us. Nothing was done
+		 * yet, so BEGIN on a fresh connection is safe. */
+		disconnect(db);
+		err = db_command(db, "BEGIN");
+	}
+	db->in_tx = err == AIGW_OK;
+	return err;
+}
+
+enum aigw_err
+db_commit(struct db *db)
+{
+	PGresult *res = NULL;
+	enum aigw_err err = AIGW_EDB;
+
+	if (!db->in_tx) {
+		err = AIGW_EINVAL;
+		goto out;
+	}
+	db->in_tx = false;
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		goto out;
+	res = PQexec(db->conn, "COMMIT");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0)
+		err = AIGW_OK;
+	else
+		log_error("db", NULL, "commit failed: %.300s", PQerrorMessage(db->conn));
+out:
+	PQclear(res);
+	return err;
+}
+
+void
+db_rollback(struct db *db)
+{
+	PGresult *res;
+
+	if (!db->in_tx)
+		return;
+	db->in_tx = false;
+	if (db->conn == NULL)
+		return;
+	res = PQexec(db->conn, "ROLLBACK");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		disconnect(db);
+	PQclear(res);
+}
+
+enum aigw_err
 db_notify_work(struct db *db)
 {
 	/*
@@ -670,48 +781,6 @@ db_notify_work(struct db *db)
 	 */
 	return db_command(db, "BEGIN; SET LOCAL synchronous_commit TO off;"
 			      " SELECT pg_notify('aigw_work', ''); COMMIT");
-}
-
-enum aigw_err
-db_begin(struct db *db)
-{
-	enum aigw_err err = db_command(db, "BEGIN");
-
-	db->in_tx = err == AIGW_OK;
-	return err;
-}
-
-enum aigw_err
-db_commit(struct db *db)
-{
-	PGresult *res;
-	enum aigw_err err = AIGW_EDB;
-
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		db->in_tx = false;
-		return AIGW_EDB;
-	}
-	res = PQexec(db->conn, "COMMIT");
-	/* A failed transaction "commits" as ROLLBACK: that is no commit. */
-	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0)
-		err = AIGW_OK;
-	else
-		log_error("db", NULL, "commit failed: %.300s", PQerrorMessage(db->conn));
-	PQclear(res);
-	db->in_tx = false;
-	return err;
-}
-
-void
-db_rollback(struct db *db)
-{
-	/* Nothing to undo on a dead connection: the server rolled back. */
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
-	    db_command(db, "ROLLBACK") != AIGW_OK)
-		log_warn("db", NULL, "rollback failed; the connection is reset");
-	if (db->conn != NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		disconnect(db);
-	db->in_tx = false;
 }
 
 enum aigw_err

@@ -5,7 +5,8 @@
  * on it. Every statement of aigw is a row of one table (db.c) and is run by
  * id with parameters; nothing builds SQL from input. db_exec() (re)connects
  * on demand and, when the connection turns out to be dead, reconnects and
- * retries once, so a handler survives a database restart without help.
+ * retries once, so a handler survives a database restart without help
+ * (except inside a transaction, see db_begin).
  * One struct db per thread: not thread-safe. Failures are AIGW_EDB with the
  * reason logged (never the connection string, which may hold a password).
  */
@@ -72,6 +73,8 @@ enum db_stmt {
 	DB_JOB_FAIL,
 	DB_JOB_RENEW,
 	DB_JOB_RELEASE,
+	DB_RATE_LOCK,
+	DB_RATE_RESERVE,
 	DB_STMT__MAX
 };
 
@@ -103,19 +106,25 @@ enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *value
 enum aigw_err db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values,
 			   int *rows) AIGW_MUSTCHECK;
 
-/* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
- * by the caller and otherwise ignored. */
-enum aigw_err db_notify_work(struct db *db) AIGW_MUSTCHECK;
-
 /*
- * A transaction on this connection: statements run between db_begin and
- * db_commit/db_rollback are never retried on a new connection (that would
- * leave the transaction), so a lost connection fails the transaction as a
- * whole. db_rollback cannot fail from the caller's view.
+ * A transaction on the connection, for statements that must read and
+ * write as one (BEGIN; lock; count; insert; COMMIT). Inside it db_exec
+ * never reconnects: a fresh connection would run the rest outside the
+ * transaction, so a lost connection is AIGW_EDB. db_begin: AIGW_EDB (no
+ * transaction then), AIGW_EINVAL when one is open already. db_commit:
+ * AIGW_OK only when the server says COMMIT (a failed transaction answers
+ * ROLLBACK); the transaction is over either way. db_rollback ends an open
+ * transaction, if any, and cannot fail: when ROLLBACK cannot be sent the
+ * connection is closed, which rolls back on the server too.
  */
 enum aigw_err db_begin(struct db *db) AIGW_MUSTCHECK;
 enum aigw_err db_commit(struct db *db) AIGW_MUSTCHECK;
 void db_rollback(struct db *db);
+
+/* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
+ * by the caller and otherwise ignored. */
+enum aigw_err db_notify_work(struct db *db) AIGW_MUSTCHECK;
+
 
 /* Runs a fixed command without parameters and without retry (LISTEN,
  * migrations). AIGW_EDB on failure. */

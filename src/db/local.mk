@@ -2,6 +2,7 @@ libaigw_la_SOURCES += \
 	src/db/db.c src/db/db.h \
 	src/db/chats.c src/db/chats.h \
 	src/db/jobs.c src/db/jobs.h \
+	src/db/ratelimit.c src/db/ratelimit.h \
 	src/db/reap.c src/db/reap.h \
 	src/db/keys.c src/db/keys.h \
 	src/db/batches.c src/db/batches.h \

@@ -12,10 +12,12 @@
 #include "db/batches.h"
 #include "db/chats.h"
 #include "db/db.h"
+#include "db/ratelimit.h"
 #include "db/reap.h"
 #include "db/workers.h"
 #include "jobs/output.h"
 #include "providers/provider.h"
+#include "worker/rate.h"
 #include "worker/runner.h"
 #include "worker/work.h"
 #include "worker/xfer.h"
@@ -69,6 +71,7 @@ routes_init(struct runner *r)
 		struct route *rt = &r->routes[i];
 		const char *key = all[i].key_env ? getenv(all[i].key_env) : NULL;
 		const char *base = all[i].base_env ? getenv(all[i].base_env) : NULL;
+		const struct config_rate *limit;
 		size_t n;
 
 		rt->desc = &all[i];
@@ -91,6 +94,11 @@ routes_init(struct runner *r)
 			rt->base_url[--n] = '\0';
 		rt->pc.api_key = key;
 		rt->pc.base_url = rt->base_url;
+		limit = config_rate_limit(r->cfg, all[i].name);
+		if (limit != NULL) {
+			rt->rpm = limit->rpm;
+			rt->tpm = limit->tpm;
+		}
 	}
 	return 0;
 }
@@ -313,6 +321,56 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 	prov_result_free(&pr);
 }
 
+/*
+ * Takes a place for t's next request under its provider's shared limits
+ * (every attempt is a request). False when t must wait: it stays WAITING,
+ * due when a place frees up, and its provider's other tasks in this worker
+ * do not ask before then either, sparing the database a herd of refusals.
+ * While the database cannot say, t waits and asks again: a limit is never
+ * passed blindly.
+ */
+static bool
+rate_admit(struct runner *r, struct task *t)
+{
+	struct route *rt = &r->routes[t->route - r->routes];
+	int64_t now = time_mono_ms(), wait = 0;
+	enum aigw_err err;
+
+	if (rt->rpm == 0 && rt->tpm == 0)
+		return true;
+	if (now < rt->rate_open_ms) {
+		wait = rt->rate_open_ms - now;
+	} else {
+		err = db_rate_reserve(r->db, rt->desc->name, rt->rpm, rt->tpm,
+				      (long)rate_call_tokens(&t->call),
+				      t->rate_waiting ? now - t->rate_since_ms : -1, &wait);
+		now = time_mono_ms();
+		if (err != AIGW_OK) {
+			log_debug("worker", t->ops->log_id(t), "%s: cannot reserve under the rate"
+				  " limit (%s); asking again in %d ms", t->provider,
+				  aigw_strerror(err), RATE_DB_RETRY_MS);
+			wait = RATE_DB_RETRY_MS;
+		} else if (wait > 0) {
+			log_debug("worker", t->ops->log_id(t), "%s: rate limit reached (%ld rpm,"
+				  " %ld tpm); next request in %lld ms", t->provider, rt->rpm,
+				  rt->tpm, (long long)wait);
+		}
+		if (wait > 0)
+			rt->rate_open_ms = now + wait;
+	}
+	if (wait == 0) {
+		t->rate_waiting = false;
+		return true;
+	}
+	if (!t->rate_waiting) {
+		t->rate_waiting = true;
+		t->rate_since_ms = now;
+	}
+	t->state = TASK_WAITING;
+	t->due_ms = now + wait;
+	return false;
+}
+
 static void
 task_start(struct runner *r, struct task *t)
 {
@@ -329,6 +387,8 @@ task_start(struct runner *r, struct task *t)
 		log_info("worker", t->ops->log_id(t), "%s: queued for a batch", t->provider);
 		return;
 	}
+	if (!t->route->mock && !rate_admit(r, t))
+		return;
 	t->attempts++;
 	if (t->route->mock) {
 		struct prov_result pr;
@@ -373,6 +433,7 @@ task_init(struct runner *r, struct task *t, const struct task_ops *ops, void *ow
 	t->call.model = model;
 	t->route = route_find(r, provider);
 	t->state = TASK_WAITING;
+	t->rate_waiting = false;
 	/* The built-in mock answers after its delay, as a provider would. */
 	t->due_ms = time_mono_ms() + (t->route && t->route->mock ? r->cfg->mock_delay_ms : 0);
 }

@@ -33,6 +33,8 @@ struct route {
 	struct prov_config pc;
 	char *base_url;
 	bool mock;
+	long rpm, tpm;             /* shared limits; 0 = none (always for the mock) */
+	int64_t rate_open_ms;      /* the window was full: no request asks before */
 };
 
 /* DELEGATED: an async provider's call, queued for a batch (batch.c), whose
@@ -68,6 +70,8 @@ struct task {
 	bool bad_body_retried;
 	bool json_retried;
 	int64_t due_ms;            /* WAITING: when to start; UNWRITTEN: when to retry */
+	bool rate_waiting;         /* held back by a rate limit since rate_since_ms */
+	int64_t rate_since_ms;
 	struct xfer *xfer;
 	char *result_json;         /* UNWRITTEN: what to store */
 };

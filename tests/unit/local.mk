@@ -5,7 +5,7 @@ unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
 core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_http \
 	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
-	tests/unit/test_jobs
+	tests/unit/test_jobs tests/unit/test_rate
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -35,4 +35,7 @@ tests_unit_test_output_LDADD = $(unit_ldadd)
 tests_unit_test_jobs_SOURCES = tests/unit/test_jobs.c
 tests_unit_test_jobs_CFLAGS = $(unit_cflags)
 tests_unit_test_jobs_LDADD = $(unit_ldadd)
+tests_unit_test_rate_SOURCES = tests/unit/test_rate.c
+tests_unit_test_rate_CFLAGS = $(unit_cflags)
+tests_unit_test_rate_LDADD = $(unit_ldadd)
 endif

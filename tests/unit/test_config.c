@@ -68,7 +68,38 @@ test_defaults(void **state)
 	assert_int_equal(cfg.auth, AUTH_NONE);
 	assert_true(cfg.spawn);
 	assert_string_equal(cfg.jobtypes_dir, AIGW_SYSCONFDIR "/aigw/jobtypes.d");
+	assert_int_equal(config_rate_limit(&cfg, "openai")->rpm, 5000);
+	assert_int_equal(config_rate_limit(&cfg, "gemini")->rpm, 10);
+	assert_int_equal(config_rate_limit(&cfg, "anthropic")->rpm, 50);
+	assert_int_equal(config_rate_limit(&cfg, "perplexity")->rpm, 50);
+	for (int i = 0; i < RATE__MAX; i++)
+		assert_int_equal(cfg.rate[i].tpm, 0);
 	config_free(&cfg);
+}
+
+static void
+test_rate_limits_by_provider(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	setenv("AIGW_RPM_GEMINI", "0", 1);
+	setenv("AIGW_TPM_ANTHROPIC", "40000", 1);
+	setenv("AIGW_RPM_PERPLEXITY", "7", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(config_rate_limit(&cfg, "gemini")->rpm, 0);
+	assert_int_equal(config_rate_limit(&cfg, "anthropic")->tpm, 40000);
+	assert_int_equal(config_rate_limit(&cfg, "anthropic")->rpm, 50);
+	assert_int_equal(config_rate_limit(&cfg, "perplexity")->rpm, 7);
+	assert_int_equal(config_rate_limit(&cfg, "openai")->tpm, 0);
+	/* the built-in mock and unknown names have no limits */
+	assert_null(config_rate_limit(&cfg, "mock"));
+	assert_null(config_rate_limit(&cfg, "OpenAI"));
+	config_free(&cfg);
+	unsetenv("AIGW_RPM_GEMINI");
+	unsetenv("AIGW_TPM_ANTHROPIC");
+	unsetenv("AIGW_RPM_PERPLEXITY");
 }
 
 static void
@@ -96,6 +127,14 @@ test_invalid_value_names_the_variable(void **state)
 	setenv("AIGW_LOG_LEVEL", "loud", 1);
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
 	unsetenv("AIGW_LOG_LEVEL");
+	setenv("AIGW_RPM_OPENAI", "-1", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_RPM_OPENAI"));
+	unsetenv("AIGW_RPM_OPENAI");
+	setenv("AIGW_TPM_GEMINI", "lots", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_TPM_GEMINI"));
+	unsetenv("AIGW_TPM_GEMINI");
 }
 
 static void
@@ -177,6 +216,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_value_names_the_variable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limits_by_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
 		cmocka_unit_test(test_every_variable_is_in_the_readme),
