@@ -551,6 +551,7 @@ struct db {
 	bool prepared[DB_STMT__MAX];
 	bool lost;
 	bool in_tx;                /* between db_begin and db_commit/db_rollback */
+	unsigned long conn_id;     /* counts connections made */
 };
 
 struct db *
@@ -616,6 +617,7 @@ db_connect(struct db *db)
 	}
 	PQsetNoticeReceiver(db->conn, notice_quiet, NULL);
 	db->lost = false;
+	db->conn_id++;
 	return AIGW_OK;
 }
 
@@ -623,6 +625,12 @@ PGconn *
 db_conn(struct db *db)
 {
 	return db->conn;
+}
+
+unsigned long
+db_connection_id(const struct db *db)
+{
+	return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK ? db->conn_id : 0;
 }
 
 bool

@@ -89,6 +89,11 @@ void db_free(struct db *db);
 enum aigw_err db_connect(struct db *db) AIGW_MUSTCHECK;
 /* The live connection, or NULL: for PQsocket, LISTEN and notifications. */
 PGconn *db_conn(struct db *db);
+/* Which connection this is: a number that changes with every new
+ * connection (0 while there is none), so a caller can tell that state it
+ * set up on the server (LISTEN) is gone, even when libpq reuses an
+ * address. Cannot fail. */
+unsigned long db_connection_id(const struct db *db);
 /* True when the last failure was a lost connection. */
 bool db_connection_lost(const struct db *db);
 

@@ -666,10 +666,11 @@ listen_if_needed(struct runner *r)
 {
 	PGconn *conn = db_conn(r->db);
 
-	if (conn == NULL || conn == r->listening || PQstatus(conn) != CONNECTION_OK)
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK ||
+	    db_connection_id(r->db) == r->listening)
 		return;
 	if (db_command(r->db, "LISTEN aigw_work; LISTEN aigw_cancel; LISTEN aigw_step") == AIGW_OK) {
-		r->listening = conn;
+		r->listening = db_connection_id(r->db);
 		/* Anything submitted while we were not listening is found now. */
 		r->wake = true;
 	}
@@ -681,10 +682,10 @@ drain_notifications(struct runner *r)
 	PGconn *conn = db_conn(r->db);
 	PGnotify *n;
 
-	if (conn == NULL || conn != r->listening)
+	if (conn == NULL || r->listening == 0 || db_connection_id(r->db) != r->listening)
 		return;
 	if (PQconsumeInput(conn) == 0) {
-		r->listening = NULL;
+		r->listening = 0;
 		return;
 	}
 	while ((n = PQnotifies(conn)) != NULL) {
@@ -939,7 +940,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		if (!*stop && idle_exit(&r, now))
 			break;
 		conn = db_conn(r.db);
-		if (conn != NULL && conn == r.listening && PQstatus(conn) == CONNECTION_OK)
+		if (conn != NULL && r.listening != 0 && db_connection_id(r.db) == r.listening)
 			fd = PQsocket(conn);
 		if (xfer_wait(r.xe, fd, (int)(next > now ? next - now : 0)) != AIGW_OK)
 			break;

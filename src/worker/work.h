@@ -96,7 +96,7 @@ struct runner {
 	int nbatches;
 	bool batch_calls_waiting;  /* the last look found calls without a batch */
 	int64_t next_form_ms;
-	PGconn *listening;         /* the connection LISTEN was issued on */
+	unsigned long listening;   /* db_connection_id LISTEN was issued on; 0: none */
 	bool wake;
 	int slot;
 	long pid;
