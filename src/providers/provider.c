@@ -611,8 +611,8 @@ prov_common_cite(struct prov_result *out, const char *url, const char *title)
 	if (prov_common_add(c, "url", json_object_new_string(url)) != 0)
 		goto out;
 	/* NULL is json-c's JSON null: a source without a title says so. */
-	if (json_object_object_add(c, "title", prov_common_str(title)) != 0 ||
-	    (title != NULL && prov_common_get_str(c, "title") == NULL))
+	if (title != NULL ? prov_common_add(c, "title", json_object_new_string(title)) != 0
+			  : json_object_object_add(c, "title", NULL) != 0)
 		goto out;
 	if (json_object_array_add(out->citations, c) != 0)
 		goto out;
