@@ -58,6 +58,22 @@ enum aigw_err prov_openai_chat_parse(const char *name, long http_status, const c
  * the user message. NULL on ENOMEM. */
 json_object *prov_openai_messages(const struct prov_call *call);
 
+/*
+ * The request bodies, headers and answer parsers of the sync adapters that
+ * their batch adapters reuse, so that a call sent in a batch is the same
+ * request and its answer reads the same. The call is checked by the caller.
+ */
+/* The Chat Completions body of a call; NULL on ENOMEM. */
+json_object *prov_openai_body(const struct prov_call *call);
+/* The Messages body of a call; NULL on ENOMEM. */
+json_object *prov_anthropic_body(const struct prov_call *call);
+/* Appends x-api-key and anthropic-version; fails as prov_common_header. */
+enum aigw_err prov_anthropic_headers(struct prov_http *h, const char *api_key) AIGW_MUSTCHECK;
+/* A Messages answer, with `name` in the error sentences; fails as a
+ * prov_desc parse op does. */
+enum aigw_err prov_anthropic_message_parse(const char *name, long http_status, const char *body,
+					   size_t len, struct prov_result *out) AIGW_MUSTCHECK;
+
 /* ---- building requests ---- */
 
 /* AIGW_EINVAL unless the config has a key and base URL and the call has a
@@ -97,6 +113,10 @@ json_object *prov_common_str(const char *s);
  * NULL for anything else: garbage, truncation, trailing junk, nesting deeper
  * than json-c's default, a body over INT_MAX bytes. The caller puts it. */
 json_object *prov_common_json(const char *body, size_t len);
+/* As prov_common_json, and *nomem says whether a NULL was for want of
+ * memory (as far as json-c tells: it cannot report a failed allocation in
+ * the middle of a parse) rather than for the text. */
+json_object *prov_common_json_ex(const char *body, size_t len, bool *nomem);
 /* o[key] when o is an object holding key with type t, else NULL (borrowed). */
 json_object *prov_common_get(json_object *o, const char *key, enum json_type t);
 /* o[key] as a string, or NULL when absent or not a string (borrowed). */

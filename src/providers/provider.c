@@ -312,16 +312,27 @@ prov_common_str(const char *s)
 json_object *
 prov_common_json(const char *body, size_t len)
 {
+	bool nomem;
+
+	return prov_common_json_ex(body, len, &nomem);
+}
+
+json_object *
+prov_common_json_ex(const char *body, size_t len, bool *nomem)
+{
 	json_tokener *tok = NULL;
 	json_object *root = NULL;
 	size_t end;
 
+	*nomem = false;
 	/* json_tokener takes an int length; answers are far smaller. */
 	if (body == NULL || len == 0 || len >= INT_MAX)
 		goto out;
 	tok = json_tokener_new();
-	if (tok == NULL)
+	if (tok == NULL) {
+		*nomem = true;
 		goto out;
+	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, body, (int)len);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
