@@ -429,6 +429,91 @@ test_finish(void **state)
 	buf_free(&b);
 }
 
+/* ---- what the async adapters share (batch.c) ---- */
+
+static void
+test_async_ids(void **state)
+{
+	(void)state;
+	assert_true(prov_async_id_ok("a"));
+	assert_true(prov_async_id_ok("chat-1_GPT-9"));
+	assert_true(prov_async_id_ok("a123456789b123456789c123456789d123456789e123456789f123456789g123"));
+	assert_false(prov_async_id_ok("a123456789b123456789c123456789d123456789e123456789f123456789g1234"));
+	assert_false(prov_async_id_ok(NULL));
+	assert_false(prov_async_id_ok(""));
+	assert_false(prov_async_id_ok("a b"));
+	assert_false(prov_async_id_ok("a.b"));
+	assert_false(prov_async_id_ok("a/b"));
+	assert_false(prov_async_id_ok("\xc3\xa4"));
+}
+
+static void
+test_async_state_and_move(void **state)
+{
+	struct prov_step s;
+	json_object *st;
+	const char *step;
+
+	(void)state;
+	assert_int_equal(prov_async_state(NULL, &st, &step), AIGW_EINVAL);
+	assert_null(st);
+	assert_null(step);
+	assert_int_equal(prov_async_state("{\"step\":1}", &st, &step), AIGW_EINVAL);
+	assert_null(st);
+	assert_int_equal(prov_async_state("{\"step\":\"poll\",\"id\":\"x\"}", &st, &step), AIGW_OK);
+	assert_string_equal(step, "poll");
+	assert_string_equal(prov_async_get_id(st, "id"), "x");
+	assert_null(prov_async_get_id(st, "nothing"));
+	json_object_put(st);
+
+	memset(&s, 0, sizeof s);
+	assert_int_equal(prov_async_move(&s, PROV_STEP_NEXT, "step", "output", "a", "1", "b", NULL,
+					 (char *)NULL), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_NEXT);
+	assert_string_equal(s.state, "{\"step\":\"output\",\"a\":\"1\",\"b\":null}");
+	assert_int_equal(prov_async_fail(&s, PROV_ERR_CLIENT, "no %s", "way"), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_FAILED);
+	assert_null(s.state);
+	assert_string_equal(s.error, "no way");
+	prov_step_free(&s);
+	prov_step_free(&s); /* safe on a freed one */
+}
+
+static enum aigw_err
+count_line(json_object *item, const char *id, struct prov_step *s)
+{
+	struct prov_result r;
+
+	(void)item;
+	prov_common_result_init(&r);
+	return prov_async_add(s, id, &r);
+}
+
+static void
+test_async_jsonl(void **state)
+{
+	/* CRLF, blank lines, no final newline, a NUL inside a line */
+	static const char body[] = "\r\n{\"custom_id\":\"a\"}\r\n\n  \n{\"custom_id\":\"b\",\"x\":\"\0\"}\n"
+				   "{\"custom_id\":\"c\"}";
+	struct prov_step s;
+
+	(void)state;
+	memset(&s, 0, sizeof s);
+	assert_int_equal(prov_async_jsonl("p", body, sizeof body - 1, &s, count_line), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_NEXT); /* left to the caller */
+	assert_int_equal(s.nresults, 2);
+	assert_string_equal(s.ids[0], "a");
+	assert_string_equal(s.ids[1], "c");
+	prov_step_free(&s);
+	assert_int_equal(prov_async_jsonl("p", "\n\n", 2, &s, count_line), AIGW_OK);
+	assert_int_equal(s.nresults, 0);
+	assert_null(s.error);
+	assert_int_equal(prov_async_jsonl("p", "x\n", 2, &s, count_line), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_FAILED);
+	assert_string_equal(s.error, "p returned an unexpected body: no line holds a result");
+	prov_step_free(&s);
+}
+
 int
 main(void)
 {
@@ -441,6 +526,9 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_url_and_headers),
 		cmocka_unit_test(test_check_call),
+		cmocka_unit_test(test_async_ids),
+		cmocka_unit_test(test_async_state_and_move),
+		cmocka_unit_test(test_async_jsonl),
 		cmocka_unit_test(test_snippet),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_getters),
