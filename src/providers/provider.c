@@ -21,6 +21,8 @@ static const struct prov_desc providers[] = {
 	  "https://generativelanguage.googleapis.com", prov_gemini_build, prov_gemini_parse, NULL },
 	{ "perplexity", PROV_SYNC, "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
 	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse, NULL },
+	{ "openai-batch", PROV_ASYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
+	  "https://api.openai.com/v1", NULL, NULL, &prov_openai_batch_ops },
 	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -25,11 +25,19 @@ test_table(void **state)
 		{ "gemini", "GEMINI_API_KEY", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com" },
 		{ "perplexity", "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL", "https://api.perplexity.ai" },
 	};
+	/* the async ones; a batch API shares its sync sibling's key and base URL */
+	static const struct {
+		const char *name, *key_env, *base_env, *base;
+		size_t max_items;
+	} want_async[] = {
+		{ "openai-batch", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", 50000 },
+	};
+	const size_t nasync = sizeof want_async / sizeof want_async[0];
 	size_t n = 0;
 	const struct prov_desc *all = prov_all(&n);
 
 	(void)state;
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 4 + nasync + 1);
 	for (size_t i = 0; i < 4; i++) {
 		assert_string_equal(all[i].name, want[i].name);
 		assert_int_equal(all[i].kind, PROV_SYNC);
@@ -38,16 +46,35 @@ test_table(void **state)
 		assert_string_equal(all[i].default_base, want[i].base);
 		assert_non_null(all[i].build);
 		assert_non_null(all[i].parse);
+		assert_null(all[i].async);
 		assert_ptr_equal(prov_find(want[i].name), &all[i]);
 	}
-	assert_string_equal(all[4].name, "mock");
-	assert_int_equal(all[4].kind, PROV_BUILTIN);
-	assert_null(all[4].key_env);
-	assert_null(all[4].base_env);
-	assert_null(all[4].default_base);
-	assert_null(all[4].build);
-	assert_null(all[4].parse);
-	assert_ptr_equal(prov_find("mock"), &all[4]);
+	for (size_t i = 0; i < nasync; i++) {
+		const struct prov_desc *d = &all[4 + i];
+
+		assert_string_equal(d->name, want_async[i].name);
+		assert_int_equal(d->kind, PROV_ASYNC);
+		assert_string_equal(d->key_env, want_async[i].key_env);
+		assert_string_equal(d->base_env, want_async[i].base_env);
+		assert_string_equal(d->default_base, want_async[i].base);
+		assert_null(d->build);
+		assert_null(d->parse);
+		assert_non_null(d->async);
+		assert_int_equal(d->async->max_items, want_async[i].max_items);
+		assert_non_null(d->async->build);
+		assert_non_null(d->async->parse);
+		assert_non_null(d->async->build_cancel);
+		assert_ptr_equal(prov_find(want_async[i].name), d);
+	}
+	assert_string_equal(all[n - 1].name, "mock");
+	assert_int_equal(all[n - 1].kind, PROV_BUILTIN);
+	assert_null(all[n - 1].key_env);
+	assert_null(all[n - 1].base_env);
+	assert_null(all[n - 1].default_base);
+	assert_null(all[n - 1].build);
+	assert_null(all[n - 1].parse);
+	assert_null(all[n - 1].async);
+	assert_ptr_equal(prov_find("mock"), &all[n - 1]);
 }
 
 static void
