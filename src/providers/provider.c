@@ -23,6 +23,8 @@ static const struct prov_desc providers[] = {
 	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse, NULL },
 	{ "openai-batch", PROV_ASYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
 	  "https://api.openai.com/v1", NULL, NULL, &prov_openai_batch_ops },
+	{ "anthropic-batch", PROV_ASYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+	  "https://api.anthropic.com", NULL, NULL, &prov_anthropic_batch_ops },
 	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -31,6 +31,8 @@ test_table(void **state)
 		size_t max_items;
 	} want_async[] = {
 		{ "openai-batch", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", 50000 },
+		{ "anthropic-batch", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
+		  100000 },
 	};
 	const size_t nasync = sizeof want_async / sizeof want_async[0];
 	size_t n = 0;
