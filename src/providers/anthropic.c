@@ -76,19 +76,13 @@ out:
 	return msgs;
 }
 
-enum aigw_err
-prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call,
-		     struct prov_http *out)
+json_object *
+prov_anthropic_body(const struct prov_call *call)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
+	json_object *body = json_object_new_object();
 	int rc = 0;
 
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = json_object_new_object()) == NULL)
+	if (body == NULL)
 		goto out;
 	rc |= prov_common_add(body, "model", json_object_new_string(call->model));
 	rc |= prov_common_add(body, "max_tokens", json_object_new_int(call->max_tokens));
@@ -102,11 +96,39 @@ prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call
 	 * mode without a schema (its structured outputs, output_config.format,
 	 * require a JSON Schema, and a job step gives none), so the answer
 	 * follows the caller's instruction in the system prompt. */
-	if (rc != 0)
+	if (rc != 0) {
+		json_object_put(body);
+		body = NULL;
+	}
+out:
+	return body;
+}
+
+enum aigw_err
+prov_anthropic_headers(struct prov_http *h, const char *api_key)
+{
+	enum aigw_err err;
+
+	if ((err = prov_common_header(h, "x-api-key", NULL, api_key)) == AIGW_OK)
+		err = prov_common_header(h, "anthropic-version", NULL, API_VERSION);
+	return err;
+}
+
+enum aigw_err
+prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call,
+		     struct prov_http *out)
+{
+	json_object *body = NULL;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
+		goto out;
+	err = AIGW_ENOMEM;
+	if ((body = prov_anthropic_body(call)) == NULL)
 		goto out;
 	if ((err = prov_common_url(out, cfg->base_url, "/v1/messages")) != AIGW_OK ||
-	    (err = prov_common_header(out, "x-api-key", NULL, cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "anthropic-version", NULL, API_VERSION)) != AIGW_OK ||
+	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK ||
 	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
 	    (err = prov_common_body(out, body)) != AIGW_OK)
 		goto out;
@@ -183,7 +205,8 @@ text_blocks(json_object *content, struct buf *text, struct prov_result *out, con
 }
 
 enum aigw_err
-prov_anthropic_parse(long status, const char *body, size_t len, struct prov_result *out)
+prov_anthropic_message_parse(const char *name, long status, const char *body, size_t len,
+			     struct prov_result *out)
 {
 	json_object *root = NULL, *content, *usage;
 	const char *model, *what = NULL;
@@ -191,18 +214,18 @@ prov_anthropic_parse(long status, const char *body, size_t len, struct prov_resu
 	enum aigw_err err;
 
 	buf_init(&text, len);
-	err = prov_common_begin(NAME, status, body, len, out, &root);
+	err = prov_common_begin(name, status, body, len, out, &root);
 	if (err != AIGW_OK || out->errclass != PROV_ERR_NONE)
 		goto out;
 	content = prov_common_get(root, "content", json_type_array);
 	if (content == NULL) {
-		err = prov_common_bad_body(out, NAME, "content is not an array");
+		err = prov_common_bad_body(out, name, "content is not an array");
 		goto out;
 	}
 	if ((err = text_blocks(content, &text, out, &what)) != AIGW_OK)
 		goto out;
 	if (what != NULL) {
-		err = prov_common_bad_body(out, NAME, what);
+		err = prov_common_bad_body(out, name, what);
 		goto out;
 	}
 	if ((err = search_results(content, out)) != AIGW_OK)
@@ -215,7 +238,7 @@ prov_anthropic_parse(long status, const char *body, size_t len, struct prov_resu
 		err = AIGW_ENOMEM;
 		goto out;
 	}
-	err = prov_common_finish(out, NAME, &text, prov_common_get_str(root, "stop_reason"));
+	err = prov_common_finish(out, name, &text, prov_common_get_str(root, "stop_reason"));
 out:
 	if (err != AIGW_OK) {
 		/* Only memory can fail here; leave nothing half-built behind. */
@@ -226,4 +249,10 @@ out:
 	buf_free(&text);
 	json_object_put(root);
 	return err;
+}
+
+enum aigw_err
+prov_anthropic_parse(long status, const char *body, size_t len, struct prov_result *out)
+{
+	return prov_anthropic_message_parse(NAME, status, body, len, out);
 }

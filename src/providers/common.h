@@ -58,6 +58,92 @@ enum aigw_err prov_openai_chat_parse(const char *name, long http_status, const c
  * the user message. NULL on ENOMEM. */
 json_object *prov_openai_messages(const struct prov_call *call);
 
+/*
+ * The request bodies, headers and answer parsers of the sync adapters that
+ * their batch adapters reuse, so that a call sent in a batch is the same
+ * request and its answer reads the same. The call is checked by the caller.
+ */
+/* The Chat Completions body of a call; NULL on ENOMEM. */
+json_object *prov_openai_body(const struct prov_call *call);
+/* The Messages body of a call; NULL on ENOMEM. */
+json_object *prov_anthropic_body(const struct prov_call *call);
+/* Appends x-api-key and anthropic-version; fails as prov_common_header. */
+enum aigw_err prov_anthropic_headers(struct prov_http *h, const char *api_key) AIGW_MUSTCHECK;
+/* A Messages answer, with `name` in the error sentences; fails as a
+ * prov_desc parse op does. */
+enum aigw_err prov_anthropic_message_parse(const char *name, long http_status, const char *body,
+					   size_t len, struct prov_result *out) AIGW_MUSTCHECK;
+
+/* ---- the async adapters (openai_batch.c, anthropic_batch.c, snapshot.c) ---- */
+
+extern const struct prov_async_ops prov_openai_batch_ops;
+extern const struct prov_async_ops prov_anthropic_batch_ops;
+extern const struct prov_async_ops prov_snapshot_ops;
+
+/*
+ * Helpers the async adapters share (batch.c). Like the rest they keep no
+ * state. A struct prov_step they fill stays freeable with prov_step_free()
+ * whatever they return.
+ */
+
+/* A custom_id as the contract has it: 1 to 64 of [A-Za-z0-9_-]. Cannot fail. */
+bool prov_async_id_ok(const char *id);
+/* AIGW_EINVAL unless cfg has a key and a base URL, model is non-empty, there
+ * are 1 to max items, each with a well-formed custom_id that no other item
+ * has and a non-empty message (and max_tokens > 0 when need_max_tokens);
+ * AIGW_ENOMEM. */
+enum aigw_err prov_async_check(const struct prov_config *cfg, const char *model,
+			       const struct prov_batch_item *items, size_t n, size_t max,
+			       bool need_max_tokens) AIGW_MUSTCHECK;
+/* Parses a stored state into *st (the caller puts it) with its "step" in
+ * *step (borrowed from *st). AIGW_EINVAL when state is NULL or not a JSON
+ * object with a string "step" (*st is NULL then); AIGW_ENOMEM. */
+enum aigw_err prov_async_state(const char *state, json_object **st,
+			       const char **step) AIGW_MUSTCHECK;
+/* o[key] when it is a non-empty string, else NULL (borrowed). */
+const char *prov_async_get_id(json_object *o, const char *key);
+/* Sets s->kind, and s->state to a JSON object made of the key/value string
+ * pairs that follow, up to a NULL key; a NULL value is JSON null.
+ * AIGW_ENOMEM. */
+enum aigw_err prov_async_move(struct prov_step *s, enum prov_step_kind kind, ...)
+	__attribute__((sentinel)) AIGW_MUSTCHECK;
+/* Empties *s and makes it FAILED with class c and a formatted sentence.
+ * AIGW_ENOMEM only. */
+enum aigw_err prov_async_fail(struct prov_step *s, enum prov_errclass c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4))) AIGW_MUSTCHECK;
+/*
+ * As prov_common_begin, for a step: parses the body into *root (the caller
+ * puts it in every case) and, for an error status or a 2xx that is not a
+ * JSON object, makes *s FAILED with the classified sentence. AIGW_ENOMEM only.
+ */
+enum aigw_err prov_async_begin(const char *name, long http_status, const char *body, size_t len,
+			       struct prov_step *s, json_object **root) AIGW_MUSTCHECK;
+/* Appends the result *r for custom_id id to s, taking *r's contents in
+ * every case (*r is left empty). AIGW_ENOMEM. */
+enum aigw_err prov_async_add(struct prov_step *s, const char *id,
+			     struct prov_result *r) AIGW_MUSTCHECK;
+/* Appends a failure of class c with a formatted sentence for id. AIGW_ENOMEM. */
+enum aigw_err prov_async_add_fail(struct prov_step *s, const char *id, enum prov_errclass c,
+				  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5))) AIGW_MUSTCHECK;
+/* v (borrowed, NULL for none) as JSON text, for a sync parser: *len gets
+ * its length. "" for NULL. NULL on ENOMEM. */
+const char *prov_async_text(json_object *v, size_t *len);
+
+/* Called with each result item and its well-formed custom_id (both
+ * borrowed); adds what it finds to s. AIGW_ENOMEM only. */
+typedef enum aigw_err (*prov_async_item_fn)(json_object *item, const char *id,
+					    struct prov_step *s);
+/*
+ * Reads a 2xx JSONL answer: fn for each line that is a JSON object with a
+ * well-formed custom_id. Other lines cannot be told apart from each other or
+ * matched to a call, so they are skipped (the engine fails the calls left
+ * without a result); a body that has lines but none of them readable is
+ * FAILED bad body. Leaves s->kind alone otherwise. AIGW_ENOMEM only.
+ */
+enum aigw_err prov_async_jsonl(const char *name, const char *body, size_t len,
+			       struct prov_step *s, prov_async_item_fn fn) AIGW_MUSTCHECK;
+
 /* ---- building requests ---- */
 
 /* AIGW_EINVAL unless the config has a key and base URL and the call has a
@@ -97,6 +183,10 @@ json_object *prov_common_str(const char *s);
  * NULL for anything else: garbage, truncation, trailing junk, nesting deeper
  * than json-c's default, a body over INT_MAX bytes. The caller puts it. */
 json_object *prov_common_json(const char *body, size_t len);
+/* As prov_common_json, and *nomem says whether a NULL was for want of
+ * memory (as far as json-c tells: it cannot report a failed allocation in
+ * the middle of a parse) rather than for the text. */
+json_object *prov_common_json_ex(const char *body, size_t len, bool *nomem);
 /* o[key] when o is an object holding key with type t, else NULL (borrowed). */
 json_object *prov_common_get(json_object *o, const char *key, enum json_type t);
 /* o[key] as a string, or NULL when absent or not a string (borrowed). */

@@ -5,6 +5,9 @@ libaigw_la_SOURCES += \
 	src/providers/anthropic.c \
 	src/providers/gemini.c \
 	src/providers/perplexity.c \
+	src/providers/batch.c \
+	src/providers/openai_batch.c \
+	src/providers/anthropic_batch.c \
 	src/providers/mock.c \
 	src/providers/pricing.c
 EXTRA_DIST += tests/fixtures/providers

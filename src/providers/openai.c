@@ -96,19 +96,13 @@ response_format_json(void)
 	return rf;
 }
 
-enum aigw_err
-prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
-		  struct prov_http *out)
+json_object *
+prov_openai_body(const struct prov_call *call)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
+	json_object *body = json_object_new_object();
 	int rc = 0;
 
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = json_object_new_object()) == NULL)
+	if (body == NULL)
 		goto out;
 	rc |= prov_common_add(body, "model", json_object_new_string(call->model));
 	rc |= prov_common_add(body, "messages", prov_openai_messages(call));
@@ -118,7 +112,26 @@ prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 		rc |= prov_common_add(body, "web_search_options", web_search_options(call));
 	if (call->json_output)
 		rc |= prov_common_add(body, "response_format", response_format_json());
-	if (rc != 0)
+	if (rc != 0) {
+		json_object_put(body);
+		body = NULL;
+	}
+out:
+	return body;
+}
+
+enum aigw_err
+prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
+		  struct prov_http *out)
+{
+	json_object *body = NULL;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
+		goto out;
+	err = AIGW_ENOMEM;
+	if ((body = prov_openai_body(call)) == NULL)
 		goto out;
 	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||
 	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK ||

@@ -21,6 +21,10 @@ static const struct prov_desc providers[] = {
 	  "https://generativelanguage.googleapis.com", prov_gemini_build, prov_gemini_parse, NULL },
 	{ "perplexity", PROV_SYNC, "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
 	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse, NULL },
+	{ "openai-batch", PROV_ASYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
+	  "https://api.openai.com/v1", NULL, NULL, &prov_openai_batch_ops },
+	{ "anthropic-batch", PROV_ASYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+	  "https://api.anthropic.com", NULL, NULL, &prov_anthropic_batch_ops },
 	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -312,16 +316,27 @@ prov_common_str(const char *s)
 json_object *
 prov_common_json(const char *body, size_t len)
 {
+	bool nomem;
+
+	return prov_common_json_ex(body, len, &nomem);
+}
+
+json_object *
+prov_common_json_ex(const char *body, size_t len, bool *nomem)
+{
 	json_tokener *tok = NULL;
 	json_object *root = NULL;
 	size_t end;
 
+	*nomem = false;
 	/* json_tokener takes an int length; answers are far smaller. */
 	if (body == NULL || len == 0 || len >= INT_MAX)
 		goto out;
 	tok = json_tokener_new();
-	if (tok == NULL)
+	if (tok == NULL) {
+		*nomem = true;
 		goto out;
+	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, body, (int)len);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
@@ -611,8 +626,8 @@ prov_common_cite(struct prov_result *out, const char *url, const char *title)
 	if (prov_common_add(c, "url", json_object_new_string(url)) != 0)
 		goto out;
 	/* NULL is json-c's JSON null: a source without a title says so. */
-	if (json_object_object_add(c, "title", prov_common_str(title)) != 0 ||
-	    (title != NULL && prov_common_get_str(c, "title") == NULL))
+	if (title != NULL ? prov_common_add(c, "title", json_object_new_string(title)) != 0
+			  : json_object_object_add(c, "title", NULL) != 0)
 		goto out;
 	if (json_object_array_add(out->citations, c) != 0)
 		goto out;

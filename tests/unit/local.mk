@@ -38,4 +38,19 @@ tests_unit_test_jobs_LDADD = $(unit_ldadd)
 tests_unit_test_rate_SOURCES = tests/unit/test_rate.c
 tests_unit_test_rate_CFLAGS = $(unit_cflags)
 tests_unit_test_rate_LDADD = $(unit_ldadd)
+
+# the async provider adapters, from fixtures like the sync ones
+TESTS += tests/unit/test_openai_batch
+check_PROGRAMS += tests/unit/test_openai_batch
+tests_unit_test_openai_batch_SOURCES = tests/unit/test_openai_batch.c tests/unit/prov_fixture.h \
+	tests/unit/async_fixture.h
+tests_unit_test_openai_batch_CFLAGS = $(unit_cflags)
+tests_unit_test_openai_batch_LDADD = $(unit_ldadd)
+
+TESTS += tests/unit/test_anthropic_batch
+check_PROGRAMS += tests/unit/test_anthropic_batch
+tests_unit_test_anthropic_batch_SOURCES = tests/unit/test_anthropic_batch.c \
+	tests/unit/prov_fixture.h tests/unit/async_fixture.h
+tests_unit_test_anthropic_batch_CFLAGS = $(unit_cflags)
+tests_unit_test_anthropic_batch_LDADD = $(unit_ldadd)
 endif

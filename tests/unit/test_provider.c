@@ -25,11 +25,21 @@ test_table(void **state)
 		{ "gemini", "GEMINI_API_KEY", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com" },
 		{ "perplexity", "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL", "https://api.perplexity.ai" },
 	};
+	/* the async ones; a batch API shares its sync sibling's key and base URL */
+	static const struct {
+		const char *name, *key_env, *base_env, *base;
+		size_t max_items;
+	} want_async[] = {
+		{ "openai-batch", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", 50000 },
+		{ "anthropic-batch", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
+		  100000 },
+	};
+	const size_t nasync = sizeof want_async / sizeof want_async[0];
 	size_t n = 0;
 	const struct prov_desc *all = prov_all(&n);
 
 	(void)state;
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 4 + nasync + 1);
 	for (size_t i = 0; i < 4; i++) {
 		assert_string_equal(all[i].name, want[i].name);
 		assert_int_equal(all[i].kind, PROV_SYNC);
@@ -38,16 +48,35 @@ test_table(void **state)
 		assert_string_equal(all[i].default_base, want[i].base);
 		assert_non_null(all[i].build);
 		assert_non_null(all[i].parse);
+		assert_null(all[i].async);
 		assert_ptr_equal(prov_find(want[i].name), &all[i]);
 	}
-	assert_string_equal(all[4].name, "mock");
-	assert_int_equal(all[4].kind, PROV_BUILTIN);
-	assert_null(all[4].key_env);
-	assert_null(all[4].base_env);
-	assert_null(all[4].default_base);
-	assert_null(all[4].build);
-	assert_null(all[4].parse);
-	assert_ptr_equal(prov_find("mock"), &all[4]);
+	for (size_t i = 0; i < nasync; i++) {
+		const struct prov_desc *d = &all[4 + i];
+
+		assert_string_equal(d->name, want_async[i].name);
+		assert_int_equal(d->kind, PROV_ASYNC);
+		assert_string_equal(d->key_env, want_async[i].key_env);
+		assert_string_equal(d->base_env, want_async[i].base_env);
+		assert_string_equal(d->default_base, want_async[i].base);
+		assert_null(d->build);
+		assert_null(d->parse);
+		assert_non_null(d->async);
+		assert_int_equal(d->async->max_items, want_async[i].max_items);
+		assert_non_null(d->async->build);
+		assert_non_null(d->async->parse);
+		assert_non_null(d->async->build_cancel);
+		assert_ptr_equal(prov_find(want_async[i].name), d);
+	}
+	assert_string_equal(all[n - 1].name, "mock");
+	assert_int_equal(all[n - 1].kind, PROV_BUILTIN);
+	assert_null(all[n - 1].key_env);
+	assert_null(all[n - 1].base_env);
+	assert_null(all[n - 1].default_base);
+	assert_null(all[n - 1].build);
+	assert_null(all[n - 1].parse);
+	assert_null(all[n - 1].async);
+	assert_ptr_equal(prov_find("mock"), &all[n - 1]);
 }
 
 static void
@@ -429,6 +458,91 @@ test_finish(void **state)
 	buf_free(&b);
 }
 
+/* ---- what the async adapters share (batch.c) ---- */
+
+static void
+test_async_ids(void **state)
+{
+	(void)state;
+	assert_true(prov_async_id_ok("a"));
+	assert_true(prov_async_id_ok("chat-1_GPT-9"));
+	assert_true(prov_async_id_ok("a123456789b123456789c123456789d123456789e123456789f123456789g123"));
+	assert_false(prov_async_id_ok("a123456789b123456789c123456789d123456789e123456789f123456789g1234"));
+	assert_false(prov_async_id_ok(NULL));
+	assert_false(prov_async_id_ok(""));
+	assert_false(prov_async_id_ok("a b"));
+	assert_false(prov_async_id_ok("a.b"));
+	assert_false(prov_async_id_ok("a/b"));
+	assert_false(prov_async_id_ok("\xc3\xa4"));
+}
+
+static void
+test_async_state_and_move(void **state)
+{
+	struct prov_step s;
+	json_object *st;
+	const char *step;
+
+	(void)state;
+	assert_int_equal(prov_async_state(NULL, &st, &step), AIGW_EINVAL);
+	assert_null(st);
+	assert_null(step);
+	assert_int_equal(prov_async_state("{\"step\":1}", &st, &step), AIGW_EINVAL);
+	assert_null(st);
+	assert_int_equal(prov_async_state("{\"step\":\"poll\",\"id\":\"x\"}", &st, &step), AIGW_OK);
+	assert_string_equal(step, "poll");
+	assert_string_equal(prov_async_get_id(st, "id"), "x");
+	assert_null(prov_async_get_id(st, "nothing"));
+	json_object_put(st);
+
+	memset(&s, 0, sizeof s);
+	assert_int_equal(prov_async_move(&s, PROV_STEP_NEXT, "step", "output", "a", "1", "b", NULL,
+					 (char *)NULL), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_NEXT);
+	assert_string_equal(s.state, "{\"step\":\"output\",\"a\":\"1\",\"b\":null}");
+	assert_int_equal(prov_async_fail(&s, PROV_ERR_CLIENT, "no %s", "way"), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_FAILED);
+	assert_null(s.state);
+	assert_string_equal(s.error, "no way");
+	prov_step_free(&s);
+	prov_step_free(&s); /* safe on a freed one */
+}
+
+static enum aigw_err
+count_line(json_object *item, const char *id, struct prov_step *s)
+{
+	struct prov_result r;
+
+	(void)item;
+	prov_common_result_init(&r);
+	return prov_async_add(s, id, &r);
+}
+
+static void
+test_async_jsonl(void **state)
+{
+	/* CRLF, blank lines, no final newline, a NUL inside a line */
+	static const char body[] = "\r\n{\"custom_id\":\"a\"}\r\n\n  \n{\"custom_id\":\"b\",\"x\":\"\0\"}\n"
+				   "{\"custom_id\":\"c\"}";
+	struct prov_step s;
+
+	(void)state;
+	memset(&s, 0, sizeof s);
+	assert_int_equal(prov_async_jsonl("p", body, sizeof body - 1, &s, count_line), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_NEXT); /* left to the caller */
+	assert_int_equal(s.nresults, 2);
+	assert_string_equal(s.ids[0], "a");
+	assert_string_equal(s.ids[1], "c");
+	prov_step_free(&s);
+	assert_int_equal(prov_async_jsonl("p", "\n\n", 2, &s, count_line), AIGW_OK);
+	assert_int_equal(s.nresults, 0);
+	assert_null(s.error);
+	assert_int_equal(prov_async_jsonl("p", "x\n", 2, &s, count_line), AIGW_OK);
+	assert_int_equal(s.kind, PROV_STEP_FAILED);
+	assert_string_equal(s.error, "p returned an unexpected body: no line holds a result");
+	prov_step_free(&s);
+}
+
 int
 main(void)
 {
@@ -441,6 +555,9 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_url_and_headers),
 		cmocka_unit_test(test_check_call),
+		cmocka_unit_test(test_async_ids),
+		cmocka_unit_test(test_async_state_and_move),
+		cmocka_unit_test(test_async_jsonl),
 		cmocka_unit_test(test_snippet),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_getters),

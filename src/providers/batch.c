@@ -1,0 +1,293 @@
+/*
+ * batch.c: what the async adapters share: checking a batch before it is
+ * sent, their small JSON states, filling a struct prov_step, reading JSONL.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/buf.h"
+#include "providers/common.h"
+#include "providers/provider.h"
+
+#define ID_MAX 64
+
+bool
+prov_async_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	if (id == NULL)
+		return false;
+	for (; id[n] != '\0' && n <= ID_MAX; n++) {
+		char c = id[n];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return n >= 1 && n <= ID_MAX;
+}
+
+static int
+cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+enum aigw_err
+prov_async_check(const struct prov_config *cfg, const char *model,
+		 const struct prov_batch_item *items, size_t n, size_t max, bool need_max_tokens)
+{
+	const char **ids = NULL;
+	enum aigw_err err = AIGW_EINVAL;
+
+	if (cfg == NULL || cfg->api_key == NULL || cfg->api_key[0] == '\0' ||
+	    cfg->base_url == NULL || cfg->base_url[0] == '\0' ||
+	    model == NULL || model[0] == '\0' || items == NULL || n == 0 || n > max)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct prov_call *c = &items[i].call;
+
+		if (!prov_async_id_ok(items[i].custom_id) || c->message == NULL ||
+		    c->message[0] == '\0' || (need_max_tokens && c->max_tokens <= 0))
+			goto out;
+	}
+	/* Sorted, equal ids are neighbours: n log n even for 100,000 items. */
+	err = AIGW_ENOMEM;
+	if ((ids = malloc(n * sizeof *ids)) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = items[i].custom_id;
+	qsort(ids, n, sizeof *ids, cmp_ids);
+	err = AIGW_OK;
+	for (size_t i = 1; i < n && err == AIGW_OK; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			err = AIGW_EINVAL;
+out:
+	free(ids);
+	return err;
+}
+
+enum aigw_err
+prov_async_state(const char *state, json_object **st, const char **step)
+{
+	bool nomem = false;
+	enum aigw_err err = AIGW_EINVAL;
+
+	*st = NULL;
+	*step = NULL;
+	if (state == NULL)
+		goto out;
+	*st = prov_common_json_ex(state, strlen(state), &nomem);
+	*step = prov_common_get_str(*st, "step");
+	if (*step != NULL)
+		err = AIGW_OK;
+	else if (nomem)
+		err = AIGW_ENOMEM;
+out:
+	if (err != AIGW_OK) {
+		json_object_put(*st);
+		*st = NULL;
+	}
+	return err;
+}
+
+const char *
+prov_async_get_id(json_object *o, const char *key)
+{
+	const char *s = prov_common_get_str(o, key);
+
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+enum aigw_err
+prov_async_move(struct prov_step *s, enum prov_step_kind kind, ...)
+{
+	va_list ap;
+	json_object *st = json_object_new_object();
+	const char *key, *text;
+	char *copy = NULL;
+	int rc = st == NULL ? -1 : 0;
+
+	va_start(ap, kind);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		const char *v = va_arg(ap, const char *);
+
+		if (rc == 0 && v == NULL)
+			rc = json_object_object_add(st, key, NULL); /* JSON null */
+		else if (rc == 0)
+			rc = prov_common_add(st, key, json_object_new_string(v));
+	}
+	va_end(ap);
+	if (rc == 0 && (text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
+		copy = strdup(text);
+	json_object_put(st);
+	if (copy == NULL)
+		return AIGW_ENOMEM;
+	free(s->state);
+	s->state = copy;
+	s->kind = kind;
+	return AIGW_OK;
+}
+
+static enum aigw_err
+vformat(char **out, const char *fmt, va_list ap)
+{
+	struct buf b;
+	enum aigw_err err;
+
+	*out = NULL;
+	buf_init(&b, 4096);
+	err = buf_vprintf(&b, fmt, ap);
+	if (err == AIGW_OK)
+		err = buf_steal(&b, out);
+	buf_free(&b);
+	return err == AIGW_OK ? AIGW_OK : AIGW_ENOMEM;
+}
+
+enum aigw_err
+prov_async_fail(struct prov_step *s, enum prov_errclass c, const char *fmt, ...)
+{
+	va_list ap;
+	enum aigw_err err;
+
+	prov_step_free(s);
+	s->kind = PROV_STEP_FAILED;
+	s->errclass = c;
+	va_start(ap, fmt);
+	err = vformat(&s->error, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+enum aigw_err
+prov_async_begin(const char *name, long status, const char *body, size_t len,
+		 struct prov_step *s, json_object **root)
+{
+	struct prov_result r;
+	enum aigw_err err = prov_common_begin(name, status, body, len, &r, root);
+
+	if (err == AIGW_OK && r.errclass != PROV_ERR_NONE) {
+		prov_step_free(s);
+		s->kind = PROV_STEP_FAILED;
+		s->errclass = r.errclass;
+		s->error = r.error;
+		r.error = NULL;
+	}
+	prov_result_free(&r);
+	return err == AIGW_OK ? AIGW_OK : AIGW_ENOMEM;
+}
+
+enum aigw_err
+prov_async_add(struct prov_step *s, const char *id, struct prov_result *r)
+{
+	size_t n = s->nresults;
+	char *dup = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	/* The capacity is the next power of two: grow when n reaches one. */
+	if (n == 0 || (n & (n - 1)) == 0) {
+		size_t cap = n == 0 ? 1 : 2 * n;
+		char **ids;
+		struct prov_result *res;
+
+		if (cap > SIZE_MAX / sizeof *res)
+			goto out;
+		if ((ids = realloc(s->ids, cap * sizeof *ids)) == NULL)
+			goto out;
+		s->ids = ids;
+		if ((res = realloc(s->results, cap * sizeof *res)) == NULL)
+			goto out;
+		s->results = res;
+	}
+	if ((dup = strdup(id)) == NULL)
+		goto out;
+	s->ids[n] = dup;
+	s->results[n] = *r;
+	prov_common_result_init(r);
+	s->nresults = n + 1;
+	err = AIGW_OK;
+out:
+	if (err != AIGW_OK) {
+		prov_result_free(r);
+		prov_common_result_init(r);
+	}
+	return err;
+}
+
+enum aigw_err
+prov_async_add_fail(struct prov_step *s, const char *id, enum prov_errclass c, const char *fmt, ...)
+{
+	va_list ap;
+	struct prov_result r;
+	enum aigw_err err;
+
+	prov_common_result_init(&r);
+	r.errclass = c;
+	va_start(ap, fmt);
+	err = vformat(&r.error, fmt, ap);
+	va_end(ap);
+	if (err == AIGW_OK)
+		err = prov_async_add(s, id, &r);
+	prov_result_free(&r);
+	return err;
+}
+
+const char *
+prov_async_text(json_object *v, size_t *len)
+{
+	const char *s = "";
+
+	*len = 0;
+	if (v != NULL)
+		s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	return s;
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	return true;
+}
+
+enum aigw_err
+prov_async_jsonl(const char *name, const char *body, size_t len, struct prov_step *s,
+		 prov_async_item_fn fn)
+{
+	size_t pos = 0, lines = 0, read = 0;
+	enum aigw_err err = AIGW_OK;
+
+	while (pos < len && err == AIGW_OK) {
+		const char *line = body + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - line) : len - pos;
+		json_object *o;
+		const char *id;
+
+		pos += n + (nl != NULL);
+		if (blank(line, n))
+			continue;
+		lines++;
+		o = prov_common_json(line, n);
+		id = prov_common_get_str(o, "custom_id");
+		if (json_object_is_type(o, json_type_object) && prov_async_id_ok(id)) {
+			read++;
+			err = fn(o, id, s);
+		}
+		json_object_put(o);
+	}
+	if (err == AIGW_OK && lines > 0 && read == 0)
+		err = prov_async_fail(s, PROV_ERR_BAD_BODY,
+				      "%s returned an unexpected body: no line holds a result", name);
+	return err;
+}
