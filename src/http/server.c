@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "http/routes.h"
 #include "http/server.h"
 
@@ -38,6 +39,14 @@ http_parse_json(const char *body, size_t len, struct http_field_error *e)
 
 	if (len == 0) {
 		http_field_error_set(e, 400, "invalid_json", NULL, "the request body is empty");
+		return NULL;
+	}
+	/* json-c's own UTF-8 check lets overlong forms, surrogates and code
+	 * points past U+10FFFF through; PostgreSQL refuses them (a 503 for the
+	 * client's mistake) and answers that echo them would not be UTF-8. */
+	if (utf8_length(body, len) < 0) {
+		http_field_error_set(e, 400, "invalid_json", NULL,
+				     "the request body is not valid UTF-8 text");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);

@@ -144,6 +144,21 @@ test_models_rules(void **state)
 		     "x\"}}", "invalid_field", "models.openai");
 }
 
+/* Found by fuzz_chat_request: json-c's UTF-8 check passes overlong forms,
+ * surrogates and code points past U+10FFFF, which PostgreSQL refuses and
+ * which the unknown_provider answer echoed back. */
+static void
+test_body_must_be_strict_utf8(void **state)
+{
+	(void)state;
+	expect_error("{\"message\":\"a\",\"models\":{\"ope\xed\xa0\x80nai\":\"m\"}}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"x\":\"\xc0\x80\"}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"\xf4\x90\x80\x80\",\"models\":{\"openai\":\"m\"}}",
+		     "invalid_json", NULL);
+}
+
 static void
 test_optional_rules(void **state)
 {
@@ -169,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_message_rules),
 		cmocka_unit_test(test_message_counts_characters_not_bytes),
 		cmocka_unit_test(test_models_rules),
+		cmocka_unit_test(test_body_must_be_strict_utf8),
 		cmocka_unit_test(test_optional_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

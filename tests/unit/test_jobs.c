@@ -261,6 +261,22 @@ test_input_rules(void **state)
 		     "invalid_field", "input.extra");
 }
 
+/* Found by fuzz_job_request: json-c's UTF-8 check passes overlong forms,
+ * surrogates and code points past U+10FFFF deep in an input; PostgreSQL
+ * refused the job's input then, a 503 for the client's mistake. */
+static void
+test_body_must_be_strict_utf8(void **state)
+{
+	(void)state;
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"tags\":[\"\xc0\x80\"]}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"extra\":{\"\xed\xa0\x80\":1}}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"extra\":{\"a\":\"\xf4\x90\x80\x80\"}}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t\xe0\x80\xb1\",\"input\":{}}", "invalid_json", NULL);
+}
+
 static void
 test_a_shipped_type(void **state)
 {
@@ -325,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_no_registry_knows_no_type),
 		cmocka_unit_test(test_decision_id_forms),
 		cmocka_unit_test(test_input_rules),
+		cmocka_unit_test(test_body_must_be_strict_utf8),
 		cmocka_unit_test(test_a_shipped_type),
 		cmocka_unit_test(test_idempotency_key),
 	};
