@@ -78,6 +78,20 @@ out:
 	return obj;
 }
 
+/* An HTTP method is a token (RFC 9110, 5.6.2); web servers pass on no
+ * other, but only a token may be echoed in an answer that must stay UTF-8. */
+static bool
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	return true;
+}
+
 static void
 dispatch(struct http_thread *t, struct http_req *req)
 {
@@ -93,7 +107,8 @@ dispatch(struct http_thread *t, struct http_req *req)
 	case ROUTE_WRONG_METHOD:
 		http_resp_header(req, "Allow", allow);
 		http_resp_error(req, 405, "method_not_allowed", NULL,
-				"method %.16s is not allowed here; use %s", req->method, allow);
+				"method %.16s is not allowed here; use %s",
+				is_token(req->method) ? req->method : "?", allow);
 		return;
 	case ROUTE_FOUND:
 		break;
