@@ -94,8 +94,9 @@ json_object *prov_common_str(const char *s);
 /* ---- reading answers ---- */
 
 /* Parses exactly body[0..len) (trailing whitespace allowed) as strict JSON.
- * NULL for anything else: garbage, truncation, trailing junk, nesting deeper
- * than json-c's default, a body over INT_MAX bytes. The caller puts it. */
+ * NULL for anything else: garbage, truncation, trailing junk, bytes that are
+ * not valid UTF-8 (NUL included), nesting deeper than json-c's default, a
+ * body over INT_MAX bytes. The caller puts it. */
 json_object *prov_common_json(const char *body, size_t len);
 /* o[key] when o is an object holding key with type t, else NULL (borrowed). */
 json_object *prov_common_get(json_object *o, const char *key, enum json_type t);

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
+#include "core/util.h"
 #include "providers/common.h"
 #include "providers/provider.h"
 
@@ -301,6 +302,11 @@ prov_common_json(const char *body, size_t len)
 
 	/* json_tokener takes an int length; answers are far smaller. */
 	if (body == NULL || len == 0 || len >= INT_MAX)
+		goto out;
+	/* JSON is UTF-8 (RFC 8259, 8.1). Checked here because json-c lets
+	 * overlong forms and surrogates through, and PostgreSQL refuses them:
+	 * a result holding one could never be stored. */
+	if (utf8_length(body, len) < 0)
 		goto out;
 	tok = json_tokener_new();
 	if (tok == NULL)
