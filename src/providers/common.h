@@ -143,7 +143,8 @@ enum aigw_err prov_common_begin(const char *name, long http_status, const char *
  * The last step of a successful parse: takes text's bytes as out->text and
  * marks *out ok. An empty answer helps nobody, so it becomes a PROV_ERR_CLIENT
  * failure "<name> returned an empty answer" naming `why` (a finish reason)
- * when given. AIGW_ENOMEM only.
+ * when given. An answer holding a NUL (JSON's \u0000) is PROV_ERR_BAD_BODY:
+ * out->text is a C string, which would end there. AIGW_ENOMEM only.
  */
 enum aigw_err prov_common_finish(struct prov_result *out, const char *name, struct buf *text,
 				 const char *why) AIGW_MUSTCHECK;

@@ -559,6 +559,12 @@ prov_common_finish(struct prov_result *out, const char *name, struct buf *text, 
 				       snip ? " (" : "", snip ? snip : "", snip ? ")" : "");
 		goto out;
 	}
+	/* The text travels as a C string: a NUL would silently cut the
+	 * answer, to nothing when it comes first, and still count as ok. */
+	if (memchr(text->data, '\0', text->len) != NULL) {
+		err = prov_common_bad_body(out, name, "the answer holds a NUL character");
+		goto out;
+	}
 	free(out->text);
 	out->text = NULL;
 	if ((err = buf_steal(text, &out->text)) != AIGW_OK)

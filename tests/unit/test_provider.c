@@ -440,6 +440,17 @@ test_finish(void **state)
 	assert_null(r.error);
 	assert_int_equal(r.errclass, PROV_ERR_NONE);
 	prov_result_free(&r);
+
+	/* Found with fuzz_provider_response: an answer of "\u0000..." was ok
+	 * with an empty text, and one with a NUL later was cut short. */
+	prov_common_result_init(&r);
+	assert_int_equal(buf_append(&b, "\0tail", 5), AIGW_OK);
+	assert_int_equal(prov_common_finish(&r, "p", &b, "stop"), AIGW_OK);
+	assert_false(r.ok);
+	assert_null(r.text);
+	assert_int_equal(r.errclass, PROV_ERR_BAD_BODY);
+	assert_string_equal(r.error, "p returned an unexpected body: the answer holds a NUL character");
+	prov_result_free(&r);
 	buf_free(&b);
 }
 
