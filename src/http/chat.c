@@ -10,6 +10,9 @@
 #include "http/wake.h"
 #include "providers/provider.h"
 
+/* The longest provider name (bytes) an error repeats. */
+#define NAME_SHOWN_MAX 64
+
 /* A string field of 1..max characters of valid UTF-8. */
 static bool
 check_text(json_object *v, const char *field, long max, struct http_field_error *e)
@@ -52,10 +55,18 @@ check_models(json_object *models, struct http_field_error *e)
 		return false;
 	}
 	json_object_object_foreach(models, name, model) {
-		snprintf(field, sizeof field, "models.%.64s", name);
+		/* Named only when short: a cut could split a UTF-8 character,
+		 * and the answer must stay UTF-8. */
+		bool shown = strlen(name) <= NAME_SHOWN_MAX;
+
+		snprintf(field, sizeof field, "models%s%s", shown ? "." : "", shown ? name : "");
 		if (prov_find(name) == NULL) {
-			http_field_error_set(e, 400, "unknown_provider", field,
-					     "unknown provider '%.64s'", name);
+			if (shown)
+				http_field_error_set(e, 400, "unknown_provider", field,
+						     "unknown provider '%s'", name);
+			else
+				http_field_error_set(e, 400, "unknown_provider", field,
+						     "unknown provider");
 			return false;
 		}
 		if (!check_text(model, field, CHAT_MODEL_NAME_MAX, e))

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "http/auth.h"
 #include "http/routes.h"
 #include "http/server.h"
@@ -81,6 +82,14 @@ http_parse_json(const char *body, size_t len, struct http_field_error *e)
 		http_field_error_set(e, 400, "invalid_json", NULL, "the request body is empty");
 		return NULL;
 	}
+	/* json-c's own UTF-8 check lets overlong forms, surrogates and code
+	 * points past U+10FFFF through; PostgreSQL refuses them (a 503 for the
+	 * client's mistake) and answers that echo them would not be UTF-8. */
+	if (utf8_length(body, len) < 0) {
+		http_field_error_set(e, 400, "invalid_json", NULL,
+				     "the request body is not valid UTF-8 text");
+		return NULL;
+	}
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
 	if (tok == NULL) {
 		http_field_error_set(e, 500, "internal", NULL, "out of memory");
@@ -118,6 +127,20 @@ out:
 	return obj;
 }
 
+/* An HTTP method is a token (RFC 9110, 5.6.2); web servers pass on no
+ * other, but only a token may be echoed in an answer that must stay UTF-8. */
+static bool
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	return true;
+}
+
 static void
 dispatch(struct http_thread *t, struct http_req *req)
 {
@@ -133,7 +156,8 @@ dispatch(struct http_thread *t, struct http_req *req)
 	case ROUTE_WRONG_METHOD:
 		http_resp_header(req, "Allow", allow);
 		http_resp_error(req, 405, "method_not_allowed", NULL,
-				"method %.16s is not allowed here; use %s", req->method, allow);
+				"method %.16s is not allowed here; use %s",
+				is_token(req->method) ? req->method : "?", allow);
 		return;
 	case ROUTE_FOUND:
 		break;

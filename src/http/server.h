@@ -44,9 +44,10 @@ void http_field_error_set(struct http_field_error *e, int status, const char *co
 	__attribute__((format(printf, 5, 6)));
 void http_resp_field_error(struct http_req *req, const struct http_field_error *e);
 
-/* Parses a JSON request body strictly: one value, nothing after it but
- * white space, nesting at most 32 deep. NULL (and e filled with
- * invalid_json) when it is not JSON. The caller owns the result. */
+/* Parses a JSON request body strictly: valid UTF-8 (as PostgreSQL takes
+ * it), one value, nothing after it but white space, nesting at most 32
+ * deep. NULL (and e filled with invalid_json) when it is not JSON. The
+ * caller owns the result. */
 json_object *http_parse_json(const char *body, size_t len, struct http_field_error *e);
 
 void http_handle(struct http_thread *t, const struct http_io *io);

@@ -613,8 +613,15 @@ jobtype_check_input(const struct jobtype *t, json_object *input, char *field, si
 			if (strcmp(t->inputs[i].name, key) == 0)
 				break;
 		if (i == t->ninputs) {
-			snprintf(field, fieldlen, "input.%.64s", key);
-			snprintf(msg, msglen, "%s takes no input field '%.64s'", t->name, key);
+			/* Named only when short: a cut could split a UTF-8
+			 * character, and the answer must stay UTF-8. */
+			if (strlen(key) <= JOBTYPE_NAME_MAX) {
+				snprintf(field, fieldlen, "input.%s", key);
+				snprintf(msg, msglen, "%s takes no input field '%s'", t->name, key);
+			} else {
+				snprintf(field, fieldlen, "input");
+				snprintf(msg, msglen, "%s takes no such input field", t->name);
+			}
 			return AIGW_EINVAL;
 		}
 	}

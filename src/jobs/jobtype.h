@@ -92,8 +92,9 @@ size_t jobtype_count(const struct jobtype_registry *r);
 const struct jobtype *jobtype_at(const struct jobtype_registry *r, size_t i);
 
 /* Checks a job's input object against the type. On failure returns
- * AIGW_EINVAL with the offending field name ("input.company_name") in
- * field and a sentence in msg. */
+ * AIGW_EINVAL with the offending field name ("input.company_name", or
+ * "input" for an unknown name too long to repeat) in field and a sentence
+ * in msg. */
 enum aigw_err jobtype_check_input(const struct jobtype *t, json_object *input,
 				  char *field, size_t fieldlen, char *msg, size_t msglen) AIGW_MUSTCHECK;
 

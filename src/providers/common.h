@@ -180,8 +180,9 @@ json_object *prov_common_str(const char *s);
 /* ---- reading answers ---- */
 
 /* Parses exactly body[0..len) (trailing whitespace allowed) as strict JSON.
- * NULL for anything else: garbage, truncation, trailing junk, nesting deeper
- * than json-c's default, a body over INT_MAX bytes. The caller puts it. */
+ * NULL for anything else: garbage, truncation, trailing junk, bytes that are
+ * not valid UTF-8 (NUL included), nesting deeper than json-c's default, a
+ * body over INT_MAX bytes. The caller puts it. */
 json_object *prov_common_json(const char *body, size_t len);
 /* As prov_common_json, and *nomem says whether a NULL was for want of
  * memory (as far as json-c tells: it cannot report a failed allocation in
@@ -232,7 +233,8 @@ enum aigw_err prov_common_begin(const char *name, long http_status, const char *
  * The last step of a successful parse: takes text's bytes as out->text and
  * marks *out ok. An empty answer helps nobody, so it becomes a PROV_ERR_CLIENT
  * failure "<name> returned an empty answer" naming `why` (a finish reason)
- * when given. AIGW_ENOMEM only.
+ * when given. An answer holding a NUL (JSON's \u0000) is PROV_ERR_BAD_BODY:
+ * out->text is a C string, which would end there. AIGW_ENOMEM only.
  */
 enum aigw_err prov_common_finish(struct prov_result *out, const char *name, struct buf *text,
 				 const char *why) AIGW_MUSTCHECK;

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
+#include "core/util.h"
 #include "providers/common.h"
 #include "providers/provider.h"
 
@@ -332,6 +333,11 @@ prov_common_json_ex(const char *body, size_t len, bool *nomem)
 	/* json_tokener takes an int length; answers are far smaller. */
 	if (body == NULL || len == 0 || len >= INT_MAX)
 		goto out;
+	/* JSON is UTF-8 (RFC 8259, 8.1). Checked here because json-c lets
+	 * overlong forms and surrogates through, and PostgreSQL refuses them:
+	 * a result holding one could never be stored. */
+	if (utf8_length(body, len) < 0)
+		goto out;
 	tok = json_tokener_new();
 	if (tok == NULL) {
 		*nomem = true;
@@ -583,6 +589,12 @@ prov_common_finish(struct prov_result *out, const char *name, struct buf *text, 
 		}
 		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned an empty answer%s%s%s", name,
 				       snip ? " (" : "", snip ? snip : "", snip ? ")" : "");
+		goto out;
+	}
+	/* The text travels as a C string: a NUL would silently cut the
+	 * answer, to nothing when it comes first, and still count as ok. */
+	if (memchr(text->data, '\0', text->len) != NULL) {
+		err = prov_common_bad_body(out, name, "the answer holds a NUL character");
 		goto out;
 	}
 	free(out->text);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,62 @@ test_models_rules(void **state)
 		     "x\"}}", "invalid_field", "models.openai");
 }
 
+/* prefix followed by n e-acutes (two bytes each) into out. */
+static void
+e_acutes(char *out, const char *prefix, int n)
+{
+	size_t len = strlen(prefix);
+
+	memcpy(out, prefix, len);
+	for (int i = 0; i < n; i++) {
+		out[len++] = '\xc3';
+		out[len++] = '\xa9';
+	}
+	out[len] = '\0';
+}
+
+/* Found by fuzz_chat_request: json-c's UTF-8 check passes overlong forms,
+ * surrogates and code points past U+10FFFF, which PostgreSQL refuses and
+ * which the unknown_provider answer echoed back. */
+static void
+test_body_must_be_strict_utf8(void **state)
+{
+	(void)state;
+	expect_error("{\"message\":\"a\",\"models\":{\"ope\xed\xa0\x80nai\":\"m\"}}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"a\",\"models\":{\"openai\":\"m\"},\"x\":\"\xc0\x80\"}",
+		     "invalid_json", NULL);
+	expect_error("{\"message\":\"\xf4\x90\x80\x80\",\"models\":{\"openai\":\"m\"}}",
+		     "invalid_json", NULL);
+}
+
+/* Found by fuzz_chat_request: "%.64s" cut a long provider name inside a
+ * UTF-8 character, and the 400 answer was no longer UTF-8. */
+static void
+test_unknown_provider_named_only_when_short(void **state)
+{
+	char body[512], name[128];
+	struct chat_request r;
+	struct http_field_error e;
+
+	(void)state;
+	e_acutes(name, "x", 40); /* 81 bytes: a cut at 64 splits an e-acute */
+	snprintf(body, sizeof body, "{\"message\":\"a\",\"models\":{\"%s\":\"m\"}}", name);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_EINVAL);
+	assert_string_equal(e.code, "unknown_provider");
+	assert_string_equal(e.field, "models");
+	assert_string_equal(e.msg, "unknown provider");
+	/* a name that fits is still named */
+	e_acutes(name, "xx", 31); /* 64 bytes */
+	snprintf(body, sizeof body, "{\"message\":\"a\",\"models\":{\"%s\":\"m\"}}", name);
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_EINVAL);
+	assert_string_equal(e.code, "unknown_provider");
+	assert_int_equal(strlen(e.field), strlen("models.") + 64);
+	assert_true(utf8_length(e.msg, strlen(e.msg)) > 0);
+	assert_non_null(strstr(e.msg, name));
+}
+
 static void
 test_optional_rules(void **state)
 {
@@ -195,6 +252,8 @@ main(void)
 		cmocka_unit_test(test_message_rules),
 		cmocka_unit_test(test_message_counts_characters_not_bytes),
 		cmocka_unit_test(test_models_rules),
+		cmocka_unit_test(test_body_must_be_strict_utf8),
+		cmocka_unit_test(test_unknown_provider_named_only_when_short),
 		cmocka_unit_test(test_optional_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include "http/http.h"
 #include "http/routes.h"
+#include "http/server.h"
 
 /* A fake transport: parameters from a table, a body of given bytes, and
  * the response collected into a buffer. */
@@ -337,6 +338,55 @@ test_job_routes(void **state)
 	assert_int_equal(http_route_find("GET", path, &route, &args, allow, sizeof allow), ROUTE_NONE);
 }
 
+/* The error text of a 405 answered by http_handle() for method m; the
+ * caller frees it. No handler runs, so no database is needed. */
+static char *
+method_not_allowed_text(const char *m)
+{
+	const char *const p[] = { "REQUEST_METHOD", m, "REQUEST_URI", "/api/ai/chat", NULL };
+	struct fake f = { .params = p };
+	struct http_io io = { &f, fake_param, fake_read, fake_write };
+	struct aigw_config cfg = { .max_body = 1024 };
+	const struct http_app app = { .cfg = &cfg };
+	struct http_thread t = { .app = &app, .db = NULL };
+	const char *body;
+	json_object *o;
+	char *text;
+
+	buf_init(&f.written, 1 << 20);
+	http_handle(&t, &io);
+	assert_non_null(strstr(f.written.data, "Status: 405 "));
+	body = strstr(f.written.data, "\r\n\r\n");
+	assert_non_null(body);
+	assert_true(utf8_length(body + 4, strlen(body + 4)) > 0);
+	o = json_tokener_parse(body + 4);
+	assert_non_null(o);
+	text = strdup(json_object_get_string(json_object_object_get(o, "error")));
+	assert_non_null(text);
+	json_object_put(o);
+	buf_free(&f.written);
+	return text;
+}
+
+/* Found by fuzz_request: a 405 echoed any method, and a method that is not
+ * UTF-8 made the answer not UTF-8 either. Only a token is echoed now. */
+static void
+test_method_echoed_only_when_a_token(void **state)
+{
+	char *text;
+
+	(void)state;
+	text = method_not_allowed_text("PUT");
+	assert_string_equal(text, "method PUT is not allowed here; use POST");
+	free(text);
+	text = method_not_allowed_text("\xa9GET");
+	assert_string_equal(text, "method ? is not allowed here; use POST");
+	free(text);
+	text = method_not_allowed_text("GET \"x\"");
+	assert_string_equal(text, "method ? is not allowed here; use POST");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -350,6 +400,7 @@ main(void)
 		cmocka_unit_test(test_error_response_format),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_job_routes),
+		cmocka_unit_test(test_method_echoed_only_when_a_token),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

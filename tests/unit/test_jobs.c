@@ -261,6 +261,62 @@ test_input_rules(void **state)
 		     "invalid_field", "input.extra");
 }
 
+/* prefix followed by n e-acutes (two bytes each) into out. */
+static void
+e_acutes(char *out, const char *prefix, int n)
+{
+	size_t len = strlen(prefix);
+
+	memcpy(out, prefix, len);
+	for (int i = 0; i < n; i++) {
+		out[len++] = '\xc3';
+		out[len++] = '\xa9';
+	}
+	out[len] = '\0';
+}
+
+/* Found by fuzz_job_request: json-c's UTF-8 check passes overlong forms,
+ * surrogates and code points past U+10FFFF deep in an input; PostgreSQL
+ * refused the job's input then, a 503 for the client's mistake. */
+static void
+test_body_must_be_strict_utf8(void **state)
+{
+	(void)state;
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"tags\":[\"\xc0\x80\"]}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"extra\":{\"\xed\xa0\x80\":1}}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"extra\":{\"a\":\"\xf4\x90\x80\x80\"}}}",
+		     "invalid_json", NULL);
+	expect_error("{\"type\":\"t\xe0\x80\xb1\",\"input\":{}}", "invalid_json", NULL);
+}
+
+/* Found by fuzz_job_request: "%.64s" cut a long unknown input field name
+ * inside a UTF-8 character, and the 400 answer was no longer UTF-8. */
+static void
+test_unknown_input_named_only_when_short(void **state)
+{
+	char body[512], name[128];
+	struct job_request r;
+	struct http_field_error e;
+
+	(void)state;
+	e_acutes(name, "x", 40); /* 81 bytes: a cut at 64 splits an e-acute */
+	snprintf(body, sizeof body, "{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"%s\":1}}", name);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(job_request_parse(body, strlen(body), registry, &r, &e), AIGW_EINVAL);
+	assert_string_equal(e.code, "invalid_field");
+	assert_string_equal(e.field, "input");
+	assert_string_equal(e.msg, "t1 takes no such input field");
+	/* a name that fits is still named */
+	e_acutes(name, "xx", 31); /* 64 bytes */
+	snprintf(body, sizeof body, "{\"type\":\"t1\",\"input\":{\"name\":\"x\",\"%s\":1}}", name);
+	assert_int_equal(job_request_parse(body, strlen(body), registry, &r, &e), AIGW_EINVAL);
+	assert_int_equal(strlen(e.field), strlen("input.") + 64);
+	assert_true(utf8_length(e.msg, strlen(e.msg)) > 0);
+	assert_non_null(strstr(e.msg, name));
+}
+
 static void
 test_a_shipped_type(void **state)
 {
@@ -325,6 +381,8 @@ main(void)
 		cmocka_unit_test(test_no_registry_knows_no_type),
 		cmocka_unit_test(test_decision_id_forms),
 		cmocka_unit_test(test_input_rules),
+		cmocka_unit_test(test_body_must_be_strict_utf8),
+		cmocka_unit_test(test_unknown_input_named_only_when_short),
 		cmocka_unit_test(test_a_shipped_type),
 		cmocka_unit_test(test_idempotency_key),
 	};

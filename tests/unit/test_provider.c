@@ -338,6 +338,16 @@ test_json(void **state)
 	assert_null(prov_common_json("{\"a\":1}", 5));
 	/* the length is checked before a byte is read */
 	assert_null(prov_common_json("{}", (size_t)INT_MAX + 10));
+	/* Found by fuzz_provider_response: JSON that json-c takes but that is
+	 * not UTF-8 as PostgreSQL sees it (overlong, surrogate, past U+10FFFF,
+	 * a stray byte) made results that could never be stored. */
+	assert_null(parse_str("{\"a\":\"\xc0\x80\"}"));
+	assert_null(parse_str("{\"a\":\"\xed\xa0\x80\"}"));
+	assert_null(parse_str("{\"a\":\"\xf4\x90\x80\x80\"}"));
+	assert_null(parse_str("{\"a\":\"\xff\"}"));
+	o = parse_str("{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \\ud800\"}");
+	assert_non_null(o);
+	json_object_put(o);
 }
 
 static void
@@ -426,6 +436,10 @@ test_begin(void **state)
 	begin_is(500, "<html>", PROV_ERR_SERVER, "p returned 500");
 	begin_is(302, "", PROV_ERR_SERVER, "p returned 302");
 	begin_is(408, "", PROV_ERR_TIMEOUT, "p returned 408");
+	/* JSON is UTF-8: an answer that is not cannot be stored */
+	begin_is(200, "{\"a\":\"\xed\xa0\x80\"}", PROV_ERR_BAD_BODY,
+		 "p returned a body that is not a JSON object");
+	begin_is(500, "{\"error\":\"\xc0\x80\"}", PROV_ERR_SERVER, "p returned 500");
 }
 
 static void
@@ -454,6 +468,17 @@ test_finish(void **state)
 	assert_string_equal(r.text, "answer");
 	assert_null(r.error);
 	assert_int_equal(r.errclass, PROV_ERR_NONE);
+	prov_result_free(&r);
+
+	/* Found with fuzz_provider_response: an answer of "\u0000..." was ok
+	 * with an empty text, and one with a NUL later was cut short. */
+	prov_common_result_init(&r);
+	assert_int_equal(buf_append(&b, "\0tail", 5), AIGW_OK);
+	assert_int_equal(prov_common_finish(&r, "p", &b, "stop"), AIGW_OK);
+	assert_false(r.ok);
+	assert_null(r.text);
+	assert_int_equal(r.errclass, PROV_ERR_BAD_BODY);
+	assert_string_equal(r.error, "p returned an unexpected body: the answer holds a NUL character");
 	prov_result_free(&r);
 	buf_free(&b);
 }
