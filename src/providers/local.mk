@@ -8,6 +8,7 @@ libaigw_la_SOURCES += \
 	src/providers/batch.c \
 	src/providers/openai_batch.c \
 	src/providers/anthropic_batch.c \
+	src/providers/snapshot.c \
 	src/providers/mock.c \
 	src/providers/pricing.c
 EXTRA_DIST += tests/fixtures/providers

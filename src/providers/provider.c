@@ -25,6 +25,8 @@ static const struct prov_desc providers[] = {
 	  "https://api.openai.com/v1", NULL, NULL, &prov_openai_batch_ops },
 	{ "anthropic-batch", PROV_ASYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
 	  "https://api.anthropic.com", NULL, NULL, &prov_anthropic_batch_ops },
+	{ "snapshot", PROV_ASYNC, "SNAPSHOT_API_KEY", "SNAPSHOT_BASE_URL",
+	  "https://api.brightdata.com/datasets/v3", NULL, NULL, &prov_snapshot_ops },
 	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

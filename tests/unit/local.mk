@@ -50,4 +50,11 @@ tests_unit_test_anthropic_batch_SOURCES = tests/unit/test_anthropic_batch.c \
 	tests/unit/prov_fixture.h tests/unit/async_fixture.h
 tests_unit_test_anthropic_batch_CFLAGS = $(unit_cflags)
 tests_unit_test_anthropic_batch_LDADD = $(unit_ldadd)
+
+TESTS += tests/unit/test_snapshot
+check_PROGRAMS += tests/unit/test_snapshot
+tests_unit_test_snapshot_SOURCES = tests/unit/test_snapshot.c tests/unit/prov_fixture.h \
+	tests/unit/async_fixture.h
+tests_unit_test_snapshot_CFLAGS = $(unit_cflags)
+tests_unit_test_snapshot_LDADD = $(unit_ldadd)
 endif

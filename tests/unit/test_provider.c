@@ -33,6 +33,8 @@ test_table(void **state)
 		{ "openai-batch", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", 50000 },
 		{ "anthropic-batch", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com",
 		  100000 },
+		{ "snapshot", "SNAPSHOT_API_KEY", "SNAPSHOT_BASE_URL",
+		  "https://api.brightdata.com/datasets/v3", 1000 },
 	};
 	const size_t nasync = sizeof want_async / sizeof want_async[0];
 	size_t n = 0;
