@@ -64,6 +64,21 @@ static const struct price prices[] = {
 	{ "perplexity", "sonar-deep-research", 2.00, 8.00 },
 };
 
+/*
+ * The batch APIs bill the same models at a share of the list price: OpenAI's
+ * Batch API and Anthropic's Message Batches API at 50% ("Batch API" on each
+ * pricing page). Their calls are priced from the sync provider's rows.
+ * snapshot is not here: the service bills per record, not per token.
+ */
+static const struct {
+	const char *provider;
+	const char *priced_as;
+	double share;
+} batch_prices[] = {
+	{ "openai-batch", "openai", 0.5 },
+	{ "anthropic-batch", "anthropic", 0.5 },
+};
+
 /* A prefix matches only up to a separator, so "o1" prices "o1-2024-12-17"
  * but not a future "o10", and "sonar" not "sonarx". */
 static bool
@@ -80,13 +95,20 @@ prov_cost_usd(const char *provider, const char *model, long input_tokens, long o
 {
 	const struct price *best = NULL;
 	size_t best_len = 0;
-	double cost = -1;
+	double cost = -1, share = 1;
 
 	if (provider == NULL || model == NULL || input_tokens < 0 || output_tokens < 0)
 		goto out;
 	if (strcmp(provider, "mock") == 0) {
 		cost = 0;
 		goto out;
+	}
+	for (size_t i = 0; i < sizeof batch_prices / sizeof batch_prices[0]; i++) {
+		if (strcmp(provider, batch_prices[i].provider) == 0) {
+			provider = batch_prices[i].priced_as;
+			share = batch_prices[i].share;
+			break;
+		}
 	}
 	/* Gemini's own listings name models "models/gemini-...". */
 	if (strncmp(model, "models/", 7) == 0)
@@ -101,7 +123,7 @@ prov_cost_usd(const char *provider, const char *model, long input_tokens, long o
 		}
 	}
 	if (best != NULL)
-		cost = ((double)input_tokens * best->in + (double)output_tokens * best->out) / 1e6;
+		cost = share * ((double)input_tokens * best->in + (double)output_tokens * best->out) / 1e6;
 out:
 	return cost;
 }

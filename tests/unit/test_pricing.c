@@ -81,6 +81,38 @@ test_gemini_and_perplexity(void **state)
 	cost_is("perplexity", "sonar-reasoning-pro", M, M, 10.00);
 }
 
+/* The batch APIs bill 50% of the list price; the scraping service has none. */
+static void
+test_batch(void **state)
+{
+	static const struct {
+		const char *provider, *sync, *model;
+	} pairs[] = {
+		{ "openai-batch", "openai", "gpt-4o" },
+		{ "openai-batch", "openai", "gpt-4o-mini-2024-07-18" },
+		{ "openai-batch", "openai", "o3-mini" },
+		{ "anthropic-batch", "anthropic", "claude-3-5-haiku-20241022" },
+		{ "anthropic-batch", "anthropic", "claude-opus-4-1-20250805" },
+	};
+
+	(void)state;
+	cost_is("openai-batch", "gpt-4o", M, M, 6.25);
+	cost_is("openai-batch", "gpt-4o-mini", 1000, 500, 0.000225);
+	cost_is("anthropic-batch", "claude-3-5-haiku-20241022", M, M, 2.40);
+	cost_is("anthropic-batch", "claude-sonnet-4-20250514", 2000, 1000, 0.0105);
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+		cost_is(pairs[i].provider, pairs[i].model, 12345, 678,
+			prov_cost_usd(pairs[i].sync, pairs[i].model, 12345, 678) / 2);
+	cost_is("openai-batch", "gpt-4o", 0, 0, 0);
+	unknown("openai-batch", "my-finetune", 1, 1);
+	unknown("openai-batch", "claude-3-5-haiku", 1, 1);
+	unknown("anthropic-batch", "gpt-4o", 1, 1);
+	unknown("openai-batch", "gpt-4o", -1, 1);
+	unknown("snapshot", "gd_m7aof0k82r803d5bjm", 100, 100);
+	unknown("snapshot", "gpt-4o", 1, 1);
+	unknown("openai-batchx", "gpt-4o", 1, 1);
+}
+
 static void
 test_zero_and_mock(void **state)
 {
@@ -126,6 +158,7 @@ main(void)
 		cmocka_unit_test(test_openai),
 		cmocka_unit_test(test_anthropic),
 		cmocka_unit_test(test_gemini_and_perplexity),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_zero_and_mock),
 		cmocka_unit_test(test_prefix_boundaries),
 		cmocka_unit_test(test_unknowns),
