@@ -23,9 +23,12 @@
  * Cancel: POST {base}/snapshot/{snapshot_id}/cancel once there is a
  * snapshot_id (the service's documented path).
  *
- * A record names its call by custom_id, or by input.custom_id where the
- * service echoes each input whole; a record naming none is skipped. The
- * service counts no tokens: they stay unknown (-1), and it has no price.
+ * An input carries the call's message and country only: the service has
+ * no field for a system prompt, max_tokens or a JSON mode, and its answers
+ * come from the web whatever websearch says. A record names its call by
+ * custom_id, or by input.custom_id where the service echoes each input
+ * whole; a record naming none is skipped. The service counts no tokens:
+ * they stay unknown (-1), and it has no price.
  */
 #include <stdbool.h>
 #include <stdlib.h>
