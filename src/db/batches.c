@@ -238,27 +238,18 @@ db_batch_save(struct db *db, const char *batch_id, int attempt, const char *stat
 enum aigw_err
 db_batch_renew(struct db *db, const char *batch_id, int attempt, long lease_s, bool *ours)
 {
-	char att[16], lease[24];
-	const char *values[3] = { batch_id, att, lease };
-	int rows = 0;
-	enum aigw_err err;
+	char lease[24];
 
-	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	err = db_exec_rows(db, DB_BATCH_RENEW, values, &rows);
-	*ours = err == AIGW_OK && rows == 1;
-	return err;
+	return db_exec_fenced(db, DB_BATCH_RENEW, batch_id, attempt, lease, ours);
 }
 
 enum aigw_err
 db_batch_release(struct db *db, const char *batch_id, int attempt)
 {
-	char att[16];
-	const char *values[2] = { batch_id, att };
-	int rows = 0;
+	bool ours;
 
-	snprintf(att, sizeof att, "%d", attempt);
-	return db_exec_rows(db, DB_BATCH_RELEASE, values, &rows);
+	return db_exec_fenced(db, DB_BATCH_RELEASE, batch_id, attempt, NULL, &ours);
 }
 
 enum aigw_err

@@ -196,27 +196,18 @@ db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
 enum aigw_err
 db_chat_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ours)
 {
-	char att[16], lease[24];
-	const char *values[3] = { id, att, lease };
-	int rows = 0;
-	enum aigw_err err;
+	char lease[24];
 
-	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	err = db_exec_rows(db, DB_CHAT_RENEW, values, &rows);
-	*ours = err == AIGW_OK && rows == 1;
-	return err;
+	return db_exec_fenced(db, DB_CHAT_RENEW, id, attempt, lease, ours);
 }
 
 enum aigw_err
 db_chat_release(struct db *db, const char *id, int attempt)
 {
-	char att[16];
-	const char *values[2] = { id, att };
-	int rows = 0;
+	bool ours;
 
-	snprintf(att, sizeof att, "%d", attempt);
-	return db_exec_rows(db, DB_CHAT_RELEASE, values, &rows);
+	return db_exec_fenced(db, DB_CHAT_RELEASE, id, attempt, NULL, &ours);
 }
 
 enum aigw_err

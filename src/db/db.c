@@ -722,6 +722,21 @@ db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values, int *r
 }
 
 enum aigw_err
+db_exec_fenced(struct db *db, enum db_stmt stmt, const char *id, int attempt, const char *extra,
+	       bool *ours)
+{
+	char att[16];
+	const char *values[3] = { id, att, extra };
+	int rows = 0;
+	enum aigw_err err;
+
+	snprintf(att, sizeof att, "%d", attempt);
+	err = db_exec_rows(db, stmt, values, &rows);
+	*ours = err == AIGW_OK && rows == 1;
+	return err;
+}
+
+enum aigw_err
 db_begin(struct db *db)
 {
 	enum aigw_err err;

@@ -126,6 +126,12 @@ enum aigw_err db_begin(struct db *db) AIGW_MUSTCHECK;
 enum aigw_err db_commit(struct db *db) AIGW_MUSTCHECK;
 void db_rollback(struct db *db);
 
+/* Runs a write fenced by a claim: $1 is the row's id, $2 the claim's
+ * attempt, and extra (when not NULL) $3. *ours is true when exactly one row
+ * was changed, false when the fence kept it out. */
+enum aigw_err db_exec_fenced(struct db *db, enum db_stmt stmt, const char *id, int attempt,
+			     const char *extra, bool *ours) AIGW_MUSTCHECK;
+
 /* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged
  * by the caller and otherwise ignored. */
 enum aigw_err db_notify_work(struct db *db) AIGW_MUSTCHECK;

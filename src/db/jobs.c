@@ -363,39 +363,22 @@ db_job_step_end(struct db *db, const char *id, int attempt, const struct db_job_
 enum aigw_err
 db_job_fail(struct db *db, const char *id, int attempt, const char *error, bool *ours)
 {
-	char att[16];
-	const char *values[3] = { id, att, error };
-	int rows = 0;
-	enum aigw_err err;
-
-	snprintf(att, sizeof att, "%d", attempt);
-	err = db_exec_rows(db, DB_JOB_FAIL, values, &rows);
-	*ours = err == AIGW_OK && rows == 1;
-	return err;
+	return db_exec_fenced(db, DB_JOB_FAIL, id, attempt, error, ours);
 }
 
 enum aigw_err
 db_job_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ours)
 {
-	char att[16], lease[24];
-	const char *values[3] = { id, att, lease };
-	int rows = 0;
-	enum aigw_err err;
+	char lease[24];
 
-	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	err = db_exec_rows(db, DB_JOB_RENEW, values, &rows);
-	*ours = err == AIGW_OK && rows == 1;
-	return err;
+	return db_exec_fenced(db, DB_JOB_RENEW, id, attempt, lease, ours);
 }
 
 enum aigw_err
 db_job_release(struct db *db, const char *id, int attempt)
 {
-	char att[16];
-	const char *values[2] = { id, att };
-	int rows = 0;
+	bool ours;
 
-	snprintf(att, sizeof att, "%d", attempt);
-	return db_exec_rows(db, DB_JOB_RELEASE, values, &rows);
+	return db_exec_fenced(db, DB_JOB_RELEASE, id, attempt, NULL, &ours);
 }
