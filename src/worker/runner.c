@@ -823,14 +823,25 @@ idle_exit(struct runner *r, int64_t now)
 	}
 	if (now - r->idle_since_ms < r->cfg->worker_idle_s * 1000)
 		return false;
-	/* Free the slot first, then look once more: a chat submitted while we
-	 * still looked alive got no worker of its own. */
+	/* Free the slot first, then look once more: work submitted while we
+	 * still held the slot got no worker of its own. Work submitted after
+	 * the release found the slot free and started a worker; if that worker
+	 * has the slot already, the work is its, and we must not claim without
+	 * a slot or one more worker than AIGW_WORKERS_MAX would run. */
 	if (r->slot > 0 && db_slot_release(r->db, r->slot, r->pid, r->host) == AIGW_OK)
 		r->slot = 0;
-	if (claim(r) == 0)
-		return true;
-	if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) != AIGW_OK)
-		r->slot = 0;
+	if (r->slot == 0) {
+		long waiting = 0;
+
+		if (db_queue_waiting(r->db, r->cfg->max_attempts, &waiting) == AIGW_OK &&
+		    waiting == 0)
+			return true;
+		if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) !=
+		    AIGW_OK || r->slot == 0) {
+			r->slot = 0;
+			return true;
+		}
+	}
 	r->idle_since_ms = now;
 	return false;
 }

@@ -137,6 +137,13 @@ def mock_answer(provider, base_model, message):
     return f"[{provider}/{base_model}] {message}"
 
 
+def workers_gone(stack, timeout=20):
+    """Waits for the stack's idle workers to leave, so that a Sampler counts
+    only the workers of the test at hand and not one still exiting after it
+    freed its slot."""
+    poll(lambda: stack.workers(), lambda w: w == [], timeout, 0.2, "idle workers to leave")
+
+
 class Sampler:
     """Counts this stack's live aigw-worker processes from /proc, again and
     again in a thread, and keeps the highest count seen."""

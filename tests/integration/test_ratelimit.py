@@ -13,7 +13,7 @@ import time
 import uuid
 
 import stack as stk
-from conftest import Sampler, fail_on_sanitizer_reports, poll, submit, wait_final
+from conftest import Sampler, fail_on_sanitizer_reports, poll, submit, wait_final, workers_gone
 
 RPM = 60
 EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_RPM_OPENAI": str(RPM), "AIGW_RPM_ANTHROPIC": "0"}
@@ -81,6 +81,7 @@ def test_an_unlimited_provider_is_not_slowed(stack):
 def test_60_rpm_over_two_workers(stack):
     prefix = f"rpm {uuid.uuid4().hex[:8]} "
     other = f"beside {uuid.uuid4().hex[:8]} "
+    workers_gone(stack)
     start = time.monotonic()
     with Sampler(stack) as sampler:
         submit_many(stack, {"openai": "gpt-4o"}, [f"{prefix}{i}" for i in range(150)])

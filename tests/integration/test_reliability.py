@@ -16,7 +16,7 @@ import requests
 
 import stack as stk
 from conftest import (HTTP_TIMEOUT, Sampler, fail_on_sanitizer_reports, poll, status, submit,
-                      wait_final)
+                      wait_final, workers_gone)
 
 # A short lease so that a dead worker's chat is taken again soon.
 EXTRA_ENV = {"AIGW_LEASE_S": "5", "AIGW_WORKER_STOP_S": "10", "AIGW_WORKERS_MAX": "4"}
@@ -138,6 +138,7 @@ def test_burst_of_2000_submits_in_20_s_all_end_within_workers_max(stack):
                          json={"message": f"burst {tag} {i}", "models": {"mock": "m"}})
         return r.status_code, r.json().get("chatId")
 
+    workers_gone(stack)
     start = time.monotonic()
     with Sampler(stack) as sampler:
         with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
