@@ -16,6 +16,9 @@ static const struct command commands[] = {
 	{ "migrate", cli_migrate, "apply missing database migrations [DIR]" },
 	{ "keys", cli_keys, "create|list|revoke API keys (AIGW_AUTH=keys)" },
 	{ "reap", cli_reap, "fail unclaimed and stuck work, delete expired, wake workers" },
+	{ "prompts", cli_prompts, "add|list|deactivate prompts tracked every day" },
+	{ "schedule", cli_schedule, "make today's analysis batch: a job per active prompt" },
+	{ "analysis", cli_analysis, "show BATCH: each prompt's result on each platform" },
 };
 
 static void

@@ -8,8 +8,6 @@
 #include "db/db.h"
 #include "db/keys.h"
 
-#define NAME_MAX_BYTES 255
-
 static int
 usage(void)
 {
@@ -17,21 +15,6 @@ usage(void)
 			"       aigw keys list\n"
 			"       aigw keys revoke KEY_ID\n");
 	return 2;
-}
-
-/* A user, org or key name: at most 255 bytes of UTF-8 without control
- * characters, since it shows in lists and logs. */
-static bool
-valid_label(const char *s, bool may_be_empty)
-{
-	size_t n = strlen(s);
-
-	if ((n == 0 && !may_be_empty) || n > NAME_MAX_BYTES || utf8_length(s, n) < 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
 }
 
 static int
@@ -51,10 +34,10 @@ create(struct db *db, int argc, char **argv)
 		else
 			return usage();
 	}
-	if (user == NULL || !valid_label(user, false) || !valid_label(org, true) ||
-	    (name != NULL && !valid_label(name, false))) {
+	if (user == NULL || !cli_valid_label(user, false) || !cli_valid_label(org, true) ||
+	    (name != NULL && !cli_valid_label(name, false))) {
 		fprintf(stderr, "aigw keys create: --user is required; user, org and name are"
-				" 1 to %d bytes of text without control characters\n", NAME_MAX_BYTES);
+				" 1 to %d bytes of text without control characters\n", CLI_LABEL_MAX);
 		return 2;
 	}
 	if (secret_key_new(key, id) != AIGW_OK ||

@@ -57,6 +57,7 @@ static const struct var vars[] = {
 	L("AIGW_LIMIT_ORG", 0, 1000000, "5", limit_org),
 	L("AIGW_LIMIT_USER", 0, 1000000, "3", limit_user),
 	L("AIGW_LIMIT_DECISION", 0, 1000000, "2", limit_decision),
+	L("AIGW_ANALYSIS_CONCURRENCY", 1, 10000, "5", analysis_concurrency),
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
 	/* RPM defaults from the product's design documents (a provider's

@@ -50,6 +50,7 @@ struct aigw_config {
 	long limit_org;
 	long limit_user;
 	long limit_decision;
+	long analysis_concurrency;  /* analysis jobs running at once */
 	char *jobtypes_dir;
 	long mock_delay_ms;
 	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */

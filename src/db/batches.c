@@ -5,20 +5,12 @@
 
 #include "db/batches.h"
 
-static char *
-dup_or_null(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return strdup(PQgetvalue(res, row, col));
-}
-
 /* A column that must be there: false when it is NULL in the row or could
  * not be copied. */
 static bool
 dup_required(const PGresult *res, int row, int col, char **out)
 {
-	*out = dup_or_null(res, row, col);
+	*out = db_value_dup(res, row, col);
 	return *out != NULL;
 }
 
@@ -26,7 +18,7 @@ dup_required(const PGresult *res, int row, int col, char **out)
 static bool
 dup_optional(const PGresult *res, int row, int col, char **out)
 {
-	*out = dup_or_null(res, row, col);
+	*out = db_value_dup(res, row, col);
 	return *out != NULL || PQgetisnull(res, row, col);
 }
 

@@ -5,14 +5,6 @@
 
 #include "db/chats.h"
 
-static char *
-dup_or_null(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return strdup(PQgetvalue(res, row, col));
-}
-
 static void
 copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
 {
@@ -62,8 +54,8 @@ db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_
 	copy_field(out->chat_id, sizeof out->chat_id, res, 0, 0);
 	copy_field(out->status, sizeof out->status, res, 0, 1);
 	out->version = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-	out->results_json = dup_or_null(res, 0, 3);
-	out->pending_json = dup_or_null(res, 0, 4);
+	out->results_json = db_value_dup(res, 0, 3);
+	out->pending_json = db_value_dup(res, 0, 4);
 	copy_field(out->created_at, sizeof out->created_at, res, 0, 5);
 	copy_field(out->completed_at, sizeof out->completed_at, res, 0, 6);
 	copy_field(out->expires_at, sizeof out->expires_at, res, 0, 7);
@@ -119,13 +111,13 @@ db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
 
 		copy_field(c->chat_id, sizeof c->chat_id, res, i, 0);
 		c->attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
-		c->message = dup_or_null(res, i, 2);
-		c->system = dup_or_null(res, i, 3);
+		c->message = db_value_dup(res, i, 2);
+		c->system = db_value_dup(res, i, 3);
 		c->max_tokens = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
 		c->websearch = PQgetvalue(res, i, 5)[0] == 't';
-		c->location = dup_or_null(res, i, 6);
-		c->models_json = dup_or_null(res, i, 7);
-		c->results_json = dup_or_null(res, i, 8);
+		c->location = db_value_dup(res, i, 6);
+		c->models_json = db_value_dup(res, i, 7);
+		c->results_json = db_value_dup(res, i, 8);
 		if (c->message == NULL || c->models_json == NULL || c->results_json == NULL ||
 		    (c->system == NULL && !PQgetisnull(res, i, 3)) ||
 		    (c->location == NULL && !PQgetisnull(res, i, 6))) {

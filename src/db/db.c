@@ -52,6 +52,44 @@
 #define RATE_LOCK_CLASS "7391002"
 /* Later writes of a claimed job: this attempt's, and only while it runs. */
 #define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
+/* An analysis batch (alias b) summed over the analyses of owner $1. */
+#define ANALYSIS_BATCH_JSON \
+	"(SELECT json_build_object('batch_id', b.batch_id, 'run_date', b.run_date," \
+	"  'created_at', " TS("b.created_at") ", 'complete', b.complete," \
+	"  'prompts', count(*)," \
+	"  'pending', count(*) FILTER (WHERE a.status = 'pending')," \
+	"  'running', count(*) FILTER (WHERE a.status = 'running')," \
+	"  'completed', count(*) FILTER (WHERE a.status = 'completed')," \
+	"  'partial', count(*) FILTER (WHERE a.status = 'partial')," \
+	"  'failed', count(*) FILTER (WHERE a.status = 'failed')," \
+	"  'cancelled', count(*) FILTER (WHERE a.status = 'cancelled')," \
+	"  'platforms', coalesce(sum(a.total_platforms), 0)," \
+	"  'platforms_completed', coalesce(sum(a.completed_platforms), 0)," \
+	"  'platforms_failed', coalesce(sum(a.failed_platforms), 0)," \
+	"  'tokens_used', (SELECT coalesce(sum(r.tokens_used), 0) FROM ai_responses r" \
+	"   WHERE r.batch_id = b.batch_id AND r.analysis_id IN (SELECT a2.analysis_id" \
+	"    FROM analysis_jobs a2 WHERE a2.batch_id = b.batch_id AND a2.owner_user = $1))," \
+	"  'cost_usd', (SELECT coalesce(sum(r.cost_usd), 0) FROM ai_responses r" \
+	"   WHERE r.batch_id = b.batch_id AND r.analysis_id IN (SELECT a2.analysis_id" \
+	"    FROM analysis_jobs a2 WHERE a2.batch_id = b.batch_id AND a2.owner_user = $1)))" \
+	" FROM analysis_jobs a WHERE a.batch_id = b.batch_id AND a.owner_user = $1)"
+/* A job a worker may take: new, or left by a worker whose lease ran out. */
+#define JOB_CLAIMABLE \
+	"status = 'pending' OR (status = 'running' AND lease_until < now()" \
+	" AND attempts < max_attempts)"
+/* Takes the jobs of c ($2 lease_s, $3 worker) and returns what a worker
+ * needs to run them, with the steps earlier attempts finished. */
+#define JOB_CLAIM_UPDATE \
+	" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1," \
+	"  lease_until = now() + $2 * interval '1 second', worker = $3," \
+	"  started_at = coalesce(j.started_at, now()), attempt_at = now()," \
+	"  version = j.version + 1, updated_at = now()" \
+	" FROM c WHERE j.job_id = c.job_id" \
+	" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress," \
+	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
+	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
+	"   FROM job_steps s WHERE s.job_id = j.job_id)::text," \
+	"  pg_notify('job_' || j.job_id::text, j.version::text)"
 
 struct stmt_def {
 	const char *name;
@@ -186,17 +224,18 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" pg_advisory_xact_lock(hashtextextended('aigw user ' || $2::text, 0)),"
 		" (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw decision ' || $3::text, 0)))"
 		"  FROM (SELECT 1 WHERE $3::text IS NOT NULL) d)" },
-	/* $1 org $2 user $3 decision: chats and jobs pending or running */
+	/* $1 org $2 user $3 decision: chats and jobs pending or running;
+	 * scheduled analysis jobs have a cap of their own instead. */
 	[DB_ACTIVE_COUNT] = { "active_count", 3,
 		"SELECT CASE WHEN $1::text = '' THEN 0 ELSE"
 		"  (SELECT count(*) FROM chat_results WHERE owner_org = $1::text"
 		"   AND status IN ('pending', 'processing'))"
 		"  + (SELECT count(*) FROM jobs WHERE owner_org = $1::text"
-		"   AND status IN ('pending', 'running')) END,"
+		"   AND status IN ('pending', 'running') AND analysis_batch IS NULL) END,"
 		" (SELECT count(*) FROM chat_results WHERE owner_user = $2::text"
 		"  AND status IN ('pending', 'processing'))"
 		" + (SELECT count(*) FROM jobs WHERE owner_user = $2::text"
-		"  AND status IN ('pending', 'running')),"
+		"  AND status IN ('pending', 'running') AND analysis_batch IS NULL),"
 		" CASE WHEN $3::text IS NULL THEN 0 ELSE"
 		"  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
 		"   AND status IN ('pending', 'running')) END" },
@@ -342,6 +381,11 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  completed_at = now(), version = version + 1, updated_at = now()"
 		" WHERE status = 'pending'"
 		"  AND coalesce(attempt_at, created_at) < now() - $1::int * interval '1 second'"
+		/* Analysis jobs wait their turn under a cap, for as long as their
+		 * batch moves. */
+		"  AND (analysis_batch IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r"
+		"   WHERE r.analysis_batch IS NOT NULL AND r.status = 'running'"
+		"   AND r.lease_until >= now()))"
 		" RETURNING job_id, version)"
 		" SELECT count(" JOB_NOTIFY ") FROM u" },
 	[DB_REAP_JOBS_SPENT] = { "reap_jobs_spent", 0,
@@ -433,22 +477,31 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" AND ($5::bigint IS NULL OR (j.created_at, j.job_id) <"
 		"  (to_timestamp(0) + $5::bigint * interval '1 microsecond', $6::uuid))"
 		" ORDER BY j.created_at DESC, j.job_id DESC LIMIT $4" },
-	/* $1 limit $2 lease_s $3 worker name */
+	/* $1 limit $2 lease_s $3 worker name: jobs of analysis batches are
+	 * claimed by DB_JOB_CLAIM_ANALYSIS, under their own cap. */
 	[DB_JOB_CLAIM] = { "job_claim", 3,
 		"WITH c AS ("
-		" SELECT job_id FROM jobs WHERE status = 'pending' OR (status = 'running'"
-		"  AND lease_until < now() AND attempts < max_attempts)"
+		" SELECT job_id FROM jobs WHERE status IN ('pending', 'running')"
+		"  AND (" JOB_CLAIMABLE ") AND analysis_batch IS NULL"
 		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-		" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1,"
-		"  lease_until = now() + $2 * interval '1 second', worker = $3,"
-		"  started_at = coalesce(j.started_at, now()), attempt_at = now(),"
-		"  version = j.version + 1, updated_at = now()"
-		" FROM c WHERE j.job_id = c.job_id"
-		" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress,"
-		"  (SELECT coalesce(json_agg(json_build_object('status', s.status,"
-		"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)"
-		"   FROM job_steps s WHERE s.job_id = j.job_id)::text,"
-		"  pg_notify('job_' || j.job_id::text, j.version::text)" },
+		JOB_CLAIM_UPDATE },
+	[DB_ANALYSIS_CLAIMABLE] = { "analysis_claimable", 0,
+		"SELECT EXISTS (SELECT 1 FROM jobs WHERE analysis_batch IS NOT NULL"
+		" AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE "))" },
+	/* Taken before DB_JOB_CLAIM_ANALYSIS in one transaction, so that the
+	 * running count it reads includes every claim made before it. */
+	[DB_ANALYSIS_CLAIM_LOCK] = { "analysis_claim_lock", 0,
+		"SELECT pg_advisory_xact_lock(hashtextextended('aigw analysis claim', 0))" },
+	/* $1 limit $2 lease_s $3 worker name $4 most analysis jobs running */
+	[DB_JOB_CLAIM_ANALYSIS] = { "job_claim_analysis", 4,
+		"WITH c AS ("
+		" SELECT job_id FROM jobs WHERE analysis_batch IS NOT NULL"
+		"  AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE ")"
+		" ORDER BY created_at LIMIT least($1::int, greatest(0, $4::int - ("
+		"  SELECT count(*) FROM jobs WHERE analysis_batch IS NOT NULL"
+		"   AND status = 'running' AND lease_until >= now())))"
+		" FOR UPDATE SKIP LOCKED)"
+		JOB_CLAIM_UPDATE },
 	/* $1 id $2 attempt $3 step $4 status message */
 	[DB_JOB_STEP_START] = { "job_step_start", 4,
 		"WITH j AS ("
@@ -543,6 +596,111 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"    AND ($3::bigint = 0 OR w.total - w.upto + $4::bigint <= $3::bigint))"
 		"  + t.win - t.now)))::bigint END"
 		" FROM t, fit" },
+	/* $1 id $2 project $3 user $4 org $5 text $6 platforms (JSON array of
+	 * strings) $7 websearch $8 location */
+	[DB_PROMPT_ADD] = { "prompt_add", 8,
+		"INSERT INTO prompt_tracking (prompt_id, project, owner_user, owner_org, prompt_text,"
+		" platforms, websearch, location)"
+		" VALUES ($1, $2, $3, $4, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)),"
+		" $7, $8)" },
+	/* $1 project (NULL: all) $2 with inactive ones too */
+	[DB_PROMPT_LIST] = { "prompt_list", 2,
+		"SELECT prompt_id, project, CASE WHEN active THEN 'yes' ELSE 'no' END,"
+		" array_to_string(platforms, ','),"
+		" CASE WHEN websearch THEN coalesce(location, 'yes') ELSE '-' END,"
+		" CASE WHEN owner_org = '' THEN owner_user ELSE owner_user || '@' || owner_org END,"
+		" prompt_text"
+		" FROM prompt_tracking WHERE ($1::text IS NULL OR project = $1::text)"
+		" AND (active OR $2::boolean) ORDER BY project, created_at, prompt_id" },
+	/* $1 id */
+	[DB_PROMPT_DEACTIVATE] = { "prompt_deactivate", 1,
+		"UPDATE prompt_tracking SET active = false, updated_at = now()"
+		" WHERE prompt_id = $1 AND active" },
+	/* One scheduler at a time: two would race for the same prompts. */
+	[DB_SCHEDULE_LOCK] = { "schedule_lock", 0,
+		"SELECT pg_try_advisory_lock(hashtextextended('aigw schedule', 0))" },
+	[DB_SCHEDULE_UNLOCK] = { "schedule_unlock", 0,
+		"SELECT pg_advisory_unlock(hashtextextended('aigw schedule', 0))" },
+	/* $1 new id $2 forced: today's batch, made now (or forced), or the one
+	 * made earlier today: its id, whether it is complete, whether new. */
+	[DB_SCHEDULE_BATCH] = { "schedule_batch", 2,
+		"WITH b AS (INSERT INTO analysis_batches (batch_id, run_date, forced)"
+		" VALUES ($1, current_date, $2) ON CONFLICT (run_date) WHERE NOT forced DO NOTHING"
+		" RETURNING batch_id, complete)"
+		" SELECT batch_id, complete, true FROM b"
+		" UNION ALL SELECT batch_id, complete, false FROM analysis_batches"
+		"  WHERE run_date = current_date AND NOT forced AND NOT EXISTS (SELECT 1 FROM b)" },
+	/* $1 batch $2 the last prompt id of the previous page (NULL: none) $3
+	 * page size $4 job type $5 attempts $6 timeout_s $7 the type's step
+	 * names (JSON array): one job, its steps and its analysis row for each
+	 * active prompt of the page that the batch has no job for yet.
+	 * Returns the prompts looked at, the jobs made, the page's last id. */
+	[DB_SCHEDULE_PAGE] = { "schedule_page", 7,
+		"WITH p AS (SELECT prompt_id, project, owner_user, owner_org, prompt_text, platforms,"
+		"  websearch, location FROM prompt_tracking WHERE active"
+		"  AND ($2::uuid IS NULL OR prompt_id > $2::uuid) ORDER BY prompt_id LIMIT $3),"
+		" n AS (SELECT gen_random_uuid() AS id, p.* FROM p WHERE NOT EXISTS (SELECT 1"
+		"  FROM analysis_jobs a WHERE a.batch_id = $1 AND a.prompt_id = p.prompt_id)),"
+		" j AS (INSERT INTO jobs (job_id, type, owner_user, owner_org, input, max_attempts,"
+		"  timeout_s, status_message, analysis_batch)"
+		"  SELECT id, $4, owner_user, owner_org, jsonb_strip_nulls(jsonb_build_object("
+		"   'prompt', prompt_text, 'platforms', to_jsonb(platforms),"
+		"   'websearch', websearch, 'location', location)), $5, $6, 'Queued', $1 FROM n),"
+		" s AS (INSERT INTO job_steps (job_id, step_index, name)"
+		"  SELECT n.id, e.ord - 1, e.name"
+		"  FROM n, jsonb_array_elements_text($7::jsonb) WITH ORDINALITY AS e(name, ord)),"
+		" a AS (INSERT INTO analysis_jobs (analysis_id, batch_id, prompt_id, owner_user,"
+		"  owner_org, project, prompt_text, platforms, total_platforms)"
+		"  SELECT id, $1, prompt_id, owner_user, owner_org, project, prompt_text, platforms,"
+		"  cardinality(platforms) FROM n)"
+		" SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM n),"
+		"  (SELECT prompt_id FROM p ORDER BY prompt_id DESC LIMIT 1)" },
+	/* $1 batch */
+	[DB_SCHEDULE_DONE] = { "schedule_done", 1,
+		"UPDATE analysis_batches SET complete = true WHERE batch_id = $1" },
+	/* $1 batch: a row per prompt and platform, answered or not. */
+	[DB_ANALYSIS_SHOW] = { "analysis_show", 1,
+		"SELECT a.project, a.prompt_text, p.platform,"
+		" coalesce(r.status, a.status), coalesce(r.tokens_used::text, '-'),"
+		" coalesce(r.cost_usd::text, '-'), coalesce(r.execution_time_ms::text, '-'),"
+		" coalesce(r.tokens_used, 0), coalesce(r.cost_usd, 0)::text,"
+		" coalesce(r.execution_time_ms, 0), coalesce(r.error_message, '')"
+		" FROM analysis_jobs a CROSS JOIN LATERAL unnest(a.platforms) AS p(platform)"
+		" LEFT JOIN ai_responses r ON r.analysis_id = a.analysis_id AND r.platform = p.platform"
+		" WHERE a.batch_id = $1 ORDER BY a.project, a.prompt_id, p.platform" },
+	/* $1 owner $2 limit: the newest batches with analyses of this owner,
+	 * summed over those alone. */
+	[DB_ANALYSIS_BATCHES] = { "analysis_batches", 2,
+		"SELECT json_build_object('success', true, 'batches',"
+		" coalesce(json_agg(x.o ORDER BY x.created_at DESC, x.batch_id DESC), '[]'))::text"
+		" FROM (SELECT b.created_at, b.batch_id, " ANALYSIS_BATCH_JSON " AS o"
+		"  FROM analysis_batches b WHERE b.batch_id IN (SELECT DISTINCT a.batch_id"
+		"   FROM analysis_jobs a WHERE a.owner_user = $1)"
+		"  ORDER BY b.created_at DESC, b.batch_id DESC LIMIT $2) x" },
+	/* $1 owner $2 batch: its summary and every analysis of this owner with
+	 * its responses; no row when the owner has none in it. */
+	[DB_ANALYSIS_BATCH] = { "analysis_batch", 2,
+		"SELECT json_build_object('success', true, 'batch', " ANALYSIS_BATCH_JSON ", 'prompts',"
+		" (SELECT coalesce(json_agg(json_build_object('analysis_id', a.analysis_id,"
+		"   'job_id', a.analysis_id, 'prompt_id', a.prompt_id, 'project', a.project,"
+		"   'prompt', a.prompt_text, 'status', a.status, 'error', a.error,"
+		"   'platforms', a.platforms, 'total_platforms', a.total_platforms,"
+		"   'completed_platforms', a.completed_platforms,"
+		"   'failed_platforms', a.failed_platforms,"
+		"   'started_at', " TS("a.started_at") ", 'completed_at', " TS("a.completed_at") ","
+		"   'responses', (SELECT coalesce(json_agg(json_build_object("
+		"     'platform', r.platform, 'model', r.model_version, 'status', r.status,"
+		"     'text', r.response_text, 'input_tokens', r.input_tokens,"
+		"     'output_tokens', r.output_tokens, 'tokens_used', r.tokens_used,"
+		"     'cost_usd', r.cost_usd, 'execution_time_ms', r.execution_time_ms,"
+		"     'citations', r.citations, 'error', r.error_message,"
+		"     'created_at', " TS("r.created_at") ") ORDER BY r.platform), '[]')"
+		"    FROM ai_responses r WHERE r.analysis_id = a.analysis_id))"
+		"  ORDER BY a.project, a.prompt_id), '[]')"
+		"  FROM analysis_jobs a WHERE a.batch_id = b.batch_id AND a.owner_user = $1))::text"
+		" FROM analysis_batches b WHERE b.batch_id = $2"
+		" AND EXISTS (SELECT 1 FROM analysis_jobs a WHERE a.batch_id = b.batch_id"
+		"  AND a.owner_user = $1)" },
 };
 
 struct db {
@@ -704,6 +862,33 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	}
 	db->lost = err == AIGW_EDB && (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD);
 	return err;
+}
+
+enum aigw_err
+db_exec_text(struct db *db, enum db_stmt stmt, const char *const *values, int col, char **text)
+{
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*text = NULL;
+	err = db_exec(db, stmt, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, col)) {
+		*text = strdup(PQgetvalue(res, 0, col));
+		if (*text == NULL)
+			err = AIGW_ENOMEM;
+	}
+	PQclear(res);
+	return err;
+}
+
+char *
+db_value_dup(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return strdup(PQgetvalue(res, row, col));
 }
 
 enum aigw_err

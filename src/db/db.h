@@ -67,6 +67,9 @@ enum db_stmt {
 	DB_JOB_CANCEL,
 	DB_JOB_LIST,
 	DB_JOB_CLAIM,
+	DB_ANALYSIS_CLAIMABLE,
+	DB_ANALYSIS_CLAIM_LOCK,
+	DB_JOB_CLAIM_ANALYSIS,
 	DB_JOB_STEP_START,
 	DB_JOB_STEP_RESULT,
 	DB_JOB_STEP_END,
@@ -75,6 +78,17 @@ enum db_stmt {
 	DB_JOB_RELEASE,
 	DB_RATE_LOCK,
 	DB_RATE_RESERVE,
+	DB_PROMPT_ADD,
+	DB_PROMPT_LIST,
+	DB_PROMPT_DEACTIVATE,
+	DB_SCHEDULE_LOCK,
+	DB_SCHEDULE_UNLOCK,
+	DB_SCHEDULE_BATCH,
+	DB_SCHEDULE_PAGE,
+	DB_SCHEDULE_DONE,
+	DB_ANALYSIS_SHOW,
+	DB_ANALYSIS_BATCHES,
+	DB_ANALYSIS_BATCH,
 	DB_STMT__MAX
 };
 
@@ -105,6 +119,14 @@ bool db_connection_lost(const struct db *db);
  */
 enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
+
+/* Runs a statement that returns one text column: *text is a copy of
+ * column col of its only row, or NULL (and AIGW_OK) when no row came back
+ * or the value is NULL. */
+enum aigw_err db_exec_text(struct db *db, enum db_stmt stmt, const char *const *values, int col,
+			   char **text) AIGW_MUSTCHECK;
+/* A copy of a result's value, NULL when it is NULL or memory is short. */
+char *db_value_dup(const PGresult *res, int row, int col);
 
 /* Runs a statement for its effect: *rows receives the rows it returned,
  * or for a plain UPDATE the rows it changed. */

@@ -8,35 +8,6 @@
 
 #define LIST_RESPONSE_MAX (32L << 20)
 
-static char *
-dup_or_null(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return strdup(PQgetvalue(res, row, col));
-}
-
-/* Runs a statement that returns one text column and hands it over; *json
- * is NULL (and AIGW_OK) when no row came back. */
-static enum aigw_err
-exec_text(struct db *db, enum db_stmt stmt, const char *const *values, int col, char **json)
-{
-	PGresult *res = NULL;
-	enum aigw_err err;
-
-	*json = NULL;
-	err = db_exec(db, stmt, values, &res);
-	if (err != AIGW_OK)
-		return err;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, col)) {
-		*json = strdup(PQgetvalue(res, 0, col));
-		if (*json == NULL)
-			err = AIGW_ENOMEM;
-	}
-	PQclear(res);
-	return err;
-}
-
 enum aigw_err
 db_job_find_by_key(struct db *db, const char *owner, const char *key, const char *fingerprint,
 		   enum db_job_insert_outcome *outcome, char **json)
@@ -59,7 +30,7 @@ db_job_find_by_key(struct db *db, const char *owner, const char *key, const char
 		*outcome = DB_JOB_KEY_REUSED;
 	} else {
 		*outcome = DB_JOB_REPLAYED;
-		*json = dup_or_null(res, 0, 1);
+		*json = db_value_dup(res, 0, 1);
 		if (*json == NULL)
 			err = AIGW_ENOMEM;
 	}
@@ -98,7 +69,7 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	values[8] = in->idempotency_key;
 	values[9] = in->idempotency_key ? in->fingerprint : NULL;
 	values[10] = in->steps_json;
-	err = exec_text(db, DB_JOB_INSERT, values, 0, json);
+	err = db_exec_text(db, DB_JOB_INSERT, values, 0, json);
 	if (err != AIGW_OK || *json != NULL)
 		return err;
 	if (in->idempotency_key == NULL)
@@ -118,7 +89,7 @@ db_job_get(struct db *db, const char *id, const char *owner, bool with_output, c
 	const char *values[2] = { id, owner };
 	enum aigw_err err;
 
-	err = exec_text(db, with_output ? DB_JOB_GET : DB_JOB_STATUS, values, 0, json);
+	err = db_exec_text(db, with_output ? DB_JOB_GET : DB_JOB_STATUS, values, 0, json);
 	if (err == AIGW_OK && *json == NULL)
 		err = AIGW_ENOTFOUND;
 	return err;
@@ -140,9 +111,9 @@ db_job_result(struct db *db, const char *id, const char *owner, struct db_job_re
 		return AIGW_ENOTFOUND;
 	}
 	snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 0));
-	out->output_json = dup_or_null(res, 0, 1);
-	out->error = dup_or_null(res, 0, 2);
-	out->status_json = dup_or_null(res, 0, 3);
+	out->output_json = db_value_dup(res, 0, 1);
+	out->error = db_value_dup(res, 0, 2);
+	out->status_json = db_value_dup(res, 0, 3);
 	if ((out->output_json == NULL && !PQgetisnull(res, 0, 1)) ||
 	    (out->error == NULL && !PQgetisnull(res, 0, 2)) || out->status_json == NULL) {
 		db_job_result_free(out);
@@ -244,52 +215,92 @@ db_job_list(struct db *db, const struct db_job_list *q, char **json)
 
 /* ---- the worker's side ---- */
 
+/* The claimed rows of res (DB_JOB_CLAIM's columns) as a new array. */
+static enum aigw_err
+claims_from(PGresult *res, struct db_job_claim **out, size_t *n)
+{
+	int rows = PQntuples(res);
+	struct db_job_claim *claims;
+
+	if (rows == 0)
+		return AIGW_OK;
+	claims = calloc((size_t)rows, sizeof *claims);
+	if (claims == NULL)
+		return AIGW_ENOMEM;
+	for (int i = 0; i < rows; i++) {
+		struct db_job_claim *c = &claims[i];
+
+		snprintf(c->job_id, sizeof c->job_id, "%s", PQgetvalue(res, i, 0));
+		c->attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
+		c->type = db_value_dup(res, i, 2);
+		c->input_json = db_value_dup(res, i, 3);
+		c->progress = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
+		c->steps_json = db_value_dup(res, i, 5);
+		if (c->type == NULL || c->input_json == NULL || c->steps_json == NULL) {
+			/* The rows stay claimed; their lease runs out and another
+			 * attempt takes them. */
+			db_job_claims_free(claims, (size_t)rows);
+			return AIGW_ENOMEM;
+		}
+	}
+	*out = claims;
+	*n = (size_t)rows;
+	return AIGW_OK;
+}
+
 enum aigw_err
 db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	     struct db_job_claim **out, size_t *n)
 {
 	char lim[16], lease[24];
 	const char *values[3] = { lim, lease, worker };
-	struct db_job_claim *claims = NULL;
 	PGresult *res = NULL;
 	enum aigw_err err;
-	int rows;
 
 	*out = NULL;
 	*n = 0;
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	err = db_exec(db, DB_JOB_CLAIM, values, &res);
-	if (err != AIGW_OK)
-		return err;
-	rows = PQntuples(res);
-	if (rows == 0)
-		goto out;
-	claims = calloc((size_t)rows, sizeof *claims);
-	if (claims == NULL) {
-		err = AIGW_ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < rows; i++) {
-		struct db_job_claim *c = &claims[i];
+	if (err == AIGW_OK)
+		err = claims_from(res, out, n);
+	PQclear(res);
+	return err;
+}
 
-		snprintf(c->job_id, sizeof c->job_id, "%s", PQgetvalue(res, i, 0));
-		c->attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
-		c->type = dup_or_null(res, i, 2);
-		c->input_json = dup_or_null(res, i, 3);
-		c->progress = (int)strtol(PQgetvalue(res, i, 4), NULL, 10);
-		c->steps_json = dup_or_null(res, i, 5);
-		if (c->type == NULL || c->input_json == NULL || c->steps_json == NULL) {
-			/* The rows stay claimed; their lease runs out and another
-			 * attempt takes them. */
-			db_job_claims_free(claims, (size_t)rows);
-			claims = NULL;
-			err = AIGW_ENOMEM;
-			goto out;
-		}
-	}
-	*out = claims;
-	*n = (size_t)rows;
+enum aigw_err
+db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
+		      const char *worker, struct db_job_claim **out, size_t *n)
+{
+	char lim[16], lease[24], most[24];
+	const char *values[4] = { lim, lease, worker, most };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*out = NULL;
+	*n = 0;
+	err = db_exec(db, DB_ANALYSIS_CLAIMABLE, NULL, &res);
+	if (err != AIGW_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	snprintf(lim, sizeof lim, "%d", limit);
+	snprintf(lease, sizeof lease, "%ld", lease_s);
+	snprintf(most, sizeof most, "%ld", most_running);
+	if ((err = db_begin(db)) != AIGW_OK)
+		goto out;
+	err = db_exec(db, DB_ANALYSIS_CLAIM_LOCK, NULL, &res);
+	PQclear(res);
+	res = NULL;
+	if (err == AIGW_OK)
+		err = db_exec(db, DB_JOB_CLAIM_ANALYSIS, values, &res);
+	if (err == AIGW_OK)
+		err = db_commit(db);
+	else
+		db_rollback(db);
+	/* Claimed rows are only ours once committed. */
+	if (err == AIGW_OK)
+		err = claims_from(res, out, n);
 out:
 	PQclear(res);
 	return err;

@@ -103,9 +103,16 @@ struct db_job_claim {
 };
 
 /* Claims up to limit pending jobs, or running ones whose lease ran out with
- * attempts left. *out is an array of *n (NULL when none). */
+ * attempts left, but no job of an analysis batch. *out is an array of *n
+ * (NULL when none). */
 enum aigw_err db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 			   struct db_job_claim **out, size_t *n) AIGW_MUSTCHECK;
+/* The same for jobs of analysis batches, so that no more than most_running
+ * of them run at once over every worker (a transaction-scoped lock orders
+ * the claims). One cheap statement when none waits. */
+enum aigw_err db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
+				    const char *worker, struct db_job_claim **out,
+				    size_t *n) AIGW_MUSTCHECK;
 void db_job_claims_free(struct db_job_claim *c, size_t n);
 
 /* Marks a step running and shows its status message. *ours is false when

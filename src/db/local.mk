@@ -7,4 +7,5 @@ libaigw_la_SOURCES += \
 	src/db/keys.c src/db/keys.h \
 	src/db/batches.c src/db/batches.h \
 	src/db/workers.c src/db/workers.h \
+	src/db/analysis.c src/db/analysis.h \
 	src/db/migrate.c src/db/migrate.h

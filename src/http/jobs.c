@@ -68,16 +68,9 @@ derive_texts(struct job_request *r)
 	if (r->input_json == NULL)
 		return AIGW_ENOMEM;
 
-	r->steps = json_object_new_array_ext((int)r->type->nsteps);
+	r->steps = jobtype_step_names(r->type);
 	if (r->steps == NULL)
 		return AIGW_ENOMEM;
-	for (size_t i = 0; i < r->type->nsteps; i++) {
-		v = json_object_new_string(r->type->steps[i].name);
-		if (v == NULL || json_object_array_add(r->steps, v) != 0) {
-			json_object_put(v);
-			return AIGW_ENOMEM;
-		}
-	}
 	r->steps_json = json_object_to_json_string_ext(r->steps, JSON_C_TO_STRING_PLAIN);
 	if (r->steps_json == NULL)
 		return AIGW_ENOMEM;

@@ -6,5 +6,6 @@ libaigw_la_SOURCES += \
 	src/http/chat.c src/http/chat.h \
 	src/http/jobs.c src/http/jobs.h \
 	src/http/ops.c \
+	src/http/analysis.c \
 	src/http/spawn.c src/http/spawn.h \
 	src/http/wake.c src/http/wake.h

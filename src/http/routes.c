@@ -15,6 +15,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/api/jobs/{id}/status", jobs_status, false, false },
 	{ "GET", "/api/jobs/{id}/result", jobs_result, false, false },
 	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false, false },
+	{ "GET", "/api/analysis/batches", analysis_batches, false, false },
+	{ "GET", "/api/analysis/batches/{id}", analysis_batch, false, false },
 };
 
 static bool

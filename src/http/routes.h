@@ -46,5 +46,7 @@ void jobs_status(struct http_thread *t, struct http_req *req, const struct route
 void jobs_result(struct http_thread *t, struct http_req *req, const struct route_args *args);
 /* POST /api/jobs/{id}/cancel and DELETE /api/jobs/{id} */
 void jobs_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void analysis_batches(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void analysis_batch(struct http_thread *t, struct http_req *req, const struct route_args *args);
 
 #endif

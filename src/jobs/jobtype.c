@@ -682,3 +682,20 @@ jobtype_check_input(const struct jobtype *t, json_object *input, char *field, si
 	field[0] = '\0';
 	return AIGW_OK;
 }
+
+json_object *
+jobtype_step_names(const struct jobtype *t)
+{
+	json_object *names = json_object_new_array_ext((int)t->nsteps);
+
+	for (size_t i = 0; names != NULL && i < t->nsteps; i++) {
+		json_object *v = json_object_new_string(t->steps[i].name);
+
+		if (v == NULL || json_object_array_add(names, v) != 0) {
+			json_object_put(v);
+			json_object_put(names);
+			names = NULL;
+		}
+	}
+	return names;
+}

@@ -100,4 +100,8 @@ enum aigw_err jobtype_check_input(const struct jobtype *t, json_object *input,
 
 const char *jobtype_input_type_name(enum input_type t);
 
+/* The names of the type's steps in order, as a new JSON array; NULL on
+ * ENOMEM. */
+json_object *jobtype_step_names(const struct jobtype *t);
+
 #endif

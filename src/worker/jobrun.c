@@ -492,16 +492,10 @@ out:
 	return err;
 }
 
-size_t
-jobs_claim(struct runner *r)
+/* Starts running the claimed jobs and frees the array. */
+static void
+add_claimed(struct runner *r, struct db_job_claim *claims, size_t n)
 {
-	struct db_job_claim *claims = NULL;
-	size_t n = 0;
-
-	if (r->njobs >= JOBS_MAX || *r->stop)
-		return 0;
-	if (db_job_claim(r->db, JOBS_MAX - r->njobs, r->cfg->lease_s, r->name, &claims, &n) != AIGW_OK)
-		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char id[UUID_STR_LEN + 1];
 
@@ -511,7 +505,27 @@ jobs_claim(struct runner *r)
 			log_error("worker", id, "out of memory; left to its lease");
 	}
 	db_job_claims_free(claims, n);
-	return n;
+}
+
+size_t
+jobs_claim(struct runner *r)
+{
+	struct db_job_claim *claims = NULL;
+	size_t n = 0, more = 0;
+
+	if (r->njobs >= JOBS_MAX || *r->stop)
+		return 0;
+	if (db_job_claim(r->db, JOBS_MAX - r->njobs, r->cfg->lease_s, r->name, &claims, &n) != AIGW_OK)
+		return 0;
+	add_claimed(r, claims, n);
+	if (r->njobs >= JOBS_MAX)
+		return n;
+	claims = NULL;
+	if (db_job_claim_analysis(r->db, JOBS_MAX - r->njobs, r->cfg->analysis_concurrency,
+				  r->cfg->lease_s, r->name, &claims, &more) != AIGW_OK)
+		return n;
+	add_claimed(r, claims, more);
+	return n + more;
 }
 
 /* ---- the turn ---- */

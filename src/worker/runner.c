@@ -147,7 +147,6 @@ worker_result_json(const char *provider, const char *model, bool mock,
 		rc |= add(o, "ok", json_object_new_boolean(1));
 		rc |= add(o, "text", json_object_new_string(pr->text ? pr->text : ""));
 		rc |= add(o, "model", json_object_new_string(pr->model ? pr->model : model));
-		rc |= add(o, "latencyMs", json_object_new_int64(latency_ms));
 		if (usage != NULL) {
 			rc |= add_count(usage, "inputTokens", pr->input_tokens);
 			rc |= add_count(usage, "outputTokens", pr->output_tokens);
@@ -169,6 +168,8 @@ worker_result_json(const char *provider, const char *model, bool mock,
 		rc |= add(o, "error", json_object_new_string(pr->error ? pr->error : "failed"));
 		rc |= add(o, "errorClass", json_object_new_string(prov_errclass_name(pr->errclass)));
 	}
+	/* A failure's time is worth seeing too: a timeout, or a quick refusal. */
+	rc |= add(o, "latencyMs", json_object_new_int64(latency_ms));
 	rc |= add(o, "attempts", json_object_new_int(attempts));
 	if (mock)
 		rc |= add(o, "mock", json_object_new_boolean(1));

@@ -10,6 +10,7 @@ to its report.
 """
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -135,6 +136,15 @@ def assert_error(r, status_code, code, field=None, from_aigw=True):
 def mock_answer(provider, base_model, message):
     """The text the mock providers answer (tests/mockproviders/README.md)."""
     return f"[{provider}/{base_model}] {message}"
+
+
+def run_aigw(stack, *args, check=True):
+    """Runs the aigw command line against the stack; with check, exit 0."""
+    r = subprocess.run([stk.program("aigw"), *args], env=stack.env, capture_output=True,
+                       text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
 
 
 def workers_gone(stack, timeout=20):

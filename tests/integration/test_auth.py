@@ -4,7 +4,6 @@ secret ever shows in a log or a response."""
 import glob
 import os
 import re
-import subprocess
 import tempfile
 import uuid
 
@@ -13,6 +12,7 @@ import requests
 
 import stack as stk
 from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports, poll
+from conftest import run_aigw as aigw
 
 # Provider keys unique to this run, so that a grep for them means something.
 PROVIDER_KEYS = {f"{p}_API_KEY": f"prov-{p.lower()}-{uuid.uuid4().hex}"
@@ -20,14 +20,6 @@ PROVIDER_KEYS = {f"{p}_API_KEY": f"prov-{p.lower()}-{uuid.uuid4().hex}"
 # Limits are tested elsewhere; here they must not get in the way.
 EXTRA_ENV = dict(PROVIDER_KEYS, AIGW_AUTH="keys", AIGW_LIMIT_USER="0", AIGW_LIMIT_ORG="0",
                  AIGW_LIMIT_DECISION="0")
-
-
-def aigw(stack, *args, check=True):
-    r = subprocess.run([stk.program("aigw"), *args], env=stack.env, capture_output=True,
-                       text=True, timeout=60)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def new_key(stack, user, org="acme"):

@@ -171,6 +171,23 @@ def parse_model(full):
     return base, d
 
 
+def message_directives(provider, message, d):
+    """Directives for one provider carried by the message itself, so that a
+    caller whose model names are fixed can still fault one request:
+    'some prompt ~~gemini~status=400' gives gemini a 400 and the others
+    nothing. Returns d with them merged in (d may be None). Raises BadRequest."""
+    if not message or "~~" not in message:
+        return d
+    target, _, spec = message.rpartition("~~")[2].partition("~")
+    if target.strip().lower() != provider:
+        return d
+    _, extra = parse_model("m~" + spec)
+    merged = dict(d) if d else parse_model("m")[1]
+    defaults = parse_model("m")[1]
+    merged.update({k: v for k, v in extra.items() if v != defaults[k]})
+    return merged
+
+
 def content_texts(content):
     """The texts of an OpenAI/Anthropic message content (string or list of parts)."""
     if isinstance(content, str):
@@ -834,6 +851,11 @@ class Handler(BaseHTTPRequestHandler):
         entry["json"] = bool((d and d["json"]) or P.wants_json(req))
         if directive_error:
             return answer(400, P.error_body(400, directive_error.message, "model"))
+        try:
+            d = message_directives(P.name, message, d)
+        except BadRequest as e:
+            return answer(400, P.error_body(400, e.message, "messages"))
+        delay_ms = d["delay"] if d else 0
 
         # 3. faults
         faulty = d["status"] is not None or d["garbage"] or d["hang"] or d["fail"] is not None

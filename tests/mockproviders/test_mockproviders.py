@@ -343,6 +343,19 @@ def test_fail_n(base, server):
     assert gemini(base, m, "count me").status_code == 429
 
 
+def test_directives_in_the_message_fault_one_provider(base):
+    msg = "rank the tools ~~gemini~status=400"
+    assert gemini(base, "gemini-2.5-flash", msg).status_code == 400
+    assert openai(base, "gpt-4o", msg).status_code == 200
+    assert perplexity(base, "sonar", msg).status_code == 200
+    msg = "once ~~openai~fail=1~status=503"
+    assert [openai(base, "gpt-4o", msg).status_code for _ in range(2)] == [503, 200]
+    assert openai(base, "gpt-4o", "bad ~~openai~nonsense").status_code == 400
+    start = time.monotonic()
+    assert openai(base, "gpt-4o", "slow ~~openai~delay=300").status_code == 200
+    assert time.monotonic() - start >= 0.3
+
+
 def test_garbage(base):
     r = openai(base, "gpt-4o~garbage")
     assert r.status_code == 200
