@@ -534,3 +534,31 @@ jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *
 out:
 	free(json);
 }
+
+void
+jobs_types(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	const struct jobtype_registry *types = t->app->jobtypes;
+	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	bool ok = o != NULL && list != NULL && add_owned(o, "success", json_object_new_boolean(1));
+
+	(void)args;
+	for (size_t i = 0; ok && i < jobtype_count(types); i++) {
+		json_object *v = jobtype_public_json(jobtype_at(types, i));
+
+		ok = v != NULL && json_object_array_add(list, v) == 0;
+		if (!ok)
+			json_object_put(v);
+	}
+	if (ok) {
+		ok = add_owned(o, "jobtypes", list);
+		list = NULL;
+	}
+	json_object_put(list);
+	if (!ok) {
+		json_object_put(o);
+		http_resp_from_err(req, AIGW_ENOMEM);
+		return;
+	}
+	http_resp_json(req, 200, o);
+}

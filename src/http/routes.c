@@ -10,6 +10,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/api/health", ops_health, false, true },
 	{ "POST", "/api/jobs", jobs_submit, true, false },
 	{ "GET", "/api/jobs", jobs_list, false, false },
+	{ "GET", "/api/jobtypes", jobs_types, false, false },
 	{ "GET", "/api/jobs/{id}", jobs_get, false, false },
 	{ "DELETE", "/api/jobs/{id}", jobs_cancel, false, false },
 	{ "GET", "/api/jobs/{id}/status", jobs_status, false, false },

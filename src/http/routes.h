@@ -41,6 +41,8 @@ void chat_status(struct http_thread *t, struct http_req *req, const struct route
 void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* GET /api/jobtypes: the loaded job types, as a client offers them. */
+void jobs_types(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_get(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_result(struct http_thread *t, struct http_req *req, const struct route_args *args);

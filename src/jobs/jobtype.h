@@ -104,4 +104,11 @@ const char *jobtype_input_type_name(enum input_type t);
  * ENOMEM. */
 json_object *jobtype_step_names(const struct jobtype *t);
 
+/* What a client needs to offer the type (GET /api/jobtypes), as a new
+ * object: name, description, timeout_s, poll_interval_s, input (each
+ * field's type, required, max_length, description) and steps (name,
+ * status_message, progress, the providers and models it calls). The
+ * prompts are left out: they are the operator's. NULL on ENOMEM. */
+json_object *jobtype_public_json(const struct jobtype *t);
+
 #endif

@@ -570,3 +570,35 @@ def test_database_down_gives_503_and_stores_nothing(own_quiet_stack):
         s.pg.start()
     assert s.count_rows("jobs") == 1
     assert job(s, job_id)["status"] == "pending"
+
+
+# ---------------------------------------------------------------- job types
+
+def test_jobtypes_lists_every_loaded_type_without_its_prompts(stack):
+    r = requests.get(stack.url("/api/jobtypes"), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True
+    types = {t["name"]: t for t in body["jobtypes"]}
+    shipped = {"competitor_analysis", "market_research", "brief_generation", "option_analysis",
+               "evidence_search", "multi_agent", "prompt_analysis"}
+    assert shipped <= set(types)
+    ca = types["competitor_analysis"]
+    declared = json.load(open(f"{stk.SRCDIR}/jobtypes/competitor_analysis.json"))
+    assert ca["poll_interval_s"] == declared["poll_interval_s"]
+    assert ca["timeout_s"] == declared["timeout_s"]
+    assert set(ca["input"]) == set(declared["input"])
+    for name, field in declared["input"].items():
+        assert ca["input"][name]["type"] == field["type"]
+        assert ca["input"][name]["required"] == field.get("required", False)
+    assert [s["name"] for s in ca["steps"]] == [s["name"] for s in declared["steps"]]
+    assert [s["progress"] for s in ca["steps"]] == [s["progress"] for s in declared["steps"]]
+    assert ca["steps"][-1]["progress"] == 100
+    assert all(s["calls"] and s["status_message"] for s in ca["steps"])
+    # The prompts are the operator's, not the client's.
+    assert "{{" not in r.text
+    assert all(set(s) == {"name", "status_message", "progress", "output", "calls"}
+               for t in types.values() for s in t["steps"])
+    assert "max_length" not in types["prompt_analysis"]["input"]["websearch"]
+    r = requests.post(stack.url("/api/jobtypes"), json={}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
