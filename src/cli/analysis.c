@@ -167,8 +167,7 @@ prompt_input(const struct jobtype *t, const struct prompt_args *a, char location
 	bool ok;
 
 	location[0] = '\0';
-	if (a->location != NULL && strlen(a->location) == 2 && isalpha((unsigned char)a->location[0]) &&
-	    isalpha((unsigned char)a->location[1])) {
+	if (a->location != NULL && jobtype_country_code(a->location, strlen(a->location))) {
 		location[0] = (char)toupper((unsigned char)a->location[0]);
 		location[1] = (char)toupper((unsigned char)a->location[1]);
 		location[2] = '\0';
@@ -183,8 +182,11 @@ prompt_input(const struct jobtype *t, const struct prompt_args *a, char location
 		json_object_put(in);
 		return NULL;
 	}
-	ok = in != NULL && add_to(in, "prompt", json_object_new_string(a->text)) &&
-	     add_to(in, "platforms", platforms) &&
+	if (in == NULL)
+		json_object_put(platforms);
+	/* platforms first: add_to takes it, or frees it on failure. */
+	ok = in != NULL && add_to(in, "platforms", platforms) &&
+	     add_to(in, "prompt", json_object_new_string(a->text)) &&
 	     add_to(in, "websearch", json_object_new_boolean(a->websearch)) &&
 	     (location[0] == '\0' || add_to(in, "location", json_object_new_string(location)));
 	if (!ok) {
@@ -196,32 +198,6 @@ prompt_input(const struct jobtype *t, const struct prompt_args *a, char location
 		fprintf(stderr, "aigw prompts add: %s\n", msg);
 		json_object_put(in);
 		return NULL;
-	}
-	/* Every platform must be one the type runs: the job would otherwise
-	 * run a subset silently. */
-	{
-		json_object *known = all_platforms(t);
-
-		for (size_t i = 0; known != NULL && i < json_object_array_length(platforms); i++) {
-			const char *p = json_object_get_string(json_object_array_get_idx(platforms, i));
-			bool found = false;
-
-			for (size_t k = 0; k < json_object_array_length(known); k++)
-				found |= strcmp(json_object_get_string(
-							json_object_array_get_idx(known, k)), p) == 0;
-			for (size_t k = 0; k < i; k++)
-				found &= strcmp(json_object_get_string(
-							json_object_array_get_idx(platforms, k)), p) != 0;
-			if (!found) {
-				fprintf(stderr, "aigw prompts add: platform %s is unknown or repeated;"
-						" %s runs on %s\n", p, t->name,
-					json_object_to_json_string_ext(known, JSON_C_TO_STRING_PLAIN));
-				json_object_put(known);
-				json_object_put(in);
-				return NULL;
-			}
-		}
-		json_object_put(known);
 	}
 	return in;
 }

@@ -227,6 +227,167 @@ check_placeholder(void *arg, const char *const *path, size_t n, char *errbuf, si
 	return -1;
 }
 
+bool
+jobtype_country_code(const char *s, size_t len)
+{
+	if (s == NULL || len != 2)
+		return false;
+	for (size_t i = 0; i < 2; i++)
+		if (!((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z'))
+			return false;
+	return true;
+}
+
+/*
+ * A step setting taken from an input is written "{{input.NAME}}" (spaces
+ * inside the braces allowed, as in templates). Returns 1 with the declared
+ * input in *out, 0 when s is not of that form (a literal, for the caller to
+ * judge), or -1 with errbuf set when it names no declared input, or one not
+ * of type want.
+ */
+static int
+input_ref(struct jobtype *t, const char *s, enum input_type want, const char *where,
+	  const char *key, struct jobtype_input **out, char *errbuf, size_t errlen)
+{
+	size_t len = strlen(s), n;
+	const char *p = s + 2;
+	char name[JOBTYPE_NAME_MAX + 1];
+
+	*out = NULL;
+	if (len < 4 || strncmp(s, "{{", 2) != 0 || strcmp(s + len - 2, "}}") != 0)
+		return 0;
+	n = len - 4;             /* between the braces */
+	for (; n > 0 && *p == ' '; n--)
+		p++;
+	for (; n > 0 && p[n - 1] == ' '; n--)
+		;
+	if (n <= 6 || strncmp(p, "input.", 6) != 0 || n - 6 > JOBTYPE_NAME_MAX) {
+		snprintf(errbuf, errlen, "%s%s must be \"{{input.NAME}}\" naming a declared input field",
+			 where, key);
+		return -1;
+	}
+	memcpy(name, p + 6, n - 6);
+	name[n - 6] = '\0';
+	for (size_t i = 0; i < t->ninputs; i++) {
+		if (strcmp(t->inputs[i].name, name) != 0)
+			continue;
+		if (t->inputs[i].type != want) {
+			snprintf(errbuf, errlen, "%s%s: input.%s must be of type %s, not %s", where, key,
+				 name, input_type_names[want], input_type_names[t->inputs[i].type]);
+			return -1;
+		}
+		*out = &t->inputs[i];
+		return 1;
+	}
+	snprintf(errbuf, errlen, "%s%s: {{input.%s}} names no declared input field", where, key, name);
+	return -1;
+}
+
+/* The member key of o when present and not null, else NULL. */
+static json_object *
+present(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return v;
+}
+
+/* "websearch": true, false, or "{{input.NAME}}" naming a boolean input. */
+static enum aigw_err
+parse_websearch(struct jobtype *t, json_object *o, struct jobtype_step *s, const char *where,
+		char *errbuf, size_t errlen)
+{
+	json_object *v = present(o, "websearch");
+	struct jobtype_input *in;
+
+	if (v == NULL)
+		return AIGW_OK;
+	if (json_object_is_type(v, json_type_boolean)) {
+		s->websearch = json_object_get_boolean(v);
+		return AIGW_OK;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		int rc = input_ref(t, json_object_get_string(v), INPUT_BOOLEAN, where, "websearch",
+				   &in, errbuf, errlen);
+
+		if (rc < 0)
+			return AIGW_ECONFIG;
+		if (rc > 0) {
+			s->websearch_input = in;
+			return AIGW_OK;
+		}
+	}
+	snprintf(errbuf, errlen, "%swebsearch must be true, false or \"{{input.NAME}}\" naming a boolean input",
+		 where);
+	return AIGW_ECONFIG;
+}
+
+/* "location": a two-letter country code, or "{{input.NAME}}" naming a
+ * string input, which is then held to being a country code. */
+static enum aigw_err
+parse_location(struct jobtype *t, json_object *o, struct jobtype_step *s, const char *where,
+	       char *errbuf, size_t errlen)
+{
+	json_object *v = present(o, "location");
+	struct jobtype_input *in;
+
+	if (v == NULL)
+		return AIGW_OK;
+	if (json_object_is_type(v, json_type_string)) {
+		const char *text = json_object_get_string(v);
+		int rc = input_ref(t, text, INPUT_STRING, where, "location", &in, errbuf, errlen);
+
+		if (rc < 0)
+			return AIGW_ECONFIG;
+		if (rc > 0) {
+			in->country_code = true;
+			s->location_input = in;
+			return AIGW_OK;
+		}
+		if (jobtype_country_code(text, (size_t)json_object_get_string_len(v))) {
+			s->location[0] = (char)(text[0] & ~0x20);
+			s->location[1] = (char)(text[1] & ~0x20);
+			s->location[2] = '\0';
+			return AIGW_OK;
+		}
+	}
+	snprintf(errbuf, errlen, "%slocation must be a two-letter ISO country code or \"{{input.NAME}}\" naming a string input",
+		 where);
+	return AIGW_ECONFIG;
+}
+
+/* "platforms": "{{input.NAME}}" naming an array input that lists which of
+ * the fan-out's providers to run; a single call has nothing to choose. */
+static enum aigw_err
+parse_platforms(struct jobtype *t, json_object *o, struct jobtype_step *s, const char *where,
+		char *errbuf, size_t errlen)
+{
+	json_object *v = present(o, "platforms");
+	struct jobtype_input *in;
+
+	if (v == NULL)
+		return AIGW_OK;
+	if (!s->fanout) {
+		snprintf(errbuf, errlen, "%splatforms is only for a step with a fanout", where);
+		return AIGW_ECONFIG;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		int rc = input_ref(t, json_object_get_string(v), INPUT_ARRAY, where, "platforms",
+				   &in, errbuf, errlen);
+
+		if (rc < 0)
+			return AIGW_ECONFIG;
+		if (rc > 0) {
+			s->platforms_input = in;
+			return AIGW_OK;
+		}
+	}
+	snprintf(errbuf, errlen, "%splatforms must be \"{{input.NAME}}\" naming an array input", where);
+	return AIGW_ECONFIG;
+}
+
 static enum aigw_err
 parse_call(json_object *o, struct jobtype_call *call, const char *where, char *errbuf, size_t errlen)
 {
@@ -324,6 +485,7 @@ parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, c
 	if (rc == 1) {
 		size_t n = json_object_array_length(fanout);
 
+		s->fanout = true;
 		if (json_object_object_get_ex(o, "provider", NULL)) {
 			snprintf(errbuf, errlen, "%sgive either provider and model, or fanout", where);
 			return AIGW_ECONFIG;
@@ -364,7 +526,12 @@ parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, c
 		return AIGW_ECONFIG;
 	}
 	s->output_json = rc == 1 && strcmp(json_object_get_string(outv), "json") == 0;
-	return AIGW_OK;
+	err = parse_websearch(t, o, s, where, errbuf, errlen);
+	if (err == AIGW_OK)
+		err = parse_location(t, o, s, where, errbuf, errlen);
+	if (err == AIGW_OK)
+		err = parse_platforms(t, o, s, where, errbuf, errlen);
+	return err;
 }
 
 enum aigw_err
@@ -596,6 +763,84 @@ jobtype_at(const struct jobtype_registry *r, size_t i)
 	return r && i < r->n ? r->types[i] : NULL;
 }
 
+/* "openai, gemini, ..." : the providers of a step, for a message. */
+static void
+step_providers(const struct jobtype_step *s, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < s->ncalls && used < outlen; i++) {
+		int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", s->calls[i].provider);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* The index of the step's call to provider name (len bytes), or ncalls. */
+static size_t
+step_call(const struct jobtype_step *s, const char *name, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < s->ncalls; k++)
+		if (strlen(s->calls[k].provider) == len && memcmp(s->calls[k].provider, name, len) == 0)
+			break;
+	return k;
+}
+
+/* A platforms array for step s: distinct providers of its fan-out, at least
+ * one. Elements are named by index, never echoed: a value cut to fit could
+ * split a UTF-8 character. */
+static bool
+check_platforms(const struct jobtype_step *s, json_object *v, const char *field, char *msg,
+		size_t msglen)
+{
+	size_t n = json_object_array_length(v);
+	bool seen[JOBTYPE_MAX_FANOUT] = { false };
+	char allowed[JOBTYPE_MAX_FANOUT * 40];
+
+	step_providers(s, allowed, sizeof allowed);
+	if (n == 0) {
+		snprintf(msg, msglen, "%s must name at least one of %s", field, allowed);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		size_t k;
+
+		if (!json_object_is_type(e, json_type_string)) {
+			snprintf(msg, msglen, "%s[%zu] must be a provider name, one of %s", field, i, allowed);
+			return false;
+		}
+		k = step_call(s, json_object_get_string(e), (size_t)json_object_get_string_len(e));
+		if (k == s->ncalls) {
+			snprintf(msg, msglen, "%s[%zu] must be one of %s", field, i, allowed);
+			return false;
+		}
+		if (seen[k]) {
+			snprintf(msg, msglen, "%s names %s twice", field, s->calls[k].provider);
+			return false;
+		}
+		seen[k] = true;
+	}
+	return true;
+}
+
+/* An array input some steps take their platforms from must suit each. */
+static bool
+check_platform_uses(const struct jobtype *t, const struct jobtype_input *in, json_object *v,
+		    const char *field, char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < t->nsteps; i++)
+		if (t->steps[i].platforms_input == in &&
+		    !check_platforms(&t->steps[i], v, field, msg, msglen))
+			return false;
+	return true;
+}
+
 enum aigw_err
 jobtype_check_input(const struct jobtype *t, json_object *input, char *field, size_t fieldlen,
 		    char *msg, size_t msglen)
@@ -668,6 +913,13 @@ jobtype_check_input(const struct jobtype *t, json_object *input, char *field, si
 				snprintf(msg, msglen, "%s must be UTF-8 text without NUL characters", field);
 				return AIGW_EINVAL;
 			}
+			/* Before the length: "deu" is better told what it should be. */
+			if (in->country_code &&
+			    !jobtype_country_code(json_object_get_string(v),
+						  (size_t)json_object_get_string_len(v))) {
+				snprintf(msg, msglen, "%s must be a two-letter ISO country code", field);
+				return AIGW_EINVAL;
+			}
 			if ((in->required && chars == 0) || chars > in->max_length) {
 				snprintf(msg, msglen, "%s must be %d to %ld characters", field,
 					 in->required ? 1 : 0, in->max_length);
@@ -678,6 +930,8 @@ jobtype_check_input(const struct jobtype *t, json_object *input, char *field, si
 			snprintf(msg, msglen, "%s may hold at most %ld items", field, in->max_length);
 			return AIGW_EINVAL;
 		}
+		if (in->type == INPUT_ARRAY && !check_platform_uses(t, in, v, field, msg, msglen))
+			return AIGW_EINVAL;
 	}
 	field[0] = '\0';
 	return AIGW_OK;

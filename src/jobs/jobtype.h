@@ -6,7 +6,10 @@
  * a status message, the progress it reaches (rising, the last one 100), a
  * prompt template compiled at load (a placeholder may name a declared
  * input or an earlier step only), and one provider+model or a fan-out to
- * several; "output": "json" asks for a JSON answer. Loading validates all
+ * several; "output": "json" asks for a JSON answer. A step may also ask for
+ * web search and a location, each fixed or taken from an input, and a
+ * fan-out may take the subset of its providers to run from an array input
+ * ("platforms"). Loading validates all
  * of this and reports the first fault with the file's name. The registry
  * owns everything; it is read-only after loading, so any thread may use it.
  */
@@ -35,6 +38,7 @@ struct jobtype_input {
 	bool required;
 	long max_length;      /* strings: characters; arrays: items; 0 = default */
 	char *description;
+	bool country_code;    /* a step's location: exactly two ASCII letters */
 };
 
 struct jobtype_call {
@@ -52,6 +56,15 @@ struct jobtype_step {
 	size_t ncalls;                /* 1, or more for a fan-out */
 	bool output_json;
 	int max_tokens;
+	bool fanout;                  /* declared with "fanout" (even of one call) */
+	/* Each setting below is fixed, or taken at run time from the input it
+	 * points to (then the fixed value is unused). */
+	bool websearch;
+	const struct jobtype_input *websearch_input;  /* boolean; absent = false */
+	char location[3];             /* upper-case country code, "" for none */
+	const struct jobtype_input *location_input;   /* string; absent = none */
+	const struct jobtype_input *platforms_input;  /* array of providers of
+						       * the fan-out; absent = all */
 };
 
 struct jobtype {
@@ -94,7 +107,9 @@ const struct jobtype *jobtype_at(const struct jobtype_registry *r, size_t i);
 /* Checks a job's input object against the type. On failure returns
  * AIGW_EINVAL with the offending field name ("input.company_name", or
  * "input" for an unknown name too long to repeat) in field and a sentence
- * in msg. */
+ * in msg. Besides its declared type, an input a step takes its location
+ * from must be a country code, and one a step takes its platforms from must
+ * list distinct providers of that step's fan-out, at least one. */
 enum aigw_err jobtype_check_input(const struct jobtype *t, json_object *input,
 				  char *field, size_t fieldlen, char *msg, size_t msglen) AIGW_MUSTCHECK;
 
@@ -110,5 +125,9 @@ json_object *jobtype_step_names(const struct jobtype *t);
  * status_message, progress, the providers and models it calls). The
  * prompts are left out: they are the operator's. NULL on ENOMEM. */
 json_object *jobtype_public_json(const struct jobtype *t);
+
+/* Whether s[0..len) is two ASCII letters (an ISO 3166-1 alpha-2 code in
+ * either case). */
+bool jobtype_country_code(const char *s, size_t len);
 
 #endif

@@ -97,13 +97,79 @@ add(json_object *o, const char *key, json_object *v)
 	return v == NULL ? -1 : json_object_object_add(o, key, v);
 }
 
+/* The job input's value for in: NULL when in is NULL, or the value is
+ * absent or null. */
+static json_object *
+input_value(json_object *input, const struct jobtype_input *in)
+{
+	json_object *v = NULL;
+
+	if (in == NULL || !json_object_object_get_ex(input, in->name, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return NULL;
+	return v;
+}
+
+bool
+jobs_step_runs(const struct jobtype_step *s, json_object *input, size_t i)
+{
+	json_object *v = input_value(input, s->platforms_input);
+	const char *provider;
+
+	/* Not an array: the input was checked against an older declaration;
+	 * running everything beats running nothing. */
+	if (v == NULL || i >= s->ncalls || !json_object_is_type(v, json_type_array))
+		return true;
+	provider = s->calls[i].provider;
+	for (size_t k = 0; k < json_object_array_length(v); k++) {
+		json_object *e = json_object_array_get_idx(v, k);
+
+		if (json_object_is_type(e, json_type_string) &&
+		    strcmp(json_object_get_string(e), provider) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+jobs_step_websearch(const struct jobtype_step *s, json_object *input)
+{
+	json_object *v;
+
+	if (s->websearch_input == NULL)
+		return s->websearch;
+	v = input_value(input, s->websearch_input);
+	return v != NULL && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+void
+jobs_step_location(const struct jobtype_step *s, json_object *input, char out[3])
+{
+	json_object *v;
+	const char *text;
+
+	memcpy(out, s->location, 3);
+	if (s->location_input == NULL)
+		return;
+	out[0] = '\0';
+	v = input_value(input, s->location_input);
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return;
+	text = json_object_get_string(v);
+	if (!jobtype_country_code(text, (size_t)json_object_get_string_len(v)))
+		return;
+	out[0] = (char)(text[0] & ~0x20);
+	out[1] = (char)(text[1] & ~0x20);
+	out[2] = '\0';
+}
+
 enum aigw_err
-jobs_step_output(const struct jobtype_step *s, json_object *results, json_object **out,
-		 char *errbuf, size_t errlen)
+jobs_step_output(const struct jobtype_step *s, json_object *input, json_object *results,
+		 json_object **out, char *errbuf, size_t errlen)
 {
 	json_object *o = NULL, *json = NULL;
 	struct buf text;
-	size_t nok = 0, used;
+	size_t nok = 0, nrun = 0, used;
 	enum aigw_err err = AIGW_OK;
 	int rc = 0;
 
@@ -121,6 +187,9 @@ jobs_step_output(const struct jobtype_step *s, json_object *results, json_object
 		json_object *r = NULL, *parsed = NULL;
 		const char *answer;
 
+		if (!jobs_step_runs(s, input, i))
+			continue;
+		nrun++;
 		if (!json_object_object_get_ex(results, provider, &r))
 			r = NULL;
 		answer = r != NULL ? result_string(r, "text") : NULL;
@@ -151,7 +220,9 @@ jobs_step_output(const struct jobtype_step *s, json_object *results, json_object
 			goto out;
 	}
 	if (nok == 0) {
-		if (errbuf[0] == '\0')
+		if (nrun == 0)
+			snprintf(errbuf, errlen, "the input's platforms name none of the step's providers");
+		else if (errbuf[0] == '\0')
 			snprintf(errbuf, errlen, "no call succeeded");
 		err = AIGW_EINVAL;
 		goto out;

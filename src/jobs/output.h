@@ -11,6 +11,7 @@
 #ifndef AIGW_JOBS_OUTPUT_H
 #define AIGW_JOBS_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -24,12 +25,28 @@ json_object *jobs_answer_json(const char *text);
 
 /*
  * Builds a step's output from its results ({provider: {"ok", "text", ...}}),
- * in the step's declared call order. A fan-out step succeeds when one of its
- * calls did; a single call must succeed. AIGW_EINVAL with the providers'
- * errors in errbuf when the step failed, AIGW_ENOMEM.
+ * in the step's declared call order. The calls the job's input leaves out
+ * (jobs_step_runs) are passed over: neither results nor failures. A fan-out
+ * step succeeds when one of its calls did; a single call must succeed.
+ * AIGW_EINVAL with the providers' errors in errbuf when the step failed,
+ * AIGW_ENOMEM.
  */
-enum aigw_err jobs_step_output(const struct jobtype_step *s, json_object *results,
-			       json_object **out, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+enum aigw_err jobs_step_output(const struct jobtype_step *s, json_object *input,
+			       json_object *results, json_object **out, char *errbuf,
+			       size_t errlen) AIGW_MUSTCHECK;
+
+/* Whether the step's call i runs for this job input: always, unless the
+ * step takes its platforms from an input that is given and does not list
+ * the call's provider. */
+bool jobs_step_runs(const struct jobtype_step *s, json_object *input, size_t i);
+
+/* The step's web search setting for this job input (an absent input is
+ * false). */
+bool jobs_step_websearch(const struct jobtype_step *s, json_object *input);
+
+/* The step's location for this job input, upper-case, in out; "" for none
+ * (an absent input, or one that is not a country code). */
+void jobs_step_location(const struct jobtype_step *s, json_object *input, char out[3]);
 
 /* The job's output from its output step's output. NULL on ENOMEM. */
 json_object *jobs_job_output(const struct jobtype_step *s, json_object *step_output);

@@ -54,6 +54,8 @@ struct job_run {
 	char *fail_msg;            /* JOB_FAILING: the job's error */
 	char *prompt;              /* the current step's rendered templates */
 	char *system;
+	char location[3];          /* the current step's location, "" for none:
+				    * its tasks' call.location points here */
 	struct task *tasks;
 	size_t ntasks;
 	size_t open;               /* tasks not settled */
@@ -76,6 +78,7 @@ step_reset(struct runner *r, struct job_run *j)
 	free(j->prompt);
 	free(j->system);
 	j->prompt = j->system = NULL;
+	j->location[0] = '\0';
 	json_object_put(j->results);
 	j->results = NULL;
 }
@@ -315,16 +318,22 @@ begin_step(struct runner *r, struct job_run *j)
 		job_fail_later(j, "step %s: %s", s->name, "out of memory");
 		goto out;
 	}
+	jobs_step_location(s, j->input, j->location);
 	for (size_t i = 0; i < s->ncalls; i++) {
 		struct task *t = &j->tasks[j->ntasks];
 
-		if (json_object_object_get_ex(j->results, s->calls[i].provider, NULL))
+		/* Left out by the input's platforms: never started, so never
+		 * waited for (jobs_step_output passes over it too). */
+		if (!jobs_step_runs(s, j->input, i) ||
+		    json_object_object_get_ex(j->results, s->calls[i].provider, NULL))
 			continue;
 		task_init(r, t, &job_task_ops, j, s->calls[i].provider, s->calls[i].model);
 		t->call.message = j->prompt;
 		t->call.system = j->system;
 		t->call.max_tokens = s->max_tokens;
 		t->call.json_output = s->output_json;
+		t->call.websearch = jobs_step_websearch(s, j->input);
+		t->call.location = j->location[0] != '\0' ? j->location : NULL;
 		j->ntasks++;
 	}
 	j->open = j->ntasks;
@@ -349,7 +358,7 @@ end_step(struct runner *r, struct job_run *j)
 
 	memset(&e, 0, sizeof e);
 	e.step = (int)j->step;
-	err = jobs_step_output(s, j->results, &out, why, sizeof why);
+	err = jobs_step_output(s, j->input, j->results, &out, why, sizeof why);
 	if (err == AIGW_ENOMEM)
 		goto retry;
 	if (err != AIGW_OK) {

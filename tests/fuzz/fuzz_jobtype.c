@@ -48,7 +48,7 @@ step_output(const struct jobtype_step *s)
 		}
 	}
 	if (results != NULL &&
-	    jobs_step_output(s, results, &out, errbuf, sizeof errbuf) == AIGW_EINVAL)
+	    jobs_step_output(s, NULL, results, &out, errbuf, sizeof errbuf) == AIGW_EINVAL)
 		abort(); /* every call succeeded with a JSON object */
 	json_object_put(results);
 	return out;

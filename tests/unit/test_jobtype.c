@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -16,6 +17,19 @@
 	"\"model\":\"gpt-4o\",\"prompt\":\"{{input.x}}\"},{\"name\":\"b\",\"status_message\":\"B\"," \
 	"\"progress\":100,\"fanout\":[{\"provider\":\"gemini\",\"model\":\"g\"},{\"provider\":\"mock\"," \
 	"\"model\":\"m\"}],\"prompt\":\"{{steps.a.text}}\",\"output\":\"json\"}]"
+
+/* Inputs for the search settings, and a step template for them: SEARCH_TYPE
+ * takes the keys of a single-call step a and of a fan-out step b. */
+#define SEARCH_INPUTS \
+	"\"input\":{\"q\":{\"type\":\"string\",\"required\":true}," \
+	"\"ws\":{\"type\":\"boolean\"},\"loc\":{\"type\":\"string\",\"max_length\":2}," \
+	"\"plat\":{\"type\":\"array\",\"max_length\":4},\"n\":{\"type\":\"integer\"}}"
+#define SEARCH_TYPE(a_keys, b_keys) \
+	"{\"name\":\"s\"," SEARCH_INPUTS ",\"steps\":[{\"name\":\"a\",\"status_message\":\"A\"," \
+	"\"progress\":50,\"provider\":\"openai\",\"model\":\"gpt-4o\",\"prompt\":\"{{input.q}}\"" \
+	a_keys "},{\"name\":\"b\",\"status_message\":\"B\",\"progress\":100,\"fanout\":[" \
+	"{\"provider\":\"openai\",\"model\":\"o\"},{\"provider\":\"gemini\",\"model\":\"g\"}," \
+	"{\"provider\":\"perplexity\",\"model\":\"sonar\"}],\"prompt\":\"{{steps.a.text}}\"" b_keys "}]}"
 
 static void
 expect_fault(const char *json, const char *fragment)
@@ -148,6 +162,210 @@ test_check_input(void **state)
 	jobtype_free(t);
 }
 
+/* The input named name in t. */
+static const struct jobtype_input *
+input_named(const struct jobtype *t, const char *name)
+{
+	for (size_t i = 0; i < t->ninputs; i++)
+		if (strcmp(t->inputs[i].name, name) == 0)
+			return &t->inputs[i];
+	fail_msg("no input %s", name);
+	return NULL;
+}
+
+static struct jobtype *
+parse_ok(const char *json)
+{
+	struct jobtype *t = NULL;
+	char err[512] = "";
+
+	if (jobtype_parse(json, strlen(json), &t, err, sizeof err) != AIGW_OK)
+		fail_msg("%s", err);
+	return t;
+}
+
+static void
+test_search_settings(void **state)
+{
+	struct jobtype *t;
+
+	(void)state;
+	/* Without the keys: no search, no location, every call. */
+	t = parse_ok(SEARCH_TYPE("", ""));
+	for (size_t i = 0; i < 2; i++) {
+		assert_false(t->steps[i].websearch);
+		assert_null(t->steps[i].websearch_input);
+		assert_string_equal(t->steps[i].location, "");
+		assert_null(t->steps[i].location_input);
+		assert_null(t->steps[i].platforms_input);
+	}
+	assert_false(t->steps[0].fanout);
+	assert_true(t->steps[1].fanout);
+	assert_false(input_named(t, "loc")->country_code);
+	jobtype_free(t);
+
+	/* Fixed values on a single call; inputs on the fan-out. */
+	t = parse_ok(SEARCH_TYPE(",\"websearch\":true,\"location\":\"de\"",
+				 ",\"websearch\":\"{{input.ws}}\",\"location\":\"{{ input.loc }}\","
+				 "\"platforms\":\"{{input.plat}}\""));
+	assert_true(t->steps[0].websearch);
+	assert_null(t->steps[0].websearch_input);
+	assert_string_equal(t->steps[0].location, "DE");
+	assert_null(t->steps[0].location_input);
+	assert_ptr_equal(t->steps[1].websearch_input, input_named(t, "ws"));
+	assert_ptr_equal(t->steps[1].location_input, input_named(t, "loc"));
+	assert_string_equal(t->steps[1].location, "");
+	assert_ptr_equal(t->steps[1].platforms_input, input_named(t, "plat"));
+	assert_true(input_named(t, "loc")->country_code);
+	assert_false(input_named(t, "q")->country_code);
+	jobtype_free(t);
+
+	/* false and null are the same as leaving the key out; a fan-out of
+	 * one call may still take its platforms from an input. */
+	t = parse_ok(SEARCH_TYPE(",\"websearch\":false,\"location\":null", ",\"platforms\":null"));
+	assert_false(t->steps[0].websearch);
+	assert_string_equal(t->steps[0].location, "");
+	assert_null(t->steps[1].platforms_input);
+	jobtype_free(t);
+	t = parse_ok("{\"name\":\"one\",\"input\":{\"p\":{\"type\":\"array\"}},\"steps\":[{\"name\":\"a\","
+		     "\"status_message\":\"A\",\"progress\":100,\"fanout\":[{\"provider\":\"openai\","
+		     "\"model\":\"m\"}],\"prompt\":\"x\",\"platforms\":\"{{input.p}}\"}]}");
+	assert_non_null(t->steps[0].platforms_input);
+	jobtype_free(t);
+}
+
+static void
+test_search_settings_faults(void **state)
+{
+	(void)state;
+	/* websearch: not a boolean or a reference to a boolean input */
+	expect_fault(SEARCH_TYPE(",\"websearch\":1", ""), "steps.a.websearch must be true, false or");
+	expect_fault(SEARCH_TYPE(",\"websearch\":\"yes\"", ""), "steps.a.websearch must be true, false or");
+	expect_fault(SEARCH_TYPE("", ",\"websearch\":\"{{input.nope}}\""),
+		     "steps.b.websearch: {{input.nope}} names no declared input field");
+	expect_fault(SEARCH_TYPE("", ",\"websearch\":\"{{input.loc}}\""),
+		     "steps.b.websearch: input.loc must be of type boolean, not string");
+	expect_fault(SEARCH_TYPE("", ",\"websearch\":\"{{steps.a.text}}\""),
+		     "steps.b.websearch must be \"{{input.NAME}}\"");
+	/* location: not a country code or a reference to a string input */
+	expect_fault(SEARCH_TYPE(",\"location\":\"deu\"", ""), "steps.a.location must be a two-letter");
+	expect_fault(SEARCH_TYPE(",\"location\":\"d1\"", ""), "steps.a.location must be a two-letter");
+	expect_fault(SEARCH_TYPE(",\"location\":\"\"", ""), "steps.a.location must be a two-letter");
+	expect_fault(SEARCH_TYPE(",\"location\":49", ""), "steps.a.location must be a two-letter");
+	expect_fault(SEARCH_TYPE(",\"location\":\"{{input.nope}}\"", ""),
+		     "steps.a.location: {{input.nope}} names no declared input field");
+	expect_fault(SEARCH_TYPE(",\"location\":\"{{input.ws}}\"", ""),
+		     "steps.a.location: input.ws must be of type string, not boolean");
+	/* platforms: only a reference to an array input, only on a fan-out */
+	expect_fault(SEARCH_TYPE(",\"platforms\":\"{{input.plat}}\"", ""),
+		     "steps.a.platforms is only for a step with a fanout");
+	expect_fault(SEARCH_TYPE("", ",\"platforms\":[\"openai\"]"),
+		     "steps.b.platforms must be \"{{input.NAME}}\" naming an array input");
+	expect_fault(SEARCH_TYPE("", ",\"platforms\":\"openai\""),
+		     "steps.b.platforms must be \"{{input.NAME}}\" naming an array input");
+	expect_fault(SEARCH_TYPE("", ",\"platforms\":\"{{input.nope}}\""),
+		     "steps.b.platforms: {{input.nope}} names no declared input field");
+	expect_fault(SEARCH_TYPE("", ",\"platforms\":\"{{input.q}}\""),
+		     "steps.b.platforms: input.q must be of type array, not string");
+}
+
+/* A load error names the file, the step and the key. */
+static void
+test_search_fault_names_the_file(void **state)
+{
+	const char *json = SEARCH_TYPE("", ",\"platforms\":\"{{input.n}}\"");
+	char dir[] = "/tmp/aigw-jobtype-XXXXXX", path[256], err[1024] = "";
+	struct jobtype_registry *r = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/bad.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(json, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(jobtype_load_dir(dir, &r, err, sizeof err), AIGW_ECONFIG);
+	assert_null(r);
+	unlink(path);
+	rmdir(dir);
+	if (strstr(err, "/bad.json: steps.b.platforms: input.n must be of type array") == NULL)
+		fail_msg("unexpected: %s", err);
+}
+
+static void
+test_check_search_input(void **state)
+{
+	struct { const char *input; enum aigw_err want; const char *field; const char *msg; } cases[] = {
+		{ "{\"q\":\"x\"}", AIGW_OK, "", NULL },
+		{ "{\"q\":\"x\",\"ws\":true,\"loc\":\"de\",\"plat\":[\"perplexity\",\"openai\"]}", AIGW_OK, "", NULL },
+		{ "{\"q\":\"x\",\"ws\":false,\"loc\":\"US\",\"plat\":[\"gemini\"]}", AIGW_OK, "", NULL },
+		{ "{\"q\":\"x\",\"loc\":null,\"plat\":null}", AIGW_OK, "", NULL },
+		{ "{\"q\":\"x\",\"ws\":\"true\"}", AIGW_EINVAL, "input.ws", "input.ws must be of type boolean" },
+		/* location: exactly two ASCII letters */
+		{ "{\"q\":\"x\",\"loc\":\"d\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":\"\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":\"deu\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":\"d1\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":\"\\u00e9\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":\"d@\"}", AIGW_EINVAL, "input.loc",
+		  "input.loc must be a two-letter ISO country code" },
+		{ "{\"q\":\"x\",\"loc\":[\"de\"]}", AIGW_EINVAL, "input.loc", "input.loc must be of type string" },
+		/* platforms: distinct providers of step b's fan-out, at least one */
+		{ "{\"q\":\"x\",\"plat\":[]}", AIGW_EINVAL, "input.plat",
+		  "input.plat must name at least one of openai, gemini, perplexity" },
+		{ "{\"q\":\"x\",\"plat\":[\"openai\",1]}", AIGW_EINVAL, "input.plat",
+		  "input.plat[1] must be a provider name, one of openai, gemini, perplexity" },
+		{ "{\"q\":\"x\",\"plat\":[\"openai\",\"gemini\",\"openai\"]}", AIGW_EINVAL, "input.plat",
+		  "input.plat names openai twice" },
+		{ "{\"q\":\"x\",\"plat\":[\"anthropic\"]}", AIGW_EINVAL, "input.plat",
+		  "input.plat[0] must be one of openai, gemini, perplexity" },
+		{ "{\"q\":\"x\",\"plat\":[\"openai\",\"OpenAI\"]}", AIGW_EINVAL, "input.plat",
+		  "input.plat[1] must be one of openai, gemini, perplexity" },
+		{ "{\"q\":\"x\",\"plat\":[\"openai\\u0000x\"]}", AIGW_EINVAL, "input.plat",
+		  "input.plat[0] must be one of openai, gemini, perplexity" },
+		{ "{\"q\":\"x\",\"plat\":\"openai\"}", AIGW_EINVAL, "input.plat", "input.plat must be of type array" },
+		/* the declared length first, then what the step asks */
+		{ "{\"q\":\"x\",\"plat\":[\"openai\",\"gemini\",\"perplexity\",\"openai\",\"gemini\"]}",
+		  AIGW_EINVAL, "input.plat", "input.plat may hold at most 4 items" },
+	};
+	struct jobtype *t = parse_ok(SEARCH_TYPE("", ",\"websearch\":\"{{input.ws}}\",\"location\":\"{{input.loc}}\","
+					      "\"platforms\":\"{{input.plat}}\""));
+	char field[96], msg[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *in = json_tokener_parse(cases[i].input);
+
+		assert_non_null(in);
+		msg[0] = '\0';
+		if (jobtype_check_input(t, in, field, sizeof field, msg, sizeof msg) != cases[i].want)
+			fail_msg("case %zu (%s): %s", i, cases[i].input, msg);
+		assert_string_equal(field, cases[i].field);
+		if (cases[i].msg != NULL)
+			assert_string_equal(msg, cases[i].msg);
+		json_object_put(in);
+	}
+	jobtype_free(t);
+
+	/* The same inputs without the steps' references: only their types count. */
+	t = parse_ok(SEARCH_TYPE("", ""));
+	for (size_t i = 0; i < 3; i++) {
+		const char *loose[] = { "{\"q\":\"x\",\"loc\":\"d\"}", "{\"q\":\"x\",\"plat\":[]}",
+					"{\"q\":\"x\",\"plat\":[\"anthropic\",\"anthropic\"]}" };
+		json_object *in = json_tokener_parse(loose[i]);
+
+		assert_int_equal(jobtype_check_input(t, in, field, sizeof field, msg, sizeof msg), AIGW_OK);
+		json_object_put(in);
+	}
+	jobtype_free(t);
+}
+
 int
 main(void)
 {
@@ -156,6 +374,10 @@ main(void)
 		cmocka_unit_test(test_broken_declarations),
 		cmocka_unit_test(test_shipped_types_load),
 		cmocka_unit_test(test_check_input),
+		cmocka_unit_test(test_search_settings),
+		cmocka_unit_test(test_search_settings_faults),
+		cmocka_unit_test(test_search_fault_names_the_file),
+		cmocka_unit_test(test_check_search_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

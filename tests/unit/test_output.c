@@ -85,7 +85,7 @@ test_single_call_output(void **state)
 	char why[256], *s;
 
 	(void)state;
-	assert_int_equal(jobs_step_output(&t->steps[0], results, &out, why, sizeof why), AIGW_OK);
+	assert_int_equal(jobs_step_output(&t->steps[0], NULL, results, &out, why, sizeof why), AIGW_OK);
 	s = to_text(out);
 	assert_string_equal(s, "{\"text\":\"the answer\",\"results\":{\"openai\":"
 			       "{\"ok\":true,\"text\":\"the answer\",\"latencyMs\":5}}}");
@@ -112,13 +112,13 @@ test_single_call_failure_names_the_provider(void **state)
 	char why[256];
 
 	(void)state;
-	assert_int_equal(jobs_step_output(&t->steps[0], results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_int_equal(jobs_step_output(&t->steps[0], NULL, results, &out, why, sizeof why), AIGW_EINVAL);
 	assert_null(out);
 	assert_string_equal(why, "openai: openai returned 401: bad key");
 	json_object_put(results);
 	/* No result at all is a failure too. */
 	results = json_object_new_object();
-	assert_int_equal(jobs_step_output(&t->steps[0], results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_int_equal(jobs_step_output(&t->steps[0], NULL, results, &out, why, sizeof why), AIGW_EINVAL);
 	assert_string_equal(why, "openai: no answer");
 	json_object_put(results);
 	jobtype_free(t);
@@ -135,7 +135,7 @@ test_fanout_partial_success(void **state)
 	char why[256], *s;
 
 	(void)state;
-	assert_int_equal(jobs_step_output(&t->steps[1], results, &out, why, sizeof why), AIGW_OK);
+	assert_int_equal(jobs_step_output(&t->steps[1], NULL, results, &out, why, sizeof why), AIGW_OK);
 	assert_true(json_object_object_get_ex(out, "text", &v));
 	assert_string_equal(json_object_get_string(v),
 			    "## openai (gpt-4o)\n\n```json\n{\"k\": \"v\"}\n```");
@@ -150,7 +150,7 @@ test_fanout_partial_success(void **state)
 	results = json_tokener_parse(
 		"{\"openai\": {\"ok\": true, \"text\": \"prose\"},"
 		" \"gemini\": {\"ok\": false, \"error\": \"timeout\"}}");
-	assert_int_equal(jobs_step_output(&t->steps[1], results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_int_equal(jobs_step_output(&t->steps[1], NULL, results, &out, why, sizeof why), AIGW_EINVAL);
 	assert_string_equal(why, "openai: the answer is not one JSON object; gemini: timeout");
 	json_object_put(results);
 	jobtype_free(t);
@@ -166,7 +166,7 @@ test_json_step_job_output_is_the_json(void **state)
 	char why[256], *s;
 
 	(void)state;
-	assert_int_equal(jobs_step_output(&t->steps[2], results, &out, why, sizeof why), AIGW_OK);
+	assert_int_equal(jobs_step_output(&t->steps[2], NULL, results, &out, why, sizeof why), AIGW_OK);
 	job = jobs_job_output(&t->steps[2], out);
 	s = to_text(job);
 	assert_string_equal(s, "{\"summary\":\"s\"}");
@@ -247,6 +247,123 @@ test_progress_rises_and_reaches_100_only_at_the_end(void **state)
 	jobtype_free(t);
 }
 
+/* A fan-out that takes web search, location and its platforms from the
+ * input, after a single call with fixed settings. */
+static const char search_json[] =
+	"{\"name\": \"s\","
+	" \"input\": {\"q\": {\"type\": \"string\", \"required\": true}, \"ws\": {\"type\": \"boolean\"},"
+	"            \"loc\": {\"type\": \"string\"}, \"plat\": {\"type\": \"array\"}},"
+	" \"steps\": ["
+	"  {\"name\": \"fixed\", \"status_message\": \"1\", \"progress\": 50, \"provider\": \"openai\","
+	"   \"model\": \"gpt-4o\", \"prompt\": \"{{input.q}}\", \"websearch\": true, \"location\": \"fr\"},"
+	"  {\"name\": \"fan\", \"status_message\": \"2\", \"progress\": 100,"
+	"   \"fanout\": [{\"provider\": \"openai\", \"model\": \"gpt-4o\"},"
+	"              {\"provider\": \"gemini\", \"model\": \"gemini-2.5-flash\"},"
+	"              {\"provider\": \"perplexity\", \"model\": \"sonar\"}],"
+	"   \"prompt\": \"{{input.q}}\", \"websearch\": \"{{input.ws}}\", \"location\": \"{{input.loc}}\","
+	"   \"platforms\": \"{{input.plat}}\"}"
+	" ]}";
+
+static struct jobtype *
+load_search_type(void)
+{
+	struct jobtype *t = NULL;
+	char err[512] = "";
+
+	if (jobtype_parse(search_json, strlen(search_json), &t, err, sizeof err) != AIGW_OK)
+		fail_msg("type: %s", err);
+	return t;
+}
+
+static void
+test_step_settings_from_the_input(void **state)
+{
+	struct jobtype *t = load_search_type();
+	const struct jobtype_step *fixed = &t->steps[0], *fan = &t->steps[1];
+	json_object *none = json_tokener_parse("{\"q\": \"x\"}");
+	json_object *some = json_tokener_parse(
+		"{\"q\": \"x\", \"ws\": true, \"loc\": \"de\", \"plat\": [\"perplexity\", \"openai\"]}");
+	json_object *off = json_tokener_parse("{\"q\": \"x\", \"ws\": false, \"loc\": null, \"plat\": null}");
+	char loc[3];
+
+	(void)state;
+	/* Fixed settings do not look at the input. */
+	assert_true(jobs_step_websearch(fixed, none));
+	jobs_step_location(fixed, some, loc);
+	assert_string_equal(loc, "FR");
+	assert_true(jobs_step_runs(fixed, some, 0));
+
+	/* From the input: upper-cased location, only the listed calls. */
+	assert_true(jobs_step_websearch(fan, some));
+	jobs_step_location(fan, some, loc);
+	assert_string_equal(loc, "DE");
+	assert_true(jobs_step_runs(fan, some, 0));
+	assert_false(jobs_step_runs(fan, some, 1));
+	assert_true(jobs_step_runs(fan, some, 2));
+
+	/* Absent or null: no search, no location, every call. */
+	for (size_t k = 0; k < 2; k++) {
+		json_object *in = k == 0 ? none : off;
+
+		assert_false(jobs_step_websearch(fan, in));
+		memcpy(loc, "XX", 3);
+		jobs_step_location(fan, in, loc);
+		assert_string_equal(loc, "");
+		for (size_t i = 0; i < fan->ncalls; i++)
+			assert_true(jobs_step_runs(fan, in, i));
+	}
+	json_object_put(none);
+	json_object_put(some);
+	json_object_put(off);
+	jobtype_free(t);
+}
+
+static void
+test_fanout_skips_calls_left_out(void **state)
+{
+	struct jobtype *t = load_search_type();
+	const struct jobtype_step *fan = &t->steps[1];
+	json_object *input = json_tokener_parse("{\"q\": \"x\", \"plat\": [\"openai\", \"perplexity\"]}");
+	json_object *results = json_tokener_parse(
+		"{\"openai\": {\"ok\": true, \"text\": \"A\"},"
+		" \"perplexity\": {\"ok\": false, \"error\": \"perplexity returned 503\"}}");
+	json_object *out = NULL, *v;
+	char why[256];
+
+	(void)state;
+	/* Gemini was never started: neither a failure nor a result. */
+	assert_int_equal(jobs_step_output(fan, input, results, &out, why, sizeof why), AIGW_OK);
+	assert_true(json_object_object_get_ex(out, "text", &v));
+	assert_string_equal(json_object_get_string(v), "## openai (gpt-4o)\n\nA");
+	assert_true(json_object_object_get_ex(out, "results", &v));
+	assert_int_equal(json_object_object_length(v), 2);
+	assert_false(json_object_object_get_ex(v, "gemini", NULL));
+	json_object_put(out);
+	json_object_put(results);
+
+	/* Every started call failed: the errors name only those. */
+	results = json_tokener_parse(
+		"{\"openai\": {\"ok\": false, \"error\": \"timeout\"},"
+		" \"perplexity\": {\"ok\": false, \"error\": \"perplexity returned 503\"}}");
+	assert_int_equal(jobs_step_output(fan, input, results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_string_equal(why, "openai: timeout; perplexity: perplexity returned 503");
+	/* Without the platforms input, the missing gemini is a failure. */
+	assert_int_equal(jobs_step_output(fan, NULL, results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_string_equal(why, "openai: timeout; gemini: no answer; perplexity: perplexity returned 503");
+	json_object_put(results);
+	json_object_put(input);
+
+	/* Platforms that name none of the calls (a declaration changed under a
+	 * stored job): nothing ran, and the error says why. */
+	input = json_tokener_parse("{\"q\": \"x\", \"plat\": [\"anthropic\"]}");
+	results = json_object_new_object();
+	assert_int_equal(jobs_step_output(fan, input, results, &out, why, sizeof why), AIGW_EINVAL);
+	assert_string_equal(why, "the input's platforms name none of the step's providers");
+	json_object_put(results);
+	json_object_put(input);
+	jobtype_free(t);
+}
+
 int
 main(void)
 {
@@ -258,6 +375,8 @@ main(void)
 		cmocka_unit_test(test_json_step_job_output_is_the_json),
 		cmocka_unit_test(test_context_and_rendering),
 		cmocka_unit_test(test_json_system),
+		cmocka_unit_test(test_step_settings_from_the_input),
+		cmocka_unit_test(test_fanout_skips_calls_left_out),
 		cmocka_unit_test(test_progress_rises_and_reaches_100_only_at_the_end),
 	};
 
