@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "prompts", cli_prompts, "add|list|deactivate prompts tracked every day" },
 	{ "schedule", cli_schedule, "make today's analysis batch: a job per active prompt" },
 	{ "analysis", cli_analysis, "show BATCH: each prompt's result on each platform" },
+	{ "status", cli_status, "queue depth, running work, workers, oldest pending, last reap" },
 };
 
 static void

@@ -18,7 +18,7 @@
 
 #define DEFAULT_ENV_FILE "/etc/aigw/aigw.env"
 
-enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_LOGLEVEL };
+enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_METRICS, VT_LOGLEVEL };
 
 struct var {
 	const char *name;
@@ -68,6 +68,9 @@ static const struct var vars[] = {
 	RATE(ANTHROPIC, "50", "0"),
 	RATE(GEMINI, "10", "0"),
 	RATE(PERPLEXITY, "50", "0"),
+	{ "AIGW_METRICS_ACCESS", VT_METRICS, 0, 0, "local",
+	  offsetof(struct aigw_config, metrics_access) },
+	S("AIGW_METRICS_TOKEN", "", metrics_token),
 	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
 	S("AIGW_LOG_FILE", "", log_file),
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
@@ -77,6 +80,7 @@ static const struct var vars[] = {
 #define NVARS (sizeof vars / sizeof vars[0])
 
 static const char *const auth_names[AUTH__MAX] = { "none", "keys", "server" };
+static const char *const metrics_names[METRICS__MAX] = { "open", "local", "token" };
 static const char *const rate_names[RATE__MAX] = { "openai", "anthropic", "gemini", "perplexity" };
 
 const char *const *
@@ -229,6 +233,16 @@ parse_var(const struct var *v, const char *text, struct aigw_config *cfg,
 		}
 		*(int *)(void *)base = i;
 		return AIGW_OK;
+	case VT_METRICS:
+		for (i = 0; i < METRICS__MAX; i++)
+			if (strcmp(text, metrics_names[i]) == 0)
+				break;
+		if (i == METRICS__MAX) {
+			snprintf(errbuf, errlen, "%s: expected open, local or token", v->name);
+			return AIGW_ECONFIG;
+		}
+		*(int *)(void *)base = i;
+		return AIGW_OK;
 	case VT_LOGLEVEL:
 		i = log_level_parse(text);
 		if (i < 0) {
@@ -264,6 +278,13 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 			config_free(cfg);
 			return err;
 		}
+	}
+	/* A token that is short or empty would be a door left open. */
+	if (cfg->metrics_access == METRICS_TOKEN && strlen(cfg->metrics_token) < 16) {
+		snprintf(errbuf, errlen, "AIGW_METRICS_TOKEN: AIGW_METRICS_ACCESS=token needs a"
+					 " token of at least 16 characters");
+		config_free(cfg);
+		return AIGW_ECONFIG;
 	}
 	return AIGW_OK;
 }

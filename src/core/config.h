@@ -17,6 +17,9 @@
 #include "core/err.h"
 
 enum config_auth { AUTH_NONE, AUTH_KEYS, AUTH_SERVER, AUTH__MAX };
+/* Who may read GET /api/metrics: anyone, loopback clients, or a bearer of
+ * AIGW_METRICS_TOKEN. */
+enum config_metrics { METRICS_OPEN, METRICS_LOCAL, METRICS_TOKEN, METRICS__MAX };
 
 /* The providers with rate limits (SPEC 3), in the order of the table of
  * their API names in config.c. */
@@ -54,6 +57,8 @@ struct aigw_config {
 	char *jobtypes_dir;
 	long mock_delay_ms;
 	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */
+	int metrics_access;      /* enum config_metrics */
+	char *metrics_token;
 	int log_level;           /* enum log_level */
 	char *log_file;          /* "" = stderr */
 	bool spawn;

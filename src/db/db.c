@@ -701,6 +701,71 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" FROM analysis_batches b WHERE b.batch_id = $2"
 		" AND EXISTS (SELECT 1 FROM analysis_jobs a WHERE a.batch_id = b.batch_id"
 		"  AND a.owner_user = $1)" },
+	/* $1 stale_s of a worker slot: every sample of GET /api/metrics, as
+	 * (family, suffix, labels, le, value), families together, buckets in
+	 * rising order. Counters and histograms from metric_values; gauges
+	 * from the queue indexes, never from finished rows. */
+	[DB_METRICS] = { "metrics", 1,
+		"WITH c AS (SELECT family, suffix, labels, le, sum(value) AS value"
+		"  FROM metric_values GROUP BY family, suffix, labels, le),"
+		" active AS (SELECT"
+		"  (SELECT count(*) FROM chat_results WHERE status = 'pending') AS chats_pending,"
+		"  (SELECT count(*) FROM chat_results WHERE status = 'processing') AS chats_running,"
+		"  (SELECT count(*) FROM jobs WHERE status = 'pending') AS jobs_pending,"
+		"  (SELECT count(*) FROM jobs WHERE status = 'running') AS jobs_running),"
+		" s (family, suffix, labels, le, value) AS ("
+		"  SELECT family, suffix, labels, le, value FROM c"
+		"  UNION ALL SELECT 'aigw_chats_created_total', '', '', '',"
+		"   coalesce((SELECT sum(value) FROM c WHERE family = 'aigw_chats_total'), 0)"
+		"   + (SELECT chats_pending + chats_running FROM active)"
+		/* Jobs by type: the finished ones' type label as rendered,
+		 * with the active ones of that type. */
+		"  UNION ALL SELECT 'aigw_jobs_created_total', '', t, '', sum(n) FROM ("
+		"   SELECT substring(labels FROM '^(type=\"(?:[^\"\\\\]|\\\\.)*\")') AS t, value AS n"
+		"    FROM c WHERE family = 'aigw_jobs_total'"
+		"   UNION ALL SELECT aigw_label('type', type), count(*) FROM jobs"
+		"    WHERE status IN ('pending', 'running') GROUP BY type) j GROUP BY t"
+		"  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"chat\"', '', chats_pending FROM active"
+		"  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"job\"', '', jobs_pending FROM active"
+		"  UNION ALL SELECT 'aigw_running', '', 'type=\"chat\"', '', chats_running FROM active"
+		"  UNION ALL SELECT 'aigw_running', '', 'type=\"job\"', '', jobs_running FROM active"
+		"  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"chat\"', '',"
+		"   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM chat_results"
+		"    WHERE status = 'pending')), 0)"
+		"  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"job\"', '',"
+		"   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM jobs"
+		"    WHERE status = 'pending')), 0)"
+		"  UNION ALL SELECT 'aigw_stuck_jobs', '', '', '', count(*) FROM jobs"
+		"   WHERE status = 'running' AND (lease_until < now() OR coalesce(attempt_at, started_at)"
+		"    + timeout_s * interval '1 second' < now())"
+		"  UNION ALL SELECT 'aigw_workers_alive', '', '', '', count(*) FROM worker_slots"
+		"   WHERE pid IS NOT NULL AND heartbeat_at > now() - $1 * interval '1 second'"
+		"  UNION ALL SELECT 'aigw_reaper_last_run_timestamp_seconds', '', '', '',"
+		"   coalesce(extract(epoch FROM (SELECT ran_at FROM reaper_state WHERE id = 1)), 0)"
+		"  UNION ALL SELECT 'aigw_rate_limit_waits_total', '', aigw_label('provider', provider),"
+		"   '', waits FROM rate_limit_waits"
+		"  UNION ALL SELECT 'aigw_rate_limit_wait_seconds_total', '',"
+		"   aigw_label('provider', provider), '', wait_ms / 1000.0 FROM rate_limit_waits)"
+		" SELECT family, suffix, labels, le, value::double precision FROM s"
+		" ORDER BY family, labels, CASE suffix WHEN '_bucket' THEN 0 WHEN '_sum' THEN 1"
+		"  WHEN '_count' THEN 2 ELSE 0 END,"
+		"  CASE WHEN le = '' THEN 0 WHEN le = '+Inf' THEN 'Infinity'::float8 ELSE le::float8 END" },
+	/* $1 stale_s: what aigw status prints. */
+	[DB_STATUS] = { "status", 1,
+		"SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending'),"
+		" (SELECT count(*) FROM jobs WHERE status = 'pending'),"
+		" (SELECT count(*) FROM chat_results WHERE status = 'processing'),"
+		" (SELECT count(*) FROM jobs WHERE status = 'running'),"
+		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
+		"  AND heartbeat_at > now() - $1 * interval '1 second'),"
+		" coalesce(extract(epoch FROM now() - least("
+		"  (SELECT min(created_at) FROM chat_results WHERE status = 'pending'),"
+		"  (SELECT min(created_at) FROM jobs WHERE status = 'pending')))::bigint::text, '-'),"
+		" coalesce((SELECT " TS("ran_at") " FROM reaper_state WHERE id = 1), 'never'),"
+		" coalesce((SELECT extract(epoch FROM now() - ran_at)::bigint::text FROM reaper_state"
+		"  WHERE id = 1), '-'),"
+		" (SELECT count(*) FROM jobs WHERE status = 'running' AND (lease_until < now()"
+		"  OR coalesce(attempt_at, started_at) + timeout_s * interval '1 second' < now()))" },
 };
 
 struct db {

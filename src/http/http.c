@@ -209,6 +209,7 @@ http_resp_raw(struct http_req *req, int status, const char *json, size_t len)
 {
 	buf_reset(&req->out);
 	req->status = status;
+	req->content_type = NULL;
 	if (buf_append(&req->out, json, len) != AIGW_OK) {
 		static const char oom[] =
 			"{\"success\":false,\"error\":\"internal error\",\"code\":\"internal\"}";
@@ -218,6 +219,15 @@ http_resp_raw(struct http_req *req, int status, const char *json, size_t len)
 		if (buf_append(&req->out, oom, sizeof oom - 1) != AIGW_OK)
 			buf_free(&req->out);
 	}
+}
+
+void
+http_resp_text(struct http_req *req, int status, const char *content_type, const char *body,
+	       size_t len)
+{
+	http_resp_raw(req, status, body, len);
+	/* An out-of-memory answer from http_resp_raw is JSON again. */
+	req->content_type = req->status == status ? content_type : NULL;
 }
 
 void
@@ -323,11 +333,13 @@ http_resp_send(struct http_req *req)
 
 	n = snprintf(head, sizeof head,
 		     "Status: %d %s\r\n"
-		     "Content-Type: application/json; charset=utf-8\r\n"
+		     "Content-Type: %s\r\n"
 		     "Cache-Control: no-store\r\n"
 		     "X-Request-Id: %s\r\n"
 		     "Content-Length: %zu\r\n",
-		     req->status, http_reason(req->status), req->request_id, req->out.len);
+		     req->status, http_reason(req->status),
+		     req->content_type ? req->content_type : "application/json; charset=utf-8",
+		     req->request_id, req->out.len);
 	if (n < 0 || (size_t)n >= sizeof head)
 		return AIGW_EINVAL;
 	if (req->io->write(req->io->ctx, head, (size_t)n) < 0 ||

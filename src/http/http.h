@@ -45,6 +45,7 @@ struct http_req {
 
 	/* the response */
 	int status;
+	const char *content_type;  /* static text; NULL: JSON */
 	struct buf headers;  /* "Name: value\r\n" lines */
 	struct buf out;
 };
@@ -76,6 +77,10 @@ void http_resp_header(struct http_req *req, const char *name, const char *value)
 void http_resp_json(struct http_req *req, int status, json_object *obj);
 /* Sets a raw JSON body the caller already built. */
 void http_resp_raw(struct http_req *req, int status, const char *json, size_t len);
+/* Sets a body of another type; content_type must outlive the request (a
+ * string literal). */
+void http_resp_text(struct http_req *req, int status, const char *content_type,
+		    const char *body, size_t len);
 /* {"success": false, "error": msg, "code": code[, "field": field]} */
 void http_resp_error(struct http_req *req, int status, const char *code, const char *field,
 		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -7,5 +7,6 @@ libaigw_la_SOURCES += \
 	src/http/jobs.c src/http/jobs.h \
 	src/http/ops.c \
 	src/http/analysis.c \
+	src/http/metrics.c src/http/metrics.h \
 	src/http/spawn.c src/http/spawn.h \
 	src/http/wake.c src/http/wake.h

@@ -39,6 +39,7 @@ enum route_match http_route_find(const char *method, const char *path,
 void chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_list(struct http_thread *t, struct http_req *req, const struct route_args *args);
 /* GET /api/jobtypes: the loaded job types, as a client offers them. */

@@ -1,0 +1,42 @@
+/* status.c: "aigw status": what an operator looks at first. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "db/db.h"
+#include "db/metrics.h"
+#include "db/workers.h"
+
+int
+cli_status(const struct aigw_config *cfg, int argc, char **argv)
+{
+	struct db_status s;
+	struct db *db;
+	enum aigw_err err;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: aigw status\n");
+		return 2;
+	}
+	db = db_new(cfg->database_url);
+	if (db == NULL) {
+		fprintf(stderr, "aigw status: out of memory\n");
+		return 1;
+	}
+	err = db_status(db, WORKER_SLOT_STALE_S, &s);
+	db_free(db);
+	if (err != AIGW_OK) {
+		fprintf(stderr, "aigw status: the database failed (see the log above)\n");
+		return 1;
+	}
+	printf("queue depth:     %ld chats, %ld jobs waiting\n", s.chats_pending, s.jobs_pending);
+	printf("running:         %ld chats, %ld jobs\n", s.chats_running, s.jobs_running);
+	printf("stuck jobs:      %ld\n", s.stuck_jobs);
+	printf("workers alive:   %ld of %ld slots\n", s.workers_alive, cfg->workers_max);
+	printf("oldest pending:  %s%s\n", s.oldest_pending_s,
+	       s.oldest_pending_s[0] == '-' ? "" : " s");
+	printf("last reaper run: %s%s%s%s\n", s.reaper_ran_at,
+	       s.reaper_ago_s[0] == '-' ? "" : " (", s.reaper_ago_s[0] == '-' ? "" : s.reaper_ago_s,
+	       s.reaper_ago_s[0] == '-' ? "" : " s ago)");
+	return 0;
+}

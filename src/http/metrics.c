@@ -1,0 +1,160 @@
+/* metrics.c: GET /api/metrics (see metrics.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/secret.h"
+#include "db/workers.h"
+#include "http/metrics.h"
+#include "http/routes.h"
+
+/* 4 MiB holds tens of thousands of samples; the label sets are bounded by the
+ * job types, providers and statuses, so this is never reached. */
+#define METRICS_TEXT_MAX (4L << 20)
+
+struct family {
+	const char *name;
+	const char *type;
+	const char *help;
+};
+
+static const struct family families[] = {
+	{ "aigw_chats_created_total", "counter", "Chats submitted." },
+	{ "aigw_chats_total", "counter", "Chats finished, by status." },
+	{ "aigw_chat_duration_seconds", "histogram",
+	  "Time from a chat's submit to its last result." },
+	{ "aigw_jobs_created_total", "counter", "Jobs submitted." },
+	{ "aigw_jobs_total", "counter", "Jobs finished, by type and status." },
+	{ "aigw_job_duration_seconds", "histogram", "Time from a job's submit to its end, by type." },
+	{ "aigw_provider_calls_total", "counter",
+	  "Provider calls settled (after their retries), by provider and outcome." },
+	{ "aigw_provider_latency_seconds", "histogram",
+	  "Time of a provider call's last attempt, by provider." },
+	{ "aigw_queue_depth", "gauge", "Chats and jobs waiting for a worker." },
+	{ "aigw_running", "gauge", "Chats and jobs being worked on." },
+	{ "aigw_oldest_pending_seconds", "gauge", "Age of the oldest chat or job waiting." },
+	{ "aigw_stuck_jobs", "gauge",
+	  "Running jobs whose lease ran out or that ran past their type's timeout." },
+	{ "aigw_workers_alive", "gauge", "Workers holding a slot with a fresh heartbeat." },
+	{ "aigw_reaper_last_run_timestamp_seconds", "gauge",
+	  "When the reaper last ran (Unix time; 0: never)." },
+	{ "aigw_rate_limit_waits_total", "counter",
+	  "Provider calls that waited for a rate limit, by provider." },
+	{ "aigw_rate_limit_wait_seconds_total", "counter",
+	  "Time provider calls spent waiting for a rate limit, by provider." },
+};
+
+static const struct family *
+family_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+		if (strcmp(families[i].name, name) == 0)
+			return &families[i];
+	return NULL;
+}
+
+/* A float the way the format spells it: integers without a fraction. */
+static void
+format_value(double v, char *out, size_t len)
+{
+	if (isnan(v))
+		snprintf(out, len, "NaN");
+	else if (isinf(v))
+		snprintf(out, len, "%s", v > 0 ? "+Inf" : "-Inf");
+	else if (v > -1e15 && v < 1e15 && v == (double)(long long)v)
+		snprintf(out, len, "%lld", (long long)v);
+	else
+		snprintf(out, len, "%.9g", v);
+}
+
+void
+metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s)
+{
+	char value[64];
+	bool braces = s->labels[0] != '\0' || s->le[0] != '\0';
+	enum aigw_err err = AIGW_OK;
+
+	if (t->err != AIGW_OK)
+		return;
+	if (strcmp(t->family, s->family) != 0) {
+		const struct family *f = family_find(s->family);
+
+		snprintf(t->family, sizeof t->family, "%s", s->family);
+		err = f != NULL ? buf_printf(t->out, "# HELP %s %s\n# TYPE %s %s\n", f->name,
+					     f->help, f->name, f->type)
+				: buf_printf(t->out, "# TYPE %s untyped\n", s->family);
+	}
+	format_value(s->value, value, sizeof value);
+	if (err == AIGW_OK && s->le[0] != '\0')
+		err = buf_printf(t->out, "%s%s{%s%sle=\"%s\"} %s\n", s->family, s->suffix, s->labels,
+				 s->labels[0] ? "," : "", s->le, value);
+	else if (err == AIGW_OK)
+		err = buf_printf(t->out, "%s%s%s%s%s %s\n", s->family, s->suffix, braces ? "{" : "",
+				 s->labels, braces ? "}" : "", value);
+	t->err = err;
+}
+
+bool
+metrics_access_allowed(const struct aigw_config *cfg, const char *remote_addr,
+		       const char *authorization)
+{
+	char want[SECRET_HASH_HEX_LEN + 1], got[SECRET_HASH_HEX_LEN + 1];
+	const char *token;
+
+	switch (cfg->metrics_access) {
+	case METRICS_OPEN:
+		return true;
+	case METRICS_LOCAL:
+		return remote_addr != NULL &&
+		       (strncmp(remote_addr, "127.", 4) == 0 || strcmp(remote_addr, "::1") == 0 ||
+			strcmp(remote_addr, "::ffff:127.0.0.1") == 0);
+	case METRICS_TOKEN:
+		if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0)
+			return false;
+		token = authorization + 7;
+		/* Hashes of equal length compared in constant time: how long
+		 * the comparison takes tells nothing of the token. */
+		return secret_sha256_hex(token, strlen(token), got) == AIGW_OK &&
+		       secret_sha256_hex(cfg->metrics_token, strlen(cfg->metrics_token), want) ==
+			       AIGW_OK &&
+		       secret_hash_equal(got, want);
+	default:
+		return false;
+	}
+}
+
+static void
+sample_to_text(void *ctx, const struct db_metric_sample *s)
+{
+	metrics_text_add(ctx, s);
+}
+
+void
+ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	struct buf out;
+	struct metrics_text text = { .out = &out, .err = AIGW_OK };
+	enum aigw_err err;
+
+	(void)args;
+	if (!metrics_access_allowed(t->app->cfg, http_param(req, "REMOTE_ADDR"),
+				    http_param(req, "HTTP_AUTHORIZATION"))) {
+		if (t->app->cfg->metrics_access == METRICS_TOKEN)
+			http_resp_header(req, "WWW-Authenticate", "Bearer realm=\"aigw metrics\"");
+		http_resp_error(req, t->app->cfg->metrics_access == METRICS_TOKEN ? 401 : 403,
+				t->app->cfg->metrics_access == METRICS_TOKEN ? "unauthorized"
+									      : "forbidden",
+				NULL, "the metrics are not open to this client (AIGW_METRICS_ACCESS)");
+		return;
+	}
+	buf_init(&out, METRICS_TEXT_MAX);
+	err = db_metrics(t->db, WORKER_SLOT_STALE_S, sample_to_text, &text);
+	if (err == AIGW_OK)
+		err = text.err;
+	if (err == AIGW_OK)
+		http_resp_text(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+			       out.data ? out.data : "", out.len);
+	else
+		http_resp_from_err(req, err == AIGW_ETOOBIG ? AIGW_ENOMEM : err);
+	buf_free(&out);
+}

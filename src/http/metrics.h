@@ -1,0 +1,34 @@
+/*
+ * metrics.h: GET /api/metrics in the Prometheus text exposition format
+ * (version 0.0.4), and who may read it (AIGW_METRICS_ACCESS).
+ *
+ * The samples come from the database (db/metrics.h); this module names
+ * each family's type and help once, before its first sample, and writes
+ * the lines. Rendering fails only with AIGW_ENOMEM or AIGW_ETOOBIG.
+ */
+#ifndef AIGW_HTTP_METRICS_H
+#define AIGW_HTTP_METRICS_H
+
+#include <stdbool.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "db/metrics.h"
+
+struct metrics_text {
+	struct buf *out;
+	char family[128];       /* the family whose header was written last */
+	enum aigw_err err;      /* the first failure; later samples are skipped */
+};
+
+/* Appends one sample (and its family's # HELP and # TYPE lines when the
+ * family changes) to t->out. */
+void metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s);
+
+/* Whether a request may read the metrics: remote_addr is the client's
+ * address as the web server saw it, authorization the Authorization
+ * header (either may be NULL). */
+bool metrics_access_allowed(const struct aigw_config *cfg, const char *remote_addr,
+			    const char *authorization);
+
+#endif
