@@ -313,6 +313,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(cfg.log_level);
+	log_set_program("aigw-fcgi");
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
 	app.waker = NULL;

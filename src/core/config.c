@@ -73,6 +73,7 @@ static const struct var vars[] = {
 	S("AIGW_METRICS_TOKEN", "", metrics_token),
 	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
 	S("AIGW_LOG_FILE", "", log_file),
+	{ "AIGW_LOG_PROMPTS", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, log_prompts) },
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
 	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
 };

@@ -1,4 +1,4 @@
-/* log.c: the line logger (see log.h). */
+/* log.c: the JSON line logger (see log.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +7,9 @@
 
 #include "core/log.h"
 
+#define LINE_MAX_BYTES 4096
+#define MSG_MAX_BYTES 2048
+
 static const char *const level_names[LOG__MAX] = {
 	[LOG_ERROR] = "error", [LOG_WARN] = "warn",
 	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
@@ -14,6 +17,7 @@ static const char *const level_names[LOG__MAX] = {
 
 static volatile int current_level = LOG_INFO;
 static volatile int log_fd = 2;
+static const char *volatile program = "aigw";
 
 int
 log_level_parse(const char *s)
@@ -36,45 +40,210 @@ log_set_fd(int fd)
 	log_fd = fd;
 }
 
+void
+log_set_program(const char *name)
+{
+	program = name;
+}
+
 int
 log_enabled(enum log_level level)
 {
 	return (int)level <= current_level;
 }
 
-void
-log_msg(enum log_level level, const char *component, const char *id,
-	const char *fmt, ...)
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or
+ * 0 when there is none: overlong forms, surrogates and code points past
+ * U+10FFFF are not UTF-8. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
 {
-	char line[2048];
-	char stamp[32];
+	size_t len;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+struct line {
+	char *buf;
+	size_t len, cap;   /* cap keeps room for the closing "}\n" */
+	bool full;
+};
+
+static void
+put(struct line *l, const char *s, size_t n)
+{
+	if (l->full || n > l->cap - l->len) {
+		l->full = true;
+		return;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void
+puts_raw(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+/* s as a JSON string, cut whole-character before it passes max bytes. */
+static void
+put_string(struct line *l, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), used = 0;
+
+	put(l, "\"", 1);
+	for (size_t i = 0; i < n && !l->full;) {
+		char esc[8];
+		size_t seq = utf8_seq(p + i, n - i);
+		const char *out;
+		size_t outlen;
+
+		if (seq == 0) {
+			out = "\\ufffd", outlen = 6, seq = 1;
+		} else if (p[i] == '"' || p[i] == '\\') {
+			esc[0] = '\\', esc[1] = (char)p[i];
+			out = esc, outlen = 2;
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+			out = esc, outlen = 6;
+		} else {
+			out = s + i, outlen = seq;
+		}
+		if (used + outlen > max)
+			break;
+		put(l, out, outlen);
+		used += outlen;
+		i += seq;
+	}
+	put(l, "\"", 1);
+}
+
+static void
+put_key(struct line *l, const char *key)
+{
+	put(l, ",", 1);
+	put_string(l, key, 64);
+	put(l, ":", 1);
+}
+
+size_t
+log_format(char *buf, size_t len, enum log_level level, const char *component, const char *id,
+	   const struct log_attr *attrs, size_t nattrs, const char *msg)
+{
+	struct line l = { buf, 0, len > 2 ? len - 2 : 0, false };
+	char stamp[48], num[32];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
-	int n, m;
-	ssize_t w;
 
-	if (!log_enabled(level))
-		return;
+	if (len < 2)
+		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof line, "%s.%03ldZ %s %s[%ld]%s%s: ", stamp,
-		     ts.tv_nsec / 1000000L, level_names[level], component,
-		     (long)getpid(), id ? " " : "", id ? id : "");
-	if (n < 0 || (size_t)n >= sizeof line)
+	snprintf(stamp + strlen(stamp), sizeof stamp - strlen(stamp), ".%03ldZ",
+		 ts.tv_nsec / 1000000L);
+	puts_raw(&l, "{\"time\":");
+	put_string(&l, stamp, sizeof stamp);
+	put_key(&l, "level");
+	put_string(&l, level_names[level], 16);
+	put_key(&l, "program");
+	put_string(&l, program, 64);
+	snprintf(num, sizeof num, "%ld", (long)getpid());
+	put_key(&l, "pid");
+	puts_raw(&l, num);
+	put_key(&l, "component");
+	put_string(&l, component, 64);
+	if (id != NULL) {
+		put_key(&l, "id");
+		put_string(&l, id, 200);
+	}
+	for (size_t i = 0; i < nattrs; i++) {
+		put_key(&l, attrs[i].key);
+		if (attrs[i].str != NULL) {
+			put_string(&l, attrs[i].str, 512);
+		} else {
+			snprintf(num, sizeof num, "%lld", attrs[i].num);
+			puts_raw(&l, num);
+		}
+	}
+	/* The message last: what is cut when the line is long. */
+	if (!l.full) {
+		size_t room = l.cap - l.len;
+
+		put_key(&l, "msg");
+		put_string(&l, msg, room > 16 ? room - 16 : 0);
+	}
+	if (l.full)
+		return 0;
+	buf[l.len++] = '}';
+	buf[l.len++] = '\n';
+	return l.len;
+}
+
+static void
+emit(enum log_level level, const char *component, const char *id,
+     const struct log_attr *attrs, size_t nattrs, const char *fmt, va_list ap)
+{
+	char msg[MSG_MAX_BYTES], line[LINE_MAX_BYTES];
+	size_t n;
+	ssize_t w;
+
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		return;
+	n = log_format(line, sizeof line, level, component, id, attrs, nattrs, msg);
+	if (n == 0)
+		n = log_format(line, sizeof line, level, component, id, NULL, 0,
+			       "(a log line too long to write)");
+	if (n > 0) {
+		w = write(log_fd, line, n);
+		(void)w;
+	}
+}
+
+void
+log_msg(enum log_level level, const char *component, const char *id, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	emit(level, component, id, NULL, 0, fmt, ap);
 	va_end(ap);
-	if (m < 0)
+}
+
+void
+log_event(enum log_level level, const char *component, const char *id,
+	  const struct log_attr *attrs, size_t nattrs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
 		return;
-	n = (size_t)n + (size_t)m >= sizeof line - 1 ? (int)sizeof line - 2 : n + m;
-	/* Untrusted text must not start a new line or move the cursor. */
-	for (int i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
-	line[n++] = '\n';
-	w = write(log_fd, line, (size_t)n);
-	(void)w;
+	va_start(ap, fmt);
+	emit(level, component, id, attrs, nattrs, fmt, ap);
+	va_end(ap);
 }

@@ -188,6 +188,7 @@ void
 http_handle(struct http_thread *t, const struct http_io *io)
 {
 	struct http_req req;
+	int64_t start = time_mono_ms();
 	enum aigw_err err;
 
 	err = http_req_init(&req, io);
@@ -195,8 +196,16 @@ http_handle(struct http_thread *t, const struct http_io *io)
 		http_resp_from_err(&req, err);
 	else
 		dispatch(t, &req);
-	log_debug("http", req.request_id, "%.16s %.200s -> %d", req.method,
-		  req.path ? req.path : "?", req.status);
+	{
+		const struct log_attr attrs[] = {
+			LOG_STR("method", req.method), LOG_STR("path", req.path),
+			LOG_NUM("status", req.status), LOG_NUM("duration_ms", time_mono_ms() - start),
+		};
+
+		log_event(LOG_INFO, "http", req.request_id, attrs, sizeof attrs / sizeof attrs[0],
+			  "%.16s %.200s %d", req.method ? req.method : "?", req.path ? req.path : "?",
+			  req.status);
+	}
 	if (http_resp_send(&req) != AIGW_OK)
 		log_info("http", req.request_id, "client went away before the response was sent");
 	http_req_free(&req);

@@ -337,8 +337,15 @@ begin_step(struct runner *r, struct job_run *j)
 		j->ntasks++;
 	}
 	j->open = j->ntasks;
-	log_info("worker", j->c.job_id, "step %s started (%zu call%s)", s->name, j->ntasks,
-		 j->ntasks == 1 ? "" : "s");
+	if (r->cfg->log_prompts) {
+		const struct log_attr prompt[] = { LOG_STR("prompt", j->prompt) };
+
+		log_event(LOG_INFO, "worker", j->c.job_id, prompt, 1, "step %s started (%zu call%s)",
+			  s->name, j->ntasks, j->ntasks == 1 ? "" : "s");
+	} else {
+		log_info("worker", j->c.job_id, "step %s started (%zu call%s)", s->name, j->ntasks,
+			 j->ntasks == 1 ? "" : "s");
+	}
 	j->phase = j->open > 0 ? JOB_RUNNING : JOB_END_STEP;
 	j->due_ms = 0;
 out:

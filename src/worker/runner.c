@@ -218,12 +218,22 @@ task_complete(struct runner *r, struct task *t, const struct prov_result *pr, in
 		t->ops->settled(r, t);
 		return;
 	}
-	if (pr->ok)
-		log_info("worker", id, "%s: ok after %d attempt%s, %lld ms", t->provider,
-			 t->attempts, t->attempts == 1 ? "" : "s", (long long)latency_ms);
-	else
-		log_info("worker", id, "%s: failed after %d attempt%s: %s", t->provider,
-			 t->attempts, t->attempts == 1 ? "" : "s", pr->error ? pr->error : "?");
+	{
+		const struct log_attr attrs[] = {
+			LOG_STR("provider", t->provider), LOG_STR("model", t->model),
+			LOG_STR("status", pr->ok ? "ok" : "failed"), LOG_NUM("attempts", t->attempts),
+			LOG_NUM("duration_ms", latency_ms),
+		};
+
+		if (pr->ok)
+			log_event(LOG_INFO, "worker", id, attrs, sizeof attrs / sizeof attrs[0],
+				  "%s: ok after %d attempt%s, %lld ms", t->provider, t->attempts,
+				  t->attempts == 1 ? "" : "s", (long long)latency_ms);
+		else
+			log_event(LOG_INFO, "worker", id, attrs, sizeof attrs / sizeof attrs[0],
+				  "%s: failed after %d attempt%s: %.300s", t->provider, t->attempts,
+				  t->attempts == 1 ? "" : "s", pr->error ? pr->error : "?");
+	}
 	t->state = TASK_UNWRITTEN;
 	task_flush(r, t);
 }
@@ -652,7 +662,14 @@ claim(struct runner *r)
 		char id[UUID_STR_LEN + 1];
 
 		memcpy(id, claims[i].chat_id, sizeof id);
-		log_info("worker", id, "claimed (attempt %d)", claims[i].attempt);
+		if (r->cfg->log_prompts) {
+			const struct log_attr prompt[] = { LOG_STR("prompt", claims[i].message) };
+
+			log_event(LOG_INFO, "worker", id, prompt, 1, "claimed (attempt %d)",
+				  claims[i].attempt);
+		} else {
+			log_info("worker", id, "claimed (attempt %d)", claims[i].attempt);
+		}
 		if (chat_add(r, &claims[i]) == AIGW_ENOMEM)
 			log_error("worker", id, "out of memory; left to its lease");
 	}

@@ -5,7 +5,8 @@ unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
 core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_http \
 	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
-	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics
+	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics \
+	tests/unit/test_log
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -41,6 +42,9 @@ tests_unit_test_rate_LDADD = $(unit_ldadd)
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CFLAGS = $(unit_cflags)
 tests_unit_test_metrics_LDADD = $(unit_ldadd)
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(unit_cflags)
+tests_unit_test_log_LDADD = $(unit_ldadd)
 
 # the async provider adapters, from fixtures like the sync ones
 TESTS += tests/unit/test_openai_batch
