@@ -188,14 +188,19 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 		"  AND heartbeat_at > now() - $1 * interval '1 second')" },
 	/* $1 owner $2 key: a key is remembered for 24 hours. */
-	/* $1 max attempts of a chat: work a worker could claim right now
+	/* $1 max attempts of a chat $2 AIGW_ANALYSIS_CONCURRENCY: work a
+	 * worker could claim right now
 	 * (chats, jobs, calls waiting for a batch, batches left by a worker). */
-	[DB_QUEUE_WAITING] = { "queue_waiting", 1,
+	[DB_QUEUE_WAITING] = { "queue_waiting", 2,
 		"SELECT (SELECT count(*) FROM chat_results WHERE (status = 'pending'"
 		"  OR (status = 'processing' AND lease_until < now() AND attempts < $1))"
 		"  AND expires_at > now())"
-		" + (SELECT count(*) FROM jobs WHERE status = 'pending'"
+		" + (SELECT count(*) FROM jobs WHERE (status = 'pending'"
 		"  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))"
+		/* Analysis jobs waiting for their cap are no work to wake for. */
+		"  AND (analysis_batch IS NULL OR (SELECT count(*) FROM jobs r"
+		"   WHERE r.analysis_batch IS NOT NULL AND r.status = 'running'"
+		"   AND r.lease_until >= now()) < $2))"
 		" + (SELECT count(*) FROM batch_items WHERE batch_id IS NULL AND result IS NULL)"
 		" + (SELECT count(*) FROM batches WHERE status IN ('submitting', 'running')"
 		"  AND lease_until < now())" },

@@ -86,15 +86,16 @@ db_slot_release(struct db *db, int slot, long pid, const char *host)
 }
 
 enum aigw_err
-db_queue_waiting(struct db *db, long max_attempts, long *n)
+db_queue_waiting(struct db *db, long max_attempts, long analysis_max, long *n)
 {
-	char att[24];
-	const char *values[1] = { att };
+	char att[24], cap[24];
+	const char *values[2] = { att, cap };
 	PGresult *res = NULL;
 	enum aigw_err err;
 
 	*n = 0;
 	snprintf(att, sizeof att, "%ld", max_attempts);
+	snprintf(cap, sizeof cap, "%ld", analysis_max);
 	err = db_exec(db, DB_QUEUE_WAITING, values, &res);
 	if (err != AIGW_OK)
 		return err;

@@ -37,8 +37,10 @@ enum aigw_err db_slot_release(struct db *db, int slot, long pid,
 			      const char *host) AIGW_MUSTCHECK;
 
 /* Work a worker could claim now: chats and jobs pending or whose lease ran
- * out with attempts left, calls waiting for a batch, and batches whose
- * worker is gone (max_attempts is the chats' AIGW_MAX_ATTEMPTS). */
-enum aigw_err db_queue_waiting(struct db *db, long max_attempts, long *n) AIGW_MUSTCHECK;
+ * out with attempts left (analysis jobs only while fewer than analysis_max
+ * of them run), calls waiting for a batch, and batches whose worker is
+ * gone (max_attempts is the chats' AIGW_MAX_ATTEMPTS). */
+enum aigw_err db_queue_waiting(struct db *db, long max_attempts, long analysis_max,
+			       long *n) AIGW_MUSTCHECK;
 
 #endif

@@ -47,7 +47,7 @@ queue_waiting(const struct aigw_config *cfg, struct db *db)
 {
 	long n = 0;
 
-	return db_queue_waiting(db, cfg->max_attempts, &n) == AIGW_OK && n > 0;
+	return db_queue_waiting(db, cfg->max_attempts, cfg->analysis_concurrency, &n) == AIGW_OK && n > 0;
 }
 
 static void *

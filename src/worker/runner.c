@@ -851,7 +851,8 @@ idle_exit(struct runner *r, int64_t now)
 	if (r->slot == 0) {
 		long waiting = 0;
 
-		if (db_queue_waiting(r->db, r->cfg->max_attempts, &waiting) == AIGW_OK &&
+		if (db_queue_waiting(r->db, r->cfg->max_attempts, r->cfg->analysis_concurrency,
+				     &waiting) == AIGW_OK &&
 		    waiting == 0)
 			return true;
 		if (db_slot_reserve(r->db, r->cfg->workers_max, r->pid, r->host, &r->slot) !=
