@@ -8,4 +8,5 @@ libaigw_la_SOURCES += \
 	src/db/batches.c src/db/batches.h \
 	src/db/workers.c src/db/workers.h \
 	src/db/analysis.c src/db/analysis.h \
+	src/db/listen.c src/db/listen.h \
 	src/db/migrate.c src/db/migrate.h
