@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/realtime.h"
 #include "http/server.h"
 #include "http/spawn.h"
 
@@ -32,6 +33,8 @@
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
 static volatile sig_atomic_t stopping;
+/* Shared by every thread for the life of the process. */
+static struct rt_gate wait_gate;
 
 /* ---- the FastCGI transport ---- */
 
@@ -67,6 +70,19 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 	return 0;
 }
 
+static int
+fcgi_flush(void *ctx)
+{
+	return FCGX_FFlush(((FCGX_Request *)ctx)->out);
+}
+
+/* The connection from nginx: it closes it when its client goes away. */
+static int
+fcgi_hangup_fd(void *ctx)
+{
+	return ((FCGX_Request *)ctx)->ipcFd;
+}
+
 /* ---- the CGI transport ---- */
 
 static const char *
@@ -95,12 +111,20 @@ cgi_write(void *ctx, const char *buf, size_t n)
 	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
 }
 
+static int
+cgi_flush(void *ctx)
+{
+	(void)ctx;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
 static void *
 serve_thread(void *arg)
 {
 	struct http_thread *t = arg;
 	FCGX_Request request;
-	struct http_io io = { &request, fcgi_param, fcgi_read, fcgi_write };
+	struct http_io io = { &request, fcgi_param, fcgi_read, fcgi_write, fcgi_flush,
+			      fcgi_hangup_fd };
 
 	if (FCGX_InitRequest(&request, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("fcgi", NULL, "cannot initialise a request");
@@ -200,7 +224,7 @@ static int
 serve_cgi(struct http_app *app)
 {
 	struct http_thread t = { app, db_new(app->cfg->database_url) };
-	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
+	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write, cgi_flush, NULL };
 
 	if (t.db == NULL) {
 		fprintf(stderr, "aigw-fcgi: out of memory\n");
@@ -243,6 +267,9 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		fprintf(stderr, "aigw-fcgi: cannot start the waker thread\n");
 		return 1;
 	}
+	/* Waiting requests hold a thread each: leave threads for the rest. */
+	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads));
+	app->gate = &wait_gate;
 	threads = calloc((size_t)nthreads, sizeof *threads);
 	tids = calloc((size_t)nthreads, sizeof *tids);
 	if (threads == NULL || tids == NULL) {
@@ -264,8 +291,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	if (started > 0) {
 		int sig = 0;
 
-		log_info("fcgi", NULL, "serving on %s with %ld threads",
-			 listen_addr ? listen_addr : "descriptor 0", started);
+		log_info("fcgi", NULL, "serving on %s with %ld threads, %ld of them may wait",
+			 listen_addr ? listen_addr : "descriptor 0", started, wait_gate.max);
 		sigwait(&stop_signals, &sig);
 		stopping = 1;
 		log_info("fcgi", NULL, "stopping on signal %d", sig);
@@ -279,6 +306,7 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 out:
 	waker_stop(app->waker);
 	app->waker = NULL;
+	app->gate = NULL;
 	free(threads);
 	free(tids);
 	return rc;
@@ -317,6 +345,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
 	app.waker = NULL;
+	app.gate = NULL;
 	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;

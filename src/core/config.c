@@ -60,6 +60,11 @@ static const struct var vars[] = {
 	L("AIGW_ANALYSIS_CONCURRENCY", 1, 10000, "5", analysis_concurrency),
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
+	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
+	 * always remain for requests that do not wait. */
+	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
+	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
+	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
 	/* RPM defaults from the product's design documents (a provider's
 	 * entry tier). No TPM by default: token limits depend on the model and
 	 * the account's tier, and providers count them differently (Anthropic

@@ -56,6 +56,9 @@ struct aigw_config {
 	long analysis_concurrency;  /* analysis jobs running at once */
 	char *jobtypes_dir;
 	long mock_delay_ms;
+	long wait_max;           /* long-polls and event streams waiting at once; 0: auto */
+	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */
+	long sse_max_s;          /* an event stream ends after this long */
 	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */
 	int metrics_access;      /* enum config_metrics */
 	char *metrics_token;

@@ -455,7 +455,8 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"SELECT " JOB_FULL_JSON " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
 	/* $1 id $2 owner */
 	[DB_JOB_STATUS] = { "job_status", 2,
-		"SELECT " JOB_STATUS_JSON " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
+		"SELECT " JOB_STATUS_JSON ", j.version, j.status"
+		" FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2" },
 	/* $1 id $2 owner */
 	[DB_JOB_RESULT] = { "job_result", 2,
 		"SELECT j.status, j.output::text, j.error, " JOB_STATUS_JSON
@@ -859,6 +860,14 @@ unsigned long
 db_connection_id(const struct db *db)
 {
 	return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK ? db->conn_id : 0;
+}
+
+void
+db_reset(struct db *db)
+{
+	if (db->in_tx)
+		db->in_tx = false;
+	disconnect(db);
 }
 
 bool

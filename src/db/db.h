@@ -110,6 +110,9 @@ PGconn *db_conn(struct db *db);
  * set up on the server (LISTEN) is gone, even when libpq reuses an
  * address. Cannot fail. */
 unsigned long db_connection_id(const struct db *db);
+/* Closes the connection, and with it whatever session state it had
+ * (LISTEN); the next statement connects afresh. Cannot fail. */
+void db_reset(struct db *db);
 /* True when the last failure was a lost connection. */
 bool db_connection_lost(const struct db *db);
 

@@ -96,6 +96,33 @@ db_job_get(struct db *db, const char *id, const char *owner, bool with_output, c
 }
 
 enum aigw_err
+db_job_status_view(struct db *db, const char *id, const char *owner, struct db_job_view *out)
+{
+	const char *values[2] = { id, owner };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_exec(db, DB_JOB_STATUS, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) != 1) {
+		err = AIGW_ENOTFOUND;
+		goto out;
+	}
+	out->json = db_value_dup(res, 0, 0);
+	if (out->json == NULL) {
+		err = AIGW_ENOMEM;
+		goto out;
+	}
+	out->version = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
+out:
+	PQclear(res);
+	return err;
+}
+
+enum aigw_err
 db_job_result(struct db *db, const char *id, const char *owner, struct db_job_result *out)
 {
 	const char *values[2] = { id, owner };

@@ -58,6 +58,16 @@ enum aigw_err db_job_find_by_key(struct db *db, const char *owner, const char *k
 enum aigw_err db_job_get(struct db *db, const char *id, const char *owner, bool with_output,
 			 char **json) AIGW_MUSTCHECK;
 
+/* The /status view with what a watcher needs without parsing it: the
+ * version and the status. The caller frees json. */
+struct db_job_view {
+	char *json;
+	long version;
+	char status[16];
+};
+enum aigw_err db_job_status_view(struct db *db, const char *id, const char *owner,
+				 struct db_job_view *out) AIGW_MUSTCHECK;
+
 /* For /result: status, and the output (JSON text, NULL when none) or the
  * error (NULL when none); status_json is the /status view for a job not
  * finished yet. */

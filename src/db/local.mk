@@ -9,4 +9,5 @@ libaigw_la_SOURCES += \
 	src/db/workers.c src/db/workers.h \
 	src/db/analysis.c src/db/analysis.h \
 	src/db/metrics.c src/db/metrics.h \
+	src/db/listen.c src/db/listen.h \
 	src/db/migrate.c src/db/migrate.h

@@ -1,4 +1,4 @@
-/* chat.c: POST /api/ai/chat and GET /api/ai/chat/status (SPEC 2.1). */
+/* chat.c: POST /api/ai/chat, GET /api/ai/chat/status and /events (SPEC 2.1). */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +6,7 @@
 #include "db/chats.h"
 #include "http/auth.h"
 #include "http/chat.h"
+#include "http/realtime.h"
 #include "http/routes.h"
 #include "http/wake.h"
 #include "providers/provider.h"
@@ -225,30 +226,21 @@ out:
 	chat_request_free(&cr);
 }
 
-void
-chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args)
+/* The chat as /status shows it. Every piece comes from the database as
+ * valid JSON or a fixed alphabet (UUID, status, timestamps): no
+ * re-parsing needed. */
+static enum aigw_err
+chat_read(struct http_thread *t, const struct http_req *req, const char *id,
+	  struct rt_state *out)
 {
-	char id[UUID_STR_LEN + 2];
 	struct db_chat_view v;
 	struct buf b;
 	enum aigw_err err;
 
-	(void)args;
-	if (!http_query_get(req, "id", id, sizeof id) || !uuid_is_valid(id)) {
-		http_resp_error(req, 400, "invalid_id", "id", "id must be a chat id (a UUID)");
-		return;
-	}
+	memset(out, 0, sizeof *out);
 	err = db_chat_status(t->db, id, req->user, &v);
-	if (err == AIGW_ENOTFOUND) {
-		http_resp_error(req, 404, "not_found", NULL, "no such chat, or it has expired");
-		return;
-	}
-	if (err != AIGW_OK) {
-		http_resp_from_err(req, err);
-		return;
-	}
-	/* Every piece comes from the database as valid JSON or a fixed
-	 * alphabet (UUID, status, timestamps): no re-parsing needed. */
+	if (err != AIGW_OK)
+		return err;
 	buf_init(&b, 64L << 20);
 	err = buf_printf(&b,
 		"{\"success\":true,\"chatId\":\"%s\",\"status\":\"%s\",\"version\":%ld,"
@@ -257,10 +249,59 @@ chat_status(struct http_thread *t, struct http_req *req, const struct route_args
 		v.chat_id, v.status, v.version, v.results_json, v.pending_json, v.created_at,
 		v.completed_at[0] ? "\"" : "null", v.completed_at, v.completed_at[0] ? "\"" : "",
 		v.expires_at);
-	if (err == AIGW_OK)
-		http_resp_raw(req, 200, b.data, b.len);
-	else
-		http_resp_from_err(req, err);
+	if (err == AIGW_OK) {
+		out->len = b.len;
+		err = buf_steal(&b, &out->json);
+	}
+	if (err == AIGW_ETOOBIG)
+		err = AIGW_ENOMEM;
+	if (err == AIGW_OK) {
+		out->version = v.version;
+		out->final = strcmp(v.status, "completed") == 0 || strcmp(v.status, "failed") == 0;
+		snprintf(out->status, sizeof out->status, "%s", v.status);
+	}
 	buf_free(&b);
 	db_chat_view_free(&v);
+	return err;
+}
+
+static const struct rt_source chat_source = {
+	DB_CHANNEL_CHAT, "no such chat, or it has expired", chat_read,
+};
+
+/* The chat id of the query, or a 400 already answered. */
+static bool
+query_id(struct http_req *req, char id[UUID_STR_LEN + 2])
+{
+	if (http_query_get(req, "id", id, UUID_STR_LEN + 2) && uuid_is_valid(id))
+		return true;
+	http_resp_error(req, 400, "invalid_id", "id", "id must be a chat id (a UUID)");
+	return false;
+}
+
+void
+chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	char id[UUID_STR_LEN + 2];
+	struct rt_params p;
+	struct http_field_error fe;
+
+	(void)args;
+	if (!query_id(req, id))
+		return;
+	if (!rt_status_params(req, &p, &fe)) {
+		http_resp_field_error(req, &fe);
+		return;
+	}
+	rt_longpoll(t, req, &chat_source, id, &p);
+}
+
+void
+chat_events(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	char id[UUID_STR_LEN + 2];
+
+	(void)args;
+	if (query_id(req, id))
+		rt_events(t, req, &chat_source, id);
 }

@@ -310,6 +310,7 @@ http_reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
@@ -331,6 +332,8 @@ http_resp_send(struct http_req *req)
 	char head[512];
 	int n;
 
+	if (req->streamed)
+		return AIGW_OK;
 	n = snprintf(head, sizeof head,
 		     "Status: %d %s\r\n"
 		     "Content-Type: %s\r\n"
@@ -349,4 +352,45 @@ http_resp_send(struct http_req *req)
 	    (req->out.len > 0 && req->io->write(req->io->ctx, req->out.data, req->out.len) < 0))
 		return AIGW_EIO;
 	return AIGW_OK;
+}
+
+enum aigw_err
+http_stream_start(struct http_req *req, int status, const char *content_type)
+{
+	char head[512];
+	int n;
+
+	req->status = status;
+	req->streamed = true;
+	/* No Content-Length: the body ends when the stream does. The caller
+	 * sets Cache-Control (an event stream says no-cache). */
+	n = snprintf(head, sizeof head,
+		     "Status: %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "X-Request-Id: %s\r\n",
+		     status, http_reason(status), content_type, req->request_id);
+	if (n < 0 || (size_t)n >= sizeof head)
+		return AIGW_EINVAL;
+	if (req->io->write(req->io->ctx, head, (size_t)n) < 0 ||
+	    (req->headers.len > 0 &&
+	     req->io->write(req->io->ctx, req->headers.data, req->headers.len) < 0) ||
+	    req->io->write(req->io->ctx, "\r\n", 2) < 0 ||
+	    (req->io->flush != NULL && req->io->flush(req->io->ctx) < 0))
+		return AIGW_EIO;
+	return AIGW_OK;
+}
+
+enum aigw_err
+http_stream_write(struct http_req *req, const char *data, size_t len)
+{
+	if (req->io->write(req->io->ctx, data, len) < 0 ||
+	    (req->io->flush != NULL && req->io->flush(req->io->ctx) < 0))
+		return AIGW_EIO;
+	return AIGW_OK;
+}
+
+int
+http_hangup_fd(const struct http_req *req)
+{
+	return req->io->hangup_fd != NULL ? req->io->hangup_fd(req->io->ctx) : -1;
 }

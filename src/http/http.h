@@ -29,6 +29,13 @@ struct http_io {
 	long (*read)(void *ctx, char *buf, size_t n);
 	/* Writes all n bytes: 0, or < 0 on error. */
 	int (*write)(void *ctx, const char *buf, size_t n);
+	/* Pushes what write() buffered to the client now: 0, or < 0 on error.
+	 * NULL when writes are not buffered. For event streams. */
+	int (*flush)(void *ctx);
+	/* A descriptor that reports hang-up (poll POLLRDHUP/POLLHUP) when the
+	 * client goes away, or -1; NULL: none. Lets a waiting request stop
+	 * at once instead of at its next write. */
+	int (*hangup_fd)(void *ctx);
 };
 
 struct http_req {
@@ -48,6 +55,7 @@ struct http_req {
 	const char *content_type;  /* static text; NULL: JSON */
 	struct buf headers;  /* "Name: value\r\n" lines */
 	struct buf out;
+	bool streamed;       /* http_stream_start wrote the head already */
 };
 
 /* Prepares req from io's parameters. AIGW_ENOMEM or AIGW_EIO (no randomness
@@ -90,6 +98,20 @@ void http_resp_from_err(struct http_req *req, enum aigw_err err);
 
 /* Writes status line, headers and body through the transport. */
 enum aigw_err http_resp_send(struct http_req *req) AIGW_MUSTCHECK;
+
+/*
+ * Streaming (Server-Sent Events): http_stream_start writes the status line
+ * and headers (those added with http_resp_header too) without a
+ * Content-Length, with the given Content-Type, and marks the request so
+ * that http_resp_send writes nothing more. http_stream_write writes and
+ * flushes at once. Both: AIGW_EIO when the client went away.
+ */
+enum aigw_err http_stream_start(struct http_req *req, int status,
+				const char *content_type) AIGW_MUSTCHECK;
+enum aigw_err http_stream_write(struct http_req *req, const char *data,
+				size_t len) AIGW_MUSTCHECK;
+/* The transport's hang-up descriptor, or -1. Cannot fail. */
+int http_hangup_fd(const struct http_req *req);
 
 /* Reason phrase for a status ("Accepted"); "" for unknown codes. */
 const char *http_reason(int status);

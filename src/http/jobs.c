@@ -1,4 +1,4 @@
-/* jobs.c: POST /api/jobs, a job's views, cancel and the list (SPEC 2.2). */
+/* jobs.c: POST /api/jobs, a job's views and events, cancel and the list (SPEC 2.2). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "db/jobs.h"
 #include "http/auth.h"
 #include "http/jobs.h"
+#include "http/realtime.h"
 #include "http/routes.h"
 #include "http/wake.h"
 
@@ -373,10 +374,48 @@ jobs_get(struct http_thread *t, struct http_req *req, const struct route_args *a
 	show(t, req, args, true);
 }
 
+static enum aigw_err
+job_read(struct http_thread *t, const struct http_req *req, const char *id,
+	 struct rt_state *out)
+{
+	struct db_job_view v;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_job_status_view(t->db, id, req->user, &v);
+	if (err != AIGW_OK)
+		return err;
+	out->json = v.json;
+	out->len = strlen(v.json);
+	out->version = v.version;
+	out->final = strcmp(v.status, "completed") == 0 || strcmp(v.status, "failed") == 0 ||
+		     strcmp(v.status, "cancelled") == 0;
+	snprintf(out->status, sizeof out->status, "%s", v.status);
+	return AIGW_OK;
+}
+
+static const struct rt_source job_source = { DB_CHANNEL_JOB, "no such job", job_read };
+
 void
 jobs_status(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
-	show(t, req, args, false);
+	struct rt_params p;
+	struct http_field_error fe;
+
+	if (!path_id_ok(req, args))
+		return;
+	if (!rt_status_params(req, &p, &fe)) {
+		http_resp_field_error(req, &fe);
+		return;
+	}
+	rt_longpoll(t, req, &job_source, args->id, &p);
+}
+
+void
+jobs_events(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	if (path_id_ok(req, args))
+		rt_events(t, req, &job_source, args->id);
 }
 
 /* The type's poll-interval hint for a job's /status JSON; the default

@@ -7,6 +7,7 @@
 static const struct http_route routes[] = {
 	{ "POST", "/api/ai/chat", chat_submit, true, false },
 	{ "GET", "/api/ai/chat/status", chat_status, false, false },
+	{ "GET", "/api/ai/chat/events", chat_events, false, false },
 	{ "GET", "/api/health", ops_health, false, true },
 	/* Open to the API's authentication: AIGW_METRICS_ACCESS guards it. */
 	{ "GET", "/api/metrics", ops_metrics, false, true },
@@ -17,6 +18,7 @@ static const struct http_route routes[] = {
 	{ "DELETE", "/api/jobs/{id}", jobs_cancel, false, false },
 	{ "GET", "/api/jobs/{id}/status", jobs_status, false, false },
 	{ "GET", "/api/jobs/{id}/result", jobs_result, false, false },
+	{ "GET", "/api/jobs/{id}/events", jobs_events, false, false },
 	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false, false },
 	{ "GET", "/api/analysis/batches", analysis_batches, false, false },
 	{ "GET", "/api/analysis/batches/{id}", analysis_batch, false, false },

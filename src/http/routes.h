@@ -37,7 +37,10 @@ enum route_match http_route_find(const char *method, const char *path,
 
 /* handlers, one file per resource */
 void chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* ?id=&wait=&since=: a long-poll when wait is given (http/realtime.h) */
 void chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* ?id=: Server-Sent Events of the chat's states */
+void chat_events(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
@@ -46,6 +49,8 @@ void jobs_list(struct http_thread *t, struct http_req *req, const struct route_a
 void jobs_types(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_get(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* Server-Sent Events of the job's states */
+void jobs_events(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_result(struct http_thread *t, struct http_req *req, const struct route_args *args);
 /* POST /api/jobs/{id}/cancel and DELETE /api/jobs/{id} */
 void jobs_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);

@@ -15,6 +15,8 @@
 #include "http/wake.h"
 #include "jobs/jobtype.h"
 
+struct rt_gate;
+
 struct http_app {
 	const struct aigw_config *cfg;
 	/* The worker's environment, prepared once so that spawning does no
@@ -24,6 +26,9 @@ struct http_app {
 	struct waker *waker;
 	/* The job types of AIGW_JOBTYPES_DIR, loaded once at start. */
 	const struct jobtype_registry *jobtypes;
+	/* Bounds the long-polls and event streams waiting at once
+	 * (http/realtime.h); NULL in CGI mode, where each is its own process. */
+	struct rt_gate *gate;
 };
 
 struct http_thread {

@@ -6,7 +6,7 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_ht
 	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics \
-	tests/unit/test_log
+	tests/unit/test_log tests/unit/test_realtime
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -45,6 +45,9 @@ tests_unit_test_metrics_LDADD = $(unit_ldadd)
 tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(unit_cflags)
 tests_unit_test_log_LDADD = $(unit_ldadd)
+tests_unit_test_realtime_SOURCES = tests/unit/test_realtime.c
+tests_unit_test_realtime_CFLAGS = $(unit_cflags)
+tests_unit_test_realtime_LDADD = $(unit_ldadd)
 
 # the async provider adapters, from fixtures like the sync ones
 TESTS += tests/unit/test_openai_batch

@@ -64,6 +64,8 @@ setup_req(struct http_req *req, struct http_io *io, struct fake *f)
 	io->param = fake_param;
 	io->read = fake_read;
 	io->write = fake_write;
+	io->flush = NULL;
+	io->hangup_fd = NULL;
 	buf_init(&f->written, 1 << 20);
 	assert_int_equal(http_req_init(req, io), AIGW_OK);
 }
@@ -345,7 +347,7 @@ method_not_allowed_text(const char *m)
 {
 	const char *const p[] = { "REQUEST_METHOD", m, "REQUEST_URI", "/api/ai/chat", NULL };
 	struct fake f = { .params = p };
-	struct http_io io = { &f, fake_param, fake_read, fake_write };
+	struct http_io io = { &f, fake_param, fake_read, fake_write, NULL, NULL };
 	struct aigw_config cfg = { .max_body = 1024 };
 	const struct http_app app = { .cfg = &cfg };
 	struct http_thread t = { .app = &app, .db = NULL };

@@ -1,0 +1,420 @@
+/*
+ * realtime.c: long-poll and event streams over a chat's or a job's status.
+ *
+ * The order of a wait is what makes it lose nothing: LISTEN first, then
+ * read the row, then sleep until a NOTIFY; on every wake read again. A
+ * change committed after the read sends a NOTIFY that the sleep sees; one
+ * committed before it is in what was read. A NOTIFY only says "read
+ * again": the row is the truth, so coalesced or extra notifications cost
+ * a read at most, and versions that came and went between two reads are
+ * never shown (an event carries the row as it is now). When the
+ * connection is replaced under a read (the server restarted), the LISTEN
+ * is gone with it, so that counts as a database failure. Every wait ends
+ * with UNLISTEN and the queue drained, so the thread's connection serves
+ * its next request clean.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "http/realtime.h"
+
+/* ---- the gate ---- */
+
+void
+rt_gate_init(struct rt_gate *g, long max)
+{
+	atomic_init(&g->waiting, 0);
+	g->max = max < 1 ? 1 : max;
+}
+
+bool
+rt_gate_enter(struct rt_gate *g)
+{
+	if (g == NULL)
+		return true;
+	if (atomic_fetch_add(&g->waiting, 1) >= g->max) {
+		atomic_fetch_sub(&g->waiting, 1);
+		return false;
+	}
+	return true;
+}
+
+void
+rt_gate_leave(struct rt_gate *g)
+{
+	if (g != NULL)
+		atomic_fetch_sub(&g->waiting, 1);
+}
+
+long
+rt_wait_max(long configured, long threads)
+{
+	if (configured > 0)
+		return configured;
+	return threads > 3 ? threads - 2 : 1;
+}
+
+/* ---- parameters ---- */
+
+enum aigw_err
+rt_parse_wait(const char *s, long *seconds)
+{
+	long n = 0;
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return AIGW_EINVAL;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return AIGW_EINVAL;
+		/* Saturates: any longer wait is the longest one. */
+		if (n <= RT_WAIT_MAX_S)
+			n = n * 10 + (s[i] - '0');
+	}
+	*seconds = n > RT_WAIT_MAX_S ? RT_WAIT_MAX_S : n;
+	return AIGW_OK;
+}
+
+enum aigw_err
+rt_parse_version(const char *s, long *version)
+{
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return AIGW_EINVAL;  /* parse_long would take a sign or spaces */
+	return parse_long(s, 0, LONG_MAX, version);
+}
+
+/* A query parameter given at all: its value must parse. */
+static bool
+query_number(const struct http_req *req, const char *name, bool is_wait, bool *has, long *out,
+	     struct http_field_error *e)
+{
+	char text[64];  /* any number in range fits; a longer one is no number */
+
+	*has = http_query_has(req, name);
+	if (!*has)
+		return true;
+	if (http_query_get(req, name, text, sizeof text) &&
+	    (is_wait ? rt_parse_wait(text, out) : rt_parse_version(text, out)) == AIGW_OK)
+		return true;
+	if (is_wait)
+		http_field_error_set(e, 400, "invalid_field", name,
+				     "wait must be a whole number of seconds, 0 or more "
+				     "(more than %d counts as %d)", RT_WAIT_MAX_S, RT_WAIT_MAX_S);
+	else
+		http_field_error_set(e, 400, "invalid_field", name,
+				     "%s must be a version: a whole number, 0 or more", name);
+	return false;
+}
+
+bool
+rt_status_params(const struct http_req *req, struct rt_params *p, struct http_field_error *e)
+{
+	memset(p, 0, sizeof *p);
+	return query_number(req, "wait", true, &p->has_wait, &p->wait_s, e) &&
+	       query_number(req, "since", false, &p->has_since, &p->since, e);
+}
+
+bool
+rt_events_params(const struct http_req *req, struct rt_params *p, struct http_field_error *e)
+{
+	const char *last = http_param(req, "HTTP_LAST_EVENT_ID");
+
+	memset(p, 0, sizeof *p);
+	/* The header wins: a browser reconnecting keeps the URL it was
+	 * given (with its since) and adds the last id it saw. */
+	if (last != NULL && *last != '\0') {
+		p->has_since = true;
+		if (rt_parse_version(last, &p->since) == AIGW_OK)
+			return true;
+		http_field_error_set(e, 400, "invalid_field", "Last-Event-ID",
+				     "Last-Event-ID must be an event id this stream sent "
+				     "(a whole number, 0 or more)");
+		return false;
+	}
+	return query_number(req, "since", false, &p->has_since, &p->since, e);
+}
+
+/* ---- events ---- */
+
+enum aigw_err
+rt_sse_event(struct buf *b, const char *event, long id, const char *data, size_t len)
+{
+	enum aigw_err err;
+	size_t i = 0;
+
+	err = buf_printf(b, "event: %s\n", event);
+	if (err == AIGW_OK && id >= 0)
+		err = buf_printf(b, "id: %ld\n", id);
+	while (err == AIGW_OK) {
+		size_t n = 0;
+
+		while (i + n < len && data[i + n] != '\n' && data[i + n] != '\r')
+			n++;
+		err = buf_puts(b, "data: ");
+		if (err == AIGW_OK)
+			err = buf_append(b, data + i, n);
+		if (err == AIGW_OK)
+			err = buf_puts(b, "\n");
+		i += n;
+		if (i >= len)
+			break;
+		i += (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1;
+		if (i >= len)
+			break;  /* a line break at the end ends the last line only */
+	}
+	if (err == AIGW_OK)
+		err = buf_puts(b, "\n");
+	return err;
+}
+
+void
+rt_state_free(struct rt_state *s)
+{
+	free(s->json);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- waiting ---- */
+
+static void
+resp_read_err(struct http_req *req, const struct rt_source *src, enum aigw_err err)
+{
+	if (err == AIGW_ENOTFOUND)
+		http_resp_error(req, 404, "not_found", NULL, "%s", src->not_found);
+	else
+		http_resp_from_err(req, err);
+}
+
+static void
+resp_busy(struct http_req *req)
+{
+	http_resp_header(req, "Retry-After", "1");
+	http_resp_error(req, 503, "busy", NULL,
+			"too many requests are waiting for changes; try again shortly");
+}
+
+/* Reads the row, and fails when the LISTEN made on connection cid is gone. */
+static enum aigw_err
+read_listening(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
+	       const char *id, unsigned long cid, struct rt_state *s)
+{
+	enum aigw_err err;
+
+	rt_state_free(s);
+	err = src->read(t, req, id, s);
+	if (err == AIGW_OK && db_connection_id(t->db) != cid) {
+		log_warn("http", req->request_id, "database connection replaced while waiting");
+		err = AIGW_EDB;
+	}
+	return err;
+}
+
+static struct rt_gate *
+gate_of(const struct http_thread *t)
+{
+	return t->app->gate;
+}
+
+void
+rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+	    const char *id, const struct rt_params *p)
+{
+	struct rt_state s = { 0 };
+	bool entered = false, listening = false;
+	enum db_wait_result woke;
+	unsigned long cid;
+	int64_t deadline;
+	long since;
+	enum aigw_err err;
+
+	err = src->read(t, req, id, &s);
+	if (err != AIGW_OK) {
+		resp_read_err(req, src, err);
+		goto out;
+	}
+	/* Without since, "a change" is one after the version seen now. */
+	since = p->has_since ? p->since : s.version;
+	if (!p->has_wait || p->wait_s == 0 || s.version > since)
+		goto answer;
+	if (!rt_gate_enter(gate_of(t))) {
+		resp_busy(req);
+		goto out;
+	}
+	entered = true;
+	deadline = time_mono_ms() + p->wait_s * 1000;
+	err = db_listen_row(t->db, src->channel, id);
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		goto out;
+	}
+	listening = true;
+	cid = db_connection_id(t->db);
+	for (;;) {
+		err = read_listening(t, req, src, id, cid, &s);
+		if (err != AIGW_OK) {
+			resp_read_err(req, src, err);
+			goto out;
+		}
+		if (s.version > since)
+			break;
+		err = db_wait_notify(t->db, http_hangup_fd(req), deadline, &woke);
+		if (err != AIGW_OK) {
+			http_resp_from_err(req, AIGW_EDB);
+			goto out;
+		}
+		/* The deadline, or nobody to answer: the state as it is. */
+		if (woke != DB_WAIT_NOTIFIED)
+			break;
+	}
+answer:
+	http_resp_raw(req, 200, s.json, s.len);
+out:
+	if (listening)
+		db_unlisten(t->db);
+	if (entered)
+		rt_gate_leave(gate_of(t));
+	rt_state_free(&s);
+}
+
+/* Writes the state as an event, and the end after a final one. */
+static enum aigw_err
+send_state(struct http_req *req, struct buf *b, const struct rt_state *s)
+{
+	enum aigw_err err;
+
+	buf_reset(b);
+	err = rt_sse_event(b, RT_EVENT_STATE, s->version, s->json, s->len);
+	/* What the client needs to stop: the final status and its version,
+	 * without repeating the state. No id: the last event id stays the
+	 * state's. The status is a word of the database's fixed set. */
+	if (err == AIGW_OK && s->final)
+		err = buf_printf(b, "event: " RT_EVENT_END "\ndata: {\"status\":\"%s\",\"version\":%ld}\n\n",
+				 s->status, s->version);
+	if (err != AIGW_OK)
+		return err;
+	return http_stream_write(req, b->data, b->len);
+}
+
+void
+rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+	  const char *id)
+{
+	const struct aigw_config *cfg = t->app->cfg;
+	struct rt_params p;
+	struct http_field_error fe;
+	struct rt_state s = { 0 };
+	struct buf b;
+	bool entered = false, listening = false;
+	enum db_wait_result woke = DB_WAIT_TIMEOUT;
+	unsigned long cid;
+	int64_t now, end_at, beat_at;
+	long last;
+	const char *why = "the final state was sent";
+	enum aigw_err err;
+	char retry[32];
+
+	buf_init(&b, 80L << 20);
+	if (!rt_events_params(req, &p, &fe)) {
+		http_resp_field_error(req, &fe);
+		goto out;
+	}
+	last = p.has_since ? p.since : -1;
+	err = src->read(t, req, id, &s);
+	if (err != AIGW_OK) {
+		resp_read_err(req, src, err);
+		goto out;
+	}
+	if (s.final && last >= s.version) {
+		/* The client has seen the end. 204 is what tells a browser's
+		 * EventSource to stop reconnecting. */
+		http_resp_raw(req, 204, "", 0);
+		goto out;
+	}
+	if (!rt_gate_enter(gate_of(t))) {
+		resp_busy(req);
+		goto out;
+	}
+	entered = true;
+	err = db_listen_row(t->db, src->channel, id);
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		goto out;
+	}
+	listening = true;
+	cid = db_connection_id(t->db);
+	http_resp_header(req, "Cache-Control", "no-cache");
+	/* nginx passes the stream on unbuffered even where its buffering is on. */
+	http_resp_header(req, "X-Accel-Buffering", "no");
+	if (http_stream_start(req, 200, "text/event-stream; charset=utf-8") != AIGW_OK) {
+		why = "the client went away";
+		goto out;
+	}
+	snprintf(retry, sizeof retry, "retry: %d\n\n", RT_RETRY_MS);
+	if (http_stream_write(req, retry, strlen(retry)) != AIGW_OK) {
+		why = "the client went away";
+		goto out;
+	}
+	now = time_mono_ms();
+	end_at = now + cfg->sse_max_s * 1000;
+	beat_at = now + cfg->sse_heartbeat_s * 1000;
+	for (;;) {
+		err = read_listening(t, req, src, id, cid, &s);
+		if (err != AIGW_OK) {
+			/* Expired, or the database went away: the client
+			 * reconnects and hears 404 or 503. */
+			why = err == AIGW_ENOTFOUND ? "it is gone" : "the database failed";
+			break;
+		}
+		if (s.version > last) {
+			err = send_state(req, &b, &s);
+			if (err != AIGW_OK) {
+				why = "the client went away";
+				break;
+			}
+			last = s.version;
+			beat_at = time_mono_ms() + cfg->sse_heartbeat_s * 1000;
+			if (s.final)
+				break;
+		}
+		err = db_wait_notify(t->db, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
+				     &woke);
+		if (err != AIGW_OK) {
+			why = "the database failed";
+			break;
+		}
+		if (woke == DB_WAIT_HANGUP) {
+			why = "the client went away";
+			break;
+		}
+		if (woke == DB_WAIT_NOTIFIED)
+			continue;
+		now = time_mono_ms();
+		if (now >= end_at) {
+			/* Threads are not held forever; the client resumes
+			 * with Last-Event-ID. */
+			why = "it reached AIGW_SSE_MAX_S";
+			break;
+		}
+		if (now >= beat_at) {
+			static const char beat[] = ": keepalive\n\n";
+
+			if (http_stream_write(req, beat, sizeof beat - 1) != AIGW_OK) {
+				why = "the client went away";
+				break;
+			}
+			beat_at = now + cfg->sse_heartbeat_s * 1000;
+		}
+	}
+	log_debug("http", req->request_id, "event stream ended at version %ld: %s", last, why);
+out:
+	if (listening)
+		db_unlisten(t->db);
+	if (entered)
+		rt_gate_leave(gate_of(t));
+	rt_state_free(&s);
+	buf_free(&b);
+}

@@ -1,0 +1,113 @@
+/*
+ * realtime.h: long-poll and Server-Sent Events over the status of one chat
+ * or job (SPEC 2.1, 2.2), woken by the worker's NOTIFY (db/listen.h).
+ *
+ * A waiting request holds its thread and that thread's own database
+ * connection, which LISTENs on the row's channel and sleeps in poll() on
+ * the connection's socket: no polling loop, and no shared listener to
+ * keep consistent. The cost is a thread per waiter, so struct rt_gate
+ * bounds how many wait at once in one process; past it a request is
+ * answered 503 busy at once rather than queued behind the others.
+ * rt_longpoll() and rt_events() answer a request completely. The parsers,
+ * the event formatter and the gate are pure and thread-safe (the gate is
+ * shared by every thread; the rest keeps no state).
+ */
+#ifndef AIGW_HTTP_REALTIME_H
+#define AIGW_HTTP_REALTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "db/listen.h"
+#include "http/http.h"
+#include "http/server.h"
+
+#define RT_WAIT_MAX_S 30          /* wait=N is clamped to this (SPEC 2.1) */
+#define RT_RETRY_MS 1000          /* the reconnect delay an event stream suggests */
+#define RT_EVENT_STATE "progress" /* every state sent, the final one too (SPEC 2.2) */
+#define RT_EVENT_END "end"        /* after the final state, just before closing */
+
+/* How many requests of one process may wait at once. */
+struct rt_gate {
+	atomic_long waiting;
+	long max;
+};
+
+/* Cannot fail. max < 1 is taken as 1. */
+void rt_gate_init(struct rt_gate *g, long max);
+/* Takes a place: false when all max are taken (nothing is taken then).
+ * A NULL gate (CGI: one process per request) always admits. */
+bool rt_gate_enter(struct rt_gate *g);
+void rt_gate_leave(struct rt_gate *g);
+/* AIGW_WAIT_MAX for a process of threads threads: configured when > 0,
+ * else threads less two, at least one. Cannot fail. */
+long rt_wait_max(long configured, long threads);
+
+/* wait=N: digits only, 0 or more; values above RT_WAIT_MAX_S (however
+ * many digits) become RT_WAIT_MAX_S. (The query reader takes at most 63.) AIGW_EINVAL otherwise; *seconds is then
+ * untouched. */
+enum aigw_err rt_parse_wait(const char *s, long *seconds) AIGW_MUSTCHECK;
+/* since=V and Last-Event-ID: a whole number from 0 to LONG_MAX, digits
+ * only. AIGW_EINVAL otherwise. */
+enum aigw_err rt_parse_version(const char *s, long *version) AIGW_MUSTCHECK;
+
+struct rt_params {
+	bool has_wait;
+	long wait_s;      /* clamped */
+	bool has_since;
+	long since;
+};
+
+/* /status: wait and since from the query. false with e filled (400
+ * invalid_field naming "wait" or "since") when one is given badly. */
+bool rt_status_params(const struct http_req *req, struct rt_params *p,
+		      struct http_field_error *e);
+/* /events: the client's last version from the Last-Event-ID header, else
+ * from since in the query (a first connection cannot set headers from a
+ * browser). false with e filled (naming "Last-Event-ID" or "since"). */
+bool rt_events_params(const struct http_req *req, struct rt_params *p,
+		      struct http_field_error *e);
+
+/*
+ * Appends one event to b: "event: NAME\n", "id: ID\n" (when id >= 0), one
+ * "data: " line per line of data (CR, LF and CRLF all end a line, so that
+ * no line of data can end the event early), and a blank line. AIGW_ETOOBIG
+ * or AIGW_ENOMEM from b; b may hold part of the event then.
+ */
+enum aigw_err rt_sse_event(struct buf *b, const char *event, long id, const char *data,
+			   size_t len) AIGW_MUSTCHECK;
+
+/* One read of a watched row. */
+struct rt_state {
+	long version;
+	bool final;       /* completed, failed (or cancelled): nothing follows */
+	char status[16];
+	char *json;       /* the /status body; owned */
+	size_t len;
+};
+void rt_state_free(struct rt_state *s);
+
+/* What is watched: its channel, how to read it, what its 404 says. The
+ * read answers AIGW_ENOTFOUND for a row that is not there for this user. */
+struct rt_source {
+	enum db_channel channel;
+	const char *not_found;
+	enum aigw_err (*read)(struct http_thread *t, const struct http_req *req, const char *id,
+			      struct rt_state *out);
+};
+
+/* GET .../status with p: answers the current state at once without wait
+ * (or wait=0), else as soon as version > since (since: the version at
+ * arrival when not given), else after wait_s seconds with the state
+ * unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
+void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+		 const char *id, const struct rt_params *p);
+
+/* GET .../events: a text/event-stream of every change (see README, API). */
+void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+	       const char *id);
+
+#endif

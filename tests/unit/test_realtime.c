@@ -1,0 +1,326 @@
+/* test_realtime.c: wait/since/Last-Event-ID parsing, event formatting, the
+ * wait gate, and the streaming response head. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/realtime.h"
+
+static void
+test_wait_parsing_and_clamp(void **state)
+{
+	long s = -7;
+
+	(void)state;
+	assert_int_equal(rt_parse_wait("0", &s), AIGW_OK);
+	assert_int_equal(s, 0);
+	assert_int_equal(rt_parse_wait("5", &s), AIGW_OK);
+	assert_int_equal(s, 5);
+	assert_int_equal(rt_parse_wait("30", &s), AIGW_OK);
+	assert_int_equal(s, 30);
+	assert_int_equal(rt_parse_wait("31", &s), AIGW_OK);
+	assert_int_equal(s, RT_WAIT_MAX_S);
+	assert_int_equal(rt_parse_wait("00012", &s), AIGW_OK);
+	assert_int_equal(s, 12);
+	/* however many digits: no overflow, just the longest wait */
+	assert_int_equal(rt_parse_wait("99999999999999999999999999999999999", &s), AIGW_OK);
+	assert_int_equal(s, RT_WAIT_MAX_S);
+
+	s = 3;
+	const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1.5", "1e3", "abc", "0x10", NULL };
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(rt_parse_wait(bad[i], &s), AIGW_EINVAL);
+		assert_int_equal(s, 3);
+	}
+	assert_int_equal(rt_parse_wait(NULL, &s), AIGW_EINVAL);
+}
+
+static void
+test_version_parsing(void **state)
+{
+	long v = -1;
+	char max[32];
+
+	(void)state;
+	assert_int_equal(rt_parse_version("0", &v), AIGW_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(rt_parse_version("42", &v), AIGW_OK);
+	assert_int_equal(v, 42);
+	snprintf(max, sizeof max, "%ld", LONG_MAX);
+	assert_int_equal(rt_parse_version(max, &v), AIGW_OK);
+	assert_int_equal(v, LONG_MAX);
+
+	v = 9;
+	const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1.0", "x", "99999999999999999999", NULL };
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(rt_parse_version(bad[i], &v), AIGW_EINVAL);
+		assert_int_equal(v, 9);
+	}
+}
+
+/* ---- parameters through a request ---- */
+
+struct fake {
+	const char *const *params;
+};
+
+static const char *
+fake_param(void *ctx, const char *name)
+{
+	struct fake *f = ctx;
+
+	for (size_t i = 0; f->params[i] != NULL; i += 2)
+		if (strcmp(f->params[i], name) == 0)
+			return f->params[i + 1];
+	return NULL;
+}
+
+/* What the transport wrote and how often it flushed. */
+static struct buf written;
+static int flushes;
+
+static int
+fake_write(void *ctx, const char *buf, size_t n)
+{
+	(void)ctx;
+	return buf_append(&written, buf, n) == AIGW_OK ? 0 : -1;
+}
+
+static int
+fake_flush(void *ctx)
+{
+	(void)ctx;
+	flushes++;
+	return 0;
+}
+
+static void
+req_with(struct http_req *req, struct http_io *io, struct fake *f, const char *const *params)
+{
+	f->params = params;
+	*io = (struct http_io){ f, fake_param, NULL, fake_write, fake_flush, NULL };
+	assert_int_equal(http_req_init(req, io), AIGW_OK);
+}
+
+static void
+test_status_params(void **state)
+{
+	const char *const none[] = { "QUERY_STRING", "id=x", NULL };
+	const char *const both[] = { "QUERY_STRING", "id=x&wait=45&since=7", NULL };
+	const char *const only_wait[] = { "QUERY_STRING", "wait=3&id=x", NULL };
+	const char *const bad_wait[] = { "QUERY_STRING", "id=x&wait=-2&since=1", NULL };
+	const char *const empty_since[] = { "QUERY_STRING", "id=x&wait=2&since", NULL };
+	const char *const bad_since[] = { "QUERY_STRING", "since=%31x&wait=2", NULL };
+	struct fake f;
+	struct http_io io;
+	struct http_req req;
+	struct rt_params p;
+	struct http_field_error e;
+
+	(void)state;
+	req_with(&req, &io, &f, none);
+	assert_true(rt_status_params(&req, &p, &e));
+	assert_false(p.has_wait);
+	assert_false(p.has_since);
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, both);
+	assert_true(rt_status_params(&req, &p, &e));
+	assert_true(p.has_wait);
+	assert_int_equal(p.wait_s, 30);
+	assert_true(p.has_since);
+	assert_int_equal(p.since, 7);
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, only_wait);
+	assert_true(rt_status_params(&req, &p, &e));
+	assert_true(p.has_wait);
+	assert_int_equal(p.wait_s, 3);
+	assert_false(p.has_since);
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, bad_wait);
+	assert_false(rt_status_params(&req, &p, &e));
+	assert_int_equal(e.status, 400);
+	assert_string_equal(e.code, "invalid_field");
+	assert_string_equal(e.field, "wait");
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, empty_since);
+	assert_false(rt_status_params(&req, &p, &e));
+	assert_string_equal(e.field, "since");
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, bad_since);
+	assert_false(rt_status_params(&req, &p, &e));
+	assert_string_equal(e.field, "since");
+	http_req_free(&req);
+}
+
+static void
+test_events_params_header_wins(void **state)
+{
+	const char *const header[] = { "QUERY_STRING", "id=x&since=2", "HTTP_LAST_EVENT_ID", "9",
+				       NULL };
+	const char *const query[] = { "QUERY_STRING", "id=x&since=2", NULL };
+	const char *const empty_header[] = { "QUERY_STRING", "id=x", "HTTP_LAST_EVENT_ID", "",
+					     NULL };
+	const char *const bad_header[] = { "QUERY_STRING", "id=x", "HTTP_LAST_EVENT_ID", "abc",
+					   NULL };
+	struct fake f;
+	struct http_io io;
+	struct http_req req;
+	struct rt_params p;
+	struct http_field_error e;
+
+	(void)state;
+	req_with(&req, &io, &f, header);
+	assert_true(rt_events_params(&req, &p, &e));
+	assert_true(p.has_since);
+	assert_int_equal(p.since, 9);
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, query);
+	assert_true(rt_events_params(&req, &p, &e));
+	assert_true(p.has_since);
+	assert_int_equal(p.since, 2);
+	http_req_free(&req);
+
+	/* an empty header is no header (EventSource sends none before an id) */
+	req_with(&req, &io, &f, empty_header);
+	assert_true(rt_events_params(&req, &p, &e));
+	assert_false(p.has_since);
+	http_req_free(&req);
+
+	req_with(&req, &io, &f, bad_header);
+	assert_false(rt_events_params(&req, &p, &e));
+	assert_string_equal(e.field, "Last-Event-ID");
+	http_req_free(&req);
+}
+
+/* ---- events ---- */
+
+static void
+test_event_format(void **state)
+{
+	struct buf b;
+	const char *json = "{\"status\":\"processing\",\"version\":3}";
+
+	(void)state;
+	buf_init(&b, 4096);
+	assert_int_equal(rt_sse_event(&b, "progress", 3, json, strlen(json)), AIGW_OK);
+	assert_string_equal(b.data, "event: progress\nid: 3\ndata: {\"status\":\"processing\","
+				    "\"version\":3}\n\n");
+
+	/* No id when told so. */
+	buf_reset(&b);
+	assert_int_equal(rt_sse_event(&b, "end", -1, "{}", 2), AIGW_OK);
+	assert_string_equal(b.data, "event: end\ndata: {}\n\n");
+
+	/* Every kind of line break starts a new data line: none can end the
+	 * event early or smuggle in a field. */
+	buf_reset(&b);
+	assert_int_equal(rt_sse_event(&b, "progress", 1, "a\nb\r\nc\rd", 8), AIGW_OK);
+	assert_string_equal(b.data, "event: progress\nid: 1\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+	buf_reset(&b);
+	assert_int_equal(rt_sse_event(&b, "progress", 1, "x\n\nid: 99\n", 10), AIGW_OK);
+	assert_string_equal(b.data, "event: progress\nid: 1\ndata: x\ndata: \ndata: id: 99\n\n");
+
+	/* Empty data is still one data line (an event with no data line is
+	 * not dispatched). */
+	buf_reset(&b);
+	assert_int_equal(rt_sse_event(&b, "progress", 0, "", 0), AIGW_OK);
+	assert_string_equal(b.data, "event: progress\nid: 0\ndata: \n\n");
+	buf_free(&b);
+
+	/* The buffer's ceiling holds. */
+	buf_init(&b, 16);
+	assert_int_equal(rt_sse_event(&b, "progress", 1, json, strlen(json)), AIGW_ETOOBIG);
+	buf_free(&b);
+}
+
+static void
+test_gate(void **state)
+{
+	struct rt_gate g;
+
+	(void)state;
+	rt_gate_init(&g, 2);
+	assert_true(rt_gate_enter(&g));
+	assert_true(rt_gate_enter(&g));
+	assert_false(rt_gate_enter(&g));
+	assert_false(rt_gate_enter(&g));
+	rt_gate_leave(&g);
+	assert_true(rt_gate_enter(&g));
+	assert_false(rt_gate_enter(&g));
+	rt_gate_leave(&g);
+	rt_gate_leave(&g);
+	assert_int_equal(atomic_load(&g.waiting), 0);
+
+	/* no gate (CGI): always admitted */
+	assert_true(rt_gate_enter(NULL));
+	rt_gate_leave(NULL);
+
+	rt_gate_init(&g, 0);
+	assert_int_equal(g.max, 1);
+
+	assert_int_equal(rt_wait_max(5, 16), 5);
+	assert_int_equal(rt_wait_max(0, 16), 14);
+	assert_int_equal(rt_wait_max(0, 8), 6);
+	assert_int_equal(rt_wait_max(0, 3), 1);
+	assert_int_equal(rt_wait_max(0, 1), 1);
+}
+
+static void
+test_stream_head_and_no_second_response(void **state)
+{
+	const char *const params[] = { "HTTP_X_REQUEST_ID", "rid-1", NULL };
+	struct fake f;
+	struct http_io io;
+	struct http_req req;
+
+	(void)state;
+	buf_init(&written, 1 << 16);
+	flushes = 0;
+	req_with(&req, &io, &f, params);
+	http_resp_header(&req, "Cache-Control", "no-cache");
+	assert_int_equal(http_stream_start(&req, 200, "text/event-stream; charset=utf-8"), AIGW_OK);
+	assert_string_equal(written.data, "Status: 200 OK\r\n"
+					  "Content-Type: text/event-stream; charset=utf-8\r\n"
+					  "X-Request-Id: rid-1\r\n"
+					  "Cache-Control: no-cache\r\n"
+					  "\r\n");
+	assert_int_equal(flushes, 1);
+	assert_int_equal(http_stream_write(&req, ": keepalive\n\n", 13), AIGW_OK);
+	assert_int_equal(flushes, 2);
+	/* what a handler leaves behind is not sent after the stream */
+	http_resp_error(&req, 500, "internal", NULL, "late");
+	assert_int_equal(http_resp_send(&req), AIGW_OK);
+	assert_null(strstr(written.data, "late"));
+	assert_non_null(strstr(written.data, "\r\n\r\n: keepalive\n\n"));
+	assert_int_equal(http_hangup_fd(&req), -1);
+	http_req_free(&req);
+	buf_free(&written);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wait_parsing_and_clamp),
+		cmocka_unit_test(test_version_parsing),
+		cmocka_unit_test(test_status_params),
+		cmocka_unit_test(test_events_params_header_wins),
+		cmocka_unit_test(test_event_format),
+		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_stream_head_and_no_second_response),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
