@@ -559,8 +559,10 @@
 				}
 				use("sse");
 				var final = false;
+				var got = false;
 				try {
 					final = await readEventStream(res.body, function (m) {
+						got = true;
 						if (m.id !== null) lastEventId = m.id;
 						var state;
 						try {
@@ -574,7 +576,10 @@
 					if (signal.aborted) throw abortError(signal);
 				}
 				if (final) return true;
-				// Closed before the final state: connect again (bounded).
+				// Closed before the final state: connect again. Only streams
+				// that brought nothing count against the bound, so a server
+				// that ends every stream after a while is followed to the end.
+				if (got) failures = 0;
 				if (++failures > config.retries) return false;
 				await sleep(backoff(failures), signal);
 			}

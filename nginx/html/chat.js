@@ -6,7 +6,10 @@
 	var P = window.aigwPages;
 	var el = P.el;
 	var PROVIDERS = ["openai", "anthropic", "gemini", "perplexity"];
-	var LIMIT_MS = 120000;
+	// How long to wait for the final state (a page may set aigwChatLimitMs first).
+	var LIMIT_MS = window.aigwChatLimitMs || 120000;
+	var LIMIT_TEXT = LIMIT_MS % 60000 === 0 ? LIMIT_MS / 60000 + " minute" + (LIMIT_MS === 60000 ? "" : "s")
+		: Math.round(LIMIT_MS / 1000) + " s";
 	var STATE_LABEL = {
 		pending: "Queued", loading: "Answering…", done: "Done", failed: "Failed", timeout: "No answer",
 	};
@@ -193,13 +196,13 @@
 					setCardState(card, "timeout");
 					card.querySelector(".card-body").replaceChildren(el("p", { class: "error-text",
 						text: stopped ? "You stopped waiting before this provider answered."
-							: err.code === "timeout" ? "No answer within 2 minutes."
+							: err.code === "timeout" ? "No answer within " + LIMIT_TEXT + "."
 							: "Unknown: " + P.describeError(err) }));
 				}
 			});
 			results.setAttribute("data-final", stopped ? "stopped" : err.code === "timeout" ? "timeout" : "error");
 			say(stopped ? "Stopped waiting. Answers that arrived are shown."
-				: err.code === "timeout" ? "No final answer after 2 minutes; the answers that arrived are shown."
+				: err.code === "timeout" ? "No final answer after " + LIMIT_TEXT + "; the answers that arrived are shown."
 				: "Error: " + P.describeError(err));
 		} finally {
 			running = null;
