@@ -267,6 +267,7 @@
 				job.outputError = err;
 			}
 		}
+		if (job.bgToast) job.bgToast.close(); // "keeps running" is out of date
 		updateRow(job);
 		if (shown === job.id) renderDialog();
 		save();
@@ -436,7 +437,8 @@
 		var job = jobs[shown];
 		$("job-dialog").close();
 		if (job && !isFinal(job.state)) {
-			P.toast(humanize(job.type) + " keeps running", "We'll let you know when it's done.", {
+			if (job.bgToast) job.bgToast.close();
+			job.bgToast = P.toast(humanize(job.type) + " keeps running", "We'll let you know when it's done.", {
 				ms: 5000, actions: [{ label: "View", onClick: function () { openDialog(job.id); } }],
 			});
 		}

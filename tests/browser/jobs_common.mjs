@@ -70,6 +70,7 @@ export async function waitStatus(page, status, timeoutMs = 60000) {
 }
 
 export async function shots(page, artifacts, name) {
+	await page.waitForTimeout(600); // the bar's width transition
 	await screenshot(page, artifacts, name + "-desktop", false);
 	await page.setViewportSize({ width: 390, height: 844 });
 	await screenshot(page, artifacts, name + "-phone", false);

@@ -67,4 +67,31 @@ run("jobs_run", async (c, browser) => {
 	c.check("no notice while the window was open", v.toasts.length === 0, v.toasts);
 	c.check("no script errors on the page", page.pageErrors.length === 0, page.pageErrors);
 	await shots(page, artifacts, "jobs-done");
+
+	// Another type's form: an array input, a boolean and a short string,
+	// sent as the API wants them (platforms limits the fan-out).
+	await page.getByRole("button", { name: "Close" }).click();
+	await page.locator("#job-type").selectOption("prompt_analysis");
+	const kinds = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("#fields .field")].map((f) => {
+		const i = f.querySelector("input, textarea");
+		return [f.getAttribute("data-field"), i.tagName.toLowerCase() + (i.type && i.tagName === "INPUT" ? ":" + i.type : "")];
+	})));
+	c.data.promptAnalysisFields = kinds;
+	c.check("prompt_analysis form: text, list, checkbox and short text fields",
+		kinds.prompt === "textarea" && kinds.platforms === "textarea" && kinds.websearch === "input:checkbox" &&
+		kinds.location === "input:text", kinds);
+	await fill(page, { prompt: "Best CRM for a small team", platforms: "openai, gemini", websearch: true, location: "de" });
+	await page.getByRole("button", { name: "Run job" }).click();
+	await page.waitForSelector("#job-dialog[open]", { timeout: 10000 });
+	await waitStatus(page, "completed", 60000);
+	await page.waitForSelector("#dlg-output:not([hidden])", { timeout: 10000 });
+	const pa = await dialogView(page);
+	c.data.promptAnalysis = pa.outputSections;
+	c.check("prompt_analysis: one section per chosen platform, with sources",
+		pa.outputSections.map((x) => x.provider).sort().join() === "gemini,openai" &&
+		pa.outputSections.every((x) => x.text.includes("Best CRM for a small team")) &&
+		(await page.locator("#dlg-output .sources").count()) === 2, pa.outputSections);
+	await page.waitForTimeout(600); // the bar's width transition
+	await screenshot(page, artifacts, "jobs-prompt-analysis", false);
+	c.check("no script errors on the page (second job)", page.pageErrors.length === 0, page.pageErrors);
 });

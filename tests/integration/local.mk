@@ -12,7 +12,7 @@ EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
 # /usr/bin/python3: Debian's python3-pytest and python3-requests live there
 # (the python3 on PATH may be another build that cannot see them).
 check-local:
-	cd $(abs_top_srcdir) && status=0; \
+	cd $(abs_top_srcdir) || exit 1; status=0; \
 	AIGW_SRCDIR=$(abs_top_srcdir) AIGW_BUILDDIR=$(abs_top_builddir) \
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/mockproviders tests/integration \
 		|| status=$$?; \
