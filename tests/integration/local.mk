@@ -1,9 +1,22 @@
-EXTRA_DIST += tests/integration tests/mockproviders tests/bench
+EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
+	tests/browser/package.json tests/browser/package-lock.json \
+	$(wildcard $(srcdir)/tests/browser/*.py) $(wildcard $(srcdir)/tests/browser/*.mjs)
 
 # The integration tests speak HTTP through nginx (and lighttpd) to the
 # programs just built, with a private PostgreSQL and the mock providers.
+# The browser tests drive the pages in headless chromium (playwright-core,
+# installed by script/bootstrap) against the same kind of stack; they are
+# a pytest run of their own because the integration tests import their
+# conftest by name. Both runs go on when the first fails; set
+# AIGW_SKIP_BROWSER_TESTS=1 to skip the browser tests.
 # /usr/bin/python3: Debian's python3-pytest and python3-requests live there
 # (the python3 on PATH may be another build that cannot see them).
 check-local:
-	cd $(abs_top_srcdir) && AIGW_SRCDIR=$(abs_top_srcdir) AIGW_BUILDDIR=$(abs_top_builddir) \
-		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/mockproviders tests/integration
+	cd $(abs_top_srcdir) || exit 1; status=0; \
+	AIGW_SRCDIR=$(abs_top_srcdir) AIGW_BUILDDIR=$(abs_top_builddir) \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/mockproviders tests/integration \
+		|| status=$$?; \
+	AIGW_SRCDIR=$(abs_top_srcdir) AIGW_BUILDDIR=$(abs_top_builddir) \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/browser \
+		|| status=$$?; \
+	exit $$status

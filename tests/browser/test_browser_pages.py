@@ -1,0 +1,33 @@
+"""The web pages in headless chromium against a real stack: the chat page
+(cards arriving one by one, a failing provider), the jobs page (progress,
+steps, output, Cancel, a notice for a job finished in the background) and
+the aigw.js client library (errors, retries, transports). Each test runs
+one node scenario (tests/browser/<name>.mjs) and asserts on its checks;
+screenshots go to tests/browser/artifacts/."""
+
+from browser_harness import assert_scenario, run_scenario
+
+
+def test_chat_cards_arrive_one_by_one(stack):
+    sc = run_scenario("chat_order", stack)
+    assert_scenario(sc)
+    times = sc.result["data"]["doneAtMs"]
+    assert times["openai"] < times["anthropic"] < times["gemini"], times
+
+
+def test_chat_failing_provider_shows_its_error(stack):
+    assert_scenario(run_scenario("chat_failure", stack))
+
+
+def test_jobs_page_runs_competitor_analysis(stack):
+    sc = run_scenario("jobs_run", stack)
+    assert_scenario(sc)
+    assert sc.result["data"]["progressSeen"] == [0, 40, 100]
+
+
+def test_jobs_page_cancel_and_background_notice(stack):
+    assert_scenario(run_scenario("jobs_cancel", stack))
+
+
+def test_client_library(stack):
+    assert_scenario(run_scenario("library", stack))
