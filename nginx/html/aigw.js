@@ -461,7 +461,11 @@
 				}
 			}
 		} finally {
-			try { reader.cancel(); } catch (ignored) { /* already closed */ }
+			// cancel() rejects when the fetch was aborted: nothing to report.
+			try {
+				var cancelled = reader.cancel();
+				if (cancelled && cancelled.catch) cancelled.catch(function () {});
+			} catch (ignored) { /* already closed */ }
 		}
 	}
 

@@ -90,7 +90,7 @@ run("library", async (c, browser) => {
 		return { ok: t.code === "job_failed" && !!t.jobId && t.stateStatus === "failed" && /search|400/.test(t.message), detail: r };
 	});
 
-	await c.step("subscribe on this server: events 404 → long-poll ignored → polling, to the final state", async () => {
+	await c.step("subscribe on this server: Server-Sent Events to the final state, no polling", async () => {
 		requests.length = 0;
 		const r = await ev(() => __try(async () => {
 			const chat = await aigw.submitChat("Pick a colour", { openai: "gpt-4o~delay=1200", anthropic: "claude-3-5-haiku-latest" });
@@ -103,15 +103,44 @@ run("library", async (c, browser) => {
 		}));
 		const v = r.value || {};
 		const urls = requests.map((x) => x.url);
-		const events = urls.findIndex((u) => u.startsWith("/api/ai/chat/events?id="));
-		const longpoll = urls.findIndex((u) => /\/api\/ai\/chat\/status\?id=[^&]+&wait=25&since=\d+/.test(u));
-		const plain = urls.findIndex((u, i) => i > longpoll && /\/api\/ai\/chat\/status\?id=[^&]+$/.test(u));
-		c.data.fallback = { value: v, urls };
+		const events = urls.filter((u) => u.startsWith("/api/ai/chat/events?id=")).length;
+		const polled = urls.filter((u) => u.startsWith("/api/ai/chat/status")).length;
+		c.data.sse = { value: v, urls };
 		return {
 			ok: v.status === "completed" && v.results.join() === "anthropic,openai" &&
-				v.transports.join() === "longpoll,poll" && events >= 0 && longpoll > events && plain > longpoll &&
+				v.transports.join() === "sse" && events === 1 && polled === 0 && v.versions.length >= 2 &&
 				v.versions.join() === [...v.versions].sort((a, b) => a - b).join(),
 			detail: { value: v, urls },
+		};
+	});
+
+	await c.step("subscribe where the events URL answers 404: long-poll; where long-poll is ignored too: polling", async () => {
+		await page.route("**/api/ai/chat/events?*", (route) => route.fulfill({ status: 404,
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ success: false, error: "not found", code: "not_found" }) }));
+		const follow = () => ev(() => __try(async () => {
+			const chat = await aigw.submitChat("Pick a shape", { openai: "gpt-4o~delay=1200", anthropic: "claude-3-5-haiku-latest" });
+			const transports = [];
+			const versions = [];
+			const final = await aigw.subscribe("chat", chat.id, (s) => versions.push(s.version),
+				{ intervalMs: 300, onTransport: (t) => transports.push(t) }).done;
+			return { transports, versions, status: final.status };
+		}));
+		requests.length = 0;
+		const longpoll = await follow();
+		const waited = requests.some((x) => /\/api\/ai\/chat\/status\?id=[^&]+&wait=25&since=\d+/.test(x.url));
+		// A server that ignores wait answers at once: the library polls.
+		await page.route("**/api/ai/chat/status?*", (route) => route.continue({
+			url: route.request().url().replace(/&wait=\d+&since=\d+/, "") }));
+		const polling = await follow();
+		await page.unroute("**/api/ai/chat/status?*");
+		await page.unroute("**/api/ai/chat/events?*");
+		const lp = longpoll.value || {}, pl = polling.value || {};
+		const sorted = (xs) => xs.join() === [...xs].sort((a, b) => a - b).join();
+		return {
+			ok: lp.status === "completed" && lp.transports.join() === "longpoll" && waited && sorted(lp.versions) &&
+				pl.status === "completed" && pl.transports.join() === "longpoll,poll" && sorted(pl.versions),
+			detail: { longpoll, polling, waited },
 		};
 	});
 
@@ -149,7 +178,7 @@ run("library", async (c, browser) => {
 		};
 	});
 
-	await c.step("subscribe where streamed fetch is missing (no ReadableStream): no events request, long-poll then polling", async () => {
+	await c.step("subscribe where streamed fetch is missing (no ReadableStream): no events request, long-poll to the end", async () => {
 		requests.length = 0;
 		const r = await ev(() => __try(async () => {
 			const saved = window.ReadableStream;
@@ -164,7 +193,7 @@ run("library", async (c, browser) => {
 			}
 		}));
 		const asked = requests.some((x) => x.url.includes("/events"));
-		return { ok: r.value && r.value.status === "completed" && !asked && r.value.transports.join() === "longpoll,poll", detail: { r, asked } };
+		return { ok: r.value && r.value.status === "completed" && !asked && r.value.transports.join() === "longpoll", detail: { r, asked } };
 	});
 
 	await c.step("429: waits Retry-After, then succeeds", async () => {
