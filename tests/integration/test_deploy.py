@@ -1,0 +1,189 @@
+"""Deployment: the systemd units (systemd-analyze verify and security),
+socket activation as systemd does it (StandardInput=socket), make install
+and make distcheck, and scale-out (two aigw-fcgi and worker sets sharing
+one PostgreSQL behind one nginx upstream)."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+import stack as stk
+from conftest import fail_on_sanitizer_reports, mock_answer, poll, submit, wait_final
+
+SYSTEMD_DIR = os.path.join(stk.SRCDIR, "systemd")
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
+UNITS = sorted(f for f in os.listdir(SYSTEMD_DIR)
+               if f.endswith((".service", ".socket", ".timer")))
+SERVICES = [u for u in UNITS if u.endswith(".service")]
+EXPOSURE_MAX = 2.5
+
+
+# ---------------------------------------------------------------- helpers
+
+class Proc:
+    """A process of the test (aigw-fcgi on an inherited socket, a worker
+    as its service runs it), stopped by its PID at the end."""
+
+    def __init__(self, argv, env, log, cwd, stdin=subprocess.DEVNULL):
+        self.log = log
+        with open(log, "a") as err:
+            self.proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
+                                         stderr=err, cwd=cwd)
+        stk._track(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, timeout=40):
+        """SIGTERM, then the exit status (SIGKILL after timeout)."""
+        stk._untrack(self)
+        stk.stop_process(self.proc, timeout)
+        return self.proc.returncode
+
+
+class Backend:
+    """PostgreSQL, the mock providers and a migrated schema, shared by the
+    tests of this module; each test starts its own aigw processes."""
+
+    def __init__(self):
+        self.base = stk.make_base("aigw-deploy-")
+        self._tmp = stk._track(stk._TempDir(self.base))
+        self.pg = self.mock = None
+        self.logs = []
+        try:
+            self.pg = stk.Postgres(self.base)
+            self.mock = stk.MockProviders(self.base)
+            self.env = self.aigw_env()
+            stk.migrate(self.env)
+        except BaseException:
+            self.close()
+            raise
+
+    def aigw_env(self, **extra):
+        """aigw's environment as a systemd host has it: no spawning, the
+        worker service does the work."""
+        env = stk.aigw_env(self.base, self.pg, self.mock, {"AIGW_SPAWN": "off"})
+        env.update(extra)
+        return env
+
+    def worker(self, env, name):
+        """aigw-worker as aigw-worker.service runs it (never idles out)."""
+        log = os.path.join(self.base, f"{name}.log")
+        self.logs.append(log)
+        return Proc([stk.program("aigw-worker")], dict(env, AIGW_WORKER_IDLE_S="86400",
+                                                      AIGW_LOG_FILE=log), log, self.base)
+
+    def fcgi_on_fd0(self, env, sock, name, threads=4):
+        """aigw-fcgi without --listen and the listening socket as its
+        descriptor 0: what StandardInput=socket does."""
+        log = os.path.join(self.base, f"{name}.err")
+        self.logs.append(log)
+        return Proc([stk.program("aigw-fcgi"), "--threads", str(threads)], env, log, self.base,
+                    stdin=sock.fileno())
+
+    def report(self):
+        return "".join(f"\n---- {p}\n{stk.tail(p)}" for p in self.logs + [self.mock.err,
+                                                                           self.pg.log])
+
+    def close(self):
+        if self.mock is not None:
+            self.mock.stop()
+        if self.pg is not None:
+            self.pg.close()
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                 "SUMMARY: UndefinedBehaviorSanitizer")
+        found = []
+        for path in self.logs:
+            text = open(path, errors="replace").read() if os.path.exists(path) else ""
+            if any(m in text for m in marks):
+                found.append(f"---- {path}\n{text[-6000:]}")
+        self.sanitizer_report = "\n".join(found)
+        self._tmp.stop()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    for p in ("aigw", "aigw-fcgi", "aigw-worker"):
+        if not os.access(stk.program(p), os.X_OK):
+            pytest.fail(f"not built: {stk.program(p)} (set AIGW_BUILDDIR)", pytrace=False)
+    b = Backend()
+    try:
+        yield b
+    finally:
+        b.close()
+    fail_on_sanitizer_reports(b)
+
+
+def unix_listener(path):
+    """A listening unix socket as aigw-fcgi.socket makes it (nginx's
+    workers, www-data when we are root, must reach it)."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    os.chmod(os.path.dirname(path), 0o755)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o666)
+    sock.listen(1024)
+    return sock
+
+
+def fcgi_answers(url, timeout=15):
+    stk.wait_for(lambda: requests.get(url + "/api/health", timeout=2).status_code == 200,
+                 timeout, "aigw-fcgi behind nginx")
+
+
+# ---------------------------------------------------------------- socket activation
+
+def test_socket_activation_serves_and_survives_a_restart(backend):
+    """aigw-fcgi.service takes its socket from aigw-fcgi.socket on
+    descriptor 0. A restart of the service must leave the socket
+    listening: connections made while no aigw-fcgi runs wait in its
+    backlog and are answered by the next one."""
+    env = backend.aigw_env()
+    sock = unix_listener(os.path.join(backend.base, "run", "fcgi.sock"))
+    worker = backend.worker(env, "activated-worker")
+    fcgi = backend.fcgi_on_fd0(env, sock, "activated-fcgi-1")
+    nginx = stk.Nginx(backend.base, [f"unix:{sock.getsockname()}"])
+    try:
+        url = nginx.url()
+        fcgi_answers(url)
+        r = submit(url, {"openai": "gpt-4o", "mock": "m"}, message="socket activation")
+        assert r.status_code == 202, r.text
+        body = wait_final(url, r.json()["chatId"], timeout=20)
+        assert body["status"] == "completed", body
+        assert body["results"]["openai"]["text"] == mock_answer("openai", "gpt-4o",
+                                                                "socket activation")
+
+        # systemctl restart aigw-fcgi: SIGTERM, then a new process on the
+        # same socket. Nothing answers in between; a submit waits.
+        t0 = time.monotonic()
+        assert fcgi.stop(timeout=30) == 0, stk.tail(fcgi.log)
+        assert time.monotonic() - t0 < 5, "aigw-fcgi took long to stop"
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(submit, url, {"mock": "m"}, message="while restarting")
+            time.sleep(1.0)
+            assert not pending.done(), "answered while no aigw-fcgi was running"
+            fcgi = backend.fcgi_on_fd0(env, sock, "activated-fcgi-2")
+            r = pending.result(timeout=20)
+        assert r.status_code == 202, r.text
+        assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
+        r = requests.get(url + "/api/health", timeout=5)
+        assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+        assert worker.stop() == 0, stk.tail(worker.log)
+        sock.close()
