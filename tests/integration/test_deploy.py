@@ -187,3 +187,83 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
         assert fcgi.stop() == 0, stk.tail(fcgi.log)
         assert worker.stop() == 0, stk.tail(worker.log)
         sock.close()
+
+
+# ---------------------------------------------------------------- systemd units
+
+REQUIRED_HARDENING = (
+    "NoNewPrivileges=yes", "CapabilityBoundingSet=", "PrivateUsers=yes",
+    "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+    "ProtectProc=invisible", "ProtectClock=yes", "ProtectHostname=yes",
+    "ProtectKernelLogs=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
+    "ProtectControlGroups=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    "RestrictNamespaces=yes", "RestrictRealtime=yes", "RestrictSUIDSGID=yes",
+    "MemoryDenyWriteExecute=yes", "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM", "UMask=0027",
+    "User=aigw", "Environment=AIGW_SPAWN=off")
+
+
+def need_systemd_analyze():
+    if not os.access(SYSTEMD_ANALYZE, os.X_OK):
+        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+
+
+@pytest.fixture(scope="module")
+def units(tmp_path_factory):
+    """The units as make installs them, with the programs of this build:
+    systemd-analyze verify wants every ExecStart= to exist."""
+    d = tmp_path_factory.mktemp("units")
+    for name in sorted(os.listdir(SYSTEMD_DIR)):
+        with open(os.path.join(SYSTEMD_DIR, name)) as f:
+            text = f.read()
+        if name.endswith(".in"):
+            name = name[:-3]
+            text = text.replace("@bindir@", os.path.join(stk.BUILDDIR, "src"))
+            text = text.replace("@docdir@", "/usr/local/share/doc/aigw")
+        (d / name).write_text(text)
+    return d
+
+
+def unit_names(units):
+    return sorted(p.name for p in units.iterdir())
+
+
+def test_every_unit_is_shipped(units):
+    assert unit_names(units) == [
+        "aigw-fcgi.service", "aigw-fcgi.socket", "aigw-reap.service", "aigw-reap.timer",
+        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service"]
+
+
+def test_units_pass_systemd_analyze_verify(units):
+    need_systemd_analyze()
+    paths = [str(units / n) for n in unit_names(units)]
+    r = subprocess.run([SYSTEMD_ANALYZE, "verify", *paths], capture_output=True, text=True,
+                       timeout=60)
+    # Any complaint about one of ours (an unknown key, a bad value) fails.
+    ours = [line for line in (r.stdout + r.stderr).splitlines() if "aigw" in line]
+    assert r.returncode == 0 and not ours, r.stdout + r.stderr
+
+
+def test_services_are_hardened(units):
+    for name in unit_names(units):
+        if name.endswith(".service"):
+            lines = set((units / name).read_text().splitlines())
+            missing = [d for d in REQUIRED_HARDENING if d not in lines]
+            assert not missing, f"{name} lacks {missing}"
+
+
+def exposure(unit_path):
+    r = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager",
+                        str(unit_path)], capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    if m is None and "offline" in r.stderr:
+        pytest.skip(f"systemd-analyze security cannot analyse files offline: {r.stderr}")
+    assert m, r.stdout + r.stderr
+    return float(m.group(1))
+
+
+def test_services_exposure_is_below_2_5(units):
+    need_systemd_analyze()
+    scores = {n: exposure(units / n) for n in unit_names(units) if n.endswith(".service")}
+    sys.stderr.write(f"systemd-analyze security: {scores}\n")
+    assert all(s < EXPOSURE_MAX for s in scores.values()), scores
