@@ -267,3 +267,118 @@ def test_services_exposure_is_below_2_5(units):
     scores = {n: exposure(units / n) for n in unit_names(units) if n.endswith(".service")}
     sys.stderr.write(f"systemd-analyze security: {scores}\n")
     assert all(s < EXPOSURE_MAX for s in scores.values()), scores
+
+
+# ---------------------------------------------------------------- the system call filter
+
+def syscall_group(name, cache={}):  # noqa: B006 - a cache on purpose
+    """The system calls of a systemd group, nested groups expanded."""
+    if name not in cache:
+        r = subprocess.run([SYSTEMD_ANALYZE, "syscall-filter", name], capture_output=True,
+                           text=True, timeout=30, check=True)
+        calls = set()
+        for line in r.stdout.splitlines()[1:]:
+            word = line.strip()
+            if not word or word.startswith("#"):
+                continue
+            calls |= syscall_group(word) if word.startswith("@") else {word}
+        cache[name] = calls
+    return cache[name]
+
+
+def sanitized_build():
+    with open(stk.program("aigw-worker"), "rb") as f:
+        return b"__asan_init" in f.read() or b"__ubsan_handle" in f.read()
+
+
+STRACE_CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\((.*)")
+
+
+def traced_calls(path):
+    """System calls in an strace -f log: {name: [argument text...]}."""
+    calls = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = STRACE_CALL.match(line)
+            if m:
+                calls.setdefault(m.group(1), []).append(m.group(2))
+    return calls
+
+
+def test_programs_stay_inside_the_units_system_call_filter(backend, units):
+    """The services allow @system-service without @privileged and
+    @resources; any other call fails with EPERM under systemd. Run every
+    service's program under strace doing its work (a chat through nginx
+    and socket activation, the reaper, the scheduler, a stop on SIGTERM)
+    and check each call it made is allowed, that nothing but its own
+    /proc entries is read (ProcSubset=pid, ProtectProc=invisible) and
+    that nothing but the log is opened for writing (ProtectSystem=strict)."""
+    need_systemd_analyze()
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    if sanitized_build():
+        pytest.skip("a sanitizer build makes calls of its own; the units run a plain build")
+    if subprocess.run([strace, "-f", "-qq", "-o", "/dev/null", "true"],
+                      capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("strace cannot trace here (ptrace not permitted)")
+    allowed = (syscall_group("@system-service") - syscall_group("@privileged")
+               - syscall_group("@resources"))
+    base = backend.base
+    env = backend.aigw_env(AIGW_LOG_FILE="")  # to stderr, as under systemd
+    traces = {}
+
+    def traced(name, argv, stdin=subprocess.DEVNULL, extra=None):
+        traces[name] = os.path.join(base, f"strace-{name}.out")
+        log = os.path.join(base, f"strace-{name}.err")
+        backend.logs.append(log)
+        return Proc([strace, "-f", "-qq", "-o", traces[name], "--", *argv],
+                    dict(env, **(extra or {})), log, base, stdin=stdin)
+
+    def stop_traced(p):
+        # strace passes SIGTERM on to nobody: signal the traced program.
+        for kid in stk.children(p.pid):
+            os.kill(kid, signal.SIGTERM)
+        assert p.proc.wait(40) == 0, stk.tail(p.log)
+        stk._untrack(p)
+
+    sock = unix_listener(os.path.join(base, "run-strace", "fcgi.sock"))
+    worker = traced("aigw-worker", [stk.program("aigw-worker")], extra={
+        "AIGW_WORKER_IDLE_S": "86400"})
+    fcgi = traced("aigw-fcgi", [stk.program("aigw-fcgi"), "--threads", "2"], stdin=sock)
+    nginx = stk.Nginx(base, [f"unix:{sock.getsockname()}"])
+    try:
+        url = nginx.url()
+        fcgi_answers(url, timeout=30)
+        r = submit(url, {"openai": "gpt-4o", "gemini": "gemini-2.5-flash", "mock": "m"},
+                   message="system call filter")
+        assert r.status_code == 202, r.text
+        assert wait_final(url, r.json()["chatId"], timeout=30)["status"] == "completed"
+        assert requests.get(url + "/api/metrics", timeout=10).status_code == 200
+        for sub in ("reap", "schedule"):
+            p = traced(f"aigw-{sub}", [stk.program("aigw"), sub])
+            assert p.proc.wait(60) == 0, stk.tail(p.log)
+            stk._untrack(p)
+    finally:
+        nginx.stop()
+        stop_traced(fcgi)
+        stop_traced(worker)
+        sock.close()
+
+    faults = []
+    for name, path in traces.items():
+        calls = traced_calls(path)
+        assert "execve" in calls and len(calls) > 20, f"{name}: no trace in {path}"
+        denied = sorted(set(calls) - allowed)
+        if denied:
+            faults.append(f"{name} calls what its unit denies: {denied}")
+        for args in calls.get("openat", []) + calls.get("open", []):
+            m = re.match(r'(?:AT_FDCWD, )?"([^"]*)", (\S+)', args)
+            if m is None or "ENOENT" in args:
+                continue
+            file, flags = m.groups()
+            if re.match(r"/proc/(?!self/|thread-self/|\d+/)", file):
+                faults.append(f"{name} reads {file} (hidden by ProcSubset=pid)")
+            if re.search(r"O_WRONLY|O_RDWR|O_CREAT", flags) and file != "/dev/null":
+                faults.append(f"{name} opens {file} for writing ({flags})")
+    assert not faults, "\n".join(faults)
