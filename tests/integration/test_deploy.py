@@ -288,7 +288,8 @@ def syscall_group(name, cache={}):  # noqa: B006 - a cache on purpose
 
 def sanitized_build():
     with open(stk.program("aigw-worker"), "rb") as f:
-        return b"__asan_init" in f.read() or b"__ubsan_handle" in f.read()
+        data = f.read()
+    return b"__asan_init" in data or b"__ubsan_handle" in data
 
 
 STRACE_CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\((.*)")
@@ -382,3 +383,175 @@ def test_programs_stay_inside_the_units_system_call_filter(backend, units):
             if re.search(r"O_WRONLY|O_RDWR|O_CREAT", flags) and file != "/dev/null":
                 faults.append(f"{name} opens {file} for writing ({flags})")
     assert not faults, "\n".join(faults)
+
+
+# ---------------------------------------------------------------- make install, make distcheck
+
+def make_env():
+    """The environment for a make of our own, apart from any make running
+    this test (its jobserver) and without the integration tests."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env["AIGW_SKIP_INTEGRATION"] = "1"
+    return env
+
+
+def build_variables():
+    """prefix, bindir, ... as the build's Makefile has them, expanded."""
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", stk.BUILDDIR, "-f", "-",
+                        "show"], input="include Makefile\nshow:\n"
+                        "\t@echo $(bindir) $(pkgdatadir) $(sysconfdir) $(docdir) $(prefix)\n",
+                        capture_output=True, text=True, env=make_env(), timeout=60)
+    assert r.returncode == 0, r.stderr
+    return dict(zip(("bindir", "pkgdatadir", "sysconfdir", "docdir", "prefix"),
+                    r.stdout.split()))
+
+
+def listing(path, pattern=None):
+    return sorted(f for f in os.listdir(path) if pattern is None or re.search(pattern, f))
+
+
+def test_make_install_puts_everything_where_the_readme_says(tmp_path):
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-C", stk.BUILDDIR, "install", f"DESTDIR={dest}"],
+                       capture_output=True, text=True, env=make_env(), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    v = build_variables()
+
+    def inst(*parts):
+        return os.path.join(str(dest) + v[parts[0]], *parts[1:])
+    for prog in ("aigw", "aigw-fcgi", "aigw-worker"):
+        assert os.access(inst("bindir", prog), os.X_OK), prog
+    src = stk.SRCDIR
+    assert listing(inst("pkgdatadir", "migrations")) == listing(f"{src}/migrations", r"\.sql$")
+    assert listing(inst("pkgdatadir", "nginx")) == ["aigw-http.conf", "aigw.conf", "html"]
+    assert listing(inst("pkgdatadir", "nginx", "html")) == listing(f"{src}/nginx/html")
+    assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
+                                                                        r"\.json$")
+    assert listing(inst("pkgdatadir", "prometheus")) == ["aigw-alerts.yml"]
+    assert listing(inst("docdir")) == ["README.md"]
+    unitdir = inst("prefix", "lib", "systemd", "system")
+    assert listing(unitdir) == [
+        "aigw-fcgi.service", "aigw-fcgi.socket", "aigw-reap.service", "aigw-reap.timer",
+        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service"]
+    for unit in listing(unitdir, r"\.service$"):
+        with open(os.path.join(unitdir, unit)) as f:
+            text = f.read()
+        assert "@bindir@" not in text and "@docdir@" not in text, unit
+        execs = re.findall(r"^ExecStart=(\S+)", text, re.M)
+        assert execs and all(e.startswith(v["bindir"] + "/") for e in execs), (unit, execs)
+        assert all(os.access(str(dest) + e, os.X_OK) for e in execs), (unit, execs)
+
+
+@pytest.mark.skipif(bool(os.environ.get("AIGW_SKIP_DISTCHECK")), reason="AIGW_SKIP_DISTCHECK")
+def test_make_distcheck_slow():
+    """SLOW (about 3 minutes on 2 cores): make distcheck builds the tarball,
+    configures and builds it out of a read-only tree, runs its unit tests
+    (AIGW_SKIP_INTEGRATION: not these tests again), installs, uninstalls
+    and cleans. Set AIGW_SKIP_DISTCHECK=1 to leave it out."""
+    if sanitized_build():
+        pytest.skip("run in the plain build only (the distcheck build is a plain one)")
+    r = subprocess.run(["make", "-C", stk.BUILDDIR, "-j2", "distcheck"], capture_output=True,
+                       text=True, env=make_env(), timeout=600)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+    assert "integration tests skipped" in r.stdout
+    assert re.search(r"^# FAIL:\s+0$", r.stdout, re.M), r.stdout[-3000:]
+    assert "archives ready for distribution" in r.stdout
+
+
+# ---------------------------------------------------------------- scale-out
+
+SCALE_CHATS = 500
+
+
+def test_scale_out_two_handler_and_worker_sets_share_one_database(backend):
+    """Two "hosts", each an aigw-fcgi on its own TCP port and two workers
+    as aigw-worker.service runs them, share one PostgreSQL behind one
+    nginx upstream. 500 chats are spread over both handlers, run by the
+    workers of both, and each provider is called exactly once per chat.
+    AIGW_WORKERS_MAX holds over both: a fifth worker finds no slot."""
+    env = backend.aigw_env(AIGW_WORKERS_MAX="4")
+    fcgis, workers = [], []
+    nginx = None
+    access_log = os.path.join(backend.base, "scale-access.log")
+    try:
+        for host in ("a", "b"):
+            fcgis.append(stk.Fcgi(backend.base, env, threads=8))
+            backend.logs.append(fcgis[-1].errlog)
+            workers += [backend.worker(env, f"scale-worker-{host}{i}") for i in (1, 2)]
+        hosts = {fcgis[0].port: "a", fcgis[1].port: "b"}
+        nginx = stk.Nginx(
+            backend.base, [f"127.0.0.1:{f.port}" for f in fcgis],
+            http_extra="log_format aigw_upstream '$request_method $uri $upstream_addr';",
+            server_extra=f"access_log {access_log} aigw_upstream;")
+        url = nginx.url()
+        fcgi_answers(url)
+        poll(lambda: int(backend.pg.psql(
+            "SELECT count(*) FROM worker_slots WHERE heartbeat_at > now() - interval '15 s'")),
+            lambda n: n == 4, 15, 0.2, "four workers holding slots")
+
+        # The global bound: a fifth worker, on either host, gets no slot.
+        extra = backend.worker(env, "scale-worker-extra")
+        assert extra.proc.wait(15) != 0
+        stk._untrack(extra)
+        assert "worker slots are taken" in stk.tail(extra.log)
+
+        t0 = time.monotonic()
+        models = {"openai": "gpt-4o-mini~delay=300", "anthropic": "claude-3-5-haiku-latest"}
+
+        def one(i):
+            r = submit(url, models, message=f"scale-out {i}")
+            assert r.status_code == 202, r.text
+            return r.json()["chatId"]
+        with ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(one, range(SCALE_CHATS)))
+        submitted = time.monotonic() - t0
+        assert len(set(ids)) == SCALE_CHATS
+
+        def finished():
+            return backend.pg.psql(
+                "SELECT count(*) FILTER (WHERE status = 'completed'),"
+                " count(*) FILTER (WHERE status = 'failed')"
+                " FROM chat_results WHERE message LIKE 'scale-out %'")
+        poll(finished, lambda s: s == f"{SCALE_CHATS}|0", 120, 0.5, "every chat completed")
+        elapsed = time.monotonic() - t0
+        sys.stderr.write(f"scale-out: {SCALE_CHATS} chats submitted in {submitted:.1f} s, "
+                         f"all completed {elapsed:.1f} s after the first\n")
+    except BaseException:
+        sys.stderr.write(backend.report())
+        raise
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for f in fcgis:
+            f.stop()
+        stopped = [w.stop() for w in workers]
+    assert stopped == [0] * len(workers), [stk.tail(w.log) for w in workers]
+
+    # Both handlers served submits (nginx round-robins the upstream).
+    served = {"a": 0, "b": 0}
+    with open(access_log) as f:
+        for line in f:
+            method, uri, upstream = line.split()
+            if method == "POST" and uri == "/api/ai/chat":
+                served[hosts[int(upstream.rsplit(":", 1)[1])]] += 1
+    assert sum(served.values()) == SCALE_CHATS and min(served.values()) > 0, served
+
+    # The workers of both sets ran chats (worker names are host:pid).
+    pids = {w.pid: os.path.basename(w.log)[len("scale-worker-")] for w in workers}
+    ran = {"a": 0, "b": 0}
+    for row in backend.pg.psql("SELECT worker, count(*) FROM chat_results"
+                               " WHERE message LIKE 'scale-out %' GROUP BY worker").splitlines():
+        name, n = row.split("|")
+        ran[pids[int(name.rsplit(":", 1)[1])]] += int(n)
+    assert sum(ran.values()) == SCALE_CHATS and min(ran.values()) > 0, ran
+    sys.stderr.write(f"scale-out: submits served per handler {served}, chats run by the "
+                     f"workers of each set {ran}\n")
+
+    # Each provider was called exactly once per chat.
+    calls = {}
+    for e in backend.mock.requests_log():
+        if (e.get("message") or "").startswith("scale-out "):
+            key = (e["provider"], e["message"])
+            calls[key] = calls.get(key, 0) + 1
+    assert len(calls) == 2 * SCALE_CHATS, len(calls)
+    assert set(calls.values()) == {1}, {k: n for k, n in calls.items() if n != 1}
