@@ -5,6 +5,13 @@
  * FastCGI: several threads share one listening socket (from --listen, or
  * descriptor 0 as spawn-fcgi and systemd socket activation pass it); each
  * thread owns one database connection for its whole life.
+ *
+ * Stopping: the threads finish the requests they hold and accept no more.
+ * A socket of our own is shut down to end the accept() in progress. An
+ * inherited one belongs to systemd (or spawn-fcgi) and must keep listening
+ * for the next process, with the connections made meanwhile waiting in its
+ * backlog; shutdown() would stop it for everyone, so the thread in accept()
+ * is interrupted with SIGUSR1 instead.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -13,10 +20,12 @@
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -32,7 +41,51 @@
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
-static volatile sig_atomic_t stopping;
+
+/* Under state_lock: whether we stop, which thread is in accept(), and how
+ * many serving threads have not returned yet. */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool stopping;
+static bool accepting;
+static pthread_t accepting_thread;
+static long threads_running;
+
+/* SIGUSR1 only ends a blocking accept() with EINTR. */
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+}
+
+/* Called holding accept_lock: false once stopping, else notes that this
+ * thread is about to block in accept(). */
+static bool
+accept_begin(void)
+{
+	bool go;
+
+	pthread_mutex_lock(&state_lock);
+	go = !stopping;
+	if (go) {
+		accepting = true;
+		accepting_thread = pthread_self();
+	}
+	pthread_mutex_unlock(&state_lock);
+	return go;
+}
+
+/* Ends accept_begin; true when the process is stopping. */
+static bool
+accept_end(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&state_lock);
+	accepting = false;
+	stop = stopping;
+	pthread_mutex_unlock(&state_lock);
+	return stop;
+}
 /* Shared by every thread for the life of the process. */
 static struct rt_gate wait_gate;
 
@@ -128,16 +181,22 @@ serve_thread(void *arg)
 
 	if (FCGX_InitRequest(&request, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("fcgi", NULL, "cannot initialise a request");
-		return NULL;
+		goto out;
 	}
 	for (;;) {
 		int rc;
+		bool stop;
 
 		pthread_mutex_lock(&accept_lock);
+		if (!accept_begin()) {
+			pthread_mutex_unlock(&accept_lock);
+			break;
+		}
 		rc = FCGX_Accept_r(&request);
+		stop = accept_end();
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0) {
-			if (!stopping) {
+			if (!stop) {
 				/* The listener is broken: stop the whole process
 				 * rather than linger with fewer threads. */
 				log_error("fcgi", NULL, "accept failed (%d); stopping", rc);
@@ -149,7 +208,43 @@ serve_thread(void *arg)
 		FCGX_Finish_r(&request);
 	}
 	FCGX_Free(&request, 1);
+out:
+	pthread_mutex_lock(&state_lock);
+	threads_running--;
+	pthread_mutex_unlock(&state_lock);
 	return NULL;
+}
+
+/*
+ * Stops the serving threads: each finishes its request and accepts no
+ * more. The thread blocked in accept() is woken by shutting our own
+ * socket down, or, for an inherited one, by SIGUSR1 every 20 ms (a signal
+ * sent just before it entered accept() is missed) until all have left.
+ */
+static void
+stop_threads(bool own_socket)
+{
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	bool left;
+
+	pthread_mutex_lock(&state_lock);
+	stopping = true;
+	pthread_mutex_unlock(&state_lock);
+	if (own_socket)
+		shutdown(listen_fd, SHUT_RDWR);
+	do {
+		pthread_mutex_lock(&state_lock);
+		if (accepting) {
+			int err = pthread_kill(accepting_thread, SIGUSR1);
+
+			if (err != 0)
+				log_error("fcgi", NULL, "cannot interrupt accept: %s", strerror(err));
+		}
+		left = threads_running > 0;
+		pthread_mutex_unlock(&state_lock);
+		if (left)
+			nanosleep(&tick, NULL);
+	} while (left);
 }
 
 /*
@@ -242,6 +337,7 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	struct http_thread *threads;
 	pthread_t *tids;
 	sigset_t stop_signals;
+	struct sigaction interrupt;
 	long started = 0;
 	int rc = 1;
 
@@ -262,6 +358,14 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	memset(&interrupt, 0, sizeof interrupt);
+	interrupt.sa_handler = on_interrupt;
+	sigemptyset(&interrupt.sa_mask);
+	/* No SA_RESTART: accept() must return EINTR. */
+	if (sigaction(SIGUSR1, &interrupt, NULL) != 0) {
+		fprintf(stderr, "aigw-fcgi: sigaction: %s\n", strerror(errno));
+		return 1;
+	}
 	app->waker = waker_start(app->cfg, app->spawn_env);
 	if (app->waker == NULL) {
 		fprintf(stderr, "aigw-fcgi: cannot start the waker thread\n");
@@ -279,9 +383,15 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	for (long i = 0; i < nthreads; i++) {
 		threads[i].app = app;
 		threads[i].db = db_new(app->cfg->database_url);
+		pthread_mutex_lock(&state_lock);
+		threads_running++;
+		pthread_mutex_unlock(&state_lock);
 		if (threads[i].db == NULL ||
 		    pthread_create(&tids[i], NULL, serve_thread, &threads[i]) != 0) {
 			fprintf(stderr, "aigw-fcgi: cannot start thread %ld\n", i);
+			pthread_mutex_lock(&state_lock);
+			threads_running--;
+			pthread_mutex_unlock(&state_lock);
 			db_free(threads[i].db);
 			threads[i].db = NULL;
 			break;
@@ -294,11 +404,11 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		log_info("fcgi", NULL, "serving on %s with %ld threads, %ld of them may wait",
 			 listen_addr ? listen_addr : "descriptor 0", started, wait_gate.max);
 		sigwait(&stop_signals, &sig);
-		stopping = 1;
 		log_info("fcgi", NULL, "stopping on signal %d", sig);
-		shutdown(listen_fd, SHUT_RDWR);
 		rc = 0;
 	}
+	/* Also when a thread failed to start: the others must leave too. */
+	stop_threads(listen_addr != NULL);
 	for (long i = 0; i < started; i++) {
 		pthread_join(tids[i], NULL);
 		db_free(threads[i].db);

@@ -40,7 +40,7 @@ EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.
 	tests/fuzz/dict tests/fuzz/corpus
 
 # EXTRA_PROGRAMS are not cleaned by default; nor is make fuzz's output.
-CLEANFILES = $(fuzz_targets)
+CLEANFILES += $(fuzz_targets)
 clean-local:
 	rm -rf tests/fuzz/out
 

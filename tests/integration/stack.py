@@ -420,10 +420,19 @@ def nginx_http_snippet(submit_rate):
     return re.sub(r"rate=\S+;", f"rate={submit_rate};", text)
 
 
+def upstream_servers(fcgi):
+    """nginx `server` lines of the aigw_fcgi upstream: fcgi is a port on
+    127.0.0.1, or a list of nginx addresses ("127.0.0.1:9000",
+    "unix:/run/aigw/fcgi.sock")."""
+    addresses = [f"127.0.0.1:{fcgi}"] if isinstance(fcgi, int) else list(fcgi)
+    return " ".join(f"server {a};" for a in addresses)
+
+
 def nginx_conf(dirname, port, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE,
-               server_extra=""):
+               server_extra="", http_extra=""):
     """An nginx.conf whose pid, logs and temp paths all live in dirname.
-    server_extra is added to the server block after aigw.conf."""
+    fcgi_port is what upstream_servers() takes. server_extra is added to
+    the server block after aigw.conf, http_extra to the http block."""
     user = "user www-data;\n" if os.geteuid() == 0 else ""
     return f"""{user}worker_processes {workers};
 daemon off;
@@ -440,7 +449,8 @@ http {{
     uwsgi_temp_path {dirname}/uwsgi;
     scgi_temp_path {dirname}/scgi;
     {nginx_http_snippet(submit_rate)}
-    upstream aigw_fcgi {{ server 127.0.0.1:{fcgi_port}; }}
+    {http_extra}
+    upstream aigw_fcgi {{ {upstream_servers(fcgi_port)} }}
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
@@ -454,9 +464,10 @@ http {{
 
 class Nginx:
     """nginx in the foreground (daemon off) with aigw's snippet, in front
-    of aigw-fcgi on fcgi_port."""
+    of aigw-fcgi on fcgi_port (or the addresses upstream_servers() takes)."""
 
-    def __init__(self, base, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE, server_extra=""):
+    def __init__(self, base, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE, server_extra="",
+                 http_extra=""):
         self.port = free_port()
         self.dir = world_readable_dir(base, f"nginx-{self.port}")
         self.conf = os.path.join(self.dir, "nginx.conf")
@@ -471,7 +482,8 @@ class Nginx:
             for name in files:
                 os.chmod(os.path.join(dirpath, name), 0o644)
         with open(self.conf, "w") as f:
-            f.write(nginx_conf(self.dir, self.port, fcgi_port, workers, submit_rate, server_extra))
+            f.write(nginx_conf(self.dir, self.port, fcgi_port, workers, submit_rate, server_extra,
+                               http_extra))
         self.check_config()
         with open(os.path.join(self.dir, "stderr"), "w") as err:
             self.proc = subprocess.Popen(["nginx", "-e", self.error_log, "-c", self.conf],
