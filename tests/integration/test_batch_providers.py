@@ -133,7 +133,11 @@ def test_a_batch_past_its_deadline_is_cancelled_at_the_provider(stack):
 
 def test_a_killed_workers_batch_is_resumed_not_resubmitted(stack):
     tag = uuid.uuid4().hex[:8]
-    ids = chats(stack, {"openai-batch": "gpt-4o-mini~batch_s=8"},
+    # Ready 4 s after it is accepted: long after the kill, and before the
+    # next worker takes it over (the lease of 5 s, then a sweep), whose
+    # first poll then finds it done well inside the 10 s deadline however
+    # busy the machine.
+    ids = chats(stack, {"openai-batch": "gpt-4o-mini~batch_s=4"},
                 [f"resume {tag} {i}" for i in range(3)])
     running = ("SELECT worker FROM batches b WHERE external_id IS NOT NULL AND status = 'running'"
                " AND EXISTS (SELECT 1 FROM batch_items i JOIN chat_results c USING (chat_id)"
