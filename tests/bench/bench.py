@@ -780,7 +780,7 @@ def main():
     for tool in ("wrk", "pgbench", "nginx", "cc", "pkg-config"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is not installed (script/bootstrap installs the bench's "
-                     "tools: wrk, postgresql-client-15, nginx, gcc, pkg-config, libfcgi-dev, "
+                     "tools: wrk, postgresql (pgbench), nginx, gcc, pkg-config, libfcgi-dev, "
                      "libjson-c-dev, libpq-dev)")
     if not os.access(stk.program("aigw-fcgi"), os.X_OK):
         sys.exit(f"bench: no {stk.program('aigw-fcgi')}: build first, or set AIGW_BUILDDIR")
