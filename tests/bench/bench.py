@@ -1,22 +1,33 @@
 #!/usr/bin/python3
-"""Benchmark of aigw's two hot paths through nginx, beside PostgreSQL's own
-ceiling for the statements behind them. Prints figures; asserts nothing.
+"""The benchmark suite of aigw: one command, one table. Asserts nothing.
 
-  submit: wrk POST /api/ai/chat        vs  pgbench INSERT INTO chat_results
-  status: wrk GET  /api/ai/chat/status vs  pgbench SELECT ... WHERE chat_id = $1
+  1. ceilings   nginx alone (return 202); pgbench with the exact statements
+                behind submit and status (8 and 32 clients); a reference
+                FastCGI responder (refresponder.c) behind the same nginx
+  2. aigw       chat submit/status and job submit/status through nginx,
+                auth off (AIGW_AUTH=none) and on (AIGW_AUTH=keys)
+  3. ratios     aigw / reference and aigw / pgbench; RSS of aigw's processes
+  4. fan-out    1,000 chats x 3 providers at 2,000 ms on the mock providers
+  5. visibility mock answer -> long-polling client, p50/p99 over 500 answers
 
-Everything (PostgreSQL, aigw-fcgi, nginx) is started on free 127.0.0.1
-ports by tests/integration/stack.py and stopped at the end. See README.md.
+Everything runs on 127.0.0.1 and is stopped by PID at the end (also on
+Ctrl-C). See README.md beside this file.
 
-    AIGW_BUILDDIR=build /usr/bin/python3 tests/bench/bench.py [--duration 10]
+    AIGW_BUILDDIR=build /usr/bin/python3 tests/bench/bench.py [--quick] [--json FILE]
 """
 
 import argparse
 import json
+import math
 import os
+import random
 import re
+import shutil
+import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import requests
@@ -26,22 +37,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import stack as stk  # noqa: E402
 
-PG_MARK = "pgbench insert"  # the message of pgbench's rows, removed after
+MARK = "pgbench row"  # the message (chats) or topic (jobs) of pgbench's rows
+JOB_TYPE = "brief_generation"  # a shipped type; steps draft, review
+JOB_STEPS = '["draft","review"]'
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# The handler's statements (src/db/db.c, chat_insert and chat_status), as
-# pgbench scripts. The handler makes the chat id itself; pgbench lets the
-# server do it with gen_random_uuid().
-INSERT_SQL = f"""\\set ttl 3600
-INSERT INTO chat_results (chat_id, owner_user, owner_org, message, system_prompt,
-  max_tokens, websearch, location, models, expires_at)
-  VALUES (gen_random_uuid(), '', '', '{PG_MARK}', NULL, 1024, false, NULL,
-  '{{"mock": "m"}}'::jsonb, now() + :ttl * interval '1 second');
+# ---------------------------------------------------------------- statements
+
+# src/db/db.c's statements as pgbench scripts. The handler makes ids itself;
+# pgbench lets the server do it with gen_random_uuid(). pgbench would take
+# ":MI" for a variable even inside a string literal, so the timestamp
+# format writes its colons \x3a.
+TS = "to_char({} AT TIME ZONE 'UTC', E'YYYY-MM-DD\"T\"HH24\\x3aMI\\x3aSS\"Z\"')"
+
+CHAT_INSERT_SQL = f"""INSERT INTO chat_results (chat_id, owner_user, owner_org, message,
+  system_prompt, max_tokens, websearch, location, models, expires_at)
+  VALUES (gen_random_uuid(), '', '', '{MARK}', NULL, 1024, false, NULL,
+  '{{"mock":"m"}}'::jsonb, now() + 3600 * interval '1 second');
 """
 
-# The same format as the handler's, with its colons written \x3a: pgbench
-# would take ":MI" for a variable, even inside a string literal.
-TS = "to_char({} AT TIME ZONE 'UTC', E'YYYY-MM-DD\"T\"HH24\\x3aMI\\x3aSS\"Z\"')"
-SELECT_SQL = f"""SELECT chat_id, status, version, results::text,
+CHAT_STATUS_SQL = f"""SELECT chat_id, status, version, results::text,
   CASE WHEN status IN ('completed', 'failed') THEN '[]' ELSE
    (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)
     FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END,
@@ -49,12 +64,51 @@ SELECT_SQL = f"""SELECT chat_id, status, version, results::text,
   FROM chat_results WHERE chat_id = :id AND owner_user = '' AND expires_at > now();
 """
 
-WRK_POST_LUA = """wrk.method = "POST"
-wrk.body = '{"message": "benchmark: compare Rust and Go for CLIs", "models": {"mock": "m"}}'
-wrk.headers["Content-Type"] = "application/json"
+JOB_ACCEPTED_JSON = ("json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, "
+                     "'status', j.status, 'progress', j.progress, 'created_at', "
+                     f"{TS.format('j.created_at')})::text")
+
+JOB_INSERT_SQL = f"""WITH j AS (
+ INSERT INTO jobs (job_id, type, owner_user, owner_org, decision_id, input,
+  max_attempts, timeout_s, idempotency_key, request_hash, status_message)
+ VALUES (gen_random_uuid(), '{JOB_TYPE}', '', '', NULL, '{{"topic":"{MARK}"}}'::jsonb, 3, 600,
+  NULL, encode(sha256(convert_to(NULL::text, 'UTF8')), 'hex'), 'Queued')
+ ON CONFLICT (owner_user, idempotency_key) WHERE idempotency_key IS NOT NULL
+ DO NOTHING RETURNING *),
+ s AS (INSERT INTO job_steps (job_id, step_index, name)
+  SELECT j.job_id, e.ord - 1, e.name
+  FROM j, jsonb_array_elements_text('{JOB_STEPS}'::jsonb) WITH ORDINALITY AS e(name, ord))
+ SELECT {JOB_ACCEPTED_JSON} FROM j;
 """
 
+JOB_STATUS_SQL = f"""SELECT json_build_object('id', j.job_id, 'type', j.type, 'status', j.status,
+  'progress', j.progress, 'status_message', j.status_message, 'steps',
+  (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status)
+   ORDER BY s.step_index), '[]'::json) FROM job_steps s WHERE s.job_id = j.job_id),
+  'error', j.error, 'attempts', j.attempts, 'decision_id', j.decision_id,
+  'version', j.version, 'created_at', {TS.format("j.created_at")},
+  'started_at', {TS.format("j.started_at")}, 'completed_at', {TS.format("j.completed_at")})::text,
+  j.version, j.status
+  FROM jobs j WHERE j.job_id = :id AND j.owner_user = '';
+"""
+
+CHAT_BODY = {"message": "benchmark: compare Rust and Go for CLIs", "models": {"mock": "m"}}
+JOB_BODY = {"type": JOB_TYPE, "input": {"topic": "benchmark: choosing a CLI language"}}
+# The providers of the fan-out and of the visibility runs (the mock providers).
+PROVIDERS = {"openai": "gpt-4o", "anthropic": "claude-3-5-haiku-latest",
+             "gemini": "gemini-2.5-flash"}
+
+RETURN_202 = ('location = /_bench/202 { default_type application/json; '
+              'return 202 \'{"success":true,"chatId":"00000000-0000-4000-8000-000000000000",'
+              '"status":"pending"}\'; }')
+
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+# ---------------------------------------------------------------- helpers
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
 
 
 def to_ms(text):
@@ -62,22 +116,71 @@ def to_ms(text):
     return float(m.group(1)) * UNITS_MS[m.group(2)] if m else None
 
 
-def run(cmd, timeout, cwd=None):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def run(cmd, timeout, cwd=None, env=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout}{r.stderr}")
     return r.stdout
 
 
-def wrk(url, args, script=None):
-    """wrk --latency; returns req/s, p50 and p99 in ms, and error counts."""
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
+
+
+def ratio(a, b):
+    return None if not a or not b else a / b
+
+
+def proc_rss_kb(pid):
+    """(VmRSS, VmHWM) in KiB, or (None, None) once the process is gone."""
+    rss = hwm = None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, hwm
+
+
+def proc_cpu_s(pid):
+    """utime + stime of pid in seconds, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# ---------------------------------------------------------------- load generators
+
+def wrk(url, args, duration, script=None, headers=()):
+    """wrk --latency: req/s, avg, p50, p99 (ms), requests and errors."""
     cmd = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections),
-           "-d", f"{args.duration}s", "--timeout", "5s", "--latency"]
+           "-d", f"{duration}s", "--timeout", "5s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
     if script:
         cmd += ["-s", script]
-    out = run(cmd + [url], timeout=args.duration + 60)
-    fig = {"rps": None, "avg": None, "p50": None, "p99": None, "requests": None, "non2xx": 0,
-           "errors": 0}
+    out = run(cmd + [url], timeout=duration + 60)
+    fig = {"rps": None, "avg": None, "p50": None, "p99": None, "requests": None, "errors": 0}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     fig["rps"] = float(m.group(1)) if m else None
     m = re.search(r"^\s+Latency\s+(\S+)", out, re.M)
@@ -88,29 +191,27 @@ def wrk(url, args, script=None):
     m = re.search(r"(\d+) requests in", out)
     fig["requests"] = int(m.group(1)) if m else None
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    fig["non2xx"] = int(m.group(1)) if m else 0
+    fig["errors"] += int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    fig["errors"] = sum(int(x) for x in m.groups()) if m else 0
-    fig["raw"] = out
+    fig["errors"] += sum(int(x) for x in m.groups()) if m else 0
+    if args.verbose:
+        print(out, flush=True)
     return fig
 
 
-def pgbench(pg, base, name, sql, args, defines=()):
-    """pgbench with the handler's statement, prepared as the handler does;
-    returns tps and the average latency in ms. (No percentiles: with many
-    clients per thread pgbench stamps times lazily, and its per-transaction
-    log reads many latencies as 0.)"""
+def pgbench(pg, base, name, sql, clients, args, duration, defines=()):
+    """pgbench -M prepared: tps and average latency (pgbench gives no
+    trustworthy percentiles with many clients per thread)."""
     script = os.path.join(base, f"{name}.sql")
     with open(script, "w") as f:
         f.write(sql)
     cmd = ["pgbench", "-n", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
-           "-c", str(args.connections), "-j", str(args.pgbench_threads),
-           "-T", str(args.duration), "-M", "prepared", "-f", script]
+           "-c", str(clients), "-j", str(min(clients, args.pgbench_threads)),
+           "-T", str(duration), "-M", "prepared", "-f", script]
     for d in defines:
         cmd += ["-D", d]
-    out = run(cmd + ["aigw"], timeout=args.duration + 60, cwd=base)
-    fig = {"rps": None, "avg": None, "p50": None, "p99": None, "requests": None, "failed": 0,
-           "raw": out}
+    out = run(cmd + ["aigw"], timeout=duration + 60, cwd=base)
+    fig = {"rps": None, "avg": None, "p50": None, "p99": None, "requests": None, "errors": 0}
     m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     fig["rps"] = float(m.group(1)) if m else None
     m = re.search(r"latency average = ([\d.]+) ms", out)
@@ -118,151 +219,617 @@ def pgbench(pg, base, name, sql, args, defines=()):
     m = re.search(r"number of transactions actually processed: (\d+)", out)
     fig["requests"] = int(m.group(1)) if m else None
     m = re.search(r"number of failed transactions: (\d+)", out)
-    fig["failed"] = int(m.group(1)) if m else 0
+    fig["errors"] = int(m.group(1)) if m else 0
+    if args.verbose:
+        print(out, flush=True)
     return fig
 
 
-def fmt(value, spec):
-    if value is None:
-        width = re.match(r"\d*", spec).group(0)
-        return format("-", f">{width}") if width else "-"
-    return format(value, spec)
+# ---------------------------------------------------------------- the reference
+
+class RefResponder:
+    """tests/bench/refresponder.c, built into the stack's temp dir."""
+
+    def __init__(self, base, database_url, threads):
+        src = os.path.join(HERE, "refresponder.c")
+        self.bin = os.path.join(base, "refresponder")
+        flags = run(["pkg-config", "--cflags", "libpq", "json-c"], timeout=30).split()
+        run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", self.bin, src,
+             "-lfcgi", "-ljson-c", "-lpq", "-lpthread"], timeout=120)
+        self.port = stk.free_port()
+        self.errlog = os.path.join(base, "refresponder.err")
+        env = dict(os.environ, DATABASE_URL=database_url)
+        with open(self.errlog, "w") as err:
+            self.proc = subprocess.Popen([self.bin, "--listen", f"127.0.0.1:{self.port}",
+                                          "--threads", str(threads)],
+                                         env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, cwd=base)
+        stk._track(self)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        stk.wait_for(listening, 15, "refresponder", proc=self.proc, log=self.errlog)
+
+    def __repr__(self):
+        return f"<RefResponder 127.0.0.1:{self.port}>"
+
+    def stop(self):
+        stk._untrack(self)
+        stk.stop_process(self.proc)
 
 
-def ratio(a, b):
-    return None if not a or not b else a / b
+# ---------------------------------------------------------------- section 1-3: throughput
+
+def submit(url, path, body, headers=None):
+    r = requests.post(url + path, json=body, headers=headers or {}, timeout=10)
+    if r.status_code != 202:
+        raise RuntimeError(f"POST {path}: {r.status_code} {r.text}")
+    return r.json()
 
 
-def report(figs, args):
-    sub, ins, st, sel = figs["submit"], figs["insert"], figs["status"], figs["select"]
-    lines = [
-        "",
-        f"aigw benchmark: {args.connections} connections, {args.duration} s each, "
-        f"mock provider {args.mock_delay_ms} ms, aigw-fcgi {args.fcgi_threads} threads, "
-        f"AIGW_WORKERS_MAX {args.workers_max or 'default'}, AIGW_SPAWN {args.spawn}, "
-        f"{os.cpu_count()} CPUs",
-        "",
-        f"{'':32} {'req/s':>10} {'avg ms':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}"
-        f" {'errors':>7}",
-    ]
-
-    def row(label, f, errors):
-        lines.append(f"{label:32} {fmt(f['rps'], '10.0f')} {fmt(f['avg'], '8.2f')} "
-                     f"{fmt(f['p50'], '8.2f')} "
-                     f"{fmt(f['p99'], '8.2f')} {fmt(f['requests'], '9d')} {errors:7d}")
-    row("submit  POST /api/ai/chat (wrk)", sub, sub["non2xx"] + sub["errors"])
-    row("ceiling INSERT (pgbench)", ins, ins["failed"])
-    row("status  GET  .../status (wrk)", st, st["non2xx"] + st["errors"])
-    row("ceiling SELECT (pgbench)", sel, sel["failed"])
-    lines.append("")
-    lines.append(f"{'goal':44} {'figure':>10} {'met':>5}")
-
-    def goal(label, value, ok, spec):
-        met = "-" if value is None else ("yes" if ok(value) else "NO")
-        lines.append(f"{label:44} {fmt(value, spec):>10} {met:>5}")
-    goal("submit >= 50% of the INSERT ceiling", ratio(sub["rps"], ins["rps"]),
-         lambda v: v >= 0.5, ".0%")
-    goal("status >= 50% of the SELECT ceiling", ratio(st["rps"], sel["rps"]),
-         lambda v: v >= 0.5, ".0%")
-    goal("submit p99 < 20 ms", sub["p99"], lambda v: v < 20, ".2f")
-    goal("status p99 < 20 ms", st["p99"], lambda v: v < 20, ".2f")
-    print("\n".join(lines), flush=True)
+def wait_rows_done(s, chat_ids, job_ids, timeout):
+    """Until the chats and jobs are finished (bounded)."""
+    ids_c = ",".join(f"'{i}'" for i in chat_ids) or "NULL"
+    ids_j = ",".join(f"'{i}'" for i in job_ids) or "NULL"
+    sql = (f"SELECT (SELECT count(*) FROM chat_results WHERE chat_id IN ({ids_c})"
+           f" AND status IN ('completed', 'failed'))"
+           f" + (SELECT count(*) FROM jobs WHERE job_id IN ({ids_j})"
+           f" AND status IN ('completed', 'failed', 'cancelled'))")
+    stk.wait_for(lambda: int(s.pg.psql(sql)) == len(chat_ids) + len(job_ids), timeout,
+                 "the chats and jobs to poll to finish", interval=0.2)
 
 
-def wait_completed(url, chat_id, timeout=30):
+def make_targets(s, args, key):
+    """Starts the reference and aigw with auth on beside the stack's aigw
+    (auth off), makes a finished chat and job for each owner to poll, and
+    returns the HTTP targets and the pgbench runs."""
+    on_env = dict(s.env, AIGW_AUTH="keys", AIGW_LIMIT_USER=str(args.limits),
+                  AIGW_LIMIT_ORG=str(args.limits), AIGW_LIMIT_DECISION=str(args.limits))
+    fcgi_on = stk.Fcgi(s.base, on_env, args.fcgi_threads)
+    nginx_on = stk.Nginx(s.base, fcgi_on.port, args.nginx_workers)
+    ref = RefResponder(s.base, s.pg.url, args.fcgi_threads)
+    nginx_ref = stk.Nginx(s.base, ref.port, args.nginx_workers)
+    servers = {"fcgi_on": fcgi_on, "nginx_on": nginx_on, "ref": ref, "nginx_ref": nginx_ref}
+
+    auth = {"Authorization": f"Bearer {key}"}
+    poll_body = {"message": "the chat to poll", "models": PROVIDERS}
+    chat_off = submit(s.url(), "/api/ai/chat", poll_body)["chatId"]
+    job_off = submit(s.url(), "/api/jobs", JOB_BODY)["id"]
+    chat_on = submit(nginx_on.url(), "/api/ai/chat", poll_body, auth)["chatId"]
+    job_on = submit(nginx_on.url(), "/api/jobs", JOB_BODY, auth)["id"]
+    worker = None
+    if args.spawn == "off":  # no worker is started for them: run one
+        worker = subprocess.Popen([stk.program("aigw-worker")], env=s.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, cwd=s.base)
+    try:
+        wait_rows_done(s, [chat_off, chat_on], [job_off, job_on], 60)
+    finally:
+        stk.stop_process(worker)
+
+    base = s.base
+    lua = {}
+    for name, body in (("chat", CHAT_BODY), ("job", JOB_BODY)):
+        lua[name] = os.path.join(base, f"post_{name}.lua")
+        with open(lua[name], "w") as f:
+            f.write('wrk.method = "POST"\n'
+                    f"wrk.body = '{json.dumps(body)}'\n"
+                    'wrk.headers["Content-Type"] = "application/json"\n')
+    hdr_on = [f"Authorization: Bearer {key}"]
+    http = [("transport", "nginx return 202", f"{s.url()}/_bench/202", None, [])]
+    for who, url, chat, job, hdr in (("ref", nginx_ref.url(), chat_off, job_off, []),
+                                     ("off", s.url(), chat_off, job_off, []),
+                                     ("on", nginx_on.url(), chat_on, job_on, hdr_on)):
+        http += [(f"{who}:chat_submit", "POST /api/ai/chat", f"{url}/api/ai/chat", lua["chat"], hdr),
+                 (f"{who}:chat_status", "GET /api/ai/chat/status",
+                  f"{url}/api/ai/chat/status?id={chat}", None, hdr),
+                 (f"{who}:job_submit", "POST /api/jobs", f"{url}/api/jobs", lua["job"], hdr),
+                 (f"{who}:job_status", "GET /api/jobs/<id>/status",
+                  f"{url}/api/jobs/{job}/status", None, hdr)]
+    pg = []
+    for clients in args.pg_clients:
+        pg += [(f"pg{clients}:chat_submit", CHAT_INSERT_SQL, clients, []),
+               (f"pg{clients}:chat_status", CHAT_STATUS_SQL, clients, [f"id={chat_off}"]),
+               (f"pg{clients}:job_submit", JOB_INSERT_SQL, clients, []),
+               (f"pg{clients}:job_status", JOB_STATUS_SQL, clients, [f"id={job_off}"])]
+    return servers, http, pg
+
+
+def throughput(s, args, key):
+    servers, http, pg = make_targets(s, args, key)
+    runs = {name: [] for name, *_ in http}
+    runs.update({name: [] for name, *_ in pg})
+    # Rounds, each target once per round: a change in the machine's load
+    # spreads over every target instead of falling on one.
+    for rnd in range(args.runs):
+        for name, sql, clients, defines in pg:
+            log(f"round {rnd + 1}/{args.runs}: pgbench {name} ...")
+            runs[name].append(pgbench(s.pg, s.base, name.replace(":", "_"), sql, clients, args,
+                                      args.duration, defines))
+            if name.endswith("submit"):
+                s.pg.psql(f"DELETE FROM chat_results WHERE message = '{MARK}';"
+                          f" DELETE FROM jobs WHERE input->>'topic' = '{MARK}'")
+        for name, what, url, script, headers in http:
+            log(f"round {rnd + 1}/{args.runs}: wrk {name} {what} ...")
+            if args.warmup > 0:
+                wrk(url, args, args.warmup, script, headers)
+            runs[name].append(wrk(url, args, args.duration, script, headers))
+    s.pg.psql("VACUUM ANALYZE chat_results")
+    figs = {}
+    for name, rs in runs.items():
+        figs[name] = {k: median([r[k] for r in rs]) for k in ("rps", "avg", "p50", "p99")}
+        figs[name]["errors"] = sum(r["errors"] for r in rs)
+        figs[name]["runs_rps"] = [r["rps"] for r in rs]
+    # Resident memory after the runs.
+    mem = {}
+    for label, pid in (("aigw-fcgi (auth off)", s.fcgi.proc.pid),
+                       ("aigw-fcgi (auth on)", servers["fcgi_on"].proc.pid),
+                       ("refresponder", servers["ref"].proc.pid)):
+        rss, hwm = proc_rss_kb(pid)
+        mem[label] = {"pid": pid, "rss_kb": rss, "hwm_kb": hwm}
+    for pid in s.workers():
+        rss, hwm = proc_rss_kb(pid)
+        mem[f"aigw-worker {pid}"] = {"pid": pid, "rss_kb": rss, "hwm_kb": hwm}
+    for name in ("nginx_ref", "ref", "nginx_on", "fcgi_on"):
+        servers[name].stop()
+    return figs, mem
+
+
+# ---------------------------------------------------------------- section 4: fan-out
+
+class Sampler(threading.Thread):
+    """Samples the stack's workers (RSS, CPU) and aigw-fcgi's RSS from /proc."""
+
+    def __init__(self, base, fcgi_pid, interval=0.05):
+        super().__init__(daemon=True)
+        self.base, self.fcgi_pid, self.interval = base, fcgi_pid, interval
+        self.stop_event = threading.Event()
+        self.cpu = {}            # pid -> last utime+stime seen
+        self.peak_rss = {}       # pid -> highest VmRSS seen (KiB)
+        self.peak_sum_kb = 0     # highest sum over the workers alive at once
+        self.peak_workers = 0
+        self.fcgi_peak_kb = 0
+
+    def run(self):
+        while not self.stop_event.is_set():
+            total = 0
+            pids = stk.live_workers(self.base)
+            for pid in pids:
+                rss, _ = proc_rss_kb(pid)
+                cpu = proc_cpu_s(pid)
+                if rss is not None:
+                    total += rss
+                    self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss)
+                if cpu is not None:
+                    self.cpu[pid] = cpu
+            self.peak_sum_kb = max(self.peak_sum_kb, total)
+            self.peak_workers = max(self.peak_workers, len(pids))
+            rss, _ = proc_rss_kb(self.fcgi_pid)
+            self.fcgi_peak_kb = max(self.fcgi_peak_kb, rss or 0)
+            self.stop_event.wait(self.interval)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(5)
+
+
+def post_many(url, bodies, threads):
+    """POSTs every body from `threads` threads; returns the time of the last
+    202 and the failures."""
+    lock = threading.Lock()
+    state = {"last": 0.0, "first": None, "failed": 0, "next": 0, "ids": []}
+
+    def client():
+        sess = requests.Session()
+        while True:
+            with lock:
+                i = state["next"]
+                state["next"] += 1
+            if i >= len(bodies):
+                return
+            try:
+                r = sess.post(url + "/api/ai/chat", json=bodies[i], timeout=30)
+                ok = r.status_code == 202
+            except requests.RequestException:
+                ok = False
+            now = time.time()
+            with lock:
+                if ok:
+                    state["last"] = max(state["last"], now)
+                    state["ids"].append(r.json()["chatId"])
+                else:
+                    state["failed"] += 1
+    ts = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    state["first"] = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    return state
+
+
+def mock_entries(mock):
+    """The mock's provider requests from its log file (JSON lines)."""
+    out = []
+    with open(mock.log) as f:
+        for line in f:
+            e = json.loads(line)
+            if e.get("provider") and e.get("sent") is not None:
+                out.append(e)
+    return out
+
+
+def max_in_flight(entries, since):
+    events = []
+    for e in entries:
+        if e["time"] >= since:
+            events += [(e["time"], 1), (e["sent"], -1)]
+    events.sort(key=lambda x: (x[0], x[1]))
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def fanout(s, url, fcgi_pid, args):
+    n = args.fanout_chats
+    d = args.fanout_delay_ms
+    models = {p: f"{m}~delay={d}" for p, m in PROVIDERS.items()}
+    bodies = [{"message": f"fan-out {i}", "models": models} for i in range(n)]
+    sampler = Sampler(s.base, fcgi_pid)
+    sampler.start()
+    since = time.time()
+    log(f"fan-out: {n} chats x {len(models)} providers at {d} ms ...")
+    st = post_many(url, bodies, args.submit_threads)
+    last_202 = st["last"]
+    timeout = args.fanout_timeout
+    done_sql = ("SELECT count(*) FROM chat_results WHERE status IN ('completed', 'failed')"
+                " AND message LIKE 'fan-out %'")
     deadline = time.monotonic() + timeout
+    done = 0
     while time.monotonic() < deadline:
-        body = requests.get(url + "/api/ai/chat/status", params={"id": chat_id}, timeout=10).json()
-        if body.get("status") in ("completed", "failed"):
-            return body
+        done = int(s.pg.psql(done_sql))
+        if done >= len(st["ids"]):
+            break
         time.sleep(0.1)
-    raise TimeoutError(f"chat {chat_id} did not finish in {timeout} s")
+    row = s.pg.psql("SELECT extract(epoch FROM max(completed_at)),"
+                    " count(*) FILTER (WHERE status = 'failed'),"
+                    " extract(epoch FROM min(completed_at))"
+                    " FROM chat_results WHERE message LIKE 'fan-out %'").split("|")
+    time.sleep(0.3)
+    sampler.stop()
+    last_stored = float(row[0]) if row[0] else None
+    entries = [e for e in mock_entries(s.mock) if e["time"] >= since]
+    mock_ms = [(e["sent"] - e["time"]) * 1000 for e in entries]
+    fig = {
+        "chats": n, "providers": len(models), "delay_ms": d,
+        "accepted": len(st["ids"]), "submit_failed": st["failed"],
+        "submit_s": last_202 - st["first"] if last_202 else None,
+        "finished": done, "failed_chats": int(row[1] or 0),
+        "all_stored": done >= len(st["ids"]) and st["failed"] == 0,
+        "last_stored_after_last_202_s": (last_stored - last_202)
+        if last_stored and last_202 and done >= len(st["ids"]) else None,
+        "first_stored_after_last_202_s": (float(row[2]) - last_202) if row[2] else None,
+        "provider_calls": len(entries),
+        "calls_in_flight_max": max_in_flight(entries, since),
+        "mock_answer_ms_p50": percentile(mock_ms, 50),
+        "mock_answer_ms_max": max(mock_ms) if mock_ms else None,
+        "workers_peak": sampler.peak_workers,
+        "worker_rss_peak_kb": max(sampler.peak_rss.values()) if sampler.peak_rss else None,
+        "workers_rss_peak_sum_kb": sampler.peak_sum_kb,
+        # Every worker alive here was started for this run (the queue was
+        # empty and no worker alive before), so all its CPU time counts.
+        "worker_cpu_s": sum(sampler.cpu.values()),
+        "fcgi_rss_peak_kb": sampler.fcgi_peak_kb,
+    }
+    return fig
 
+
+# ---------------------------------------------------------------- section 5: visibility
+
+def visibility(s, url, args):
+    """Chats whose three providers answer at staggered delays; one
+    long-polling client per chat; the delay from the mock writing an answer
+    to the client holding it."""
+    nchats = math.ceil(args.visibility_answers / len(PROVIDERS))
+    rng = random.Random(9)
+    plan = []
+    for i in range(nchats):
+        base_ms = rng.randrange(200, 1200)
+        models = {}
+        for k, (p, m) in enumerate(PROVIDERS.items()):
+            models[p] = f"{m}~delay={base_ms + k * args.visibility_step_ms}"
+        plan.append({"message": f"visibility {i} {rng.random():.9f}", "models": models})
+    lock = threading.Lock()
+    received = {}  # (provider, message) -> client receive time
+    state = {"next": 0, "busy": 0, "errors": 0, "incomplete": 0}
+    deadline = time.monotonic() + args.visibility_timeout
+
+    def client():
+        sess = requests.Session()
+        while True:
+            with lock:
+                i = state["next"]
+                state["next"] += 1
+            if i >= len(plan):
+                return
+            body = plan[i]
+            try:
+                r = sess.post(url + "/api/ai/chat", json=body, timeout=30)
+                if r.status_code != 202:
+                    raise RuntimeError(f"submit {r.status_code}: {r.text[:200]}")
+                chat_id = r.json()["chatId"]
+                # since=0 answers at once with what is there (a new chat
+                # is at version 1 or more), then each wait is for the next.
+                since, seen, final = 0, set(), False
+                while not final and time.monotonic() < deadline:
+                    r = sess.get(url + "/api/ai/chat/status", timeout=40,
+                                 params={"id": chat_id, "wait": 25, "since": since})
+                    now = time.time()
+                    if r.status_code == 503:
+                        with lock:
+                            state["busy"] += 1
+                        time.sleep(0.05)
+                        continue
+                    if r.status_code != 200:
+                        raise RuntimeError(f"status {r.status_code}: {r.text[:200]}")
+                    st = r.json()
+                    since = st["version"]
+                    for p in st.get("results", {}):
+                        if p not in seen:
+                            seen.add(p)
+                            with lock:
+                                received[(p, body["message"])] = now
+                    final = st["status"] in ("completed", "failed")
+                if not final:
+                    with lock:
+                        state["incomplete"] += 1
+            except Exception as e:  # noqa: BLE001 - counted, the first one shown
+                with lock:
+                    state["errors"] += 1
+                    state.setdefault("first_error", repr(e))
+
+    log(f"visibility: {nchats} chats x {len(PROVIDERS)} providers, "
+        f"{args.visibility_clients} long-polling clients ...")
+    ts = [threading.Thread(target=client, daemon=True) for _ in range(args.visibility_clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(max(1, deadline - time.monotonic() + 45))
+    messages = {b["message"] for b in plan}
+    sent = {(e["provider"], e["message"]): e["sent"] for e in mock_entries(s.mock)
+            if e["message"] in messages}
+    delays = [(received[k] - sent[k]) * 1000 for k in received if k in sent]
+    return {"chats": nchats, "answers": len(delays), "clients": args.visibility_clients,
+            "p50_ms": percentile(delays, 50), "p99_ms": percentile(delays, 99),
+            "max_ms": max(delays) if delays else None, "busy_503": state["busy"],
+            "errors": state["errors"], "first_error": state.get("first_error"),
+            "incomplete": state["incomplete"]}
+
+
+# ---------------------------------------------------------------- the table
+
+def fmt(value, spec, width):
+    return format("-", f">{width}") if value is None else format(value, f">{width}{spec}")
+
+
+def report(res, args):
+    figs = res.get("throughput", {})
+    L = []
+    L.append("")
+    L.append(f"aigw benchmark, {res['started']}; {os.cpu_count()} CPUs; load average "
+             f"{res['load_before']} before, {res['load_after']} after")
+    L.append(f"wrk {args.connections} connections x {args.duration} s after {args.warmup} s "
+             f"warm-up, median of {args.runs} run(s); aigw-fcgi and reference "
+             f"{args.fcgi_threads} threads; nginx workers {args.nginx_workers}; "
+             f"AIGW_SPAWN {args.spawn}; mock provider {args.mock_delay_ms} ms")
+    if figs:
+        L.append("")
+        L.append(f"{'path':44}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}"
+                 f"{'/ref':>7}" + "".join(f"{'/pg' + str(c):>7}" for c in args.pg_clients))
+
+        def row(label, f, path=None):
+            line = (f"{label:44}{fmt(f['rps'], '.0f', 9)}{fmt(f['avg'], '.2f', 8)}"
+                    f"{fmt(f['p50'], '.2f', 8)}{fmt(f['p99'], '.2f', 8)}{f['errors']:>8d}")
+            if path:
+                line += fmt(ratio(f["rps"], figs[f"ref:{path}"]["rps"]), ".2f", 7)
+                for c in args.pg_clients:
+                    line += fmt(ratio(f["rps"], figs[f"pg{c}:{path}"]["rps"]), ".2f", 7)
+            L.append(line)
+        row("ceiling  nginx alone: return 202", figs["transport"])
+        paths = (("chat_submit", "chat submit  POST /api/ai/chat"),
+                 ("chat_status", "chat status  GET  /api/ai/chat/status"),
+                 ("job_submit", "job submit   POST /api/jobs"),
+                 ("job_status", "job status   GET  /api/jobs/<id>/status"))
+        for path, label in paths:
+            L.append(f"-- {label}")
+            for c in args.pg_clients:
+                row(f"   ceiling  pgbench, {c} clients (tps, avg)", figs[f"pg{c}:{path}"])
+            row("   reference responder", figs[f"ref:{path}"])
+            row("   aigw, auth off", figs[f"off:{path}"], path)
+            row("   aigw, auth on (keys)", figs[f"on:{path}"], path)
+    mem = res.get("memory_after_runs")
+    if mem:
+        L.append("")
+        L.append("resident memory after the runs (RSS / peak RSS, MiB): " + "; ".join(
+            f"{k} {fmt(v['rss_kb'] and v['rss_kb'] / 1024, '.1f', 0)}"
+            f" / {fmt(v['hwm_kb'] and v['hwm_kb'] / 1024, '.1f', 0)}" for k, v in mem.items()))
+    fo = res.get("fanout")
+    if fo:
+        L.append("")
+        L.append(f"fan-out: {fo['chats']} chats x {fo['providers']} providers at "
+                 f"{fo['delay_ms']} ms, submitted at once ({fo['accepted']} accepted in "
+                 f"{fmt(fo['submit_s'], '.2f', 0)} s, {fo['submit_failed']} refused)")
+        L.append(f"  last result stored after the last 202   "
+                 f"{fmt(fo['last_stored_after_last_202_s'], '.2f', 0)} s "
+                 f"({fo['finished']} finished, {fo['failed_chats']} failed; first after "
+                 f"{fmt(fo['first_stored_after_last_202_s'], '.2f', 0)} s)")
+        L.append(f"  provider calls in flight at most        {fo['calls_in_flight_max']} "
+                 f"(of {fo['provider_calls']}; mock answered after p50 "
+                 f"{fmt(fo['mock_answer_ms_p50'], '.0f', 0)} ms, max "
+                 f"{fmt(fo['mock_answer_ms_max'], '.0f', 0)} ms)")
+        L.append(f"  workers                                 {fo['workers_peak']} at most; "
+                 f"RSS peak {fmt(fo['worker_rss_peak_kb'] and fo['worker_rss_peak_kb'] / 1024, '.1f', 0)}"
+                 f" MiB per worker, {fo['workers_rss_peak_sum_kb'] / 1024:.1f} MiB together; "
+                 f"CPU {fo['worker_cpu_s']:.2f} s together")
+        L.append(f"  aigw-fcgi RSS peak                      {fo['fcgi_rss_peak_kb'] / 1024:.1f} MiB")
+    vis = res.get("visibility")
+    if vis:
+        L.append("")
+        L.append(f"visibility: mock answer -> long-polling client, {vis['answers']} answers "
+                 f"({vis['chats']} chats, {vis['clients']} clients): p50 "
+                 f"{fmt(vis['p50_ms'], '.1f', 0)} ms, p99 {fmt(vis['p99_ms'], '.1f', 0)} ms, "
+                 f"max {fmt(vis['max_ms'], '.1f', 0)} ms; {vis['busy_503']} busy 503s, "
+                 f"{vis['errors']} errors, {vis['incomplete']} unfinished")
+        if vis["first_error"]:
+            L.append(f"  first error: {vis['first_error']}")
+    L.append("")
+    L.append(f"{'issue 9 target':56}{'figure':>12}  met")
+    for label, value, spec, ok in targets(res, args):
+        met = "-" if value is None else ("yes" if ok(value) else "NO")
+        L.append(f"{label:56}{fmt(value, spec, 12)}  {met}")
+    print("\n".join(L), flush=True)
+
+
+def targets(res, args):
+    figs = res.get("throughput", {})
+    out = []
+    for path in ("chat_submit", "chat_status"):
+        if figs:
+            out.append((f"aigw {path.replace('_', ' ')} (auth off) >= 1.0x reference",
+                        ratio(figs[f"off:{path}"]["rps"], figs[f"ref:{path}"]["rps"]), ".2f",
+                        lambda v: v >= 1.0))
+            out.append((f"aigw {path.replace('_', ' ')} (auth off) p99 <= 20 ms",
+                        figs[f"off:{path}"]["p99"], ".2f", lambda v: v <= 20))
+    fo = res.get("fanout")
+    if fo:
+        out.append(("fan-out: all stored within 2.5 s of the last 202 (s)",
+                    fo["last_stored_after_last_202_s"], ".2f", lambda v: v <= 2.5))
+        out.append(("fan-out: worker RSS <= 64 MiB (peak, MiB)",
+                    fo["worker_rss_peak_kb"] and fo["worker_rss_peak_kb"] / 1024, ".1f",
+                    lambda v: v <= 64))
+    mem = res.get("memory_after_runs") or {}
+    fcgi = [v["hwm_kb"] for k, v in mem.items() if k.startswith("aigw-fcgi") and v["hwm_kb"]]
+    if fo:
+        fcgi.append(fo["fcgi_rss_peak_kb"])
+    if fcgi:
+        out.append(("aigw-fcgi RSS <= 8 MiB per process (highest peak, MiB)",
+                    max(fcgi) / 1024, ".1f", lambda v: v <= 8))
+    vis = res.get("visibility")
+    if vis:
+        out.append(("visibility p50 <= 5 ms", vis["p50_ms"], ".1f", lambda v: v <= 5))
+        out.append(("visibility p99 <= 50 ms", vis["p99_ms"], ".1f", lambda v: v <= 50))
+    return out
+
+
+# ---------------------------------------------------------------- main
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="1 run of 3 s per target, 1 s warm-up (a check of the suite)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per target, median taken (3)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per run (10)")
-    ap.add_argument("--connections", type=int, default=64,
-                    help="wrk connections and pgbench clients (64)")
-    ap.add_argument("--wrk-threads", type=int, default=min(4, os.cpu_count() or 1))
-    ap.add_argument("--pgbench-threads", type=int, default=min(4, os.cpu_count() or 1))
-    ap.add_argument("--fcgi-threads", type=int, default=16, help="aigw-fcgi --threads (16, its default)")
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before a run (2)")
+    ap.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    ap.add_argument("--wrk-threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--pg-clients", default="8,32", help="pgbench client counts (8,32)")
+    ap.add_argument("--pgbench-threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--fcgi-threads", type=int, default=16,
+                    help="threads of aigw-fcgi and of the reference (16, aigw's default)")
     ap.add_argument("--nginx-workers", default="auto")
-    ap.add_argument("--mock-delay-ms", type=int, default=50, help="AIGW_MOCK_DELAY_MS (50)")
+    ap.add_argument("--mock-delay-ms", type=int, default=50,
+                    help="AIGW_MOCK_DELAY_MS of the built-in mock provider (50)")
+    ap.add_argument("--spawn", choices=("on", "off"), default="off",
+                    help="AIGW_SPAWN during the throughput runs: off (the default) measures "
+                    "the request path alone, as the reference; on lets workers run the "
+                    "queued chats meanwhile")
+    ap.add_argument("--limits", type=int, default=0,
+                    help="AIGW_LIMIT_USER/ORG/DECISION with auth on (0: none, so that one "
+                    "benchmark user is not refused)")
+    ap.add_argument("--fanout-chats", type=int, default=1000)
+    ap.add_argument("--fanout-delay-ms", type=int, default=2000)
+    ap.add_argument("--fanout-timeout", type=int, default=180,
+                    help="seconds to wait for the fan-out to finish (180)")
     ap.add_argument("--workers-max", type=int, default=None,
-                    help="AIGW_WORKERS_MAX (aigw's default when not given)")
-    ap.add_argument("--spawn", choices=("on", "off"), default="on",
-                    help="AIGW_SPAWN: off measures the handler without workers "
-                    "competing for the CPUs (on)")
+                    help="AIGW_WORKERS_MAX for fan-out and visibility (aigw's default)")
+    ap.add_argument("--rt-threads", type=int, default=64,
+                    help="aigw-fcgi threads for fan-out and visibility (64: room for the "
+                    "long-polls, AIGW_WAIT_MAX is the threads less two)")
+    ap.add_argument("--submit-threads", type=int, default=32,
+                    help="client threads submitting the fan-out (32)")
+    ap.add_argument("--visibility-answers", type=int, default=500)
+    ap.add_argument("--visibility-clients", type=int, default=48,
+                    help="long-polling clients at once (48; below --rt-threads less two)")
+    ap.add_argument("--visibility-step-ms", type=int, default=300,
+                    help="between the answers of one chat's providers (300)")
+    ap.add_argument("--visibility-timeout", type=int, default=120)
+    ap.add_argument("--skip", default="",
+                    help="comma-separated sections to leave out: throughput,fanout,visibility")
     ap.add_argument("--log-level", default="warn", help="AIGW_LOG_LEVEL (warn)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     ap.add_argument("--verbose", action="store_true", help="print wrk's and pgbench's output")
     args = ap.parse_args()
+    if args.quick:
+        args.runs, args.duration, args.warmup = 1, 3, 1
+    args.pg_clients = [int(c) for c in args.pg_clients.split(",") if c]
+    skip = {x for x in args.skip.split(",") if x}
 
-    for tool in ("wrk", "pgbench", "nginx"):
-        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
-            sys.exit(f"bench: {tool} is not installed (apt-get install wrk "
-                     "postgresql-client-15 nginx)")
+    for tool in ("wrk", "pgbench", "nginx", "cc", "pkg-config"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: {tool} is not installed (script/bootstrap installs the bench's "
+                     "tools: wrk, postgresql (pgbench), nginx, gcc, pkg-config, libfcgi-dev, "
+                     "libjson-c-dev, libpq-dev)")
+    if not os.access(stk.program("aigw-fcgi"), os.X_OK):
+        sys.exit(f"bench: no {stk.program('aigw-fcgi')}: build first, or set AIGW_BUILDDIR")
 
+    res = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_before": loadavg(),
+           "cpus": os.cpu_count(), "args": {k: v for k, v in vars(args).items()}}
     env = {"AIGW_MOCK_DELAY_MS": str(args.mock_delay_ms), "AIGW_LOG_LEVEL": args.log_level,
-           "AIGW_SPAWN": args.spawn}
-    if args.workers_max is not None:
-        env["AIGW_WORKERS_MAX"] = str(args.workers_max)
-    print("bench: starting PostgreSQL, aigw-fcgi and nginx ...", flush=True)
+           "AIGW_SPAWN": args.spawn, "AIGW_AUTH": "none"}
+    log("starting PostgreSQL, the mock providers, aigw-fcgi and nginx ...")
     s = stk.Stack(extra_env=env, threads=args.fcgi_threads, nginx_workers=args.nginx_workers,
-                  mock=False, prefix="aigw-bench-")
-    figs = {}
+                  mock=True, prefix="aigw-bench-", nginx_server_extra=RETURN_202)
+    rt = []
     try:
-        url = s.url()
-        lua = os.path.join(s.base, "post.lua")
-        with open(lua, "w") as f:
-            f.write(WRK_POST_LUA)
-
-        print("bench: pgbench INSERT ...", flush=True)
-        figs["insert"] = pgbench(s.pg, s.base, "insert", INSERT_SQL, args)
-        s.pg.psql(f"DELETE FROM chat_results WHERE message = '{PG_MARK}'")
-        s.pg.psql("VACUUM ANALYZE chat_results")
-
-        r = requests.post(url + "/api/ai/chat", timeout=10,
-                          json={"message": "the chat to poll", "models": {"mock": "m"}})
-        if r.status_code != 202:
-            raise RuntimeError(f"submit: {r.status_code} {r.text}\n{s.logs()}")
-        chat_id = r.json()["chatId"]
-        if args.spawn == "on":
-            wait_completed(url, chat_id)
-
-        print("bench: pgbench SELECT ...", flush=True)
-        figs["select"] = pgbench(s.pg, s.base, "select", SELECT_SQL, args,
-                                 defines=[f"id={chat_id}"])
-        time.sleep(1)
-        print("bench: wrk GET status ...", flush=True)
-        figs["status"] = wrk(f"{url}/api/ai/chat/status?id={chat_id}", args)
-        time.sleep(1)
-        before = s.count_rows()
-        print("bench: wrk POST chat ...", flush=True)
-        figs["submit"] = wrk(f"{url}/api/ai/chat", args, script=lua)
-        figs["submit"]["rows_inserted"] = s.count_rows() - before
-        figs["submit"]["pending_after"] = int(s.pg.psql(
-            "SELECT count(*) FROM chat_results WHERE status IN ('pending', 'processing')"))
-        figs["submit"]["workers_after"] = len(s.workers())
-
-        if args.verbose:
-            for name, f in figs.items():
-                print(f"---- {name}\n{f['raw']}")
-        report(figs, args)
-        sub = figs["submit"]
-        print(f"\nsubmit run: {sub['rows_inserted']} chats stored, {sub['pending_after']} "
-              f"still queued at its end, {sub['workers_after']} workers alive")
-        if sub["non2xx"] or sub["errors"] or figs["status"]["non2xx"] or figs["status"]["errors"]:
-            print("bench: some requests failed; the last lines of the logs:" + s.logs(20))
+        key = run([stk.program("aigw"), "keys", "create", "--user", "bench", "--org", "bench"],
+                  timeout=30, env=s.env).splitlines()[0].strip()
+        if "throughput" not in skip:
+            res["throughput"], res["memory_after_runs"] = throughput(s, args, key)
+        # Fan-out and visibility: aigw as deployed, starting its workers,
+        # on an empty queue.
+        s.nginx.stop()
+        s.fcgi.stop()
+        stk._Workers(s.base).stop()
+        s.pg.psql("DELETE FROM chat_results; DELETE FROM jobs")
+        s.pg.psql("VACUUM ANALYZE")
+        rt_env = dict(s.env, AIGW_SPAWN="on")
+        if args.workers_max is not None:
+            rt_env["AIGW_WORKERS_MAX"] = str(args.workers_max)
+        fcgi_rt = stk.Fcgi(s.base, rt_env, args.rt_threads)
+        nginx_rt = stk.Nginx(s.base, fcgi_rt.port, args.nginx_workers)
+        rt = [nginx_rt, fcgi_rt]
+        if "fanout" not in skip:
+            s.mock.reset()
+            res["fanout"] = fanout(s, nginx_rt.url(), fcgi_rt.proc.pid, args)
+        if "visibility" not in skip:
+            s.mock.reset()
+            res["visibility"] = visibility(s, nginx_rt.url(), args)
+        res["load_after"] = loadavg()
+        report(res, args)
         if args.json:
+            res["targets"] = {label: value for label, value, _, _ in targets(res, args)}
             with open(args.json, "w") as f:
-                json.dump({k: {kk: vv for kk, vv in v.items() if kk != "raw"}
-                           for k, v in figs.items()}, f, indent=2)
+                json.dump(res, f, indent=2)
+            log(f"figures written to {args.json}")
     except BaseException:
         sys.stderr.write(s.logs())
         raise
     finally:
+        for part in rt:
+            part.stop()
         s.close()
 
 

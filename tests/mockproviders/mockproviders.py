@@ -70,6 +70,7 @@ class State:
             entry = {
                 "seq": self.seq,
                 "time": time.time(),
+                "sent": None,
                 "provider": None,
                 "model": None,
                 "path": path,
@@ -92,8 +93,10 @@ class State:
             return entry
 
     def finish(self, entry, status):
+        """Records the answer just before it is written to the client."""
         with self.lock:
             entry["status"] = status
+            entry["sent"] = time.time() if status is not None else None
             line = json.dumps(entry, ensure_ascii=False)
         if self.log_path:
             with self.file_lock:
@@ -889,7 +892,7 @@ mockbatches.bind(sys.modules[__name__])
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 1024  # a worker opens hundreds of connections at once
 
     def __init__(self, addr, state):
         if ":" in addr[0]:
