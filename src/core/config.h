@@ -38,6 +38,8 @@ struct aigw_config {
 	long max_body;
 	long workers_max;
 	long worker_idle_s;
+	long worker_chats_max;      /* chats one worker holds at once */
+	long provider_connections;  /* a worker's connections to one provider host */
 	char *worker_bin;
 	long chat_ttl_s;
 	long max_attempts;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -22,7 +23,6 @@
 #include "worker/work.h"
 #include "worker/xfer.h"
 
-#define CHATS_MAX 64                /* chats held at once by one worker */
 #define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 30000
@@ -652,9 +652,9 @@ claim(struct runner *r)
 	r->next_claim_ms = time_mono_ms() + CLAIM_POLL_MS;
 	if (*r->stop)
 		return 0;
-	if (r->nchats >= CHATS_MAX)
+	if (r->nchats >= r->cfg->worker_chats_max)
 		return jobs_claim(r);
-	err = db_chat_claim(r->db, CHATS_MAX - r->nchats, r->cfg->lease_s, r->name,
+	err = db_chat_claim(r->db, (int)(r->cfg->worker_chats_max - r->nchats), r->cfg->lease_s, r->name,
 			    r->cfg->max_attempts, &claims, &n);
 	if (err != AIGW_OK)
 		return jobs_claim(r);
@@ -920,6 +920,28 @@ reap(struct runner *r, int64_t now)
 		r->wake = true;
 }
 
+/*
+ * Every provider call in flight holds a connection: a worker with its
+ * chats' calls and the jobs' open needs far more descriptors than the
+ * usual soft limit of 1024. Raised towards the hard limit (curl waits on
+ * poll(), which has no FD_SETSIZE bound); a lower limit only queues calls
+ * in curl, so failing to raise it is worth a warning, not an exit.
+ */
+static void
+raise_fd_limit(const struct runner *r)
+{
+	/* Three calls a chat, the jobs' fan-outs, and the database. */
+	rlim_t want = (rlim_t)r->cfg->worker_chats_max * 3 + JOBS_MAX * JOBTYPE_MAX_FANOUT + 64;
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= want)
+		return;
+	lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max > want ? want : lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
+		log_warn("worker", NULL, "open files limited to %llu; calls past it wait their turn",
+			 (unsigned long long)lim.rlim_cur);
+}
+
 int
 runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
 	   volatile sig_atomic_t *stop)
@@ -945,7 +967,8 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		goto out;
 	rc = 1;
 	r.db = db_new(cfg->database_url);
-	r.xe = xfer_engine_new();
+	raise_fd_limit(&r);
+	r.xe = xfer_engine_new(cfg->provider_connections);
 	if (r.db == NULL || r.xe == NULL) {
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;

@@ -48,7 +48,7 @@ unlink_xfer(struct xfer_engine *xe, struct xfer *x)
 }
 
 struct xfer_engine *
-xfer_engine_new(void)
+xfer_engine_new(long host_connections)
 {
 	struct xfer_engine *xe;
 
@@ -62,8 +62,10 @@ xfer_engine_new(void)
 		free(xe);
 		return NULL;
 	}
-	/* Providers answer many requests on few hosts: reuse connections. */
-	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+	/* Providers answer many slow requests on few hosts: each call in
+	 * flight needs a connection of its own (HTTP/1.1), and idle ones are
+	 * reused. */
+	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections);
 	return xe;
 }
 

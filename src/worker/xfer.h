@@ -35,8 +35,10 @@ struct xfer_result {
 
 typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
 
-/* NULL on failure (curl could not be initialised). */
-struct xfer_engine *xfer_engine_new(void);
+/* At most host_connections connections to one host at once (more
+ * transfers wait for one); NULL on failure (curl could not be
+ * initialised). */
+struct xfer_engine *xfer_engine_new(long host_connections);
 /* Abandons every transfer in flight without callbacks. */
 void xfer_engine_free(struct xfer_engine *xe);
 
