@@ -326,10 +326,26 @@ http_reason(int status)
 	}
 }
 
+/* Writes the head made so far (head, n bytes from snprintf), the extra
+ * headers and the blank line that ends them. */
+static enum aigw_err
+write_head(struct http_req *req, const char *head, int n, size_t size)
+{
+	if (n < 0 || (size_t)n >= size)
+		return AIGW_EINVAL;
+	if (req->io->write(req->io->ctx, head, (size_t)n) < 0 ||
+	    (req->headers.len > 0 &&
+	     req->io->write(req->io->ctx, req->headers.data, req->headers.len) < 0) ||
+	    req->io->write(req->io->ctx, "\r\n", 2) < 0)
+		return AIGW_EIO;
+	return AIGW_OK;
+}
+
 enum aigw_err
 http_resp_send(struct http_req *req)
 {
 	char head[512];
+	enum aigw_err err;
 	int n;
 
 	if (req->streamed)
@@ -343,21 +359,18 @@ http_resp_send(struct http_req *req)
 		     req->status, http_reason(req->status),
 		     req->content_type ? req->content_type : "application/json; charset=utf-8",
 		     req->request_id, req->out.len);
-	if (n < 0 || (size_t)n >= sizeof head)
-		return AIGW_EINVAL;
-	if (req->io->write(req->io->ctx, head, (size_t)n) < 0 ||
-	    (req->headers.len > 0 &&
-	     req->io->write(req->io->ctx, req->headers.data, req->headers.len) < 0) ||
-	    req->io->write(req->io->ctx, "\r\n", 2) < 0 ||
-	    (req->out.len > 0 && req->io->write(req->io->ctx, req->out.data, req->out.len) < 0))
-		return AIGW_EIO;
-	return AIGW_OK;
+	err = write_head(req, head, n, sizeof head);
+	if (err == AIGW_OK && req->out.len > 0 &&
+	    req->io->write(req->io->ctx, req->out.data, req->out.len) < 0)
+		err = AIGW_EIO;
+	return err;
 }
 
 enum aigw_err
 http_stream_start(struct http_req *req, int status, const char *content_type)
 {
 	char head[512];
+	enum aigw_err err;
 	int n;
 
 	req->status = status;
@@ -369,15 +382,10 @@ http_stream_start(struct http_req *req, int status, const char *content_type)
 		     "Content-Type: %s\r\n"
 		     "X-Request-Id: %s\r\n",
 		     status, http_reason(status), content_type, req->request_id);
-	if (n < 0 || (size_t)n >= sizeof head)
-		return AIGW_EINVAL;
-	if (req->io->write(req->io->ctx, head, (size_t)n) < 0 ||
-	    (req->headers.len > 0 &&
-	     req->io->write(req->io->ctx, req->headers.data, req->headers.len) < 0) ||
-	    req->io->write(req->io->ctx, "\r\n", 2) < 0 ||
-	    (req->io->flush != NULL && req->io->flush(req->io->ctx) < 0))
-		return AIGW_EIO;
-	return AIGW_OK;
+	err = write_head(req, head, n, sizeof head);
+	if (err == AIGW_OK && req->io->flush != NULL && req->io->flush(req->io->ctx) < 0)
+		err = AIGW_EIO;
+	return err;
 }
 
 enum aigw_err

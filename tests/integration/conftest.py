@@ -155,21 +155,31 @@ def workers_gone(stack, timeout=20):
 
 
 class Sampler:
-    """Counts this stack's live aigw-worker processes from /proc, again and
-    again in a thread, and keeps the highest count seen."""
+    """Measures again and again in a thread, and keeps the highest figure
+    seen: by default how many of this stack's aigw-worker processes live
+    (from /proc); measure may return one number or a tuple of them, whose
+    highest are kept one by one."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, measure=None, interval=0.002):
         self.stack = stack
-        self.most = 0
+        self.measure = measure or (lambda: len(stack.workers()))
+        self.interval = interval
+        self.most = None
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
-            self.most = max(self.most, len(self.stack.workers()))
+            value = self.measure()
+            if self.most is None:
+                self.most = value
+            elif isinstance(value, tuple):
+                self.most = tuple(max(a, b) for a, b in zip(self.most, value))
+            else:
+                self.most = max(self.most, value)
             self.samples += 1
-            time.sleep(0.002)
+            time.sleep(self.interval)
 
     def __enter__(self):
         self._thread.start()

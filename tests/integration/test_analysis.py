@@ -6,14 +6,13 @@ The model names of a job type are fixed, so faults and delays ride in the
 prompts (the mock's `~~provider~directive` message form)."""
 
 import re
-import threading
 import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_error, poll
+from conftest import HTTP_TIMEOUT, Sampler, assert_error, poll
 from conftest import run_aigw as aigw
 
 CAP = 5
@@ -32,37 +31,14 @@ def q(stack, sql):
     return stack.pg.psql(sql)
 
 
-class RunSampler:
-    """Samples, until stopped, how many analysis jobs run at once and
-    whether an analysis was seen part way (some platforms in, not all)."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.most = 0
-        self.partway = False
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        sql = ("SELECT (SELECT count(*) FROM jobs WHERE analysis_batch IS NOT NULL"
-               " AND status = 'running'), (SELECT count(*) FROM analysis_jobs"
-               " WHERE status = 'running' AND completed_platforms + failed_platforms"
-               " BETWEEN 1 AND total_platforms - 1)")
-        while not self._stop.is_set():
-            running, partway = (int(v) for v in q(self.stack, sql).split("|"))
-            self.most = max(self.most, running)
-            self.partway |= partway > 0
-            self.samples += 1
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
+def analyses_at_once(stack):
+    """Analysis jobs running now, and analyses seen part way (some of their
+    platforms in, not all)."""
+    sql = ("SELECT (SELECT count(*) FROM jobs WHERE analysis_batch IS NOT NULL"
+           " AND status = 'running'), (SELECT count(*) FROM analysis_jobs"
+           " WHERE status = 'running' AND completed_platforms + failed_platforms"
+           " BETWEEN 1 AND total_platforms - 1)")
+    return tuple(int(v) for v in q(stack, sql).split("|"))
 
 
 def wait_batch_final(stack, batch, n, timeout=120):
@@ -89,7 +65,7 @@ def run(stack):
     aigw(stack, "prompts", "deactivate", gone)
 
     start = time.monotonic()
-    with RunSampler(stack) as sampler:
+    with Sampler(stack, lambda: analyses_at_once(stack), interval=0.02) as sampler:
         r = aigw(stack, "schedule")
         batch = r.stdout.splitlines()[0]
         wait_batch_final(stack, batch, 12)
@@ -182,12 +158,13 @@ def test_one_platform_failing_leaves_the_others(stack, run):
 
 def test_never_more_than_the_cap_at_once(run):
     s = run["sampler"]
+    most, partway = s.most
     assert s.samples > 20, s.samples
-    assert 2 <= s.most <= CAP, s.most
+    assert 2 <= most <= CAP, most
     # Counters move as each platform answers, not only at the end.
-    assert s.partway
+    assert partway > 0
     print(f"\nanalysis: 12 prompts x 4 platforms in {run['elapsed']:.1f} s,"
-          f" at most {s.most} running at once ({s.samples} samples)")
+          f" at most {most} running at once ({s.samples} samples)")
 
 
 def test_citations_are_kept(stack, run):
