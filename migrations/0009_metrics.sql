@@ -5,16 +5,36 @@
 --
 -- A sample's row is split over shards chosen by the writing backend, so
 -- that concurrent finishes do not queue on one hot row; a scrape sums them.
+-- Every finish writes two rows (a counter, a histogram) per provider call
+-- and two per chat or job.
 
+-- Counters: one row a sample and shard.
 CREATE TABLE metric_values (
     family  text NOT NULL,              -- aigw_jobs_total
-    suffix  text NOT NULL DEFAULT '',   -- '', '_bucket', '_sum', '_count'
     labels  text NOT NULL DEFAULT '',   -- rendered: type="x",status="y"
-    le      text NOT NULL DEFAULT '',   -- a bucket's bound, '' for none
     shard   smallint NOT NULL,
     value   double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (family, suffix, labels, le, shard)
+    PRIMARY KEY (family, labels, shard)
 );
+
+-- Histograms: one row a label set and shard, its cumulative bucket counts
+-- (one per bound of aigw_histogram_bounds()) in an array, so that an
+-- observation is one write, not one per bucket.
+CREATE TABLE metric_histograms (
+    family   text NOT NULL,             -- aigw_job_duration_seconds
+    labels   text NOT NULL DEFAULT '',
+    shard    smallint NOT NULL,
+    buckets  double precision[] NOT NULL,
+    sum      double precision NOT NULL DEFAULT 0,
+    count    double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (family, labels, shard)
+);
+
+-- The buckets' upper bounds in seconds (+Inf is the count).
+CREATE FUNCTION aigw_histogram_bounds() RETURNS double precision[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY[0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]::double precision[]
+$$;
 
 -- name="value", escaped as the text exposition format wants.
 CREATE FUNCTION aigw_label(name text, value text) RETURNS text
@@ -23,31 +43,27 @@ LANGUAGE sql IMMUTABLE AS $$
                                    E'\n', '\n') || '"'
 $$;
 
-CREATE FUNCTION aigw_metric_add(m_family text, m_suffix text, m_labels text, m_le text,
-                                delta double precision) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO metric_values (family, suffix, labels, le, shard, value)
-    VALUES (m_family, m_suffix, m_labels, m_le, pg_backend_pid() % 8, delta)
-    ON CONFLICT (family, suffix, labels, le, shard)
+CREATE FUNCTION aigw_metric_add(m_family text, m_labels text, delta double precision)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO metric_values (family, labels, shard, value)
+    VALUES (m_family, m_labels, pg_backend_pid() % 8, delta)
+    ON CONFLICT (family, labels, shard)
     DO UPDATE SET value = metric_values.value + EXCLUDED.value
 $$;
 
--- One observation of a histogram in seconds: every bucket is written (0 or
--- 1) so that a family always shows all its buckets.
+-- One observation of a histogram, in seconds.
 CREATE FUNCTION aigw_metric_observe(m_family text, m_labels text, seconds double precision)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    bound double precision;
-BEGIN
-    FOREACH bound IN ARRAY ARRAY[0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
-    LOOP
-        PERFORM aigw_metric_add(m_family, '_bucket', m_labels, bound::text,
-                                (seconds <= bound)::integer);
-    END LOOP;
-    PERFORM aigw_metric_add(m_family, '_bucket', m_labels, '+Inf', 1);
-    PERFORM aigw_metric_add(m_family, '_sum', m_labels, '', seconds);
-    PERFORM aigw_metric_add(m_family, '_count', m_labels, '', 1);
-END $$;
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO metric_histograms (family, labels, shard, buckets, sum, count)
+    VALUES (m_family, m_labels, pg_backend_pid() % 8,
+            ARRAY(SELECT (seconds <= b)::integer::double precision
+                  FROM unnest(aigw_histogram_bounds()) AS b), seconds, 1)
+    ON CONFLICT (family, labels, shard) DO UPDATE SET
+        buckets = ARRAY(SELECT x + y FROM unnest(metric_histograms.buckets, EXCLUDED.buckets)
+                        AS t(x, y)),
+        sum = metric_histograms.sum + EXCLUDED.sum,
+        count = metric_histograms.count + 1
+$$;
 
 -- Each provider result new in a results object (one key per provider,
 -- never overwritten): a call, ok or error, and its latency.
@@ -60,9 +76,9 @@ BEGIN
     FOR provider, res IN
         SELECT key, value FROM jsonb_each(new_results) WHERE NOT old_results ? key
     LOOP
-        PERFORM aigw_metric_add('aigw_provider_calls_total', '',
+        PERFORM aigw_metric_add('aigw_provider_calls_total',
             aigw_label('provider', provider) || ',' || aigw_label('outcome',
-                CASE WHEN res->>'ok' = 'true' THEN 'ok' ELSE 'error' END), '', 1);
+                CASE WHEN res->>'ok' = 'true' THEN 'ok' ELSE 'error' END), 1);
         IF jsonb_typeof(res->'latencyMs') = 'number' THEN
             PERFORM aigw_metric_observe('aigw_provider_latency_seconds',
                 aigw_label('provider', provider), (res->>'latencyMs')::double precision / 1000);
@@ -76,7 +92,7 @@ BEGIN
         PERFORM aigw_metric_results(OLD.results, NEW.results);
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('completed', 'failed') THEN
-        PERFORM aigw_metric_add('aigw_chats_total', '', aigw_label('status', NEW.status), '', 1);
+        PERFORM aigw_metric_add('aigw_chats_total', aigw_label('status', NEW.status), 1);
         PERFORM aigw_metric_observe('aigw_chat_duration_seconds', '',
             extract(epoch FROM coalesce(NEW.completed_at, now()) - NEW.created_at));
     END IF;
@@ -91,8 +107,8 @@ CREATE TRIGGER chat_results_metrics AFTER UPDATE OF status, results ON chat_resu
 CREATE FUNCTION aigw_metrics_job() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.status IN ('completed', 'failed', 'cancelled') THEN
-        PERFORM aigw_metric_add('aigw_jobs_total', '',
-            aigw_label('type', NEW.type) || ',' || aigw_label('status', NEW.status), '', 1);
+        PERFORM aigw_metric_add('aigw_jobs_total',
+            aigw_label('type', NEW.type) || ',' || aigw_label('status', NEW.status), 1);
         PERFORM aigw_metric_observe('aigw_job_duration_seconds', aigw_label('type', NEW.type),
             extract(epoch FROM coalesce(NEW.completed_at, now()) - NEW.created_at));
     END IF;

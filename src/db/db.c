@@ -709,11 +709,21 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND a.owner_user = $1)" },
 	/* $1 stale_s of a worker slot: every sample of GET /api/metrics, as
 	 * (family, suffix, labels, le, value), families together, buckets in
-	 * rising order. Counters and histograms from metric_values; gauges
+	 * rising order. Counters from metric_values, histograms from
+	 * metric_histograms (one array of buckets a row); gauges
 	 * from the queue indexes, never from finished rows. */
 	[DB_METRICS] = { "metrics", 1,
-		"WITH c AS (SELECT family, suffix, labels, le, sum(value) AS value"
-		"  FROM metric_values GROUP BY family, suffix, labels, le),"
+		"WITH c AS (SELECT family, ''::text AS suffix, labels, ''::text AS le,"
+		"   sum(value) AS value FROM metric_values GROUP BY family, labels"
+		"  UNION ALL SELECT h.family, '_bucket', h.labels,"
+		"   (aigw_histogram_bounds())[u.i]::text, sum(u.b) FROM metric_histograms h,"
+		"   unnest(h.buckets) WITH ORDINALITY AS u(b, i) GROUP BY h.family, h.labels, u.i"
+		"  UNION ALL SELECT family, '_bucket', labels, '+Inf', sum(count)"
+		"   FROM metric_histograms GROUP BY family, labels"
+		"  UNION ALL SELECT family, '_sum', labels, '', sum(sum)"
+		"   FROM metric_histograms GROUP BY family, labels"
+		"  UNION ALL SELECT family, '_count', labels, '', sum(count)"
+		"   FROM metric_histograms GROUP BY family, labels),"
 		" active AS (SELECT"
 		"  (SELECT count(*) FROM chat_results WHERE status = 'pending') AS chats_pending,"
 		"  (SELECT count(*) FROM chat_results WHERE status = 'processing') AS chats_running,"
