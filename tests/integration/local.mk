@@ -15,7 +15,7 @@ EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
 # test_deploy.py, which is itself one of them, runs only the unit tests).
 check-local:
 	@if [ -n "$$AIGW_SKIP_INTEGRATION" ]; then \
-		echo "integration and browser tests skipped (AIGW_SKIP_INTEGRATION is set)"; \
+		echo "integration tests skipped, browser tests too (AIGW_SKIP_INTEGRATION is set)"; \
 		exit 0; \
 	fi; \
 	cd $(abs_top_srcdir) || exit 1; status=0; \

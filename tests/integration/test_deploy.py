@@ -469,7 +469,9 @@ def test_scale_out_two_handler_and_worker_sets_share_one_database(backend):
     nginx upstream. 500 chats are spread over both handlers, run by the
     workers of both, and each provider is called exactly once per chat.
     AIGW_WORKERS_MAX holds over both: a fifth worker finds no slot."""
-    env = backend.aigw_env(AIGW_WORKERS_MAX="4")
+    # 50 chats a worker at most: no one worker can take all 500, so the
+    # work must spread over the sets.
+    env = backend.aigw_env(AIGW_WORKERS_MAX="4", AIGW_WORKER_CHATS_MAX="50")
     fcgis, workers = [], []
     nginx = None
     access_log = os.path.join(backend.base, "scale-access.log")

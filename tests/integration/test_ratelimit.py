@@ -16,7 +16,9 @@ import stack as stk
 from conftest import Sampler, fail_on_sanitizer_reports, poll, submit, wait_final, workers_gone
 
 RPM = 60
-EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_RPM_OPENAI": str(RPM), "AIGW_RPM_ANTHROPIC": "0"}
+# 64 chats a worker at most, so that 150 waiting chats need both workers.
+EXTRA_ENV = {"AIGW_WORKERS_MAX": "2", "AIGW_WORKER_CHATS_MAX": "64",
+             "AIGW_RPM_OPENAI": str(RPM), "AIGW_RPM_ANTHROPIC": "0"}
 
 
 def sent(stack, prefix):
