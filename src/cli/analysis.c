@@ -82,7 +82,10 @@ all_platforms(const struct jobtype *t)
 			for (size_t k = 0; k < json_object_array_length(list); k++)
 				seen |= strcmp(json_object_get_string(json_object_array_get_idx(list, k)),
 					       p) == 0;
-			if (!seen && json_object_array_add(list, json_object_new_string(p)) != 0) {
+			json_object *name = seen ? NULL : json_object_new_string(p);
+
+			if (!seen && (name == NULL || json_object_array_add(list, name) != 0)) {
+				json_object_put(name);
 				json_object_put(list);
 				return NULL;
 			}
@@ -102,7 +105,10 @@ split_platforms(const char *csv)
 	while (list != NULL) {
 		size_t n = strcspn(s, ",");
 
-		if (n == 0 || json_object_array_add(list, json_object_new_string_len(s, (int)n)) != 0) {
+		json_object *name = n > 0 ? json_object_new_string_len(s, (int)n) : NULL;
+
+		if (name == NULL || json_object_array_add(list, name) != 0) {
+			json_object_put(name);
 			json_object_put(list);
 			return NULL;
 		}

@@ -105,6 +105,41 @@ prov_async_get_id(json_object *o, const char *key)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+static bool
+step_in(const char *step, const char *const *list)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(step, list[i]) == 0)
+			return true;
+	return false;
+}
+
+enum aigw_err
+prov_async_cancel_id(const char *state, const char *id_key, const char *const *before,
+		     const char *const *steps, json_object **st, const char **id)
+{
+	const char *step = NULL;
+	enum aigw_err err;
+
+	*st = NULL;
+	*id = NULL;
+	if (state == NULL)
+		return AIGW_ENOTFOUND;
+	err = prov_async_state(state, st, &step);
+	if (err != AIGW_OK)
+		return err;
+	if (step_in(step, before))
+		err = AIGW_ENOTFOUND;
+	else if (!step_in(step, steps) || (*id = prov_async_get_id(*st, id_key)) == NULL)
+		err = AIGW_EINVAL;
+	if (err != AIGW_OK) {
+		json_object_put(*st);
+		*st = NULL;
+		*id = NULL;
+	}
+	return err;
+}
+
 enum aigw_err
 prov_async_move(struct prov_step *s, enum prov_step_kind kind, ...)
 {

@@ -102,6 +102,14 @@ enum aigw_err prov_async_state(const char *state, json_object **st,
 			       const char **step) AIGW_MUSTCHECK;
 /* o[key] when it is a non-empty string, else NULL (borrowed). */
 const char *prov_async_get_id(json_object *o, const char *key);
+/* What an adapter's cancel reads from its state: the provider's id under
+ * id_key (*id, borrowed from *st, which the caller puts) when the step is
+ * one of steps (a NULL-ended list). AIGW_ENOTFOUND when there is nothing
+ * to cancel yet: no state, or a step of before (NULL-ended, or NULL);
+ * AIGW_EINVAL for another step or no id (*st is NULL then); AIGW_ENOMEM. */
+enum aigw_err prov_async_cancel_id(const char *state, const char *id_key,
+				   const char *const *before, const char *const *steps,
+				   json_object **st, const char **id) AIGW_MUSTCHECK;
 /* Sets s->kind, and s->state to a JSON object made of the key/value string
  * pairs that follow, up to a NULL key; a NULL value is JSON null.
  * AIGW_ENOMEM. */

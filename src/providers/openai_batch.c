@@ -225,25 +225,18 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
+	/* Before "poll" there is an uploaded file at most, and no batch. */
+	static const char *const before[] = { "create", NULL };
+	static const char *const steps[] = { "poll", "output", "errors", NULL };
 	json_object *st = NULL;
-	const char *step = NULL, *id;
-	enum aigw_err err = AIGW_EINVAL;
+	const char *id = NULL;
+	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	if (state == NULL) {
-		err = AIGW_ENOTFOUND;
-		goto out;
-	}
-	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
-		goto out;
-	err = AIGW_EINVAL;
-	/* Before "poll" there is an uploaded file at most, and no batch. */
-	if (strcmp(step, "create") == 0)
-		err = AIGW_ENOTFOUND;
-	else if ((strcmp(step, "poll") == 0 || strcmp(step, "output") == 0 ||
-		  strcmp(step, "errors") == 0) && (id = prov_async_get_id(st, "batch_id")) != NULL)
+	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
+		: prov_async_cancel_id(state, "batch_id", before, steps, &st, &id);
+	if (err == AIGW_OK)
 		err = build_bare(cfg, "POST", "batches", id, "/cancel", out);
-out:
 	if (err != AIGW_OK)
 		prov_http_free(out);
 	json_object_put(st);

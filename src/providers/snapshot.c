@@ -148,23 +148,16 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
+	static const char *const steps[] = { "poll", "fetch", NULL };
 	json_object *st = NULL;
-	const char *step = NULL, *id;
-	enum aigw_err err = AIGW_EINVAL;
+	const char *id = NULL;
+	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	if (state == NULL) {
-		err = AIGW_ENOTFOUND;
-		goto out;
-	}
-	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
-		goto out;
-	err = AIGW_EINVAL;
-	if ((id = prov_async_get_id(st, "snapshot_id")) == NULL ||
-	    (strcmp(step, "poll") != 0 && strcmp(step, "fetch") != 0))
-		goto out;
-	err = request(cfg, "POST", "/snapshot/", id, "/cancel", out);
-out:
+	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
+		: prov_async_cancel_id(state, "snapshot_id", NULL, steps, &st, &id);
+	if (err == AIGW_OK)
+		err = request(cfg, "POST", "/snapshot/", id, "/cancel", out);
 	if (err != AIGW_OK)
 		prov_http_free(out);
 	json_object_put(st);
