@@ -152,17 +152,61 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 }
 
 enum aigw_err
-db_chat_write_result(struct db *db, const char *id, int attempt, const char *provider,
-		     const char *result_json, bool *written)
+db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 {
-	char att[16];
-	const char *values[4] = { id, att, provider, result_json };
-	int rows = 0;
-	enum aigw_err err;
+	const char **items[5];
+	char (*att)[16] = NULL;
+	char *arrays[5] = { NULL };
+	PGresult *res = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
 
-	snprintf(att, sizeof att, "%d", attempt);
-	err = db_exec_rows(db, DB_CHAT_WRITE_RESULT, values, &rows);
-	*written = err == AIGW_OK && rows == 1;
+	for (size_t i = 0; i < n; i++) {
+		rows[i].written = false;
+		rows[i].status[0] = '\0';
+	}
+	if (n == 0)
+		return AIGW_OK;
+	for (size_t k = 0; k < 5; k++)
+		items[k] = calloc(n, sizeof *items[k]);
+	att = calloc(n, sizeof *att);
+	if (att == NULL || items[0] == NULL || items[1] == NULL || items[2] == NULL ||
+	    items[3] == NULL || items[4] == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(att[i], sizeof att[i], "%d", rows[i].attempt);
+		items[0][i] = rows[i].chat_id;
+		items[1][i] = att[i];
+		items[2][i] = rows[i].provider;
+		items[3][i] = rows[i].result_json;
+		items[4][i] = rows[i].finish ? "t" : "f";
+	}
+	for (size_t k = 0; k < 5; k++) {
+		arrays[k] = db_array_literal(items[k], n);
+		if (arrays[k] == NULL)
+			goto out;
+	}
+	err = db_exec(db, DB_CHAT_WRITE_RESULTS, (const char *const *)arrays, &res);
+	if (err != AIGW_OK)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		/* The chat's first element, counted from 1; its others follow. */
+		long first = strtol(PQgetvalue(res, row, 0), NULL, 10) - 1;
+
+		if (first < 0 || (size_t)first >= n)
+			continue;
+		for (size_t i = (size_t)first;
+		     i < n && strcmp(rows[i].chat_id, rows[first].chat_id) == 0; i++) {
+			rows[i].written = true;
+			copy_field(rows[i].status, sizeof rows[i].status, res, row, 1);
+		}
+	}
+out:
+	PQclear(res);
+	for (size_t k = 0; k < 5; k++) {
+		free(arrays[k]);
+		free(items[k]);
+	}
+	free(att);
 	return err;
 }
 

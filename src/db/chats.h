@@ -69,11 +69,24 @@ enum aigw_err db_chat_claim(struct db *db, int limit, long lease_s, const char *
 			    long max_attempts, struct db_chat_claim **out, size_t *n) AIGW_MUSTCHECK;
 void db_chat_claims_free(struct db_chat_claim *c, size_t n);
 
-/* Stores one provider's result. *written is false when the fence or the
- * once-only rule kept it out (lease lost, or already stored). */
-enum aigw_err db_chat_write_result(struct db *db, const char *id, int attempt,
-				   const char *provider, const char *result_json,
-				   bool *written) AIGW_MUSTCHECK;
+/* One provider's result to store with db_chat_write_results. */
+struct db_chat_result {
+	const char *chat_id;
+	int attempt;
+	const char *provider;
+	const char *result_json;
+	bool finish;              /* the chat's last call: finish the chat too */
+	/* Set by the write: */
+	bool written;             /* false: the fence kept it out (lease lost) */
+	char status[16];          /* the chat's status after the write */
+};
+
+/* Stores n results, each chat's adjacent, in one statement: one commit
+ * however many chats. A result already stored for its provider is kept
+ * (once only); chats whose rows say finish are finished as db_chat_finish
+ * does. AIGW_EDB: nothing was written. */
+enum aigw_err db_chat_write_results(struct db *db, struct db_chat_result *rows,
+				    size_t n) AIGW_MUSTCHECK;
 
 /* Sets completed or failed from the stored results; status receives it, or
  * "" when the fence kept the write out. */

@@ -35,10 +35,12 @@
 	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
 #define JOB_NOTIFY "pg_notify('job_' || job_id::text, version::text)"
 #define CHAT_NOTIFY "pg_notify('chat_' || chat_id::text, version::text)"
-/* A chat is completed when one provider answered, else failed. */
-#define CHAT_FINAL_STATUS \
-	"CASE WHEN jsonb_path_exists(results, '$.* ? (@.ok == true)')" \
+/* A chat is completed when one provider answered, else failed (r: a
+ * results expression). */
+#define CHAT_FINAL_STATUS_OF(r) \
+	"CASE WHEN jsonb_path_exists(" r ", '$.* ? (@.ok == true)')" \
 	" THEN 'completed' ELSE 'failed' END"
+#define CHAT_FINAL_STATUS CHAT_FINAL_STATUS_OF("results")
 /* Every provider of the chat has a result in r (a results expression). */
 #define CHAT_ALL_ANSWERED(r) \
 	"NOT EXISTS (SELECT 1 FROM jsonb_object_keys(models) k WHERE NOT (" r ") ? k)"
@@ -129,16 +131,31 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
 		"  r.websearch, r.location, r.models::text, r.results::text,"
 		"  pg_notify('chat_' || r.chat_id::text, r.version::text)" },
-	/* $1 id $2 attempt $3 provider $4 result json. Writes a provider's
-	 * result once: a late answer racing a retry finds the key set. */
-	[DB_CHAT_WRITE_RESULT] = { "chat_write_result", 4,
-		"WITH u AS ("
-		" UPDATE chat_results SET results = results || jsonb_build_object($3::text, $4::jsonb),"
-		"  version = version + 1"
-		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
-		"  AND NOT results ? $3"
-		" RETURNING chat_id, version)"
-		" SELECT version, " CHAT_NOTIFY " FROM u" },
+	/*
+	 * $1 ids $2 attempts $3 providers $4 results $5 finish: array
+	 * literals, one element a result. Stores the results of many chats in
+	 * one statement (one commit, one notification per chat): a result
+	 * stored before is kept (a late answer racing a retry), and a chat
+	 * whose elements say finish is finished as DB_CHAT_FINISH does. A row
+	 * per chat written: the position of its first element, its status.
+	 */
+	[DB_CHAT_WRITE_RESULTS] = { "chat_write_results", 5,
+		"WITH v AS ("
+		" SELECT x.id AS chat_id, min(x.att) AS att, min(x.ord) AS ord, bool_or(x.fin) AS fin,"
+		"  jsonb_object_agg(x.provider, x.result) AS results"
+		" FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::bool[])"
+		"  WITH ORDINALITY AS x(id, att, provider, result, fin, ord)"
+		" GROUP BY x.id),"
+		" u AS ("
+		" UPDATE chat_results r SET results = v.results || r.results, version = r.version + 1,"
+		"  status = CASE WHEN v.fin AND " CHAT_ALL_ANSWERED("v.results || r.results")
+		"   THEN " CHAT_FINAL_STATUS_OF("v.results || r.results") " ELSE r.status END,"
+		"  completed_at = CASE WHEN v.fin AND " CHAT_ALL_ANSWERED("v.results || r.results")
+		"   THEN now() ELSE r.completed_at END,"
+		"  lease_until = CASE WHEN v.fin THEN NULL ELSE r.lease_until END"
+		" FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = 'processing'"
+		" RETURNING v.ord, r.chat_id, r.version, r.status)"
+		" SELECT ord, status, " CHAT_NOTIFY " FROM u" },
 	/* $1 id $2 attempt */
 	[DB_CHAT_FINISH] = { "chat_finish", 2,
 		"WITH u AS ("
@@ -978,6 +995,38 @@ db_value_dup(const PGresult *res, int row, int col)
 	if (PQgetisnull(res, row, col))
 		return NULL;
 	return strdup(PQgetvalue(res, row, col));
+}
+
+char *
+db_array_literal(const char *const *items, size_t n)
+{
+	size_t len = 3; /* {, }, NUL */
+	char *out, *p;
+
+	for (size_t i = 0; i < n; i++) {
+		len += strlen(items[i]) + 3; /* quotes and a comma */
+		for (const char *c = items[i]; *c != '\0'; c++)
+			len += *c == '"' || *c == '\\';
+	}
+	out = malloc(len);
+	if (out == NULL)
+		return NULL;
+	p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *c = items[i]; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
 }
 
 enum aigw_err

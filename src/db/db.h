@@ -23,7 +23,7 @@ enum db_stmt {
 	DB_CHAT_INSERT,
 	DB_CHAT_STATUS,
 	DB_CHAT_CLAIM,
-	DB_CHAT_WRITE_RESULT,
+	DB_CHAT_WRITE_RESULTS,
 	DB_CHAT_FINISH,
 	DB_CHAT_RENEW,
 	DB_CHAT_RELEASE,
@@ -132,6 +132,9 @@ enum aigw_err db_exec_text(struct db *db, enum db_stmt stmt, const char *const *
 			   char **text) AIGW_MUSTCHECK;
 /* A copy of a result's value, NULL when it is NULL or memory is short. */
 char *db_value_dup(const PGresult *res, int row, int col);
+/* The array literal ({"a","b\\"c"}) of n strings, for an array parameter
+ * (text[], jsonb[], uuid[], int[], bool[]). malloc'd; NULL on ENOMEM. */
+char *db_array_literal(const char *const *items, size_t n);
 
 /* Runs a statement for its effect: *rows receives the rows it returned,
  * or for a plain UPDATE the rows it changed. */

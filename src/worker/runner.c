@@ -28,6 +28,7 @@
 #define RETRY_CAP_MS 30000
 #define TURN_MAX_MS 1000
 #define REAP_EVERY_MS 60000
+#define CHAT_WRITE_MAX 512          /* results stored by one statement */
 
 struct chat_run {
 	struct runner *r;
@@ -185,16 +186,20 @@ result_json(const struct task *t, const struct prov_result *pr, int64_t latency_
 {
 	/* A provider answered by the built-in mock says so; mock itself is
 	 * just the mock. */
-	bool mock = t->route->mock && t->route->desc->kind != PROV_BUILTIN;
+	bool routed_mock = t->route != NULL && t->route->mock;
+	bool mock = routed_mock && t->route->desc->kind != PROV_BUILTIN;
 
-	return worker_result_json(t->route->mock ? "mock" : t->route->desc->name, t->model, mock,
+	return worker_result_json(routed_mock ? "mock" : t->provider, t->model, mock,
 				  pr, latency_ms, t->attempts);
 }
 
-/* Stores a final result; kept for later when the database is away. */
+/* Stores a final result; kept for later when the database is away. An
+ * owner without a store op writes its results itself, many at a time. */
 static void
 task_flush(struct runner *r, struct task *t)
 {
+	if (t->ops->store == NULL)
+		return;
 	if (t->ops->store(r, t) == AIGW_EDB) {
 		t->due_ms = time_mono_ms() + WRITE_RETRY_MS;
 		return;
@@ -452,13 +457,13 @@ task_init(struct runner *r, struct task *t, const struct task_ops *ops, void *ow
 void
 task_turn(struct runner *r, struct task *t, int64_t now, int64_t *next)
 {
-	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && now >= t->due_ms) {
+	if (t->state == TASK_WAITING && now >= t->due_ms) {
 		if (t->route == NULL)
 			fail_task(r, t, PROV_ERR_CLIENT, "%s: %s", "unknown provider");
-		else if (t->state == TASK_WAITING)
-			task_start(r, t);
 		else
-			task_flush(r, t);
+			task_start(r, t);
+	} else if (t->state == TASK_UNWRITTEN && now >= t->due_ms) {
+		task_flush(r, t);
 	}
 	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < *next)
 		*next = t->due_ms;
@@ -476,21 +481,6 @@ task_abandon(struct runner *r, struct task *t)
 /* ---- chats ---- */
 
 static void chat_maybe_finish(struct runner *r, struct chat_run *ch);
-
-static enum aigw_err
-chat_task_store(struct runner *r, struct task *t)
-{
-	struct chat_run *ch = t->owner;
-	bool written = false;
-	enum aigw_err err;
-
-	err = db_chat_write_result(r->db, ch->c.chat_id, ch->c.attempt, t->provider,
-				   t->result_json, &written);
-	if (err == AIGW_OK && !written)
-		log_info("worker", ch->c.chat_id,
-			 "%s: result not stored (already stored, or the lease moved on)", t->provider);
-	return err;
-}
 
 static void
 chat_task_settled(struct runner *r, struct task *t)
@@ -532,8 +522,9 @@ chat_task_delegate(struct runner *r, struct task *t)
 	return AIGW_OK;
 }
 
+/* No store: chats_write stores the results of every chat together. */
 static const struct task_ops chat_task_ops = {
-	chat_task_store, chat_task_settled, chat_task_log_id, chat_task_delegate,
+	NULL, chat_task_settled, chat_task_log_id, chat_task_delegate,
 };
 
 static void
@@ -564,25 +555,94 @@ chat_remove(struct runner *r, struct chat_run *ch)
 	chat_free(r, ch);
 }
 
+/* The chat's final write is done (status "" when the fence kept it out). */
 static void
-chat_maybe_finish(struct runner *r, struct chat_run *ch)
+chat_finished(struct chat_run *ch, const char *status)
 {
-	char status[16];
-	enum aigw_err err;
-
-	if (ch->open > 0 || ch->finish_retry_ms == -1)
-		return;
-	err = db_chat_finish(r->db, ch->c.chat_id, ch->c.attempt, status);
-	if (err != AIGW_OK) {
-		ch->finish_retry_ms = time_mono_ms() + WRITE_RETRY_MS;
-		return;
-	}
 	if (strcmp(status, "processing") == 0)
 		log_info("worker", ch->c.chat_id, "chat awaits its batch results");
 	else if (status[0] != '\0')
 		log_info("worker", ch->c.chat_id, "chat %s", status);
 	/* Removal happens in the loop, never under a caller's feet. */
 	ch->finish_retry_ms = -1;
+}
+
+static void
+chat_maybe_finish(struct runner *r, struct chat_run *ch)
+{
+	char status[16];
+
+	if (ch->open > 0 || ch->finish_retry_ms == -1)
+		return;
+	if (db_chat_finish(r->db, ch->c.chat_id, ch->c.attempt, status) != AIGW_OK) {
+		ch->finish_retry_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	chat_finished(ch, status);
+}
+
+/*
+ * Stores the chats' results that came in since the last turn, all in one
+ * statement: one commit and one notification per chat, however many
+ * answers arrived at once. A chat whose last open call is among them is
+ * finished by the same statement.
+ */
+static void
+chats_write(struct runner *r)
+{
+	struct db_chat_result *rows = NULL;
+	struct task **tasks = NULL;
+	int64_t now = time_mono_ms();
+	size_t n = 0;
+
+	rows = calloc(CHAT_WRITE_MAX, sizeof *rows);
+	tasks = calloc(CHAT_WRITE_MAX, sizeof *tasks);
+	if (rows == NULL || tasks == NULL)
+		goto out; /* tried again next turn */
+	for (struct chat_run *ch = r->chats; ch != NULL; ch = ch->next) {
+		size_t due = 0;
+
+		for (size_t i = 0; i < ch->ntasks; i++)
+			due += ch->tasks[i].state == TASK_UNWRITTEN && ch->tasks[i].due_ms <= now;
+		if (due == 0 || ch->finish_retry_ms == -1)
+			continue;
+		if (n + due > CHAT_WRITE_MAX)
+			break; /* the rest next turn, which comes at once */
+		for (size_t i = 0; i < ch->ntasks; i++) {
+			struct task *t = &ch->tasks[i];
+
+			if (t->state != TASK_UNWRITTEN || t->due_ms > now)
+				continue;
+			rows[n] = (struct db_chat_result){
+				.chat_id = ch->c.chat_id, .attempt = ch->c.attempt,
+				.provider = t->provider, .result_json = t->result_json,
+				.finish = ch->open == due,
+			};
+			tasks[n++] = t;
+		}
+	}
+	if (db_chat_write_results(r->db, rows, n) != AIGW_OK) {
+		for (size_t i = 0; i < n; i++)
+			tasks[i]->due_ms = now + WRITE_RETRY_MS;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = tasks[i];
+		struct chat_run *ch = t->owner;
+
+		if (!rows[i].written)
+			log_info("worker", ch->c.chat_id, "%s: result not stored (the lease moved on)",
+				 t->provider);
+		t->state = TASK_DONE;
+		free(t->result_json);
+		t->result_json = NULL;
+		ch->open--;
+		if (rows[i].finish && (i + 1 == n || tasks[i + 1]->owner != ch))
+			chat_finished(ch, rows[i].status);
+	}
+out:
+	free(rows);
+	free(tasks);
 }
 
 /* Takes ownership of the claim's strings. */
@@ -739,9 +799,12 @@ heartbeat(struct runner *r, int64_t now)
 static int64_t
 turn(struct runner *r)
 {
-	int64_t now = time_mono_ms(), next = now + TURN_MAX_MS;
+	int64_t now, next;
 	struct chat_run *ch, *nextch;
 
+	chats_write(r);
+	now = time_mono_ms();
+	next = now + TURN_MAX_MS;
 	for (ch = r->chats; ch != NULL; ch = nextch) {
 		nextch = ch->next;
 		if (ch->finish_retry_ms == -1) {

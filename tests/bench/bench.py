@@ -449,6 +449,100 @@ def post_many(url, bodies, threads):
     return state
 
 
+class EchoMock:
+    """The three providers of PROVIDERS answering every call after a fixed
+    delay, served by nginx's echo module (Debian's nginx-light has it).
+    The Python mock serves the tests' faults, but one thread a connection
+    cannot take 3,000 calls at once: on this kind of machine it answered
+    3,000 concurrent 2 s calls only after up to 6.7 s, so the fan-out
+    measured the mock. Bodies are the Python mock's own answers, taken
+    once; the access log gives each call's arrival and answer."""
+
+    MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+    PATHS = {"openai": ("= /openai/v1/chat/completions", "/openai/v1/chat/completions"),
+             "anthropic": ("= /anthropic/v1/messages", "/anthropic/v1/messages"),
+             "gemini": ("~ ^/gemini/v1beta/models/[^/]+:generateContent$",
+                        "/gemini/v1beta/models/{model}:generateContent")}
+
+    def __init__(self, base, python_mock_url, delay_ms):
+        if not os.path.exists(self.MODULE):
+            raise RuntimeError(f"no {self.MODULE}: install libnginx-mod-http-echo")
+        self.port = stk.free_port()
+        self.dir = stk.world_readable_dir(base, f"echomock-{self.port}")
+        self.access_log = os.path.join(self.dir, "access.log")
+        error_log = os.path.join(self.dir, "error.log")
+        locations = []
+        for provider, (match, path) in self.PATHS.items():
+            body = self.answer(python_mock_url, provider, path)
+            # echo takes a single-quoted nginx string: the JSON has no
+            # single quote, and no $ to be taken for a variable.
+            if "'" in body or "$" in body:
+                raise RuntimeError(f"{provider}'s answer cannot be echoed: {body[:200]}")
+            locations.append(f"location {match} {{ default_type application/json;"
+                             f" echo_sleep {delay_ms / 1000:.3f}; echo '{body}'; }}")
+        user = "user www-data;\n" if os.geteuid() == 0 else ""
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""{user}load_module {self.MODULE};
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {error_log} warn;
+events {{ worker_connections 10000; }}
+http {{
+    log_format calls '$msec $request_time $uri';
+    access_log {self.access_log} calls;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    server {{
+        listen 127.0.0.1:{self.port} backlog=4096;
+        {chr(10).join(locations)}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-e", error_log, "-c", conf],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd=self.dir)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        stk.wait_for(listening, 15, "the echo mock", proc=self.proc, log=error_log)
+
+    @staticmethod
+    def answer(url, provider, path):
+        model = PROVIDERS[provider]
+        body = {"model": model, "max_tokens": 64,
+                "messages": [{"role": "user", "content": "fan-out"}],
+                "contents": [{"role": "user", "parts": [{"text": "fan-out"}]}]}
+        r = requests.post(url + path.format(model=model), json=body, timeout=10,
+                          headers={"Authorization": "Bearer k", "x-api-key": "k",
+                                   "x-goog-api-key": "k", "anthropic-version": "2023-06-01"})
+        r.raise_for_status()
+        return json.dumps(r.json(), separators=(",", ":"))
+
+    def base_urls(self):
+        base = f"http://127.0.0.1:{self.port}"
+        return {"OPENAI_BASE_URL": base + "/openai/v1",
+                "ANTHROPIC_BASE_URL": base + "/anthropic", "GEMINI_BASE_URL": base + "/gemini"}
+
+    def entries(self):
+        """Each call as the mock's log has it: arrival and answer times."""
+        out = []
+        with open(self.access_log) as f:
+            for line in f:
+                msec, took, _ = line.split(" ", 2)
+                out.append({"time": float(msec) - float(took), "sent": float(msec)})
+        return out
+
+    def stop(self):
+        stk.stop_process(self.proc)
+
+
 def mock_entries(mock):
     """The mock's provider requests from its log file (JSON lines)."""
     out = []
@@ -473,10 +567,10 @@ def max_in_flight(entries, since):
     return best
 
 
-def fanout(s, url, fcgi_pid, args):
+def fanout(s, url, fcgi_pid, args, mock):
     n = args.fanout_chats
     d = args.fanout_delay_ms
-    models = {p: f"{m}~delay={d}" for p, m in PROVIDERS.items()}
+    models = dict(PROVIDERS)  # the echo mock answers each after d ms
     bodies = [{"message": f"fan-out {i}", "models": models} for i in range(n)]
     sampler = Sampler(s.base, fcgi_pid)
     sampler.start()
@@ -501,7 +595,7 @@ def fanout(s, url, fcgi_pid, args):
     time.sleep(0.3)
     sampler.stop()
     last_stored = float(row[0]) if row[0] else None
-    entries = [e for e in mock_entries(s.mock) if e["time"] >= since]
+    entries = [e for e in mock.entries() if e["time"] >= since]
     mock_ms = [(e["sent"] - e["time"]) * 1000 for e in entries]
     fig = {
         "chats": n, "providers": len(models), "delay_ms": d,
@@ -808,12 +902,19 @@ def main():
         rt_env = dict(s.env, AIGW_SPAWN="on")
         if args.workers_max is not None:
             rt_env["AIGW_WORKERS_MAX"] = str(args.workers_max)
+        if "fanout" not in skip:
+            mock = EchoMock(s.base, s.mock.url(), args.fanout_delay_ms)
+            fan_env = dict(rt_env, **mock.base_urls())
+            fcgi_fan = stk.Fcgi(s.base, fan_env, args.rt_threads)
+            nginx_fan = stk.Nginx(s.base, fcgi_fan.port, args.nginx_workers)
+            rt = [nginx_fan, fcgi_fan, mock]
+            res["fanout"] = fanout(s, nginx_fan.url(), fcgi_fan.proc.pid, args, mock)
+            stk._Workers(s.base).stop()
+            for part in rt:
+                part.stop()
         fcgi_rt = stk.Fcgi(s.base, rt_env, args.rt_threads)
         nginx_rt = stk.Nginx(s.base, fcgi_rt.port, args.nginx_workers)
         rt = [nginx_rt, fcgi_rt]
-        if "fanout" not in skip:
-            s.mock.reset()
-            res["fanout"] = fanout(s, nginx_rt.url(), fcgi_rt.proc.pid, args)
         if "visibility" not in skip:
             s.mock.reset()
             res["visibility"] = visibility(s, nginx_rt.url(), args)
