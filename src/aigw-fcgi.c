@@ -31,6 +31,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/commit.h"
 #include "http/realtime.h"
 #include "http/server.h"
 #include "http/spawn.h"
@@ -88,6 +89,7 @@ accept_end(void)
 }
 /* Shared by every thread for the life of the process. */
 static struct rt_gate wait_gate;
+static struct commit_group chat_commits;
 
 /* ---- the FastCGI transport ---- */
 
@@ -374,6 +376,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	/* Waiting requests hold a thread each: leave threads for the rest. */
 	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads));
 	app->gate = &wait_gate;
+	commit_group_init(&chat_commits);
+	app->chat_commits = &chat_commits;
 	threads = calloc((size_t)nthreads, sizeof *threads);
 	tids = calloc((size_t)nthreads, sizeof *tids);
 	if (threads == NULL || tids == NULL) {
@@ -417,6 +421,9 @@ out:
 	waker_stop(app->waker);
 	app->waker = NULL;
 	app->gate = NULL;
+	if (app->chat_commits != NULL)
+		commit_group_destroy(app->chat_commits);
+	app->chat_commits = NULL;
 	free(threads);
 	free(tids);
 	return rc;
@@ -456,6 +463,7 @@ main(int argc, char **argv)
 	app.cfg = &cfg;
 	app.waker = NULL;
 	app.gate = NULL;
+	app.chat_commits = NULL;
 	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;

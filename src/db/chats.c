@@ -11,28 +11,86 @@ copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
 	snprintf(dst, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
-enum aigw_err
-db_chat_insert(struct db *db, const char *id, const struct db_chat_new *in)
+/* The array literals of columns items[0..ncols) over n rows; arrays[k]
+ * malloc'd, all NULL on ENOMEM. */
+static enum aigw_err
+array_literals(const char **items[], size_t ncols, size_t n, char *arrays[])
 {
-	char max_tokens[16], ttl[24];
-	const char *values[10];
-	PGresult *res = NULL;
-	enum aigw_err err;
+	for (size_t k = 0; k < ncols; k++) {
+		arrays[k] = db_array_literal(items[k], n);
+		if (arrays[k] == NULL) {
+			for (size_t j = 0; j < k; j++) {
+				free(arrays[j]);
+				arrays[j] = NULL;
+			}
+			return AIGW_ENOMEM;
+		}
+	}
+	return AIGW_OK;
+}
 
-	snprintf(max_tokens, sizeof max_tokens, "%d", in->max_tokens);
-	snprintf(ttl, sizeof ttl, "%ld", in->ttl_s);
-	values[0] = id;
-	values[1] = in->owner_user;
-	values[2] = in->owner_org;
-	values[3] = in->message;
-	values[4] = in->system;
-	values[5] = max_tokens;
-	values[6] = in->websearch ? "true" : "false";
-	values[7] = in->location;
-	values[8] = in->models_json;
-	values[9] = ttl;
-	err = db_exec(db, DB_CHAT_INSERT, values, &res);
+/* ncols arrays of n item pointers each; false (none left) on ENOMEM. */
+static bool
+items_new(const char **items[], size_t ncols, size_t n)
+{
+	bool ok = true;
+
+	for (size_t k = 0; k < ncols; k++) {
+		items[k] = calloc(n, sizeof *items[k]);
+		ok = ok && items[k] != NULL;
+	}
+	if (!ok)
+		for (size_t k = 0; k < ncols; k++) {
+			free(items[k]);
+			items[k] = NULL;
+		}
+	return ok;
+}
+
+static void
+columns_free(const char **items[], char *arrays[], size_t ncols)
+{
+	for (size_t k = 0; k < ncols; k++) {
+		free(items[k]);
+		free(arrays[k]);
+	}
+}
+
+enum aigw_err
+db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
+{
+	enum { NCOLS = 10 };
+	const char **items[NCOLS] = { NULL };
+	char *arrays[NCOLS] = { NULL };
+	char (*numbers)[2][24] = calloc(n ? n : 1, sizeof *numbers);
+	PGresult *res = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	if (numbers == NULL || !items_new(items, NCOLS, n))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct db_chat_new *in = rows[i];
+
+		snprintf(numbers[i][0], sizeof numbers[i][0], "%d", in->max_tokens);
+		snprintf(numbers[i][1], sizeof numbers[i][1], "%ld", in->ttl_s);
+		items[0][i] = in->chat_id;
+		items[1][i] = in->owner_user;
+		items[2][i] = in->owner_org;
+		items[3][i] = in->message;
+		items[4][i] = in->system;
+		items[5][i] = numbers[i][0];
+		items[6][i] = in->websearch ? "t" : "f";
+		items[7][i] = in->location;
+		items[8][i] = in->models_json;
+		items[9][i] = numbers[i][1];
+	}
+	err = array_literals(items, NCOLS, n, arrays);
+	if (err == AIGW_OK)
+		err = db_exec(db, DB_CHAT_INSERT, (const char *const *)arrays, &res);
+out:
 	PQclear(res);
+	columns_free(items, arrays, NCOLS);
+	free(numbers);
 	return err;
 }
 
@@ -154,9 +212,10 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 enum aigw_err
 db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 {
-	const char **items[5];
+	enum { NCOLS = 5 };
+	const char **items[NCOLS] = { NULL };
+	char *arrays[NCOLS] = { NULL };
 	char (*att)[16] = NULL;
-	char *arrays[5] = { NULL };
 	PGresult *res = NULL;
 	enum aigw_err err = AIGW_ENOMEM;
 
@@ -166,11 +225,8 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	}
 	if (n == 0)
 		return AIGW_OK;
-	for (size_t k = 0; k < 5; k++)
-		items[k] = calloc(n, sizeof *items[k]);
 	att = calloc(n, sizeof *att);
-	if (att == NULL || items[0] == NULL || items[1] == NULL || items[2] == NULL ||
-	    items[3] == NULL || items[4] == NULL)
+	if (att == NULL || !items_new(items, NCOLS, n))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(att[i], sizeof att[i], "%d", rows[i].attempt);
@@ -180,12 +236,9 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 		items[3][i] = rows[i].result_json;
 		items[4][i] = rows[i].finish ? "t" : "f";
 	}
-	for (size_t k = 0; k < 5; k++) {
-		arrays[k] = db_array_literal(items[k], n);
-		if (arrays[k] == NULL)
-			goto out;
-	}
-	err = db_exec(db, DB_CHAT_WRITE_RESULTS, (const char *const *)arrays, &res);
+	err = array_literals(items, NCOLS, n, arrays);
+	if (err == AIGW_OK)
+		err = db_exec(db, DB_CHAT_WRITE_RESULTS, (const char *const *)arrays, &res);
 	if (err != AIGW_OK)
 		goto out;
 	for (int row = 0; row < PQntuples(res); row++) {
@@ -202,10 +255,7 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	}
 out:
 	PQclear(res);
-	for (size_t k = 0; k < 5; k++) {
-		free(arrays[k]);
-		free(items[k]);
-	}
+	columns_free(items, arrays, NCOLS);
 	free(att);
 	return err;
 }

@@ -19,6 +19,7 @@
 
 /* A validated chat request, borrowed by db_chat_insert. */
 struct db_chat_new {
+	const char *chat_id;      /* the new chat's UUID */
 	const char *owner_user;
 	const char *owner_org;
 	const char *message;
@@ -30,10 +31,10 @@ struct db_chat_new {
 	long ttl_s;
 };
 
-/* Inserts the chat; the caller then wakes the workers (http/wake.h).
- * id is the new chat's UUID. */
-enum aigw_err db_chat_insert(struct db *db, const char *id,
-			     const struct db_chat_new *in) AIGW_MUSTCHECK;
+/* Inserts n chats in one statement: all or none. The caller then wakes
+ * the workers (http/wake.h). */
+enum aigw_err db_chat_insert(struct db *db, const struct db_chat_new *const *rows,
+			     size_t n) AIGW_MUSTCHECK;
 
 struct db_chat_view {
 	char chat_id[UUID_STR_LEN + 1];

@@ -102,11 +102,16 @@ struct stmt_def {
 static const struct stmt_def stmts[DB_STMT__MAX] = {
 	/* $1 id $2 user $3 org $4 message $5 system $6 max_tokens $7 websearch
 	 * $8 location $9 models $10 ttl_s */
+	/* $1 ids $2 users $3 orgs $4 messages $5 system prompts $6 max tokens
+	 * $7 websearch $8 locations $9 models $10 ttl_s: array literals, one
+	 * element a chat. Many submits, one statement and one commit. */
 	[DB_CHAT_INSERT] = { "chat_insert", 10,
 		"INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
 		" system_prompt, max_tokens, websearch, location, models, expires_at)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb,"
-		"  now() + $10 * interval '1 second')" },
+		" SELECT id, u, o, m, sp, mt, ws, loc, mo, now() + ttl * interval '1 second'"
+		" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
+		"  $7::bool[], $8::text[], $9::jsonb[], $10::int[])"
+		"  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl)" },
 	/* $1 id $2 owner */
 	[DB_CHAT_STATUS] = { "chat_status", 2,
 		"SELECT chat_id, status, version, results::text,"
@@ -1004,6 +1009,10 @@ db_array_literal(const char *const *items, size_t n)
 	char *out, *p;
 
 	for (size_t i = 0; i < n; i++) {
+		if (items[i] == NULL) {
+			len += sizeof "NULL"; /* and a comma */
+			continue;
+		}
 		len += strlen(items[i]) + 3; /* quotes and a comma */
 		for (const char *c = items[i]; *c != '\0'; c++)
 			len += *c == '"' || *c == '\\';
@@ -1016,6 +1025,11 @@ db_array_literal(const char *const *items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			*p++ = ',';
+		if (items[i] == NULL) {
+			memcpy(p, "NULL", 4);
+			p += 4;
+			continue;
+		}
 		*p++ = '"';
 		for (const char *c = items[i]; *c != '\0'; c++) {
 			if (*c == '"' || *c == '\\')

@@ -132,8 +132,9 @@ enum aigw_err db_exec_text(struct db *db, enum db_stmt stmt, const char *const *
 			   char **text) AIGW_MUSTCHECK;
 /* A copy of a result's value, NULL when it is NULL or memory is short. */
 char *db_value_dup(const PGresult *res, int row, int col);
-/* The array literal ({"a","b\\"c"}) of n strings, for an array parameter
- * (text[], jsonb[], uuid[], int[], bool[]). malloc'd; NULL on ENOMEM. */
+/* The array literal ({"a","b\\"c",NULL}) of n strings, a NULL item an
+ * SQL NULL, for an array parameter (text[], jsonb[], uuid[], int[],
+ * bool[]). malloc'd; NULL on ENOMEM. */
 char *db_array_literal(const char *const *items, size_t n);
 
 /* Runs a statement for its effect: *rows receives the rows it returned,

@@ -6,6 +6,7 @@
 #include "db/chats.h"
 #include "http/auth.h"
 #include "http/chat.h"
+#include "http/commit.h"
 #include "http/realtime.h"
 #include "http/routes.h"
 #include "http/wake.h"
@@ -184,6 +185,7 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		goto out;
 	}
 	row = (struct db_chat_new){
+		.chat_id = id,
 		.owner_user = req->user,
 		.owner_org = req->org,
 		.message = cr.message,
@@ -200,7 +202,14 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	if (!http_admit_lock(t, req, NULL, &adm) || !http_admit_check(t, req, &adm, NULL))
 		goto out;
-	err = db_chat_insert(t->db, id, &row);
+	if (adm.open) {
+		/* Counted and inserted in one transaction, under the lock. */
+		const struct db_chat_new *one = &row;
+
+		err = db_chat_insert(t->db, &one, 1);
+	} else {
+		err = commit_group_insert(t->app->chat_commits, t->db, &row);
+	}
 	if (err == AIGW_OK)
 		err = http_admit_commit(t, &adm);
 	else

@@ -15,6 +15,7 @@
 #include "http/wake.h"
 #include "jobs/jobtype.h"
 
+struct commit_group;
 struct rt_gate;
 
 struct http_app {
@@ -29,6 +30,8 @@ struct http_app {
 	/* Bounds the long-polls and event streams waiting at once
 	 * (http/realtime.h); NULL in CGI mode, where each is its own process. */
 	struct rt_gate *gate;
+	/* Chat submits committed together (http/commit.h); NULL in CGI mode. */
+	struct commit_group *chat_commits;
 };
 
 struct http_thread {

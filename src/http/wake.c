@@ -12,6 +12,8 @@
 
 /* How often the waker looks for chats nobody is running. */
 #define WAKE_SWEEP_S 3
+/* Submits within this long of a wake-up share the next one. */
+#define WAKE_GAP_MS 10
 
 struct waker {
 	const struct aigw_config *cfg;
@@ -71,6 +73,21 @@ waker_main(void *arg)
 		if (!sweep || queue_waiting(w->cfg, w->db))
 			wake_now(w->cfg, w->spawn_env, w->db);
 		pthread_mutex_lock(&w->lock);
+		/*
+		 * Under a stream of submits a wake-up per submit would be a
+		 * NOTIFY transaction per submit, as costly to the database as
+		 * the submit itself. A worker claims everything waiting when it
+		 * wakes, so one wake-up per gap loses nothing but a few
+		 * milliseconds.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += WAKE_GAP_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!w->stopping && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+			;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

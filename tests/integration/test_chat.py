@@ -1,9 +1,12 @@
 """Chats through nginx: an immediate 202, results arriving one by one,
 failures staying local to their provider."""
 
+import json
+import threading
 import time
 
 import pytest
+import requests
 
 from conftest import mock_answer, poll, status, submit, wait_final
 
@@ -221,3 +224,51 @@ def test_server_errors_are_retried(stack):
     assert final["results"]["openai"]["ok"] is True
     calls = [e for e in stack.mock.requests_log() if e["message"] == message]
     assert [e["status"] for e in calls] == [503, 200]
+
+
+def test_concurrent_submits_share_commits_and_keep_every_field(stack):
+    """Submits arriving together are inserted together (rows of one
+    transaction share its xmin), and every field of every chat survives
+    the trip through the array parameters: quotes, backslashes, braces,
+    commas, the word NULL, non-ASCII, absent system prompt and location."""
+    n = 48
+    tricky = 'say "hi" \\ {a,b} NULL, ünï 日本'
+    bodies = []
+    for i in range(n):
+        body = {"message": f"group {i} {tricky}", "models": {"mock": "m"}}
+        if i % 2:
+            body["system"] = f"sys {i} {tricky}"
+        if i % 3 == 0:
+            body["websearch"] = True
+            body["location"] = "CH"
+        bodies.append(body)
+    barrier = threading.Barrier(n)
+    responses = [None] * n
+
+    def send(i):
+        barrier.wait(10)
+        responses[i] = requests.post(stack.url("/api/ai/chat"), json=bodies[i], timeout=30)
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(r is not None and r.status_code == 202 for r in responses), \
+        [r.text for r in responses if r is not None and r.status_code != 202][:3]
+    ids = [r.json()["chatId"] for r in responses]
+    rows = stack.pg.psql(
+        "SELECT chat_id, json_build_array(message, system_prompt, websearch, location)::text"
+        " FROM chat_results WHERE chat_id IN (" + ",".join(f"'{i}'" for i in ids) + ")")
+    stored = dict(line.split("|", 1) for line in rows.splitlines())
+    assert len(stored) == n
+    for i, chat_id in enumerate(ids):
+        body = bodies[i]
+        assert json.loads(stored[chat_id]) == [body["message"], body.get("system"),
+                                               body.get("websearch", False),
+                                               body.get("location")], chat_id
+    transactions = int(stack.pg.psql(
+        "SELECT count(DISTINCT xmin::text) FROM chat_results WHERE chat_id IN ("
+        + ",".join(f"'{i}'" for i in ids) + ")"))
+    assert transactions < n, "every submit committed alone"
+    for chat_id in ids:
+        assert wait_final(stack.url(), chat_id)["status"] == "completed"

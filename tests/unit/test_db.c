@@ -47,6 +47,15 @@ test_quotes_and_backslashes_escaped(void **state)
 }
 
 static void
+test_null_item_is_an_sql_null(void **state)
+{
+	const char *items[] = { NULL, "NULL", NULL };
+
+	(void)state;
+	check_literal(items, 3, "{NULL,\"NULL\",NULL}");
+}
+
+static void
 test_utf8_passes_unchanged(void **state)
 {
 	const char *items[] = { "\xe6\x97\xa5\xe6\x9c\xac" };
@@ -62,6 +71,7 @@ main(void)
 		cmocka_unit_test(test_empty_array),
 		cmocka_unit_test(test_every_element_quoted),
 		cmocka_unit_test(test_quotes_and_backslashes_escaped),
+		cmocka_unit_test(test_null_item_is_an_sql_null),
 		cmocka_unit_test(test_utf8_passes_unchanged),
 	};
 
