@@ -93,6 +93,7 @@ JOB_STATUS_SQL = f"""SELECT json_build_object('id', j.job_id, 'type', j.type, 's
 """
 
 CHAT_BODY = {"message": "benchmark: compare Rust and Go for CLIs", "models": {"mock": "m"}}
+SOAK_BODY = {"message": "soak", "models": {"mock": "m"}}
 JOB_BODY = {"type": JOB_TYPE, "input": {"topic": "benchmark: choosing a CLI language"}}
 # The providers of the fan-out and of the visibility runs (the mock providers).
 PROVIDERS = {"openai": "gpt-4o", "anthropic": "claude-3-5-haiku-latest",
@@ -621,6 +622,82 @@ def fanout(s, url, fcgi_pid, args, mock):
     return fig
 
 
+# ---------------------------------------------------------------- section 6: soak
+
+def children(pid):
+    """The PIDs of pid's children (nginx's workers)."""
+    out = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def soak(s, url, fcgi_pid, nginx_pid, args, max_rps):
+    """Chat submits at half of max_rps for args.soak seconds (wrk, each
+    connection pacing itself), the workers running them on the built-in
+    mock; the RSS of aigw-fcgi, of each worker and of nginx's processes
+    sampled every few seconds. Growth is the last sample against the first
+    one after the warm-up (a tenth of the run)."""
+    rate = max_rps / 2
+    conns = args.connections
+    lua = os.path.join(s.base, "soak.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\n'
+                f"wrk.body = '{json.dumps(SOAK_BODY)}'\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                # wrk waits delay() ms before each request of a connection.
+                f"function delay() return {max(1, round(conns * 1000 / rate))} end\n")
+    samples = {}  # name -> [(t, rss_kb)]
+    stop = threading.Event()
+    interval = max(1.0, min(5.0, args.soak / 60))
+
+    def sample():
+        t0 = time.monotonic()
+        while not stop.is_set():
+            t = time.monotonic() - t0
+            named = [("aigw-fcgi", fcgi_pid), ("nginx master", nginx_pid)]
+            named += [(f"nginx worker {p}", p) for p in children(nginx_pid)]
+            named += [(f"aigw-worker {p}", p) for p in stk.live_workers(s.base)]
+            for name, pid in named:
+                rss, _ = proc_rss_kb(pid)
+                if rss:
+                    samples.setdefault(name, []).append((t, rss))
+            stop.wait(interval)
+    log(f"soak: {args.soak} s at {rate:.0f} chat submits/s (half of {max_rps:.0f}) ...")
+    before = int(s.pg.psql("SELECT count(*) FROM chat_results WHERE message = 'soak'"))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        fig = wrk(url + "/api/ai/chat", args, args.soak, lua)
+    finally:
+        stop.set()
+        sampler.join(10)
+    submitted = int(s.pg.psql("SELECT count(*) FROM chat_results WHERE message = 'soak'")) - before
+    t_end = time.monotonic()
+    unfinished = None
+    while time.monotonic() < t_end + 120:
+        unfinished = int(s.pg.psql("SELECT count(*) FROM chat_results WHERE message = 'soak'"
+                                   " AND status NOT IN ('completed', 'failed')"))
+        if unfinished == 0:
+            break
+        time.sleep(1)
+    warm = args.soak / 10
+    procs = {}
+    for name, series in samples.items():
+        settled = [kb for t, kb in series if t >= warm] or [series[-1][1]]
+        procs[name] = {"first_kb": settled[0], "last_kb": settled[-1], "max_kb": max(settled),
+                       "growth": (settled[-1] - settled[0]) / settled[0],
+                       "series": series}
+    return {"seconds": args.soak, "target_rps": rate, "max_rps": max_rps,
+            "rps": fig["rps"], "p99": fig["p99"], "errors": fig["errors"],
+            "submitted": submitted, "unfinished_after": unfinished,
+            "drain_s": time.monotonic() - t_end, "processes": procs}
+
+
 # ---------------------------------------------------------------- section 5: visibility
 
 def visibility(s, url, args):
@@ -779,6 +856,18 @@ def report(res, args):
                  f"{vis['errors']} errors, {vis['incomplete']} unfinished")
         if vis["first_error"]:
             L.append(f"  first error: {vis['first_error']}")
+    sk = res.get("soak")
+    if sk:
+        L.append("")
+        L.append(f"soak: {sk['seconds']} s of chat submits at {fmt(sk['rps'], '.0f', 0)}/s "
+                 f"(asked {sk['target_rps']:.0f}/s, half of {sk['max_rps']:.0f}; p99 "
+                 f"{fmt(sk['p99'], '.1f', 0)} ms, {sk['errors']} errors), workers on the "
+                 f"built-in mock: {sk['submitted']} chats, {sk['unfinished_after']} unfinished "
+                 f"{sk['drain_s']:.0f} s after")
+        L.append("  RSS after the warm-up -> at the end (highest), MiB:")
+        for name, p in sorted(sk["processes"].items()):
+            L.append(f"    {name:28}{p['first_kb'] / 1024:7.1f} -> {p['last_kb'] / 1024:5.1f}"
+                     f" ({p['max_kb'] / 1024:.1f})  {p['growth'] * 100:+.1f}%")
     L.append("")
     L.append(f"{'issue 9 target':56}{'figure':>12}  met")
     for label, value, spec, ok in targets(res, args):
@@ -811,6 +900,11 @@ def targets(res, args):
     if fcgi:
         out.append(("aigw-fcgi RSS <= 8 MiB per process (highest peak, MiB)",
                     max(fcgi) / 1024, ".1f", lambda v: v <= 8))
+    sk = res.get("soak")
+    if sk and sk["processes"]:
+        out.append(("soak: RSS growth of every process <= 10% (highest, %)",
+                    max(abs(p["growth"]) for p in sk["processes"].values()) * 100, ".1f",
+                    lambda v: v <= 10))
     vis = res.get("visibility")
     if vis:
         out.append(("visibility p50 <= 5 ms", vis["p50_ms"], ".1f", lambda v: v <= 5))
@@ -860,14 +954,20 @@ def main():
     ap.add_argument("--visibility-step-ms", type=int, default=300,
                     help="between the answers of one chat's providers (300)")
     ap.add_argument("--visibility-timeout", type=int, default=120)
+    ap.add_argument("--soak", type=int, default=600,
+                    help="seconds of the soak at half the maximum chat submit rate (600)")
+    ap.add_argument("--soak-max-rps", type=float, default=None,
+                    help="the maximum chat submit rate the soak halves (default: measured "
+                    "first, workers running the chats)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated sections to leave out: throughput,fanout,visibility")
+                    help="comma-separated sections to leave out: "
+                    "throughput,fanout,visibility,soak")
     ap.add_argument("--log-level", default="warn", help="AIGW_LOG_LEVEL (warn)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     ap.add_argument("--verbose", action="store_true", help="print wrk's and pgbench's output")
     args = ap.parse_args()
     if args.quick:
-        args.runs, args.duration, args.warmup = 1, 3, 1
+        args.runs, args.duration, args.warmup, args.soak = 1, 3, 1, 60
     args.pg_clients = [int(c) for c in args.pg_clients.split(",") if c]
     skip = {x for x in args.skip.split(",") if x}
 
@@ -918,6 +1018,25 @@ def main():
         if "visibility" not in skip:
             s.mock.reset()
             res["visibility"] = visibility(s, nginx_rt.url(), args)
+        if "soak" not in skip:
+            # aigw as deployed: the default threads, workers spawned.
+            for part in rt:
+                part.stop()
+            fcgi_rt = stk.Fcgi(s.base, rt_env, args.fcgi_threads)
+            nginx_rt = stk.Nginx(s.base, fcgi_rt.port, args.nginx_workers)
+            rt = [nginx_rt, fcgi_rt]
+            # The maximum with the workers running what is submitted, as
+            # the soak runs: the throughput section's is without them.
+            max_rps = args.soak_max_rps
+            if not max_rps:
+                lua = os.path.join(s.base, "post_soak_max.lua")
+                with open(lua, "w") as f:
+                    f.write('wrk.method = "POST"\n'
+                            f"wrk.body = '{json.dumps(SOAK_BODY)}'\n"
+                            'wrk.headers["Content-Type"] = "application/json"\n')
+                max_rps = wrk(nginx_rt.url() + "/api/ai/chat", args, args.duration, lua)["rps"]
+            res["soak"] = soak(s, nginx_rt.url(), fcgi_rt.proc.pid, nginx_rt.proc.pid, args,
+                               max_rps)
         res["load_after"] = loadavg()
         report(res, args)
         if args.json:
