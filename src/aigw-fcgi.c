@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <fcgiapp.h>
@@ -173,6 +175,20 @@ cgi_flush(void *ctx)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/*
+ * A response leaves in several writes (its records, then the end of the
+ * request): over TCP, Nagle's algorithm would hold the last one until
+ * nginx acknowledges the first, which a delayed ACK can put off by 40 ms.
+ * A Unix socket refuses the option, harmlessly.
+ */
+static void
+no_delay(int fd)
+{
+	int on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 static void *
 serve_thread(void *arg)
 {
@@ -206,6 +222,7 @@ serve_thread(void *arg)
 			}
 			break;
 		}
+		no_delay(request.ipcFd);
 		http_handle(t, &io);
 		FCGX_Finish_r(&request);
 	}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "db/chats.h"
 
 static void
@@ -209,6 +210,30 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 	free(c);
 }
 
+/* Sends the notifications of a committed write whose rows are (..., chat
+ * id, version). Best effort: listeners that miss one answer at their
+ * deadline with what is stored. */
+static void
+notify_written(struct db *db, const PGresult *written)
+{
+	int n = PQntuples(written);
+	const char **cols[2] = { NULL, NULL };
+	char *arrays[2] = { NULL, NULL };
+	PGresult *res = NULL;
+
+	if (n == 0 || !items_new(cols, 2, (size_t)n))
+		return;
+	for (int i = 0; i < n; i++) {
+		cols[0][i] = PQgetvalue(written, i, 2);
+		cols[1][i] = PQgetvalue(written, i, 3);
+	}
+	if (array_literals(cols, 2, (size_t)n, arrays) == AIGW_OK &&
+	    db_exec(db, DB_CHAT_NOTIFY, (const char *const *)arrays, &res) != AIGW_OK)
+		log_warn("db", NULL, "results stored, their notifications not sent");
+	PQclear(res);
+	columns_free(cols, arrays, 2);
+}
+
 enum aigw_err
 db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 {
@@ -253,6 +278,7 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 			copy_field(rows[i].status, sizeof rows[i].status, res, row, 1);
 		}
 	}
+	notify_written(db, res);
 out:
 	PQclear(res);
 	columns_free(items, arrays, NCOLS);

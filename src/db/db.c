@@ -160,7 +160,20 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  lease_until = CASE WHEN v.fin THEN NULL ELSE r.lease_until END"
 		" FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = 'processing'"
 		" RETURNING v.ord, r.chat_id, r.version, r.status)"
-		" SELECT ord, status, " CHAT_NOTIFY " FROM u" },
+		" SELECT ord, status, chat_id, version FROM u" },
+	/*
+	 * $1 chat ids $2 versions: array literals. The notifications of a
+	 * write, sent once it is committed and in a transaction of their own
+	 * that does not wait for the disk: every transaction that notifies
+	 * holds one database-wide lock from its NOTIFY to the end of its
+	 * commit, so a notifying durable write would keep every other one
+	 * waiting through its disk flush. A notification lost in a crash
+	 * costs a long-poll its wait, never a result.
+	 */
+	[DB_CHAT_NOTIFY] = { "chat_notify", 2,
+		"SELECT set_config('synchronous_commit', 'off', true),"
+		" count(pg_notify('chat_' || x.id, x.version))"
+		" FROM unnest($1::text[], $2::text[]) AS x(id, version)" },
 	/* $1 id $2 attempt */
 	[DB_CHAT_FINISH] = { "chat_finish", 2,
 		"WITH u AS ("

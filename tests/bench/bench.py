@@ -17,6 +17,7 @@ Ctrl-C). See README.md beside this file.
 """
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -700,6 +701,38 @@ def soak(s, url, fcgi_pid, nginx_pid, args, max_rps):
 
 # ---------------------------------------------------------------- section 5: visibility
 
+async def http_call(reader, writer, method, path, body=None):
+    """One HTTP/1.1 request on a keep-alive connection: (status, body)."""
+    data = b"" if body is None else json.dumps(body).encode()
+    head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+    writer.write(head.encode() + b"\r\n" + data)
+    await writer.drain()
+    status_line = await reader.readline()
+    code = int(status_line.split()[1])
+    length, chunked = 0, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return code, (await reader.readexactly(length)).decode()
+    parts = []
+    while True:
+        size = int((await reader.readline()).split(b";")[0], 16)
+        if size == 0:
+            await reader.readline()
+            return code, b"".join(parts).decode()
+        parts.append(await reader.readexactly(size))
+        await reader.readline()
+
+
 def visibility(s, url, args):
     """Chats whose three providers answer at staggered delays; one
     long-polling client per chat; the delay from the mock writing an answer
@@ -713,62 +746,66 @@ def visibility(s, url, args):
         for k, (p, m) in enumerate(PROVIDERS.items()):
             models[p] = f"{m}~delay={base_ms + k * args.visibility_step_ms}"
         plan.append({"message": f"visibility {i} {rng.random():.9f}", "models": models})
-    lock = threading.Lock()
     received = {}  # (provider, message) -> client receive time
     state = {"next": 0, "busy": 0, "errors": 0, "incomplete": 0}
-    deadline = time.monotonic() + args.visibility_timeout
+    host, port = url.split("//", 1)[1].split(":")
+    # The clients are coroutines on one event loop, each on its own
+    # keep-alive connection: threads would wait for Python's interpreter
+    # lock (5 ms slices), which a delay of a few milliseconds cannot afford.
 
-    def client():
-        sess = requests.Session()
-        while True:
-            with lock:
+    async def client(deadline):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while True:
                 i = state["next"]
                 state["next"] += 1
-            if i >= len(plan):
-                return
-            body = plan[i]
-            try:
-                r = sess.post(url + "/api/ai/chat", json=body, timeout=30)
-                if r.status_code != 202:
-                    raise RuntimeError(f"submit {r.status_code}: {r.text[:200]}")
-                chat_id = r.json()["chatId"]
-                # since=0 answers at once with what is there (a new chat
-                # is at version 1 or more), then each wait is for the next.
-                since, seen, final = 0, set(), False
-                while not final and time.monotonic() < deadline:
-                    r = sess.get(url + "/api/ai/chat/status", timeout=40,
-                                 params={"id": chat_id, "wait": 25, "since": since})
-                    now = time.time()
-                    if r.status_code == 503:
-                        with lock:
+                if i >= len(plan):
+                    return
+                body = plan[i]
+                try:
+                    code, reply = await http_call(reader, writer, "POST", "/api/ai/chat", body)
+                    if code != 202:
+                        raise RuntimeError(f"submit {code}: {reply[:200]}")
+                    chat_id = json.loads(reply)["chatId"]
+                    # since=0 answers at once with what is there (a new chat
+                    # is at version 1 or more), then each wait is for the next.
+                    since, seen, final = 0, set(), False
+                    while not final and time.monotonic() < deadline:
+                        code, reply = await http_call(
+                            reader, writer, "GET",
+                            f"/api/ai/chat/status?id={chat_id}&wait=25&since={since}")
+                        now = time.time()
+                        if code == 503:
                             state["busy"] += 1
-                        time.sleep(0.05)
-                        continue
-                    if r.status_code != 200:
-                        raise RuntimeError(f"status {r.status_code}: {r.text[:200]}")
-                    st = r.json()
-                    since = st["version"]
-                    for p in st.get("results", {}):
-                        if p not in seen:
-                            seen.add(p)
-                            with lock:
+                            await asyncio.sleep(0.05)
+                            continue
+                        if code != 200:
+                            raise RuntimeError(f"status {code}: {reply[:200]}")
+                        st = json.loads(reply)
+                        since = st["version"]
+                        for p in st.get("results", {}):
+                            if p not in seen:
+                                seen.add(p)
                                 received[(p, body["message"])] = now
-                    final = st["status"] in ("completed", "failed")
-                if not final:
-                    with lock:
+                        final = st["status"] in ("completed", "failed")
+                    if not final:
                         state["incomplete"] += 1
-            except Exception as e:  # noqa: BLE001 - counted, the first one shown
-                with lock:
+                except Exception as e:  # noqa: BLE001 - counted, the first one shown
                     state["errors"] += 1
                     state.setdefault("first_error", repr(e))
+                    return
+        finally:
+            writer.close()
+
+    async def run_clients():
+        deadline = time.monotonic() + args.visibility_timeout
+        await asyncio.wait_for(
+            asyncio.gather(*(client(deadline) for _ in range(args.visibility_clients))),
+            args.visibility_timeout + 45)
 
     log(f"visibility: {nchats} chats x {len(PROVIDERS)} providers, "
         f"{args.visibility_clients} long-polling clients ...")
-    ts = [threading.Thread(target=client, daemon=True) for _ in range(args.visibility_clients)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(max(1, deadline - time.monotonic() + 45))
+    asyncio.run(run_clients())
     messages = {b["message"] for b in plan}
     sent = {(e["provider"], e["message"]): e["sent"] for e in mock_entries(s.mock)
             if e["message"] in messages}
@@ -795,7 +832,8 @@ def report(res, args):
     L.append(f"wrk {args.connections} connections x {args.duration} s after {args.warmup} s "
              f"warm-up, median of {args.runs} run(s); aigw-fcgi and reference "
              f"{args.fcgi_threads} threads; nginx workers {args.nginx_workers}; "
-             f"AIGW_SPAWN {args.spawn}; mock provider {args.mock_delay_ms} ms")
+             f"AIGW_SPAWN {args.spawn}; mock provider {args.mock_delay_ms} ms; "
+             f"PostgreSQL {res.get('durability', '?')}")
     if figs:
         L.append("")
         L.append(f"{'path':44}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}"
@@ -985,9 +1023,12 @@ def main():
            "AIGW_SPAWN": args.spawn, "AIGW_AUTH": "none"}
     log("starting PostgreSQL, the mock providers, aigw-fcgi and nginx ...")
     s = stk.Stack(extra_env=env, threads=args.fcgi_threads, nginx_workers=args.nginx_workers,
-                  mock=True, prefix="aigw-bench-", nginx_server_extra=RETURN_202)
+                  mock=True, prefix="aigw-bench-", nginx_server_extra=RETURN_202,
+                  durable=True)
     rt = []
     try:
+        res["durability"] = "fsync " + s.pg.psql("SHOW fsync") + ", synchronous_commit " + \
+            s.pg.psql("SHOW synchronous_commit")
         key = run([stk.program("aigw"), "keys", "create", "--user", "bench", "--org", "bench"],
                   timeout=30, env=s.env).splitlines()[0].strip()
         if "throughput" not in skip:

@@ -200,7 +200,9 @@ class Postgres:
     of 127.0.0.1 only. stop() and start() keep the port. As root, every
     server command runs as the postgres user."""
 
-    def __init__(self, base, max_connections=300):
+    def __init__(self, base, max_connections=300, durable=False):
+        """durable: PostgreSQL's default durability (fsync, synchronous
+        commits), as the benchmark needs; tests run faster without."""
         self.dir = os.path.join(base, "pg")
         self.port = free_port()
         self.pid = None
@@ -217,7 +219,8 @@ class Postgres:
             f.write(f"port = {self.port}\n"
                     "listen_addresses = '127.0.0.1'\n"
                     "unix_socket_directories = ''\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                    + ("" if durable else
+                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n") +
                     f"max_connections = {max_connections}\n"
                     "log_min_messages = warning\n")
         _track(self)
@@ -653,14 +656,14 @@ class Stack:
     ready to serve at url(). extra_env overrides aigw's environment."""
 
     def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-",
-                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra=""):
+                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False):
         self.base = make_base(prefix)
         self._tmp = _track(_TempDir(self.base))
         self.pg = self.mock = self.fcgi = self.nginx = None
         self.extras = []  # more servers (lighttpd) whose logs to show
         self._workers = _track(_Workers(self.base))
         try:
-            self.pg = Postgres(self.base)
+            self.pg = Postgres(self.base, durable=durable)
             if mock:
                 self.mock = MockProviders(self.base)
             self.env = aigw_env(self.base, self.pg, self.mock, extra_env)
