@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/commit.h"
+#include "http/hub.h"
 #include "http/realtime.h"
 #include "http/server.h"
 #include "http/spawn.h"
@@ -337,7 +339,7 @@ usage(void)
 static int
 serve_cgi(struct http_app *app)
 {
-	struct http_thread t = { app, db_new(app->cfg->database_url) };
+	struct http_thread t = { app, db_new(app->cfg->database_url), -1 };
 	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write, cgi_flush, NULL };
 
 	if (t.db == NULL) {
@@ -353,8 +355,8 @@ serve_cgi(struct http_app *app)
 static int
 serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 {
-	struct http_thread *threads;
-	pthread_t *tids;
+	struct http_thread *threads = NULL;
+	pthread_t *tids = NULL;
 	sigset_t stop_signals;
 	struct sigaction interrupt;
 	long started = 0;
@@ -395,6 +397,11 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	app->gate = &wait_gate;
 	commit_group_init(&chat_commits);
 	app->chat_commits = &chat_commits;
+	app->hub = hub_start(app->cfg);
+	if (app->hub == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot start the notification thread\n");
+		goto out;
+	}
 	threads = calloc((size_t)nthreads, sizeof *threads);
 	tids = calloc((size_t)nthreads, sizeof *tids);
 	if (threads == NULL || tids == NULL) {
@@ -404,10 +411,11 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	for (long i = 0; i < nthreads; i++) {
 		threads[i].app = app;
 		threads[i].db = db_new(app->cfg->database_url);
+		threads[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		pthread_mutex_lock(&state_lock);
 		threads_running++;
 		pthread_mutex_unlock(&state_lock);
-		if (threads[i].db == NULL ||
+		if (threads[i].db == NULL || threads[i].wake_fd < 0 ||
 		    pthread_create(&tids[i], NULL, serve_thread, &threads[i]) != 0) {
 			fprintf(stderr, "aigw-fcgi: cannot start thread %ld\n", i);
 			pthread_mutex_lock(&state_lock);
@@ -415,6 +423,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 			pthread_mutex_unlock(&state_lock);
 			db_free(threads[i].db);
 			threads[i].db = NULL;
+			if (threads[i].wake_fd >= 0)
+				close(threads[i].wake_fd);
 			break;
 		}
 		started++;
@@ -433,8 +443,11 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	for (long i = 0; i < started; i++) {
 		pthread_join(tids[i], NULL);
 		db_free(threads[i].db);
+		close(threads[i].wake_fd);
 	}
 out:
+	hub_stop(app->hub);
+	app->hub = NULL;
 	waker_stop(app->waker);
 	app->waker = NULL;
 	app->gate = NULL;
@@ -481,6 +494,7 @@ main(int argc, char **argv)
 	app.waker = NULL;
 	app.gate = NULL;
 	app.chat_commits = NULL;
+	app.hub = NULL;
 	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;

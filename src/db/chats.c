@@ -211,27 +211,25 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 }
 
 /* Sends the notifications of a committed write whose rows are (..., chat
- * id, version). Best effort: listeners that miss one answer at their
+ * id, ...). Best effort: listeners that miss one answer at their
  * deadline with what is stored. */
 static void
 notify_written(struct db *db, const PGresult *written)
 {
 	int n = PQntuples(written);
-	const char **cols[2] = { NULL, NULL };
-	char *arrays[2] = { NULL, NULL };
+	const char **ids[1] = { NULL };
+	char *array[1] = { NULL };
 	PGresult *res = NULL;
 
-	if (n == 0 || !items_new(cols, 2, (size_t)n))
+	if (n == 0 || !items_new(ids, 1, (size_t)n))
 		return;
-	for (int i = 0; i < n; i++) {
-		cols[0][i] = PQgetvalue(written, i, 2);
-		cols[1][i] = PQgetvalue(written, i, 3);
-	}
-	if (array_literals(cols, 2, (size_t)n, arrays) == AIGW_OK &&
-	    db_exec(db, DB_CHAT_NOTIFY, (const char *const *)arrays, &res) != AIGW_OK)
+	for (int i = 0; i < n; i++)
+		ids[0][i] = PQgetvalue(written, i, 2);
+	if (array_literals(ids, 1, (size_t)n, array) == AIGW_OK &&
+	    db_exec(db, DB_CHAT_NOTIFY, (const char *const *)array, &res) != AIGW_OK)
 		log_warn("db", NULL, "results stored, their notifications not sent");
 	PQclear(res);
-	columns_free(cols, arrays, 2);
+	columns_free(ids, array, 1);
 }
 
 enum aigw_err

@@ -33,8 +33,9 @@
 #define JOB_ACCEPTED_JSON \
 	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
 	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
-#define JOB_NOTIFY "pg_notify('job_' || job_id::text, version::text)"
-#define CHAT_NOTIFY "pg_notify('chat_' || chat_id::text, version::text)"
+/* The channels of db/listen.h; the payload is the row's id. */
+#define JOB_NOTIFY "pg_notify('aigw_job', job_id::text)"
+#define CHAT_NOTIFY "pg_notify('aigw_chat', chat_id::text)"
 /* A chat is completed when one provider answered, else failed (r: a
  * results expression). */
 #define CHAT_FINAL_STATUS_OF(r) \
@@ -91,7 +92,7 @@
 	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
 	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
 	"   FROM job_steps s WHERE s.job_id = j.job_id)::text," \
-	"  pg_notify('job_' || j.job_id::text, j.version::text)"
+	"  pg_notify('aigw_job', j.job_id::text)"
 
 struct stmt_def {
 	const char *name;
@@ -135,7 +136,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" FROM c WHERE r.chat_id = c.chat_id"
 		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
 		"  r.websearch, r.location, r.models::text, r.results::text,"
-		"  pg_notify('chat_' || r.chat_id::text, r.version::text)" },
+		"  pg_notify('aigw_chat', r.chat_id::text)" },
 	/*
 	 * $1 ids $2 attempts $3 providers $4 results $5 finish: array
 	 * literals, one element a result. Stores the results of many chats in
@@ -160,9 +161,9 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  lease_until = CASE WHEN v.fin THEN NULL ELSE r.lease_until END"
 		" FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = 'processing'"
 		" RETURNING v.ord, r.chat_id, r.version, r.status)"
-		" SELECT ord, status, chat_id, version FROM u" },
+		" SELECT ord, status, chat_id FROM u" },
 	/*
-	 * $1 chat ids $2 versions: array literals. The notifications of a
+	 * $1 chat ids: an array literal. The notifications of a
 	 * write, sent once it is committed and in a transaction of their own
 	 * that does not wait for the disk: every transaction that notifies
 	 * holds one database-wide lock from its NOTIFY to the end of its
@@ -170,10 +171,9 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	 * waiting through its disk flush. A notification lost in a crash
 	 * costs a long-poll its wait, never a result.
 	 */
-	[DB_CHAT_NOTIFY] = { "chat_notify", 2,
+	[DB_CHAT_NOTIFY] = { "chat_notify", 1,
 		"SELECT set_config('synchronous_commit', 'off', true),"
-		" count(pg_notify('chat_' || x.id, x.version))"
-		" FROM unnest($1::text[], $2::text[]) AS x(id, version)" },
+		" count(pg_notify('aigw_chat', x.id)) FROM unnest($1::text[]) AS x(id)" },
 	/* $1 id $2 attempt */
 	[DB_CHAT_FINISH] = { "chat_finish", 2,
 		"WITH u AS ("

@@ -1,76 +1,88 @@
-/* listen.c: LISTEN on one row's channel and wait for its NOTIFY (see listen.h). */
+/* listen.c: LISTEN for changes to chat and job rows (see listen.h). */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/util.h"
 #include "db/listen.h"
 
-static const char *const channel_prefix[DB_CHANNEL__MAX] = { "chat_", "job_" };
+/* As the statements of db.c notify them. */
+static const char *const channel_name[DB_CHANNEL__MAX] = { "aigw_chat", "aigw_job" };
+static const char *const listen_sql[DB_CHANNEL__MAX] = { "LISTEN aigw_chat", "LISTEN aigw_job" };
 
 enum aigw_err
-db_listen_row(struct db *db, enum db_channel kind, const char *id)
+db_listen_row(struct db *db, enum db_channel kind)
 {
-	char channel[64], sql[128];
-	char *ident = NULL;
-	PGresult *res = NULL;
-	PGconn *conn;
-	enum aigw_err err;
-	size_t plen;
-
-	if ((int)kind < 0 || kind >= DB_CHANNEL__MAX || id == NULL || !uuid_is_valid(id))
+	if ((int)kind < 0 || kind >= DB_CHANNEL__MAX)
 		return AIGW_EINVAL;
-	plen = strlen(channel_prefix[kind]);
-	memcpy(channel, channel_prefix[kind], plen);
-	for (size_t i = 0; i <= UUID_STR_LEN; i++) {
-		char c = id[i];
-		channel[plen + i] = (c >= 'A' && c <= 'F') ? (char)(c + ('a' - 'A')) : c;
-	}
-	err = db_connect(db);
-	if (err != AIGW_OK)
-		return err;
-	conn = db_conn(db);
-	/* LISTEN takes no bind parameter: the channel is an identifier,
-	 * quoted by libpq (the id is a checked UUID anyway). */
-	ident = PQescapeIdentifier(conn, channel, strlen(channel));
-	if (ident == NULL) {
-		log_error("db", NULL, "while quoting a channel name: %.200s", PQerrorMessage(conn));
-		return AIGW_EDB;
-	}
-	if ((size_t)snprintf(sql, sizeof sql, "LISTEN %s", ident) >= sizeof sql) {
-		err = AIGW_EINVAL;
-		goto out;
-	}
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_error("db", NULL, "while listening on %s: %.200s", channel, PQerrorMessage(conn));
-		err = AIGW_EDB;
-	}
-out:
-	PQclear(res);
-	PQfreemem(ident);
-	return err;
+	return db_command(db, listen_sql[kind]);
 }
 
-/* Frees every queued notification; true when there was one. */
+enum aigw_err
+db_listen_all(struct db *db)
+{
+	for (int k = 0; k < DB_CHANNEL__MAX; k++) {
+		enum aigw_err err = db_command(db, listen_sql[k]);
+
+		if (err != AIGW_OK)
+			return err;
+	}
+	return AIGW_OK;
+}
+
 static bool
-drain(PGconn *conn)
+channel_of(const char *relname, enum db_channel *kind)
+{
+	for (int k = 0; k < DB_CHANNEL__MAX; k++) {
+		if (strcmp(relname, channel_name[k]) == 0) {
+			*kind = (enum db_channel)k;
+			return true;
+		}
+	}
+	return false;
+}
+
+enum aigw_err
+db_notifications(struct db *db, void (*heard)(void *arg, enum db_channel kind, const char *id),
+		 void *arg)
+{
+	PGconn *conn = db_conn(db);
+	PGnotify *n;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || PQconsumeInput(conn) == 0)
+		return AIGW_EDB;
+	while ((n = PQnotifies(conn)) != NULL) {
+		enum db_channel kind;
+
+		if (channel_of(n->relname, &kind) && n->extra != NULL)
+			heard(arg, kind, n->extra);
+		PQfreemem(n);
+	}
+	return AIGW_OK;
+}
+
+/* Frees every queued notification; true when one was for row id. */
+static bool
+drain(PGconn *conn, const char *id)
 {
 	PGnotify *n;
 	bool any = false;
 
 	while ((n = PQnotifies(conn)) != NULL) {
+		if (id == NULL || (n->extra != NULL && strcasecmp(n->extra, id) == 0))
+			any = true;
 		PQfreemem(n);
-		any = true;
 	}
 	return any;
 }
 
 enum aigw_err
-db_wait_notify(struct db *db, int hangup_fd, int64_t deadline_ms, enum db_wait_result *out)
+db_wait_notify(struct db *db, const char *id, int hangup_fd, int64_t deadline_ms,
+	       enum db_wait_result *out)
 {
 	PGconn *conn = db_conn(db);
 
@@ -90,7 +102,7 @@ db_wait_notify(struct db *db, int hangup_fd, int64_t deadline_ms, enum db_wait_r
 			db_reset(db);
 			return AIGW_EDB;
 		}
-		if (drain(conn)) {
+		if (drain(conn, id)) {
 			*out = DB_WAIT_NOTIFIED;
 			return AIGW_OK;
 		}
@@ -144,5 +156,5 @@ db_unlisten(struct db *db)
 	if (PQconsumeInput(conn) == 0)
 		db_reset(db);
 	else
-		(void)drain(conn);
+		(void)drain(conn, NULL);
 }

@@ -1,14 +1,17 @@
 /*
- * listen.h: waiting on the NOTIFY channel of one chat or job row, on the
- * caller's own struct db, for long-polls and event streams.
+ * listen.h: hearing of changes to chat and job rows.
  *
- * The worker sends NOTIFY chat_<id> / job_<id> with the new version after
- * every change it commits (db.c). db_listen_row() LISTENs on that channel;
- * db_wait_notify() sleeps in poll() on the connection's socket until a
- * notification comes, a deadline passes or the client hangs up;
- * db_unlisten() ends every LISTEN of the connection and drops what is
- * queued, so the next request on it starts clean. A notification is a
- * hint to read the row again, never the state itself.
+ * Every change a worker commits to a chat or job row is followed by
+ * NOTIFY aigw_chat / aigw_job with the row's id as payload (db.c). A
+ * notification is a hint to read the row again, never the state itself.
+ *
+ * PostgreSQL wakes every listening backend of the database for every
+ * notification, whatever its channel: a LISTEN per waiting request would
+ * make each change wake them all. So aigw-fcgi listens once per process
+ * (http/hub.h, with db_listen_all and db_notifications); a CGI process,
+ * alone with its one request, listens itself (db_listen_row, whose
+ * db_wait_notify skips the other rows' notifications).
+ *
  * LISTEN belongs to the connection: when db_exec reconnects (the server
  * restarted), it is gone, so a caller compares db_connection_id() before
  * and after each read. One struct db per thread: not thread-safe.
@@ -30,22 +33,31 @@ enum db_wait_result {
 	DB_WAIT_HANGUP     /* hangup_fd reported that the client left */
 };
 
-/* LISTENs on the row's channel. id must be a UUID (either case: the
- * channel is built from its lower-case form, as the worker's NOTIFY
- * writes it). AIGW_EINVAL for a bad id, AIGW_EDB when the connection
- * fails; nothing is listened to then. */
-enum aigw_err db_listen_row(struct db *db, enum db_channel kind, const char *id) AIGW_MUSTCHECK;
+/* LISTENs on the channel of the row's kind. AIGW_EDB when the
+ * connection fails; nothing is listened to then. */
+enum aigw_err db_listen_row(struct db *db, enum db_channel kind) AIGW_MUSTCHECK;
 
-/* Waits until a notification (all queued ones are consumed), until the
- * monotonic clock (time_mono_ms) reaches deadline_ms, or until hangup_fd
- * (-1: none) hangs up. AIGW_EDB when the connection is lost (it is closed
- * then, with its LISTEN), AIGW_EIO when poll() fails. */
-enum aigw_err db_wait_notify(struct db *db, int hangup_fd, int64_t deadline_ms,
+/* Waits until a notification for row id (a UUID, either case) comes or
+ * was queued (all queued ones are consumed), until the monotonic clock
+ * (time_mono_ms) reaches deadline_ms, or until hangup_fd (-1: none)
+ * hangs up. AIGW_EDB when the connection is lost (it is closed then, with
+ * its LISTEN), AIGW_EIO when poll() fails. */
+enum aigw_err db_wait_notify(struct db *db, const char *id, int hangup_fd, int64_t deadline_ms,
 			     enum db_wait_result *out) AIGW_MUSTCHECK;
 
 /* UNLISTEN * and drops the queued notifications. When that cannot be
  * done, the connection is closed instead (which ends the LISTEN on the
  * server too). Cannot fail. */
 void db_unlisten(struct db *db);
+
+/* LISTENs on every channel of enum db_channel. AIGW_EDB on failure. */
+enum aigw_err db_listen_all(struct db *db) AIGW_MUSTCHECK;
+
+/* Reads what the connection has received and calls heard(arg, kind, id)
+ * for each notification queued. AIGW_EDB when the connection is lost
+ * (the caller resets it). */
+enum aigw_err db_notifications(struct db *db, void (*heard)(void *arg, enum db_channel kind,
+							    const char *id),
+			       void *arg) AIGW_MUSTCHECK;
 
 #endif

@@ -5,6 +5,7 @@ libaigw_la_SOURCES += \
 	src/http/auth.c src/http/auth.h \
 	src/http/chat.c src/http/chat.h \
 	src/http/commit.c src/http/commit.h \
+	src/http/hub.c src/http/hub.h \
 	src/http/jobs.c src/http/jobs.h \
 	src/http/realtime.c src/http/realtime.h \
 	src/http/ops.c \

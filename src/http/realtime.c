@@ -1,17 +1,18 @@
 /*
  * realtime.c: long-poll and event streams over a chat's or a job's status.
  *
- * The order of a wait is what makes it lose nothing: LISTEN first, then
- * read the row, then sleep until a NOTIFY; on every wake read again. A
- * change committed after the read sends a NOTIFY that the sleep sees; one
- * committed before it is in what was read. A NOTIFY only says "read
- * again": the row is the truth, so coalesced or extra notifications cost
- * a read at most, and versions that came and went between two reads are
- * never shown (an event carries the row as it is now). When the
- * connection is replaced under a read (the server restarted), the LISTEN
- * is gone with it, so that counts as a database failure. Every wait ends
- * with UNLISTEN and the queue drained, so the thread's connection serves
- * its next request clean.
+ * The order of a wait is what makes it lose nothing: watch first (the
+ * process's hub, or a LISTEN of our own under CGI), then read the row,
+ * then sleep until a notification; on every wake read again. A change
+ * committed after the read is notified after it, and the sleep sees it;
+ * one committed before it is in what was read. A notification only says
+ * "read again": the row is the truth, so coalesced or extra notifications
+ * cost a read at most, and versions that came and went between two reads
+ * are never shown (an event carries the row as it is now). When the
+ * notifications may have been lost under a read (the hub's or our own
+ * connection was replaced), that counts as a database failure. A LISTEN
+ * of our own ends with UNLISTEN and the queue drained, so the thread's
+ * connection serves its next request clean.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "http/hub.h"
 #include "http/realtime.h"
 
 /* ---- the gate ---- */
@@ -197,17 +199,72 @@ resp_busy(struct http_req *req)
 			"too many requests are waiting for changes; try again shortly");
 }
 
-/* Reads the row, and fails when the LISTEN made on connection cid is gone. */
+/*
+ * How a waiting request hears of changes to its row: through the
+ * process's hub (aigw-fcgi), or, alone in its process (CGI), through a
+ * LISTEN on its own connection, which must then stay the same one.
+ */
+struct watch {
+	struct hub *hub;           /* NULL: our own LISTEN */
+	struct hub_watch hw;
+	const char *id;
+	unsigned long cid;         /* our own LISTEN's connection */
+	bool active;
+};
+
 static enum aigw_err
-read_listening(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
-	       const char *id, unsigned long cid, struct rt_state *s)
+watch_begin(struct http_thread *t, const struct rt_source *src, const char *id, struct watch *w)
 {
 	enum aigw_err err;
 
+	memset(w, 0, sizeof *w);
+	w->id = id;
+	w->hub = t->app->hub;
+	if (w->hub != NULL)
+		err = hub_watch(w->hub, &w->hw, src->channel, id, t->wake_fd);
+	else
+		err = db_listen_row(t->db, src->channel);
+	if (err != AIGW_OK)
+		return err;
+	w->cid = db_connection_id(t->db);
+	w->active = true;
+	return AIGW_OK;
+}
+
+static enum aigw_err
+watch_wait(struct http_thread *t, const struct watch *w, int hangup_fd, int64_t deadline_ms,
+	   enum db_wait_result *out)
+{
+	if (w->hub != NULL)
+		return hub_wait(&w->hw, hangup_fd, deadline_ms, out);
+	return db_wait_notify(t->db, w->id, hangup_fd, deadline_ms, out);
+}
+
+static void
+watch_end(struct http_thread *t, struct watch *w)
+{
+	if (!w->active)
+		return;
+	if (w->hub != NULL)
+		hub_unwatch(w->hub, &w->hw);
+	else
+		db_unlisten(t->db);
+	w->active = false;
+}
+
+/* Reads the row, and fails when the watch may have missed a change. */
+static enum aigw_err
+read_watched(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
+	     const char *id, const struct watch *w, struct rt_state *s)
+{
+	enum aigw_err err;
+	bool lost;
+
 	rt_state_free(s);
 	err = src->read(t, req, id, s);
-	if (err == AIGW_OK && db_connection_id(t->db) != cid) {
-		log_warn("http", req->request_id, "database connection replaced while waiting");
+	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(t->db) != w->cid;
+	if (err == AIGW_OK && lost) {
+		log_warn("http", req->request_id, "lost the database's notifications while waiting");
 		err = AIGW_EDB;
 	}
 	return err;
@@ -224,9 +281,9 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	    const char *id, const struct rt_params *p)
 {
 	struct rt_state s = { 0 };
-	bool entered = false, listening = false;
+	struct watch w = { 0 };
+	bool entered = false;
 	enum db_wait_result woke;
-	unsigned long cid;
 	int64_t deadline;
 	long since;
 	enum aigw_err err;
@@ -246,22 +303,20 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	}
 	entered = true;
 	deadline = time_mono_ms() + p->wait_s * 1000;
-	err = db_listen_row(t->db, src->channel, id);
+	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		goto out;
 	}
-	listening = true;
-	cid = db_connection_id(t->db);
 	for (;;) {
-		err = read_listening(t, req, src, id, cid, &s);
+		err = read_watched(t, req, src, id, &w, &s);
 		if (err != AIGW_OK) {
 			resp_read_err(req, src, err);
 			goto out;
 		}
 		if (s.version > since)
 			break;
-		err = db_wait_notify(t->db, http_hangup_fd(req), deadline, &woke);
+		err = watch_wait(t, &w, http_hangup_fd(req), deadline, &woke);
 		if (err != AIGW_OK) {
 			http_resp_from_err(req, AIGW_EDB);
 			goto out;
@@ -273,8 +328,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 answer:
 	http_resp_raw(req, 200, s.json, s.len);
 out:
-	if (listening)
-		db_unlisten(t->db);
+	watch_end(t, &w);
 	if (entered)
 		rt_gate_leave(gate_of(t));
 	rt_state_free(&s);
@@ -307,10 +361,10 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	struct rt_params p;
 	struct http_field_error fe;
 	struct rt_state s = { 0 };
+	struct watch w = { 0 };
 	struct buf b;
-	bool entered = false, listening = false;
+	bool entered = false;
 	enum db_wait_result woke = DB_WAIT_TIMEOUT;
-	unsigned long cid;
 	int64_t now, end_at, beat_at;
 	long last;
 	const char *why = "the final state was sent";
@@ -339,13 +393,11 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		goto out;
 	}
 	entered = true;
-	err = db_listen_row(t->db, src->channel, id);
+	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		goto out;
 	}
-	listening = true;
-	cid = db_connection_id(t->db);
 	http_resp_header(req, "Cache-Control", "no-cache");
 	/* nginx passes the stream on unbuffered even where its buffering is on. */
 	http_resp_header(req, "X-Accel-Buffering", "no");
@@ -362,7 +414,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	end_at = now + cfg->sse_max_s * 1000;
 	beat_at = now + cfg->sse_heartbeat_s * 1000;
 	for (;;) {
-		err = read_listening(t, req, src, id, cid, &s);
+		err = read_watched(t, req, src, id, &w, &s);
 		if (err != AIGW_OK) {
 			/* Expired, or the database went away: the client
 			 * reconnects and hears 404 or 503. */
@@ -380,8 +432,8 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 			if (s.final)
 				break;
 		}
-		err = db_wait_notify(t->db, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
-				     &woke);
+		err = watch_wait(t, &w, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
+				 &woke);
 		if (err != AIGW_OK) {
 			why = "the database failed";
 			break;
@@ -411,8 +463,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	}
 	log_debug("http", req->request_id, "event stream ended at version %ld: %s", last, why);
 out:
-	if (listening)
-		db_unlisten(t->db);
+	watch_end(t, &w);
 	if (entered)
 		rt_gate_leave(gate_of(t));
 	rt_state_free(&s);

@@ -16,6 +16,7 @@
 #include "jobs/jobtype.h"
 
 struct commit_group;
+struct hub;
 struct rt_gate;
 
 struct http_app {
@@ -32,11 +33,15 @@ struct http_app {
 	struct rt_gate *gate;
 	/* Chat submits committed together (http/commit.h); NULL in CGI mode. */
 	struct commit_group *chat_commits;
+	/* The one LISTEN of the process for waiting requests (http/hub.h);
+	 * NULL in CGI mode, where a request listens itself. */
+	struct hub *hub;
 };
 
 struct http_thread {
 	const struct http_app *app;
 	struct db *db;
+	int wake_fd;               /* eventfd the hub wakes a waiting request by; -1 */
 };
 
 /* A field-level validation failure, answered as 400 (or as status). */

@@ -350,7 +350,7 @@ method_not_allowed_text(const char *m)
 	struct http_io io = { &f, fake_param, fake_read, fake_write, NULL, NULL };
 	struct aigw_config cfg = { .max_body = 1024 };
 	const struct http_app app = { .cfg = &cfg };
-	struct http_thread t = { .app = &app, .db = NULL };
+	struct http_thread t = { .app = &app, .db = NULL, .wake_fd = -1 };
 	const char *body;
 	json_object *o;
 	char *text;

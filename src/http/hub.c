@@ -1,0 +1,238 @@
+/* hub.c: one LISTEN per process for every waiting request (see hub.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/hub.h"
+
+#define HUB_RETRY_MS 1000           /* between tries to get the LISTEN back */
+
+struct hub {
+	struct db *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	struct hub_watch *watches;
+	bool listening;
+	unsigned long epoch;         /* counts the LISTENs made */
+	int stop_pipe[2];
+};
+
+static void
+wake(const struct hub_watch *w)
+{
+	uint64_t one = 1;
+
+	/* The counter only has to be non-zero: a full one is fine. */
+	(void)write(w->wake_fd, &one, sizeof one);
+}
+
+static void
+wake_all(struct hub *h)
+{
+	for (struct hub_watch *w = h->watches; w != NULL; w = w->next)
+		wake(w);
+}
+
+static void
+heard(void *arg, enum db_channel kind, const char *id)
+{
+	struct hub *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (struct hub_watch *w = h->watches; w != NULL; w = w->next)
+		if (w->kind == kind && strcmp(w->id, id) == 0)
+			wake(w);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void
+set_listening(struct hub *h, bool on)
+{
+	pthread_mutex_lock(&h->lock);
+	h->listening = on;
+	if (on)
+		h->epoch++;
+	/* Lost: what was missed is unknown. Back: read again anyway. */
+	wake_all(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Sleeps ms, or until stopped; true when stopped. */
+static bool
+stopped_within(struct hub *h, int ms)
+{
+	struct pollfd p = { .fd = h->stop_pipe[0], .events = POLLIN };
+
+	return poll(&p, 1, ms) > 0;
+}
+
+static void *
+hub_main(void *arg)
+{
+	struct hub *h = arg;
+
+	for (;;) {
+		struct pollfd pfd[2];
+
+		if (db_listen_all(h->db) != AIGW_OK) {
+			db_reset(h->db);
+			if (stopped_within(h, HUB_RETRY_MS))
+				break;
+			continue;
+		}
+		set_listening(h, true);
+		for (;;) {
+			pfd[0] = (struct pollfd){ .fd = PQsocket(db_conn(h->db)), .events = POLLIN };
+			pfd[1] = (struct pollfd){ .fd = h->stop_pipe[0], .events = POLLIN };
+			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (pfd[1].revents != 0 || db_notifications(h->db, heard, h) != AIGW_OK)
+				break;
+		}
+		set_listening(h, false);
+		if (pfd[1].revents != 0)
+			break;
+		log_warn("hub", NULL, "lost the database connection that listens for changes;"
+			 " waiting requests answer now");
+		db_reset(h->db);
+	}
+	return NULL;
+}
+
+struct hub *
+hub_start(const struct aigw_config *cfg)
+{
+	struct hub *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	h->stop_pipe[0] = h->stop_pipe[1] = -1;
+	h->db = db_new(cfg->database_url);
+	if (h->db == NULL || pipe2(h->stop_pipe, O_CLOEXEC) != 0)
+		goto fail;
+	pthread_mutex_init(&h->lock, NULL);
+	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		goto fail;
+	}
+	return h;
+fail:
+	if (h->stop_pipe[0] >= 0) {
+		close(h->stop_pipe[0]);
+		close(h->stop_pipe[1]);
+	}
+	db_free(h->db);
+	free(h);
+	return NULL;
+}
+
+void
+hub_stop(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	(void)write(h->stop_pipe[1], "x", 1);
+	pthread_join(h->thread, NULL);
+	pthread_mutex_destroy(&h->lock);
+	close(h->stop_pipe[0]);
+	close(h->stop_pipe[1]);
+	db_free(h->db);
+	free(h);
+}
+
+static void
+drain_fd(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof n) > 0)
+		;
+}
+
+enum aigw_err
+hub_watch(struct hub *h, struct hub_watch *w, enum db_channel kind, const char *id, int wake_fd)
+{
+	enum aigw_err err = AIGW_EDB;
+
+	memset(w, 0, sizeof *w);
+	w->kind = kind;
+	w->wake_fd = wake_fd;
+	for (size_t i = 0; i < UUID_STR_LEN && id[i] != '\0'; i++)
+		w->id[i] = (id[i] >= 'A' && id[i] <= 'F') ? (char)(id[i] + ('a' - 'A')) : id[i];
+	/* A wake left over from an earlier request of this thread. */
+	drain_fd(wake_fd);
+	pthread_mutex_lock(&h->lock);
+	if (h->listening) {
+		w->epoch = h->epoch;
+		w->next = h->watches;
+		h->watches = w;
+		err = AIGW_OK;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+bool
+hub_watching(struct hub *h, const struct hub_watch *w)
+{
+	bool ok;
+
+	pthread_mutex_lock(&h->lock);
+	ok = h->listening && h->epoch == w->epoch;
+	pthread_mutex_unlock(&h->lock);
+	return ok;
+}
+
+enum aigw_err
+hub_wait(const struct hub_watch *w, int hangup_fd, int64_t deadline_ms, enum db_wait_result *out)
+{
+	*out = DB_WAIT_TIMEOUT;
+	for (;;) {
+		struct pollfd pfd[2];
+		int64_t left = deadline_ms - time_mono_ms();
+		int n;
+
+		if (left <= 0)
+			return AIGW_OK;
+		pfd[0] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
+		/* Only hang-up is asked for: a request's unread bytes on the
+		 * client's connection must not wake us again and again. */
+		pfd[1] = (struct pollfd){ .fd = hangup_fd, .events = POLLRDHUP };
+		n = poll(pfd, hangup_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("hub", NULL, "poll failed while waiting: %s", strerror(errno));
+			return AIGW_EIO;
+		}
+		if (hangup_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+			*out = DB_WAIT_HANGUP;
+			return AIGW_OK;
+		}
+		if (pfd[0].revents != 0) {
+			drain_fd(w->wake_fd);
+			*out = DB_WAIT_NOTIFIED;
+			return AIGW_OK;
+		}
+	}
+}
+
+void
+hub_unwatch(struct hub *h, struct hub_watch *w)
+{
+	pthread_mutex_lock(&h->lock);
+	for (struct hub_watch **p = &h->watches; *p != NULL; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+}
