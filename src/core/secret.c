@@ -2,8 +2,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
 
 #include "core/secret.h"
 
@@ -44,8 +44,8 @@ secret_key_new(char key[SECRET_KEY_LEN + 1], char id[SECRET_KEY_ID_LEN + 1])
 	key[SECRET_KEY_LEN] = '\0';
 	memcpy(id, hex, SECRET_KEY_ID_LEN);
 	id[SECRET_KEY_ID_LEN] = '\0';
-	OPENSSL_cleanse(raw, sizeof raw);
-	OPENSSL_cleanse(hex, sizeof hex);
+	explicit_bzero(raw, sizeof raw);
+	explicit_bzero(hex, sizeof hex);
 	return AIGW_OK;
 }
 
@@ -64,12 +64,13 @@ secret_key_parse(const char *key, char id[SECRET_KEY_ID_LEN + 1])
 enum aigw_err
 secret_sha256_hex(const char *s, size_t len, char hex[SECRET_HASH_HEX_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
 
-	if (EVP_Digest(s, len, md, &n, EVP_sha256(), NULL) != 1 || n != SECRET_HASH_HEX_LEN / 2)
-		return AIGW_ENOMEM;
-	to_hex(md, n, hex);
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, (const uint8_t *)s);
+	sha256_digest(&ctx, sizeof md, md);
+	to_hex(md, sizeof md, hex);
 	return AIGW_OK;
 }
 
@@ -79,5 +80,5 @@ secret_hash_equal(const char *a, const char *b)
 	if (strnlen(a, SECRET_HASH_HEX_LEN + 1) != SECRET_HASH_HEX_LEN ||
 	    strnlen(b, SECRET_HASH_HEX_LEN + 1) != SECRET_HASH_HEX_LEN)
 		return false;
-	return CRYPTO_memcmp(a, b, SECRET_HASH_HEX_LEN) == 0;
+	return memeql_sec(a, b, SECRET_HASH_HEX_LEN) != 0;
 }

@@ -1,6 +1,9 @@
 /*
  * secret.h: API keys: making them, hashing them, and comparing hashes in
- * constant time. SHA-256 comes from OpenSSL's libcrypto.
+ * constant time. SHA-256 and the comparison come from Nettle (GnuTLS's
+ * crypto library, which libpq's LDAP support loads anyway): no global
+ * state to set up, where OpenSSL's first digest costs a process over a
+ * mebibyte.
  *
  * A key is "aigw_" + 16 hex digits (its id, public) + "_" + 64 hex digits
  * (32 random bytes). Only SHA-256 of the whole key is stored. Nothing here
@@ -26,7 +29,7 @@ enum aigw_err secret_key_new(char key[SECRET_KEY_LEN + 1],
  * not a well-formed key. Cannot fail otherwise. */
 bool secret_key_parse(const char *key, char id[SECRET_KEY_ID_LEN + 1]);
 
-/* SHA-256 of s as lower-case hex. AIGW_ENOMEM when libcrypto fails. */
+/* SHA-256 of s as lower-case hex. Cannot fail (AIGW_OK). */
 enum aigw_err secret_sha256_hex(const char *s, size_t len,
 				char hex[SECRET_HASH_HEX_LEN + 1]) AIGW_MUSTCHECK;
 

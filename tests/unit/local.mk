@@ -6,7 +6,8 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_ht
 	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics \
-	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db
+	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
+	tests/unit/test_secret
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -36,6 +37,9 @@ tests_unit_test_output_LDADD = $(unit_ldadd)
 tests_unit_test_jobs_SOURCES = tests/unit/test_jobs.c
 tests_unit_test_jobs_CFLAGS = $(unit_cflags)
 tests_unit_test_jobs_LDADD = $(unit_ldadd)
+tests_unit_test_secret_SOURCES = tests/unit/test_secret.c
+tests_unit_test_secret_CFLAGS = $(unit_cflags)
+tests_unit_test_secret_LDADD = $(unit_ldadd)
 tests_unit_test_db_SOURCES = tests/unit/test_db.c
 tests_unit_test_db_CFLAGS = $(unit_cflags)
 tests_unit_test_db_LDADD = $(unit_ldadd)
