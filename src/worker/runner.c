@@ -593,10 +593,17 @@ chats_write(struct runner *r)
 	struct db_chat_result *rows = NULL;
 	struct task **tasks = NULL;
 	int64_t now = time_mono_ms();
-	size_t n = 0;
+	size_t n = 0, waiting = 0;
 
-	rows = calloc(CHAT_WRITE_MAX, sizeof *rows);
-	tasks = calloc(CHAT_WRITE_MAX, sizeof *tasks);
+	for (struct chat_run *ch = r->chats; ch != NULL && waiting < CHAT_WRITE_MAX; ch = ch->next)
+		for (size_t i = 0; i < ch->ntasks; i++)
+			waiting += ch->tasks[i].state == TASK_UNWRITTEN && ch->tasks[i].due_ms <= now;
+	if (waiting == 0)
+		return;
+	if (waiting > CHAT_WRITE_MAX)
+		waiting = CHAT_WRITE_MAX;
+	rows = calloc(waiting, sizeof *rows);
+	tasks = calloc(waiting, sizeof *tasks);
 	if (rows == NULL || tasks == NULL)
 		goto out; /* tried again next turn */
 	for (struct chat_run *ch = r->chats; ch != NULL; ch = ch->next) {
@@ -606,7 +613,7 @@ chats_write(struct runner *r)
 			due += ch->tasks[i].state == TASK_UNWRITTEN && ch->tasks[i].due_ms <= now;
 		if (due == 0 || ch->finish_retry_ms == -1)
 			continue;
-		if (n + due > CHAT_WRITE_MAX)
+		if (n + due > waiting)
 			break; /* the rest next turn, which comes at once */
 		for (size_t i = 0; i < ch->ntasks; i++) {
 			struct task *t = &ch->tasks[i];
