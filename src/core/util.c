@@ -1,5 +1,7 @@
 /* util.c: UUIDs, clocks and strict parsing (see util.h). */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,32 @@ time_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum fd_wait
+fd_wait_readable(int fd, int hangup_fd, int64_t deadline_ms, short *revents)
+{
+	for (;;) {
+		struct pollfd pfd[2];
+		int64_t left = deadline_ms - time_mono_ms();
+
+		*revents = 0;
+		if (left <= 0)
+			return FD_WAIT_TIMEOUT;
+		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = hangup_fd, .events = POLLRDHUP };
+		if (poll(pfd, hangup_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return FD_WAIT_ERROR;
+		}
+		if (hangup_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
+			return FD_WAIT_HANGUP;
+		if (pfd[0].revents != 0) {
+			*revents = pfd[0].revents;
+			return FD_WAIT_READY;
+		}
+	}
 }
 
 enum aigw_err

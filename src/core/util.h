@@ -25,6 +25,15 @@ enum aigw_err uuid_new(char out[UUID_STR_LEN + 1]) AIGW_MUSTCHECK;
 /* Milliseconds on the monotonic clock: for timeouts and durations. */
 int64_t time_mono_ms(void);
 
+enum fd_wait { FD_WAIT_READY, FD_WAIT_TIMEOUT, FD_WAIT_HANGUP, FD_WAIT_ERROR };
+
+/* Waits until fd has something to read (*revents: its poll events), the
+ * client behind hangup_fd (-1: none) hangs up, or time_mono_ms() reaches
+ * deadline_ms; retries on EINTR. Only hang-up is asked of hangup_fd: a
+ * request's unread bytes must not wake the wait again and again.
+ * FD_WAIT_ERROR: poll() failed, errno says why. */
+enum fd_wait fd_wait_readable(int fd, int hangup_fd, int64_t deadline_ms, short *revents);
+
 /* Parses all of s as a base-10 integer in [min, max]. AIGW_EINVAL when s is
  * empty, has trailing junk or is out of range; *out is untouched then. */
 enum aigw_err parse_long(const char *s, long min, long max, long *out) AIGW_MUSTCHECK;

@@ -1,6 +1,5 @@
 /* listen.c: LISTEN for changes to chat and job rows (see listen.h). */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,9 +89,7 @@ db_wait_notify(struct db *db, const char *id, int hangup_fd, int64_t deadline_ms
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 		return AIGW_EDB;
 	for (;;) {
-		struct pollfd pfd[2];
-		int64_t left;
-		int n;
+		short revents;
 
 		/* Notifications that came with the answer to an earlier query
 		 * are queued already: poll() would not report them. */
@@ -106,27 +103,20 @@ db_wait_notify(struct db *db, const char *id, int hangup_fd, int64_t deadline_ms
 			*out = DB_WAIT_NOTIFIED;
 			return AIGW_OK;
 		}
-		left = deadline_ms - time_mono_ms();
-		if (left <= 0)
+		switch (fd_wait_readable(PQsocket(conn), hangup_fd, deadline_ms, &revents)) {
+		case FD_WAIT_TIMEOUT:
 			return AIGW_OK;
-		pfd[0] = (struct pollfd){ .fd = PQsocket(conn), .events = POLLIN };
-		/* Only hang-up is asked for: a request's unread bytes on the
-		 * client's connection must not wake us again and again. */
-		pfd[1] = (struct pollfd){ .fd = hangup_fd, .events = POLLRDHUP };
-		n = poll(pfd, hangup_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("db", NULL, "poll failed while waiting: %s", strerror(errno));
-			return AIGW_EIO;
-		}
-		if (hangup_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+		case FD_WAIT_HANGUP:
 			*out = DB_WAIT_HANGUP;
 			return AIGW_OK;
-		}
-		if ((pfd[0].revents & POLLNVAL) != 0) {
-			db_reset(db);
-			return AIGW_EDB;
+		case FD_WAIT_ERROR:
+			log_error("db", NULL, "poll failed while waiting: %s", strerror(errno));
+			return AIGW_EIO;
+		default:
+			if ((revents & POLLNVAL) != 0) {
+				db_reset(db);
+				return AIGW_EDB;
+			}
 		}
 	}
 }

@@ -1,12 +1,10 @@
 /* hub.c: one LISTEN per process for every waiting request (see hub.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -193,34 +191,22 @@ hub_watching(struct hub *h, const struct hub_watch *w)
 enum aigw_err
 hub_wait(const struct hub_watch *w, int hangup_fd, int64_t deadline_ms, enum db_wait_result *out)
 {
-	*out = DB_WAIT_TIMEOUT;
-	for (;;) {
-		struct pollfd pfd[2];
-		int64_t left = deadline_ms - time_mono_ms();
-		int n;
+	short revents;
 
-		if (left <= 0)
-			return AIGW_OK;
-		pfd[0] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
-		/* Only hang-up is asked for: a request's unread bytes on the
-		 * client's connection must not wake us again and again. */
-		pfd[1] = (struct pollfd){ .fd = hangup_fd, .events = POLLRDHUP };
-		n = poll(pfd, hangup_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("hub", NULL, "poll failed while waiting: %s", strerror(errno));
-			return AIGW_EIO;
-		}
-		if (hangup_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
-			*out = DB_WAIT_HANGUP;
-			return AIGW_OK;
-		}
-		if (pfd[0].revents != 0) {
-			drain_fd(w->wake_fd);
-			*out = DB_WAIT_NOTIFIED;
-			return AIGW_OK;
-		}
+	*out = DB_WAIT_TIMEOUT;
+	switch (fd_wait_readable(w->wake_fd, hangup_fd, deadline_ms, &revents)) {
+	case FD_WAIT_READY:
+		drain_fd(w->wake_fd);
+		*out = DB_WAIT_NOTIFIED;
+		return AIGW_OK;
+	case FD_WAIT_HANGUP:
+		*out = DB_WAIT_HANGUP;
+		return AIGW_OK;
+	case FD_WAIT_ERROR:
+		log_error("hub", NULL, "poll failed while waiting: %s", strerror(errno));
+		return AIGW_EIO;
+	default:
+		return AIGW_OK;
 	}
 }
 

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -87,6 +89,42 @@ test_buf_ceiling(void **state)
 	buf_free(&b); /* twice is harmless */
 }
 
+static void
+test_fd_wait_readable(void **state)
+{
+	int p[2], sv[2];
+	short revents = 0;
+	char c;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* nothing to read: the deadline, not before it */
+	t0 = time_mono_ms();
+	assert_int_equal(fd_wait_readable(p[0], sv[0], t0 + 30, &revents), FD_WAIT_TIMEOUT);
+	assert_true(time_mono_ms() - t0 >= 30);
+	/* a deadline passed already: no wait at all */
+	assert_int_equal(fd_wait_readable(p[0], -1, t0, &revents), FD_WAIT_TIMEOUT);
+	/* something to read */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(fd_wait_readable(p[0], sv[0], time_mono_ms() + 1000, &revents),
+			 FD_WAIT_READY);
+	assert_true(revents != 0);
+	/* unread bytes from the client do not count as a hang-up ... */
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(write(sv[1], "y", 1), 1);
+	assert_int_equal(fd_wait_readable(p[0], sv[0], time_mono_ms() + 20, &revents),
+			 FD_WAIT_TIMEOUT);
+	/* ... its leaving does */
+	close(sv[1]);
+	assert_int_equal(fd_wait_readable(p[0], sv[0], time_mono_ms() + 1000, &revents),
+			 FD_WAIT_HANGUP);
+	close(sv[0]);
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
@@ -95,6 +133,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_buf_ceiling),
+		cmocka_unit_test(test_fd_wait_readable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
