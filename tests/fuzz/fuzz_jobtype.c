@@ -65,7 +65,13 @@ run(const struct jobtype *t)
 	if (input == NULL)
 		return;
 	/* {} is valid input exactly when no field is required. */
-	(void)jobtype_check_input(t, input, field, sizeof field, msg, sizeof msg);
+	bool any_required = false;
+
+	for (size_t i = 0; i < t->ninputs; i++)
+		any_required = any_required || t->inputs[i].required;
+	if ((jobtype_check_input(t, input, field, sizeof field, msg, sizeof msg) == AIGW_OK) ==
+	    any_required)
+		abort();
 	for (size_t i = 0; i < t->nsteps; i++) {
 		const struct jobtype_step *s = &t->steps[i];
 		char *prompt = NULL;

@@ -281,7 +281,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fake_io f;
-	struct http_io io = { &f, fake_param, fake_read, fake_write };
+	struct http_io io = { &f, fake_param, fake_read, fake_write, NULL, NULL };
 	struct http_req req;
 	struct aigw_config cfg = { .max_body = 0 };
 	const struct http_app app = { .cfg = &cfg };

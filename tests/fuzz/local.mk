@@ -3,7 +3,8 @@
 # "make fuzz" builds and runs them; "make" and "make check" never do.
 fuzz_targets = tests/fuzz/fuzz_request tests/fuzz/fuzz_chat_request \
 	tests/fuzz/fuzz_job_request tests/fuzz/fuzz_template \
-	tests/fuzz/fuzz_jobtype tests/fuzz/fuzz_provider_response
+	tests/fuzz/fuzz_jobtype tests/fuzz/fuzz_provider_response \
+	tests/fuzz/fuzz_db_array
 # The source tree, so that the job type targets find jobtypes/ from an
 # out-of-tree build without being told.
 fuzz_cppflags = $(AM_CPPFLAGS) -DAIGW_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
@@ -35,6 +36,47 @@ tests_fuzz_fuzz_provider_response_SOURCES = tests/fuzz/fuzz_provider_response.c 
 tests_fuzz_fuzz_provider_response_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_provider_response_LDFLAGS = $(fuzz_ldflags)
 tests_fuzz_fuzz_provider_response_LDADD = $(AIGW_LIBS)
+tests_fuzz_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_fuzz_db_array_LDFLAGS = $(fuzz_ldflags)
+tests_fuzz_fuzz_db_array_LDADD = $(AIGW_LIBS)
+
+# Every other build replays each committed corpus once through its target
+# (tests/fuzz/replay.c stands in for libFuzzer's main), as part of "make
+# check": in the ASan+UBSan build that is a memory check of every input a
+# fuzzer ever kept. "make fuzz-replay" runs only these.
+fuzz_replays = tests/fuzz/replay_fuzz_request tests/fuzz/replay_fuzz_chat_request \
+	tests/fuzz/replay_fuzz_job_request tests/fuzz/replay_fuzz_template \
+	tests/fuzz/replay_fuzz_jobtype tests/fuzz/replay_fuzz_provider_response \
+	tests/fuzz/replay_fuzz_db_array
+if !ENABLE_FUZZING
+TESTS += $(fuzz_replays)
+check_PROGRAMS += $(fuzz_replays)
+endif
+fuzz-replay: $(fuzz_replays)
+	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(fuzz_replays)'
+.PHONY: fuzz-replay
+tests_fuzz_replay_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_request_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_request_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_chat_request_SOURCES = tests/fuzz/fuzz_chat_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_chat_request_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_chat_request_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_job_request_SOURCES = tests/fuzz/fuzz_job_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_job_request_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_job_request_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_template_SOURCES = tests/fuzz/fuzz_template.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_template_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_template_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_jobtype_SOURCES = tests/fuzz/fuzz_jobtype.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_jobtype_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_jobtype_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_provider_response_SOURCES = tests/fuzz/fuzz_provider_response.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_provider_response_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_provider_response_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_db_array_LDADD = $(AIGW_LIBS)
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.py \
 	tests/fuzz/dict tests/fuzz/corpus

@@ -155,6 +155,20 @@ def request_seeds():
         write("fuzz_request", name, request(params, body, mode))
 
 
+def db_array_seeds():
+    """fuzz_db_array: items separated by NUL, b"\\xff" an SQL NULL."""
+    seeds = {
+        "plain": [b"a", b"b", b"c"],
+        "quotes": [b'say "hi"', b"back\\slash", b"\\\""],
+        "null-and-empty": [b"\xff", b"", b"NULL"],
+        "braces-commas": [b"{a,b}", b",", b"}{"],
+        "utf8": ["caf\u00e9 \u2014 \U0001f600".encode(), b"x"],
+        "json": [b'{"text":"a\\nb","ok":true}', b"\xff"],
+    }
+    for name, items in seeds.items():
+        write("fuzz_db_array", name, b"\0".join(items))
+
+
 def main():
     chat_seeds()
     job_seeds()
@@ -162,6 +176,7 @@ def main():
     jobtype_seeds()
     provider_seeds()
     request_seeds()
+    db_array_seeds()
 
 
 if __name__ == "__main__":

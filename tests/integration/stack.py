@@ -724,7 +724,7 @@ class Stack:
 
     def _sanitizer_reports(self):
         marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                 "SUMMARY: UndefinedBehaviorSanitizer")
+                 "SUMMARY: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer")
         paths = [os.path.join(self.base, "aigw.log")]
         if self.fcgi:
             paths.append(self.fcgi.errlog)
