@@ -1,13 +1,16 @@
 """Deployment: the systemd units (systemd-analyze verify and security),
-socket activation as systemd does it (StandardInput=socket), make install
+socket activation as systemd does it (StandardInput=socket), the socket
+file's mode and group, make install
 and make distcheck, and scale-out (two aigw-fcgi and worker sets sharing
 one PostgreSQL behind one nginx upstream)."""
 
+import grp
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -187,6 +190,82 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
         assert fcgi.stop() == 0, stk.tail(fcgi.log)
         assert worker.stop() == 0, stk.tail(worker.log)
         sock.close()
+
+
+# ---------------------------------------------------------------- the socket file
+
+def test_a_socket_path_is_0660_and_its_group_lets_nginx_in(backend):
+    """--listen PATH makes the socket 0660: nginx's workers (www-data when
+    we are root) reach it through --socket-group; any other local account
+    cannot connect, so cannot claim a REMOTE_USER of its choosing."""
+    root = os.geteuid() == 0
+    group = "www-data" if root else grp.getgrgid(os.getegid()).gr_name
+    run = stk.world_readable_dir(backend.base, "run-group")
+    path = os.path.join(run, "fcgi.sock")
+    log = os.path.join(backend.base, "socket-group-fcgi.err")
+    backend.logs.append(log)
+    fcgi = Proc([stk.program("aigw-fcgi"), "--listen", path, "--socket-group", group,
+                 "--threads", "2"], backend.aigw_env(), log, backend.base)
+    nginx = stk.Nginx(backend.base, [f"unix:{path}"])
+    try:
+        fcgi_answers(nginx.url())
+        st = os.stat(path)
+        assert stat.S_ISSOCK(st.st_mode)
+        assert stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+        assert st.st_gid == grp.getgrnam(group).gr_gid
+        if root:
+            probe = ("import socket, sys\n"
+                     "s = socket.socket(socket.AF_UNIX)\n"
+                     "s.connect(sys.argv[1])\n")
+            r = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", probe, path],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode != 0 and "PermissionError" in r.stderr, r.stderr
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+
+
+def test_a_socket_path_without_options_is_0660_of_the_programs_group(backend):
+    path = os.path.join(stk.world_readable_dir(backend.base, "run-default"), "fcgi.sock")
+    log = os.path.join(backend.base, "socket-default-fcgi.err")
+    backend.logs.append(log)
+    fcgi = Proc([stk.program("aigw-fcgi"), "--listen", path, "--threads", "1"],
+                backend.aigw_env(), log, backend.base)
+    try:
+        stk.wait_for(lambda: os.path.exists(path), 15, "the socket file", proc=fcgi.proc, log=log)
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+        assert st.st_gid == os.getegid()
+    finally:
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--socket-mode", "0888"], "--socket-mode: expected an octal mode"),
+    (["--socket-mode", "4770"], "--socket-mode: expected an octal mode"),
+    (["--socket-mode", "rw-rw----"], "--socket-mode: expected an octal mode"),
+    (["--socket-group", "no-such-group-aigw"], "--socket-group: no group named no-such-group-aigw"),
+    (["--socket-group", ""], "--socket-group: no group named"),
+])
+def test_bad_socket_options_stop_the_program(backend, args, says):
+    path = os.path.join(stk.world_readable_dir(backend.base, "run-bad"), "fcgi.sock")
+    r = subprocess.run([stk.program("aigw-fcgi"), "--listen", path] + args, env=backend.env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr, r.stderr
+    assert not os.path.exists(path)
+
+
+def test_socket_options_need_a_socket_path(backend):
+    for argv in (["--listen", f"127.0.0.1:{stk.free_port()}", "--socket-mode", "0660"],
+                 ["--socket-group", grp.getgrgid(os.getegid()).gr_name]):
+        r = subprocess.run([stk.program("aigw-fcgi")] + argv, env=backend.env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, r.stderr
+        assert "use them with --listen PATH" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- systemd units
