@@ -2,8 +2,9 @@
  * aigw-fcgi.c: the FastCGI responder behind nginx, and a plain CGI program
  * when a CGI server starts it.
  *
- * FastCGI: several threads share one listening socket (from --listen, or
- * descriptor 0 as spawn-fcgi and systemd socket activation pass it); each
+ * FastCGI: several threads share one listening socket (from --listen,
+ * descriptor 3 as systemd's LISTEN_FDS passes it, or descriptor 0 as
+ * spawn-fcgi and StandardInput=socket pass it); each
  * thread owns one database connection for its whole life.
  *
  * Stopping: the threads finish the requests they hold and accept no more.
@@ -276,7 +277,8 @@ usage(void)
 			"                 [--socket-group NAME]] [--threads N]\n"
 			"A socket PATH is mode 0660 unless --socket-mode says otherwise.\n"
 			"Without --listen: a CGI program when GATEWAY_INTERFACE is set, else\n"
-			"FastCGI on descriptor 0 (spawn-fcgi, systemd socket activation).\n");
+			"FastCGI on the socket systemd passes (LISTEN_FDS, descriptor 3) or on\n"
+			"descriptor 0 (spawn-fcgi, StandardInput=socket).\n");
 	return 2;
 }
 
@@ -380,7 +382,9 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		int sig = 0;
 
 		log_info("fcgi", NULL, "serving on %s with %ld threads, %ld of them may wait",
-			 listen_addr ? listen_addr : "descriptor 0", started, wait_gate.max);
+			 listen_addr ? listen_addr
+			 : listen_fd == LISTENER_SD_FD ? "descriptor 3 (LISTEN_FDS)" : "descriptor 0",
+			 started, wait_gate.max);
 		sigwait(&stop_signals, &sig);
 		log_info("fcgi", NULL, "stopping on signal %d", sig);
 		rc = 0;
@@ -416,7 +420,7 @@ main(int argc, char **argv)
 	long nthreads = THREADS_DEFAULT;
 	bool socket_opts = false;
 	char errbuf[512];
-	int rc;
+	int rc, inherited;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -449,6 +453,12 @@ main(int argc, char **argv)
 				" file: use them with --listen PATH\n");
 		return 2;
 	}
+	/* Before anything reads or copies the environment. */
+	inherited = listener_take_inherited(errbuf, sizeof errbuf);
+	if (inherited == -2) {
+		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+		return 2;
+	}
 	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
 		/* A CGI server shows stderr in its log; the client gets a 500. */
 		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
@@ -474,7 +484,10 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
+	if (listen_addr == NULL && inherited >= 0) {
+		listen_fd = inherited;
+		rc = serve_fcgi(&app, NULL, nthreads);
+	} else if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = serve_cgi(&app);
 	} else if (listen_addr == NULL && FCGX_IsCGI()) {
 		/* Descriptor 0 is no listening socket: started by hand. */

@@ -1,5 +1,6 @@
 /* listener.c: opens or inherits aigw-fcgi's listening socket (see listener.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -141,4 +142,51 @@ listener_open(const char *addr, mode_t mode, gid_t gid, char *errbuf, size_t err
 	if (addr[0] == '/')
 		return open_unix(addr, mode, gid, errbuf, errlen);
 	return open_inet(addr, errbuf, errlen);
+}
+
+int
+listener_take_inherited(char *errbuf, size_t errlen)
+{
+	const char *pid_text = getenv("LISTEN_PID"), *fds_text = getenv("LISTEN_FDS");
+	long pid, nfds;
+	int listening = 0, type = 0, fd = -1;
+	socklen_t len;
+
+	if (pid_text == NULL || fds_text == NULL ||
+	    parse_long(pid_text, 1, 2147483647L, &pid) != AIGW_OK || pid != (long)getpid())
+		goto out;
+	if (parse_long(fds_text, 0, 2147483647L, &nfds) != AIGW_OK || nfds != 1) {
+		snprintf(errbuf, errlen, "LISTEN_FDS=%.20s: aigw-fcgi takes exactly one socket",
+			 fds_text);
+		fd = -2;
+		goto out;
+	}
+	len = sizeof listening;
+	if (getsockopt(LISTENER_SD_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+	    !listening) {
+		snprintf(errbuf, errlen, "LISTEN_FDS: descriptor %d is not a listening socket",
+			 LISTENER_SD_FD);
+		fd = -2;
+		goto out;
+	}
+	len = sizeof type;
+	if (getsockopt(LISTENER_SD_FD, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+	    type != SOCK_STREAM) {
+		snprintf(errbuf, errlen, "LISTEN_FDS: descriptor %d is not a stream socket",
+			 LISTENER_SD_FD);
+		fd = -2;
+		goto out;
+	}
+	if (fcntl(LISTENER_SD_FD, F_SETFD, FD_CLOEXEC) != 0) {
+		snprintf(errbuf, errlen, "LISTEN_FDS: descriptor %d: %s", LISTENER_SD_FD,
+			 strerror(errno));
+		fd = -2;
+		goto out;
+	}
+	fd = LISTENER_SD_FD;
+out:
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return fd;
 }

@@ -1,6 +1,6 @@
 """Deployment: the systemd units (systemd-analyze verify and security),
-socket activation as systemd does it (StandardInput=socket), the socket
-file's mode and group, make install
+socket activation as systemd does it (StandardInput=socket, and the
+LISTEN_FDS protocol), the socket file's mode and group, make install
 and make distcheck, and scale-out (two aigw-fcgi and worker sets sharing
 one PostgreSQL behind one nginx upstream)."""
 
@@ -189,6 +189,79 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
         nginx.stop()
         assert fcgi.stop() == 0, stk.tail(fcgi.log)
         assert worker.stop() == 0, stk.tail(worker.log)
+        sock.close()
+
+
+def test_socket_activation_by_listen_fds_with_systemd_socket_activate(backend):
+    """The sd_listen_fds protocol (LISTEN_FDS, LISTEN_PID, descriptor 3), as
+    a socket unit without StandardInput=socket and `systemd-socket-activate
+    -l` pass a socket."""
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        pytest.skip("systemd-socket-activate is not installed (Debian package systemd)")
+    env = backend.aigw_env()
+    port = stk.free_port()
+    log = os.path.join(backend.base, "sd-activated-fcgi.err")
+    backend.logs.append(log)
+    # It passes on only the variables named by -E, then execs aigw-fcgi
+    # in its own process at the first connection.
+    fcgi = Proc([activate, "-l", f"127.0.0.1:{port}"] + [f"-E{k}" for k in sorted(env)] +
+                [stk.program("aigw-fcgi"), "--threads", "2"], env, log, backend.base)
+    worker = backend.worker(env, "sd-activated-worker")
+    nginx = stk.Nginx(backend.base, port)
+    try:
+        url = nginx.url()
+        fcgi_answers(url)
+        with open(f"/proc/{fcgi.pid}/cmdline", "rb") as f:
+            assert os.path.basename(f.read().split(b"\0")[0]) == b"aigw-fcgi"
+        r = submit(url, {"mock": "m"}, message="sd_listen_fds")
+        assert r.status_code == 202, r.text
+        assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+        assert worker.stop() == 0, stk.tail(worker.log)
+
+
+def test_socket_activation_by_listen_fds_on_a_unix_socket_keeps_them_from_workers(backend):
+    """The same protocol on a unix socket the test holds, as systemd does;
+    the workers aigw-fcgi spawns inherit neither LISTEN_FDS nor LISTEN_PID
+    (they would take descriptor 3 for a socket of their own)."""
+    logs = stk.world_readable_dir(backend.base, "lfd-unix")
+    env = backend.aigw_env(AIGW_SPAWN="on", AIGW_LOG_FILE=os.path.join(logs, "aigw.log"),
+                           LISTEN_FDS="1", LISTEN_FDNAMES="aigw-fcgi.socket")
+    sock = unix_listener(os.path.join(backend.base, "run-lfd", "fcgi.sock"))
+    log = os.path.join(logs, "fcgi.err")
+    backend.logs.append(log)
+    # LISTEN_PID must be aigw-fcgi's own: a shell moves the socket from 0
+    # to 3, sets it to its PID and execs.
+    wrapper = 'exec 3<&0 0</dev/null; export LISTEN_PID=$$; exec "$@"'
+    fcgi = Proc(["/bin/sh", "-c", wrapper, "sh", stk.program("aigw-fcgi"), "--threads", "2"],
+                env, log, backend.base, stdin=sock.fileno())
+    nginx = stk.Nginx(backend.base, [f"unix:{sock.getsockname()}"])
+    try:
+        url = nginx.url()
+        fcgi_answers(url)
+        r = submit(url, {"openai": "gpt-4o~delay=1500"}, message="LISTEN_FDS on unix")
+        assert r.status_code == 202, r.text
+        pids = poll(lambda: stk.live_workers(logs), lambda p: p, timeout=10,
+                    what="a worker spawned by aigw-fcgi")
+        for pid in pids:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                names = {e.split(b"=", 1)[0] for e in f.read().split(b"\0") if e}
+            assert not names & {b"LISTEN_FDS", b"LISTEN_PID", b"LISTEN_FDNAMES"}, names
+        assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+        for pid in stk.live_workers(logs):
+            os.kill(pid, signal.SIGTERM)
         sock.close()
 
 

@@ -1,6 +1,8 @@
-/* test_listener.c: the socket file's mode and group, and the options' checks. */
+/* test_listener.c: the socket file's mode and group, the options' checks,
+ * and taking a socket passed by the sd_listen_fds protocol. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,6 +124,104 @@ test_open_failures_say_why(void **state)
 	assert_non_null(strstr(err, "HOST:PORT"));
 }
 
+/* Puts a listening socket (or, listening false, a plain file) on
+ * descriptor 3 as systemd would; returns what was on 3 before, or -1. */
+static int
+put_on_fd3(bool listening)
+{
+	int saved = fcntl(LISTENER_SD_FD, F_DUPFD_CLOEXEC, 10);
+	int fd;
+
+	if (listening) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_true(fd >= 0);
+		/* an abstract address: nothing to clean up */
+		snprintf(sun.sun_path + 1, sizeof sun.sun_path - 1, "aigw-test-%ld", (long)getpid());
+		assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+		assert_int_equal(listen(fd, 1), 0);
+	} else {
+		fd = open("/dev/null", O_RDONLY);
+		assert_true(fd >= 0);
+	}
+	if (fd != LISTENER_SD_FD) {
+		assert_int_equal(dup2(fd, LISTENER_SD_FD), LISTENER_SD_FD);
+		close(fd);
+	}
+	return saved;
+}
+
+static void
+restore_fd3(int saved)
+{
+	close(LISTENER_SD_FD);
+	if (saved >= 0) {
+		dup2(saved, LISTENER_SD_FD);
+		close(saved);
+	}
+}
+
+static void
+set_listen_env(long pid, const char *fds)
+{
+	char text[32];
+
+	snprintf(text, sizeof text, "%ld", pid);
+	setenv("LISTEN_PID", text, 1);
+	setenv("LISTEN_FDS", fds, 1);
+	setenv("LISTEN_FDNAMES", "aigw-fcgi.socket", 1);
+}
+
+static void
+assert_listen_env_gone(void)
+{
+	assert_null(getenv("LISTEN_PID"));
+	assert_null(getenv("LISTEN_FDS"));
+	assert_null(getenv("LISTEN_FDNAMES"));
+}
+
+static void
+test_take_inherited(void **state)
+{
+	char err[256] = "";
+	int saved;
+
+	(void)state;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	assert_int_equal(listener_take_inherited(err, sizeof err), -1);
+
+	saved = put_on_fd3(true);
+	set_listen_env((long)getpid(), "1");
+	if (listener_take_inherited(err, sizeof err) != LISTENER_SD_FD)
+		fail_msg("%s", err);
+	assert_listen_env_gone();
+	assert_true(fcntl(LISTENER_SD_FD, F_GETFD) & FD_CLOEXEC);
+
+	/* meant for another process (the parent that received them) */
+	set_listen_env((long)getpid() + 1, "1");
+	assert_int_equal(listener_take_inherited(err, sizeof err), -1);
+	assert_listen_env_gone();
+
+	/* more than the one socket aigw-fcgi serves */
+	set_listen_env((long)getpid(), "2");
+	assert_int_equal(listener_take_inherited(err, sizeof err), -2);
+	assert_non_null(strstr(err, "LISTEN_FDS=2"));
+	assert_listen_env_gone();
+	set_listen_env((long)getpid(), "x");
+	assert_int_equal(listener_take_inherited(err, sizeof err), -2);
+	restore_fd3(saved);
+
+	/* descriptor 3 is no listening socket */
+	saved = put_on_fd3(false);
+	set_listen_env((long)getpid(), "1");
+	assert_int_equal(listener_take_inherited(err, sizeof err), -2);
+	assert_non_null(strstr(err, "not a listening socket"));
+	assert_listen_env_gone();
+	restore_fd3(saved);
+}
+
 int
 main(void)
 {
@@ -130,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_find_group),
 		cmocka_unit_test(test_unix_socket_mode_and_group),
 		cmocka_unit_test(test_open_failures_say_why),
+		cmocka_unit_test(test_take_inherited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
