@@ -2,8 +2,9 @@
  * aigw-fcgi.c: the FastCGI responder behind nginx, and a plain CGI program
  * when a CGI server starts it.
  *
- * FastCGI: several threads share one listening socket (from --listen, or
- * descriptor 0 as spawn-fcgi and systemd socket activation pass it); each
+ * FastCGI: several threads share one listening socket (from --listen,
+ * descriptor 3 as systemd's LISTEN_FDS passes it, or descriptor 0 as
+ * spawn-fcgi and StandardInput=socket pass it); each
  * thread owns one database connection for its whole life.
  *
  * Stopping: the threads finish the requests they hold and accept no more.
@@ -14,11 +15,9 @@
  * is interrupted with SIGUSR1 instead.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,16 +35,19 @@
 #include "core/util.h"
 #include "http/commit.h"
 #include "http/hub.h"
+#include "http/listener.h"
 #include "http/realtime.h"
 #include "http/server.h"
 #include "http/spawn.h"
 
 #define THREADS_DEFAULT 16
 #define THREADS_MAX 256
-#define LISTEN_BACKLOG 1024
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
+/* For a socket PATH (--socket-mode, --socket-group). */
+static mode_t socket_mode = LISTENER_MODE_DEFAULT;
+static gid_t socket_gid = (gid_t)-1;
 
 /* Under state_lock: whether we stop, which thread is in accept(), and how
  * many serving threads have not returned yet. */
@@ -268,71 +270,15 @@ stop_threads(bool own_socket)
 	} while (left);
 }
 
-/*
- * Opens the listening socket: HOST:PORT, or a unix socket path. Done here
- * rather than by libfcgi so the address is reusable at once after a
- * restart (SO_REUSEADDR) and a stale socket file is replaced.
- */
-static int
-open_listener(const char *addr)
-{
-	struct addrinfo hints, *ai = NULL;
-	const char *colon = strrchr(addr, ':');
-	char host[256];
-	int fd = -1, one = 1;
-
-	if (addr[0] == '/') {
-		struct sockaddr_un sun;
-
-		if (strlen(addr) >= sizeof sun.sun_path) {
-			fprintf(stderr, "aigw-fcgi: socket path too long: %s\n", addr);
-			return -1;
-		}
-		memset(&sun, 0, sizeof sun);
-		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, addr, strlen(addr) + 1);
-		unlink(addr);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-		    chmod(addr, 0666) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
-			goto fail;
-		return fd;
-	}
-	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof host) {
-		fprintf(stderr, "aigw-fcgi: --listen expects HOST:PORT or an absolute socket path\n");
-		return -1;
-	}
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || ai == NULL) {
-		fprintf(stderr, "aigw-fcgi: cannot resolve %s\n", addr);
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
-		goto fail;
-	freeaddrinfo(ai);
-	return fd;
-fail:
-	fprintf(stderr, "aigw-fcgi: cannot listen on %s: %s\n", addr, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (ai != NULL)
-		freeaddrinfo(ai);
-	return -1;
-}
-
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: aigw-fcgi [--listen HOST:PORT|PATH] [--threads N]\n"
+	fprintf(stderr, "usage: aigw-fcgi [--listen HOST:PORT|PATH [--socket-mode OCTAL]\n"
+			"                 [--socket-group NAME]] [--threads N]\n"
+			"A socket PATH is mode 0660 unless --socket-mode says otherwise.\n"
 			"Without --listen: a CGI program when GATEWAY_INTERFACE is set, else\n"
-			"FastCGI on descriptor 0 (spawn-fcgi, systemd socket activation).\n");
+			"FastCGI on the socket systemd passes (LISTEN_FDS, descriptor 3) or on\n"
+			"descriptor 0 (spawn-fcgi, StandardInput=socket).\n");
 	return 2;
 }
 
@@ -367,10 +313,13 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		return 1;
 	}
 	if (listen_addr != NULL) {
-		/* A unix socket is mode 0666: nginx's workers run as another user. */
-		listen_fd = open_listener(listen_addr);
-		if (listen_fd < 0)
+		char errbuf[512];
+
+		listen_fd = listener_open(listen_addr, socket_mode, socket_gid, errbuf, sizeof errbuf);
+		if (listen_fd < 0) {
+			fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
 			return 1;
+		}
 	}
 	/* Every thread blocks SIGTERM and SIGINT; the main thread waits for
 	 * them, then shuts the listener so threads leave accept() after
@@ -433,7 +382,9 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		int sig = 0;
 
 		log_info("fcgi", NULL, "serving on %s with %ld threads, %ld of them may wait",
-			 listen_addr ? listen_addr : "descriptor 0", started, wait_gate.max);
+			 listen_addr ? listen_addr
+			 : listen_fd == LISTENER_SD_FD ? "descriptor 3 (LISTEN_FDS)" : "descriptor 0",
+			 started, wait_gate.max);
 		sigwait(&stop_signals, &sig);
 		log_info("fcgi", NULL, "stopping on signal %d", sig);
 		rc = 0;
@@ -467,12 +418,27 @@ main(int argc, char **argv)
 	struct jobtype_registry *jobtypes = NULL;
 	const char *listen_addr = NULL;
 	long nthreads = THREADS_DEFAULT;
+	bool socket_opts = false;
 	char errbuf[512];
-	int rc;
+	int rc, inherited;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			listen_addr = argv[++i];
+		} else if (strcmp(argv[i], "--socket-mode") == 0 && i + 1 < argc) {
+			socket_opts = true;
+			if (listener_parse_mode(argv[++i], &socket_mode) != AIGW_OK) {
+				fprintf(stderr, "aigw-fcgi: --socket-mode: expected an octal mode"
+						" from 0 to 0777, as 0660\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--socket-group") == 0 && i + 1 < argc) {
+			socket_opts = true;
+			if (listener_find_group(argv[++i], &socket_gid) != AIGW_OK) {
+				fprintf(stderr, "aigw-fcgi: --socket-group: no group named %s\n",
+					argv[i]);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
 			if (parse_long(argv[++i], 1, THREADS_MAX, &nthreads) != AIGW_OK) {
 				fprintf(stderr, "aigw-fcgi: --threads: expected 1 to %d\n", THREADS_MAX);
@@ -481,6 +447,17 @@ main(int argc, char **argv)
 		} else {
 			return usage();
 		}
+	}
+	if (socket_opts && (listen_addr == NULL || listen_addr[0] != '/')) {
+		fprintf(stderr, "aigw-fcgi: --socket-mode and --socket-group set a unix socket's"
+				" file: use them with --listen PATH\n");
+		return 2;
+	}
+	/* Before anything reads or copies the environment. */
+	inherited = listener_take_inherited(errbuf, sizeof errbuf);
+	if (inherited == -2) {
+		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+		return 2;
 	}
 	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
 		/* A CGI server shows stderr in its log; the client gets a 500. */
@@ -507,7 +484,10 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
+	if (listen_addr == NULL && inherited >= 0) {
+		listen_fd = inherited;
+		rc = serve_fcgi(&app, NULL, nthreads);
+	} else if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = serve_cgi(&app);
 	} else if (listen_addr == NULL && FCGX_IsCGI()) {
 		/* Descriptor 0 is no listening socket: started by hand. */

@@ -172,3 +172,20 @@ utf8_length(const char *s, size_t len)
 	}
 	return count;
 }
+
+size_t
+utf8_cut(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, max);
+	if (n < max || s[n] == '\0')
+		return n;
+	/* s goes on past max: step back over continuation bytes to the lead
+	 * byte of the character that does not fit whole. */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}

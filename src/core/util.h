@@ -49,4 +49,14 @@ bool str_has_prefix_ci(const char *s, const char *prefix);
 /* Number of code points in s[0..len), or -1 when s is not valid UTF-8
  * (overlong forms, surrogates and NUL bytes are invalid too). */
 long utf8_length(const char *s, size_t len);
+
+/* The length in bytes, at most max, of the longest prefix of s that ends on
+ * a character boundary: what "%.*s" may print of a name cut for a message,
+ * so the message stays UTF-8 when s is. Reads s up to its NUL or s[max],
+ * whichever comes first, so s may be a piece of a longer string.
+ * Cannot fail; s NULL gives 0. */
+size_t utf8_cut(const char *s, size_t max);
+
+/* Bytes of a user-supplied name that a message repeats. */
+#define NAME_SHOWN_MAX 64
 #endif

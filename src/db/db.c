@@ -257,15 +257,21 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	/* $1 org ('' for none) $2 user $3 decision (NULL for none): held to the
 	 * end of the submit's transaction, so that counting and inserting are
 	 * one step for everyone sharing an org, a user or a decision. Always
-	 * in this order, so that two submits cannot deadlock. */
+	 * in this order, so that two submits cannot deadlock. A decision
+	 * belongs to its tenant (the org, or the user when there is none), so
+	 * its lock and count are the tenant's: another tenant that learns the
+	 * UUID neither waits on nor fills it. */
 	[DB_ACTIVE_LOCK] = { "active_lock", 3,
 		"SELECT (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw org ' || $1::text, 0)))"
 		"  FROM (SELECT 1 WHERE $1::text <> '') o),"
 		" pg_advisory_xact_lock(hashtextextended('aigw user ' || $2::text, 0)),"
-		" (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw decision ' || $3::text, 0)))"
+		" (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw decision ' || $3::text"
+		"   || CASE WHEN $1::text = '' THEN ' user ' || $2::text ELSE ' org ' || $1::text END,"
+		"   0)))"
 		"  FROM (SELECT 1 WHERE $3::text IS NOT NULL) d)" },
-	/* $1 org $2 user $3 decision: chats and jobs pending or running;
-	 * scheduled analysis jobs have a cap of their own instead. */
+	/* $1 org $2 user $3 decision: chats and jobs pending or running (the
+	 * decision's within its tenant, as locked above); scheduled analysis
+	 * jobs have a cap of their own instead. */
 	[DB_ACTIVE_COUNT] = { "active_count", 3,
 		"SELECT CASE WHEN $1::text = '' THEN 0 ELSE"
 		"  (SELECT count(*) FROM chat_results WHERE owner_org = $1::text"
@@ -278,6 +284,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND status IN ('pending', 'running') AND analysis_batch IS NULL),"
 		" CASE WHEN $3::text IS NULL THEN 0 ELSE"
 		"  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
+		"   AND owner_org = $1::text AND ($1::text <> '' OR owner_user = $2::text)"
 		"   AND status IN ('pending', 'running')) END" },
 
 	/* ---- batches (async providers) ---- */

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/util.h"
 #include "http/auth.h"
 
 /* Seconds a client is told to wait at a limit: about one short chat. */
@@ -159,10 +160,12 @@ http_admit_check(struct http_thread *t, struct http_req *req, struct http_admiss
 
 	if (!a->open)
 		return true;
-	snprintf(what, sizeof what, "organisation '%.64s'", req->org);
+	snprintf(what, sizeof what, "organisation '%.*s'",
+		 (int)utf8_cut(req->org, NAME_SHOWN_MAX), req->org);
 	if (req->org[0] != '\0' && over(t, req, a, a->active.org, cfg->limit_org, what))
 		return false;
-	snprintf(what, sizeof what, "user '%.64s'", req->user);
+	snprintf(what, sizeof what, "user '%.*s'", (int)utf8_cut(req->user, NAME_SHOWN_MAX),
+		 req->user);
 	if (over(t, req, a, a->active.user, cfg->limit_user, what))
 		return false;
 	snprintf(what, sizeof what, "decision %.40s", decision_id ? decision_id : "");

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "db/chats.h"
 #include "http/auth.h"
 #include "http/chat.h"
@@ -11,9 +12,6 @@
 #include "http/routes.h"
 #include "http/wake.h"
 #include "providers/provider.h"
-
-/* The longest provider name (bytes) an error repeats. */
-#define NAME_SHOWN_MAX 64
 
 /* A string field of 1..max characters of valid UTF-8. */
 static bool
@@ -57,18 +55,12 @@ check_models(json_object *models, struct http_field_error *e)
 		return false;
 	}
 	json_object_object_foreach(models, name, model) {
-		/* Named only when short: a cut could split a UTF-8 character,
-		 * and the answer must stay UTF-8. */
-		bool shown = strlen(name) <= NAME_SHOWN_MAX;
+		int shown = (int)utf8_cut(name, NAME_SHOWN_MAX);
 
-		snprintf(field, sizeof field, "models%s%s", shown ? "." : "", shown ? name : "");
+		snprintf(field, sizeof field, "models.%.*s", shown, name);
 		if (prov_find(name) == NULL) {
-			if (shown)
-				http_field_error_set(e, 400, "unknown_provider", field,
-						     "unknown provider '%s'", name);
-			else
-				http_field_error_set(e, 400, "unknown_provider", field,
-						     "unknown provider");
+			http_field_error_set(e, 400, "unknown_provider", field,
+					     "unknown provider '%.*s'", shown, name);
 			return false;
 		}
 		if (!check_text(model, field, CHAT_MODEL_NAME_MAX, e))

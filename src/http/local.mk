@@ -11,5 +11,6 @@ libaigw_la_SOURCES += \
 	src/http/ops.c \
 	src/http/analysis.c \
 	src/http/metrics.c src/http/metrics.h \
+	src/http/listener.c src/http/listener.h \
 	src/http/spawn.c src/http/spawn.h \
 	src/http/wake.c src/http/wake.h

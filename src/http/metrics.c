@@ -44,13 +44,25 @@ static const struct family families[] = {
 	  "Time provider calls spent waiting for a rate limit, by provider." },
 };
 
-static const struct family *
+#define NFAMILIES (sizeof families / sizeof families[0])
+_Static_assert(NFAMILIES <= 64, "struct metrics_text.shown has a bit per family");
+
+/* The index of a known family, or -1. */
+static int
 family_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+	for (size_t i = 0; i < NFAMILIES; i++)
 		if (strcmp(families[i].name, name) == 0)
-			return &families[i];
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+static enum aigw_err
+family_header(struct metrics_text *t, size_t i)
+{
+	t->shown |= UINT64_C(1) << i;
+	return buf_printf(t->out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name,
+			  families[i].help, families[i].name, families[i].type);
 }
 
 /* A float the way the format spells it: integers without a fraction. */
@@ -77,12 +89,11 @@ metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s)
 	if (t->err != AIGW_OK)
 		return;
 	if (strcmp(t->family, s->family) != 0) {
-		const struct family *f = family_find(s->family);
+		int f = family_find(s->family);
 
 		snprintf(t->family, sizeof t->family, "%s", s->family);
-		err = f != NULL ? buf_printf(t->out, "# HELP %s %s\n# TYPE %s %s\n", f->name,
-					     f->help, f->name, f->type)
-				: buf_printf(t->out, "# TYPE %s untyped\n", s->family);
+		err = f >= 0 ? family_header(t, (size_t)f)
+			     : buf_printf(t->out, "# TYPE %s untyped\n", s->family);
 	}
 	format_value(s->value, value, sizeof value);
 	if (err == AIGW_OK && s->le[0] != '\0')
@@ -92,6 +103,14 @@ metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s)
 		err = buf_printf(t->out, "%s%s%s%s%s %s\n", s->family, s->suffix, braces ? "{" : "",
 				 s->labels, braces ? "}" : "", value);
 	t->err = err;
+}
+
+void
+metrics_text_finish(struct metrics_text *t)
+{
+	for (size_t i = 0; i < NFAMILIES && t->err == AIGW_OK; i++)
+		if ((t->shown & (UINT64_C(1) << i)) == 0)
+			t->err = family_header(t, i);
 }
 
 bool
@@ -149,8 +168,10 @@ ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	buf_init(&out, METRICS_TEXT_MAX);
 	err = db_metrics(t->db, WORKER_SLOT_STALE_S, sample_to_text, &text);
-	if (err == AIGW_OK)
+	if (err == AIGW_OK) {
+		metrics_text_finish(&text);
 		err = text.err;
+	}
 	if (err == AIGW_OK)
 		http_resp_text(req, 200, "text/plain; version=0.0.4; charset=utf-8",
 			       out.data ? out.data : "", out.len);

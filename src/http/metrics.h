@@ -4,12 +4,14 @@
  *
  * The samples come from the database (db/metrics.h); this module names
  * each family's type and help once, before its first sample, and writes
- * the lines. Rendering fails only with AIGW_ENOMEM or AIGW_ETOOBIG.
+ * the lines; a family with no sample yet still gets its help and type, so
+ * a scrape always shows every family aigw documents. Rendering fails only with AIGW_ENOMEM or AIGW_ETOOBIG.
  */
 #ifndef AIGW_HTTP_METRICS_H
 #define AIGW_HTTP_METRICS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -19,11 +21,16 @@ struct metrics_text {
 	struct buf *out;
 	char family[128];       /* the family whose header was written last */
 	enum aigw_err err;      /* the first failure; later samples are skipped */
+	uint64_t shown;         /* bit i: known family i has its header written */
 };
 
 /* Appends one sample (and its family's # HELP and # TYPE lines when the
  * family changes) to t->out. */
 void metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s);
+
+/* Appends the # HELP and # TYPE lines of every known family that had no
+ * sample, after the last metrics_text_add. */
+void metrics_text_finish(struct metrics_text *t);
 
 /* Whether a request may read the metrics: remote_addr is the client's
  * address as the web server saw it, authorization the Authorization

@@ -201,10 +201,11 @@ http_handle(struct http_thread *t, const struct http_io *io)
 			LOG_STR("method", req.method), LOG_STR("path", req.path),
 			LOG_NUM("status", req.status), LOG_NUM("duration_ms", time_mono_ms() - start),
 		};
+		const char *method = req.method ? req.method : "?", *path = req.path ? req.path : "?";
 
 		log_event(LOG_INFO, "http", req.request_id, attrs, sizeof attrs / sizeof attrs[0],
-			  "%.16s %.200s %d", req.method ? req.method : "?", req.path ? req.path : "?",
-			  req.status);
+			  "%.*s %.*s %d", (int)utf8_cut(method, 16), method, (int)utf8_cut(path, 200),
+			  path, req.status);
 	}
 	if (http_resp_send(&req) != AIGW_OK)
 		log_info("http", req.request_id, "client went away before the response was sent");

@@ -11,28 +11,77 @@
 
 #include "core/log.h"
 #include "http/spawn.h"
+#include "providers/provider.h"
 
 extern char **environ;
 
 #define SLOT_VAR "AIGW_WORKER_SLOT="
 
+/* Whole names, without the '='. HTTP_PROXY is left out on purpose: under
+ * CGI a request's "Proxy:" header arrives as HTTP_PROXY ("httpoxy"). */
+static const char *const allowed_names[] = {
+	"DATABASE_URL", "PATH", "TZ", "HOME", "LANG", "LC_ALL", "TMPDIR",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+	"no_proxy", "NO_PROXY",
+	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS",
+};
+static const char *const allowed_prefixes[] = { "AIGW_", "PG", "LC_" };
+
+/* Does entry ("NAME=value") name exactly name? */
+static bool
+entry_is(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+bool
+spawn_env_allowed(const char *entry)
+{
+	const struct prov_desc *all;
+	size_t n;
+
+	if (entry == NULL || strchr(entry, '=') == NULL || entry_is(entry, "AIGW_WORKER_SLOT"))
+		return false;
+	for (size_t i = 0; i < sizeof allowed_names / sizeof allowed_names[0]; i++)
+		if (entry_is(entry, allowed_names[i]))
+			return true;
+	for (size_t i = 0; i < sizeof allowed_prefixes / sizeof allowed_prefixes[0]; i++)
+		if (strncmp(entry, allowed_prefixes[i], strlen(allowed_prefixes[i])) == 0)
+			return true;
+	all = prov_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if ((all[i].key_env != NULL && entry_is(entry, all[i].key_env)) ||
+		    (all[i].base_env != NULL && entry_is(entry, all[i].base_env)))
+			return true;
+	return false;
+}
+
 char **
-spawn_env_new(void)
+spawn_env_new_from(char *const *from)
 {
 	size_t n = 0, k = 0;
 	char **env;
 
-	while (environ[n] != NULL)
+	while (from[n] != NULL)
 		n++;
-	/* the inherited variables, the slot, NULL */
+	/* the allowed variables, the slot, NULL */
 	env = calloc(n + 2, sizeof *env);
 	if (env == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], SLOT_VAR, sizeof SLOT_VAR - 1) != 0)
-			env[k++] = environ[i];
+		if (spawn_env_allowed(from[i]))
+			env[k++] = from[i];
 	env[k] = NULL;
 	return env;
+}
+
+char **
+spawn_env_new(void)
+{
+	return spawn_env_new_from(environ);
 }
 
 void

@@ -11,9 +11,22 @@
 #ifndef AIGW_HTTP_SPAWN_H
 #define AIGW_HTTP_SPAWN_H
 
+#include <stdbool.h>
+
 #include "core/err.h"
 
-/* A copy of environ with room for AIGW_WORKER_SLOT; NULL on ENOMEM. */
+/* Whether a worker inherits the NAME=value entry: aigw's own AIGW_*
+ * variables, the database's (DATABASE_URL, PG*), each provider's key and
+ * base URL, the system's (PATH, TZ, HOME, locale, CA bundle, proxies) and
+ * the sanitizers' options. Nothing else: under CGI the environment is the
+ * request (HTTP_AUTHORIZATION, HTTP_COOKIE, QUERY_STRING...), which must
+ * not live on in the worker. Cannot fail. */
+bool spawn_env_allowed(const char *entry);
+
+/* The allowed entries of from (borrowed, not copied) with room for
+ * AIGW_WORKER_SLOT; NULL on ENOMEM. spawn_env_new takes them from
+ * environ: call it once, before threads start. */
+char **spawn_env_new_from(char *const *from);
 char **spawn_env_new(void);
 void spawn_env_free(char **env);
 

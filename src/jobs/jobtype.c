@@ -148,7 +148,8 @@ parse_inputs(struct jobtype *t, json_object *decl, char *errbuf, size_t errlen)
 			return AIGW_ECONFIG;
 		}
 		if (!valid_name(name)) {
-			snprintf(errbuf, errlen, "input field name '%.64s' must be lower case letters, digits and _", name);
+			snprintf(errbuf, errlen, "input field name '%.*s' must be lower case letters, digits and _",
+				 (int)utf8_cut(name, NAME_SHOWN_MAX), name);
 			return AIGW_ECONFIG;
 		}
 		if (!json_object_is_type(spec, json_type_object)) {
@@ -209,7 +210,8 @@ check_placeholder(void *arg, const char *const *path, size_t n, char *errbuf, si
 		for (size_t i = 0; i < c->t->ninputs; i++)
 			if (strcmp(c->t->inputs[i].name, path[1]) == 0)
 				return 0;
-		snprintf(errbuf, errlen, "{{input.%.64s}} names no declared input field", path[1]);
+		snprintf(errbuf, errlen, "{{input.%.*s}} names no declared input field",
+			 (int)utf8_cut(path[1], NAME_SHOWN_MAX), path[1]);
 		return -1;
 	}
 	if (strcmp(path[0], "steps") == 0) {
@@ -220,10 +222,12 @@ check_placeholder(void *arg, const char *const *path, size_t n, char *errbuf, si
 		for (size_t i = 0; i < c->step; i++)
 			if (strcmp(c->t->steps[i].name, path[1]) == 0)
 				return 0;
-		snprintf(errbuf, errlen, "{{steps.%.64s...}} names no earlier step", path[1]);
+		snprintf(errbuf, errlen, "{{steps.%.*s...}} names no earlier step",
+			 (int)utf8_cut(path[1], NAME_SHOWN_MAX), path[1]);
 		return -1;
 	}
-	snprintf(errbuf, errlen, "placeholder {{%.64s...}} must start with input or steps", path[0]);
+	snprintf(errbuf, errlen, "placeholder {{%.*s...}} must start with input or steps",
+		 (int)utf8_cut(path[0], NAME_SHOWN_MAX), path[0]);
 	return -1;
 }
 
@@ -397,7 +401,8 @@ parse_call(json_object *o, struct jobtype_call *call, const char *where, char *e
 	if (err != AIGW_OK)
 		return err;
 	if (prov_find(call->provider) == NULL) {
-		snprintf(errbuf, errlen, "%sprovider '%.64s' is not a known provider", where, call->provider);
+		snprintf(errbuf, errlen, "%sprovider '%.*s' is not a known provider", where,
+			 (int)utf8_cut(call->provider, NAME_SHOWN_MAX), call->provider);
 		return AIGW_ECONFIG;
 	}
 	err = get_string(o, "model", true, &call->model, where, errbuf, errlen);
@@ -611,7 +616,8 @@ jobtype_parse(const char *json, size_t len, struct jobtype **out, char *errbuf, 
 			if (strcmp(t->steps[i].name, output_step) == 0)
 				break;
 		if (i == t->nsteps) {
-			snprintf(errbuf, errlen, "output_step '%.64s' names no step", output_step);
+			snprintf(errbuf, errlen, "output_step '%.*s' names no step",
+				 (int)utf8_cut(output_step, NAME_SHOWN_MAX), output_step);
 			err = AIGW_ECONFIG;
 			goto fail;
 		}

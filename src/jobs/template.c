@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/util.h"
 #include "jobs/template.h"
 
 struct part {
@@ -70,7 +71,8 @@ parse_path(const char *s, size_t len, struct part *p, char *errbuf, size_t errle
 		while (i < end && segment_char(s[i]))
 			i++;
 		if (i == start || (i < end && s[i] != '.') || p->npath == TEMPLATE_MAX_PATH) {
-			snprintf(errbuf, errlen, "malformed placeholder {{%.*s}}", (int)(len > 80 ? 80 : len), s);
+			snprintf(errbuf, errlen, "malformed placeholder {{%.*s}}",
+				 (int)utf8_cut(s, len > 80 ? 80 : len), s);
 			return AIGW_EINVAL;
 		}
 		p->path[p->npath] = strndup(s + start, i - start);
@@ -81,7 +83,7 @@ parse_path(const char *s, size_t len, struct part *p, char *errbuf, size_t errle
 			i++; /* the dot */
 			if (i == end) {
 				snprintf(errbuf, errlen, "malformed placeholder {{%.*s}}",
-					 (int)(len > 80 ? 80 : len), s);
+					 (int)utf8_cut(s, len > 80 ? 80 : len), s);
 				return AIGW_EINVAL;
 			}
 		}

@@ -458,8 +458,8 @@ job_add(struct runner *r, struct db_job_claim *c)
 	j->phase = JOB_BEGIN_STEP;
 	j->type = jobtype_find(r->jobtypes, j->c.type);
 	if (j->type == NULL) {
-		job_fail_later(j, "unknown job type '%.64s' (not declared where the worker runs)",
-			       j->c.type);
+		job_fail_later(j, "unknown job type '%.*s' (not declared where the worker runs)",
+			       (int)utf8_cut(j->c.type, NAME_SHOWN_MAX), j->c.type);
 		return AIGW_OK;
 	}
 	j->input = json_tokener_parse(j->c.input_json);

@@ -184,6 +184,7 @@ def test_server_mode_takes_identity_from_the_web_server_only():
     pw.close()
     os.chmod(pw.name, 0o644)
     extra = (f'auth_basic "aigw"; auth_basic_user_file {pw.name};'
+             ' set $aigw_remote_user $remote_user;'
              ' if ($remote_user = "alice") { set $aigw_remote_org "acme"; }')
     try:
         with stk.Stack(extra_env={"AIGW_AUTH": "server"}, nginx_server_extra=extra) as s:
@@ -209,6 +210,50 @@ def test_server_mode_takes_identity_from_the_web_server_only():
         fail_on_sanitizer_reports(s)
     finally:
         os.unlink(pw.name)
+
+
+def test_server_mode_ignores_a_basic_header_nginx_did_not_check():
+    """With the shipped snippet and no auth module, a client's own
+    "Authorization: Basic" (which nginx parses into $remote_user anyway) is
+    nobody."""
+    with stk.Stack(extra_env={"AIGW_AUTH": "server"}) as s:
+        body = {"message": "hi", "models": {"mock": "m"}}
+        r = requests.post(s.url("/api/ai/chat"), json=body, auth=("alice", "x"),
+                          timeout=HTTP_TIMEOUT)
+        assert_error(r, 401, "unauthorized")
+        r = requests.get(s.url("/api/jobs"), auth=("alice", "x"), timeout=HTTP_TIMEOUT)
+        assert_error(r, 401, "unauthorized")
+        assert s.pg.psql("SELECT count(*) FROM chat_results") == "0"
+    fail_on_sanitizer_reports(s)
+
+
+def test_server_mode_takes_identity_from_auth_request():
+    """The other documented wiring: an auth service says who asks (here a
+    location of the same nginx standing in for it), auth_request_set passes
+    it on; what the client claims does not count."""
+    extra = ("auth_request /_aigw_auth;"
+             " auth_request_set $aigw_remote_user $upstream_http_x_aigw_user;"
+             " auth_request_set $aigw_remote_org $upstream_http_x_aigw_org;"
+             " location = /_aigw_auth { internal;"
+             " proxy_pass_request_body off; proxy_set_header Content-Length \"\";"
+             " proxy_pass http://127.0.0.1:$server_port/_aigw_who; }"
+             " location = /_aigw_who { auth_request off; allow 127.0.0.1; deny all;"
+             ' if ($http_x_token = "t-carol") {'
+             " add_header X-Aigw-User carol always; add_header X-Aigw-Org acme always;"
+             " return 204; }"
+             " return 401; }")
+    with stk.Stack(extra_env={"AIGW_AUTH": "server"}, nginx_server_extra=extra) as s:
+        body = {"message": "hi", "models": {"mock": "m"}}
+        r = requests.post(s.url("/api/ai/chat"), json=body, auth=("carol", "x"),
+                          headers={"X-Remote-User": "carol"}, timeout=HTTP_TIMEOUT)
+        assert r.status_code == 401
+        r = requests.post(s.url("/api/ai/chat"), json=body, headers={"X-Token": "t-carol"},
+                          timeout=HTTP_TIMEOUT)
+        assert r.status_code == 202, r.text
+        row = s.pg.psql("SELECT owner_user || '/' || owner_org FROM chat_results"
+                        f" WHERE chat_id = '{r.json()['chatId']}'")
+        assert row == "carol/acme"
+    fail_on_sanitizer_reports(s)
 
 
 def test_server_mode_without_remote_user_is_401():

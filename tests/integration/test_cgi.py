@@ -10,6 +10,9 @@ import requests
 from conftest import assert_error, poll
 
 MESSAGE = "legacy hosting"
+# Sent as the first submit's Authorization and Cookie: a CGI request's
+# secrets, which must not live on in the worker it starts.
+SECRET = "cgi-secret-" + os.urandom(8).hex()
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +29,7 @@ def cgi_submit(stack, cgi):
     r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"),
                       json={"message": MESSAGE,
                             "models": {"openai": "gpt-4o~delay=1500", "mock": "m"}},
+                      headers={"Authorization": f"Bearer {SECRET}", "Cookie": f"session={SECRET}"},
                       timeout=30)
     return r, time.monotonic() - t0
 
@@ -48,6 +52,20 @@ def test_cgi_started_worker_has_no_inherited_stdio(stack, cgi_submit):
         assert fds["0"] == "/dev/null", fds
         assert fds["1"] == "/dev/null", fds
         assert fds["2"] in ("/dev/null", stack.env["AIGW_LOG_FILE"]), fds
+
+
+def test_cgi_started_worker_has_none_of_the_request_in_its_environment(stack, cgi_submit):
+    pids = poll(stack.workers, lambda p: p, timeout=5, what="a worker started by the CGI")
+    for pid in pids:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            names = {e.split(b"=", 1)[0].decode() for e in f.read().split(b"\0") if e}
+            f.seek(0)
+            assert SECRET.encode() not in f.read()
+        for name in ("HTTP_AUTHORIZATION", "HTTP_COOKIE", "QUERY_STRING", "REQUEST_METHOD",
+                     "REMOTE_ADDR", "CONTENT_LENGTH", "GATEWAY_INTERFACE"):
+            assert name not in names, (name, sorted(names))
+        # what it needs is still there
+        assert "AIGW_ENV_FILE" in names and "AIGW_WORKER_SLOT" in names, sorted(names)
 
 
 def test_cgi_chat_completes_when_polled_through_lighttpd(cgi, cgi_submit):

@@ -1,13 +1,16 @@
 """Deployment: the systemd units (systemd-analyze verify and security),
-socket activation as systemd does it (StandardInput=socket), make install
+socket activation as systemd does it (StandardInput=socket, and the
+LISTEN_FDS protocol), the socket file's mode and group, make install
 and make distcheck, and scale-out (two aigw-fcgi and worker sets sharing
 one PostgreSQL behind one nginx upstream)."""
 
+import grp
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -187,6 +190,155 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
         assert fcgi.stop() == 0, stk.tail(fcgi.log)
         assert worker.stop() == 0, stk.tail(worker.log)
         sock.close()
+
+
+def test_socket_activation_by_listen_fds_with_systemd_socket_activate(backend):
+    """The sd_listen_fds protocol (LISTEN_FDS, LISTEN_PID, descriptor 3), as
+    a socket unit without StandardInput=socket and `systemd-socket-activate
+    -l` pass a socket."""
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        pytest.skip("systemd-socket-activate is not installed (Debian package systemd)")
+    env = backend.aigw_env()
+    port = stk.free_port()
+    log = os.path.join(backend.base, "sd-activated-fcgi.err")
+    backend.logs.append(log)
+    # It passes on only the variables named by -E, then execs aigw-fcgi
+    # in its own process at the first connection.
+    fcgi = Proc([activate, "-l", f"127.0.0.1:{port}"] + [f"-E{k}" for k in sorted(env)] +
+                [stk.program("aigw-fcgi"), "--threads", "2"], env, log, backend.base)
+    worker = backend.worker(env, "sd-activated-worker")
+    nginx = stk.Nginx(backend.base, port)
+    try:
+        url = nginx.url()
+        fcgi_answers(url)
+        with open(f"/proc/{fcgi.pid}/cmdline", "rb") as f:
+            assert os.path.basename(f.read().split(b"\0")[0]) == b"aigw-fcgi"
+        r = submit(url, {"mock": "m"}, message="sd_listen_fds")
+        assert r.status_code == 202, r.text
+        assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+        assert worker.stop() == 0, stk.tail(worker.log)
+
+
+def test_socket_activation_by_listen_fds_on_a_unix_socket_keeps_them_from_workers(backend):
+    """The same protocol on a unix socket the test holds, as systemd does;
+    the workers aigw-fcgi spawns inherit neither LISTEN_FDS nor LISTEN_PID
+    (they would take descriptor 3 for a socket of their own)."""
+    logs = stk.world_readable_dir(backend.base, "lfd-unix")
+    env = backend.aigw_env(AIGW_SPAWN="on", AIGW_LOG_FILE=os.path.join(logs, "aigw.log"),
+                           LISTEN_FDS="1", LISTEN_FDNAMES="aigw-fcgi.socket")
+    sock = unix_listener(os.path.join(backend.base, "run-lfd", "fcgi.sock"))
+    log = os.path.join(logs, "fcgi.err")
+    backend.logs.append(log)
+    # LISTEN_PID must be aigw-fcgi's own: a shell moves the socket from 0
+    # to 3, sets it to its PID and execs.
+    wrapper = 'exec 3<&0 0</dev/null; export LISTEN_PID=$$; exec "$@"'
+    fcgi = Proc(["/bin/sh", "-c", wrapper, "sh", stk.program("aigw-fcgi"), "--threads", "2"],
+                env, log, backend.base, stdin=sock.fileno())
+    nginx = stk.Nginx(backend.base, [f"unix:{sock.getsockname()}"])
+    try:
+        url = nginx.url()
+        fcgi_answers(url)
+        r = submit(url, {"openai": "gpt-4o~delay=1500"}, message="LISTEN_FDS on unix")
+        assert r.status_code == 202, r.text
+        pids = poll(lambda: stk.live_workers(logs), lambda p: p, timeout=10,
+                    what="a worker spawned by aigw-fcgi")
+        for pid in pids:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                names = {e.split(b"=", 1)[0] for e in f.read().split(b"\0") if e}
+            assert not names & {b"LISTEN_FDS", b"LISTEN_PID", b"LISTEN_FDNAMES"}, names
+        assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+        for pid in stk.live_workers(logs):
+            os.kill(pid, signal.SIGTERM)
+        sock.close()
+
+
+# ---------------------------------------------------------------- the socket file
+
+def test_a_socket_path_is_0660_and_its_group_lets_nginx_in(backend):
+    """--listen PATH makes the socket 0660: nginx's workers (www-data when
+    we are root) reach it through --socket-group; any other local account
+    cannot connect, so cannot claim a REMOTE_USER of its choosing."""
+    root = os.geteuid() == 0
+    group = "www-data" if root else grp.getgrgid(os.getegid()).gr_name
+    run = stk.world_readable_dir(backend.base, "run-group")
+    path = os.path.join(run, "fcgi.sock")
+    log = os.path.join(backend.base, "socket-group-fcgi.err")
+    backend.logs.append(log)
+    fcgi = Proc([stk.program("aigw-fcgi"), "--listen", path, "--socket-group", group,
+                 "--threads", "2"], backend.aigw_env(), log, backend.base)
+    nginx = stk.Nginx(backend.base, [f"unix:{path}"])
+    try:
+        fcgi_answers(nginx.url())
+        st = os.stat(path)
+        assert stat.S_ISSOCK(st.st_mode)
+        assert stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+        assert st.st_gid == grp.getgrnam(group).gr_gid
+        if root:
+            probe = ("import socket, sys\n"
+                     "s = socket.socket(socket.AF_UNIX)\n"
+                     "s.connect(sys.argv[1])\n")
+            r = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", probe, path],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode != 0 and "PermissionError" in r.stderr, r.stderr
+    except BaseException:
+        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
+        raise
+    finally:
+        nginx.stop()
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+
+
+def test_a_socket_path_without_options_is_0660_of_the_programs_group(backend):
+    path = os.path.join(stk.world_readable_dir(backend.base, "run-default"), "fcgi.sock")
+    log = os.path.join(backend.base, "socket-default-fcgi.err")
+    backend.logs.append(log)
+    fcgi = Proc([stk.program("aigw-fcgi"), "--listen", path, "--threads", "1"],
+                backend.aigw_env(), log, backend.base)
+    try:
+        stk.wait_for(lambda: os.path.exists(path), 15, "the socket file", proc=fcgi.proc, log=log)
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+        assert st.st_gid == os.getegid()
+    finally:
+        assert fcgi.stop() == 0, stk.tail(fcgi.log)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--socket-mode", "0888"], "--socket-mode: expected an octal mode"),
+    (["--socket-mode", "4770"], "--socket-mode: expected an octal mode"),
+    (["--socket-mode", "rw-rw----"], "--socket-mode: expected an octal mode"),
+    (["--socket-group", "no-such-group-aigw"], "--socket-group: no group named no-such-group-aigw"),
+    (["--socket-group", ""], "--socket-group: no group named"),
+])
+def test_bad_socket_options_stop_the_program(backend, args, says):
+    path = os.path.join(stk.world_readable_dir(backend.base, "run-bad"), "fcgi.sock")
+    r = subprocess.run([stk.program("aigw-fcgi"), "--listen", path] + args, env=backend.env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr, r.stderr
+    assert not os.path.exists(path)
+
+
+def test_socket_options_need_a_socket_path(backend):
+    for argv in (["--listen", f"127.0.0.1:{stk.free_port()}", "--socket-mode", "0660"],
+                 ["--socket-group", grp.getgrgid(os.getegid()).gr_name]):
+        r = subprocess.run([stk.program("aigw-fcgi")] + argv, env=backend.env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, r.stderr
+        assert "use them with --listen PATH" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- systemd units

@@ -95,6 +95,37 @@ def test_the_decision_limit(stack):
     assert job(stack, a, str(uuid.uuid4())).status_code == 202
 
 
+def test_a_decision_is_limited_within_its_organisation_only(stack):
+    """Another organisation that learns a decision's UUID neither fills its
+    limit nor is blocked by it."""
+    finish_all(stack)
+    tag = uuid.uuid4().hex[:6]
+    a = new_key(stack, f"a-{tag}", f"org-a-{tag}")
+    b = new_key(stack, f"b-{tag}", f"org-b-{tag}")
+    a2 = new_key(stack, f"a2-{tag}", f"org-a-{tag}")
+    decision = str(uuid.uuid4())
+    assert job(stack, b, decision).status_code == 202
+    assert job(stack, b, decision).status_code == 202
+    # org-b is at the decision's limit; org-a is not touched by it
+    assert job(stack, a, decision).status_code == 202
+    assert job(stack, a2, decision).status_code == 202
+    # and each organisation is still held to it
+    assert_error(job(stack, a, decision), 429, "too_many_active_jobs")
+    assert_error(job(stack, a2, decision), 429, "too_many_active_jobs")
+    assert_error(job(stack, b, decision), 429, "too_many_active_jobs")
+
+
+def test_a_decision_of_users_without_an_organisation_is_each_users_own(stack):
+    finish_all(stack)
+    tag = uuid.uuid4().hex[:6]
+    a, b = new_key(stack, f"a-{tag}", ""), new_key(stack, f"b-{tag}", "")
+    decision = str(uuid.uuid4())
+    assert job(stack, a, decision).status_code == 202
+    assert job(stack, a, decision).status_code == 202
+    assert_error(job(stack, a, decision), 429, "too_many_active_jobs")
+    assert job(stack, b, decision).status_code == 202
+
+
 def test_a_replay_is_answered_even_at_the_limit(stack):
     finish_all(stack)
     key = new_key(stack, f"u-{uuid.uuid4().hex[:6]}", "org-replay")

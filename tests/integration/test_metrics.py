@@ -55,6 +55,49 @@ def test_the_exposition_passes_promtool(stack):
     assert 'aigw_queue_depth{type="chat"}' in text and 'aigw_running{type="job"}' in text
 
 
+# Every family README.md's "Metrics" table documents.
+FAMILIES = {
+    "aigw_chats_created_total": "counter",
+    "aigw_jobs_created_total": "counter",
+    "aigw_chats_total": "counter",
+    "aigw_jobs_total": "counter",
+    "aigw_chat_duration_seconds": "histogram",
+    "aigw_job_duration_seconds": "histogram",
+    "aigw_provider_calls_total": "counter",
+    "aigw_provider_latency_seconds": "histogram",
+    "aigw_queue_depth": "gauge",
+    "aigw_running": "gauge",
+    "aigw_oldest_pending_seconds": "gauge",
+    "aigw_stuck_jobs": "gauge",
+    "aigw_workers_alive": "gauge",
+    "aigw_reaper_last_run_timestamp_seconds": "gauge",
+    "aigw_rate_limit_waits_total": "counter",
+    "aigw_rate_limit_wait_seconds_total": "counter",
+}
+
+
+def test_the_list_is_the_readme_table():
+    with open(f"{stk.SRCDIR}/README.md", encoding="utf-8") as f:
+        readme = f.read()
+    section = readme.split("### Metrics", 1)[1].split("\n### ", 1)[0]
+    documented = {}
+    for row in re.findall(r"^\| (`aigw_.*?) \| (\w+) \|", section, re.M):
+        for name in re.findall(r"`(aigw_\w+)`", row[0]):
+            documented[name] = row[1]
+    assert documented == FAMILIES
+
+
+def test_a_fresh_deployment_declares_every_family(own_stack):
+    """Before any chat, job or rate-limit wait, every family has its HELP and
+    TYPE, so dashboards and alerts see it from the start."""
+    text = scrape(own_stack)
+    promtool_check(text)
+    for family, kind in FAMILIES.items():
+        assert re.search(rf"^# HELP {family} \S", text, re.M), family
+        assert f"# TYPE {family} {kind}\n" in text, family
+        assert text.count(f"# TYPE {family} ") == 1, family
+
+
 def test_a_chat_that_completes_and_one_that_fails_move_the_counters(stack):
     before = scrape(stack)
     ok = submit(stack.url(), {"openai": "gpt-4o", "gemini": "gemini-2.5-flash~status=400"},

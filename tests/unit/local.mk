@@ -7,7 +7,7 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_ht
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
-	tests/unit/test_secret
+	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -37,6 +37,12 @@ tests_unit_test_output_LDADD = $(unit_ldadd)
 tests_unit_test_jobs_SOURCES = tests/unit/test_jobs.c
 tests_unit_test_jobs_CFLAGS = $(unit_cflags)
 tests_unit_test_jobs_LDADD = $(unit_ldadd)
+tests_unit_test_listener_SOURCES = tests/unit/test_listener.c
+tests_unit_test_listener_CFLAGS = $(unit_cflags)
+tests_unit_test_listener_LDADD = $(unit_ldadd)
+tests_unit_test_spawn_SOURCES = tests/unit/test_spawn.c
+tests_unit_test_spawn_CFLAGS = $(unit_cflags)
+tests_unit_test_spawn_LDADD = $(unit_ldadd)
 tests_unit_test_secret_SOURCES = tests/unit/test_secret.c
 tests_unit_test_secret_CFLAGS = $(unit_cflags)
 tests_unit_test_secret_LDADD = $(unit_ldadd)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/util.h"
 #include "jobs/jobtype.h"
 
 #define GOOD_STEPS \
@@ -366,12 +367,46 @@ test_check_search_input(void **state)
 	jobtype_free(t);
 }
 
+/* A long name repeated in a message is cut between characters, so the
+ * message stays UTF-8 (it reaches logs and JSON answers). */
+static void
+test_long_names_cut_on_a_character(void **state)
+{
+	char name[128], json[1024], err[512];
+	const char *fmt[] = {
+		"{\"name\":\"t\",\"steps\":[{\"name\":\"a\",\"status_message\":\"A\",\"progress\":100,"
+		"\"provider\":\"%s\",\"model\":\"m\",\"prompt\":\"p\"}]}",
+		"{\"name\":\"t\",\"output_step\":\"%s\",\"steps\":[{\"name\":\"a\",\"status_message\":\"A\","
+		"\"progress\":100,\"provider\":\"openai\",\"model\":\"m\",\"prompt\":\"p\"}]}",
+		"{\"name\":\"t\",\"steps\":[{\"name\":\"a\",\"status_message\":\"A\",\"progress\":100,"
+		"\"provider\":\"openai\",\"model\":\"m\",\"prompt\":\"{{input.%s}}\"}]}",
+	};
+
+	(void)state;
+	/* "x" then e-acutes: byte 64 is the second byte of a character */
+	name[0] = 'x';
+	for (int i = 0; i < 50; i++)
+		memcpy(name + 1 + 2 * i, "\xc3\xa9", 2);
+	name[101] = '\0';
+	for (size_t k = 0; k < sizeof fmt / sizeof fmt[0]; k++) {
+		struct jobtype *t = NULL;
+
+		snprintf(json, sizeof json, fmt[k], name);
+		err[0] = '\0';
+		assert_int_equal(jobtype_parse(json, strlen(json), &t, err, sizeof err), AIGW_ECONFIG);
+		if (utf8_length(err, strlen(err)) < 0)
+			fail_msg("not UTF-8: '%s'", err);
+		assert_non_null(strstr(err, "x\xc3\xa9"));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_declaration),
 		cmocka_unit_test(test_broken_declarations),
+		cmocka_unit_test(test_long_names_cut_on_a_character),
 		cmocka_unit_test(test_shipped_types_load),
 		cmocka_unit_test(test_check_input),
 		cmocka_unit_test(test_search_settings),

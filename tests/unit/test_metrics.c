@@ -90,6 +90,30 @@ test_values_and_unknown_families(void **state)
 	buf_free(&out);
 }
 
+/* A family without a sample yet (no rate-limit wait so far) is still
+ * declared, once, after the samples. */
+static void
+test_families_without_samples_are_declared(void **state)
+{
+	const struct db_metric_sample s = { "aigw_stuck_jobs", "", "", "", 1 };
+	struct metrics_text t;
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, 1 << 20);
+	t = (struct metrics_text){ .out = &out, .err = AIGW_OK };
+	metrics_text_add(&t, &s);
+	metrics_text_finish(&t);
+	assert_int_equal(t.err, AIGW_OK);
+	assert_non_null(strstr(out.data, "# HELP aigw_rate_limit_waits_total Provider calls that"));
+	assert_non_null(strstr(out.data, "# TYPE aigw_rate_limit_waits_total counter\n"));
+	assert_non_null(strstr(out.data, "# TYPE aigw_chat_duration_seconds histogram\n"));
+	/* the family that had a sample is not declared a second time */
+	assert_non_null(strstr(out.data, "# TYPE aigw_stuck_jobs gauge\naigw_stuck_jobs 1\n"));
+	assert_null(strstr(strstr(out.data, "# TYPE aigw_stuck_jobs") + 1, "# TYPE aigw_stuck_jobs"));
+	buf_free(&out);
+}
+
 static void
 test_a_full_buffer_stops_the_rendering(void **state)
 {
@@ -143,6 +167,7 @@ main(void)
 		cmocka_unit_test(test_each_family_gets_its_header_once),
 		cmocka_unit_test(test_histogram_buckets_sum_and_count),
 		cmocka_unit_test(test_values_and_unknown_families),
+		cmocka_unit_test(test_families_without_samples_are_declared),
 		cmocka_unit_test(test_a_full_buffer_stops_the_rendering),
 		cmocka_unit_test(test_access),
 	};

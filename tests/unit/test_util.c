@@ -51,6 +51,35 @@ test_utf8(void **state)
 }
 
 static void
+test_utf8_cut(void **state)
+{
+	(void)state;
+	assert_int_equal(utf8_cut(NULL, 4), 0);
+	assert_int_equal(utf8_cut("", 4), 0);
+	assert_int_equal(utf8_cut("abc", 4), 3);                 /* shorter than max */
+	assert_int_equal(utf8_cut("abcd", 4), 4);                /* exactly max */
+	assert_int_equal(utf8_cut("abcde", 4), 4);               /* ASCII cut anywhere */
+	assert_int_equal(utf8_cut("abc\xc3\xa9", 4), 3);          /* 2-byte char across max */
+	assert_int_equal(utf8_cut("ab\xc3\xa9z", 4), 4);          /* ends right at max */
+	assert_int_equal(utf8_cut("a\xe2\x82\xac", 3), 1);        /* 3-byte char */
+	assert_int_equal(utf8_cut("a\xf0\x9f\x98\x80" "b", 4), 1);   /* 4-byte char */
+	assert_int_equal(utf8_cut("\xf0\x9f\x98\x80", 4), 4);
+	assert_int_equal(utf8_cut("\xf0\x9f\x98\x80", 2), 0);      /* nothing fits whole */
+	assert_int_equal(utf8_cut("abc", 0), 0);
+	/* what a cut keeps is valid UTF-8 */
+	{
+		const char *s = "\xc3\xa9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";
+
+		for (size_t max = 0; max <= strlen(s); max++) {
+			size_t n = utf8_cut(s, max);
+
+			assert_true(n <= max);
+			assert_true(utf8_length(s, n) >= 0);
+		}
+	}
+}
+
+static void
 test_parse_long(void **state)
 {
 	long v = 42;
@@ -131,6 +160,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_buf_ceiling),
 		cmocka_unit_test(test_fd_wait_readable),
