@@ -76,7 +76,21 @@ routes_init(struct runner *r)
 		size_t n;
 
 		rt->desc = &all[i];
-		if (all[i].kind == PROV_BUILTIN || key == NULL || *key == '\0') {
+		switch (prov_state_decide(&all[i], key, r->cfg->mock)) {
+		case PROV_CONFIGURED:
+			break;
+		case PROV_MOCK:
+			log_warn("worker", NULL, "%s: %s is not set; the built-in mock answers its"
+				 " calls (AIGW_MOCK=on)", all[i].name, all[i].key_env);
+			rt->mock = true;
+			continue;
+		case PROV_MISSING:
+			log_info("worker", NULL, "%s: %s is not set; its calls fail", all[i].name,
+				 all[i].key_env);
+			rt->missing = true;
+			continue;
+		}
+		if (all[i].kind == PROV_BUILTIN) {
 			rt->mock = true;
 			continue;
 		}
@@ -393,6 +407,15 @@ task_start(struct runner *r, struct task *t)
 	struct prov_http req;
 	enum aigw_err err;
 
+	if (t->route->missing) {
+		/* Nothing a retry could change: fail now, with the remedy. */
+		char why[160];
+
+		t->attempts++;
+		prov_not_configured_text(t->route->desc, why, sizeof why);
+		fail_task(r, t, PROV_ERR_NOT_CONFIGURED, "%.0s%s", why);
+		return;
+	}
 	if (t->route->desc->kind == PROV_ASYNC && !t->route->mock) {
 		/* Queued for a batch, which writes the result itself. */
 		if (t->ops->delegate(r, t) != AIGW_OK) {

@@ -26,13 +26,14 @@
 
 #define WRITE_RETRY_MS 1000         /* results kept while the database is away */
 
-/* How each provider is reached in this process: its own API, or the
- * built-in mock when its key is not set. */
+/* How each provider is reached in this process: its own API; the built-in
+ * mock when its key is not set and AIGW_MOCK is on; else not at all. */
 struct route {
 	const struct prov_desc *desc;
 	struct prov_config pc;
 	char *base_url;
 	bool mock;
+	bool missing;              /* no key, no mock: every call fails at once */
 	long rpm, tpm;             /* shared limits; 0 = none (always for the mock) */
 	int64_t rate_open_ms;      /* the window was full: no request asks before */
 };

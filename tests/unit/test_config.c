@@ -67,6 +67,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.limit_decision, 2);
 	assert_int_equal(cfg.auth, AUTH_NONE);
 	assert_true(cfg.spawn);
+	assert_false(cfg.mock); /* no answer is made up unless asked for */
 	assert_string_equal(cfg.jobtypes_dir, AIGW_SYSCONFDIR "/aigw/jobtypes.d");
 	assert_int_equal(config_rate_limit(&cfg, "openai")->rpm, 5000);
 	assert_int_equal(config_rate_limit(&cfg, "gemini")->rpm, 10);
