@@ -36,6 +36,7 @@ struct route {
 	bool missing;              /* no key, no mock: every call fails at once */
 	long rpm, tpm;             /* shared limits; 0 = none (always for the mock) */
 	int64_t rate_open_ms;      /* the window was full: no request asks before */
+	int64_t pause_until_ms;    /* paused (a 429 with Retry-After) until then */
 };
 
 /* DELEGATED: an async provider's call, queued for a batch (batch.c), whose
@@ -97,6 +98,8 @@ struct runner {
 	int nbatches;
 	bool batch_calls_waiting;  /* the last look found calls without a batch */
 	int64_t next_form_ms;
+	bool pauses_read;          /* the providers' shared pauses were read ... */
+	int64_t pauses_read_ms;    /* ... at this time */
 	unsigned long listening;   /* db_connection_id LISTEN was issued on; 0: none */
 	bool wake;
 	int slot;
