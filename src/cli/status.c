@@ -5,6 +5,7 @@
 #include "db/db.h"
 #include "db/metrics.h"
 #include "db/workers.h"
+#include "providers/provider.h"
 
 int
 cli_status(const struct aigw_config *cfg, int argc, char **argv)
@@ -38,5 +39,16 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 	printf("last reaper run: %s%s%s%s\n", s.reaper_ran_at,
 	       s.reaper_ago_s[0] == '-' ? "" : " (", s.reaper_ago_s[0] == '-' ? "" : s.reaper_ago_s,
 	       s.reaper_ago_s[0] == '-' ? "" : " s ago)");
+	/* As this environment (the same AIGW_ENV_FILE as the services) reaches
+	 * each provider: the mock standing in for one is never silent. */
+	{
+		size_t n;
+		const struct prov_desc *all = prov_all(&n);
+
+		printf("providers:      ");
+		for (size_t i = 0; i < n; i++)
+			printf(" %s %s%s", all[i].name,
+			       prov_state_name(prov_state_of(&all[i], cfg->mock)), i + 1 < n ? "," : "\n");
+	}
 	return 0;
 }

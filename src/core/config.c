@@ -62,19 +62,20 @@ static const struct var vars[] = {
 	L("AIGW_ANALYSIS_CONCURRENCY", 1, 10000, "5", analysis_concurrency),
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
+	/* Off: an answer is never made up for a provider that has no key. */
+	{ "AIGW_MOCK", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, mock) },
 	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
 	 * always remain for requests that do not wait. */
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
 	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
-	/* RPM defaults from the product's design documents (a provider's
-	 * entry tier). No TPM by default: token limits depend on the model and
-	 * the account's tier, and providers count them differently (Anthropic
-	 * counts input and output apart), so no one number would be right. */
-	RATE(OPENAI, "5000", "0"),
-	RATE(ANTHROPIC, "50", "0"),
-	RATE(GEMINI, "10", "0"),
-	RATE(PERPLEXITY, "50", "0"),
+	/* No limits by default: a limit fits one account's tier, and one set
+	 * too low silently throttles every paid key. A provider's own 429 with
+	 * Retry-After pauses it for every worker instead (worker/rate.h). */
+	RATE(OPENAI, "0", "0"),
+	RATE(ANTHROPIC, "0", "0"),
+	RATE(GEMINI, "0", "0"),
+	RATE(PERPLEXITY, "0", "0"),
 	{ "AIGW_METRICS_ACCESS", VT_METRICS, 0, 0, "local",
 	  offsetof(struct aigw_config, metrics_access) },
 	S("AIGW_METRICS_TOKEN", "", metrics_token),

@@ -58,6 +58,7 @@ struct aigw_config {
 	long analysis_concurrency;  /* analysis jobs running at once */
 	char *jobtypes_dir;
 	long mock_delay_ms;
+	bool mock;               /* a provider without its key answered by the mock */
 	long wait_max;           /* long-polls and event streams waiting at once; 0: auto */
 	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */
 	long sse_max_s;          /* an event stream ends after this long */

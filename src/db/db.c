@@ -644,6 +644,19 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"    AND ($3::bigint = 0 OR w.total - w.upto + $4::bigint <= $3::bigint))"
 		"  + t.win - t.now)))::bigint END"
 		" FROM t, fit" },
+	/* $1 provider $2 ms. A pause only grows; answers the ms the shared
+	 * pause lasts from now, by the database's clock (hosts' clocks may
+	 * differ, their elapsed times do not). */
+	[DB_PAUSE_SET] = { "pause_set", 2,
+		"INSERT INTO provider_pauses AS p (provider, until)"
+		" VALUES ($1::text, statement_timestamp() + $2::bigint * interval '1 millisecond')"
+		" ON CONFLICT (provider) DO UPDATE SET until = greatest(p.until, excluded.until)"
+		" RETURNING greatest(0, ceil(1000 * extract(epoch FROM"
+		"  p.until - statement_timestamp())))::bigint" },
+	/* Every provider paused now, with the ms its pause has left. */
+	[DB_PAUSE_READ] = { "pause_read", 0,
+		"SELECT provider, ceil(1000 * extract(epoch FROM until - statement_timestamp()))::bigint"
+		" FROM provider_pauses WHERE until > statement_timestamp()" },
 	/* $1 id $2 project $3 user $4 org $5 text $6 platforms (JSON array of
 	 * strings) $7 websearch $8 location */
 	[DB_PROMPT_ADD] = { "prompt_add", 8,

@@ -1,7 +1,8 @@
 /*
  * ratelimit.h: provider rate limits shared by every worker on every host
  * (SPEC 3), kept in the database as a sliding window of reservations:
- * one row per request let through, with its estimated tokens.
+ * one row per request let through, with its estimated tokens; and the
+ * providers' pauses (a 429 with Retry-After), one row per provider.
  *
  * db_rate_reserve() either reserves a request or says how long to wait;
  * the caller owns the policy (what a call's tokens are estimated at, what
@@ -43,5 +44,20 @@
  */
 enum aigw_err db_rate_reserve(struct db *db, const char *provider, long rpm, long tpm,
 			      long tokens, int64_t waited_ms, int64_t *wait_ms) AIGW_MUSTCHECK;
+
+/*
+ * Pauses provider for every worker for ms from now, unless it is paused
+ * longer already (a pause only grows). *left_ms receives how long the
+ * shared pause lasts from now. AIGW_EDB: nothing known (*left_ms 0).
+ */
+enum aigw_err db_provider_pause(struct db *db, const char *provider, int64_t ms,
+				int64_t *left_ms) AIGW_MUSTCHECK;
+
+/*
+ * For each of n providers, how long its shared pause lasts from now in
+ * left_ms[i] (0: not paused). AIGW_EDB: every left_ms[i] is 0.
+ */
+enum aigw_err db_provider_pauses(struct db *db, const char *const *providers, size_t n,
+				 int64_t *left_ms) AIGW_MUSTCHECK;
 
 #endif

@@ -150,6 +150,28 @@ chat_request_free(struct chat_request *r)
 	memset(r, 0, sizeof *r);
 }
 
+bool
+chat_models_reachable(json_object *models, bool mock_fallback, struct http_field_error *e)
+{
+	const char *names[CHAT_MODELS_MAX];
+	const struct prov_desc *missing;
+	size_t n = 0;
+	char why[160];
+
+	json_object_object_foreach(models, name, model) {
+		(void)model;
+		if (n == CHAT_MODELS_MAX)
+			return true; /* not a validated models object */
+		names[n++] = name;
+	}
+	missing = prov_none_reachable(names, n, mock_fallback);
+	if (missing == NULL)
+		return true;
+	prov_not_configured_text(missing, why, sizeof why);
+	http_field_error_set(e, 400, "provider_not_configured", "models", "%s", why);
+	return false;
+}
+
 void
 chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
@@ -170,6 +192,12 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		return;
+	}
+	/* A chat naming some providers this host reaches is taken: the
+	 * others fail at once in its results, saying what to set. */
+	if (!chat_models_reachable(cr.models, cfg->mock, &fe)) {
+		http_resp_field_error(req, &fe);
+		goto out;
 	}
 	err = uuid_new(id);
 	if (err != AIGW_OK) {

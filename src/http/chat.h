@@ -39,4 +39,10 @@ enum aigw_err chat_request_parse(const char *body, size_t len, struct chat_reque
 				 struct http_field_error *e) AIGW_MUSTCHECK;
 void chat_request_free(struct chat_request *r);
 
+/* Whether some provider that models names (validated) is reached by this
+ * process: configured, or answered by the mock under mock_fallback. When
+ * none is, false with e filled (400 provider_not_configured, naming the
+ * first one's missing key). Reads the environment. */
+bool chat_models_reachable(json_object *models, bool mock_fallback, struct http_field_error *e);
+
 #endif

@@ -11,6 +11,7 @@
 #include "http/realtime.h"
 #include "http/routes.h"
 #include "http/wake.h"
+#include "providers/provider.h"
 
 /* The largest job view we build around text from the database. */
 #define RESULT_RESPONSE_MAX (16L << 20)
@@ -240,6 +241,33 @@ json_job_id(const char *json, char id[UUID_STR_LEN + 1])
 	return ok;
 }
 
+/*
+ * A job with a step that names no provider this host reaches could only
+ * fail: refused, as a chat naming none is. A step that reaches some of
+ * its providers goes on; the others fail at once in its results.
+ */
+static bool
+job_type_reachable(const struct jobtype *type, bool mock_fallback, struct http_field_error *e)
+{
+	for (size_t s = 0; s < type->nsteps; s++) {
+		const struct jobtype_step *st = &type->steps[s];
+		const char *names[JOBTYPE_MAX_FANOUT];
+		const struct prov_desc *missing;
+		char why[160];
+
+		for (size_t c = 0; c < st->ncalls; c++)
+			names[c] = st->calls[c].provider;
+		missing = prov_none_reachable(names, st->ncalls, mock_fallback);
+		if (missing != NULL) {
+			prov_not_configured_text(missing, why, sizeof why);
+			http_field_error_set(e, 400, "provider_not_configured", "type",
+					     "step %s: %s", st->name, why);
+			return false;
+		}
+	}
+	return true;
+}
+
 void
 jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
@@ -263,6 +291,8 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	err = job_request_parse(req->body.data ? req->body.data : "", req->body.len,
 				t->app->jobtypes, &jr, &fe);
+	if (err == AIGW_OK && !job_type_reachable(jr.type, t->app->cfg->mock, &fe))
+		err = AIGW_EINVAL;
 	if (err == AIGW_EINVAL) {
 		http_resp_field_error(req, &fe);
 		goto out;

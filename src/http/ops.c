@@ -4,11 +4,14 @@
 #include "db/chats.h"
 #include "db/workers.h"
 #include "http/routes.h"
+#include "providers/provider.h"
 
 void
 ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
-	char body[256];
+	char body[1024];
+	const struct prov_desc *all;
+	size_t nprov;
 	long queue = 0, workers = 0;
 	int n;
 
@@ -23,6 +26,18 @@ ops_health(struct http_thread *t, struct http_req *req, const struct route_args 
 	}
 	n = snprintf(body, sizeof body,
 		     "{\"success\":true,\"status\":\"ok\",\"database\":\"ok\","
-		     "\"queue_depth\":%ld,\"workers\":%ld}", queue, workers);
+		     "\"queue_depth\":%ld,\"workers\":%ld,\"providers\":{", queue, workers);
+	/* How each provider is reached from here: no answer is made up
+	 * without the operator seeing it. */
+	all = prov_all(&nprov);
+	for (size_t i = 0; i < nprov && n > 0 && (size_t)n < sizeof body; i++)
+		n += snprintf(body + n, sizeof body - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "",
+			      all[i].name, prov_state_name(prov_state_of(&all[i], t->app->cfg->mock)));
+	if (n > 0 && (size_t)n < sizeof body)
+		n += snprintf(body + n, sizeof body - (size_t)n, "}}");
+	if (n < 0 || (size_t)n >= sizeof body) {
+		http_resp_from_err(req, AIGW_ENOMEM);
+		return;
+	}
 	http_resp_raw(req, 200, body, (size_t)n);
 }

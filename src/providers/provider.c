@@ -40,6 +40,7 @@ static const char *const errclass_names[PROV_ERR__MAX] = {
 	[PROV_ERR_BAD_BODY] = "bad_body",
 	[PROV_ERR_AUTH] = "auth",
 	[PROV_ERR_CLIENT] = "client",
+	[PROV_ERR_NOT_CONFIGURED] = "not_configured",
 };
 
 /* Prefixes of the providers' API keys: a provider that echoes a key in an
@@ -68,6 +69,52 @@ prov_all(size_t *n)
 {
 	*n = sizeof providers / sizeof providers[0];
 	return providers;
+}
+
+enum prov_state
+prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback)
+{
+	enum prov_state s = PROV_CONFIGURED;
+
+	/* No answer is made up unless the operator asked for that. */
+	if (d->kind != PROV_BUILTIN && (key == NULL || key[0] == '\0'))
+		s = mock_fallback ? PROV_MOCK : PROV_MISSING;
+	return s;
+}
+
+enum prov_state
+prov_state_of(const struct prov_desc *d, bool mock_fallback)
+{
+	return prov_state_decide(d, d->key_env != NULL ? getenv(d->key_env) : NULL, mock_fallback);
+}
+
+const char *
+prov_state_name(enum prov_state s)
+{
+	return s == PROV_CONFIGURED ? "configured" : s == PROV_MOCK ? "mock" : "missing";
+}
+
+const struct prov_desc *
+prov_none_reachable(const char *const *names, size_t n, bool mock_fallback)
+{
+	const struct prov_desc *first = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct prov_desc *d = prov_find(names[i]);
+
+		if (d == NULL || prov_state_of(d, mock_fallback) != PROV_MISSING)
+			return NULL;
+		if (first == NULL)
+			first = d;
+	}
+	return first;
+}
+
+void
+prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s is not configured: set %s", d->name,
+		 d->key_env != NULL ? d->key_env : "its key");
 }
 
 void
@@ -151,6 +198,7 @@ prov_err_retryable(enum prov_errclass c)
 	case PROV_ERR_NONE:
 	case PROV_ERR_AUTH:
 	case PROV_ERR_CLIENT:
+	case PROV_ERR_NOT_CONFIGURED:
 	case PROV_ERR__MAX:
 		break;
 	}

@@ -35,6 +35,7 @@ enum prov_errclass {
 	PROV_ERR_BAD_BODY,   /* 2xx but not the expected JSON: retried once */
 	PROV_ERR_AUTH,       /* 401, 403: not retried */
 	PROV_ERR_CLIENT,     /* 400, 404 and other 4xx: not retried */
+	PROV_ERR_NOT_CONFIGURED, /* no key for the provider here: not retried */
 	PROV_ERR__MAX
 };
 
@@ -160,6 +161,27 @@ struct prov_desc {
 	/* PROV_ASYNC only (build and parse are NULL then). */
 	const struct prov_async_ops *async;
 };
+
+/*
+ * How a provider is reached in a process: with its key (CONFIGURED); by
+ * the built-in mock standing in for it (MOCK, only when AIGW_MOCK is on);
+ * or not at all (MISSING: its calls fail at once). The mock provider
+ * itself is always CONFIGURED: naming it is asking for it.
+ */
+enum prov_state { PROV_CONFIGURED, PROV_MOCK, PROV_MISSING };
+
+/* The decision itself, from the key's value (NULL or "": none). Pure. */
+enum prov_state prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback);
+/* The same from this process's environment (d->key_env). Reads only. */
+enum prov_state prov_state_of(const struct prov_desc *d, bool mock_fallback);
+/* "configured", "mock", "missing". */
+const char *prov_state_name(enum prov_state s);
+/* When none of the n providers named (known names) is reached here, the
+ * first of them; else NULL (also for n 0). Reads the environment. */
+const struct prov_desc *prov_none_reachable(const char *const *names, size_t n,
+					    bool mock_fallback);
+/* "openai is not configured: set OPENAI_API_KEY" into buf (cut to len). */
+void prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len);
 
 /* Looks a provider up by its API name; NULL when unknown. */
 const struct prov_desc *prov_find(const char *name);

@@ -452,7 +452,8 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 		call->call.location = it->location;
 		call->call.json_output = it->json_output;
 	}
-	if (b->route == NULL || b->route->mock || b->route->desc->async == NULL)
+	if (b->route == NULL || b->route->mock || b->route->missing ||
+	    b->route->desc->async == NULL)
 		finish(b, "failed", "%s cannot be reached from this worker (is its key set?)",
 		       b->c.provider);
 	else if (b->nitems == 0)
@@ -478,7 +479,7 @@ form(struct runner *r, int64_t now)
 		size_t max;
 
 		/* Only a worker that reaches the provider forms its batches. */
-		if (rt == NULL || rt->mock || rt->desc->async == NULL)
+		if (rt == NULL || rt->mock || rt->missing || rt->desc->async == NULL)
 			continue;
 		r->batch_calls_waiting = true;
 		max = rt->desc->async->max_items;

@@ -76,7 +76,21 @@ routes_init(struct runner *r)
 		size_t n;
 
 		rt->desc = &all[i];
-		if (all[i].kind == PROV_BUILTIN || key == NULL || *key == '\0') {
+		switch (prov_state_decide(&all[i], key, r->cfg->mock)) {
+		case PROV_CONFIGURED:
+			break;
+		case PROV_MOCK:
+			log_warn("worker", NULL, "%s: %s is not set; the built-in mock answers its"
+				 " calls (AIGW_MOCK=on)", all[i].name, all[i].key_env);
+			rt->mock = true;
+			continue;
+		case PROV_MISSING:
+			log_info("worker", NULL, "%s: %s is not set; its calls fail", all[i].name,
+				 all[i].key_env);
+			rt->missing = true;
+			continue;
+		}
+		if (all[i].kind == PROV_BUILTIN) {
 			rt->mock = true;
 			continue;
 		}
@@ -293,6 +307,93 @@ json_retry(struct task *t, struct prov_result *pr)
 	return false;
 }
 
+/*
+ * A 429 with Retry-After pauses the provider for every worker on every
+ * host (shared in the database): the fleet backs off together instead of
+ * each call learning it alone. Written once per pause, not per refusal.
+ */
+static void
+pause_provider(struct runner *r, struct task *t, const struct xfer_result *res)
+{
+	struct route *rt = &r->routes[t->route - r->routes];
+	int64_t now = time_mono_ms(), left = 0;
+	int64_t end = rate_pause_end(res->http_status, res->retry_after_s, now);
+
+	if (end <= rt->pause_until_ms)
+		return;
+	rt->pause_until_ms = end;
+	if (db_provider_pause(r->db, rt->desc->name, end - now, &left) != AIGW_OK)
+		log_debug("worker", t->ops->log_id(t), "%s: cannot share the pause; this worker"
+			  " keeps it", t->provider);
+	rt->pause_until_ms = rate_pause_merge(rt->pause_until_ms, left, time_mono_ms());
+	{
+		const struct log_attr attrs[] = {
+			LOG_STR("provider", t->provider),
+			LOG_NUM("pause_ms", rt->pause_until_ms - now),
+		};
+
+		log_event(LOG_WARN, "worker", t->ops->log_id(t), attrs, 2,
+			  "%s: 429 with Retry-After %ld s; every worker's calls to %s wait %lld ms",
+			  t->provider, res->retry_after_s, t->provider,
+			  (long long)(rt->pause_until_ms - now));
+	}
+}
+
+/* Reads the pauses other workers set, at most every RATE_PAUSE_READ_MS;
+ * while the database cannot say, this worker goes on with what it knows
+ * (a pause spares the provider; it is no limit to keep blindly). */
+static void
+pauses_refresh(struct runner *r, int64_t now)
+{
+	const char **names = calloc(r->nroutes, sizeof *names);
+	int64_t *left = calloc(r->nroutes, sizeof *left);
+
+	r->pauses_read = true;
+	r->pauses_read_ms = now;
+	if (names == NULL || left == NULL)
+		goto out;
+	for (size_t i = 0; i < r->nroutes; i++)
+		names[i] = r->routes[i].desc->name;
+	if (db_provider_pauses(r->db, names, r->nroutes, left) != AIGW_OK) {
+		log_debug("worker", NULL, "cannot read the providers' pauses; asking again in %d ms",
+			  RATE_PAUSE_READ_MS);
+		goto out;
+	}
+	now = time_mono_ms();
+	for (size_t i = 0; i < r->nroutes; i++) {
+		struct route *rt = &r->routes[i];
+		int64_t until = rate_pause_merge(rt->pause_until_ms, left[i], now);
+
+		if (until == rt->pause_until_ms)
+			continue;
+		if (rate_pause_wait(rt->pause_until_ms, now) == 0)
+			log_info("worker", NULL, "%s: paused by another worker for %lld ms",
+				 rt->desc->name, (long long)(until - now));
+		rt->pause_until_ms = until;
+	}
+out:
+	free(names);
+	free(left);
+}
+
+/* False when t's provider is paused: t waits until the pause ends, which
+ * is neither an attempt nor a failure. */
+static bool
+pause_admit(struct runner *r, struct task *t)
+{
+	const struct route *rt = t->route;
+	int64_t now = time_mono_ms();
+
+	if (rate_pause_read_due(r->pauses_read, r->pauses_read_ms, now))
+		pauses_refresh(r, now);
+	now = time_mono_ms();
+	if (rate_pause_wait(rt->pause_until_ms, now) == 0)
+		return true;
+	t->state = TASK_WAITING;
+	t->due_ms = rt->pause_until_ms;
+	return false;
+}
+
 static void
 on_transfer_done(void *arg, const struct xfer_result *res)
 {
@@ -315,6 +416,8 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 		pr.errclass = PROV_ERR_BAD_BODY;
 		pr.error = xstrdup("out of memory while parsing the answer");
 	}
+	if (res->neterr == PROV_ERR_NONE && pr.errclass == PROV_ERR_RATE_LIMIT)
+		pause_provider(r, t, res);
 	if (json_retry(t, &pr)) {
 		prov_result_free(&pr);
 		return;
@@ -393,6 +496,15 @@ task_start(struct runner *r, struct task *t)
 	struct prov_http req;
 	enum aigw_err err;
 
+	if (t->route->missing) {
+		/* Nothing a retry could change: fail now, with the remedy. */
+		char why[160];
+
+		t->attempts++;
+		prov_not_configured_text(t->route->desc, why, sizeof why);
+		fail_task(r, t, PROV_ERR_NOT_CONFIGURED, "%.0s%s", why);
+		return;
+	}
 	if (t->route->desc->kind == PROV_ASYNC && !t->route->mock) {
 		/* Queued for a batch, which writes the result itself. */
 		if (t->ops->delegate(r, t) != AIGW_OK) {
@@ -403,7 +515,7 @@ task_start(struct runner *r, struct task *t)
 		log_info("worker", t->ops->log_id(t), "%s: queued for a batch", t->provider);
 		return;
 	}
-	if (!t->route->mock && !rate_admit(r, t))
+	if (!t->route->mock && (!pause_admit(r, t) || !rate_admit(r, t)))
 		return;
 	t->attempts++;
 	if (t->route->mock) {

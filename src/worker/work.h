@@ -26,15 +26,17 @@
 
 #define WRITE_RETRY_MS 1000         /* results kept while the database is away */
 
-/* How each provider is reached in this process: its own API, or the
- * built-in mock when its key is not set. */
+/* How each provider is reached in this process: its own API; the built-in
+ * mock when its key is not set and AIGW_MOCK is on; else not at all. */
 struct route {
 	const struct prov_desc *desc;
 	struct prov_config pc;
 	char *base_url;
 	bool mock;
+	bool missing;              /* no key, no mock: every call fails at once */
 	long rpm, tpm;             /* shared limits; 0 = none (always for the mock) */
 	int64_t rate_open_ms;      /* the window was full: no request asks before */
+	int64_t pause_until_ms;    /* paused (a 429 with Retry-After) until then */
 };
 
 /* DELEGATED: an async provider's call, queued for a batch (batch.c), whose
@@ -96,6 +98,8 @@ struct runner {
 	int nbatches;
 	bool batch_calls_waiting;  /* the last look found calls without a batch */
 	int64_t next_form_ms;
+	bool pauses_read;          /* the providers' shared pauses were read ... */
+	int64_t pauses_read_ms;    /* ... at this time */
 	unsigned long listening;   /* db_connection_id LISTEN was issued on; 0: none */
 	bool wake;
 	int slot;

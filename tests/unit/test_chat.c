@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "http/chat.h"
 
@@ -41,6 +42,45 @@ test_valid_minimal(void **state)
 	assert_string_equal(r.location, "");
 	assert_int_equal(json_object_object_length(r.models), 1);
 	chat_request_free(&r);
+}
+
+/* Whether a submit names a provider this host reaches (AIGW_MOCK decides
+ * for the ones without a key); models as chat_request_parse checked them. */
+static bool
+reachable(const char *models, bool mock_fallback, struct http_field_error *e)
+{
+	json_object *m = json_tokener_parse(models);
+	bool ok;
+
+	assert_non_null(m);
+	memset(e, 0, sizeof *e);
+	ok = chat_models_reachable(m, mock_fallback, e);
+	json_object_put(m);
+	return ok;
+}
+
+static void
+test_models_reachable(void **state)
+{
+	struct http_field_error e;
+
+	(void)state;
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("ANTHROPIC_API_KEY");
+	assert_false(reachable("{\"openai\":\"gpt-4o\"}", false, &e));
+	assert_int_equal(e.status, 400);
+	assert_string_equal(e.code, "provider_not_configured");
+	assert_string_equal(e.field, "models");
+	assert_string_equal(e.msg, "openai is not configured: set OPENAI_API_KEY");
+	assert_false(reachable("{\"anthropic-batch\":\"c\",\"openai\":\"g\"}", false, &e));
+	assert_string_equal(e.msg, "anthropic-batch is not configured: set ANTHROPIC_API_KEY");
+	/* the mock named, a provider with its key, or the fallback on */
+	assert_true(reachable("{\"openai\":\"g\",\"mock\":\"m\"}", false, &e));
+	assert_true(reachable("{\"mock\":\"m\"}", false, &e));
+	assert_true(reachable("{\"openai\":\"g\"}", true, &e));
+	setenv("ANTHROPIC_API_KEY", "sk-ant-test", 1);
+	assert_true(reachable("{\"openai\":\"g\",\"anthropic\":\"c\"}", false, &e));
+	unsetenv("ANTHROPIC_API_KEY");
 }
 
 static void
@@ -250,6 +290,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_minimal),
 		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_models_reachable),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_duplicate_keys_rejected),
 		cmocka_unit_test(test_deep_nesting_rejected),

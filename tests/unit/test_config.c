@@ -67,13 +67,14 @@ test_defaults(void **state)
 	assert_int_equal(cfg.limit_decision, 2);
 	assert_int_equal(cfg.auth, AUTH_NONE);
 	assert_true(cfg.spawn);
+	assert_false(cfg.mock); /* no answer is made up unless asked for */
 	assert_string_equal(cfg.jobtypes_dir, AIGW_SYSCONFDIR "/aigw/jobtypes.d");
-	assert_int_equal(config_rate_limit(&cfg, "openai")->rpm, 5000);
-	assert_int_equal(config_rate_limit(&cfg, "gemini")->rpm, 10);
-	assert_int_equal(config_rate_limit(&cfg, "anthropic")->rpm, 50);
-	assert_int_equal(config_rate_limit(&cfg, "perplexity")->rpm, 50);
-	for (int i = 0; i < RATE__MAX; i++)
+	/* No provider rate limit unless set: one set too low throttles
+	 * every paid key. */
+	for (int i = 0; i < RATE__MAX; i++) {
+		assert_int_equal(cfg.rate[i].rpm, 0);
 		assert_int_equal(cfg.rate[i].tpm, 0);
+	}
 	config_free(&cfg);
 }
 
@@ -90,7 +91,7 @@ test_rate_limits_by_provider(void **state)
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
 	assert_int_equal(config_rate_limit(&cfg, "gemini")->rpm, 0);
 	assert_int_equal(config_rate_limit(&cfg, "anthropic")->tpm, 40000);
-	assert_int_equal(config_rate_limit(&cfg, "anthropic")->rpm, 50);
+	assert_int_equal(config_rate_limit(&cfg, "anthropic")->rpm, 0);
 	assert_int_equal(config_rate_limit(&cfg, "perplexity")->rpm, 7);
 	assert_int_equal(config_rate_limit(&cfg, "openai")->tpm, 0);
 	/* the built-in mock and unknown names have no limits */

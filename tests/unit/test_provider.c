@@ -149,6 +149,7 @@ test_retryable_and_names(void **state)
 		{ PROV_ERR_BAD_BODY, "bad_body", true },
 		{ PROV_ERR_AUTH, "auth", false },
 		{ PROV_ERR_CLIENT, "client", false },
+		{ PROV_ERR_NOT_CONFIGURED, "not_configured", false },
 	};
 
 	(void)state;
@@ -161,6 +162,65 @@ test_retryable_and_names(void **state)
 	assert_string_equal(prov_errclass_name(PROV_ERR__MAX), "unknown");
 	assert_string_equal(prov_errclass_name((enum prov_errclass)-1), "unknown");
 	assert_false(prov_err_retryable(PROV_ERR__MAX));
+}
+
+/* Whether a provider is reached with its key, by the mock, or not at all,
+ * for every provider and every setting of AIGW_MOCK. */
+static void
+test_route_decision(void **state)
+{
+	size_t n;
+	const struct prov_desc *all = prov_all(&n);
+	char text[160];
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		const struct prov_desc *d = &all[i];
+		bool builtin = d->kind == PROV_BUILTIN;
+
+		assert_int_equal(prov_state_decide(d, "sk-x", false), PROV_CONFIGURED);
+		assert_int_equal(prov_state_decide(d, "sk-x", true), PROV_CONFIGURED);
+		/* The mock named explicitly always answers; a real provider
+		 * without its key falls back to it only when asked to. */
+		assert_int_equal(prov_state_decide(d, NULL, false),
+				 builtin ? PROV_CONFIGURED : PROV_MISSING);
+		assert_int_equal(prov_state_decide(d, "", false),
+				 builtin ? PROV_CONFIGURED : PROV_MISSING);
+		assert_int_equal(prov_state_decide(d, NULL, true),
+				 builtin ? PROV_CONFIGURED : PROV_MOCK);
+		assert_int_equal(prov_state_decide(d, "", true),
+				 builtin ? PROV_CONFIGURED : PROV_MOCK);
+		assert_true(builtin || d->key_env != NULL);
+	}
+	/* The batch providers share their sync sibling's key. */
+	assert_string_equal(prov_find("openai-batch")->key_env, "OPENAI_API_KEY");
+	assert_string_equal(prov_find("anthropic-batch")->key_env, "ANTHROPIC_API_KEY");
+	assert_string_equal(prov_find("snapshot")->key_env, "SNAPSHOT_API_KEY");
+	/* From the environment. */
+	unsetenv("GEMINI_API_KEY");
+	assert_int_equal(prov_state_of(prov_find("gemini"), false), PROV_MISSING);
+	assert_int_equal(prov_state_of(prov_find("gemini"), true), PROV_MOCK);
+	setenv("GEMINI_API_KEY", "AIza-test", 1);
+	assert_int_equal(prov_state_of(prov_find("gemini"), false), PROV_CONFIGURED);
+	unsetenv("GEMINI_API_KEY");
+	assert_int_equal(prov_state_of(prov_find("mock"), false), PROV_CONFIGURED);
+	assert_string_equal(prov_state_name(PROV_CONFIGURED), "configured");
+	assert_string_equal(prov_state_name(PROV_MOCK), "mock");
+	assert_string_equal(prov_state_name(PROV_MISSING), "missing");
+	{
+		const char *none[] = { "gemini", "perplexity" };
+		const char *some[] = { "gemini", "mock" };
+
+		unsetenv("PERPLEXITY_API_KEY");
+		assert_ptr_equal(prov_none_reachable(none, 2, false), prov_find("gemini"));
+		assert_null(prov_none_reachable(none, 2, true));
+		assert_null(prov_none_reachable(some, 2, false));
+		assert_null(prov_none_reachable(none, 0, false));
+	}
+	prov_not_configured_text(prov_find("openai"), text, sizeof text);
+	assert_string_equal(text, "openai is not configured: set OPENAI_API_KEY");
+	prov_not_configured_text(prov_find("snapshot"), text, sizeof text);
+	assert_string_equal(text, "snapshot is not configured: set SNAPSHOT_API_KEY");
 }
 
 static void
@@ -586,6 +646,7 @@ main(void)
 		cmocka_unit_test(test_async_state_and_move),
 		cmocka_unit_test(test_async_jsonl),
 		cmocka_unit_test(test_snippet),
+		cmocka_unit_test(test_route_decision),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_cite),
