@@ -304,12 +304,46 @@ db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
 }
 
 enum aigw_err
-db_chat_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ours)
+db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n, long lease_s)
 {
+	enum { NCOLS = 2 };
+	const char **items[NCOLS] = { NULL };
+	char *arrays[NCOLS] = { NULL };
+	char (*att)[16] = calloc(n ? n : 1, sizeof *att);
 	char lease[24];
+	const char *values[3];
+	PGresult *res = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
 
+	if (att == NULL || !items_new(items, NCOLS, n))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(att[i], sizeof att[i], "%d", rows[i].attempt);
+		items[0][i] = rows[i].chat_id;
+		items[1][i] = att[i];
+		rows[i].ours = false;
+	}
+	err = array_literals(items, NCOLS, n, arrays);
+	if (err != AIGW_OK)
+		goto out;
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	return db_exec_fenced(db, DB_CHAT_RENEW, id, attempt, lease, ours);
+	values[0] = arrays[0];
+	values[1] = arrays[1];
+	values[2] = lease;
+	err = db_exec(db, DB_CHAT_RENEW, values, &res);
+	if (err != AIGW_OK)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		long ord = strtol(PQgetvalue(res, row, 0), NULL, 10);
+
+		if (ord >= 1 && (size_t)ord <= n)
+			rows[ord - 1].ours = true;
+	}
+out:
+	PQclear(res);
+	columns_free(items, arrays, NCOLS);
+	free(att);
+	return err;
 }
 
 enum aigw_err

@@ -94,9 +94,18 @@ enum aigw_err db_chat_write_results(struct db *db, struct db_chat_result *rows,
 enum aigw_err db_chat_finish(struct db *db, const char *id, int attempt,
 			     char status[16]) AIGW_MUSTCHECK;
 
-/* Extends the lease; *ours is false when the chat is no longer ours. */
-enum aigw_err db_chat_renew(struct db *db, const char *id, int attempt, long lease_s,
-			    bool *ours) AIGW_MUSTCHECK;
+/* A lease to renew, and whether it still is ours. */
+struct db_chat_lease {
+	const char *chat_id;
+	int attempt;
+	bool ours;                /* set by db_chat_renew */
+};
+
+/* Extends n leases by lease_s in one statement; each row's ours is false
+ * when its chat is no longer ours. On error every ours is false and
+ * nothing was changed. */
+enum aigw_err db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n,
+			    long lease_s) AIGW_MUSTCHECK;
 
 /* Ends the lease now so another worker claims the chat at once. */
 enum aigw_err db_chat_release(struct db *db, const char *id, int attempt) AIGW_MUSTCHECK;

@@ -185,10 +185,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
 		" RETURNING chat_id, version, status)"
 		" SELECT status, " CHAT_NOTIFY " FROM u" },
-	/* $1 id $2 attempt $3 lease_s */
+	/* $1 ids $2 attempts: array literals; $3 lease_s. Every lease a
+	 * worker holds that is due, in one statement: a row per lease still
+	 * ours, its position in the arrays. */
 	[DB_CHAT_RENEW] = { "chat_renew", 3,
-		"UPDATE chat_results SET lease_until = now() + $3 * interval '1 second'"
-		" WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'" },
+		"UPDATE chat_results r SET lease_until = now() + $3 * interval '1 second'"
+		" FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS x(id, att, ord)"
+		" WHERE r.chat_id = x.id AND r.attempts = x.att AND r.status = 'processing'"
+		" RETURNING x.ord" },
 	/* $1 id $2 attempt: hands a chat back so another worker takes it now. */
 	[DB_CHAT_RELEASE] = { "chat_release", 2,
 		"UPDATE chat_results SET lease_until = now()"

@@ -18,6 +18,7 @@
 #include "db/workers.h"
 #include "jobs/output.h"
 #include "providers/provider.h"
+#include "worker/pace.h"
 #include "worker/rate.h"
 #include "worker/runner.h"
 #include "worker/work.h"
@@ -825,16 +826,22 @@ claim(struct runner *r)
 {
 	struct db_chat_claim *claims = NULL;
 	size_t n = 0;
+	long want;
 	enum aigw_err err;
 
 	r->wake = false;
 	r->next_claim_ms = time_mono_ms() + CLAIM_POLL_MS;
 	if (*r->stop)
 		return 0;
-	if (r->nchats >= r->cfg->worker_chats_max)
+	/* Calls already waiting for room at a provider host: more chats
+	 * would only wait too, while another worker could run them. */
+	if (r->nchats >= r->cfg->worker_chats_max || xfer_waiting(r->xe) > 0)
 		return jobs_claim(r);
-	err = db_chat_claim(r->db, (int)(r->cfg->worker_chats_max - r->nchats), r->cfg->lease_s, r->name,
-			    r->cfg->max_attempts, &claims, &n);
+	want = r->cfg->worker_chats_max - r->nchats;
+	if (want > r->claim_limit)
+		want = r->claim_limit;
+	err = db_chat_claim(r->db, (int)want, r->cfg->lease_s, r->name, r->cfg->max_attempts,
+			    &claims, &n);
 	if (err != AIGW_OK)
 		return jobs_claim(r);
 	for (size_t i = 0; i < n; i++) {
@@ -915,12 +922,60 @@ heartbeat(struct runner *r, int64_t now)
 		r->idle_since_ms = 0;
 }
 
+/*
+ * Renews every chat lease due within the next half of a renewal period, in
+ * one statement, before anything else a turn does: claims and writes must
+ * never make a lease wait. Leases renewed together fall due together, so a
+ * worker sends about three of these a lease however many chats it holds.
+ */
+static void
+chats_renew(struct runner *r, int64_t now)
+{
+	int64_t period = r->cfg->lease_s * 1000 / 3, soon = now + period / 2;
+	struct db_chat_lease *rows = NULL;
+	struct chat_run **owners = NULL;
+	size_t n = 0, due = 0;
+
+	for (struct chat_run *ch = r->chats; ch != NULL; ch = ch->next)
+		due += ch->finish_retry_ms != -1 && ch->renew_ms <= soon;
+	if (due == 0)
+		return;
+	rows = calloc(due, sizeof *rows);
+	owners = calloc(due, sizeof *owners);
+	if (rows == NULL || owners == NULL)
+		goto out; /* tried again next turn */
+	for (struct chat_run *ch = r->chats; ch != NULL && n < due; ch = ch->next) {
+		if (ch->finish_retry_ms == -1 || ch->renew_ms > soon)
+			continue;
+		rows[n] = (struct db_chat_lease){ .chat_id = ch->c.chat_id, .attempt = ch->c.attempt };
+		owners[n++] = ch;
+	}
+	if (db_chat_renew(r->db, rows, n, r->cfg->lease_s) != AIGW_OK) {
+		/* The database is away: ask again soon, while the leases last. */
+		for (size_t i = 0; i < n; i++)
+			owners[i]->renew_ms = now + WRITE_RETRY_MS;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].ours) {
+			owners[i]->renew_ms = now + period;
+			continue;
+		}
+		log_warn("worker", owners[i]->c.chat_id, "lease lost; dropping the chat");
+		chat_remove(r, owners[i]);
+	}
+out:
+	free(rows);
+	free(owners);
+}
+
 static int64_t
 turn(struct runner *r)
 {
 	int64_t now, next;
 	struct chat_run *ch, *nextch;
 
+	chats_renew(r, time_mono_ms());
 	chats_write(r);
 	now = time_mono_ms();
 	next = now + TURN_MAX_MS;
@@ -935,17 +990,6 @@ turn(struct runner *r)
 		if (ch->finish_retry_ms == -1) {
 			chat_remove(r, ch);
 			continue;
-		}
-		if (now >= ch->renew_ms) {
-			bool ours = true;
-
-			if (db_chat_renew(r->db, ch->c.chat_id, ch->c.attempt, r->cfg->lease_s,
-					  &ours) == AIGW_OK && !ours) {
-				log_warn("worker", ch->c.chat_id, "lease lost; dropping the chat");
-				chat_remove(r, ch);
-				continue;
-			}
-			ch->renew_ms = now + r->cfg->lease_s * 1000 / 3;
 		}
 		if (ch->renew_ms < next)
 			next = ch->renew_ms;
@@ -1160,15 +1204,21 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	log_info("worker", NULL, "started in slot %d", r.slot);
 	r.idle_since_ms = time_mono_ms();
 	r.wake = true;
+	r.claim_limit = pace_claim_start(cfg->worker_chats_max);
 	for (;;) {
-		int64_t next, now;
+		int64_t next, now, turn_start;
 		PGconn *conn;
 		int fd = -1;
 
 		listen_if_needed(&r);
+		/* The slot's heartbeat first: a long turn must not let it go
+		 * stale. */
+		turn_start = time_mono_ms();
+		heartbeat(&r, turn_start);
 		next = turn(&r);
 		now = time_mono_ms();
-		heartbeat(&r, now);
+		r.claim_limit = pace_claim_next(r.claim_limit, now - turn_start, cfg->lease_s,
+						cfg->worker_chats_max);
 		reap(&r, now);
 		if (*stop && !stopping(&r, now, &next))
 			break;

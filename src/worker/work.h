@@ -107,6 +107,7 @@ struct runner {
 	char host[64];
 	char name[96];
 	int64_t next_claim_ms;
+	long claim_limit;          /* chats one claim takes at most (worker/pace.h) */
 	int64_t next_heartbeat_ms;
 	int64_t idle_since_ms;
 	int64_t next_reap_ms;

@@ -3,6 +3,10 @@
  *
  * One wait per loop turn: curl_multi_poll() watches the transfers' sockets
  * and one extra descriptor (the database's), with the caller's timeout.
+ *
+ * A transfer joins the multi handle only while its host has room in its
+ * congestion window (worker/hostwin.h); until then it waits in the host's
+ * queue, in order, with no curl timer running: waiting is not an attempt.
  */
 #include "config.h"
 
@@ -13,7 +17,18 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "worker/hostwin.h"
 #include "worker/xfer.h"
+
+/* scheme://host:port of a URL, the unit a window is kept for. */
+#define ORIGIN_MAX 256
+
+struct xfer_host {
+	char origin[ORIGIN_MAX];
+	struct hostwin win;
+	int active;                  /* transfers in the multi handle */
+	struct xfer *wait_head, *wait_tail;
+};
 
 struct xfer {
 	CURL *easy;
@@ -22,21 +37,56 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	xfer_done_fn done;
 	void *arg;
-	int64_t started_ms;
+	int64_t started_ms;          /* when it joined the multi handle */
 	bool too_big;
+	bool active;                 /* in the multi handle */
+	bool queued;                 /* in its host's queue */
+	size_t host;                 /* index in the engine's hosts */
 	struct xfer *prev, *next;    /* the engine's list of transfers */
+	struct xfer *wait_next;      /* the host's queue, while waiting */
 };
 
 struct xfer_engine {
 	CURLM *multi;
-	int in_flight;
+	long host_connections;
+	int in_flight;               /* active and waiting */
+	int waiting;
 	struct xfer *head;
+	struct xfer_host *hosts;
+	size_t nhosts;
 };
+
+/* Takes x out of its host's queue (it is in it). */
+static void
+unqueue(struct xfer_host *h, struct xfer *x)
+{
+	struct xfer **pp = &h->wait_head, *prev = NULL;
+
+	while (*pp != NULL && *pp != x) {
+		prev = *pp;
+		pp = &(*pp)->wait_next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = x->wait_next;
+	if (h->wait_tail == x)
+		h->wait_tail = prev;
+	x->wait_next = NULL;
+}
 
 static void
 unlink_xfer(struct xfer_engine *xe, struct xfer *x)
 {
-	curl_multi_remove_handle(xe->multi, x->easy);
+	struct xfer_host *h = &xe->hosts[x->host];
+
+	if (x->active) {
+		curl_multi_remove_handle(xe->multi, x->easy);
+		h->active--;
+	} else if (x->queued) {
+		unqueue(h, x);
+		xe->waiting--;
+	}
+	x->active = x->queued = false;
 	if (x->prev != NULL)
 		x->prev->next = x->next;
 	else
@@ -45,6 +95,84 @@ unlink_xfer(struct xfer_engine *xe, struct xfer *x)
 		x->next->prev = x->prev;
 	x->prev = x->next = NULL;
 	xe->in_flight--;
+}
+
+/* The origin (scheme://authority) of url: the part before the first '/'
+ * after "://", or the whole URL. Cut at ORIGIN_MAX - 1 bytes. */
+static void
+origin_of(const char *url, char out[ORIGIN_MAX])
+{
+	const char *sep = strstr(url, "://");
+	const char *end = sep != NULL ? strchr(sep + 3, '/') : NULL;
+	size_t n = end != NULL ? (size_t)(end - url) : strlen(url);
+
+	if (n >= ORIGIN_MAX)
+		n = ORIGIN_MAX - 1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+}
+
+/* The index of url's host, added when new; -1 on ENOMEM. */
+static long
+host_find(struct xfer_engine *xe, const char *url)
+{
+	char origin[ORIGIN_MAX];
+	struct xfer_host *grown;
+
+	origin_of(url, origin);
+	for (size_t i = 0; i < xe->nhosts; i++)
+		if (strcmp(xe->hosts[i].origin, origin) == 0)
+			return (long)i;
+	grown = realloc(xe->hosts, (xe->nhosts + 1) * sizeof *grown);
+	if (grown == NULL)
+		return -1;
+	xe->hosts = grown;
+	memset(&grown[xe->nhosts], 0, sizeof *grown);
+	memcpy(grown[xe->nhosts].origin, origin, sizeof origin);
+	hostwin_init(&grown[xe->nhosts].win, xe->host_connections);
+	return (long)xe->nhosts++;
+}
+
+/* Moves x into the multi handle: its timeout starts now. */
+static enum aigw_err
+activate(struct xfer_engine *xe, struct xfer *x, int64_t now)
+{
+	if (curl_multi_add_handle(xe->multi, x->easy) != CURLM_OK)
+		return AIGW_EIO;
+	x->active = true;
+	x->started_ms = now;
+	xe->hosts[x->host].active++;
+	return AIGW_OK;
+}
+
+/*
+ * Sends what the host's window has room for, oldest first. A transfer curl
+ * refuses to add ends at once as a network failure through its callback,
+ * which must therefore not be running inside another engine call.
+ */
+static void finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now);
+
+static void
+host_pump(struct xfer_engine *xe, size_t host, int64_t now)
+{
+	struct xfer_host *h = &xe->hosts[host];
+
+	while (h->wait_head != NULL && h->active < hostwin_limit(&h->win)) {
+		struct xfer *x = h->wait_head;
+
+		h->wait_head = x->wait_next;
+		if (h->wait_head == NULL)
+			h->wait_tail = NULL;
+		x->wait_next = NULL;
+		x->queued = false;
+		xe->waiting--;
+		if (activate(xe, x, now) != AIGW_OK) {
+			snprintf(x->errbuf, sizeof x->errbuf, "curl refused the transfer");
+			x->started_ms = now;
+			finish(xe, x, CURLE_FAILED_INIT, now);
+			h = &xe->hosts[host];
+		}
+	}
 }
 
 struct xfer_engine *
@@ -66,6 +194,7 @@ xfer_engine_new(long host_connections)
 	 * flight needs a connection of its own (HTTP/1.1), and idle ones are
 	 * reused. */
 	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections);
+	xe->host_connections = host_connections;
 	return xe;
 }
 
@@ -97,6 +226,7 @@ xfer_engine_free(struct xfer_engine *xe)
 	while (xe->head != NULL)
 		xfer_cancel(xe, xe->head);
 	curl_multi_cleanup(xe->multi);
+	free(xe->hosts);
 	free(xe);
 	curl_global_cleanup();
 }
@@ -105,6 +235,12 @@ int
 xfer_in_flight(const struct xfer_engine *xe)
 {
 	return xe->in_flight;
+}
+
+int
+xfer_waiting(const struct xfer_engine *xe)
+{
+	return xe->waiting;
 }
 
 static size_t
@@ -140,6 +276,8 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	   xfer_done_fn done, void *arg, struct xfer **out)
 {
 	struct xfer *x;
+	struct xfer_host *target;
+	long host;
 	enum aigw_err err = AIGW_ENOMEM;
 
 	*out = NULL;
@@ -180,9 +318,25 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "aigw/" PACKAGE_VERSION) != CURLE_OK)
 		goto fail;
-	if (curl_multi_add_handle(xe->multi, x->easy) != CURLM_OK)
+	host = host_find(xe, req->url);
+	if (host < 0) {
+		err = AIGW_ENOMEM;
 		goto fail;
-	x->started_ms = time_mono_ms();
+	}
+	x->host = (size_t)host;
+	target = &xe->hosts[x->host];
+	if (target->wait_head == NULL && target->active < hostwin_limit(&target->win)) {
+		if (activate(xe, x, time_mono_ms()) != AIGW_OK)
+			goto fail;
+	} else {
+		if (target->wait_tail != NULL)
+			target->wait_tail->wait_next = x;
+		else
+			target->wait_head = x;
+		target->wait_tail = x;
+		x->queued = true;
+		xe->waiting++;
+	}
 	x->next = xe->head;
 	if (xe->head != NULL)
 		xe->head->prev = x;
@@ -211,14 +365,16 @@ xfer_wait(struct xfer_engine *xe, int extra_fd, int timeout_ms)
 }
 
 static void
-finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc)
+finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now)
 {
 	struct xfer_result r;
 	curl_off_t retry_after = -1;
 	long status = 0;
+	size_t host = x->host;
+	bool was_active = x->active;
 
 	memset(&r, 0, sizeof r);
-	r.elapsed_ms = time_mono_ms() - x->started_ms;
+	r.elapsed_ms = now - x->started_ms;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
 		retry_after = -1;
@@ -237,6 +393,18 @@ finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc)
 		r.neterr_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 		r.body = "";
 	}
+	if (was_active) {
+		struct xfer_host *h = &xe->hosts[host];
+		long before = hostwin_limit(&h->win);
+
+		if (hostwin_update(&h->win, hostwin_signal_of(r.http_status != 0 ? r.http_status : status,
+							      r.neterr),
+				   x->started_ms, now))
+			log_info("xfer", NULL, "%s: %ld calls at once, not %ld, after %s",
+				 h->origin, hostwin_limit(&h->win), before,
+				 r.neterr == PROV_ERR_TIMEOUT ? "a timeout" :
+				 r.neterr != PROV_ERR_NONE ? "a failed connection" : "an overload answer");
+	}
 	unlink_xfer(xe, x);
 	x->done(x->arg, &r);
 	xfer_free(x);
@@ -247,8 +415,10 @@ xfer_run(struct xfer_engine *xe)
 {
 	CURLMsg *msg;
 	int running = 0, left = 0;
+	int64_t now;
 
 	curl_multi_perform(xe->multi, &running);
+	now = time_mono_ms();
 	while ((msg = curl_multi_info_read(xe->multi, &left)) != NULL) {
 		struct xfer *x = NULL;
 
@@ -256,8 +426,14 @@ xfer_run(struct xfer_engine *xe)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (x != NULL)
-			finish(xe, x, msg->data.result);
+			finish(xe, x, msg->data.result, now);
 	}
+	/* Room freed by the transfers that ended (or by cancels), and the
+	 * windows that grew, go to the transfers waiting. */
+	for (size_t i = 0; i < xe->nhosts; i++)
+		host_pump(xe, i, now);
+	if (xe->waiting > 0)
+		curl_multi_perform(xe->multi, &running);
 }
 
 int64_t

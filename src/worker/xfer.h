@@ -35,8 +35,9 @@ struct xfer_result {
 
 typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
 
-/* At most host_connections connections to one host at once (more
- * transfers wait for one); NULL on failure (curl could not be
+/* At most host_connections transfers to one host at once, fewer while the
+ * host shows overload (worker/hostwin.h); more wait in the engine, their
+ * timeout not yet running. NULL on failure (curl could not be
  * initialised). */
 struct xfer_engine *xfer_engine_new(long host_connections);
 /* Abandons every transfer in flight without callbacks. */
@@ -48,7 +49,11 @@ enum aigw_err xfer_start(struct xfer_engine *xe, const struct prov_http *req, lo
 			 xfer_done_fn done, void *arg, struct xfer **out) AIGW_MUSTCHECK;
 /* Abandons one transfer; its callback never runs. */
 void xfer_cancel(struct xfer_engine *xe, struct xfer *x);
+/* Transfers started and not ended: sending, and waiting for room in their
+ * host's window. */
 int xfer_in_flight(const struct xfer_engine *xe);
+/* Of those, the ones waiting for room (worker/hostwin.h). */
+int xfer_waiting(const struct xfer_engine *xe);
 
 /* Waits up to timeout_ms for network activity or for extra_fd (-1 for
  * none) to become readable. AIGW_EIO when polling itself failed. */

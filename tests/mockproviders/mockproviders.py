@@ -136,23 +136,40 @@ class BadRequest(Exception):
         self.param = param
 
 
+_gates = {}
+_gates_lock = threading.Lock()
+
+
+def capacity_gate(provider, base, capacity):
+    """The semaphore of ~capacity=N for one provider and base model: at most
+    N such requests are served at once, the others wait in line for their
+    turn, as an overloaded provider's queue does (the client's timeout runs
+    meanwhile)."""
+    key = (provider, base, capacity)
+    with _gates_lock:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = threading.Semaphore(capacity)
+        return gate
+
+
 def parse_model(full):
     """Split 'base~k=v~flag' into (base, directives dict). Raises BadRequest."""
     parts = full.split("~")
     base = parts[0]
     d = {"delay": 0, "status": None, "fail": None, "retry_after": None,
-         "garbage": False, "hang": False, "json": False}
+         "garbage": False, "hang": False, "json": False, "capacity": None}
     for p in parts[1:]:
         if not p:
             continue
         k, eq, v = p.partition("=")
         k = k.strip().lower()
         try:
-            if k in ("delay", "status", "fail"):
+            if k in ("delay", "status", "fail", "capacity"):
                 if not eq:
                     raise ValueError
                 n = int(v)
-                if n < 0:
+                if n < 0 or (k == "capacity" and n < 1):
                     raise ValueError
                 if k == "delay":
                     n = min(n, MAX_DELAY_MS)
@@ -827,7 +844,11 @@ class Handler(BaseHTTPRequestHandler):
         delay_ms = d["delay"] if d else 0
 
         def answer(status, body, ctype="application/json", headers=None):
-            if delay_ms:
+            if d and d["capacity"]:
+                with capacity_gate(P.name, base, d["capacity"]):
+                    if delay_ms:
+                        time.sleep(delay_ms / 1000.0)
+            elif delay_ms:
                 time.sleep(delay_ms / 1000.0)
             st.finish(entry, status)
             self.send(status, body, ctype, headers)

@@ -5,7 +5,7 @@ unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
 core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_http \
 	tests/unit/test_chat tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
-	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_metrics \
+	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
 	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener
 TESTS += $(core_unit_tests)
@@ -52,6 +52,12 @@ tests_unit_test_db_LDADD = $(unit_ldadd)
 tests_unit_test_rate_SOURCES = tests/unit/test_rate.c
 tests_unit_test_rate_CFLAGS = $(unit_cflags)
 tests_unit_test_rate_LDADD = $(unit_ldadd)
+tests_unit_test_hostwin_SOURCES = tests/unit/test_hostwin.c
+tests_unit_test_hostwin_CFLAGS = $(unit_cflags)
+tests_unit_test_hostwin_LDADD = $(unit_ldadd)
+tests_unit_test_pace_SOURCES = tests/unit/test_pace.c
+tests_unit_test_pace_CFLAGS = $(unit_cflags)
+tests_unit_test_pace_LDADD = $(unit_ldadd)
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CFLAGS = $(unit_cflags)
 tests_unit_test_metrics_LDADD = $(unit_ldadd)
