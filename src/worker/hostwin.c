@@ -33,11 +33,16 @@ hostwin_signal_of(long http_status, enum prov_errclass neterr)
 }
 
 bool
-hostwin_update(struct hostwin *w, enum hostwin_signal sig, int64_t started_ms, int64_t now)
+hostwin_update(struct hostwin *w, enum hostwin_signal sig, long in_flight, int64_t started_ms,
+	       int64_t now)
 {
 	if (sig == HOSTWIN_OVERLOAD) {
 		if (w->cut_ms != 0 && started_ms <= w->cut_ms)
 			return false;
+		/* Half of what was really in flight: a window far above the
+		 * calls there are would still be above them once halved. */
+		if (in_flight >= 0 && (double)in_flight < w->window)
+			w->window = (double)in_flight;
 		w->window /= 2;
 		if (w->window < 1)
 			w->window = 1;

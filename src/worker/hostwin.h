@@ -2,10 +2,14 @@
  * hostwin.h: how many calls one worker sends one provider host at once.
  *
  * A congestion window moved by how calls end, as TCP moves its own: it
- * starts small and grows by one a call that ends well (doubling every
- * round of calls, "slow start") until the host first shows overload (a
- * timeout, a 429, 503 or 529, a broken connection); then it halves, and
- * grows again by one a round (additive increase, multiplicative decrease).
+ * starts at HOSTWIN_START and grows by one a call that ends well (doubling
+ * every round of calls, "slow start") until the host first shows overload
+ * (a timeout, a 429, 503 or 529, a broken connection); then it becomes half
+ * the calls in flight, and grows again by one a round (additive increase,
+ * multiplicative decrease). The start is a trade: a burst larger than it
+ * takes a round more for each doubling, and calls sent past what a host
+ * can serve are served late and sent again; 128 covers an ordinary burst
+ * (a hundred chats of a few providers) at once.
  * Calls past the window wait in the worker, not at the host: they are not
  * attempts and their time does not count against the attempt timeout.
  *
@@ -21,7 +25,7 @@
 #include "providers/provider.h"
 
 /* The window a host starts with (or max, when that is smaller). */
-#define HOSTWIN_START 32
+#define HOSTWIN_START 128
 
 enum hostwin_signal {
 	HOSTWIN_OK,        /* an answer the host served without strain (errors included) */
@@ -45,11 +49,13 @@ long hostwin_limit(const struct hostwin *w);
 enum hostwin_signal hostwin_signal_of(long http_status, enum prov_errclass neterr);
 
 /*
- * A call sent at started_ms ended at now with sig. An overload cuts the
- * window in half at most once a round: calls sent before the last cut were
- * sent under the old window and say nothing about the new one. Returns
- * true when the window was cut (worth a log line).
+ * A call sent at started_ms ended at now with sig, while in_flight calls
+ * (itself included) were in flight to the host. An overload cuts the
+ * window to half of those, at most once a round: calls sent before the
+ * last cut were sent under the old window and say nothing about the new
+ * one. Returns true when the window was cut (worth a log line).
  */
-bool hostwin_update(struct hostwin *w, enum hostwin_signal sig, int64_t started_ms, int64_t now);
+bool hostwin_update(struct hostwin *w, enum hostwin_signal sig, long in_flight,
+		    int64_t started_ms, int64_t now);
 
 #endif

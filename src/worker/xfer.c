@@ -399,7 +399,7 @@ finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now)
 
 		if (hostwin_update(&h->win, hostwin_signal_of(r.http_status != 0 ? r.http_status : status,
 							      r.neterr),
-				   x->started_ms, now))
+				   h->active, x->started_ms, now))
 			log_info("xfer", NULL, "%s: %ld calls at once, not %ld, after %s",
 				 h->origin, hostwin_limit(&h->win), before,
 				 r.neterr == PROV_ERR_TIMEOUT ? "a timeout" :

@@ -19,7 +19,7 @@ test_starts_small_and_never_past_max(void **state)
 	hostwin_init(&w, 5);
 	assert_int_equal(hostwin_limit(&w), 5);
 	for (int i = 0; i < 100; i++)
-		hostwin_update(&w, HOSTWIN_OK, i, i + 1);
+		hostwin_update(&w, HOSTWIN_OK, 1, i, i + 1);
 	assert_int_equal(hostwin_limit(&w), 5);
 	hostwin_init(&w, 0);
 	assert_int_equal(hostwin_limit(&w), 1);
@@ -38,7 +38,7 @@ test_slow_start_doubles_each_round(void **state)
 		long n = hostwin_limit(&w);
 
 		for (long i = 0; i < n; i++)
-			hostwin_update(&w, HOSTWIN_OK, now, now + 200);
+			hostwin_update(&w, HOSTWIN_OK, n, now, now + 200);
 		now += 200;
 	}
 	assert_int_equal(hostwin_limit(&w), HOSTWIN_START * 8);
@@ -53,15 +53,29 @@ test_overload_halves_once_a_round(void **state)
 	hostwin_init(&w, 4096);
 	/* Every call of a round times out: one cut, not one per call. */
 	for (int i = 0; i < HOSTWIN_START; i++)
-		assert_int_equal(hostwin_update(&w, HOSTWIN_OVERLOAD, 1000, 31000 + i), i == 0);
+		assert_int_equal(hostwin_update(&w, HOSTWIN_OVERLOAD, HOSTWIN_START - i, 1000,
+						31000 + i), i == 0);
 	assert_int_equal(hostwin_limit(&w), HOSTWIN_START / 2);
 	/* A call sent after the cut that times out cuts again. */
-	assert_true(hostwin_update(&w, HOSTWIN_OVERLOAD, 31001, 62000));
+	assert_true(hostwin_update(&w, HOSTWIN_OVERLOAD, HOSTWIN_START / 2, 31001, 62000));
 	assert_int_equal(hostwin_limit(&w), HOSTWIN_START / 4);
 	/* Never below one. */
-	for (int64_t t = 62001; t < 62020; t += 2)
-		hostwin_update(&w, HOSTWIN_OVERLOAD, t, t + 1);
+	for (int64_t t = 62001; t < 62040; t += 2)
+		hostwin_update(&w, HOSTWIN_OVERLOAD, HOSTWIN_START, t, t + 1);
 	assert_int_equal(hostwin_limit(&w), 1);
+}
+
+static void
+test_a_cut_halves_what_was_in_flight(void **state)
+{
+	struct hostwin w;
+
+	(void)state;
+	/* A window far above the calls there are: halving it alone would
+	 * change nothing. */
+	hostwin_init(&w, 4096);
+	hostwin_update(&w, HOSTWIN_OVERLOAD, 40, 0, 10);
+	assert_int_equal(hostwin_limit(&w), 20);
 }
 
 static void
@@ -71,12 +85,12 @@ test_after_a_cut_grows_by_one_a_round(void **state)
 
 	(void)state;
 	hostwin_init(&w, 4096);
-	hostwin_update(&w, HOSTWIN_OVERLOAD, 0, 10);
+	hostwin_update(&w, HOSTWIN_OVERLOAD, 32, 0, 10);
 	assert_int_equal(hostwin_limit(&w), 16);
 	for (int i = 0; i < 16; i++)
-		hostwin_update(&w, HOSTWIN_OK, 20, 30);
+		hostwin_update(&w, HOSTWIN_OK, 16, 20, 30);
 	assert_int_equal(hostwin_limit(&w), 16); /* 16.97...: not yet 17 */
-	hostwin_update(&w, HOSTWIN_OK, 20, 30);
+	hostwin_update(&w, HOSTWIN_OK, 16, 20, 30);
 	assert_int_equal(hostwin_limit(&w), 17);
 }
 
@@ -102,6 +116,7 @@ main(void)
 		cmocka_unit_test(test_starts_small_and_never_past_max),
 		cmocka_unit_test(test_slow_start_doubles_each_round),
 		cmocka_unit_test(test_overload_halves_once_a_round),
+		cmocka_unit_test(test_a_cut_halves_what_was_in_flight),
 		cmocka_unit_test(test_after_a_cut_grows_by_one_a_round),
 		cmocka_unit_test(test_signals),
 	};
