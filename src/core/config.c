@@ -67,6 +67,8 @@ static const struct var vars[] = {
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
 	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
+	/* Up to wait=N's own bound (RT_WAIT_MAX_S). */
+	L("AIGW_CGI_WAIT_MAX_S", 0, 30, "10", cgi_wait_max_s),
 	/* RPM defaults from the product's design documents (a provider's
 	 * entry tier). No TPM by default: token limits depend on the model and
 	 * the account's tier, and providers count them differently (Anthropic

@@ -15,9 +15,11 @@
  * connection serves its next request clean.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -29,27 +31,81 @@
 void
 rt_gate_init(struct rt_gate *g, long max)
 {
-	atomic_init(&g->waiting, 0);
+	pthread_mutex_init(&g->lock, NULL);
 	g->max = max < 1 ? 1 : max;
-}
-
-bool
-rt_gate_enter(struct rt_gate *g)
-{
-	if (g == NULL)
-		return true;
-	if (atomic_fetch_add(&g->waiting, 1) >= g->max) {
-		atomic_fetch_sub(&g->waiting, 1);
-		return false;
-	}
-	return true;
+	g->waiting = 0;
+	g->closed = false;
+	g->places = NULL;
 }
 
 void
-rt_gate_leave(struct rt_gate *g)
+rt_gate_destroy(struct rt_gate *g)
 {
-	if (g != NULL)
-		atomic_fetch_sub(&g->waiting, 1);
+	pthread_mutex_destroy(&g->lock);
+}
+
+bool
+rt_gate_enter(struct rt_gate *g, struct rt_place *p, int wake_fd)
+{
+	bool in;
+
+	if (g == NULL)
+		return true;
+	p->wake_fd = wake_fd;
+	pthread_mutex_lock(&g->lock);
+	in = g->waiting < g->max;
+	if (in) {
+		g->waiting++;
+		p->next = g->places;
+		g->places = p;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return in;
+}
+
+void
+rt_gate_leave(struct rt_gate *g, struct rt_place *p)
+{
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	for (struct rt_place **q = &g->places; *q != NULL; q = &(*q)->next) {
+		if (*q == p) {
+			*q = p->next;
+			g->waiting--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+rt_gate_close(struct rt_gate *g)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&g->lock);
+	g->closed = true;
+	/* Under the lock: a request checks rt_gate_closed() after its last
+	 * drain of the eventfd, so it sees either the flag or this wake. The
+	 * counter only has to be non-zero: a full one is fine. */
+	for (struct rt_place *p = g->places; p != NULL; p = p->next)
+		if (p->wake_fd >= 0)
+			(void)write(p->wake_fd, &one, sizeof one);
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool
+rt_gate_closed(struct rt_gate *g)
+{
+	bool closed;
+
+	if (g == NULL)
+		return false;
+	pthread_mutex_lock(&g->lock);
+	closed = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return closed;
 }
 
 long
@@ -282,10 +338,11 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 {
 	struct rt_state s = { 0 };
 	struct watch w = { 0 };
+	struct rt_place place;
 	bool entered = false;
 	enum db_wait_result woke;
 	int64_t deadline;
-	long since;
+	long since, wait_s = p->wait_s;
 	enum aigw_err err;
 
 	err = src->read(t, req, id, &s);
@@ -295,14 +352,16 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	}
 	/* Without since, "a change" is one after the version seen now. */
 	since = p->has_since ? p->since : s.version;
-	if (!p->has_wait || p->wait_s == 0 || s.version > since)
+	if (t->app->cgi && wait_s > t->app->cfg->cgi_wait_max_s)
+		wait_s = t->app->cfg->cgi_wait_max_s;
+	if (!p->has_wait || wait_s == 0 || s.version > since)
 		goto answer;
-	if (!rt_gate_enter(gate_of(t))) {
+	if (!rt_gate_enter(gate_of(t), &place, t->wake_fd)) {
 		resp_busy(req);
 		goto out;
 	}
 	entered = true;
-	deadline = time_mono_ms() + p->wait_s * 1000;
+	deadline = time_mono_ms() + wait_s * 1000;
 	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
@@ -315,6 +374,9 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 			goto out;
 		}
 		if (s.version > since)
+			break;
+		/* The process stops: the state as it is, as at the deadline. */
+		if (rt_gate_closed(gate_of(t)))
 			break;
 		err = watch_wait(t, &w, http_hangup_fd(req), deadline, &woke);
 		if (err != AIGW_OK) {
@@ -330,7 +392,7 @@ answer:
 out:
 	watch_end(t, &w);
 	if (entered)
-		rt_gate_leave(gate_of(t));
+		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
 }
 
@@ -362,6 +424,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	struct http_field_error fe;
 	struct rt_state s = { 0 };
 	struct watch w = { 0 };
+	struct rt_place place;
 	struct buf b;
 	bool entered = false;
 	enum db_wait_result woke = DB_WAIT_TIMEOUT;
@@ -372,6 +435,13 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	char retry[32];
 
 	buf_init(&b, 80L << 20);
+	if (t->app->cgi) {
+		/* A process and a database connection for as long as the
+		 * stream lasts: a long-poll costs them for a bounded time. */
+		http_resp_error(req, 503, "unavailable", NULL,
+				"event streams need the FastCGI server; poll with ?wait= instead");
+		goto out;
+	}
 	if (!rt_events_params(req, &p, &fe)) {
 		http_resp_field_error(req, &fe);
 		goto out;
@@ -388,7 +458,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		http_resp_raw(req, 204, "", 0);
 		goto out;
 	}
-	if (!rt_gate_enter(gate_of(t))) {
+	if (!rt_gate_enter(gate_of(t), &place, t->wake_fd)) {
 		resp_busy(req);
 		goto out;
 	}
@@ -432,6 +502,12 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 			if (s.final)
 				break;
 		}
+		if (rt_gate_closed(gate_of(t))) {
+			/* As at AIGW_SSE_MAX_S: the client resumes with
+			 * Last-Event-ID from the next process. */
+			why = "aigw-fcgi is stopping";
+			break;
+		}
 		err = watch_wait(t, &w, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
 				 &woke);
 		if (err != AIGW_OK) {
@@ -465,7 +541,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 out:
 	watch_end(t, &w);
 	if (entered)
-		rt_gate_leave(gate_of(t));
+		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
 	buf_free(&b);
 }

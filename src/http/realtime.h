@@ -11,11 +11,21 @@
  * rt_longpoll() and rt_events() answer a request completely. The parsers,
  * the event formatter and the gate are pure and thread-safe (the gate is
  * shared by every thread; the rest keeps no state).
+ *
+ * Stopping: rt_gate_close() wakes every waiting request through the
+ * eventfd its place names, and every request checks rt_gate_closed()
+ * before it sleeps, so that none sleeps past the close: a long-poll then
+ * answers the state as it is (as at its deadline), an event stream ends
+ * as at AIGW_SSE_MAX_S, and the process exits without waiting for them.
+ *
+ * Under plain CGI each waiting request costs a process and a database
+ * connection of its own: a long-poll waits at most AIGW_CGI_WAIT_MAX_S,
+ * and an event stream is refused with 503.
  */
 #ifndef AIGW_HTTP_REALTIME_H
 #define AIGW_HTTP_REALTIME_H
 
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,18 +40,36 @@
 #define RT_EVENT_STATE "progress" /* every state sent, the final one too (SPEC 2.2) */
 #define RT_EVENT_END "end"        /* after the final state, just before closing */
 
-/* How many requests of one process may wait at once. */
+/* One waiting request's place at the gate; lives on its thread's stack
+ * from rt_gate_enter() to rt_gate_leave(). */
+struct rt_place {
+	int wake_fd;              /* an eventfd written when the gate closes; -1: none */
+	struct rt_place *next;
+};
+
+/* How many requests of one process may wait at once, and which. */
 struct rt_gate {
-	atomic_long waiting;
+	pthread_mutex_t lock;
 	long max;
+	long waiting;
+	bool closed;
+	struct rt_place *places;
 };
 
 /* Cannot fail. max < 1 is taken as 1. */
 void rt_gate_init(struct rt_gate *g, long max);
-/* Takes a place: false when all max are taken (nothing is taken then).
- * A NULL gate (CGI: one process per request) always admits. */
-bool rt_gate_enter(struct rt_gate *g);
-void rt_gate_leave(struct rt_gate *g);
+/* No place may remain. */
+void rt_gate_destroy(struct rt_gate *g);
+/* Takes place p for a request woken through wake_fd: false when all max
+ * are taken (nothing is taken then). A NULL gate (CGI: one process per
+ * request) always admits. A closed gate admits too: the request does not
+ * sleep (rt_gate_closed). */
+bool rt_gate_enter(struct rt_gate *g, struct rt_place *p, int wake_fd);
+void rt_gate_leave(struct rt_gate *g, struct rt_place *p);
+/* The process stops: wakes every place's eventfd; for good. */
+void rt_gate_close(struct rt_gate *g);
+/* True once closed; false for a NULL gate. */
+bool rt_gate_closed(struct rt_gate *g);
 /* AIGW_WAIT_MAX for a process of threads threads: configured when > 0,
  * else threads less two, at least one. Cannot fail. */
 long rt_wait_max(long configured, long threads);
@@ -101,12 +129,14 @@ struct rt_source {
 
 /* GET .../status with p: answers the current state at once without wait
  * (or wait=0), else as soon as version > since (since: the version at
- * arrival when not given), else after wait_s seconds with the state
- * unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
+ * arrival when not given), else after wait_s seconds (at most
+ * AIGW_CGI_WAIT_MAX_S under CGI), or when the process stops, with the
+ * state unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see README, API). */
+/* GET .../events: a text/event-stream of every change (see README, API);
+ * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -249,32 +251,75 @@ static void
 test_gate(void **state)
 {
 	struct rt_gate g;
+	struct rt_place a, b, c;
 
 	(void)state;
 	rt_gate_init(&g, 2);
-	assert_true(rt_gate_enter(&g));
-	assert_true(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	rt_gate_leave(&g);
-	assert_true(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	rt_gate_leave(&g);
-	rt_gate_leave(&g);
-	assert_int_equal(atomic_load(&g.waiting), 0);
+	assert_true(rt_gate_enter(&g, &a, -1));
+	assert_true(rt_gate_enter(&g, &b, -1));
+	assert_false(rt_gate_enter(&g, &c, -1));
+	assert_false(rt_gate_enter(&g, &c, -1));
+	rt_gate_leave(&g, &a);
+	assert_true(rt_gate_enter(&g, &c, -1));
+	assert_false(rt_gate_enter(&g, &a, -1));
+	rt_gate_leave(&g, &b);
+	rt_gate_leave(&g, &c);
+	assert_int_equal(g.waiting, 0);
+	assert_null(g.places);
+	rt_gate_destroy(&g);
 
-	/* no gate (CGI): always admitted */
-	assert_true(rt_gate_enter(NULL));
-	rt_gate_leave(NULL);
+	/* no gate (CGI): always admitted, never closed */
+	assert_true(rt_gate_enter(NULL, &a, -1));
+	rt_gate_leave(NULL, &a);
+	assert_false(rt_gate_closed(NULL));
 
 	rt_gate_init(&g, 0);
 	assert_int_equal(g.max, 1);
+	rt_gate_destroy(&g);
 
 	assert_int_equal(rt_wait_max(5, 16), 5);
 	assert_int_equal(rt_wait_max(0, 16), 14);
 	assert_int_equal(rt_wait_max(0, 8), 6);
 	assert_int_equal(rt_wait_max(0, 3), 1);
 	assert_int_equal(rt_wait_max(0, 1), 1);
+}
+
+/* Closing wakes every waiting place's eventfd, and only those. */
+static void
+test_gate_close_wakes_the_waiting(void **state)
+{
+	struct rt_gate g;
+	struct rt_place a, b, c;
+	int fa = eventfd(0, EFD_NONBLOCK), fb = eventfd(0, EFD_NONBLOCK);
+	int fc = eventfd(0, EFD_NONBLOCK);
+	uint64_t n = 0;
+
+	(void)state;
+	assert_true(fa >= 0 && fb >= 0 && fc >= 0);
+	rt_gate_init(&g, 4);
+	assert_true(rt_gate_enter(&g, &a, fa));
+	assert_true(rt_gate_enter(&g, &b, fb));
+	assert_true(rt_gate_enter(&g, &c, fc));
+	rt_gate_leave(&g, &c);
+	assert_false(rt_gate_closed(&g));
+	assert_int_equal(read(fa, &n, sizeof n), -1);  /* nothing yet */
+	rt_gate_close(&g);
+	assert_true(rt_gate_closed(&g));
+	assert_int_equal(read(fa, &n, sizeof n), (ssize_t)sizeof n);
+	assert_true(n > 0);
+	assert_int_equal(read(fb, &n, sizeof n), (ssize_t)sizeof n);
+	assert_int_equal(read(fc, &n, sizeof n), -1);  /* had left */
+	/* A request that comes after the close is admitted (it answers
+	 * without sleeping) and sees the gate closed. */
+	assert_true(rt_gate_enter(&g, &c, fc));
+	assert_true(rt_gate_closed(&g));
+	rt_gate_leave(&g, &a);
+	rt_gate_leave(&g, &b);
+	rt_gate_leave(&g, &c);
+	rt_gate_destroy(&g);
+	close(fa);
+	close(fb);
+	close(fc);
 }
 
 static void
@@ -319,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_events_params_header_wins),
 		cmocka_unit_test(test_event_format),
 		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_gate_close_wakes_the_waiting),
 		cmocka_unit_test(test_stream_head_and_no_second_response),
 	};
 
