@@ -395,7 +395,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		return 1;
 	}
 	/* Waiting requests hold a thread each: leave threads for the rest. */
-	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads));
+	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads),
+		     app->cfg->wait_max_per_owner);
 	app->gate = &wait_gate;
 	commit_group_init(&chat_commits);
 	app->chat_commits = &chat_commits;

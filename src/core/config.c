@@ -65,6 +65,8 @@ static const struct var vars[] = {
 	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
 	 * always remain for requests that do not wait. */
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
+	/* 0: no bound of its own. */
+	L("AIGW_WAIT_MAX_PER_OWNER", 0, 4096, "4", wait_max_per_owner),
 	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
 	/* Up to wait=N's own bound (RT_WAIT_MAX_S). */

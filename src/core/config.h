@@ -59,6 +59,7 @@ struct aigw_config {
 	char *jobtypes_dir;
 	long mock_delay_ms;
 	long wait_max;           /* long-polls and event streams waiting at once; 0: auto */
+	long wait_max_per_owner; /* of them, one user's (or address's); 0: no bound */
 	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */
 	long sse_max_s;          /* an event stream ends after this long */
 	long cgi_wait_max_s;     /* the longest long-poll under plain CGI */

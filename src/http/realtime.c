@@ -29,10 +29,11 @@
 /* ---- the gate ---- */
 
 void
-rt_gate_init(struct rt_gate *g, long max)
+rt_gate_init(struct rt_gate *g, long max, long max_per_owner)
 {
 	pthread_mutex_init(&g->lock, NULL);
 	g->max = max < 1 ? 1 : max;
+	g->max_per_owner = max_per_owner < 1 ? 0 : max_per_owner;
 	g->waiting = 0;
 	g->closed = false;
 	g->places = NULL;
@@ -44,23 +45,42 @@ rt_gate_destroy(struct rt_gate *g)
 	pthread_mutex_destroy(&g->lock);
 }
 
-bool
-rt_gate_enter(struct rt_gate *g, struct rt_place *p, int wake_fd)
+/* Called under g->lock. At most max places wait, so the walk is short;
+ * it stops at the bound. */
+static bool
+owner_full(const struct rt_gate *g, const char *owner)
 {
-	bool in;
+	long n = 0;
+
+	if (g->max_per_owner == 0)
+		return false;
+	for (const struct rt_place *p = g->places; p != NULL && n < g->max_per_owner; p = p->next)
+		if (strcmp(p->owner, owner) == 0)
+			n++;
+	return n >= g->max_per_owner;
+}
+
+enum rt_admit
+rt_gate_enter(struct rt_gate *g, struct rt_place *p, const char *owner, int wake_fd)
+{
+	enum rt_admit r = RT_ADMIT_OK;
 
 	if (g == NULL)
-		return true;
+		return RT_ADMIT_OK;
+	snprintf(p->owner, sizeof p->owner, "%s", owner);
 	p->wake_fd = wake_fd;
 	pthread_mutex_lock(&g->lock);
-	in = g->waiting < g->max;
-	if (in) {
+	if (g->waiting >= g->max)
+		r = RT_ADMIT_FULL;
+	else if (owner_full(g, p->owner))
+		r = RT_ADMIT_OWNER_FULL;
+	if (r == RT_ADMIT_OK) {
 		g->waiting++;
 		p->next = g->places;
 		g->places = p;
 	}
 	pthread_mutex_unlock(&g->lock);
-	return in;
+	return r;
 }
 
 void
@@ -114,6 +134,18 @@ rt_wait_max(long configured, long threads)
 	if (configured > 0)
 		return configured;
 	return threads > 3 ? threads - 2 : 1;
+}
+
+void
+rt_owner(int auth, const char *user, const char *org, const char *addr, char *out)
+{
+	/* Without authentication anyone may claim any name, so only the
+	 * address the connection came from tells clients apart. Behind a
+	 * proxy that is the proxy's, unless nginx restores the client's. */
+	if (auth == AUTH_NONE)
+		snprintf(out, RT_OWNER_MAX, "addr:%s", addr != NULL ? addr : "");
+	else
+		snprintf(out, RT_OWNER_MAX, "user:%s\x1f%s", user, org);
 }
 
 /* ---- parameters ---- */
@@ -247,12 +279,46 @@ resp_read_err(struct http_req *req, const struct rt_source *src, enum aigw_err e
 		http_resp_from_err(req, err);
 }
 
-static void
-resp_busy(struct http_req *req)
+static struct rt_gate *
+gate_of(const struct http_thread *t)
 {
+	return t->app->gate;
+}
+
+static void
+resp_busy(struct http_thread *t, struct http_req *req, enum rt_admit why)
+{
+	const struct aigw_config *cfg = t->app->cfg;
+
 	http_resp_header(req, "Retry-After", "1");
-	http_resp_error(req, 503, "busy", NULL,
-			"too many requests are waiting for changes; try again shortly");
+	if (why != RT_ADMIT_OWNER_FULL)
+		http_resp_error(req, 503, "busy", NULL,
+				"too many requests are waiting for changes; try again shortly");
+	else if (cfg->auth == AUTH_NONE)
+		http_resp_error(req, 503, "busy", NULL,
+				"this address has %ld requests waiting for changes already, the most"
+				" one client may; try again when one has answered",
+				cfg->wait_max_per_owner);
+	else
+		http_resp_error(req, 503, "busy", NULL,
+				"user '%.64s' has %ld requests waiting for changes already, the most"
+				" one user may; try again when one has answered",
+				req->user, cfg->wait_max_per_owner);
+}
+
+/* Takes a place at the gate for req, or answers 503 busy. */
+static bool
+enter_gate(struct http_thread *t, struct http_req *req, struct rt_place *place)
+{
+	char owner[RT_OWNER_MAX];
+	enum rt_admit r;
+
+	rt_owner(t->app->cfg->auth, req->user, req->org, http_param(req, "REMOTE_ADDR"), owner);
+	r = rt_gate_enter(gate_of(t), place, owner, t->wake_fd);
+	if (r == RT_ADMIT_OK)
+		return true;
+	resp_busy(t, req, r);
+	return false;
 }
 
 /*
@@ -326,12 +392,6 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 	return err;
 }
 
-static struct rt_gate *
-gate_of(const struct http_thread *t)
-{
-	return t->app->gate;
-}
-
 void
 rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	    const char *id, const struct rt_params *p)
@@ -356,10 +416,8 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 		wait_s = t->app->cfg->cgi_wait_max_s;
 	if (!p->has_wait || wait_s == 0 || s.version > since)
 		goto answer;
-	if (!rt_gate_enter(gate_of(t), &place, t->wake_fd)) {
-		resp_busy(req);
+	if (!enter_gate(t, req, &place))
 		goto out;
-	}
 	entered = true;
 	deadline = time_mono_ms() + wait_s * 1000;
 	err = watch_begin(t, src, id, &w);
@@ -458,10 +516,8 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		http_resp_raw(req, 204, "", 0);
 		goto out;
 	}
-	if (!rt_gate_enter(gate_of(t), &place, t->wake_fd)) {
-		resp_busy(req);
+	if (!enter_gate(t, req, &place))
 		goto out;
-	}
 	entered = true;
 	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {

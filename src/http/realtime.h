@@ -6,8 +6,10 @@
  * connection, which LISTENs on the row's channel and sleeps in poll() on
  * the connection's socket: no polling loop, and no shared listener to
  * keep consistent. The cost is a thread per waiter, so struct rt_gate
- * bounds how many wait at once in one process; past it a request is
- * answered 503 busy at once rather than queued behind the others.
+ * bounds how many wait at once in one process, and how many of them one
+ * owner may hold (AIGW_WAIT_MAX_PER_OWNER), so that one client cannot
+ * take every place; past either a request is answered 503 busy at once
+ * rather than queued behind the others.
  * rt_longpoll() and rt_events() answer a request completely. The parsers,
  * the event formatter and the gate are pure and thread-safe (the gate is
  * shared by every thread; the rest keeps no state).
@@ -40,9 +42,14 @@
 #define RT_EVENT_STATE "progress" /* every state sent, the final one too (SPEC 2.2) */
 #define RT_EVENT_END "end"        /* after the final state, just before closing */
 
+/* Who waits, for the per-owner bound: "user:<user>\x1f<org>" or
+ * "addr:<address>"; identities are at most 255 bytes each. */
+#define RT_OWNER_MAX 528
+
 /* One waiting request's place at the gate; lives on its thread's stack
  * from rt_gate_enter() to rt_gate_leave(). */
 struct rt_place {
+	char owner[RT_OWNER_MAX];
 	int wake_fd;              /* an eventfd written when the gate closes; -1: none */
 	struct rt_place *next;
 };
@@ -51,20 +58,28 @@ struct rt_place {
 struct rt_gate {
 	pthread_mutex_t lock;
 	long max;
+	long max_per_owner;       /* 0: no bound */
 	long waiting;
 	bool closed;
 	struct rt_place *places;
 };
 
-/* Cannot fail. max < 1 is taken as 1. */
-void rt_gate_init(struct rt_gate *g, long max);
+/* Cannot fail. max < 1 is taken as 1; max_per_owner < 1 is no bound. */
+void rt_gate_init(struct rt_gate *g, long max, long max_per_owner);
 /* No place may remain. */
 void rt_gate_destroy(struct rt_gate *g);
-/* Takes place p for a request woken through wake_fd: false when all max
- * are taken (nothing is taken then). A NULL gate (CGI: one process per
- * request) always admits. A closed gate admits too: the request does not
- * sleep (rt_gate_closed). */
-bool rt_gate_enter(struct rt_gate *g, struct rt_place *p, int wake_fd);
+
+enum rt_admit {
+	RT_ADMIT_OK,
+	RT_ADMIT_FULL,            /* all max places are taken */
+	RT_ADMIT_OWNER_FULL,      /* owner holds max_per_owner of them */
+};
+/* Takes place p for owner's request, woken through wake_fd; nothing is
+ * taken unless RT_ADMIT_OK. A NULL gate (CGI: one process per request)
+ * always admits. A closed gate admits too: the request does not sleep
+ * (rt_gate_closed). An owner longer than RT_OWNER_MAX - 1 is cut. */
+enum rt_admit rt_gate_enter(struct rt_gate *g, struct rt_place *p, const char *owner,
+			    int wake_fd);
 void rt_gate_leave(struct rt_gate *g, struct rt_place *p);
 /* The process stops: wakes every place's eventfd; for good. */
 void rt_gate_close(struct rt_gate *g);
@@ -73,6 +88,12 @@ bool rt_gate_closed(struct rt_gate *g);
 /* AIGW_WAIT_MAX for a process of threads threads: configured when > 0,
  * else threads less two, at least one. Cannot fail. */
 long rt_wait_max(long configured, long threads);
+
+/* Writes who owns a request into out (RT_OWNER_MAX bytes): the
+ * authenticated user and organisation, or with auth AUTH_NONE the client
+ * address (REMOTE_ADDR; "" when unknown), the only honest identity there.
+ * Cannot fail. */
+void rt_owner(int auth, const char *user, const char *org, const char *addr, char *out);
 
 /* wait=N: digits only, 0 or more; values above RT_WAIT_MAX_S (however
  * many digits) become RT_WAIT_MAX_S. (The query reader takes at most 63.) AIGW_EINVAL otherwise; *seconds is then

@@ -2,8 +2,10 @@
 
 Each test module gets its own deployment (PostgreSQL, mock providers,
 aigw-fcgi, nginx); a module may set EXTRA_ENV to change aigw's settings,
-NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default)
-and NGINX_SERVER_EXTRA for more of nginx's server block.
+NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default),
+NGINX_CONN_LIMIT true for nginx's shipped limit on requests in progress per
+address (lifted by default) and NGINX_SERVER_EXTRA for more of nginx's
+server block.
 Tests that stop PostgreSQL build a stack of their own. When a test fails,
 the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
@@ -38,7 +40,8 @@ def stack(request):
     _require_programs()
     s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
                   submit_rate=getattr(request.module, "NGINX_SUBMIT_RATE", stk.TEST_SUBMIT_RATE),
-                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""))
+                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""),
+                  nginx_conn_limit=getattr(request.module, "NGINX_CONN_LIMIT", False))
     try:
         yield s
     finally:
