@@ -11,7 +11,9 @@ the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -205,3 +207,18 @@ class Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(10)
+
+
+def follow_with_aigw_js(base_url, chat_id, headers=None, timeout_ms=30000):
+    """Follows a chat with nginx/html/aigw.js's subscribe() under node, as a
+    page would: {"transports": [...], "status": ...} or, when it failed,
+    {"transports": [...], "code": ..., "error": ...}."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (script/bootstrap installs it)")
+    r = subprocess.run([node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "follow.mjs"),
+                        os.path.join(stk.SRCDIR, "nginx/html/aigw.js"), base_url, chat_id,
+                        json.dumps(headers or {}), str(timeout_ms)],
+                       capture_output=True, text=True, timeout=timeout_ms / 1000 + 30)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])

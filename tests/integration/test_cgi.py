@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import assert_error, poll
+from conftest import assert_error, follow_with_aigw_js, poll
 
 MESSAGE = "legacy hosting"
 CGI_WAIT_MAX_S = 2
@@ -116,3 +116,13 @@ def test_cgi_event_stream_is_503_and_points_to_long_poll(cgi, cgi_submit):
         body = assert_error(r, 503, "unavailable")
         assert "FastCGI" in body["error"] and "?wait=" in body["error"], body
     assert time.monotonic() - t0 < 5
+
+
+def test_aigw_js_follows_a_chat_by_long_poll_under_cgi(cgi):
+    """A page's client hears 503 from the event stream and long-polls."""
+    r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"),
+                      json={"message": "followed", "models": {"openai": "gpt-4o~delay=3000"}},
+                      timeout=30)
+    assert r.status_code == 202, r.text
+    got = follow_with_aigw_js(cgi.url("/cgi-bin/aigw"), r.json()["chatId"])
+    assert got == {"transports": ["longpoll"], "status": "completed"}, got
