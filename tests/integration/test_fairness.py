@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import stack as stk
-from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports
+from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports, follow_with_aigw_js
 from conftest import run_aigw as aigw
 
 # No worker: chats stay pending, so waits and streams on them go on.
@@ -119,6 +119,20 @@ def test_one_owners_streams_leave_room_for_another_owner(stack, alice, bob):
         r = requests.get(stack.url("/api/ai/chat/status"),
                          params={"id": mine, "wait": 1}, headers=alice, timeout=HTTP_TIMEOUT)
         assert r.status_code == 200, r.text
+    finally:
+        for s in streams:
+            s.close()
+
+
+def test_aigw_js_polls_when_its_owner_may_wait_no_more(stack, alice):
+    """A page following more chats or jobs than its owner may wait on
+    still follows each: by polling, which holds no waiting place."""
+    streams = open_streams(stack, submit(stack, alice), alice, PER_OWNER)
+    try:
+        assert [s.status_code for s in streams] == [200] * PER_OWNER
+        # (No worker here: the chat stays pending until the deadline.)
+        got = follow_with_aigw_js(stack.url(), submit(stack, alice), alice, timeout_ms=8000)
+        assert got["transports"] == ["longpoll", "poll"] and got["code"] == "timeout", got
     finally:
         for s in streams:
             s.close()
