@@ -78,7 +78,7 @@ def test_clients_that_never_read_hold_no_thread(stack, alice):
                           headers=alice, timeout=HTTP_TIMEOUT)
         took = time.monotonic() - t0
         assert r.status_code == 202, r.text
-        assert took < 2, took
+        assert took < 5, took
         # The readers did get their answer's beginning: nginx holds the rest.
         first = readers[0].recv(4096)
         assert first.startswith(b"HTTP/1.1 200"), first[:200]
@@ -106,7 +106,7 @@ def test_one_owners_streams_leave_room_for_another_owner(stack, alice, bob):
                          timeout=HTTP_TIMEOUT)
         took = time.monotonic() - t0
         assert r.status_code == 200 and r.json()["version"] == version, r.text
-        assert 0.9 < took < 2, took
+        assert 0.9 < took < 2.5, took
         codes = [s.status_code for s in streams]
         assert codes == [200] * PER_OWNER + [503] * (20 - PER_OWNER), codes
         for s in streams[PER_OWNER:]:
