@@ -61,6 +61,12 @@ def raw_request(stack, request, rcvbuf=None):
     return s
 
 
+def answered_statuses(stack):
+    """How many chat status requests aigw-fcgi has answered 200 (its log)."""
+    with open(stack.fcgi.errlog, errors="replace") as f:
+        return sum('"msg":"GET /api/ai/chat/status 200"' in line for line in f)
+
+
 def test_clients_that_never_read_hold_no_thread(stack, alice):
     chat_id = submit(stack, alice)
     # A status of 8 MB: the largest answers aigw gives are of this kind
@@ -69,9 +75,14 @@ def test_clients_that_never_read_hold_no_thread(stack, alice):
                   f"'ok', true, 'text', repeat('x', {LARGE}))) WHERE chat_id = '{chat_id}'")
     head = (f"GET /api/ai/chat/status?id={chat_id} HTTP/1.1\r\nHost: localhost\r\n"
             f"Authorization: {alice['Authorization']}\r\n\r\n").encode()
+    before = answered_statuses(stack)
     readers = [raw_request(stack, head, rcvbuf=4096) for _ in range(16)]
     try:
-        time.sleep(2)  # every one of them has been answered by aigw-fcgi
+        # Until aigw-fcgi has answered every one of them (with every answer
+        # held on its way, it never does: half of them wait for a thread).
+        deadline = time.monotonic() + 20
+        while answered_statuses(stack) < before + 16 and time.monotonic() < deadline:
+            time.sleep(0.1)
         t0 = time.monotonic()
         r = requests.post(stack.url("/api/ai/chat"),
                           json={"message": "the 17th", "models": {"mock": "m"}},
