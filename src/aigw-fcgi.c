@@ -7,8 +7,9 @@
  * spawn-fcgi and StandardInput=socket pass it); each
  * thread owns one database connection for its whole life.
  *
- * Stopping: the threads finish the requests they hold and accept no more.
- * A socket of our own is shut down to end the accept() in progress. An
+ * Stopping: waiting requests (long-polls, event streams) are woken and
+ * answer at once (http/realtime.h); the threads finish the requests they
+ * hold and accept no more. A socket of our own is shut down to end the accept() in progress. An
  * inherited one belongs to systemd (or spawn-fcgi) and must keep listening
  * for the next process, with the connections made meanwhile waiting in its
  * backlog; shutdown() would stop it for everyone, so the thread in accept()
@@ -288,6 +289,7 @@ serve_cgi(struct http_app *app)
 	struct http_thread t = { app, db_new(app->cfg->database_url), -1 };
 	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write, cgi_flush, NULL };
 
+	app->cgi = true;
 	if (t.db == NULL) {
 		fprintf(stderr, "aigw-fcgi: out of memory\n");
 		return 1;
@@ -342,7 +344,8 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		return 1;
 	}
 	/* Waiting requests hold a thread each: leave threads for the rest. */
-	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads));
+	rt_gate_init(&wait_gate, rt_wait_max(app->cfg->wait_max, nthreads),
+		     app->cfg->wait_max_per_owner);
 	app->gate = &wait_gate;
 	commit_group_init(&chat_commits);
 	app->chat_commits = &chat_commits;
@@ -389,6 +392,9 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 		log_info("fcgi", NULL, "stopping on signal %d", sig);
 		rc = 0;
 	}
+	/* Waiting requests answer now rather than at their deadline, which
+	 * could outlast the service manager's patience. */
+	rt_gate_close(&wait_gate);
 	/* Also when a thread failed to start: the others must leave too. */
 	stop_threads(listen_addr != NULL);
 	for (long i = 0; i < started; i++) {
@@ -402,6 +408,7 @@ out:
 	waker_stop(app->waker);
 	app->waker = NULL;
 	app->gate = NULL;
+	rt_gate_destroy(&wait_gate);
 	if (app->chat_commits != NULL)
 		commit_group_destroy(app->chat_commits);
 	app->chat_commits = NULL;
@@ -472,6 +479,7 @@ main(int argc, char **argv)
 	app.gate = NULL;
 	app.chat_commits = NULL;
 	app.hub = NULL;
+	app.cgi = false;
 	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;

@@ -476,8 +476,10 @@
 	 * default): "sse" (GET the events URL as a text/event-stream; on 404,
 	 * 405 or any answer that is not a stream, the next), "longpoll"
 	 * (status with wait=<opts.wait, 25> and since=<version>; when the
-	 * server answers at once with nothing new it does not long-poll, so
-	 * the next) and "poll" (status every intervalMs). Naming one
+	 * server answers at once with nothing new it does not long-poll, and
+	 * when it stays busy (every waiting place it allows this client is
+	 * taken) it cannot now: the next) and "poll" (status every
+	 * intervalMs, which never waits on the server). Naming one
 	 * transport starts there and falls back the same way.
 	 * opts: since, intervalMs, timeoutMs, maxPollAttempts, wait, signal,
 	 * transport, onTransport(name).
@@ -598,7 +600,13 @@
 			for (;;) {
 				var t0 = Date.now();
 				var before = lastVersion;
-				var st = (await request("GET", k.status(id, { wait: wait, since: lastVersion }), { signal: signal })).body;
+				var st;
+				try {
+					st = (await request("GET", k.status(id, { wait: wait, since: lastVersion }), { signal: signal })).body;
+				} catch (e) {
+					if (e instanceof AigwError && e.code === "busy") return false;
+					throw e;
+				}
 				if (take(st)) return true;
 				if (lastVersion === before && Date.now() - t0 < 1000)
 					return false; // answered at once with nothing new: no long-poll here

@@ -67,8 +67,12 @@ static const struct var vars[] = {
 	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
 	 * always remain for requests that do not wait. */
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
+	/* 0: no bound of its own. */
+	L("AIGW_WAIT_MAX_PER_OWNER", 0, 4096, "4", wait_max_per_owner),
 	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
+	/* Up to wait=N's own bound (RT_WAIT_MAX_S). */
+	L("AIGW_CGI_WAIT_MAX_S", 0, 30, "10", cgi_wait_max_s),
 	/* No limits by default: a limit fits one account's tier, and one set
 	 * too low silently throttles every paid key. A provider's own 429 with
 	 * Retry-After pauses it for every worker instead (worker/rate.h). */

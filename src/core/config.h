@@ -60,8 +60,10 @@ struct aigw_config {
 	long mock_delay_ms;
 	bool mock;               /* a provider without its key answered by the mock */
 	long wait_max;           /* long-polls and event streams waiting at once; 0: auto */
+	long wait_max_per_owner; /* of them, one user's (or address's); 0: no bound */
 	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */
 	long sse_max_s;          /* an event stream ends after this long */
+	long cgi_wait_max_s;     /* the longest long-poll under plain CGI */
 	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */
 	int metrics_access;      /* enum config_metrics */
 	char *metrics_token;

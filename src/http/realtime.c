@@ -15,9 +15,11 @@
  * connection serves its next request clean.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -27,29 +29,103 @@
 /* ---- the gate ---- */
 
 void
-rt_gate_init(struct rt_gate *g, long max)
+rt_gate_init(struct rt_gate *g, long max, long max_per_owner)
 {
-	atomic_init(&g->waiting, 0);
+	pthread_mutex_init(&g->lock, NULL);
 	g->max = max < 1 ? 1 : max;
-}
-
-bool
-rt_gate_enter(struct rt_gate *g)
-{
-	if (g == NULL)
-		return true;
-	if (atomic_fetch_add(&g->waiting, 1) >= g->max) {
-		atomic_fetch_sub(&g->waiting, 1);
-		return false;
-	}
-	return true;
+	g->max_per_owner = max_per_owner < 1 ? 0 : max_per_owner;
+	g->waiting = 0;
+	g->closed = false;
+	g->places = NULL;
 }
 
 void
-rt_gate_leave(struct rt_gate *g)
+rt_gate_destroy(struct rt_gate *g)
 {
-	if (g != NULL)
-		atomic_fetch_sub(&g->waiting, 1);
+	pthread_mutex_destroy(&g->lock);
+}
+
+/* Called under g->lock. At most max places wait, so the walk is short;
+ * it stops at the bound. */
+static bool
+owner_full(const struct rt_gate *g, const char *owner)
+{
+	long n = 0;
+
+	if (g->max_per_owner == 0)
+		return false;
+	for (const struct rt_place *p = g->places; p != NULL && n < g->max_per_owner; p = p->next)
+		if (strcmp(p->owner, owner) == 0)
+			n++;
+	return n >= g->max_per_owner;
+}
+
+enum rt_admit
+rt_gate_enter(struct rt_gate *g, struct rt_place *p, const char *owner, int wake_fd)
+{
+	enum rt_admit r = RT_ADMIT_OK;
+
+	if (g == NULL)
+		return RT_ADMIT_OK;
+	snprintf(p->owner, sizeof p->owner, "%s", owner);
+	p->wake_fd = wake_fd;
+	pthread_mutex_lock(&g->lock);
+	if (g->waiting >= g->max)
+		r = RT_ADMIT_FULL;
+	else if (owner_full(g, p->owner))
+		r = RT_ADMIT_OWNER_FULL;
+	if (r == RT_ADMIT_OK) {
+		g->waiting++;
+		p->next = g->places;
+		g->places = p;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+void
+rt_gate_leave(struct rt_gate *g, struct rt_place *p)
+{
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	for (struct rt_place **q = &g->places; *q != NULL; q = &(*q)->next) {
+		if (*q == p) {
+			*q = p->next;
+			g->waiting--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+rt_gate_close(struct rt_gate *g)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&g->lock);
+	g->closed = true;
+	/* Under the lock: a request checks rt_gate_closed() after its last
+	 * drain of the eventfd, so it sees either the flag or this wake. The
+	 * counter only has to be non-zero: a full one is fine. */
+	for (struct rt_place *p = g->places; p != NULL; p = p->next)
+		if (p->wake_fd >= 0)
+			(void)write(p->wake_fd, &one, sizeof one);
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool
+rt_gate_closed(struct rt_gate *g)
+{
+	bool closed;
+
+	if (g == NULL)
+		return false;
+	pthread_mutex_lock(&g->lock);
+	closed = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return closed;
 }
 
 long
@@ -58,6 +134,18 @@ rt_wait_max(long configured, long threads)
 	if (configured > 0)
 		return configured;
 	return threads > 3 ? threads - 2 : 1;
+}
+
+void
+rt_owner(int auth, const char *user, const char *org, const char *addr, char *out)
+{
+	/* Without authentication anyone may claim any name, so only the
+	 * address the connection came from tells clients apart. Behind a
+	 * proxy that is the proxy's, unless nginx restores the client's. */
+	if (auth == AUTH_NONE)
+		snprintf(out, RT_OWNER_MAX, "addr:%s", addr != NULL ? addr : "");
+	else
+		snprintf(out, RT_OWNER_MAX, "user:%s\x1f%s", user, org);
 }
 
 /* ---- parameters ---- */
@@ -191,12 +279,46 @@ resp_read_err(struct http_req *req, const struct rt_source *src, enum aigw_err e
 		http_resp_from_err(req, err);
 }
 
-static void
-resp_busy(struct http_req *req)
+static struct rt_gate *
+gate_of(const struct http_thread *t)
 {
+	return t->app->gate;
+}
+
+static void
+resp_busy(struct http_thread *t, struct http_req *req, enum rt_admit why)
+{
+	const struct aigw_config *cfg = t->app->cfg;
+
 	http_resp_header(req, "Retry-After", "1");
-	http_resp_error(req, 503, "busy", NULL,
-			"too many requests are waiting for changes; try again shortly");
+	if (why != RT_ADMIT_OWNER_FULL)
+		http_resp_error(req, 503, "busy", NULL,
+				"too many requests are waiting for changes; try again shortly");
+	else if (cfg->auth == AUTH_NONE)
+		http_resp_error(req, 503, "busy", NULL,
+				"this address has %ld requests waiting for changes already, the most"
+				" one client may; try again when one has answered",
+				cfg->wait_max_per_owner);
+	else
+		http_resp_error(req, 503, "busy", NULL,
+				"user '%.64s' has %ld requests waiting for changes already, the most"
+				" one user may; try again when one has answered",
+				req->user, cfg->wait_max_per_owner);
+}
+
+/* Takes a place at the gate for req, or answers 503 busy. */
+static bool
+enter_gate(struct http_thread *t, struct http_req *req, struct rt_place *place)
+{
+	char owner[RT_OWNER_MAX];
+	enum rt_admit r;
+
+	rt_owner(t->app->cfg->auth, req->user, req->org, http_param(req, "REMOTE_ADDR"), owner);
+	r = rt_gate_enter(gate_of(t), place, owner, t->wake_fd);
+	if (r == RT_ADMIT_OK)
+		return true;
+	resp_busy(t, req, r);
+	return false;
 }
 
 /*
@@ -270,22 +392,17 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 	return err;
 }
 
-static struct rt_gate *
-gate_of(const struct http_thread *t)
-{
-	return t->app->gate;
-}
-
 void
 rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	    const char *id, const struct rt_params *p)
 {
 	struct rt_state s = { 0 };
 	struct watch w = { 0 };
+	struct rt_place place;
 	bool entered = false;
 	enum db_wait_result woke;
 	int64_t deadline;
-	long since;
+	long since, wait_s = p->wait_s;
 	enum aigw_err err;
 
 	err = src->read(t, req, id, &s);
@@ -295,14 +412,14 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	}
 	/* Without since, "a change" is one after the version seen now. */
 	since = p->has_since ? p->since : s.version;
-	if (!p->has_wait || p->wait_s == 0 || s.version > since)
+	if (t->app->cgi && wait_s > t->app->cfg->cgi_wait_max_s)
+		wait_s = t->app->cfg->cgi_wait_max_s;
+	if (!p->has_wait || wait_s == 0 || s.version > since)
 		goto answer;
-	if (!rt_gate_enter(gate_of(t))) {
-		resp_busy(req);
+	if (!enter_gate(t, req, &place))
 		goto out;
-	}
 	entered = true;
-	deadline = time_mono_ms() + p->wait_s * 1000;
+	deadline = time_mono_ms() + wait_s * 1000;
 	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
@@ -315,6 +432,9 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 			goto out;
 		}
 		if (s.version > since)
+			break;
+		/* The process stops: the state as it is, as at the deadline. */
+		if (rt_gate_closed(gate_of(t)))
 			break;
 		err = watch_wait(t, &w, http_hangup_fd(req), deadline, &woke);
 		if (err != AIGW_OK) {
@@ -330,7 +450,7 @@ answer:
 out:
 	watch_end(t, &w);
 	if (entered)
-		rt_gate_leave(gate_of(t));
+		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
 }
 
@@ -362,6 +482,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	struct http_field_error fe;
 	struct rt_state s = { 0 };
 	struct watch w = { 0 };
+	struct rt_place place;
 	struct buf b;
 	bool entered = false;
 	enum db_wait_result woke = DB_WAIT_TIMEOUT;
@@ -372,6 +493,13 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	char retry[32];
 
 	buf_init(&b, 80L << 20);
+	if (t->app->cgi) {
+		/* A process and a database connection for as long as the
+		 * stream lasts: a long-poll costs them for a bounded time. */
+		http_resp_error(req, 503, "unavailable", NULL,
+				"event streams need the FastCGI server; poll with ?wait= instead");
+		goto out;
+	}
 	if (!rt_events_params(req, &p, &fe)) {
 		http_resp_field_error(req, &fe);
 		goto out;
@@ -388,10 +516,8 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		http_resp_raw(req, 204, "", 0);
 		goto out;
 	}
-	if (!rt_gate_enter(gate_of(t))) {
-		resp_busy(req);
+	if (!enter_gate(t, req, &place))
 		goto out;
-	}
 	entered = true;
 	err = watch_begin(t, src, id, &w);
 	if (err != AIGW_OK) {
@@ -432,6 +558,12 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 			if (s.final)
 				break;
 		}
+		if (rt_gate_closed(gate_of(t))) {
+			/* As at AIGW_SSE_MAX_S: the client resumes with
+			 * Last-Event-ID from the next process. */
+			why = "aigw-fcgi is stopping";
+			break;
+		}
 		err = watch_wait(t, &w, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
 				 &woke);
 		if (err != AIGW_OK) {
@@ -465,7 +597,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 out:
 	watch_end(t, &w);
 	if (entered)
-		rt_gate_leave(gate_of(t));
+		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
 	buf_free(&b);
 }

@@ -6,16 +6,28 @@
  * connection, which LISTENs on the row's channel and sleeps in poll() on
  * the connection's socket: no polling loop, and no shared listener to
  * keep consistent. The cost is a thread per waiter, so struct rt_gate
- * bounds how many wait at once in one process; past it a request is
- * answered 503 busy at once rather than queued behind the others.
+ * bounds how many wait at once in one process, and how many of them one
+ * owner may hold (AIGW_WAIT_MAX_PER_OWNER), so that one client cannot
+ * take every place; past either a request is answered 503 busy at once
+ * rather than queued behind the others.
  * rt_longpoll() and rt_events() answer a request completely. The parsers,
  * the event formatter and the gate are pure and thread-safe (the gate is
  * shared by every thread; the rest keeps no state).
+ *
+ * Stopping: rt_gate_close() wakes every waiting request through the
+ * eventfd its place names, and every request checks rt_gate_closed()
+ * before it sleeps, so that none sleeps past the close: a long-poll then
+ * answers the state as it is (as at its deadline), an event stream ends
+ * as at AIGW_SSE_MAX_S, and the process exits without waiting for them.
+ *
+ * Under plain CGI each waiting request costs a process and a database
+ * connection of its own: a long-poll waits at most AIGW_CGI_WAIT_MAX_S,
+ * and an event stream is refused with 503.
  */
 #ifndef AIGW_HTTP_REALTIME_H
 #define AIGW_HTTP_REALTIME_H
 
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,21 +42,58 @@
 #define RT_EVENT_STATE "progress" /* every state sent, the final one too (SPEC 2.2) */
 #define RT_EVENT_END "end"        /* after the final state, just before closing */
 
-/* How many requests of one process may wait at once. */
-struct rt_gate {
-	atomic_long waiting;
-	long max;
+/* Who waits, for the per-owner bound: "user:<user>\x1f<org>" or
+ * "addr:<address>"; identities are at most 255 bytes each. */
+#define RT_OWNER_MAX 528
+
+/* One waiting request's place at the gate; lives on its thread's stack
+ * from rt_gate_enter() to rt_gate_leave(). */
+struct rt_place {
+	char owner[RT_OWNER_MAX];
+	int wake_fd;              /* an eventfd written when the gate closes; -1: none */
+	struct rt_place *next;
 };
 
-/* Cannot fail. max < 1 is taken as 1. */
-void rt_gate_init(struct rt_gate *g, long max);
-/* Takes a place: false when all max are taken (nothing is taken then).
- * A NULL gate (CGI: one process per request) always admits. */
-bool rt_gate_enter(struct rt_gate *g);
-void rt_gate_leave(struct rt_gate *g);
+/* How many requests of one process may wait at once, and which. */
+struct rt_gate {
+	pthread_mutex_t lock;
+	long max;
+	long max_per_owner;       /* 0: no bound */
+	long waiting;
+	bool closed;
+	struct rt_place *places;
+};
+
+/* Cannot fail. max < 1 is taken as 1; max_per_owner < 1 is no bound. */
+void rt_gate_init(struct rt_gate *g, long max, long max_per_owner);
+/* No place may remain. */
+void rt_gate_destroy(struct rt_gate *g);
+
+enum rt_admit {
+	RT_ADMIT_OK,
+	RT_ADMIT_FULL,            /* all max places are taken */
+	RT_ADMIT_OWNER_FULL,      /* owner holds max_per_owner of them */
+};
+/* Takes place p for owner's request, woken through wake_fd; nothing is
+ * taken unless RT_ADMIT_OK. A NULL gate (CGI: one process per request)
+ * always admits. A closed gate admits too: the request does not sleep
+ * (rt_gate_closed). An owner longer than RT_OWNER_MAX - 1 is cut. */
+enum rt_admit rt_gate_enter(struct rt_gate *g, struct rt_place *p, const char *owner,
+			    int wake_fd);
+void rt_gate_leave(struct rt_gate *g, struct rt_place *p);
+/* The process stops: wakes every place's eventfd; for good. */
+void rt_gate_close(struct rt_gate *g);
+/* True once closed; false for a NULL gate. */
+bool rt_gate_closed(struct rt_gate *g);
 /* AIGW_WAIT_MAX for a process of threads threads: configured when > 0,
  * else threads less two, at least one. Cannot fail. */
 long rt_wait_max(long configured, long threads);
+
+/* Writes who owns a request into out (RT_OWNER_MAX bytes): the
+ * authenticated user and organisation, or with auth AUTH_NONE the client
+ * address (REMOTE_ADDR; "" when unknown), the only honest identity there.
+ * Cannot fail. */
+void rt_owner(int auth, const char *user, const char *org, const char *addr, char *out);
 
 /* wait=N: digits only, 0 or more; values above RT_WAIT_MAX_S (however
  * many digits) become RT_WAIT_MAX_S. (The query reader takes at most 63.) AIGW_EINVAL otherwise; *seconds is then
@@ -101,12 +150,14 @@ struct rt_source {
 
 /* GET .../status with p: answers the current state at once without wait
  * (or wait=0), else as soon as version > since (since: the version at
- * arrival when not given), else after wait_s seconds with the state
- * unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
+ * arrival when not given), else after wait_s seconds (at most
+ * AIGW_CGI_WAIT_MAX_S under CGI), or when the process stops, with the
+ * state unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see README, API). */
+/* GET .../events: a text/event-stream of every change (see README, API);
+ * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);
 

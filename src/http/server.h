@@ -36,6 +36,10 @@ struct http_app {
 	/* The one LISTEN of the process for waiting requests (http/hub.h);
 	 * NULL in CGI mode, where a request listens itself. */
 	struct hub *hub;
+	/* Plain CGI: each request is a process with a database connection
+	 * of its own, so waits are short (AIGW_CGI_WAIT_MAX_S) and event
+	 * streams are refused (http/realtime.h). */
+	bool cgi;
 };
 
 struct http_thread {

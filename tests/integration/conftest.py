@@ -2,14 +2,18 @@
 
 Each test module gets its own deployment (PostgreSQL, mock providers,
 aigw-fcgi, nginx); a module may set EXTRA_ENV to change aigw's settings,
-NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default)
-and NGINX_SERVER_EXTRA for more of nginx's server block.
+NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default),
+NGINX_CONN_LIMIT true for nginx's shipped limit on requests in progress per
+address (lifted by default) and NGINX_SERVER_EXTRA for more of nginx's
+server block.
 Tests that stop PostgreSQL build a stack of their own. When a test fails,
 the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -38,7 +42,8 @@ def stack(request):
     _require_programs()
     s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
                   submit_rate=getattr(request.module, "NGINX_SUBMIT_RATE", stk.TEST_SUBMIT_RATE),
-                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""))
+                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""),
+                  nginx_conn_limit=getattr(request.module, "NGINX_CONN_LIMIT", False))
     try:
         yield s
     finally:
@@ -202,3 +207,18 @@ class Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(10)
+
+
+def follow_with_aigw_js(base_url, chat_id, headers=None, timeout_ms=30000):
+    """Follows a chat with nginx/html/aigw.js's subscribe() under node, as a
+    page would: {"transports": [...], "status": ...} or, when it failed,
+    {"transports": [...], "code": ..., "error": ...}."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (script/bootstrap installs it)")
+    r = subprocess.run([node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "follow.mjs"),
+                        os.path.join(stk.SRCDIR, "nginx/html/aigw.js"), base_url, chat_id,
+                        json.dumps(headers or {}), str(timeout_ms)],
+                       capture_output=True, text=True, timeout=timeout_ms / 1000 + 30)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])

@@ -416,11 +416,19 @@ class Fcgi:
 TEST_SUBMIT_RATE = "100000r/s"
 
 
-def nginx_http_snippet(submit_rate):
-    """nginx/aigw-http.conf with the submit rate a test wants."""
+def nginx_http_snippet(submit_rate, conn_limit=False):
+    """nginx/aigw-http.conf with the submit rate a test wants. Tests make
+    many requests at once from one address: the per-address limit on
+    requests in progress is lifted (an empty key is not counted) unless
+    conn_limit asks for the shipped one."""
     with open(os.path.join(SRCDIR, "nginx/aigw-http.conf")) as f:
         text = f.read()
-    return re.sub(r"rate=\S+;", f"rate={submit_rate};", text)
+    text = re.sub(r"rate=\S+;", f"rate={submit_rate};", text)
+    if not conn_limit:
+        text, n = re.subn(r"limit_conn_zone \S+ zone=aigw_conn:", 'limit_conn_zone "" zone=aigw_conn:',
+                          text)
+        assert n == 1, "nginx/aigw-http.conf: no aigw_conn zone"
+    return text
 
 
 def upstream_servers(fcgi):
@@ -432,10 +440,11 @@ def upstream_servers(fcgi):
 
 
 def nginx_conf(dirname, port, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE,
-               server_extra="", http_extra=""):
+               server_extra="", http_extra="", conn_limit=False):
     """An nginx.conf whose pid, logs and temp paths all live in dirname.
     fcgi_port is what upstream_servers() takes. server_extra is added to
-    the server block after aigw.conf, http_extra to the http block."""
+    the server block after aigw.conf, http_extra to the http block;
+    conn_limit is nginx_http_snippet()'s."""
     user = "user www-data;\n" if os.geteuid() == 0 else ""
     return f"""{user}worker_processes {workers};
 daemon off;
@@ -451,7 +460,7 @@ http {{
     proxy_temp_path {dirname}/proxy;
     uwsgi_temp_path {dirname}/uwsgi;
     scgi_temp_path {dirname}/scgi;
-    {nginx_http_snippet(submit_rate)}
+    {nginx_http_snippet(submit_rate, conn_limit)}
     {http_extra}
     upstream aigw_fcgi {{ {upstream_servers(fcgi_port)} }}
     server {{
@@ -470,7 +479,7 @@ class Nginx:
     of aigw-fcgi on fcgi_port (or the addresses upstream_servers() takes)."""
 
     def __init__(self, base, fcgi_port, workers=1, submit_rate=TEST_SUBMIT_RATE, server_extra="",
-                 http_extra=""):
+                 http_extra="", conn_limit=False):
         self.port = free_port()
         self.dir = world_readable_dir(base, f"nginx-{self.port}")
         self.conf = os.path.join(self.dir, "nginx.conf")
@@ -486,7 +495,7 @@ class Nginx:
                 os.chmod(os.path.join(dirpath, name), 0o644)
         with open(self.conf, "w") as f:
             f.write(nginx_conf(self.dir, self.port, fcgi_port, workers, submit_rate, server_extra,
-                               http_extra))
+                               http_extra, conn_limit))
         self.check_config()
         with open(os.path.join(self.dir, "stderr"), "w") as err:
             self.proc = subprocess.Popen(["nginx", "-e", self.error_log, "-c", self.conf],
@@ -653,10 +662,13 @@ class _TempDir:
 
 class Stack:
     """PostgreSQL + mock providers + migrated schema + aigw-fcgi + nginx,
-    ready to serve at url(). extra_env overrides aigw's environment."""
+    ready to serve at url(). extra_env overrides aigw's environment;
+    nginx_conn_limit keeps nginx's shipped limit on requests in progress
+    per address."""
 
     def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-",
-                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False):
+                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False,
+                 nginx_conn_limit=False):
         self.base = make_base(prefix)
         self._tmp = _track(_TempDir(self.base))
         self.pg = self.mock = self.fcgi = self.nginx = None
@@ -670,7 +682,7 @@ class Stack:
             migrate(self.env)
             self.fcgi = Fcgi(self.base, self.env, threads)
             self.nginx = Nginx(self.base, self.fcgi.port, nginx_workers, submit_rate,
-                               nginx_server_extra)
+                               nginx_server_extra, conn_limit=nginx_conn_limit)
         except BaseException:
             sys.stderr.write(self.logs())
             self.close()

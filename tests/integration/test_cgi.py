@@ -7,12 +7,14 @@ import time
 import pytest
 import requests
 
-from conftest import assert_error, poll
+from conftest import assert_error, follow_with_aigw_js, poll
 
 MESSAGE = "legacy hosting"
 # Sent as the first submit's Authorization and Cookie: a CGI request's
 # secrets, which must not live on in the worker it starts.
 SECRET = "cgi-secret-" + os.urandom(8).hex()
+CGI_WAIT_MAX_S = 2
+EXTRA_ENV = {"AIGW_CGI_WAIT_MAX_S": str(CGI_WAIT_MAX_S)}
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +102,45 @@ def test_cgi_errors_have_the_same_shape(cgi):
     assert_error(r, 400, "invalid_json")
     assert_error(requests.get(cgi.url("/cgi-bin/aigw/api/nothing"), timeout=10),
                  404, "not_found")
+
+
+def final_chat(cgi, cgi_submit):
+    chat_id = cgi_submit[0].json()["chatId"]
+    return poll(lambda: requests.get(cgi.url("/cgi-bin/aigw/api/ai/chat/status"),
+                                     params={"id": chat_id}, timeout=10).json(),
+                lambda b: b["status"] in ("completed", "failed"), timeout=20, interval=0.2,
+                what="chat through CGI final")
+
+
+def test_cgi_longpoll_waits_at_most_the_cgi_bound(cgi, cgi_submit):
+    """Each waiting CGI request is a process and a database connection:
+    wait=30 answers, unchanged, after AIGW_CGI_WAIT_MAX_S."""
+    final = final_chat(cgi, cgi_submit)
+    t0 = time.monotonic()
+    r = requests.get(cgi.url("/cgi-bin/aigw/api/ai/chat/status"),
+                     params={"id": final["chatId"], "wait": 30, "since": final["version"]},
+                     timeout=40)
+    took = time.monotonic() - t0
+    assert r.status_code == 200 and r.json() == final, r.text
+    assert CGI_WAIT_MAX_S - 0.1 < took < CGI_WAIT_MAX_S + 2, took
+
+
+def test_cgi_event_stream_is_503_and_points_to_long_poll(cgi, cgi_submit):
+    chat_id = cgi_submit[0].json()["chatId"]
+    t0 = time.monotonic()
+    for path, params in (("/api/ai/chat/events", {"id": chat_id}),
+                         ("/api/jobs/" + chat_id + "/events", {})):
+        r = requests.get(cgi.url("/cgi-bin/aigw" + path), params=params, timeout=10)
+        body = assert_error(r, 503, "unavailable")
+        assert "FastCGI" in body["error"] and "?wait=" in body["error"], body
+    assert time.monotonic() - t0 < 5
+
+
+def test_aigw_js_follows_a_chat_by_long_poll_under_cgi(cgi):
+    """A page's client hears 503 from the event stream and long-polls."""
+    r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"),
+                      json={"message": "followed", "models": {"openai": "gpt-4o~delay=3000"}},
+                      timeout=30)
+    assert r.status_code == 202, r.text
+    got = follow_with_aigw_js(cgi.url("/cgi-bin/aigw"), r.json()["chatId"])
+    assert got == {"transports": ["longpoll"], "status": "completed"}, got

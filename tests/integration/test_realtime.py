@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -23,7 +24,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_error, poll
+import stack as stk
+from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports, poll
 from conftest import run_aigw as aigw
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -508,8 +510,8 @@ def test_one_waiter_too_many_gets_503_busy_at_once(stack, alice):
 
 
 def test_plain_cgi_waits_too(stack, alice):
-    """Under a CGI server each request is its own process: it may wait
-    (bounded in time only), and an event stream ends after the final state."""
+    """Under a CGI server each request is its own process: a long-poll may
+    wait (AIGW_CGI_WAIT_MAX_S at most), an event stream is refused."""
     cgi = stack.lighttpd()
     base = cgi.url("/cgi-bin/aigw")
     chat_id = submit_chat(stack, alice, {"openai": "gpt-4o"})
@@ -520,15 +522,9 @@ def test_plain_cgi_waits_too(stack, alice):
                                          timeout=HTTP_TIMEOUT))
     assert r.status_code == 200 and r.json() == final, r.text
     assert 0.9 < took < 2.5, took
-    with requests.get(base + "/api/ai/chat/events", headers=alice, params={"id": chat_id},
-                      stream=True, timeout=(5, 10)) as r:
-        # (lighttpd may gather a short stream and give it a length)
-        assert r.status_code == 200, r.text
-        assert r.headers["Content-Type"].startswith("text/event-stream")
-        assert r.headers["Cache-Control"] == "no-cache"
-        events, _, _ = read_stream(r)
-    assert [i for i, _ in states(events)] == [final["version"]]
-    assert assert_ends_after_final(events) == final
+    r = requests.get(base + "/api/ai/chat/events", headers=alice, params={"id": chat_id},
+                     timeout=HTTP_TIMEOUT)
+    assert "wait=" in assert_error(r, 503, "unavailable")["error"]
 
 
 def test_a_client_that_leaves_frees_its_place_at_once(stack, alice):
@@ -573,3 +569,45 @@ def test_database_restart_during_a_wait_is_503_then_fine(own_stack):
                                   timeout=HTTP_TIMEOUT), lambda x: x.status_code == 200, 20, 0.2,
              "status after restart")
     assert r.json() == final
+
+
+# ---------------------------------------------------------------- stopping
+
+def test_sigterm_answers_waiting_requests_at_once_and_exits():
+    """A restart does not wait for the waiting requests: on SIGTERM a
+    long-poll answers the state as it is, as at its deadline, an event
+    stream ends cleanly, and aigw-fcgi exits within moments."""
+    # No worker: the chat stays pending, so both would wait for long.
+    s = stk.Stack(extra_env={"AIGW_SPAWN": "off"})
+    try:
+        r = requests.post(s.url("/api/ai/chat"), json={"message": "m", "models": {"mock": "m"}},
+                          timeout=HTTP_TIMEOUT)
+        assert r.status_code == 202, r.text
+        chat_id = r.json()["chatId"]
+        pending = requests.get(s.url("/api/ai/chat/status"), params={"id": chat_id},
+                               timeout=HTTP_TIMEOUT).json()
+        got = []
+        waiter = threading.Thread(target=lambda: got.append(timed(lambda: requests.get(
+            s.url("/api/ai/chat/status"), params={"id": chat_id, "wait": 30},
+            timeout=HTTP_TIMEOUT + 30))))
+        waiter.start()
+        with open_stream(s, "/api/ai/chat/events", {}, id=chat_id) as stream:
+            assert_stream_headers(stream)
+            assert len(read_stream(stream, stop_after=1)[0]) == 1
+            time.sleep(0.5)  # the long-poll waits too by now
+            t0 = time.monotonic()
+            s.fcgi.proc.send_signal(signal.SIGTERM)
+            events, _, _ = read_stream(stream, limit_s=5)
+            ended = time.monotonic() - t0
+        waiter.join(35)
+        answered = time.monotonic() - t0
+        rc = s.fcgi.proc.wait(10)
+        exited = time.monotonic() - t0
+        assert events == [] and ended < 2, (events, ended)
+        (r, took), = got
+        assert r.status_code == 200 and r.json() == pending, r.text
+        assert answered < 2 and took < 5, (answered, took)
+        assert rc == 0 and exited < 4, (rc, exited)
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)

@@ -62,6 +62,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.pending_timeout_s, 300);
 	assert_int_equal(cfg.keep_done_days, 30);
 	assert_int_equal(cfg.keep_failed_days, 7);
+	assert_int_equal(cfg.cgi_wait_max_s, 10);
+	assert_int_equal(cfg.wait_max_per_owner, 4);
 	assert_int_equal(cfg.limit_org, 5);
 	assert_int_equal(cfg.limit_user, 3);
 	assert_int_equal(cfg.limit_decision, 2);

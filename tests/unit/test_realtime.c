@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -249,32 +251,135 @@ static void
 test_gate(void **state)
 {
 	struct rt_gate g;
+	struct rt_place a, b, c;
 
 	(void)state;
-	rt_gate_init(&g, 2);
-	assert_true(rt_gate_enter(&g));
-	assert_true(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	rt_gate_leave(&g);
-	assert_true(rt_gate_enter(&g));
-	assert_false(rt_gate_enter(&g));
-	rt_gate_leave(&g);
-	rt_gate_leave(&g);
-	assert_int_equal(atomic_load(&g.waiting), 0);
+	rt_gate_init(&g, 2, 0);
+	assert_int_equal(rt_gate_enter(&g, &a, "o", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &b, "o", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &c, "o", -1), RT_ADMIT_FULL);
+	assert_int_equal(rt_gate_enter(&g, &c, "o", -1), RT_ADMIT_FULL);
+	rt_gate_leave(&g, &a);
+	assert_int_equal(rt_gate_enter(&g, &c, "o", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &a, "o", -1), RT_ADMIT_FULL);
+	rt_gate_leave(&g, &b);
+	rt_gate_leave(&g, &c);
+	assert_int_equal(g.waiting, 0);
+	assert_null(g.places);
+	rt_gate_destroy(&g);
 
-	/* no gate (CGI): always admitted */
-	assert_true(rt_gate_enter(NULL));
-	rt_gate_leave(NULL);
+	/* no gate (CGI): always admitted, never closed */
+	assert_int_equal(rt_gate_enter(NULL, &a, "o", -1), RT_ADMIT_OK);
+	rt_gate_leave(NULL, &a);
+	assert_false(rt_gate_closed(NULL));
 
-	rt_gate_init(&g, 0);
+	rt_gate_init(&g, 0, 0);
 	assert_int_equal(g.max, 1);
+	rt_gate_destroy(&g);
 
 	assert_int_equal(rt_wait_max(5, 16), 5);
 	assert_int_equal(rt_wait_max(0, 16), 14);
 	assert_int_equal(rt_wait_max(0, 8), 6);
 	assert_int_equal(rt_wait_max(0, 3), 1);
 	assert_int_equal(rt_wait_max(0, 1), 1);
+}
+
+/* Closing wakes every waiting place's eventfd, and only those. */
+static void
+test_gate_close_wakes_the_waiting(void **state)
+{
+	struct rt_gate g;
+	struct rt_place a, b, c;
+	int fa = eventfd(0, EFD_NONBLOCK), fb = eventfd(0, EFD_NONBLOCK);
+	int fc = eventfd(0, EFD_NONBLOCK);
+	uint64_t n = 0;
+
+	(void)state;
+	assert_true(fa >= 0 && fb >= 0 && fc >= 0);
+	rt_gate_init(&g, 4, 0);
+	assert_int_equal(rt_gate_enter(&g, &a, "o", fa), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &b, "o", fb), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &c, "o", fc), RT_ADMIT_OK);
+	rt_gate_leave(&g, &c);
+	assert_false(rt_gate_closed(&g));
+	assert_int_equal(read(fa, &n, sizeof n), -1);  /* nothing yet */
+	rt_gate_close(&g);
+	assert_true(rt_gate_closed(&g));
+	assert_int_equal(read(fa, &n, sizeof n), (ssize_t)sizeof n);
+	assert_true(n > 0);
+	assert_int_equal(read(fb, &n, sizeof n), (ssize_t)sizeof n);
+	assert_int_equal(read(fc, &n, sizeof n), -1);  /* had left */
+	/* A request that comes after the close is admitted (it answers
+	 * without sleeping) and sees the gate closed. */
+	assert_int_equal(rt_gate_enter(&g, &c, "o", fc), RT_ADMIT_OK);
+	assert_true(rt_gate_closed(&g));
+	rt_gate_leave(&g, &a);
+	rt_gate_leave(&g, &b);
+	rt_gate_leave(&g, &c);
+	rt_gate_destroy(&g);
+	close(fa);
+	close(fb);
+	close(fc);
+}
+
+/* One owner holds at most max_per_owner places; others still enter, and
+ * the whole bound still applies. */
+static void
+test_gate_per_owner(void **state)
+{
+	struct rt_gate g;
+	struct rt_place p[6];
+
+	(void)state;
+	rt_gate_init(&g, 5, 2);
+	assert_int_equal(rt_gate_enter(&g, &p[0], "user:alice\x1f", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &p[1], "user:alice\x1f", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &p[2], "user:alice\x1f", -1), RT_ADMIT_OWNER_FULL);
+	/* the same user of another organisation is another owner */
+	assert_int_equal(rt_gate_enter(&g, &p[2], "user:alice\x1f" "acme", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &p[3], "user:bob\x1f", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &p[4], "user:bob\x1f", -1), RT_ADMIT_OK);
+	/* the whole bound is reached first */
+	assert_int_equal(rt_gate_enter(&g, &p[5], "addr:10.0.0.1", -1), RT_ADMIT_FULL);
+	assert_int_equal(g.waiting, 5);
+	rt_gate_leave(&g, &p[0]);
+	assert_int_equal(rt_gate_enter(&g, &p[0], "user:bob\x1f", -1), RT_ADMIT_OWNER_FULL);
+	assert_int_equal(rt_gate_enter(&g, &p[0], "user:alice\x1f", -1), RT_ADMIT_OK);
+	for (int i = 0; i < 5; i++)
+		rt_gate_leave(&g, &p[i]);
+	assert_int_equal(g.waiting, 0);
+	rt_gate_destroy(&g);
+
+	/* 0: no bound per owner */
+	rt_gate_init(&g, 3, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rt_gate_enter(&g, &p[i], "addr:127.0.0.1", -1), RT_ADMIT_OK);
+	assert_int_equal(rt_gate_enter(&g, &p[3], "addr:127.0.0.1", -1), RT_ADMIT_FULL);
+	for (int i = 0; i < 3; i++)
+		rt_gate_leave(&g, &p[i]);
+	rt_gate_destroy(&g);
+}
+
+static void
+test_owner(void **state)
+{
+	char o[RT_OWNER_MAX], longname[300];
+
+	(void)state;
+	/* without authentication only the address tells clients apart */
+	rt_owner(AUTH_NONE, "", "", "192.0.2.7", o);
+	assert_string_equal(o, "addr:192.0.2.7");
+	rt_owner(AUTH_NONE, "", "", NULL, o);
+	assert_string_equal(o, "addr:");
+	rt_owner(AUTH_KEYS, "alice", "acme", "192.0.2.7", o);
+	assert_string_equal(o, "user:alice\x1f" "acme");
+	rt_owner(AUTH_SERVER, "alice", "", "192.0.2.7", o);
+	assert_string_equal(o, "user:alice\x1f");
+	/* the longest identities fit whole */
+	memset(longname, 'x', 255);
+	longname[255] = '\0';
+	rt_owner(AUTH_SERVER, longname, longname, NULL, o);
+	assert_int_equal(strlen(o), 5 + 255 + 1 + 255);
 }
 
 static void
@@ -319,6 +424,9 @@ main(void)
 		cmocka_unit_test(test_events_params_header_wins),
 		cmocka_unit_test(test_event_format),
 		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_gate_close_wakes_the_waiting),
+		cmocka_unit_test(test_gate_per_owner),
+		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_stream_head_and_no_second_response),
 	};
 
