@@ -13,6 +13,7 @@ to its report.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,6 +151,14 @@ def run_aigw(stack, *args, check=True):
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+def bearer(stack, user, org=None):
+    """The Authorization header of a new API key of user (in org)."""
+    args = ["keys", "create", "--user", user] + (["--org", org] if org else [])
+    key = run_aigw(stack, *args).stdout.splitlines()[0]
+    assert re.fullmatch(r"aigw_[0-9a-f]{16}_[0-9a-f]{64}", key)
+    return {"Authorization": f"Bearer {key}"}
 
 
 def workers_gone(stack, timeout=20):

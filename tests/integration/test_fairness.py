@@ -5,7 +5,6 @@ requests one address has in progress (the shipped limit, kept here).
 
 aigw-fcgi runs with 8 threads, so 6 requests may wait at once."""
 
-import re
 import socket
 import time
 
@@ -13,8 +12,8 @@ import pytest
 import requests
 
 import stack as stk
-from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports, follow_with_aigw_js
-from conftest import run_aigw as aigw
+from conftest import (HTTP_TIMEOUT, assert_error, bearer, fail_on_sanitizer_reports,
+                      follow_with_aigw_js)
 
 # No worker: chats stay pending, so waits and streams on them go on.
 EXTRA_ENV = {"AIGW_AUTH": "keys", "AIGW_SPAWN": "off", "AIGW_LIMIT_USER": "0",
@@ -28,9 +27,7 @@ LARGE = 8_000_000
 
 
 def new_key(stack, user):
-    key = aigw(stack, "keys", "create", "--user", user).stdout.splitlines()[0]
-    assert re.fullmatch(r"aigw_[0-9a-f]{16}_[0-9a-f]{64}", key)
-    return {"Authorization": f"Bearer {key}"}
+    return bearer(stack, user)
 
 
 @pytest.fixture(scope="module")

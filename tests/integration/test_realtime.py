@@ -13,7 +13,6 @@ versions there were.
 import atexit
 import json
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -25,8 +24,7 @@ import pytest
 import requests
 
 import stack as stk
-from conftest import HTTP_TIMEOUT, assert_error, fail_on_sanitizer_reports, poll
-from conftest import run_aigw as aigw
+from conftest import HTTP_TIMEOUT, assert_error, bearer, fail_on_sanitizer_reports, poll
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "jobtypes")
@@ -71,9 +69,7 @@ FINAL = ("completed", "failed", "cancelled")
 
 
 def new_key(stack, user):
-    key = aigw(stack, "keys", "create", "--user", user, "--org", "acme").stdout.splitlines()[0]
-    assert re.fullmatch(r"aigw_[0-9a-f]{16}_[0-9a-f]{64}", key)
-    return {"Authorization": f"Bearer {key}"}
+    return bearer(stack, user, "acme")
 
 
 @pytest.fixture(scope="module")
