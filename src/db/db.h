@@ -7,6 +7,10 @@
  * on demand and, when the connection turns out to be dead, reconnects and
  * retries once, so a handler survives a database restart without help
  * (except inside a transaction, see db_begin).
+ * Nothing waits on the database for ever: connecting, and (but for the
+ * command line's connections) every statement, gives up after
+ * AIGW_DB_TIMEOUT_S and closes the connection, whose state is unknown then;
+ * keepalives and tcp_user_timeout notice a silent peer on idle connections.
  * One struct db per thread: not thread-safe. Failures are AIGW_EDB with the
  * reason logged (never the connection string, which may hold a password).
  */
@@ -17,6 +21,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/config.h"
 #include "core/err.h"
 
 enum db_stmt {
@@ -97,10 +102,42 @@ enum db_stmt {
 
 struct db;
 
-/* Stores the conninfo; does not connect yet (the first db_exec does).
- * NULL on ENOMEM. */
+/* What a connection is for, which decides its settings (db_open). */
+enum db_use {
+	DB_USE_REQUEST,      /* aigw-fcgi's request threads */
+	DB_USE_WORK,         /* workers, the waker */
+	DB_USE_LISTEN,       /* LISTEN: AIGW_LISTEN_DATABASE_URL, never pooled */
+	DB_USE_CLI,          /* the command line: statements without a deadline */
+	DB_USE_CLI_SESSION   /* the command line's session locks: as LISTEN */
+};
+
+struct db_options {
+	long timeout_s;          /* AIGW_DB_TIMEOUT_S; 0: libpq's defaults, no deadline */
+	bool deadline;           /* statements give up after timeout_s */
+	bool unnamed;            /* no prepared statements (a transaction pooler) */
+	bool statement_timeout;  /* the server's statement_timeout as well */
+};
+
+/* Stores the conninfo and the options (NULL: none); does not connect yet
+ * (the first db_exec does). NULL on ENOMEM. */
 struct db *db_new(const char *conninfo);
+struct db *db_new_with(const char *conninfo, const struct db_options *opt);
+/* A struct db for use with the configuration's URL and settings. NULL on
+ * ENOMEM. */
+struct db *db_open(const struct aigw_config *cfg, enum db_use use);
 void db_free(struct db *db);
+/* The options db_open gives a connection for use. Cannot fail. */
+void db_options_of(const struct aigw_config *cfg, enum db_use use, struct db_options *opt);
+
+/* At most this many keywords go to libpq. */
+#define DB_CONN_PARAMS_MAX 12
+/* Fills keys and vals (NULL-terminated, bufs holds the numbers) with the
+ * connection keywords for opt, conninfo last so that what it sets wins;
+ * returns how many. Cannot fail. */
+size_t db_conn_params(const struct db_options *opt, const char *conninfo, const char **keys,
+		      const char **vals, char (*bufs)[48]);
+/* AIGW_DB_TIMEOUT_S of this connection (0: none). Cannot fail. */
+long db_timeout_s(const struct db *db);
 
 /* Connects now if not connected. AIGW_EDB when the server cannot be reached. */
 enum aigw_err db_connect(struct db *db) AIGW_MUSTCHECK;

@@ -656,16 +656,23 @@ class Stack:
     ready to serve at url(). extra_env overrides aigw's environment."""
 
     def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-",
-                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False):
+                 submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False,
+                 wrap_db=None):
+        """wrap_db(stack) may start something between aigw and PostgreSQL
+        (a proxy, a pooler: an object with stop(), kept in db_parts) and
+        returns the environment that points aigw at it."""
         self.base = make_base(prefix)
         self._tmp = _track(_TempDir(self.base))
         self.pg = self.mock = self.fcgi = self.nginx = None
         self.extras = []  # more servers (lighttpd) whose logs to show
+        self.db_parts = []  # what wrap_db started, stopped before PostgreSQL
         self._workers = _track(_Workers(self.base))
         try:
             self.pg = Postgres(self.base, durable=durable)
             if mock:
                 self.mock = MockProviders(self.base)
+            if wrap_db is not None:
+                extra_env = dict(extra_env or {}, **wrap_db(self))
             self.env = aigw_env(self.base, self.pg, self.mock, extra_env)
             migrate(self.env)
             self.fcgi = Fcgi(self.base, self.env, threads)
@@ -714,6 +721,8 @@ class Stack:
         for part in (self.nginx, self.fcgi, self._workers, self.mock):
             if part is not None:
                 part.stop()
+        for part in reversed(self.db_parts):
+            part.stop()
         if self.pg is not None:
             self.pg.close()
         # Everything of aigw has exited normally by now, so leak checkers

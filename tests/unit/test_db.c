@@ -1,9 +1,11 @@
-/* test_db.c: the array literals that carry many rows in one statement. */
+/* test_db.c: the array literals that carry many rows in one statement, and
+ * the settings each connection gets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -64,6 +66,79 @@ test_utf8_passes_unchanged(void **state)
 	check_literal(items, 1, "{\"\xe6\x97\xa5\xe6\x9c\xac\"}");
 }
 
+static const char *
+param(const char *const *keys, const char *const *vals, const char *key)
+{
+	for (size_t i = 0; keys[i] != NULL; i++)
+		if (strcmp(keys[i], key) == 0)
+			return vals[i];
+	return NULL;
+}
+
+static void
+test_connections_notice_a_silent_peer(void **state)
+{
+	struct db_options opt = { .timeout_s = 10, .deadline = true, .statement_timeout = true };
+	const char *keys[DB_CONN_PARAMS_MAX + 1], *vals[DB_CONN_PARAMS_MAX + 1];
+	char bufs[DB_CONN_PARAMS_MAX][48];
+	size_t n;
+
+	(void)state;
+	n = db_conn_params(&opt, "postgresql://u@h/d?keepalives_idle=60", keys, vals, bufs);
+	assert_true(n <= DB_CONN_PARAMS_MAX);
+	assert_null(keys[n]);
+	assert_string_equal(param(keys, vals, "keepalives"), "1");
+	assert_string_equal(param(keys, vals, "keepalives_idle"), "5");
+	assert_string_equal(param(keys, vals, "keepalives_count"), "3");
+	assert_string_equal(param(keys, vals, "tcp_user_timeout"), "10000");
+	assert_string_equal(param(keys, vals, "connect_timeout"), "10");
+	assert_string_equal(param(keys, vals, "gssencmode"), "disable");
+	assert_string_equal(param(keys, vals, "options"), "-c statement_timeout=10000");
+	/* The user's conninfo comes last, so libpq lets what it sets win. */
+	assert_string_equal(keys[n - 1], "dbname");
+	assert_string_equal(vals[n - 1], "postgresql://u@h/d?keepalives_idle=60");
+}
+
+static void
+test_no_statement_timeout_unless_asked(void **state)
+{
+	struct db_options opt = { .timeout_s = 3, .deadline = true };
+	const char *keys[DB_CONN_PARAMS_MAX + 1], *vals[DB_CONN_PARAMS_MAX + 1];
+	char bufs[DB_CONN_PARAMS_MAX][48];
+
+	(void)state;
+	(void)db_conn_params(&opt, "", keys, vals, bufs);
+	assert_null(param(keys, vals, "options"));
+	assert_string_equal(param(keys, vals, "keepalives_idle"), "1");
+	assert_string_equal(param(keys, vals, "tcp_user_timeout"), "3000");
+}
+
+static void
+test_pooler_means_no_session_state(void **state)
+{
+	struct aigw_config cfg = { .db_timeout_s = 10, .db_pooler = POOLER_TRANSACTION };
+	struct db_options o;
+
+	(void)state;
+	db_options_of(&cfg, DB_USE_REQUEST, &o);
+	assert_true(o.unnamed && o.deadline && !o.statement_timeout);
+	db_options_of(&cfg, DB_USE_WORK, &o);
+	assert_true(o.unnamed && o.deadline);
+	db_options_of(&cfg, DB_USE_CLI, &o);
+	assert_true(o.unnamed && !o.deadline);
+	/* LISTEN and session locks go past the pooler: prepared is fine. */
+	db_options_of(&cfg, DB_USE_LISTEN, &o);
+	assert_true(!o.unnamed && o.deadline);
+	db_options_of(&cfg, DB_USE_CLI_SESSION, &o);
+	assert_true(!o.unnamed && !o.deadline);
+
+	cfg.db_pooler = POOLER_NONE;
+	db_options_of(&cfg, DB_USE_REQUEST, &o);
+	assert_true(!o.unnamed && o.statement_timeout && o.timeout_s == 10);
+	db_options_of(&cfg, DB_USE_WORK, &o);
+	assert_true(!o.unnamed && !o.statement_timeout);
+}
+
 int
 main(void)
 {
@@ -73,6 +148,9 @@ main(void)
 		cmocka_unit_test(test_quotes_and_backslashes_escaped),
 		cmocka_unit_test(test_null_item_is_an_sql_null),
 		cmocka_unit_test(test_utf8_passes_unchanged),
+		cmocka_unit_test(test_connections_notice_a_silent_peer),
+		cmocka_unit_test(test_no_statement_timeout_unless_asked),
+		cmocka_unit_test(test_pooler_means_no_session_state),
 	};
 
 	return cmocka_run_group_tests_name("db", tests, NULL, NULL);
