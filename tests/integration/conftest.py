@@ -4,7 +4,9 @@ Each test module gets its own deployment (PostgreSQL, mock providers,
 aigw-fcgi, nginx); a module may set EXTRA_ENV to change aigw's settings,
 NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default)
 and NGINX_SERVER_EXTRA for more of nginx's server block.
-Tests that stop PostgreSQL build a stack of their own. When a test fails,
+Tests that stop PostgreSQL build a stack of their own. With
+AIGW_TEST_POOLER=1 the module's deployment reaches PostgreSQL through
+PgBouncer in transaction mode (as `pooled_stack` always does). When a test fails,
 the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
 """
@@ -21,6 +23,7 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import stack as stk  # noqa: E402
+from tcpfreeze import TcpFreeze  # noqa: E402
 
 HTTP_TIMEOUT = 10
 
@@ -38,10 +41,49 @@ def stack(request):
     _require_programs()
     s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
                   submit_rate=getattr(request.module, "NGINX_SUBMIT_RATE", stk.TEST_SUBMIT_RATE),
-                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""))
+                  nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""),
+                  wrap_db=stk.behind_pgbouncer if os.environ.get("AIGW_TEST_POOLER") else None)
     try:
         yield s
     finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+@pytest.fixture(scope="module")
+def pooled_stack(request):
+    """The module's deployment with its statements going through PgBouncer
+    in transaction mode (AIGW_DB_POOLER=transaction) and its LISTEN
+    connections straight to PostgreSQL."""
+    _require_programs()
+    s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
+                  wrap_db=stk.behind_pgbouncer)
+    try:
+        yield s
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+FROZEN_DB_TIMEOUT_S = 3
+
+
+@pytest.fixture()
+def frozen_stack():
+    """A deployment for one test whose every database connection goes
+    through a TcpFreeze (s.proxy), with AIGW_DB_TIMEOUT_S at 3."""
+    _require_programs()
+
+    def wrap(s):
+        s.proxy = TcpFreeze(s.pg.port)
+        s.db_parts.append(s.proxy)
+        return {"DATABASE_URL": s.proxy.url(), "AIGW_DB_TIMEOUT_S": str(FROZEN_DB_TIMEOUT_S)}
+
+    s = stk.Stack(wrap_db=wrap)
+    try:
+        yield s
+    finally:
+        s.proxy.thaw()
         s.close()
     fail_on_sanitizer_reports(s)
 

@@ -290,6 +290,87 @@ class Postgres:
         return out.stdout.strip()
 
 
+# ---------------------------------------------------------------- PgBouncer
+
+class PgBouncer:
+    """Debian's PgBouncer in transaction mode in front of a Postgres, on a
+    port of 127.0.0.1 only, trusting its users as the cluster does. As
+    root it runs as the postgres user (it refuses to run as root)."""
+
+    def __init__(self, base, pg, pool_size=2):
+        self.dir = os.path.join(base, "pgbouncer")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        os.makedirs(self.dir)
+        user = {}
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            user = {"user": pw.pw_uid, "group": pw.pw_gid}
+        userlist = os.path.join(self.dir, "userlist.txt")
+        with open(userlist, "w") as f:
+            f.write('"postgres" ""\n')
+        self.ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(self.ini, "w") as f:
+            f.write(f"""[databases]
+aigw = host=127.0.0.1 port={pg.port} dbname=aigw
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {userlist}
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 1000
+admin_users = postgres
+logfile = {self.log}
+log_connections = 0
+log_disconnections = 0
+""")
+        with open(os.path.join(self.dir, "stderr"), "w") as err:
+            self.proc = subprocess.Popen(["pgbouncer", self.ini], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, cwd=self.dir,
+                                         **user)
+        _track(self)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        wait_for(listening, 15, "pgbouncer", proc=self.proc, log=self.log)
+
+    def __repr__(self):
+        return f"<PgBouncer 127.0.0.1:{self.port}>"
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/aigw"
+
+    def psql(self, command):
+        """A command of PgBouncer's admin console (SHOW STATS); its
+        unaligned output."""
+        out = subprocess.run([f"{PGBIN}/psql", f"postgresql://postgres@127.0.0.1:{self.port}"
+                              "/pgbouncer", "-Atc", command], capture_output=True, text=True,
+                             timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"pgbouncer console: {command}: {out.stderr}")
+        return out.stdout.strip()
+
+    def stop(self):
+        _untrack(self)
+        stop_process(self.proc)
+
+
+def behind_pgbouncer(s):
+    """A Stack's wrap_db: aigw's statements through PgBouncer in
+    transaction mode, LISTEN and session locks straight to PostgreSQL."""
+    bouncer = PgBouncer(s.base, s.pg)
+    s.db_parts.append(bouncer)
+    s.bouncer = bouncer
+    return {"DATABASE_URL": bouncer.url, "AIGW_LISTEN_DATABASE_URL": s.pg.url,
+            "AIGW_DB_POOLER": "transaction"}
+
+
 # ---------------------------------------------------------------- mock providers
 
 class MockProviders:
@@ -709,6 +790,9 @@ class Stack:
             parts.append((f"{type(extra).__name__} error.log", extra.error_log))
         if self.mock:
             parts.append(("mock providers stderr", self.mock.err))
+        for part in self.db_parts:
+            if getattr(part, "log", None):
+                parts.append((repr(part), part.log))
         if self.pg:
             parts.append(("postgresql log", self.pg.log))
         return "".join(f"\n---- {name} ({path}), last {n} lines\n{tail(path, n)}"

@@ -7,37 +7,13 @@ once the proxy forwards again, without a restart."""
 import threading
 import time
 
-import pytest
 import requests
 
-from conftest import _require_programs, assert_error, fail_on_sanitizer_reports, poll, \
-    status, submit, wait_final
-import stack as stk
-from tcpfreeze import TcpFreeze
+from conftest import FROZEN_DB_TIMEOUT_S, assert_error, poll, status, submit, wait_final
 
-TIMEOUT_S = 3
+TIMEOUT_S = FROZEN_DB_TIMEOUT_S
 # Time for a sanitizer build and a shared machine on top of the timeout.
 SLACK_S = 4
-
-
-@pytest.fixture()
-def frozen_stack():
-    """A stack whose every database connection goes through a TcpFreeze."""
-    _require_programs()
-
-    def wrap(s):
-        proxy = TcpFreeze(s.pg.port)
-        s.db_parts.append(proxy)
-        s.proxy = proxy
-        return {"DATABASE_URL": proxy.url(), "AIGW_DB_TIMEOUT_S": str(TIMEOUT_S)}
-
-    s = stk.Stack(wrap_db=wrap)
-    try:
-        yield s
-    finally:
-        s.proxy.thaw()
-        s.close()
-    fail_on_sanitizer_reports(s)
 
 
 def timed(fn):
