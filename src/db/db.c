@@ -3,11 +3,11 @@
  *
  * Statements are prepared lazily, once per connection, the first time they
  * are used (or sent unnamed behind a transaction pooler). Every wait on the
- * server is a poll() with the connection's deadline. A statement that fails because the connection died is retried
- * once on a fresh connection: a failed send never reached the server, and a
- * lost answer to an INSERT can at worst leave a row the client never heard
- * of, which expires like any other. Inside a transaction (db_begin) it is
- * not: the fresh connection would be outside it.
+ * server is a poll() with the connection's deadline. An idempotent
+ * statement that fails because the connection died is retried once on a
+ * fresh connection; any other is not (the server may have run it), and
+ * its caller looks for what it did. Inside a transaction (db_begin)
+ * nothing is retried: the fresh connection would be outside it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -85,19 +85,26 @@
 #define JOB_CLAIMABLE \
 	"status = 'pending' OR (status = 'running' AND lease_until < now()" \
 	" AND attempts < max_attempts)"
-/* Takes the jobs of c ($2 lease_s, $3 worker) and returns what a worker
- * needs to run them, with the steps earlier attempts finished. */
+/* What a worker needs to run a claimed job (alias j), with the steps
+ * earlier attempts finished. */
+#define JOB_CLAIM_COLUMNS \
+	" j.job_id, j.attempts, j.type, j.input::text, j.progress," \
+	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
+	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
+	"   FROM job_steps s WHERE s.job_id = j.job_id)::text"
+/* Takes the jobs of c ($2 lease_s, $3 the claim's token) and returns
+ * JOB_CLAIM_COLUMNS. */
 #define JOB_CLAIM_UPDATE \
 	" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1," \
 	"  lease_until = now() + $2 * interval '1 second', worker = $3," \
 	"  started_at = coalesce(j.started_at, now()), attempt_at = now()," \
 	"  version = j.version + 1, updated_at = now()" \
 	" FROM c WHERE j.job_id = c.job_id" \
-	" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress," \
-	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
-	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
-	"   FROM job_steps s WHERE s.job_id = j.job_id)::text," \
-	"  pg_notify('aigw_job', j.job_id::text)"
+	" RETURNING" JOB_CLAIM_COLUMNS ", pg_notify('aigw_job', j.job_id::text)"
+/* What a worker needs to run a claimed chat (alias r). */
+#define CHAT_CLAIM_COLUMNS \
+	" r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens," \
+	"  r.websearch, r.location, r.models::text, r.results::text"
 
 struct stmt_def {
 	const char *name;
@@ -118,6 +125,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
 		"  $7::bool[], $8::text[], $9::jsonb[], $10::int[])"
 		"  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl)" },
+	/* $1 ids: an array literal. How many of these chats are stored: after
+	 * an insert's connection was lost, whether the server committed it. */
+	[DB_CHAT_STORED] = { "chat_stored", 1,
+		"SELECT count(*) FROM chat_results WHERE chat_id = ANY($1::uuid[])" },
+	/* $1 id: a job's 202 body, as DB_JOB_INSERT returns it, when the job
+	 * is stored (after an insert's or commit's connection was lost). */
+	[DB_JOB_ACCEPTED] = { "job_accepted", 1,
+		"SELECT " JOB_ACCEPTED_JSON " FROM jobs j WHERE j.job_id = $1" },
 	/* $1 id $2 owner */
 	[DB_CHAT_STATUS] = { "chat_status", 2,
 		"SELECT chat_id, status, version, results::text,"
@@ -139,9 +154,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  started_at = coalesce(r.started_at, now()), attempt_at = now(),"
 		"  version = r.version + 1"
 		" FROM c WHERE r.chat_id = c.chat_id"
-		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
-		"  r.websearch, r.location, r.models::text, r.results::text,"
-		"  pg_notify('aigw_chat', r.chat_id::text)" },
+		" RETURNING" CHAT_CLAIM_COLUMNS ", pg_notify('aigw_chat', r.chat_id::text)" },
+	/* $1 a claim's token: the chats that claim took, when its connection
+	 * was lost and the server may have committed it. The claim's token
+	 * is its own, so these rows are its and no other's. */
+	[DB_CHAT_CLAIMED] = { "chat_claimed", 1,
+		"SELECT" CHAT_CLAIM_COLUMNS " FROM chat_results r"
+		" WHERE r.status IN ('pending', 'processing') AND r.status = 'processing'"
+		" AND r.worker = $1" },
 	/*
 	 * $1 ids $2 attempts $3 providers $4 results $5 finish: array
 	 * literals, one element a result. Stores the results of many chats in
@@ -531,6 +551,11 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND (" JOB_CLAIMABLE ") AND analysis_batch IS NULL"
 		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 		JOB_CLAIM_UPDATE },
+	/* $1 a claim's token: as DB_CHAT_CLAIMED, the jobs that claim took. */
+	[DB_JOB_CLAIMED] = { "job_claimed", 1,
+		"SELECT" JOB_CLAIM_COLUMNS " FROM jobs j"
+		" WHERE j.status IN ('pending', 'running') AND j.status = 'running'"
+		" AND j.worker = $1" },
 	[DB_ANALYSIS_CLAIMABLE] = { "analysis_claimable", 0,
 		"SELECT EXISTS (SELECT 1 FROM jobs WHERE analysis_batch IS NOT NULL"
 		" AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE "))" },
@@ -823,6 +848,59 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" (SELECT count(*) FROM jobs WHERE status = 'running' AND (lease_until < now()"
 		"  OR coalesce(attempt_at, started_at) + timeout_s * interval '1 second' < now()))" },
 };
+
+/*
+ * The statements that may run twice: reads, and writes whose second run
+ * changes nothing and answers as the first (a lease renewed again, a slot's
+ * heartbeat). Any other is never re-run after a lost connection, since the
+ * server may have committed it: a claim would orphan its rows, an insert
+ * would fail on its own ids or an UPDATE answer "not found". A statement
+ * missing here is not re-run, which is always safe.
+ */
+static const bool idempotent[DB_STMT__MAX] = {
+	[DB_CHAT_STORED] = true,
+	[DB_JOB_ACCEPTED] = true,
+	[DB_CHAT_CLAIMED] = true,
+	[DB_JOB_CLAIMED] = true,
+	[DB_CHAT_STATUS] = true,
+	[DB_CHAT_NOTIFY] = true,
+	[DB_CHAT_RENEW] = true,
+	[DB_CHAT_RELEASE] = true,
+	[DB_SLOT_HEARTBEAT] = true,
+	[DB_SLOT_RELEASE] = true,
+	[DB_HEALTH] = true,
+	[DB_QUEUE_WAITING] = true,
+	[DB_BATCH_GROUPS] = true,
+	[DB_BATCH_ITEMS] = true,
+	[DB_BATCH_RENEW] = true,
+	[DB_BATCH_RELEASE] = true,
+	[DB_JOB_STEP_READ] = true,
+	[DB_KEY_LOOKUP] = true,
+	[DB_KEY_LIST] = true,
+	[DB_ACTIVE_COUNT] = true,
+	[DB_JOB_KEY_EXPIRE] = true,
+	[DB_JOB_BY_KEY] = true,
+	[DB_JOB_GET] = true,
+	[DB_JOB_STATUS] = true,
+	[DB_JOB_RESULT] = true,
+	[DB_JOB_LIST] = true,
+	[DB_ANALYSIS_CLAIMABLE] = true,
+	[DB_JOB_RENEW] = true,
+	[DB_JOB_RELEASE] = true,
+	[DB_PROMPT_LIST] = true,
+	[DB_SCHEDULE_DONE] = true,
+	[DB_ANALYSIS_SHOW] = true,
+	[DB_ANALYSIS_BATCHES] = true,
+	[DB_ANALYSIS_BATCH] = true,
+	[DB_METRICS] = true,
+	[DB_STATUS] = true,
+};
+
+bool
+db_stmt_idempotent(enum db_stmt stmt)
+{
+	return (int)stmt >= 0 && stmt < DB_STMT__MAX && idempotent[stmt];
+}
 
 struct db {
 	PGconn *conn;
@@ -1227,13 +1305,29 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 		return AIGW_EDB;
 	db->timed_out = false;
 	err = exec_once(db, id, values, out);
-	if (err == AIGW_EDB && !db->in_tx && conn_gone(db) && !db->timed_out) {
+	if (err == AIGW_EDB && !db->in_tx && conn_gone(db) && !db->timed_out &&
+	    idempotent[id]) {
 		/* The server restarted under us: one fresh connection, one retry. */
 		disconnect(db);
 		err = exec_once(db, id, values, out);
 	}
 	db->lost = err == AIGW_EDB && conn_gone(db);
 	return err;
+}
+
+void
+db_claim_token(const char *worker, char *buf, size_t len)
+{
+	static unsigned long seq;
+	unsigned long n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	const char *pid = strrchr(worker, ':');
+
+	/* host#claim:pid: still ends in the worker's pid, as people and
+	 * scripts read it. */
+	if (pid != NULL)
+		snprintf(buf, len, "%.*s#%lu%s", (int)(pid - worker), worker, n, pid);
+	else
+		snprintf(buf, len, "%s#%lu", worker, n);
 }
 
 enum aigw_err
@@ -1362,6 +1456,7 @@ db_commit(struct db *db)
 	if (!db->in_tx)
 		return AIGW_EINVAL;
 	db->in_tx = false;
+	db->lost = true;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 		return AIGW_EDB;
 	if (!PQsendQuery(db->conn, "COMMIT"))
@@ -1372,6 +1467,8 @@ db_commit(struct db *db)
 	else if (res != NULL)
 		log_error("db", NULL, "commit failed: %.300s", PQresultErrorMessage(res));
 	PQclear(res);
+	/* Lost: the server may have committed, and the caller must look. */
+	db->lost = err == AIGW_EDB && conn_gone(db);
 	return err;
 }
 

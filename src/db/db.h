@@ -26,6 +26,10 @@
 
 enum db_stmt {
 	DB_CHAT_INSERT,
+	DB_CHAT_STORED,
+	DB_JOB_ACCEPTED,
+	DB_CHAT_CLAIMED,
+	DB_JOB_CLAIMED,
 	DB_CHAT_STATUS,
 	DB_CHAT_CLAIM,
 	DB_CHAT_WRITE_RESULTS,
@@ -151,17 +155,33 @@ unsigned long db_connection_id(const struct db *db);
 /* Closes the connection, and with it whatever session state it had
  * (LISTEN); the next statement connects afresh. Cannot fail. */
 void db_reset(struct db *db);
-/* True when the last failure was a lost connection. */
+/* True when the last failure was a lost connection (a statement's or a
+ * commit's). */
 bool db_connection_lost(const struct db *db);
+/* True when running stmt twice leaves the database and its answer as
+ * running it once: only such a statement is re-run when its connection is
+ * lost (a claim or an insert the server may have committed is not).
+ * False for an unknown id. */
+bool db_stmt_idempotent(enum db_stmt stmt);
 
 /*
- * Runs a statement by id. On AIGW_OK *out holds a PGRES_TUPLES_OK or
+ * Runs a statement by id; when the connection turns out to be dead, an
+ * idempotent one (db_stmt_idempotent) is run once more on a fresh
+ * connection, any other fails with db_connection_lost() true: its caller
+ * looks for what it may have done. On AIGW_OK *out holds a PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK result that the caller PQclear()s; on error *out is NULL.
  * values are text parameters (NULL for SQL NULL), as many as the statement
  * takes.
  */
 enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
+
+/* A token for one claim of worker (its name, host:pid), stored as the
+ * claimed rows' worker (host#N:pid): unique in the process, so that after
+ * a lost connection the rows that claim took, if it was committed, can be
+ * found. Cannot fail (cut to len). */
+#define DB_CLAIM_TOKEN_MAX 320
+void db_claim_token(const char *worker, char *buf, size_t len);
 
 /* Runs a statement that returns one text column: *text is a copy of
  * column col of its only row, or NULL (and AIGW_OK) when no row came back

@@ -139,6 +139,55 @@ test_pooler_means_no_session_state(void **state)
 	assert_true(!o.unnamed && !o.statement_timeout);
 }
 
+static void
+test_claims_and_inserts_are_never_rerun(void **state)
+{
+	/* The server may have committed them when the connection was lost:
+	 * run again, a claim orphans the rows it took, an insert fails on its
+	 * own ids, an update answers "not found". */
+	static const enum db_stmt once[] = {
+		DB_CHAT_INSERT, DB_CHAT_CLAIM, DB_CHAT_WRITE_RESULTS, DB_CHAT_FINISH,
+		DB_SLOT_RESERVE, DB_SLOT_TAKE, DB_BATCH_ITEM_ADD, DB_BATCH_FORM, DB_BATCH_CLAIM,
+		DB_BATCH_SAVE, DB_BATCH_RESULT, DB_KEY_CREATE, DB_KEY_REVOKE, DB_ACTIVE_LOCK,
+		DB_REAP_CHATS_UNCLAIMED, DB_REAP_CHATS_SPENT, DB_REAP_CHATS_REQUEUE,
+		DB_REAP_CHATS_DELETE, DB_REAP_JOBS_UNCLAIMED, DB_REAP_JOBS_SPENT,
+		DB_REAP_JOBS_REQUEUE, DB_REAP_JOBS_DELETE, DB_REAP_TURN, DB_JOB_INSERT,
+		DB_JOB_CANCEL, DB_JOB_CLAIM, DB_ANALYSIS_CLAIM_LOCK, DB_JOB_CLAIM_ANALYSIS,
+		DB_JOB_STEP_START, DB_JOB_STEP_RESULT, DB_JOB_STEP_END, DB_JOB_FAIL,
+		DB_RATE_LOCK, DB_RATE_RESERVE, DB_PROMPT_ADD, DB_PROMPT_DEACTIVATE,
+		DB_SCHEDULE_LOCK, DB_SCHEDULE_UNLOCK, DB_SCHEDULE_BATCH, DB_SCHEDULE_PAGE,
+	};
+	static const enum db_stmt reads[] = {
+		DB_CHAT_STORED, DB_JOB_ACCEPTED, DB_CHAT_CLAIMED, DB_JOB_CLAIMED, DB_CHAT_STATUS, DB_HEALTH, DB_QUEUE_WAITING,
+		DB_KEY_LOOKUP, DB_JOB_GET, DB_JOB_STATUS, DB_JOB_LIST, DB_METRICS, DB_STATUS,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+		if (db_stmt_idempotent(once[i]))
+			fail_msg("statement %d would be run twice", (int)once[i]);
+	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+		assert_true(db_stmt_idempotent(reads[i]));
+	assert_false(db_stmt_idempotent(DB_STMT__MAX));
+	assert_false(db_stmt_idempotent((enum db_stmt)-1));
+}
+
+static void
+test_claim_tokens_are_unique(void **state)
+{
+	char a[DB_CLAIM_TOKEN_MAX], b[DB_CLAIM_TOKEN_MAX];
+
+	(void)state;
+	db_claim_token("host:42", a, sizeof a);
+	db_claim_token("host:42", b, sizeof b);
+	assert_string_not_equal(a, b);
+	assert_memory_equal(a, "host#", 5);
+	/* Still ends in the pid, as the worker's name does. */
+	assert_string_equal(strrchr(a, ':'), ":42");
+	db_claim_token("nameless", a, sizeof a);
+	assert_memory_equal(a, "nameless#", 9);
+}
+
 int
 main(void)
 {
@@ -151,6 +200,8 @@ main(void)
 		cmocka_unit_test(test_connections_notice_a_silent_peer),
 		cmocka_unit_test(test_no_statement_timeout_unless_asked),
 		cmocka_unit_test(test_pooler_means_no_session_state),
+		cmocka_unit_test(test_claims_and_inserts_are_never_rerun),
+		cmocka_unit_test(test_claim_tokens_are_unique),
 	};
 
 	return cmocka_run_group_tests_name("db", tests, NULL, NULL);
