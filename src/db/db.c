@@ -1047,7 +1047,6 @@ db_conn_params(const struct db_options *opt, const char *conninfo, const char **
 		 * connection by keepalives, on a busy one by unacknowledged
 		 * data; the default is the kernel's (hours for keepalives,
 		 * about 15 minutes of retransmissions). */
-		PARAM_NUM("connect_timeout", "%ld", t < 2 ? 2 : t);
 		PARAM("keepalives", "1");
 		PARAM_NUM("keepalives_idle", "%ld", t / 2 > 0 ? t / 2 : 1);
 		PARAM_NUM("keepalives_interval", "%ld", t / 6 > 0 ? t / 6 : 1);
@@ -1080,7 +1079,8 @@ db_connect(struct db *db)
 	disconnect(db);
 	(void)db_conn_params(&db->opt, db->conninfo, keys, vals, bufs);
 	/* Connected step by step, so that a server that accepts but never
-	 * answers costs the deadline, not the kernel's timeouts. */
+	 * answers costs the deadline, not the kernel's timeouts (libpq's
+	 * connect_timeout holds only for its blocking connect). */
 	db->conn = PQconnectStartParams(keys, vals, 1);
 	if (db->conn == NULL) {
 		why = "out of memory";

@@ -91,7 +91,6 @@ test_connections_notice_a_silent_peer(void **state)
 	assert_string_equal(param(keys, vals, "keepalives_idle"), "5");
 	assert_string_equal(param(keys, vals, "keepalives_count"), "3");
 	assert_string_equal(param(keys, vals, "tcp_user_timeout"), "10000");
-	assert_string_equal(param(keys, vals, "connect_timeout"), "10");
 	assert_string_equal(param(keys, vals, "gssencmode"), "disable");
 	assert_string_equal(param(keys, vals, "options"), "-c statement_timeout=10000");
 	/* The user's conninfo comes last, so libpq lets what it sets win. */
