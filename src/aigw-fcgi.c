@@ -286,7 +286,7 @@ usage(void)
 static int
 serve_cgi(struct http_app *app)
 {
-	struct http_thread t = { app, db_new(app->cfg->database_url), -1 };
+	struct http_thread t = { app, db_open(app->cfg, DB_USE_REQUEST), -1 };
 	struct http_io io = { NULL, cgi_param, cgi_read, cgi_write, cgi_flush, NULL };
 
 	app->cgi = true;
@@ -362,7 +362,7 @@ serve_fcgi(struct http_app *app, const char *listen_addr, long nthreads)
 	}
 	for (long i = 0; i < nthreads; i++) {
 		threads[i].app = app;
-		threads[i].db = db_new(app->cfg->database_url);
+		threads[i].db = db_open(app->cfg, DB_USE_REQUEST);
 		threads[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		pthread_mutex_lock(&state_lock);
 		threads_running++;

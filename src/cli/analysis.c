@@ -300,7 +300,7 @@ cli_prompts(const struct aigw_config *cfg, int argc, char **argv)
 
 	if (argc < 2)
 		return prompts_usage();
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw prompts: out of memory\n");
 		return 1;
@@ -366,7 +366,8 @@ cli_schedule(const struct aigw_config *cfg, int argc, char **argv)
 	}
 	if ((t = analysis_type("aigw schedule", cfg, &reg)) == NULL)
 		goto out;
-	db = db_new(cfg->database_url);
+	/* The lock that keeps two schedulers apart is the session's. */
+	db = db_open(cfg, DB_USE_CLI_SESSION);
 	spawn_env = spawn_env_new();
 	if (db == NULL || spawn_env == NULL) {
 		fprintf(stderr, "aigw schedule: out of memory\n");
@@ -431,7 +432,7 @@ cli_analysis(const struct aigw_config *cfg, int argc, char **argv)
 		fprintf(stderr, "aigw analysis show: %s is not a batch id\n", argv[2]);
 		return 2;
 	}
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw analysis: out of memory\n");
 		return 1;

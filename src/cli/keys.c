@@ -68,7 +68,7 @@ cli_keys(const struct aigw_config *cfg, int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw keys: out of memory\n");
 		return 1;

@@ -19,7 +19,7 @@ cli_migrate(const struct aigw_config *cfg, int argc, char **argv)
 	}
 	if (argc == 2)
 		dir = argv[1];
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI_SESSION);
 	if (db == NULL) {
 		fprintf(stderr, "aigw migrate: out of memory\n");
 		return 1;

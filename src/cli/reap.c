@@ -31,7 +31,7 @@ cli_reap(const struct aigw_config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: aigw reap\n");
 		return 2;
 	}
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI);
 	spawn_env = spawn_env_new();
 	if (db == NULL || spawn_env == NULL) {
 		fprintf(stderr, "aigw reap: out of memory\n");

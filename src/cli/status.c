@@ -19,7 +19,7 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: aigw status\n");
 		return 2;
 	}
-	db = db_new(cfg->database_url);
+	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw status: out of memory\n");
 		return 1;

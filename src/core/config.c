@@ -18,7 +18,7 @@
 
 #define DEFAULT_ENV_FILE "/etc/aigw/aigw.env"
 
-enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_METRICS, VT_LOGLEVEL };
+enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_METRICS, VT_LOGLEVEL, VT_POOLER };
 
 struct var {
 	const char *name;
@@ -38,6 +38,9 @@ struct var {
 
 static const struct var vars[] = {
 	S("DATABASE_URL", "", database_url),
+	S("AIGW_LISTEN_DATABASE_URL", "", listen_database_url),
+	{ "AIGW_DB_POOLER", VT_POOLER, 0, 0, "none", offsetof(struct aigw_config, db_pooler) },
+	L("AIGW_DB_TIMEOUT_S", 1, 3600, "10", db_timeout_s),
 	{ "AIGW_AUTH", VT_AUTH, 0, 0, "none", offsetof(struct aigw_config, auth) },
 	L("AIGW_MAX_BODY", 1024, 64L << 20, "262144", max_body),
 	L("AIGW_WORKERS_MAX", 1, 1024, "4", workers_max),
@@ -94,6 +97,7 @@ static const struct var vars[] = {
 
 static const char *const auth_names[AUTH__MAX] = { "none", "keys", "server" };
 static const char *const metrics_names[METRICS__MAX] = { "open", "local", "token" };
+static const char *const pooler_names[POOLER__MAX] = { "none", "transaction" };
 static const char *const rate_names[RATE__MAX] = { "openai", "anthropic", "gemini", "perplexity" };
 
 const char *const *
@@ -252,6 +256,16 @@ parse_var(const struct var *v, const char *text, struct aigw_config *cfg,
 				break;
 		if (i == METRICS__MAX) {
 			snprintf(errbuf, errlen, "%s: expected open, local or token", v->name);
+			return AIGW_ECONFIG;
+		}
+		*(int *)(void *)base = i;
+		return AIGW_OK;
+	case VT_POOLER:
+		for (i = 0; i < POOLER__MAX; i++)
+			if (strcmp(text, pooler_names[i]) == 0)
+				break;
+		if (i == POOLER__MAX) {
+			snprintf(errbuf, errlen, "%s: expected none or transaction", v->name);
 			return AIGW_ECONFIG;
 		}
 		*(int *)(void *)base = i;

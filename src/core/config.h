@@ -20,6 +20,10 @@ enum config_auth { AUTH_NONE, AUTH_KEYS, AUTH_SERVER, AUTH__MAX };
 /* Who may read GET /api/metrics: anyone, loopback clients, or a bearer of
  * AIGW_METRICS_TOKEN. */
 enum config_metrics { METRICS_OPEN, METRICS_LOCAL, METRICS_TOKEN, METRICS__MAX };
+/* What stands between aigw and PostgreSQL: nothing, or a pooler that
+ * hands out a server connection per transaction (PgBouncer's transaction
+ * mode), which keeps no session state. */
+enum config_pooler { POOLER_NONE, POOLER_TRANSACTION, POOLER__MAX };
 
 /* The providers with rate limits (SPEC 3), in the order of the table of
  * their API names in config.c. */
@@ -34,6 +38,9 @@ struct config_rate {
 
 struct aigw_config {
 	char *database_url;      /* "" = libpq's defaults (PG* variables) */
+	char *listen_database_url;  /* LISTEN and session locks; "" = database_url */
+	int db_pooler;           /* enum config_pooler */
+	long db_timeout_s;       /* the longest wait for the database on one statement */
 	int auth;                /* enum config_auth */
 	long max_body;
 	long workers_max;

@@ -57,6 +57,63 @@ columns_free(const char **items[], char *arrays[], size_t ncols)
 	}
 }
 
+/* How many of the chats of ids (an array literal) are stored. */
+static enum aigw_err
+chats_stored(struct db *db, const char *ids, long *count)
+{
+	const char *values[1] = { ids };
+	char *text = NULL;
+	enum aigw_err err = db_exec_text(db, DB_CHAT_STORED, values, 0, &text);
+
+	*count = text != NULL ? strtol(text, NULL, 10) : 0;
+	free(text);
+	return err;
+}
+
+/*
+ * The connection of an insert was lost: the server may have committed it
+ * before, or never seen it. The rows' ids, made before the insert, tell:
+ * when they are stored the insert is done; when none is, it is sent once
+ * more (should the first one still commit late, the ids keep the second
+ * out, so no chat is stored twice). AIGW_EDB when the database cannot say.
+ */
+static enum aigw_err
+insert_settle(struct db *db, const char *const *arrays, size_t n)
+{
+	PGresult *res = NULL;
+	long count = 0;
+	enum aigw_err err = chats_stored(db, arrays[0], &count);
+
+	if (err != AIGW_OK)
+		return err;
+	if (count == (long)n) {
+		log_info("db", NULL, "the connection was lost after an insert of %zu chat%s;"
+			 " they are stored", n, n == 1 ? "" : "s");
+		return AIGW_OK;
+	}
+	if (count != 0)
+		return AIGW_EDB; /* one statement stores all or none: not ours */
+	err = db_exec(db, DB_CHAT_INSERT, arrays, &res);
+	PQclear(res);
+	return err;
+}
+
+enum aigw_err
+db_chat_stored(struct db *db, const char *chat_id, bool *stored)
+{
+	const char *ids[1] = { chat_id };
+	char *literal = db_array_literal(ids, 1);
+	long count = 0;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	*stored = false;
+	if (literal != NULL)
+		err = chats_stored(db, literal, &count);
+	free(literal);
+	*stored = err == AIGW_OK && count == 1;
+	return err;
+}
+
 enum aigw_err
 db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 {
@@ -88,6 +145,8 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 	err = array_literals(items, NCOLS, n, arrays);
 	if (err == AIGW_OK)
 		err = db_exec(db, DB_CHAT_INSERT, (const char *const *)arrays, &res);
+	if (err == AIGW_EDB && db_connection_lost(db))
+		err = insert_settle(db, (const char *const *)arrays, n);
 out:
 	PQclear(res);
 	columns_free(items, arrays, NCOLS);
@@ -138,33 +197,18 @@ db_chat_view_free(struct db_chat_view *v)
 	v->pending_json = NULL;
 }
 
-enum aigw_err
-db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
-	      long max_attempts, struct db_chat_claim **out, size_t *n)
+/* The claimed rows of res (CHAT_CLAIM_COLUMNS) as a new array. */
+static enum aigw_err
+claims_from(PGresult *res, struct db_chat_claim **out, size_t *n)
 {
-	char lim[16], lease[24], attempts[24];
-	const char *values[4] = { lim, lease, worker, attempts };
-	struct db_chat_claim *claims = NULL;
-	PGresult *res = NULL;
-	enum aigw_err err;
-	int rows;
+	int rows = PQntuples(res);
+	struct db_chat_claim *claims;
 
-	*out = NULL;
-	*n = 0;
-	snprintf(lim, sizeof lim, "%d", limit);
-	snprintf(lease, sizeof lease, "%ld", lease_s);
-	snprintf(attempts, sizeof attempts, "%ld", max_attempts);
-	err = db_exec(db, DB_CHAT_CLAIM, values, &res);
-	if (err != AIGW_OK)
-		return err;
-	rows = PQntuples(res);
 	if (rows == 0)
-		goto out;
+		return AIGW_OK;
 	claims = calloc((size_t)rows, sizeof *claims);
-	if (claims == NULL) {
-		err = AIGW_ENOMEM;
-		goto out;
-	}
+	if (claims == NULL)
+		return AIGW_ENOMEM;
 	for (int i = 0; i < rows; i++) {
 		struct db_chat_claim *c = &claims[i];
 
@@ -183,14 +227,41 @@ db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
 			/* The rows stay claimed; their lease runs out and another
 			 * attempt takes them. */
 			db_chat_claims_free(claims, (size_t)rows);
-			claims = NULL;
-			err = AIGW_ENOMEM;
-			goto out;
+			return AIGW_ENOMEM;
 		}
 	}
 	*out = claims;
 	*n = (size_t)rows;
-out:
+	return AIGW_OK;
+}
+
+enum aigw_err
+db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
+	      long max_attempts, struct db_chat_claim **out, size_t *n)
+{
+	char lim[16], lease[24], attempts[24], token[DB_CLAIM_TOKEN_MAX];
+	const char *values[4] = { lim, lease, token, attempts };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(lim, sizeof lim, "%d", limit);
+	snprintf(lease, sizeof lease, "%ld", lease_s);
+	snprintf(attempts, sizeof attempts, "%ld", max_attempts);
+	db_claim_token(worker, token, sizeof token);
+	err = db_exec(db, DB_CHAT_CLAIM, values, &res);
+	if (err == AIGW_EDB && db_connection_lost(db)) {
+		/* The server may have committed the claim: its rows, found by
+		 * the claim's token, are ours to run, not orphans until their
+		 * lease runs out (each such wait costs the chat an attempt). */
+		err = db_exec(db, DB_CHAT_CLAIMED, values + 2, &res);
+		if (err == AIGW_OK && PQntuples(res) > 0)
+			log_info("db", NULL, "the connection was lost after a claim of %d chat%s;"
+				 " running them", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+	}
+	if (err == AIGW_OK)
+		err = claims_from(res, out, n);
 	PQclear(res);
 	return err;
 }

@@ -32,9 +32,13 @@ struct db_chat_new {
 };
 
 /* Inserts n chats in one statement: all or none. The caller then wakes
- * the workers (http/wake.h). */
+ * the workers (http/wake.h). When the connection is lost during the
+ * insert, the rows are looked for by their ids (and inserted once more when
+ * none is stored) before the answer: AIGW_OK means they are stored. */
 enum aigw_err db_chat_insert(struct db *db, const struct db_chat_new *const *rows,
 			     size_t n) AIGW_MUSTCHECK;
+/* Whether chat_id is stored: after a commit whose connection was lost. */
+enum aigw_err db_chat_stored(struct db *db, const char *chat_id, bool *stored) AIGW_MUSTCHECK;
 
 struct db_chat_view {
 	char chat_id[UUID_STR_LEN + 1];

@@ -2,17 +2,22 @@
  * db.c: connection handling and the table of every statement aigw runs.
  *
  * Statements are prepared lazily, once per connection, the first time they
- * are used. A statement that fails because the connection died is retried
- * once on a fresh connection: a failed send never reached the server, and a
- * lost answer to an INSERT can at worst leave a row the client never heard
- * of, which expires like any other. Inside a transaction (db_begin) it is
- * not: the fresh connection would be outside it.
+ * are used (or sent unnamed behind a transaction pooler). Every wait on the
+ * server is a poll() with the connection's deadline. An idempotent
+ * statement that fails because the connection died is retried once on a
+ * fresh connection; any other is not (the server may have run it), and
+ * its caller looks for what it did. Inside a transaction (db_begin)
+ * nothing is retried: the fresh connection would be outside it.
  */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "db/db.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -80,19 +85,26 @@
 #define JOB_CLAIMABLE \
 	"status = 'pending' OR (status = 'running' AND lease_until < now()" \
 	" AND attempts < max_attempts)"
-/* Takes the jobs of c ($2 lease_s, $3 worker) and returns what a worker
- * needs to run them, with the steps earlier attempts finished. */
+/* What a worker needs to run a claimed job (alias j), with the steps
+ * earlier attempts finished. */
+#define JOB_CLAIM_COLUMNS \
+	" j.job_id, j.attempts, j.type, j.input::text, j.progress," \
+	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
+	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
+	"   FROM job_steps s WHERE s.job_id = j.job_id)::text"
+/* Takes the jobs of c ($2 lease_s, $3 the claim's token) and returns
+ * JOB_CLAIM_COLUMNS. */
 #define JOB_CLAIM_UPDATE \
 	" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1," \
 	"  lease_until = now() + $2 * interval '1 second', worker = $3," \
 	"  started_at = coalesce(j.started_at, now()), attempt_at = now()," \
 	"  version = j.version + 1, updated_at = now()" \
 	" FROM c WHERE j.job_id = c.job_id" \
-	" RETURNING j.job_id, j.attempts, j.type, j.input::text, j.progress," \
-	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
-	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
-	"   FROM job_steps s WHERE s.job_id = j.job_id)::text," \
-	"  pg_notify('aigw_job', j.job_id::text)"
+	" RETURNING" JOB_CLAIM_COLUMNS ", pg_notify('aigw_job', j.job_id::text)"
+/* What a worker needs to run a claimed chat (alias r). */
+#define CHAT_CLAIM_COLUMNS \
+	" r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens," \
+	"  r.websearch, r.location, r.models::text, r.results::text"
 
 struct stmt_def {
 	const char *name;
@@ -113,6 +125,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
 		"  $7::bool[], $8::text[], $9::jsonb[], $10::int[])"
 		"  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl)" },
+	/* $1 ids: an array literal. How many of these chats are stored: after
+	 * an insert's connection was lost, whether the server committed it. */
+	[DB_CHAT_STORED] = { "chat_stored", 1,
+		"SELECT count(*) FROM chat_results WHERE chat_id = ANY($1::uuid[])" },
+	/* $1 id: a job's 202 body, as DB_JOB_INSERT returns it, when the job
+	 * is stored (after an insert's or commit's connection was lost). */
+	[DB_JOB_ACCEPTED] = { "job_accepted", 1,
+		"SELECT " JOB_ACCEPTED_JSON " FROM jobs j WHERE j.job_id = $1" },
 	/* $1 id $2 owner */
 	[DB_CHAT_STATUS] = { "chat_status", 2,
 		"SELECT chat_id, status, version, results::text,"
@@ -134,9 +154,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  started_at = coalesce(r.started_at, now()), attempt_at = now(),"
 		"  version = r.version + 1"
 		" FROM c WHERE r.chat_id = c.chat_id"
-		" RETURNING r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens,"
-		"  r.websearch, r.location, r.models::text, r.results::text,"
-		"  pg_notify('aigw_chat', r.chat_id::text)" },
+		" RETURNING" CHAT_CLAIM_COLUMNS ", pg_notify('aigw_chat', r.chat_id::text)" },
+	/* $1 a claim's token: the chats that claim took, when its connection
+	 * was lost and the server may have committed it. The claim's token
+	 * is its own, so these rows are its and no other's. */
+	[DB_CHAT_CLAIMED] = { "chat_claimed", 1,
+		"SELECT" CHAT_CLAIM_COLUMNS " FROM chat_results r"
+		" WHERE r.status IN ('pending', 'processing') AND r.status = 'processing'"
+		" AND r.worker = $1" },
 	/*
 	 * $1 ids $2 attempts $3 providers $4 results $5 finish: array
 	 * literals, one element a result. Stores the results of many chats in
@@ -537,6 +562,11 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND (" JOB_CLAIMABLE ") AND analysis_batch IS NULL"
 		" ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 		JOB_CLAIM_UPDATE },
+	/* $1 a claim's token: as DB_CHAT_CLAIMED, the jobs that claim took. */
+	[DB_JOB_CLAIMED] = { "job_claimed", 1,
+		"SELECT" JOB_CLAIM_COLUMNS " FROM jobs j"
+		" WHERE j.status IN ('pending', 'running') AND j.status = 'running'"
+		" AND j.worker = $1" },
 	[DB_ANALYSIS_CLAIMABLE] = { "analysis_claimable", 0,
 		"SELECT EXISTS (SELECT 1 FROM jobs WHERE analysis_batch IS NOT NULL"
 		" AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE "))" },
@@ -843,17 +873,75 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  OR coalesce(attempt_at, started_at) + timeout_s * interval '1 second' < now()))" },
 };
 
+/*
+ * The statements that may run twice: reads, and writes whose second run
+ * changes nothing and answers as the first (a lease renewed again, a slot's
+ * heartbeat). Any other is never re-run after a lost connection, since the
+ * server may have committed it: a claim would orphan its rows, an insert
+ * would fail on its own ids or an UPDATE answer "not found". A statement
+ * missing here is not re-run, which is always safe.
+ */
+static const bool idempotent[DB_STMT__MAX] = {
+	[DB_CHAT_STORED] = true,
+	[DB_JOB_ACCEPTED] = true,
+	[DB_CHAT_CLAIMED] = true,
+	[DB_JOB_CLAIMED] = true,
+	[DB_CHAT_STATUS] = true,
+	[DB_CHAT_NOTIFY] = true,
+	[DB_CHAT_RENEW] = true,
+	[DB_CHAT_RELEASE] = true,
+	[DB_SLOT_HEARTBEAT] = true,
+	[DB_SLOT_RELEASE] = true,
+	[DB_HEALTH] = true,
+	[DB_QUEUE_WAITING] = true,
+	[DB_BATCH_GROUPS] = true,
+	[DB_BATCH_ITEMS] = true,
+	[DB_BATCH_RENEW] = true,
+	[DB_BATCH_RELEASE] = true,
+	[DB_JOB_STEP_READ] = true,
+	[DB_KEY_LOOKUP] = true,
+	[DB_KEY_LIST] = true,
+	[DB_ACTIVE_COUNT] = true,
+	[DB_JOB_KEY_EXPIRE] = true,
+	[DB_JOB_BY_KEY] = true,
+	[DB_JOB_GET] = true,
+	[DB_JOB_STATUS] = true,
+	[DB_JOB_RESULT] = true,
+	[DB_JOB_LIST] = true,
+	[DB_ANALYSIS_CLAIMABLE] = true,
+	[DB_JOB_RENEW] = true,
+	[DB_JOB_RELEASE] = true,
+	[DB_PROMPT_LIST] = true,
+	[DB_SCHEDULE_DONE] = true,
+	[DB_ANALYSIS_SHOW] = true,
+	[DB_ANALYSIS_BATCHES] = true,
+	[DB_ANALYSIS_BATCH] = true,
+	[DB_METRICS] = true,
+	[DB_STATUS] = true,
+	/* A pause run twice ends a reconnect's length later: harmless. */
+	[DB_PAUSE_SET] = true,
+	[DB_PAUSE_READ] = true,
+};
+
+bool
+db_stmt_idempotent(enum db_stmt stmt)
+{
+	return (int)stmt >= 0 && stmt < DB_STMT__MAX && idempotent[stmt];
+}
+
 struct db {
 	PGconn *conn;
 	char *conninfo;
+	struct db_options opt;
 	bool prepared[DB_STMT__MAX];
 	bool lost;
+	bool timed_out;            /* the last wait ran out: no retry, the time is spent */
 	bool in_tx;                /* between db_begin and db_commit/db_rollback */
 	unsigned long conn_id;     /* counts connections made */
 };
 
 struct db *
-db_new(const char *conninfo)
+db_new_with(const char *conninfo, const struct db_options *opt)
 {
 	struct db *db = calloc(1, sizeof *db);
 
@@ -864,7 +952,47 @@ db_new(const char *conninfo)
 		free(db);
 		return NULL;
 	}
+	if (opt != NULL)
+		db->opt = *opt;
 	return db;
+}
+
+struct db *
+db_new(const char *conninfo)
+{
+	return db_new_with(conninfo, NULL);
+}
+
+void
+db_options_of(const struct aigw_config *cfg, enum db_use use, struct db_options *opt)
+{
+	bool session = use == DB_USE_LISTEN || use == DB_USE_CLI_SESSION;
+
+	memset(opt, 0, sizeof *opt);
+	opt->timeout_s = cfg->db_timeout_s;
+	/* The command line may run long statements (migrations, a reap of
+	 * a big table); everything that serves or works gives up in time. */
+	opt->deadline = use != DB_USE_CLI && use != DB_USE_CLI_SESSION;
+	/* Session state survives only on a connection of its own: a
+	 * transaction pooler would hand the session to someone else. */
+	opt->unnamed = !session && cfg->db_pooler == POOLER_TRANSACTION;
+	/* A server-side limit too, so that a statement cut off by the
+	 * deadline does not go on holding locks; as a startup option it is
+	 * session state, which a pooler does not pass on. */
+	opt->statement_timeout = use == DB_USE_REQUEST && cfg->db_pooler == POOLER_NONE;
+}
+
+struct db *
+db_open(const struct aigw_config *cfg, enum db_use use)
+{
+	struct db_options opt;
+	bool session = use == DB_USE_LISTEN || use == DB_USE_CLI_SESSION;
+	const char *url = cfg->database_url;
+
+	if (session && cfg->listen_database_url != NULL && *cfg->listen_database_url != '\0')
+		url = cfg->listen_database_url;
+	db_options_of(cfg, use, &opt);
+	return db_new_with(url, &opt);
 }
 
 static void
@@ -892,36 +1020,133 @@ notice_quiet(void *arg, const PGresult *res)
 	(void)res;
 }
 
+/* The end of a wait of timeout_s from now; 0 (none) for timeout_s 0. */
+static int64_t
+deadline_in(long timeout_s)
+{
+	return timeout_s > 0 ? time_mono_ms() + timeout_s * 1000 : 0;
+}
+
+/* Waits until fd is ready for events or deadline_ms (0: none) passes.
+ * 1 ready, 0 timed out, -1 poll() failed. */
+static int
+wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int ms = -1, rc;
+
+		if (deadline_ms > 0) {
+			int64_t left = deadline_ms - time_mono_ms();
+
+			if (left <= 0)
+				return 0;
+			ms = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		rc = poll(&p, 1, ms);
+		if (rc > 0)
+			return 1;
+		if (rc == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+size_t
+db_conn_params(const struct db_options *opt, const char *conninfo, const char **keys,
+	       const char **vals, char (*bufs)[48])
+{
+	size_t n = 0;
+	long t = opt->timeout_s;
+
+#define PARAM(k, v) (keys[n] = (k), vals[n] = (v), n++)
+#define PARAM_NUM(k, fmt, x) \
+	(snprintf(bufs[n], sizeof bufs[n], fmt, x), PARAM(k, bufs[n]))
+	PARAM("application_name", "aigw");
+	/* libpq's default (prefer) asks Kerberos for credentials on every
+	 * connection, loading its configuration and costing each aigw-fcgi
+	 * process about 0.8 MiB. */
+	PARAM("gssencmode", "disable");
+	if (t > 0) {
+		/* A peer that went away without a word (a partition, a host
+		 * that died) is noticed within about t seconds, on an idle
+		 * connection by keepalives, on a busy one by unacknowledged
+		 * data; the default is the kernel's (hours for keepalives,
+		 * about 15 minutes of retransmissions). */
+		PARAM("keepalives", "1");
+		PARAM_NUM("keepalives_idle", "%ld", t / 2 > 0 ? t / 2 : 1);
+		PARAM_NUM("keepalives_interval", "%ld", t / 6 > 0 ? t / 6 : 1);
+		PARAM("keepalives_count", "3");
+		PARAM_NUM("tcp_user_timeout", "%ld", t * 1000);
+		if (opt->statement_timeout && getenv("PGOPTIONS") == NULL)
+			PARAM_NUM("options", "-c statement_timeout=%ld", t * 1000);
+	}
+	/* Last: the keywords of the user's conninfo override the ones above. */
+	PARAM("dbname", conninfo);
+	keys[n] = vals[n] = NULL;
+#undef PARAM_NUM
+#undef PARAM
+	return n;
+}
+
 enum aigw_err
 db_connect(struct db *db)
 {
-	/*
-	 * connect_timeout bounds how long a request waits on a dead server.
-	 * gssencmode: libpq's default (prefer) asks Kerberos for credentials
-	 * on every connection, loading its configuration and costing each
-	 * aigw-fcgi process about 0.8 MiB; DATABASE_URL can ask for it again.
-	 * Keywords given here are overridden by the user's conninfo.
-	 */
-	const char *keys[] = { "connect_timeout", "application_name", "gssencmode", "dbname", NULL };
-	const char *vals[] = { "3", "aigw", "disable", db->conninfo, NULL };
+	const char *keys[DB_CONN_PARAMS_MAX + 1], *vals[DB_CONN_PARAMS_MAX + 1];
+	char bufs[DB_CONN_PARAMS_MAX][48];
+	int64_t deadline = deadline_in(db->opt.timeout_s);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	const char *why = NULL;
 
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return AIGW_OK;
 	if (db->in_tx)
 		return AIGW_EDB; /* a new connection would be outside the transaction */
 	disconnect(db);
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
-		log_warn("db", NULL, "cannot connect to the database: %.200s", msg);
-		disconnect(db);
-		db->lost = true;
-		return AIGW_EDB;
+	(void)db_conn_params(&db->opt, db->conninfo, keys, vals, bufs);
+	/* Connected step by step, so that a server that accepts but never
+	 * answers costs the deadline, not the kernel's timeouts (libpq's
+	 * connect_timeout holds only for its blocking connect). */
+	db->conn = PQconnectStartParams(keys, vals, 1);
+	if (db->conn == NULL) {
+		why = "out of memory";
+		goto fail;
 	}
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		goto fail;
+	while (st != PGRES_POLLING_OK) {
+		int ready;
+
+		if (st == PGRES_POLLING_FAILED)
+			goto fail;
+		ready = wait_fd(PQsocket(db->conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+				deadline);
+		if (ready == 0) {
+			why = "no answer in time (AIGW_DB_TIMEOUT_S)";
+			db->timed_out = true;
+			goto fail;
+		}
+		if (ready < 0) {
+			why = strerror(errno);
+			goto fail;
+		}
+		st = PQconnectPoll(db->conn);
+	}
+	/* Sends never block: a peer that stops reading is a wait with a
+	 * deadline like any other (PQexec still blocks, as documented). */
+	if (PQsetnonblocking(db->conn, 1) != 0)
+		goto fail;
 	PQsetNoticeReceiver(db->conn, notice_quiet, NULL);
 	db->lost = false;
 	db->conn_id++;
 	return AIGW_OK;
+fail:
+	log_warn("db", NULL, "cannot connect to the database: %.200s",
+		 why != NULL ? why : PQerrorMessage(db->conn));
+	disconnect(db);
+	db->lost = true;
+	return AIGW_EDB;
 }
 
 PGconn *
@@ -950,6 +1175,72 @@ db_connection_lost(const struct db *db)
 	return db->lost;
 }
 
+long
+db_timeout_s(const struct db *db)
+{
+	return db->opt.timeout_s;
+}
+
+/*
+ * Waits for the whole answer to what was sent and returns its last result
+ * (the first error, if any), or NULL when the connection failed or no
+ * answer came by deadline_ms (0: none); the connection is closed then,
+ * since what the server did is unknown and the answer may still come.
+ */
+static PGresult *
+collect(struct db *db, int64_t deadline_ms, const char *what)
+{
+	PGresult *keep = NULL;
+
+	for (;;) {
+		PGresult *res;
+		int flushed = PQflush(db->conn);
+		int ready;
+
+		if (flushed < 0)
+			break;
+		if (flushed == 0 && PQconsumeInput(db->conn) == 0)
+			break;
+		if (flushed == 0 && !PQisBusy(db->conn)) {
+			res = PQgetResult(db->conn);
+			if (res == NULL)
+				return keep;
+			if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+				PQclear(res);
+			} else {
+				PQclear(keep);
+				keep = res;
+			}
+			if (PQstatus(db->conn) == CONNECTION_BAD)
+				break;
+			continue;
+		}
+		ready = wait_fd(PQsocket(db->conn), flushed ? POLLIN | POLLOUT : POLLIN,
+				deadline_ms);
+		if (ready == 0) {
+			log_warn("db", NULL, "no answer from the database to %s within %ld s;"
+				 " closing the connection", what, db->opt.timeout_s);
+			db->timed_out = true;
+			PQclear(keep);
+			disconnect(db);
+			return NULL;
+		}
+		if (ready < 0)
+			break;
+	}
+	log_warn("db", NULL, "connection lost during %s: %.200s", what, PQerrorMessage(db->conn));
+	PQclear(keep);
+	disconnect(db);
+	return NULL;
+}
+
+/* The deadline of a statement sent now. */
+static int64_t
+statement_deadline(const struct db *db)
+{
+	return db->opt.deadline ? deadline_in(db->opt.timeout_s) : 0;
+}
+
 static enum aigw_err
 prepare(struct db *db, enum db_stmt id)
 {
@@ -958,10 +1249,17 @@ prepare(struct db *db, enum db_stmt id)
 
 	if (db->prepared[id])
 		return AIGW_OK;
-	res = PQprepare(db->conn, stmts[id].name, stmts[id].sql, stmts[id].nparams, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (!PQsendPrepare(db->conn, stmts[id].name, stmts[id].sql, stmts[id].nparams, NULL)) {
 		log_error("db", NULL, "while preparing %s: %.300s", stmts[id].name,
 			  PQerrorMessage(db->conn));
+		return AIGW_EDB;
+	}
+	res = collect(db, statement_deadline(db), stmts[id].name);
+	if (res == NULL)
+		return AIGW_EDB;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_error("db", NULL, "while preparing %s: %.300s", stmts[id].name,
+			  PQresultErrorMessage(res));
 		err = AIGW_EDB;
 	} else {
 		db->prepared[id] = true;
@@ -976,23 +1274,49 @@ exec_once(struct db *db, enum db_stmt id, const char *const *values, PGresult **
 	PGresult *res;
 	ExecStatusType st;
 	enum aigw_err err;
+	int sent;
 
 	err = db_connect(db);
 	if (err != AIGW_OK)
 		return err;
-	err = prepare(db, id);
-	if (err != AIGW_OK)
-		return err;
-	res = PQexecPrepared(db->conn, stmts[id].name, stmts[id].nparams, values, NULL, NULL, 0);
+	if (db->opt.unnamed) {
+		/* Behind a transaction pooler a prepared statement lives on a
+		 * server connection the next transaction may not get. */
+		sent = PQsendQueryParams(db->conn, stmts[id].sql, stmts[id].nparams, NULL, values,
+					 NULL, NULL, 0);
+	} else {
+		err = prepare(db, id);
+		if (err != AIGW_OK)
+			return err;
+		sent = PQsendQueryPrepared(db->conn, stmts[id].name, stmts[id].nparams, values,
+					   NULL, NULL, 0);
+	}
+	if (!sent) {
+		log_error("db", NULL, "while sending %s: %.300s", stmts[id].name,
+			  PQerrorMessage(db->conn));
+		if (PQstatus(db->conn) == CONNECTION_BAD)
+			disconnect(db);
+		return AIGW_EDB;
+	}
+	res = collect(db, statement_deadline(db), stmts[id].name);
+	if (res == NULL)
+		return AIGW_EDB;
 	st = PQresultStatus(res);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		*out = res;
 		return AIGW_OK;
 	}
 	log_error("db", NULL, "while running %s: %.300s", stmts[id].name,
-		  PQerrorMessage(db->conn));
+		  PQresultErrorMessage(res));
 	PQclear(res);
 	return AIGW_EDB;
+}
+
+/* No connection, or a dead one: what a lost connection leaves. */
+static bool
+conn_gone(const struct db *db)
+{
+	return db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD;
 }
 
 enum aigw_err
@@ -1004,17 +1328,33 @@ db_exec(struct db *db, enum db_stmt id, const char *const *values, PGresult **ou
 	if ((int)id < 0 || id >= DB_STMT__MAX)
 		return AIGW_EINVAL;
 	/* exec_once would connect afresh, outside the transaction. */
-	if (db->in_tx && (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK))
+	if (db->in_tx && conn_gone(db))
 		return AIGW_EDB;
+	db->timed_out = false;
 	err = exec_once(db, id, values, out);
-	if (err == AIGW_EDB && !db->in_tx && db->conn != NULL &&
-	    PQstatus(db->conn) == CONNECTION_BAD) {
+	if (err == AIGW_EDB && !db->in_tx && conn_gone(db) && !db->timed_out &&
+	    idempotent[id]) {
 		/* The server restarted under us: one fresh connection, one retry. */
 		disconnect(db);
 		err = exec_once(db, id, values, out);
 	}
-	db->lost = err == AIGW_EDB && (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD);
+	db->lost = err == AIGW_EDB && conn_gone(db);
 	return err;
+}
+
+void
+db_claim_token(const char *worker, char *buf, size_t len)
+{
+	static unsigned long seq;
+	unsigned long n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	const char *pid = strrchr(worker, ':');
+
+	/* host#claim:pid: still ends in the worker's pid, as people and
+	 * scripts read it. */
+	if (pid != NULL)
+		snprintf(buf, len, "%.*s#%lu%s", (int)(pid - worker), worker, n, pid);
+	else
+		snprintf(buf, len, "%s#%lu", worker, n);
 }
 
 enum aigw_err
@@ -1122,8 +1462,9 @@ db_begin(struct db *db)
 
 	if (db->in_tx)
 		return AIGW_EINVAL;
+	db->timed_out = false;
 	err = db_command(db, "BEGIN");
-	if (err == AIGW_EDB && db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD) {
+	if (err == AIGW_EDB && conn_gone(db) && !db->timed_out) {
 		/* As db_exec: the server restarted under us. Nothing was done
 		 * yet, so BEGIN on a fresh connection is safe. */
 		disconnect(db);
@@ -1139,37 +1480,35 @@ db_commit(struct db *db)
 	PGresult *res = NULL;
 	enum aigw_err err = AIGW_EDB;
 
-	if (!db->in_tx) {
-		err = AIGW_EINVAL;
-		goto out;
-	}
+	if (!db->in_tx)
+		return AIGW_EINVAL;
 	db->in_tx = false;
+	db->lost = true;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
-		goto out;
-	res = PQexec(db->conn, "COMMIT");
+		return AIGW_EDB;
+	if (!PQsendQuery(db->conn, "COMMIT"))
+		return AIGW_EDB;
+	res = collect(db, statement_deadline(db), "COMMIT");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0)
 		err = AIGW_OK;
-	else
-		log_error("db", NULL, "commit failed: %.300s", PQerrorMessage(db->conn));
-out:
+	else if (res != NULL)
+		log_error("db", NULL, "commit failed: %.300s", PQresultErrorMessage(res));
 	PQclear(res);
+	/* Lost: the server may have committed, and the caller must look. */
+	db->lost = err == AIGW_EDB && conn_gone(db);
 	return err;
 }
 
 void
 db_rollback(struct db *db)
 {
-	PGresult *res;
-
 	if (!db->in_tx)
 		return;
 	db->in_tx = false;
 	if (db->conn == NULL)
 		return;
-	res = PQexec(db->conn, "ROLLBACK");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (db_command(db, "ROLLBACK") != AIGW_OK)
 		disconnect(db);
-	PQclear(res);
 }
 
 enum aigw_err
@@ -1195,10 +1534,18 @@ db_command(struct db *db, const char *sql)
 	err = db_connect(db);
 	if (err != AIGW_OK)
 		return err;
-	res = PQexec(db->conn, sql);
+	if (!PQsendQuery(db->conn, sql)) {
+		log_error("db", NULL, "command failed: %.300s", PQerrorMessage(db->conn));
+		if (PQstatus(db->conn) == CONNECTION_BAD)
+			disconnect(db);
+		return AIGW_EDB;
+	}
+	res = collect(db, statement_deadline(db), "a command");
+	if (res == NULL)
+		return AIGW_EDB;
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		log_error("db", NULL, "command failed: %.300s", PQerrorMessage(db->conn));
+		log_error("db", NULL, "command failed: %.300s", PQresultErrorMessage(res));
 		err = AIGW_EDB;
 	}
 	PQclear(res);

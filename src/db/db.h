@@ -7,6 +7,10 @@
  * on demand and, when the connection turns out to be dead, reconnects and
  * retries once, so a handler survives a database restart without help
  * (except inside a transaction, see db_begin).
+ * Nothing waits on the database for ever: connecting, and (but for the
+ * command line's connections) every statement, gives up after
+ * AIGW_DB_TIMEOUT_S and closes the connection, whose state is unknown then;
+ * keepalives and tcp_user_timeout notice a silent peer on idle connections.
  * One struct db per thread: not thread-safe. Failures are AIGW_EDB with the
  * reason logged (never the connection string, which may hold a password).
  */
@@ -17,10 +21,15 @@
 
 #include <libpq-fe.h>
 
+#include "core/config.h"
 #include "core/err.h"
 
 enum db_stmt {
 	DB_CHAT_INSERT,
+	DB_CHAT_STORED,
+	DB_JOB_ACCEPTED,
+	DB_CHAT_CLAIMED,
+	DB_JOB_CLAIMED,
 	DB_CHAT_STATUS,
 	DB_CHAT_CLAIM,
 	DB_CHAT_WRITE_RESULTS,
@@ -99,10 +108,42 @@ enum db_stmt {
 
 struct db;
 
-/* Stores the conninfo; does not connect yet (the first db_exec does).
- * NULL on ENOMEM. */
+/* What a connection is for, which decides its settings (db_open). */
+enum db_use {
+	DB_USE_REQUEST,      /* aigw-fcgi's request threads */
+	DB_USE_WORK,         /* workers, the waker */
+	DB_USE_LISTEN,       /* LISTEN: AIGW_LISTEN_DATABASE_URL, never pooled */
+	DB_USE_CLI,          /* the command line: statements without a deadline */
+	DB_USE_CLI_SESSION   /* the command line's session locks: as LISTEN */
+};
+
+struct db_options {
+	long timeout_s;          /* AIGW_DB_TIMEOUT_S; 0: libpq's defaults, no deadline */
+	bool deadline;           /* statements give up after timeout_s */
+	bool unnamed;            /* no prepared statements (a transaction pooler) */
+	bool statement_timeout;  /* the server's statement_timeout as well */
+};
+
+/* Stores the conninfo and the options (NULL: none); does not connect yet
+ * (the first db_exec does). NULL on ENOMEM. */
 struct db *db_new(const char *conninfo);
+struct db *db_new_with(const char *conninfo, const struct db_options *opt);
+/* A struct db for use with the configuration's URL and settings. NULL on
+ * ENOMEM. */
+struct db *db_open(const struct aigw_config *cfg, enum db_use use);
 void db_free(struct db *db);
+/* The options db_open gives a connection for use. Cannot fail. */
+void db_options_of(const struct aigw_config *cfg, enum db_use use, struct db_options *opt);
+
+/* At most this many keywords go to libpq. */
+#define DB_CONN_PARAMS_MAX 12
+/* Fills keys and vals (NULL-terminated, bufs holds the numbers) with the
+ * connection keywords for opt, conninfo last so that what it sets wins;
+ * returns how many. Cannot fail. */
+size_t db_conn_params(const struct db_options *opt, const char *conninfo, const char **keys,
+		      const char **vals, char (*bufs)[48]);
+/* AIGW_DB_TIMEOUT_S of this connection (0: none). Cannot fail. */
+long db_timeout_s(const struct db *db);
 
 /* Connects now if not connected. AIGW_EDB when the server cannot be reached. */
 enum aigw_err db_connect(struct db *db) AIGW_MUSTCHECK;
@@ -116,17 +157,33 @@ unsigned long db_connection_id(const struct db *db);
 /* Closes the connection, and with it whatever session state it had
  * (LISTEN); the next statement connects afresh. Cannot fail. */
 void db_reset(struct db *db);
-/* True when the last failure was a lost connection. */
+/* True when the last failure was a lost connection (a statement's or a
+ * commit's). */
 bool db_connection_lost(const struct db *db);
+/* True when running stmt twice leaves the database and its answer as
+ * running it once: only such a statement is re-run when its connection is
+ * lost (a claim or an insert the server may have committed is not).
+ * False for an unknown id. */
+bool db_stmt_idempotent(enum db_stmt stmt);
 
 /*
- * Runs a statement by id. On AIGW_OK *out holds a PGRES_TUPLES_OK or
+ * Runs a statement by id; when the connection turns out to be dead, an
+ * idempotent one (db_stmt_idempotent) is run once more on a fresh
+ * connection, any other fails with db_connection_lost() true: its caller
+ * looks for what it may have done. On AIGW_OK *out holds a PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK result that the caller PQclear()s; on error *out is NULL.
  * values are text parameters (NULL for SQL NULL), as many as the statement
  * takes.
  */
 enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
+
+/* A token for one claim of worker (its name, host:pid), stored as the
+ * claimed rows' worker (host#N:pid): unique in the process, so that after
+ * a lost connection the rows that claim took, if it was committed, can be
+ * found. Cannot fail (cut to len). */
+#define DB_CLAIM_TOKEN_MAX 320
+void db_claim_token(const char *worker, char *buf, size_t len);
 
 /* Runs a statement that returns one text column: *text is a copy of
  * column col of its only row, or NULL (and AIGW_OK) when no row came back

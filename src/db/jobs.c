@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "db/jobs.h"
 
 #define LIST_RESPONSE_MAX (32L << 20)
@@ -39,6 +40,17 @@ db_job_find_by_key(struct db *db, const char *owner, const char *key, const char
 }
 
 enum aigw_err
+db_job_accepted(struct db *db, const char *id, char **json)
+{
+	const char *values[1] = { id };
+	enum aigw_err err = db_exec_text(db, DB_JOB_ACCEPTED, values, 0, json);
+
+	if (err == AIGW_OK && *json == NULL)
+		err = AIGW_ENOTFOUND;
+	return err;
+}
+
+enum aigw_err
 db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	      enum db_job_insert_outcome *outcome, char **json)
 {
@@ -70,6 +82,15 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	values[9] = in->idempotency_key ? in->fingerprint : NULL;
 	values[10] = in->steps_json;
 	err = db_exec_text(db, DB_JOB_INSERT, values, 0, json);
+	if (err == AIGW_EDB && db_connection_lost(db)) {
+		/* The server may have committed the job before the connection
+		 * went: found by its id, it is the answer. */
+		enum aigw_err found = db_job_accepted(db, id, json);
+
+		if (found == AIGW_OK || found == AIGW_ENOMEM)
+			return found;
+		return AIGW_EDB;
+	}
 	if (err != AIGW_OK || *json != NULL)
 		return err;
 	if (in->idempotency_key == NULL)
@@ -275,12 +296,30 @@ claims_from(PGresult *res, struct db_job_claim **out, size_t *n)
 	return AIGW_OK;
 }
 
+/* The server may have committed a claim whose connection was lost: its
+ * jobs, found by the claim's token, are ours to run, not orphans until
+ * their lease runs out (each such wait costs the job an attempt). */
+static enum aigw_err
+claimed_after_loss(struct db *db, const char *token, PGresult **res)
+{
+	const char *values[1] = { token };
+	enum aigw_err err;
+
+	PQclear(*res);
+	*res = NULL;
+	err = db_exec(db, DB_JOB_CLAIMED, values, res);
+	if (err == AIGW_OK && PQntuples(*res) > 0)
+		log_info("db", NULL, "the connection was lost after a claim of %d job%s; running them",
+			 PQntuples(*res), PQntuples(*res) == 1 ? "" : "s");
+	return err;
+}
+
 enum aigw_err
 db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	     struct db_job_claim **out, size_t *n)
 {
-	char lim[16], lease[24];
-	const char *values[3] = { lim, lease, worker };
+	char lim[16], lease[24], token[DB_CLAIM_TOKEN_MAX];
+	const char *values[3] = { lim, lease, token };
 	PGresult *res = NULL;
 	enum aigw_err err;
 
@@ -288,7 +327,10 @@ db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	*n = 0;
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
+	db_claim_token(worker, token, sizeof token);
 	err = db_exec(db, DB_JOB_CLAIM, values, &res);
+	if (err == AIGW_EDB && db_connection_lost(db))
+		err = claimed_after_loss(db, token, &res);
 	if (err == AIGW_OK)
 		err = claims_from(res, out, n);
 	PQclear(res);
@@ -299,8 +341,8 @@ enum aigw_err
 db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 		      const char *worker, struct db_job_claim **out, size_t *n)
 {
-	char lim[16], lease[24], most[24];
-	const char *values[4] = { lim, lease, worker, most };
+	char lim[16], lease[24], most[24], token[DB_CLAIM_TOKEN_MAX];
+	const char *values[4] = { lim, lease, token, most };
 	PGresult *res = NULL;
 	enum aigw_err err;
 
@@ -314,6 +356,7 @@ db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	snprintf(most, sizeof most, "%ld", most_running);
+	db_claim_token(worker, token, sizeof token);
 	if ((err = db_begin(db)) != AIGW_OK)
 		goto out;
 	err = db_exec(db, DB_ANALYSIS_CLAIM_LOCK, NULL, &res);
@@ -321,10 +364,13 @@ db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 	res = NULL;
 	if (err == AIGW_OK)
 		err = db_exec(db, DB_JOB_CLAIM_ANALYSIS, values, &res);
-	if (err == AIGW_OK)
+	if (err == AIGW_OK) {
 		err = db_commit(db);
-	else
+		if (err == AIGW_EDB && db_connection_lost(db))
+			err = claimed_after_loss(db, token, &res);
+	} else {
 		db_rollback(db);
+	}
 	/* Claimed rows are only ours once committed. */
 	if (err == AIGW_OK)
 		err = claims_from(res, out, n);

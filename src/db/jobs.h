@@ -50,6 +50,9 @@ enum aigw_err db_job_insert(struct db *db, const char *id, const struct db_job_n
 /* The owner's job with this Idempotency-Key (used within 24 hours):
  * REPLAYED with its body when fingerprint matches, KEY_REUSED otherwise;
  * AIGW_ENOTFOUND when there is none. */
+/* The 202 body of a stored job, as db_job_insert gives it: after an insert
+ * or a commit whose connection was lost. AIGW_ENOTFOUND when not stored. */
+enum aigw_err db_job_accepted(struct db *db, const char *id, char **json) AIGW_MUSTCHECK;
 enum aigw_err db_job_find_by_key(struct db *db, const char *owner, const char *key,
 				 const char *fingerprint, enum db_job_insert_outcome *outcome,
 				 char **json) AIGW_MUSTCHECK;

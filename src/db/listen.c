@@ -1,5 +1,6 @@
 /* listen.c: LISTEN for changes to chat and job rows (see listen.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +11,15 @@
 #include "db/listen.h"
 
 /* As the statements of db.c notify them. */
-static const char *const channel_name[DB_CHANNEL__MAX] = { "aigw_chat", "aigw_job" };
-static const char *const listen_sql[DB_CHANNEL__MAX] = { "LISTEN aigw_chat", "LISTEN aigw_job" };
+static const char *const channel_name[DB_CHANNEL__MAX] = {
+	"aigw_chat", "aigw_job", "aigw_work", "aigw_cancel", "aigw_step"
+};
+static const char *const listen_sql[DB_CHANNEL__MAX] = {
+	"LISTEN aigw_chat", "LISTEN aigw_job", "LISTEN aigw_work", "LISTEN aigw_cancel",
+	"LISTEN aigw_step"
+};
+
+#define PING_EVERY_MAX_MS 5000
 
 enum aigw_err
 db_listen_row(struct db *db, enum db_channel kind)
@@ -22,14 +30,75 @@ db_listen_row(struct db *db, enum db_channel kind)
 }
 
 enum aigw_err
-db_listen_all(struct db *db)
+db_listen(struct db *db, const enum db_channel *kinds, size_t n)
 {
-	for (int k = 0; k < DB_CHANNEL__MAX; k++) {
-		enum aigw_err err = db_command(db, listen_sql[k]);
+	for (size_t i = 0; i < n; i++) {
+		enum aigw_err err;
 
+		if ((int)kinds[i] < 0 || kinds[i] >= DB_CHANNEL__MAX)
+			return AIGW_EINVAL;
+		err = db_command(db, listen_sql[kinds[i]]);
 		if (err != AIGW_OK)
 			return err;
 	}
+	return AIGW_OK;
+}
+
+enum aigw_err
+db_listen_all(struct db *db)
+{
+	static const enum db_channel rows[] = { DB_CHANNEL_CHAT, DB_CHANNEL_JOB };
+
+	return db_listen(db, rows, sizeof rows / sizeof rows[0]);
+}
+
+static int64_t
+ping_every_ms(const struct db *db)
+{
+	int64_t ms = (int64_t)db_timeout_s(db) * 500;
+
+	return ms <= 0 || ms > PING_EVERY_MAX_MS ? PING_EVERY_MAX_MS : ms;
+}
+
+void
+db_ping_start(struct db_ping *p, const struct db *db, int64_t now)
+{
+	p->due_ms = now + ping_every_ms(db);
+	p->answer_by_ms = 0;
+}
+
+enum aigw_err
+db_ping(struct db *db, struct db_ping *p, int64_t now, int64_t *next_ms)
+{
+	PGconn *conn = db_conn(db);
+
+	*next_ms = now;
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		return AIGW_EDB;
+	if (p->answer_by_ms != 0) {
+		if (PQflush(conn) < 0 || PQconsumeInput(conn) == 0)
+			return AIGW_EDB;
+		while (p->answer_by_ms != 0 && !PQisBusy(conn)) {
+			PGresult *res = PQgetResult(conn);
+
+			if (res == NULL)
+				db_ping_start(p, db, now);
+			PQclear(res);
+		}
+		if (p->answer_by_ms != 0 && now >= p->answer_by_ms) {
+			log_warn("db", NULL, "no answer from the database within %ld s on the"
+				 " connection that listens; taking it for dead", db_timeout_s(db));
+			return AIGW_EDB;
+		}
+	}
+	if (p->answer_by_ms == 0 && now >= p->due_ms) {
+		long t = db_timeout_s(db);
+
+		if (!PQsendQuery(conn, "") || PQflush(conn) < 0)
+			return AIGW_EDB;
+		p->answer_by_ms = now + (t > 0 ? t : PING_EVERY_MAX_MS / 1000) * 1000;
+	}
+	*next_ms = p->answer_by_ms != 0 ? p->answer_by_ms : p->due_ms;
 	return AIGW_OK;
 }
 

@@ -20,12 +20,22 @@
 #ifndef AIGW_DB_LISTEN_H
 #define AIGW_DB_LISTEN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
 #include "db/db.h"
 
-enum db_channel { DB_CHANNEL_CHAT, DB_CHANNEL_JOB, DB_CHANNEL__MAX };
+/* The rows' channels first (db_listen_all), then the workers': new work
+ * (no payload), a job cancelled and a job step answered (the job's id). */
+enum db_channel {
+	DB_CHANNEL_CHAT,
+	DB_CHANNEL_JOB,
+	DB_CHANNEL_WORK,
+	DB_CHANNEL_CANCEL,
+	DB_CHANNEL_STEP,
+	DB_CHANNEL__MAX
+};
 
 enum db_wait_result {
 	DB_WAIT_NOTIFIED,  /* a notification came (or was queued already) */
@@ -50,8 +60,31 @@ enum aigw_err db_wait_notify(struct db *db, const char *id, int hangup_fd, int64
  * server too). Cannot fail. */
 void db_unlisten(struct db *db);
 
-/* LISTENs on every channel of enum db_channel. AIGW_EDB on failure. */
+/* LISTENs on the rows' channels (chat, job). AIGW_EDB on failure. */
 enum aigw_err db_listen_all(struct db *db) AIGW_MUSTCHECK;
+/* LISTENs on the n channels of kinds. AIGW_EDB on failure. */
+enum aigw_err db_listen(struct db *db, const enum db_channel *kinds, size_t n) AIGW_MUSTCHECK;
+
+/*
+ * A LISTEN connection is silent while nothing changes, so a dead one
+ * looks like a quiet one. A listener asks the server an empty query when
+ * it has not asked for a while (every half of AIGW_DB_TIMEOUT_S, at most
+ * 5 s), and takes the connection for dead when the answer is not back
+ * within AIGW_DB_TIMEOUT_S: a silent partition is noticed within seconds.
+ */
+struct db_ping {
+	int64_t due_ms;          /* when to ask next */
+	int64_t answer_by_ms;    /* 0: no question out */
+};
+
+/* Starts the pings of a fresh LISTEN connection, now being time_mono_ms(). */
+void db_ping_start(struct db_ping *p, const struct db *db, int64_t now);
+/* Takes the answer of a ping (call it when the socket was readable, after
+ * db_notifications) and sends the next one when due; *next_ms is when to
+ * call again at the latest. AIGW_EDB when the connection is lost or the
+ * answer is late (the caller resets the connection). */
+enum aigw_err db_ping(struct db *db, struct db_ping *p, int64_t now,
+		      int64_t *next_ms) AIGW_MUSTCHECK;
 
 /* Reads what the connection has received and calls heard(arg, kind, id)
  * for each notification queued. AIGW_EDB when the connection is lost

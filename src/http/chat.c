@@ -230,10 +230,19 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	} else {
 		err = commit_group_insert(t->app->chat_commits, t->db, &row);
 	}
-	if (err == AIGW_OK)
+	if (err == AIGW_OK) {
 		err = http_admit_commit(t, &adm);
-	else
+		if (err == AIGW_EDB && db_connection_lost(t->db)) {
+			/* The server may have committed before the connection
+			 * went: a stored chat is accepted, whatever came back. */
+			bool stored = false;
+
+			if (db_chat_stored(t->db, id, &stored) == AIGW_OK && stored)
+				err = AIGW_OK;
+		}
+	} else {
 		http_admit_abort(t, &adm);
+	}
 	if (err != AIGW_OK) {
 		http_resp_from_err(req, err);
 		goto out;

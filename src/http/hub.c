@@ -75,6 +75,7 @@ static void *
 hub_main(void *arg)
 {
 	struct hub *h = arg;
+	struct db_ping ping;
 
 	for (;;) {
 		struct pollfd pfd[2];
@@ -86,10 +87,16 @@ hub_main(void *arg)
 			continue;
 		}
 		set_listening(h, true);
+		db_ping_start(&ping, h->db, time_mono_ms());
+		pfd[1].revents = 0;
 		for (;;) {
+			int64_t now = time_mono_ms(), next;
+
+			if (db_ping(h->db, &ping, now, &next) != AIGW_OK)
+				break;
 			pfd[0] = (struct pollfd){ .fd = PQsocket(db_conn(h->db)), .events = POLLIN };
 			pfd[1] = (struct pollfd){ .fd = h->stop_pipe[0], .events = POLLIN };
-			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			if (poll(pfd, 2, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR)
 				break;
 			if (pfd[1].revents != 0 || db_notifications(h->db, heard, h) != AIGW_OK)
 				break;
@@ -112,7 +119,7 @@ hub_start(const struct aigw_config *cfg)
 	if (h == NULL)
 		return NULL;
 	h->stop_pipe[0] = h->stop_pipe[1] = -1;
-	h->db = db_new(cfg->database_url);
+	h->db = db_open(cfg, DB_USE_LISTEN);
 	if (h->db == NULL || pipe2(h->stop_pipe, O_CLOEXEC) != 0)
 		goto fail;
 	pthread_mutex_init(&h->lock, NULL);

@@ -332,10 +332,19 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 			goto out;
 		err = db_job_insert(t->db, id, &row, &outcome, &json);
 	}
-	if (err == AIGW_OK)
+	if (err == AIGW_OK) {
 		err = http_admit_commit(t, &adm);
-	else
+		if (err == AIGW_EDB && outcome == DB_JOB_CREATED && db_connection_lost(t->db)) {
+			/* The server may have committed before the connection
+			 * went: a stored job is accepted, whatever came back. */
+			free(json);
+			json = NULL;
+			if (db_job_accepted(t->db, id, &json) == AIGW_OK)
+				err = AIGW_OK;
+		}
+	} else {
 		http_admit_abort(t, &adm);
+	}
 	if (err != AIGW_OK) {
 		/* Not committed: the body read in the transaction is void. */
 		free(json);

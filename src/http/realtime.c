@@ -324,12 +324,17 @@ enter_gate(struct http_thread *t, struct http_req *req, struct rt_place *place)
 /*
  * How a waiting request hears of changes to its row: through the
  * process's hub (aigw-fcgi), or, alone in its process (CGI), through a
- * LISTEN on its own connection, which must then stay the same one.
+ * LISTEN on its own connection, which must then stay the same one. Behind
+ * a transaction pooler that LISTEN needs a direct connection of its own
+ * (AIGW_LISTEN_DATABASE_URL): the pooler would hand the session to
+ * whoever runs next on its server connection.
  */
 struct watch {
 	struct hub *hub;           /* NULL: our own LISTEN */
 	struct hub_watch hw;
 	const char *id;
+	struct db *db;             /* our own LISTEN's connection */
+	struct db *opened;         /* db, when opened for the watch */
 	unsigned long cid;         /* our own LISTEN's connection */
 	bool active;
 };
@@ -342,35 +347,48 @@ watch_begin(struct http_thread *t, const struct rt_source *src, const char *id, 
 	memset(w, 0, sizeof *w);
 	w->id = id;
 	w->hub = t->app->hub;
-	if (w->hub != NULL)
+	if (w->hub != NULL) {
 		err = hub_watch(w->hub, &w->hw, src->channel, id, t->wake_fd);
-	else
-		err = db_listen_row(t->db, src->channel);
-	if (err != AIGW_OK)
+	} else {
+		w->db = t->db;
+		if (t->app->cfg->db_pooler != POOLER_NONE) {
+			w->db = w->opened = db_open(t->app->cfg, DB_USE_LISTEN);
+			if (w->db == NULL)
+				return AIGW_ENOMEM;
+		}
+		err = db_listen_row(w->db, src->channel);
+		if (err == AIGW_OK)
+			w->cid = db_connection_id(w->db);
+	}
+	if (err != AIGW_OK) {
+		db_free(w->opened);
+		w->opened = NULL;
 		return err;
-	w->cid = db_connection_id(t->db);
+	}
 	w->active = true;
 	return AIGW_OK;
 }
 
 static enum aigw_err
-watch_wait(struct http_thread *t, const struct watch *w, int hangup_fd, int64_t deadline_ms,
-	   enum db_wait_result *out)
+watch_wait(const struct watch *w, int hangup_fd, int64_t deadline_ms, enum db_wait_result *out)
 {
 	if (w->hub != NULL)
 		return hub_wait(&w->hw, hangup_fd, deadline_ms, out);
-	return db_wait_notify(t->db, w->id, hangup_fd, deadline_ms, out);
+	return db_wait_notify(w->db, w->id, hangup_fd, deadline_ms, out);
 }
 
 static void
-watch_end(struct http_thread *t, struct watch *w)
+watch_end(struct watch *w)
 {
 	if (!w->active)
 		return;
-	if (w->hub != NULL)
+	if (w->hub != NULL) {
 		hub_unwatch(w->hub, &w->hw);
-	else
-		db_unlisten(t->db);
+	} else {
+		db_unlisten(w->db);
+		db_free(w->opened);
+		w->opened = NULL;
+	}
 	w->active = false;
 }
 
@@ -384,7 +402,7 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 
 	rt_state_free(s);
 	err = src->read(t, req, id, s);
-	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(t->db) != w->cid;
+	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(w->db) != w->cid;
 	if (err == AIGW_OK && lost) {
 		log_warn("http", req->request_id, "lost the database's notifications while waiting");
 		err = AIGW_EDB;
@@ -436,7 +454,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 		/* The process stops: the state as it is, as at the deadline. */
 		if (rt_gate_closed(gate_of(t)))
 			break;
-		err = watch_wait(t, &w, http_hangup_fd(req), deadline, &woke);
+		err = watch_wait(&w, http_hangup_fd(req), deadline, &woke);
 		if (err != AIGW_OK) {
 			http_resp_from_err(req, AIGW_EDB);
 			goto out;
@@ -448,7 +466,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 answer:
 	http_resp_raw(req, 200, s.json, s.len);
 out:
-	watch_end(t, &w);
+	watch_end(&w);
 	if (entered)
 		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
@@ -564,7 +582,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 			why = "aigw-fcgi is stopping";
 			break;
 		}
-		err = watch_wait(t, &w, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
+		err = watch_wait(&w, http_hangup_fd(req), beat_at < end_at ? beat_at : end_at,
 				 &woke);
 		if (err != AIGW_OK) {
 			why = "the database failed";
@@ -595,7 +613,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	}
 	log_debug("http", req->request_id, "event stream ended at version %ld: %s", last, why);
 out:
-	watch_end(t, &w);
+	watch_end(&w);
 	if (entered)
 		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);

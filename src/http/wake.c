@@ -102,7 +102,7 @@ waker_start(const struct aigw_config *cfg, char **spawn_env)
 		return NULL;
 	w->cfg = cfg;
 	w->spawn_env = spawn_env;
-	w->db = db_new(cfg->database_url);
+	w->db = db_open(cfg, DB_USE_WORK);
 	if (w->db == NULL)
 		goto fail;
 	pthread_mutex_init(&w->lock, NULL);

@@ -13,6 +13,7 @@
 #include "db/batches.h"
 #include "db/chats.h"
 #include "db/db.h"
+#include "db/listen.h"
 #include "db/ratelimit.h"
 #include "db/reap.h"
 #include "db/workers.h"
@@ -25,6 +26,7 @@
 #include "worker/xfer.h"
 
 #define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
+#define LISTEN_RETRY_MS 5000        /* between tries to get the LISTEN back */
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 30000
 #define TURN_MAX_MS 1000
@@ -866,41 +868,56 @@ claim(struct runner *r)
 /* ---- the loop ---- */
 
 static void
-listen_if_needed(struct runner *r)
+listen_if_needed(struct runner *r, int64_t now)
 {
-	PGconn *conn = db_conn(r->db);
+	static const enum db_channel channels[] = { DB_CHANNEL_WORK, DB_CHANNEL_CANCEL,
+						    DB_CHANNEL_STEP };
 
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK ||
-	    db_connection_id(r->db) == r->listening)
+	if (r->listening != 0 || now < r->listen_retry_ms)
 		return;
-	if (db_command(r->db, "LISTEN aigw_work; LISTEN aigw_cancel; LISTEN aigw_step") == AIGW_OK) {
-		r->listening = db_connection_id(r->db);
-		/* Anything submitted while we were not listening is found now. */
-		r->wake = true;
+	/* Connecting may take up to AIGW_DB_TIMEOUT_S: not at every turn. */
+	r->listen_retry_ms = now + LISTEN_RETRY_MS;
+	if (db_listen(r->listen_db, channels, sizeof channels / sizeof channels[0]) != AIGW_OK) {
+		db_reset(r->listen_db);
+		return;
 	}
+	r->listening = db_connection_id(r->listen_db);
+	db_ping_start(&r->ping, r->listen_db, now);
+	/* Anything submitted while we were not listening is found now. */
+	r->wake = true;
 }
 
 static void
-drain_notifications(struct runner *r)
+heard(void *arg, enum db_channel kind, const char *payload)
 {
-	PGconn *conn = db_conn(r->db);
-	PGnotify *n;
+	struct runner *r = arg;
 
-	if (conn == NULL || r->listening == 0 || db_connection_id(r->db) != r->listening)
+	if (kind == DB_CHANNEL_CANCEL)
+		jobs_cancelled(r, payload);
+	else if (kind == DB_CHANNEL_STEP)
+		jobs_step_answered(r, payload);
+	else
+		r->wake = true;
+}
+
+/* Reads the notifications that came, and keeps the LISTEN connection
+ * honest; *next is lowered to the next ping. */
+static void
+drain_notifications(struct runner *r, int64_t now, int64_t *next)
+{
+	int64_t ping_next;
+
+	if (r->listening == 0)
 		return;
-	if (PQconsumeInput(conn) == 0) {
+	if (db_notifications(r->listen_db, heard, r) != AIGW_OK ||
+	    db_ping(r->listen_db, &r->ping, now, &ping_next) != AIGW_OK) {
+		log_warn("worker", NULL, "lost the database connection that listens; polling meanwhile");
+		db_reset(r->listen_db);
 		r->listening = 0;
 		return;
 	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		if (strcmp(n->relname, "aigw_cancel") == 0)
-			jobs_cancelled(r, n->extra);
-		else if (strcmp(n->relname, "aigw_step") == 0)
-			jobs_step_answered(r, n->extra);
-		else
-			r->wake = true;
-		PQfreemem(n);
-	}
+	if (ping_next < *next)
+		*next = ping_next;
 }
 
 static void
@@ -1192,10 +1209,11 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	if (rc != 0)
 		goto out;
 	rc = 1;
-	r.db = db_new(cfg->database_url);
+	r.db = db_open(cfg, DB_USE_WORK);
+	r.listen_db = db_open(cfg, DB_USE_LISTEN);
 	raise_fd_limit(&r);
 	r.xe = xfer_engine_new(cfg->provider_connections);
-	if (r.db == NULL || r.xe == NULL) {
+	if (r.db == NULL || r.listen_db == NULL || r.xe == NULL) {
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;
 	}
@@ -1207,10 +1225,9 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	r.claim_limit = pace_claim_start(cfg->worker_chats_max);
 	for (;;) {
 		int64_t next, now, turn_start;
-		PGconn *conn;
 		int fd = -1;
 
-		listen_if_needed(&r);
+		listen_if_needed(&r, time_mono_ms());
 		/* The slot's heartbeat first: a long turn must not let it go
 		 * stale. */
 		turn_start = time_mono_ms();
@@ -1224,13 +1241,13 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 			break;
 		if (!*stop && idle_exit(&r, now))
 			break;
-		conn = db_conn(r.db);
-		if (conn != NULL && r.listening != 0 && db_connection_id(r.db) == r.listening)
-			fd = PQsocket(conn);
+		drain_notifications(&r, now, &next);
+		if (r.listening != 0)
+			fd = PQsocket(db_conn(r.listen_db));
 		if (xfer_wait(r.xe, fd, (int)(next > now ? next - now : 0)) != AIGW_OK)
 			break;
 		xfer_run(r.xe);
-		drain_notifications(&r);
+		drain_notifications(&r, time_mono_ms(), &next);
 	}
 	if (r.nchats > 0 || r.njobs > 0)
 		log_info("worker", NULL, "handing back %d chat%s and %d job%s", r.nchats,
@@ -1242,6 +1259,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	rc = 0;
 out:
 	xfer_engine_free(r.xe);
+	db_free(r.listen_db);
 	db_free(r.db);
 	for (size_t i = 0; i < r.nroutes && r.routes != NULL; i++)
 		free(r.routes[i].base_url);

@@ -20,6 +20,7 @@
 
 #include "core/config.h"
 #include "db/db.h"
+#include "db/listen.h"
 #include "jobs/jobtype.h"
 #include "providers/provider.h"
 #include "worker/xfer.h"
@@ -100,7 +101,12 @@ struct runner {
 	int64_t next_form_ms;
 	bool pauses_read;          /* the providers' shared pauses were read ... */
 	int64_t pauses_read_ms;    /* ... at this time */
+	/* LISTEN has a connection of its own, past any pooler
+	 * (AIGW_LISTEN_DATABASE_URL). */
+	struct db *listen_db;
 	unsigned long listening;   /* db_connection_id LISTEN was issued on; 0: none */
+	struct db_ping ping;       /* of the LISTEN connection */
+	int64_t listen_retry_ms;   /* when to try to LISTEN again */
 	bool wake;
 	int slot;
 	long pid;

@@ -6,7 +6,9 @@ NGINX_SUBMIT_RATE for nginx's per-address submit limit (lifted by default),
 NGINX_CONN_LIMIT true for nginx's shipped limit on requests in progress per
 address (lifted by default) and NGINX_SERVER_EXTRA for more of nginx's
 server block.
-Tests that stop PostgreSQL build a stack of their own. When a test fails,
+Tests that stop PostgreSQL build a stack of their own. With
+AIGW_TEST_POOLER=1 the module's deployment reaches PostgreSQL through
+PgBouncer in transaction mode (as `pooled_stack` always does). When a test fails,
 the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
 """
@@ -26,6 +28,7 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import stack as stk  # noqa: E402
+from tcpfreeze import TcpFreeze  # noqa: E402
 
 HTTP_TIMEOUT = 10
 
@@ -44,10 +47,49 @@ def stack(request):
     s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
                   submit_rate=getattr(request.module, "NGINX_SUBMIT_RATE", stk.TEST_SUBMIT_RATE),
                   nginx_server_extra=getattr(request.module, "NGINX_SERVER_EXTRA", ""),
-                  nginx_conn_limit=getattr(request.module, "NGINX_CONN_LIMIT", False))
+                  nginx_conn_limit=getattr(request.module, "NGINX_CONN_LIMIT", False),
+                  wrap_db=stk.behind_pgbouncer if os.environ.get("AIGW_TEST_POOLER") else None)
     try:
         yield s
     finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+@pytest.fixture(scope="module")
+def pooled_stack(request):
+    """The module's deployment with its statements going through PgBouncer
+    in transaction mode (AIGW_DB_POOLER=transaction) and its LISTEN
+    connections straight to PostgreSQL."""
+    _require_programs()
+    s = stk.Stack(extra_env=getattr(request.module, "EXTRA_ENV", None),
+                  wrap_db=stk.behind_pgbouncer)
+    try:
+        yield s
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+FROZEN_DB_TIMEOUT_S = 3
+
+
+@pytest.fixture()
+def frozen_stack():
+    """A deployment for one test whose every database connection goes
+    through a TcpFreeze (s.proxy), with AIGW_DB_TIMEOUT_S at 3."""
+    _require_programs()
+
+    def wrap(s):
+        s.proxy = TcpFreeze(s.pg.port)
+        s.db_parts.append(s.proxy)
+        return {"DATABASE_URL": s.proxy.url(), "AIGW_DB_TIMEOUT_S": str(FROZEN_DB_TIMEOUT_S)}
+
+    s = stk.Stack(wrap_db=wrap)
+    try:
+        yield s
+    finally:
+        s.proxy.thaw()
         s.close()
     fail_on_sanitizer_reports(s)
 

@@ -289,6 +289,87 @@ class Postgres:
         return out.stdout.strip()
 
 
+# ---------------------------------------------------------------- PgBouncer
+
+class PgBouncer:
+    """Debian's PgBouncer in transaction mode in front of a Postgres, on a
+    port of 127.0.0.1 only, trusting its users as the cluster does. As
+    root it runs as the postgres user (it refuses to run as root)."""
+
+    def __init__(self, base, pg, pool_size=2):
+        self.dir = os.path.join(base, "pgbouncer")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        os.makedirs(self.dir)
+        user = {}
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            user = {"user": pw.pw_uid, "group": pw.pw_gid}
+        userlist = os.path.join(self.dir, "userlist.txt")
+        with open(userlist, "w") as f:
+            f.write('"postgres" ""\n')
+        self.ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(self.ini, "w") as f:
+            f.write(f"""[databases]
+aigw = host=127.0.0.1 port={pg.port} dbname=aigw
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {userlist}
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 1000
+admin_users = postgres
+logfile = {self.log}
+log_connections = 0
+log_disconnections = 0
+""")
+        with open(os.path.join(self.dir, "stderr"), "w") as err:
+            self.proc = subprocess.Popen(["pgbouncer", self.ini], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, cwd=self.dir,
+                                         **user)
+        _track(self)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        wait_for(listening, 15, "pgbouncer", proc=self.proc, log=self.log)
+
+    def __repr__(self):
+        return f"<PgBouncer 127.0.0.1:{self.port}>"
+
+    @property
+    def url(self):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/aigw"
+
+    def psql(self, command):
+        """A command of PgBouncer's admin console (SHOW STATS); its
+        unaligned output."""
+        out = subprocess.run([f"{PGBIN}/psql", f"postgresql://postgres@127.0.0.1:{self.port}"
+                              "/pgbouncer", "-Atc", command], capture_output=True, text=True,
+                             timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"pgbouncer console: {command}: {out.stderr}")
+        return out.stdout.strip()
+
+    def stop(self):
+        _untrack(self)
+        stop_process(self.proc)
+
+
+def behind_pgbouncer(s):
+    """A Stack's wrap_db: aigw's statements through PgBouncer in
+    transaction mode, LISTEN and session locks straight to PostgreSQL."""
+    bouncer = PgBouncer(s.base, s.pg)
+    s.db_parts.append(bouncer)
+    s.bouncer = bouncer
+    return {"DATABASE_URL": bouncer.url, "AIGW_LISTEN_DATABASE_URL": s.pg.url,
+            "AIGW_DB_POOLER": "transaction"}
+
+
 # ---------------------------------------------------------------- mock providers
 
 class MockProviders:
@@ -668,16 +749,22 @@ class Stack:
 
     def __init__(self, extra_env=None, threads=8, nginx_workers=1, mock=True, prefix="aigw-it-",
                  submit_rate=TEST_SUBMIT_RATE, nginx_server_extra="", durable=False,
-                 nginx_conn_limit=False):
+                 nginx_conn_limit=False, wrap_db=None):
+        """wrap_db(stack) may start something between aigw and PostgreSQL
+        (a proxy, a pooler: an object with stop(), kept in db_parts) and
+        returns the environment that points aigw at it."""
         self.base = make_base(prefix)
         self._tmp = _track(_TempDir(self.base))
         self.pg = self.mock = self.fcgi = self.nginx = None
         self.extras = []  # more servers (lighttpd) whose logs to show
+        self.db_parts = []  # what wrap_db started, stopped before PostgreSQL
         self._workers = _track(_Workers(self.base))
         try:
             self.pg = Postgres(self.base, durable=durable)
             if mock:
                 self.mock = MockProviders(self.base)
+            if wrap_db is not None:
+                extra_env = dict(extra_env or {}, **wrap_db(self))
             self.env = aigw_env(self.base, self.pg, self.mock, extra_env)
             migrate(self.env)
             self.fcgi = Fcgi(self.base, self.env, threads)
@@ -714,6 +801,9 @@ class Stack:
             parts.append((f"{type(extra).__name__} error.log", extra.error_log))
         if self.mock:
             parts.append(("mock providers stderr", self.mock.err))
+        for part in self.db_parts:
+            if getattr(part, "log", None):
+                parts.append((repr(part), part.log))
         if self.pg:
             parts.append(("postgresql log", self.pg.log))
         return "".join(f"\n---- {name} ({path}), last {n} lines\n{tail(path, n)}"
@@ -726,6 +816,8 @@ class Stack:
         for part in (self.nginx, self.fcgi, self._workers, self.mock):
             if part is not None:
                 part.stop()
+        for part in reversed(self.db_parts):
+            part.stop()
         if self.pg is not None:
             self.pg.close()
         # Everything of aigw has exited normally by now, so leak checkers

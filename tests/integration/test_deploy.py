@@ -689,7 +689,7 @@ def test_scale_out_two_handler_and_worker_sets_share_one_database(backend):
                 served[hosts[int(upstream.rsplit(":", 1)[1])]] += 1
     assert sum(served.values()) == SCALE_CHATS and min(served.values()) > 0, served
 
-    # The workers of both sets ran chats (worker names are host:pid).
+    # The workers of both sets ran chats (a claim's worker is host#N:pid).
     pids = {w.pid: os.path.basename(w.log)[len("scale-worker-")] for w in workers}
     ran = {"a": 0, "b": 0}
     for row in backend.pg.psql("SELECT worker, count(*) FROM chat_results"

@@ -106,6 +106,37 @@ test_rate_limits_by_provider(void **state)
 }
 
 static void
+test_database_settings(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(cfg.db_timeout_s, 10);
+	assert_int_equal(cfg.db_pooler, POOLER_NONE);
+	assert_string_equal(cfg.listen_database_url, "");
+	config_free(&cfg);
+	setenv("AIGW_DB_POOLER", "transaction", 1);
+	setenv("AIGW_DB_TIMEOUT_S", "3", 1);
+	setenv("AIGW_LISTEN_DATABASE_URL", "postgresql://direct/aigw", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(cfg.db_pooler, POOLER_TRANSACTION);
+	assert_int_equal(cfg.db_timeout_s, 3);
+	assert_string_equal(cfg.listen_database_url, "postgresql://direct/aigw");
+	config_free(&cfg);
+	setenv("AIGW_DB_POOLER", "session", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_DB_POOLER"));
+	unsetenv("AIGW_DB_POOLER");
+	setenv("AIGW_DB_TIMEOUT_S", "0", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_DB_TIMEOUT_S"));
+	unsetenv("AIGW_DB_TIMEOUT_S");
+	unsetenv("AIGW_LISTEN_DATABASE_URL");
+}
+
+static void
 test_invalid_value_names_the_variable(void **state)
 {
 	struct aigw_config cfg;
@@ -219,6 +250,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_value_names_the_variable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_database_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limits_by_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
