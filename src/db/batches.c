@@ -94,14 +94,16 @@ db_batch_groups_free(struct db_batch_group *g, size_t n)
 
 enum aigw_err
 db_batch_form(struct db *db, const char *batch_id, const char *provider, const char *model,
-	      size_t max, long deadline_s, const char *worker, long lease_s, size_t *count)
+	      size_t max, size_t max_bytes, long deadline_s, const char *worker, long lease_s,
+	      size_t *count)
 {
-	char maxs[24], deadline[24], lease[24];
-	const char *values[7] = { batch_id, provider, model, maxs, deadline, worker, lease };
+	char maxs[24], deadline[24], lease[24], bytes[24];
+	const char *values[8] = { batch_id, provider, model, maxs, deadline, worker, lease, bytes };
 	int rows = 0;
 	enum aigw_err err;
 
 	snprintf(maxs, sizeof maxs, "%zu", max);
+	snprintf(bytes, sizeof bytes, "%zu", max_bytes);
 	snprintf(deadline, sizeof deadline, "%ld", deadline_s);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	err = db_exec_rows(db, DB_BATCH_FORM, values, &rows);

@@ -48,11 +48,12 @@ enum aigw_err db_batch_groups(struct db *db, struct db_batch_group **out,
 			      size_t *n) AIGW_MUSTCHECK;
 void db_batch_groups_free(struct db_batch_group *g, size_t n);
 
-/* Forms and claims a batch (attempt 1) of up to max waiting calls; *count
- * is how many it took (0: none left, and no batch was made). */
+/* Forms and claims a batch (attempt 1) of up to max waiting calls whose
+ * estimated size (see prov_async_ops.max_bytes) stays within max_bytes (0:
+ * any); *count is how many it took (0: none left, and no batch was made). */
 enum aigw_err db_batch_form(struct db *db, const char *batch_id, const char *provider,
-			    const char *model, size_t max, long deadline_s, const char *worker,
-			    long lease_s, size_t *count) AIGW_MUSTCHECK;
+			    const char *model, size_t max, size_t max_bytes, long deadline_s,
+			    const char *worker, long lease_s, size_t *count) AIGW_MUSTCHECK;
 
 struct db_batch_claim {
 	char batch_id[UUID_STR_LEN + 1];

@@ -298,11 +298,20 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
 		" GROUP BY provider, model" },
 	/* $1 batch $2 provider $3 model $4 max items $5 deadline_s $6 worker
-	 * $7 lease_s: a new batch of the oldest waiting calls, claimed. */
-	[DB_BATCH_FORM] = { "batch_form", 7,
-		"WITH i AS (SELECT item_id FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
+	 * $7 lease_s $8 max bytes (0: any): a new batch of the oldest waiting
+	 * calls, claimed. */
+	[DB_BATCH_FORM] = { "batch_form", 8,
+		"WITH w AS (SELECT item_id, queued_at,"
+		"  2 * (octet_length(message) + coalesce(octet_length(system_prompt), 0)) + 1024 AS size"
+		"  FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
 		"  AND provider = $2 AND model = $3 ORDER BY queued_at LIMIT $4"
 		"  FOR UPDATE SKIP LOCKED),"
+		/* the oldest calls that fit in the provider's size; the first
+		 * always goes (alone, it fails as too large) */
+		" i AS (SELECT item_id FROM (SELECT item_id,"
+		"  sum(size) OVER (ORDER BY queued_at, item_id) AS total,"
+		"  row_number() OVER (ORDER BY queued_at, item_id) AS k FROM w) s"
+		"  WHERE $8::bigint = 0 OR total <= $8::bigint OR k = 1),"
 		" b AS (INSERT INTO batches (batch_id, provider, model, deadline, attempts,"
 		"  lease_until, worker)"
 		"  SELECT $1, $2, $3, now() + $5::int * interval '1 second', 1,"

@@ -146,6 +146,7 @@ build_results(const struct prov_config *cfg, const char *url, struct prov_http *
 	if (!under_base(url, cfg->base_url))
 		goto out;
 	out->method = "GET";
+	out->download = true;
 	if ((err = prov_common_url(out, url, "")) != AIGW_OK ||
 	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK)
 		goto out;
@@ -400,6 +401,7 @@ out:
 
 const struct prov_async_ops prov_anthropic_batch_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = BODY_MAX,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

@@ -313,6 +313,8 @@ prov_async_jsonl(const char *name, const char *body, size_t len, struct prov_ste
 		if (blank(line, n))
 			continue;
 		lines++;
+		if (n > PROV_ASYNC_LINE_MAX)
+			continue;
 		o = prov_common_json(line, n);
 		id = prov_common_get_str(o, "custom_id");
 		if (json_object_is_type(o, json_type_object) && prov_async_id_ok(id)) {
@@ -324,5 +326,88 @@ prov_async_jsonl(const char *name, const char *body, size_t len, struct prov_ste
 	if (err == AIGW_OK && lines > 0 && read == 0)
 		err = prov_async_fail(s, PROV_ERR_BAD_BODY,
 				      "%s returned an unexpected body: no line holds a result", name);
+	return err;
+}
+
+/* Where the JSON value starting at body[pos] ends (one past it), or 0 when
+ * it does not end inside len: strings and nesting are followed, nothing
+ * else is checked (the record's parser does that). */
+static size_t
+value_end(const char *body, size_t len, size_t pos)
+{
+	size_t depth = 0;
+	bool in_string = false;
+
+	for (; pos < len; pos++) {
+		char c = body[pos];
+
+		if (in_string) {
+			if (c == '\\')
+				pos++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return pos; /* the end of the enclosing array */
+			if (--depth == 0)
+				return pos + 1;
+		} else if (c == ',' && depth == 0) {
+			return pos;
+		}
+	}
+	return 0;
+}
+
+static size_t
+skip_blank(const char *body, size_t len, size_t pos)
+{
+	while (pos < len && blank(body + pos, 1))
+		pos++;
+	return pos;
+}
+
+enum aigw_err
+prov_async_array(const char *name, const char *body, size_t len, struct prov_step *s,
+		 prov_async_id_fn id_of, prov_async_item_fn fn)
+{
+	size_t pos = skip_blank(body, len, 0), records = 0, read = 0;
+	enum aigw_err err = AIGW_OK;
+
+	if (pos >= len || body[pos] != '[')
+		return prov_async_fail(s, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: the answer is not a JSON array", name);
+	pos = skip_blank(body, len, pos + 1);
+	while (err == AIGW_OK && pos < len && body[pos] != ']') {
+		size_t end = value_end(body, len, pos);
+		json_object *o;
+		const char *id;
+
+		if (end <= pos)
+			break; /* cut short: the records before stand */
+		records++;
+		if (end - pos <= PROV_ASYNC_LINE_MAX) {
+			o = prov_common_json(body + pos, end - pos);
+			id = json_object_is_type(o, json_type_object) ? id_of(o) : NULL;
+			if (prov_async_id_ok(id)) {
+				read++;
+				err = fn(o, id, s);
+			}
+			json_object_put(o);
+		}
+		pos = skip_blank(body, len, end);
+		if (pos < len && body[pos] == ',')
+			pos = skip_blank(body, len, pos + 1);
+		else if (pos >= len || body[pos] != ']')
+			break;
+	}
+	if (err == AIGW_OK && records > 0 && read == 0)
+		err = prov_async_fail(s, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
+				      "no record names its input", name);
 	return err;
 }

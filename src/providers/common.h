@@ -151,6 +151,18 @@ typedef enum aigw_err (*prov_async_item_fn)(json_object *item, const char *id,
  */
 enum aigw_err prov_async_jsonl(const char *name, const char *body, size_t len,
 			       struct prov_step *s, prov_async_item_fn fn) AIGW_MUSTCHECK;
+/*
+ * As prov_async_jsonl for a 2xx answer that is one JSON array of records,
+ * read record by record (never as one document, which may be larger than
+ * a parser takes): fn for each record that is an object with a well-formed
+ * custom_id, found by id_of (borrowed from the record; NULL: none). A body
+ * that is not an array, or has records but none readable, is FAILED bad
+ * body; an array cut short keeps the records read before. AIGW_ENOMEM only.
+ */
+typedef const char *(*prov_async_id_fn)(json_object *record);
+enum aigw_err prov_async_array(const char *name, const char *body, size_t len,
+			       struct prov_step *s, prov_async_id_fn id_of,
+			       prov_async_item_fn fn) AIGW_MUSTCHECK;
 
 /* ---- building requests ---- */
 

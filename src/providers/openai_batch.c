@@ -215,6 +215,8 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 		err = build_bare(cfg, "GET", "files", id, "/content", out);
 	else if (strcmp(step, "errors") == 0 && (id = prov_async_get_id(st, "error_file_id")) != NULL)
 		err = build_bare(cfg, "GET", "files", id, "/content", out);
+	if (err == AIGW_OK && (strcmp(step, "output") == 0 || strcmp(step, "errors") == 0))
+		out->download = true;
 out:
 	if (err != AIGW_OK)
 		prov_http_free(out);
@@ -525,6 +527,7 @@ out:
 
 const struct prov_async_ops prov_openai_batch_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = UPLOAD_MAX,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

@@ -65,6 +65,10 @@ struct prov_http {
 	char *body;                      /* NUL-terminated JSON (or JSONL, or a
 					  * multipart form); NULL for GET */
 	size_t body_len;
+	/* The answer is a batch's result file: it may be far larger than one
+	 * answer, so the transfer engine spools it to disk under its own,
+	 * much larger bound instead of the single-answer ceiling. */
+	bool download;
 };
 
 /* What came back, parsed. */
@@ -95,6 +99,11 @@ enum prov_kind { PROV_SYNC, PROV_ASYNC, PROV_BUILTIN };
  * timing, deadlines and storage; the adapter knows one wire format only.
  * Both are pure, like the sync ops.
  */
+/* A result line or record longer than this is skipped (its call fails
+ * without a result): one answer is bounded by the transfer engine's 8 MiB,
+ * and a line wraps one answer with its envelope. */
+#define PROV_ASYNC_LINE_MAX (16u << 20)
+
 struct prov_batch_item {
 	const char *custom_id;   /* unique within the batch: [A-Za-z0-9_-], 1..64 */
 	struct prov_call call;   /* call.model is the batch's model */
@@ -124,6 +133,11 @@ struct prov_step {
 
 struct prov_async_ops {
 	size_t max_items;         /* the most calls one batch may hold */
+	/* The provider's limit on the size of one batch's request, in bytes;
+	 * 0: none. Batches are formed under it with an estimate that errs
+	 * high: each call counts twice the bytes of its message and system
+	 * prompt (room for JSON escapes) plus 1 KiB (its envelope). */
+	size_t max_bytes;
 	/* Builds the next request. items and n describe the batch's calls
 	 * (the engine passes them at every step; most steps ignore them).
 	 * AIGW_EINVAL for a state it cannot continue from, AIGW_ENOMEM. */

@@ -42,10 +42,9 @@
 
 #define NAME "snapshot"
 /*
- * Each input is a browser session at the service, billed per record, and
- * the whole snapshot comes back in one download that the engine keeps under
- * its 8 MiB response ceiling: 1,000 answers of a few kilobytes each (text
- * plus sources) fit; 5,000 would not.
+ * Each input is a browser session at the service, billed per record. The
+ * snapshot is downloaded to disk and read record by record, so its size is
+ * not what bounds a batch; 1,000 inputs keep one collection's run short.
  */
 #define MAX_ITEMS 1000
 
@@ -137,7 +136,8 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	if (strcmp(step, "poll") == 0)
 		err = request(cfg, "GET", "/progress/", id, "", out);
 	else if (strcmp(step, "fetch") == 0)
-		err = request(cfg, "GET", "/snapshot/", id, "?format=json", out);
+		if ((err = request(cfg, "GET", "/snapshot/", id, "?format=json", out)) == AIGW_OK)
+			out->download = true;
 out:
 	if (err != AIGW_OK)
 		prov_http_free(out);
@@ -272,14 +272,27 @@ record(json_object *rec, const char *id, struct prov_step *s)
 	return err;
 }
 
-static enum aigw_err
-parse_fetch(long status, json_object *root, struct prov_step *out)
+/* A record names its call by custom_id, or inside its echoed input. */
+static const char *
+record_id(json_object *rec)
 {
-	size_t n, read = 0;
+	const char *id = prov_common_get_str(rec, "custom_id");
+
+	return id != NULL ? id : prov_common_get_str(prov_common_get(rec, "input", json_type_object),
+						     "custom_id");
+}
+
+/* The snapshot: records are read one by one, so a large one is never
+ * held as a single parsed document. */
+static enum aigw_err
+parse_fetch(long status, const char *body, size_t len, struct prov_step *out)
+{
+	json_object *root = NULL;
 	enum aigw_err err = AIGW_OK;
 
 	/* "Snapshot is not ready yet, try again in 10s" */
-	if (status == 202 && json_object_is_type(root, json_type_object)) {
+	if (status == 202 && (root = prov_common_json(body, len)) != NULL &&
+	    json_object_is_type(root, json_type_object)) {
 		const char *s = prov_common_get_str(root, "status");
 
 		if (s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "building") == 0 ||
@@ -288,30 +301,11 @@ parse_fetch(long status, json_object *root, struct prov_step *out)
 			goto out;
 		}
 	}
-	if (!json_object_is_type(root, json_type_array)) {
-		err = prov_async_fail(out, PROV_ERR_BAD_BODY,
-				      "%s returned an unexpected body: the snapshot is not an array", NAME);
-		goto out;
-	}
-	n = json_object_array_length(root);
-	for (size_t i = 0; i < n && err == AIGW_OK; i++) {
-		json_object *rec = json_object_array_get_idx(root, i);
-		const char *id = prov_common_get_str(rec, "custom_id");
-
-		if (id == NULL)
-			id = prov_common_get_str(prov_common_get(rec, "input", json_type_object),
-						 "custom_id");
-		if (!prov_async_id_ok(id))
-			continue;
-		read++;
-		err = record(rec, id, out);
-	}
-	if (err == AIGW_OK && n > 0 && read == 0)
-		err = prov_async_fail(out, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
-				      "no record names its input", NAME);
-	else if (err == AIGW_OK)
+	err = prov_async_array(NAME, body, len, out, record_id, record);
+	if (err == AIGW_OK && out->kind != PROV_STEP_FAILED)
 		out->kind = PROV_STEP_DONE;
 out:
+	json_object_put(root);
 	return err;
 }
 
@@ -334,8 +328,7 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	}
 	if (step != NULL && strcmp(step, "fetch") == 0 && status >= 200 && status <= 299) {
 		/* an array, which prov_async_begin would call a bad body */
-		root = prov_common_json(body, len);
-		err = parse_fetch(status, root, out);
+		err = parse_fetch(status, body, len, out);
 		goto out;
 	}
 	if ((err = prov_async_begin(NAME, status, body, len, out, &root)) != AIGW_OK ||
@@ -357,6 +350,7 @@ out:
 
 const struct prov_async_ops prov_snapshot_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = 0,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

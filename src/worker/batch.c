@@ -491,8 +491,8 @@ form(struct runner *r, int64_t now)
 			memset(&c, 0, sizeof c);
 			if (uuid_new(c.batch_id) != AIGW_OK ||
 			    db_batch_form(r->db, c.batch_id, groups[g].provider, groups[g].model, max,
-					  r->cfg->batch_deadline_s, r->name, r->cfg->lease_s,
-					  &count) != AIGW_OK || count == 0)
+					  rt->desc->async->max_bytes, r->cfg->batch_deadline_s,
+					  r->name, r->cfg->lease_s, &count) != AIGW_OK || count == 0)
 				break;
 			c.attempt = 1;
 			c.provider = xstrdup(groups[g].provider);

@@ -1043,6 +1043,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;
 	}
+	xfer_engine_set_download_max(r.xe, (long long)cfg->batch_download_max_mb << 20);
 	if (take_slot(&r) != 0)
 		goto out;
 	log_info("worker", NULL, "started in slot %d", r.slot);

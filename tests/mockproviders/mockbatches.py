@@ -47,6 +47,7 @@ BATCH_DEFAULTS = {
     "line_error": None,    # HTTP status of this item's error
     "poll_status": None,
     "poll_fail": None,
+    "pad": 0,              # bytes of filler in each answer (large result files)
 }
 # Directives that belong to the batch as a whole (the first item that sets one wins).
 BATCH_LEVEL = ("validate_s", "batch_s", "finalize_s", "cancel_s", "expire", "poll_status",
@@ -92,6 +93,11 @@ def parse_directives(full):
             elif k in ("line_error", "poll_status"):
                 n = int(v) if eq else (500 if k == "line_error" else -1)
                 if not 400 <= n <= 599:
+                    raise ValueError
+                b[k] = n
+            elif k == "pad":
+                n = int(v) if eq else -1
+                if not 0 <= n <= 16 << 20:
                     raise ValueError
                 b[k] = n
             elif k == "poll_fail":
@@ -154,12 +160,13 @@ class Item:
             self.error = code if 400 <= code <= 599 else 500
         elif self.index in fail_lines:
             self.error = 500
+        pad = "~" * self.d["pad"] + " " if self.d["pad"] else ""
         if P is None:  # snapshot: text only
-            self.answer = "[%s/%s] %s" % (provider, self.base, self.message)
+            self.answer = "[%s/%s] %s%s" % (provider, self.base, pad, self.message)
             return
         want_json = self.d["json"] or P.wants_json(self.req)
         text = mp.json_answer_text(provider, self.base, self.message) if want_json \
-            else "[%s/%s] %s" % (provider, self.base, self.message)
+            else "[%s/%s] %s%s" % (provider, self.base, pad, self.message)
         self.answer = P.success(self.req, self.base, self.message, text,
                                 P.websearch(self.req), created)
 

@@ -1,0 +1,84 @@
+"""Batches are bought once and kept whole: a result file far larger than one
+answer reaches every call, a create whose answer was lost is looked up at
+the provider before anything is sent again, and a large batch neither
+forms from dead work nor stalls the worker's other work."""
+
+import concurrent.futures
+import time
+import uuid
+
+from conftest import submit
+
+EXTRA_ENV = {"AIGW_BATCH_WINDOW_MS": "1000", "AIGW_LEASE_S": "5",
+             "AIGW_PROVIDER_TIMEOUT_S": "3"}
+
+
+def chats(stack, models, messages, threads=16):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        replies = list(pool.map(lambda m: submit(stack.url(), models, message=m), messages))
+    assert [r.status_code for r in replies] == [202] * len(messages)
+    return [r.json()["chatId"] for r in replies]
+
+
+def count_final(stack, tag):
+    """(completed, failed) chats whose message carries tag."""
+    row = stack.pg.psql("SELECT count(*) FILTER (WHERE status = 'completed') || ' ' ||"
+                        " count(*) FILTER (WHERE status = 'failed') FROM chat_results"
+                        f" WHERE message LIKE '% {tag} %'")
+    done, failed = row.split()
+    return int(done), int(failed)
+
+
+def wait_all_final(stack, tag, n, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, failed = count_final(stack, tag)
+        if done + failed == n:
+            return done, failed
+        time.sleep(0.5)
+    raise AssertionError(f"not final after {timeout} s: {count_final(stack, tag)} of {n}")
+
+
+def mock_batches(stack, provider, action="create"):
+    """Batches the mock accepted (it logs a batch id only for those)."""
+    return [e for e in stack.mock.requests_log() if e.get("provider") == provider
+            and e.get("action") == action and e.get("batch_id")]
+
+
+def test_a_50_mib_result_file_reaches_every_call(stack):
+    tag = uuid.uuid4().hex[:8]
+    n = 1000
+    # ~53 kB an answer: the output file is about 50 MiB, six times the
+    # ceiling of one answer.
+    model = {"openai-batch": "gpt-4o-mini~batch_s=1~pad=53000"}
+    messages = [f"big {tag} {i}" for i in range(n)]
+    start = time.monotonic()
+    chats(stack, model, messages)
+    done, failed = wait_all_final(stack, tag, n, 240)
+    assert (done, failed) == (n, 0)
+    size = stack.pg.psql("SELECT sum(octet_length(results->'openai-batch'->>'text'))"
+                         f" FROM chat_results WHERE message LIKE '% {tag} %'")
+    assert int(size) > 50 * 1000 * 1000, size
+    # each answer is its own call's
+    bad = stack.pg.psql("SELECT count(*) FROM chat_results WHERE message LIKE"
+                        f" '% {tag} %' AND results->'openai-batch'->>'text' NOT LIKE '%' || message")
+    assert bad == "0"
+    assert len(mock_batches(stack, "openai-batch")) >= 1
+    print(f"\n{n} calls with a {int(size) / 2**20:.0f} MiB result file:"
+          f" {time.monotonic() - start:.1f} s")
+
+
+def test_anthropic_results_and_snapshots_past_8_mib_reach_every_call(stack):
+    tag = uuid.uuid4().hex[:8]
+    n = 120
+    # ~90 kB an answer: about 10 MiB a download for each provider
+    models = {"anthropic-batch": "claude-3-5-haiku-latest~batch_s=1~pad=90000",
+              "snapshot": "gd_chatgpt~batch_s=1~pad=90000"}
+    chats(stack, models, [f"both {tag} {i}" for i in range(n)])
+    done, failed = wait_all_final(stack, tag, n, 180)
+    assert (done, failed) == (n, 0)
+    ok = stack.pg.psql("SELECT count(*) FROM chat_results WHERE message LIKE"
+                       f" '% {tag} %' AND (results->'anthropic-batch'->>'ok')::bool"
+                       " AND (results->'snapshot'->>'ok')::bool"
+                       " AND octet_length(results->'snapshot'->>'text') > 90000")
+    assert ok == str(n)
