@@ -136,6 +136,7 @@ db_batch_claim(struct db *db, int limit, long lease_s, const char *worker,
 		snprintf(c[i].batch_id, sizeof c[i].batch_id, "%s", PQgetvalue(res, i, 0));
 		c[i].attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
 		c[i].deadline_in_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		c[i].submit_sent_s = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 		if (!dup_required(res, i, 2, &c[i].provider) || !dup_required(res, i, 3, &c[i].model) ||
 		    !dup_optional(res, i, 4, &c[i].state) || !dup_optional(res, i, 5, &c[i].external_id))
 			err = AIGW_ENOMEM;
@@ -227,6 +228,29 @@ db_batch_save(struct db *db, const char *batch_id, int attempt, const char *stat
 	err = db_exec_rows(db, DB_BATCH_SAVE, values, &rows);
 	*ours = err == AIGW_OK && rows == 1;
 	return err;
+}
+
+enum aigw_err
+db_batch_submitting(struct db *db, const char *batch_id, int attempt, bool *ours,
+		    long long *sent_s)
+{
+	char att[16];
+	const char *values[2] = { batch_id, att };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*ours = false;
+	*sent_s = 0;
+	snprintf(att, sizeof att, "%d", attempt);
+	err = db_exec(db, DB_BATCH_SUBMITTING, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) == 1) {
+		*ours = true;
+		*sent_s = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	return AIGW_OK;
 }
 
 enum aigw_err

@@ -63,6 +63,7 @@ struct db_batch_claim {
 	char *state;              /* NULL: nothing sent yet */
 	char *external_id;        /* NULL: not accepted yet */
 	int64_t deadline_in_ms;
+	long long submit_sent_s;  /* when a create first went out (Unix s); 0: never */
 };
 enum aigw_err db_batch_claim(struct db *db, int limit, long lease_s, const char *worker,
 			     struct db_batch_claim **out, size_t *n) AIGW_MUSTCHECK;
@@ -89,6 +90,11 @@ void db_batch_items_free(struct db_batch_item *it, size_t n);
 enum aigw_err db_batch_save(struct db *db, const char *batch_id, int attempt, const char *status,
 			    const char *state, const char *external_id, const char *error,
 			    int polls, bool *ours) AIGW_MUSTCHECK;
+/* Records that the batch's create request goes out now (fenced); *sent_s
+ * gets when the first one went (Unix seconds). *ours is false when the
+ * fence kept it out: then nothing may be sent. */
+enum aigw_err db_batch_submitting(struct db *db, const char *batch_id, int attempt, bool *ours,
+				  long long *sent_s) AIGW_MUSTCHECK;
 enum aigw_err db_batch_renew(struct db *db, const char *batch_id, int attempt, long lease_s,
 			     bool *ours) AIGW_MUSTCHECK;
 enum aigw_err db_batch_release(struct db *db, const char *batch_id, int attempt) AIGW_MUSTCHECK;

@@ -327,7 +327,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  lease_until = now() + $2::int * interval '1 second', worker = $3, updated_at = now()"
 		" FROM c WHERE b.batch_id = c.batch_id"
 		" RETURNING b.batch_id, b.attempts, b.provider, b.model, b.state, b.external_id,"
-		"  greatest(0, (extract(epoch FROM b.deadline - now()) * 1000)::bigint)" },
+		"  greatest(0, (extract(epoch FROM b.deadline - now()) * 1000)::bigint),"
+		"  coalesce(extract(epoch FROM b.submit_sent_at)::bigint, 0)" },
+	/* $1 batch $2 attempt: its create request goes out now (the first
+	 * such time is kept: a lookup searches from it) */
+	[DB_BATCH_SUBMITTING] = { "batch_submitting", 2,
+		"UPDATE batches SET submit_sent_at = coalesce(submit_sent_at, now()), updated_at = now()"
+		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')"
+		" RETURNING extract(epoch FROM submit_sent_at)::bigint" },
 	/* $1 batch: its calls, and whether each has its result */
 	[DB_BATCH_ITEMS] = { "batch_items", 1,
 		"SELECT item_id, message, system_prompt, max_tokens, websearch, location, json_output,"

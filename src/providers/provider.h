@@ -69,6 +69,11 @@ struct prov_http {
 	 * answer, so the transfer engine spools it to disk under its own,
 	 * much larger bound instead of the single-answer ceiling. */
 	bool download;
+	/* The request creates the batch at the provider (what is billed): the
+	 * engine records that it went out before sending it, and after any
+	 * doubt about its answer looks the batch up instead of sending it
+	 * again (see prov_async_find_state). */
+	bool creates;
 };
 
 /* What came back, parsed. */
@@ -116,6 +121,8 @@ enum prov_step_kind {
 	PROV_STEP_FAILED,  /* this request failed (errclass, error): the engine
 			    * retries it when errclass is retryable, else the
 			    * batch fails and its calls with it */
+	PROV_STEP_ABSENT,  /* a lookup (the "find" state) found no batch: the
+			    * provider never accepted it, so it may be created */
 	PROV_STEP__MAX
 };
 
@@ -154,6 +161,18 @@ struct prov_async_ops {
 	enum aigw_err (*build_cancel)(const struct prov_config *cfg, const char *state,
 				      struct prov_http *out);
 };
+
+/*
+ * The lookup state: after a create request's answer was lost (a timeout, a
+ * 5xx, a worker that died while it was out), the engine builds from this
+ * state instead of creating again. The adapter lists the provider's batches
+ * and answers with the found batch (the state and external id the create's
+ * answer would have given), NEXT (the next page of the list, a new lookup
+ * state) or ABSENT. since_s is when the first create went out (Unix
+ * seconds). *out is malloc'd; AIGW_EINVAL for no items, AIGW_ENOMEM.
+ */
+enum aigw_err prov_async_find_state(const struct prov_batch_item *items, size_t n,
+				    long long since_s, char **out) AIGW_MUSTCHECK;
 
 struct prov_desc {
 	const char *name;          /* "openai", ... as in the API */

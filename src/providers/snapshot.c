@@ -106,6 +106,7 @@ build_trigger(const struct prov_config *cfg, const char *model, const struct pro
 	}
 	if (rc != 0)
 		goto out;
+	out->creates = true;
 	if ((err = request(cfg, "POST", "/trigger?dataset_id=", model, "", out)) != AIGW_OK ||
 	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
 	    (err = prov_common_body(out, body)) != AIGW_OK)
@@ -131,6 +132,12 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
+	if (strcmp(step, "find") == 0) {
+		/* the dataset's snapshots: GET {base}/snapshots?dataset_id=<model> */
+		if (model != NULL && model[0] != '\0')
+			err = request(cfg, "GET", "/snapshots?dataset_id=", model, "", out);
+		goto out;
+	}
 	if ((id = prov_async_get_id(st, "snapshot_id")) == NULL)
 		goto out;
 	if (strcmp(step, "poll") == 0)
@@ -148,6 +155,7 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
+	static const char *const before[] = { "find", NULL };
 	static const char *const steps[] = { "poll", "fetch", NULL };
 	json_object *st = NULL;
 	const char *id = NULL;
@@ -155,7 +163,7 @@ build_cancel(const struct prov_config *cfg, const char *state, struct prov_http 
 
 	memset(out, 0, sizeof *out);
 	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "snapshot_id", NULL, steps, &st, &id);
+		: prov_async_cancel_id(state, "snapshot_id", before, steps, &st, &id);
 	if (err == AIGW_OK)
 		err = request(cfg, "POST", "/snapshot/", id, "/cancel", out);
 	if (err != AIGW_OK)
@@ -178,6 +186,51 @@ parse_trigger(json_object *root, struct prov_step *out)
 	err = prov_async_move(out, PROV_STEP_WAIT, "step", "poll", "snapshot_id", id, (char *)NULL);
 	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
 		err = AIGW_ENOMEM;
+	return err;
+}
+
+/*
+ * The dataset's snapshots, [{"id","dataset_id","status","created",
+ * "dataset_size"}]: a snapshot carries nothing of ours, so the lost one is
+ * the snapshot of as many inputs created closest to the first trigger (as
+ * in anthropic_batch.c, adopting another can only fail calls).
+ */
+static enum aigw_err
+parse_find(json_object *st, const char *body, size_t len, struct prov_step *out)
+{
+	json_object *list = prov_common_json(body, len);
+	struct prov_async_find f;
+	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	long long gap = -1;
+	const char *best = NULL;
+	enum aigw_err err = AIGW_OK;
+
+	if (prov_async_find_read(st, &f) != AIGW_OK) {
+		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				      NAME);
+		goto out;
+	}
+	if (!json_object_is_type(list, json_type_array)) {
+		err = prov_async_fail(out, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
+				      "the list of snapshots is not an array", NAME);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(list, i);
+		json_object *size = prov_common_get(s, "dataset_size", json_type_int);
+		const char *id = prov_async_get_id(s, "id");
+
+		if (size != NULL && prov_async_id_ok(id) &&
+		    prov_async_closer(&f, json_object_get_int64(size),
+				      prov_async_time(prov_common_get_str(s, "created")), &gap))
+			best = id;
+	}
+	if (best != NULL)
+		err = prov_async_found(out, "snapshot_id", best);
+	else
+		out->kind = PROV_STEP_ABSENT;
+out:
+	json_object_put(list);
 	return err;
 }
 
@@ -320,10 +373,15 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	if (state != NULL && (err = prov_async_state(state, &st, &step)) == AIGW_ENOMEM)
 		goto out;
 	if (state != NULL && (err != AIGW_OK ||
-			      prov_async_get_id(st, "snapshot_id") == NULL ||
-			      (strcmp(step, "poll") != 0 && strcmp(step, "fetch") != 0))) {
+			      (strcmp(step, "find") != 0 && (prov_async_get_id(st, "snapshot_id") == NULL ||
+			       (strcmp(step, "poll") != 0 && strcmp(step, "fetch") != 0))))) {
 		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
 				      NAME);
+		goto out;
+	}
+	if (step != NULL && strcmp(step, "find") == 0 && status >= 200 && status <= 299) {
+		/* an array too */
+		err = parse_find(st, body, len, out);
 		goto out;
 	}
 	if (step != NULL && strcmp(step, "fetch") == 0 && status >= 200 && status <= 299) {

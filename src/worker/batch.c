@@ -60,6 +60,10 @@ struct batch_run {
 	int failures;               /* requests failed in a row */
 	int polls_unsaved;
 	bool cancelling;
+	bool creating;              /* the request out creates the batch */
+	bool finding;               /* looking the batch up before creating it again */
+	char *find_state;           /* the lookup's state (its page of the list) */
+	long long submit_sent_s;    /* when a create first went out; 0: never */
 	const char *end_status;     /* B_FINISH: done, failed or cancelled */
 	char *end_error;            /* B_FINISH: why calls left fail */
 	struct xfer *xfer;
@@ -75,6 +79,7 @@ batch_free(struct runner *r, struct batch_run *b)
 	db_batch_items_free(b->items, b->nitems);
 	free(b->calls);
 	free(b->end_error);
+	free(b->find_state);
 	free(b->c.provider);
 	free(b->c.model);
 	free(b->c.state);
@@ -176,6 +181,39 @@ running_status(const struct batch_run *b)
 /* ---- requests ---- */
 
 static void on_done(void *arg, const struct xfer_result *res);
+static bool found(struct batch_run *b, struct prov_step *step);
+
+/* Records that the create goes out, before it does: whoever runs the batch
+ * next looks it up first. false when it must not go (yet). */
+static bool
+mark_submitting(struct batch_run *b)
+{
+	bool ours = false;
+	long long sent = 0;
+
+	if (db_batch_submitting(b->r->db, b->c.batch_id, b->c.attempt, &ours, &sent) != AIGW_OK) {
+		b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return false;
+	}
+	if (!ours) {
+		log_warn("batch", b->c.batch_id, "no longer ours (lease lost); dropping it");
+		b->phase = B_GONE;
+		return false;
+	}
+	b->submit_sent_s = sent;
+	return true;
+}
+
+/* After a create whose answer leaves a doubt, the next request is a lookup. */
+static void
+look_up_next(struct batch_run *b, const char *why)
+{
+	free(b->find_state);
+	b->find_state = NULL;
+	b->finding = true;
+	log_warn("batch", b->c.batch_id, "the create's answer was lost (%s); the batch is looked up "
+		 "at %s before it is created again", why, b->c.provider);
+}
 
 static void
 send_next(struct runner *r, struct batch_run *b)
@@ -185,10 +223,21 @@ send_next(struct runner *r, struct batch_run *b)
 	enum aigw_err err;
 
 	memset(&req, 0, sizeof req);
-	err = ops->build(&b->route->pc, b->c.model, b->c.state, b->calls, b->nitems, &req);
+	if (b->finding && b->find_state == NULL &&
+	    prov_async_find_state(b->calls, b->nitems, b->submit_sent_s, &b->find_state) != AIGW_OK) {
+		b->due_ms = time_mono_ms() + RETRY_BASE_MS;
+		return;
+	}
+	err = ops->build(&b->route->pc, b->c.model, b->finding ? b->find_state : b->c.state,
+			 b->calls, b->nitems, &req);
 	if (err != AIGW_OK) {
 		finish(b, "failed", "%s: cannot build the next request: %s", b->c.provider,
 		       aigw_strerror(err));
+		return;
+	}
+	b->creating = req.creates && !b->finding;
+	if (b->creating && !mark_submitting(b)) {
+		prov_http_free(&req);
 		return;
 	}
 	err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
@@ -285,13 +334,19 @@ on_done(void *arg, const struct xfer_result *res)
 		return;
 	}
 	if (res->neterr != PROV_ERR_NONE) {
+		/* the provider may have accepted it before the answer was lost */
+		if (b->creating && prov_err_retryable(res->neterr))
+			look_up_next(b, res->neterr_text);
 		handle_failure(b, res->neterr, res->neterr_text, -1);
 		return;
 	}
 	memset(&step, 0, sizeof step);
-	err = b->route->desc->async->parse(b->c.state, res->http_status, res->body, res->len, &step);
+	err = b->route->desc->async->parse(b->finding ? b->find_state : b->c.state,
+					   res->http_status, res->body, res->len, &step);
 	if (err != AIGW_OK) {
 		prov_step_free(&step);
+		if (b->creating)
+			look_up_next(b, "out of memory while reading it");
 		handle_failure(b, PROV_ERR_BAD_BODY, "out of memory while reading the answer", -1);
 		return;
 	}
@@ -299,10 +354,16 @@ on_done(void *arg, const struct xfer_result *res)
 		char msg[600];
 
 		snprintf(msg, sizeof msg, "%s: %s", b->c.provider, step.error ? step.error : "failed");
+		/* a 5xx, or a body that cannot be read, says nothing of whether
+		 * the batch was made; a 4xx refused it */
+		if (b->creating && prov_err_retryable(step.errclass))
+			look_up_next(b, msg);
 		handle_failure(b, step.errclass, msg, res->retry_after_s);
 		prov_step_free(&step);
 		return;
 	}
+	if (b->finding && !found(b, &step))
+		return;
 	if (!take_step(b, &step)) {
 		prov_step_free(&step);
 		handle_failure(b, PROV_ERR_NETWORK, "the database is away; the results wait", -1);
@@ -330,6 +391,37 @@ on_done(void *arg, const struct xfer_result *res)
 	 * is sent for the batch. */
 	b->phase = B_SAVE;
 	b->due_ms = 0;
+}
+
+/* The answer to a lookup: false when it is all taken care of (the next
+ * page, or nothing found: the create goes out again), true when the batch
+ * was found, to be taken as a create's answer. */
+static bool
+found(struct batch_run *b, struct prov_step *step)
+{
+	b->failures = 0;
+	if (step->kind == PROV_STEP_NEXT && step->state != NULL) {
+		free(b->find_state);
+		b->find_state = step->state;
+		step->state = NULL;
+		prov_step_free(step);
+		b->phase = B_SEND;
+		b->due_ms = time_mono_ms();
+		return false;
+	}
+	b->finding = false;
+	free(b->find_state);
+	b->find_state = NULL;
+	if (step->kind == PROV_STEP_ABSENT || step->external_id == NULL) {
+		log_info("batch", b->c.batch_id, "%s has no such batch; creating it", b->c.provider);
+		prov_step_free(step);
+		b->phase = B_SEND;
+		b->due_ms = time_mono_ms();
+		return false;
+	}
+	log_info("batch", b->c.batch_id, "found at %s as %.128s; not created again", b->c.provider,
+		 step->external_id);
+	return true;
 }
 
 /* ---- the turn ---- */
@@ -423,6 +515,9 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 	memset(c, 0, sizeof *c);
 	b->route = route_find(r, b->c.provider);
 	b->deadline_ms = now + b->c.deadline_in_ms;
+	b->submit_sent_s = b->c.submit_sent_s;
+	/* a create went out and its answer was never stored */
+	b->finding = b->c.submit_sent_s > 0 && b->c.external_id == NULL;
 	b->poll_delay_ms = POLL_FIRST_MS;
 	b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
 	b->loaded_ms = now;

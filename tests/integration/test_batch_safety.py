@@ -4,8 +4,12 @@ the provider before anything is sent again, and a large batch neither
 forms from dead work nor stalls the worker's other work."""
 
 import concurrent.futures
+import os
+import signal
 import time
 import uuid
+
+import pytest
 
 from conftest import submit
 
@@ -82,3 +86,65 @@ def test_anthropic_results_and_snapshots_past_8_mib_reach_every_call(stack):
                        " AND (results->'snapshot'->>'ok')::bool"
                        " AND octet_length(results->'snapshot'->>'text') > 90000")
     assert ok == str(n)
+
+
+MODELS = {"openai-batch": "gpt-4o-mini~batch_s=1", "anthropic-batch":
+          "claude-3-5-haiku-latest~batch_s=1", "snapshot": "gd_chatgpt~batch_s=1"}
+
+
+def created(stack, provider, tag):
+    """The batches the mock created for the calls of the chats tagged tag,
+    whatever it answered to their create."""
+    ids = set(stack.pg.psql("SELECT coalesce(string_agg(item_id::text, ' '), '') FROM batch_items"
+                            f" JOIN chat_results c USING (chat_id) WHERE c.message LIKE '% {tag} %'")
+              .split())
+    return [e for e in mock_batches(stack, provider) if ids & set(e.get("custom_ids") or [])]
+
+
+def lookups(stack, provider):
+    return [e for e in stack.mock.requests_log() if e.get("provider") == provider
+            and e.get("action") == "list"]
+
+
+@pytest.mark.parametrize("provider", sorted(MODELS))
+@pytest.mark.parametrize("fault", ["500", "hang"])
+def test_a_create_whose_answer_is_lost_is_looked_up_not_sent_again(stack, provider, fault):
+    tag = uuid.uuid4().hex[:8]
+    n = 3
+    before = len(lookups(stack, provider))
+    chats(stack, {provider: MODELS[provider] + "~accept_then=" + fault},
+          [f"lost {tag} {i}" for i in range(n)])
+    # a hung create times out after AIGW_PROVIDER_TIMEOUT_S (3 s)
+    assert wait_all_final(stack, tag, n, 90) == (n, 0)
+    made = created(stack, provider, tag)
+    assert len(made) == 1, made
+    assert len(lookups(stack, provider)) > before
+    # the batch aigw adopted is the one the provider made
+    assert stack.pg.psql("SELECT string_agg(DISTINCT b.external_id, ' ') FROM batches b"
+                         " JOIN batch_items i USING (batch_id) JOIN chat_results c USING (chat_id)"
+                         f" WHERE c.message LIKE '% {tag} %'") == made[0]["batch_id"]
+
+
+@pytest.mark.parametrize("provider", ["openai-batch", "anthropic-batch"])
+def test_a_worker_that_dies_during_a_create_leaves_it_looked_up_not_sent_again(stack, provider):
+    tag = uuid.uuid4().hex[:8]
+    n = 3
+    chats(stack, {provider: MODELS[provider] + "~accept_then=hang"},
+          [f"died {tag} {i}" for i in range(n)])
+    # the create is out (recorded, and accepted by the provider, whose
+    # answer never comes): the worker dies before its 3 s timeout
+    sending = ("SELECT b.worker FROM batches b WHERE b.submit_sent_at IS NOT NULL"
+               " AND b.external_id IS NULL AND EXISTS (SELECT 1 FROM batch_items i"
+               " JOIN chat_results c USING (chat_id) WHERE i.batch_id = b.batch_id"
+               f" AND c.message LIKE '% {tag} %')")
+    deadline = time.monotonic() + 30
+    while not (created(stack, provider, tag) and stack.pg.psql(sending)):
+        assert time.monotonic() < deadline, "no create went out"
+        time.sleep(0.05)
+    os.kill(int(stack.pg.psql(sending).rsplit(":", 1)[1]), signal.SIGKILL)
+    # the next worker takes the batch over once its lease (5 s) is out
+    assert wait_all_final(stack, tag, n, 90) == (n, 0)
+    assert len(created(stack, provider, tag)) == 1
+    assert stack.pg.psql("SELECT attempts FROM batches b WHERE EXISTS (SELECT 1 FROM"
+                         " batch_items i JOIN chat_results c USING (chat_id) WHERE"
+                         f" i.batch_id = b.batch_id AND c.message LIKE '% {tag} %')") == "2"

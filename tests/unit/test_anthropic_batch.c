@@ -163,6 +163,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX_ASYNC_BUILD("create"),
+		FX_ASYNC_BUILD("find"),
 		FX_ASYNC_BUILD("poll"),
 		FX_ASYNC_BUILD("results"),
 		FX_ASYNC_BUILD("results_elsewhere"),
@@ -175,6 +176,8 @@ main(void)
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
 		cmocka_unit_test(test_lines_are_bounded_one_by_one),
+		FX_ASYNC_PARSE("find_found"),
+		FX_ASYNC_PARSE("find_absent"),
 		FX_ASYNC_PARSE("create_ok"),
 		FX_ASYNC_PARSE("create_no_id"),
 		FX_ASYNC_PARSE("create_400"),

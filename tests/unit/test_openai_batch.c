@@ -223,6 +223,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_ASYNC_BUILD("upload"),
 		FX_ASYNC_BUILD("create"),
+		FX_ASYNC_BUILD("find"),
+		FX_ASYNC_BUILD("find_page"),
 		FX_ASYNC_BUILD("poll"),
 		FX_ASYNC_BUILD("output"),
 		FX_ASYNC_BUILD("output_only"),
@@ -236,6 +238,9 @@ main(void)
 		cmocka_unit_test(test_upload_lines_are_sync_requests),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
+		FX_ASYNC_PARSE("find_found"),
+		FX_ASYNC_PARSE("find_more"),
+		FX_ASYNC_PARSE("find_absent"),
 		FX_ASYNC_PARSE("upload_ok"),
 		FX_ASYNC_PARSE("upload_no_id"),
 		FX_ASYNC_PARSE("upload_401"),
