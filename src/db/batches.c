@@ -271,13 +271,26 @@ db_batch_release(struct db *db, const char *batch_id, int attempt)
 }
 
 enum aigw_err
-db_batch_result(struct db *db, const char *item_id, const char *result_json)
+db_batch_results(struct db *db, const char *const *item_ids, const char *const *results,
+		 size_t n)
 {
-	const char *values[2] = { item_id, result_json };
+	char *ids = NULL, *res_arr = NULL;
+	const char *values[2];
 	PGresult *res = NULL;
-	enum aigw_err err = db_exec(db, DB_BATCH_RESULT, values, &res);
+	enum aigw_err err = AIGW_ENOMEM;
 
+	if (n == 0)
+		return AIGW_OK;
+	if ((ids = db_array_literal(item_ids, n)) == NULL ||
+	    (res_arr = db_array_literal(results, n)) == NULL)
+		goto out;
+	values[0] = ids;
+	values[1] = res_arr;
+	err = db_exec(db, DB_BATCH_RESULT, values, &res);
 	PQclear(res);
+out:
+	free(ids);
+	free(res_arr);
 	return err;
 }
 

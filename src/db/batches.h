@@ -99,10 +99,11 @@ enum aigw_err db_batch_renew(struct db *db, const char *batch_id, int attempt, l
 			     bool *ours) AIGW_MUSTCHECK;
 enum aigw_err db_batch_release(struct db *db, const char *batch_id, int attempt) AIGW_MUSTCHECK;
 
-/* Writes a call's result to the item and its chat (finishing the chat when
- * it was the last answer it awaited) or job step; once. */
-enum aigw_err db_batch_result(struct db *db, const char *item_id,
-			      const char *result_json) AIGW_MUSTCHECK;
+/* Writes n calls' results (JSON text) to their items and their chats
+ * (finishing a chat when it was the last answer it awaited) or job steps,
+ * each once, in one statement. */
+enum aigw_err db_batch_results(struct db *db, const char *const *item_ids,
+			       const char *const *results, size_t n) AIGW_MUSTCHECK;
 
 /* The results stored for a job step so far (JSON object text). */
 enum aigw_err db_job_step_read(struct db *db, const char *job_id, int step,

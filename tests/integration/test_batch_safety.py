@@ -4,14 +4,18 @@ the provider before anything is sent again, and a large batch neither
 forms from dead work nor stalls the worker's other work."""
 
 import concurrent.futures
+import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 
 import pytest
+import requests
 
-from conftest import submit
+import stack as stk
+from conftest import HTTP_TIMEOUT, submit
 
 EXTRA_ENV = {"AIGW_BATCH_WINDOW_MS": "1000", "AIGW_LEASE_S": "5",
              "AIGW_PROVIDER_TIMEOUT_S": "3"}
@@ -101,6 +105,20 @@ def created(stack, provider, tag):
     return [e for e in mock_batches(stack, provider) if ids & set(e.get("custom_ids") or [])]
 
 
+def assert_bought_once(stack, provider, tag):
+    """Each call of the chats tagged tag went out in exactly one batch the
+    provider made, and aigw holds each such batch as one of its own (the
+    window may split the calls into more than one batch)."""
+    made = created(stack, provider, tag)
+    ids = [cid for e in made for cid in e["custom_ids"]]
+    assert len(ids) == len(set(ids)), made
+    ours = stack.pg.psql("SELECT coalesce(string_agg(DISTINCT b.external_id, ' '), '') FROM batches b"
+                         " JOIN batch_items i USING (batch_id) JOIN chat_results c USING (chat_id)"
+                         f" WHERE c.message LIKE '% {tag} %'").split()
+    assert sorted(ours) == sorted(e["batch_id"] for e in made), (ours, made)
+    return made
+
+
 def lookups(stack, provider):
     return [e for e in stack.mock.requests_log() if e.get("provider") == provider
             and e.get("action") == "list"]
@@ -116,13 +134,8 @@ def test_a_create_whose_answer_is_lost_is_looked_up_not_sent_again(stack, provid
           [f"lost {tag} {i}" for i in range(n)])
     # a hung create times out after AIGW_PROVIDER_TIMEOUT_S (3 s)
     assert wait_all_final(stack, tag, n, 90) == (n, 0)
-    made = created(stack, provider, tag)
-    assert len(made) == 1, made
+    assert_bought_once(stack, provider, tag)
     assert len(lookups(stack, provider)) > before
-    # the batch aigw adopted is the one the provider made
-    assert stack.pg.psql("SELECT string_agg(DISTINCT b.external_id, ' ') FROM batches b"
-                         " JOIN batch_items i USING (batch_id) JOIN chat_results c USING (chat_id)"
-                         f" WHERE c.message LIKE '% {tag} %'") == made[0]["batch_id"]
 
 
 @pytest.mark.parametrize("provider", ["openai-batch", "anthropic-batch"])
@@ -141,10 +154,67 @@ def test_a_worker_that_dies_during_a_create_leaves_it_looked_up_not_sent_again(s
     while not (created(stack, provider, tag) and stack.pg.psql(sending)):
         assert time.monotonic() < deadline, "no create went out"
         time.sleep(0.05)
-    os.kill(int(stack.pg.psql(sending).rsplit(":", 1)[1]), signal.SIGKILL)
+    os.kill(int(stack.pg.psql(sending).split()[0].rsplit(":", 1)[1]), signal.SIGKILL)
     # the next worker takes the batch over once its lease (5 s) is out
     assert wait_all_final(stack, tag, n, 90) == (n, 0)
-    assert len(created(stack, provider, tag)) == 1
-    assert stack.pg.psql("SELECT attempts FROM batches b WHERE EXISTS (SELECT 1 FROM"
-                         " batch_items i JOIN chat_results c USING (chat_id) WHERE"
-                         f" i.batch_id = b.batch_id AND c.message LIKE '% {tag} %')") == "2"
+    assert_bought_once(stack, provider, tag)
+    assert "2" in stack.pg.psql("SELECT string_agg(attempts::text, ' ') FROM batches b WHERE"
+                                " EXISTS (SELECT 1 FROM batch_items i JOIN chat_results c"
+                                " USING (chat_id) WHERE i.batch_id = b.batch_id"
+                                f" AND c.message LIKE '% {tag} %')").split()
+
+
+def aigw_log(stack):
+    with open(os.path.join(stack.base, "aigw.log"), encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def test_calls_of_finished_chats_and_cancelled_jobs_never_go_out_and_batches_are_reaped(stack):
+    tag = uuid.uuid4().hex[:8]
+    # a chat already over, and a job cancelled, each with a call waiting
+    done = submit(stack.url(), {"openai": "gpt-4o"}, message=f"over {tag} 0").json()["chatId"]
+    assert wait_all_final(stack, tag, 1, 30) == (1, 0)
+    r = requests.post(stack.url("/api/jobs"), json={"type": "competitor_analysis",
+                      "input": {"company_name": f"Acme {tag}"}}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    stack.pg.psql(f"UPDATE jobs SET status = 'cancelled', progress = 0, completed_at = now()"
+                  f" WHERE job_id = '{job_id}'")
+    model = MODELS["openai-batch"]
+    stack.pg.psql("INSERT INTO batch_items (item_id, provider, model, chat_id, job_id, step_index,"
+                  " message, max_tokens, queued_at) VALUES"
+                  f" (gen_random_uuid(), 'openai-batch', '{model}', '{done}', NULL, NULL,"
+                  f"  'dead chat {tag}', 64, now() - interval '1 hour'),"
+                  f" (gen_random_uuid(), 'openai-batch', '{model}', NULL, '{job_id}', 0,"
+                  f"  'dead job {tag}', 64, now() - interval '1 hour')")
+    # a live call of the same provider and model goes out in the meantime
+    chats(stack, {"openai-batch": model}, [f"live {tag} 1"])
+    assert wait_all_final(stack, tag, 2, 60) == (2, 0)
+    time.sleep(2)  # two more looks for waiting calls
+    dead = f"message LIKE 'dead % {tag}'"
+    assert stack.pg.psql(f"SELECT count(*) FROM batch_items WHERE {dead} AND batch_id IS NULL") \
+        == "2"
+    sent = json.dumps([e.get("body") for e in stack.mock.requests_log()
+                       if e.get("provider") == "openai-batch"])
+    assert f"dead chat {tag}" not in sent and f"dead job {tag}" not in sent
+    assert f"live {tag} 1" in sent
+
+    # finished batches are kept AIGW_KEEP_DONE_DAYS (30), then deleted
+    live = stack.pg.psql("SELECT batch_id FROM batch_items i JOIN chat_results c USING (chat_id)"
+                         f" WHERE c.message = 'live {tag} 1'")
+    out = subprocess.run([stk.program("aigw"), "reap"], env=stack.env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert stack.pg.psql(f"SELECT count(*) FROM batches WHERE batch_id = '{live}'") == "1"
+    stack.pg.psql("UPDATE batches SET completed_at = now() - interval '31 days'"
+                  f" WHERE batch_id = '{live}'")
+    out = subprocess.run([stk.program("aigw"), "reap"], env=stack.env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "batches: 1 finished past keeping deleted" in out.stdout, out.stdout
+    assert stack.pg.psql(f"SELECT count(*) FROM batches WHERE batch_id = '{live}'") == "0"
+    assert stack.pg.psql(f"SELECT count(*) FROM batch_items WHERE batch_id = '{live}'") == "0"
+    # the chat keeps its answer
+    assert stack.pg.psql("SELECT results->'openai-batch'->>'ok' FROM chat_results"
+                         f" WHERE message = 'live {tag} 1'") == "true"
+
