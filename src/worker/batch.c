@@ -510,8 +510,13 @@ found(struct batch_run *b, struct prov_step *step)
 	free(b->find_state);
 	b->find_state = NULL;
 	if (step->kind == PROV_STEP_ABSENT || step->external_id == NULL) {
-		log_info("batch", b->c.batch_id, "%s has no such batch; creating it", b->c.provider);
 		prov_step_free(step);
+		if (time_mono_ms() >= b->deadline_ms) {
+			finish(b, "cancelled", "the batch did not finish within %ld s",
+			       b->r->cfg->batch_deadline_s);
+			return false;
+		}
+		log_info("batch", b->c.batch_id, "%s has no such batch; creating it", b->c.provider);
 		b->phase = B_SEND;
 		b->due_ms = time_mono_ms();
 		return false;
@@ -574,7 +579,19 @@ batches_turn(struct runner *r, int64_t now)
 			}
 			b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
 		}
-		if (!b->cancelling && now >= b->deadline_ms &&
+		/* A create still out may have been accepted: it is abandoned
+		 * and looked up like a lost one. A batch being looked up is
+		 * cancelled once it is found (or, not found, is not created). */
+		if (!b->cancelling && b->creating && b->phase == B_INFLIGHT &&
+		    now >= b->deadline_ms) {
+			xfer_cancel(r->xe, b->xfer);
+			b->xfer = NULL;
+			b->creating = false;
+			look_up_next(b, "the deadline came first");
+			b->phase = B_SEND;
+			b->due_ms = now;
+		}
+		if (!b->cancelling && !b->finding && now >= b->deadline_ms &&
 		    (b->phase == B_SEND || b->phase == B_INFLIGHT || b->phase == B_SAVE))
 			start_cancel(r, b);
 		if (b->phase == B_SAVE && now >= b->due_ms) {
@@ -599,7 +616,7 @@ batches_turn(struct runner *r, int64_t now)
 			next = b->due_ms;
 		if (b->renew_ms < next)
 			next = b->renew_ms;
-		if (!b->cancelling && b->deadline_ms < next)
+		if (!b->cancelling && !b->finding && b->deadline_ms < next)
 			next = b->deadline_ms;
 	}
 	return next;

@@ -210,6 +210,7 @@ main(void)
 		FX_ASYNC_CHAIN(chain_ended),
 		FX_ASYNC_CHAIN(chain_canceled),
 		cmocka_unit_test(fx_async_test_bad_states),
+		FX_ASYNC_HOSTILE("find_found"),
 		FX_ASYNC_HOSTILE("create_ok"),
 		FX_ASYNC_HOSTILE("poll_ended"),
 		FX_ASYNC_HOSTILE("results_mixed"),

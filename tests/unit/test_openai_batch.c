@@ -288,6 +288,7 @@ main(void)
 		FX_ASYNC_CHAIN(chain_cancelled),
 		FX_ASYNC_CHAIN(chain_expired),
 		cmocka_unit_test(fx_async_test_bad_states),
+		FX_ASYNC_HOSTILE("find_found"),
 		FX_ASYNC_HOSTILE("upload_ok"),
 		FX_ASYNC_HOSTILE("create_ok"),
 		FX_ASYNC_HOSTILE("poll_completed"),

@@ -179,6 +179,7 @@ main(void)
 		cmocka_unit_test(test_records_are_read_one_by_one),
 		FX_ASYNC_CHAIN(chain_ready),
 		cmocka_unit_test(fx_async_test_bad_states),
+		FX_ASYNC_HOSTILE("find_found"),
 		FX_ASYNC_HOSTILE("trigger_ok"),
 		FX_ASYNC_HOSTILE("poll_ready"),
 		FX_ASYNC_HOSTILE("poll_failed"),
