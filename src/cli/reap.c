@@ -47,6 +47,7 @@ cli_reap(const struct aigw_config *cfg, int argc, char **argv)
 	printf("jobs: %ld unclaimed failed, %ld with attempts spent failed, %ld requeued,"
 	       " %ld past keeping deleted\n", c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued,
 	       c.jobs_deleted);
+	printf("batches: %ld finished past keeping deleted\n", c.batches_deleted);
 	/* Leases that ran out with no live worker left: start one. */
 	if (db_queue_waiting(db, cfg->max_attempts, cfg->analysis_concurrency, &waiting) == AIGW_OK && waiting > 0) {
 		printf("%ld waiting to be claimed: waking the workers\n", waiting);

@@ -56,6 +56,7 @@ static const struct var vars[] = {
 	L("AIGW_BATCH_WINDOW_MS", 0, 600000, "2000", batch_window_ms),
 	L("AIGW_BATCH_POLL_MAX_S", 1, 3600, "60", batch_poll_max_s),
 	L("AIGW_BATCH_DEADLINE_S", 10, 7L * 86400, "86400", batch_deadline_s),
+	L("AIGW_BATCH_DOWNLOAD_MAX_MB", 8, 1L << 20, "4096", batch_download_max_mb),
 	L("AIGW_PENDING_TIMEOUT_S", 10, 86400, "300", pending_timeout_s),
 	L("AIGW_KEEP_DONE_DAYS", 1, 3650, "30", keep_done_days),
 	L("AIGW_KEEP_FAILED_DAYS", 1, 3650, "7", keep_failed_days),

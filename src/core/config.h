@@ -56,6 +56,7 @@ struct aigw_config {
 	long batch_window_ms;
 	long batch_poll_max_s;
 	long batch_deadline_s;
+	long batch_download_max_mb; /* a batch's result file, spooled to disk */
 	long pending_timeout_s;
 	long keep_done_days;
 	long keep_failed_days;

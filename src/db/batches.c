@@ -94,14 +94,16 @@ db_batch_groups_free(struct db_batch_group *g, size_t n)
 
 enum aigw_err
 db_batch_form(struct db *db, const char *batch_id, const char *provider, const char *model,
-	      size_t max, long deadline_s, const char *worker, long lease_s, size_t *count)
+	      size_t max, size_t max_bytes, long deadline_s, const char *worker, long lease_s,
+	      size_t *count)
 {
-	char maxs[24], deadline[24], lease[24];
-	const char *values[7] = { batch_id, provider, model, maxs, deadline, worker, lease };
+	char maxs[24], deadline[24], lease[24], bytes[24];
+	const char *values[8] = { batch_id, provider, model, maxs, deadline, worker, lease, bytes };
 	int rows = 0;
 	enum aigw_err err;
 
 	snprintf(maxs, sizeof maxs, "%zu", max);
+	snprintf(bytes, sizeof bytes, "%zu", max_bytes);
 	snprintf(deadline, sizeof deadline, "%ld", deadline_s);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	err = db_exec_rows(db, DB_BATCH_FORM, values, &rows);
@@ -134,6 +136,7 @@ db_batch_claim(struct db *db, int limit, long lease_s, const char *worker,
 		snprintf(c[i].batch_id, sizeof c[i].batch_id, "%s", PQgetvalue(res, i, 0));
 		c[i].attempt = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
 		c[i].deadline_in_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		c[i].submit_sent_s = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 		if (!dup_required(res, i, 2, &c[i].provider) || !dup_required(res, i, 3, &c[i].model) ||
 		    !dup_optional(res, i, 4, &c[i].state) || !dup_optional(res, i, 5, &c[i].external_id))
 			err = AIGW_ENOMEM;
@@ -228,6 +231,29 @@ db_batch_save(struct db *db, const char *batch_id, int attempt, const char *stat
 }
 
 enum aigw_err
+db_batch_submitting(struct db *db, const char *batch_id, int attempt, bool *ours,
+		    long long *sent_s)
+{
+	char att[16];
+	const char *values[2] = { batch_id, att };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	*ours = false;
+	*sent_s = 0;
+	snprintf(att, sizeof att, "%d", attempt);
+	err = db_exec(db, DB_BATCH_SUBMITTING, values, &res);
+	if (err != AIGW_OK)
+		return err;
+	if (PQntuples(res) == 1) {
+		*ours = true;
+		*sent_s = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	return AIGW_OK;
+}
+
+enum aigw_err
 db_batch_renew(struct db *db, const char *batch_id, int attempt, long lease_s, bool *ours)
 {
 	char lease[24];
@@ -245,13 +271,26 @@ db_batch_release(struct db *db, const char *batch_id, int attempt)
 }
 
 enum aigw_err
-db_batch_result(struct db *db, const char *item_id, const char *result_json)
+db_batch_results(struct db *db, const char *const *item_ids, const char *const *results,
+		 size_t n)
 {
-	const char *values[2] = { item_id, result_json };
+	char *ids = NULL, *res_arr = NULL;
+	const char *values[2];
 	PGresult *res = NULL;
-	enum aigw_err err = db_exec(db, DB_BATCH_RESULT, values, &res);
+	enum aigw_err err = AIGW_ENOMEM;
 
+	if (n == 0)
+		return AIGW_OK;
+	if ((ids = db_array_literal(item_ids, n)) == NULL ||
+	    (res_arr = db_array_literal(results, n)) == NULL)
+		goto out;
+	values[0] = ids;
+	values[1] = res_arr;
+	err = db_exec(db, DB_BATCH_RESULT, values, &res);
 	PQclear(res);
+out:
+	free(ids);
+	free(res_arr);
 	return err;
 }
 

@@ -48,11 +48,12 @@ enum aigw_err db_batch_groups(struct db *db, struct db_batch_group **out,
 			      size_t *n) AIGW_MUSTCHECK;
 void db_batch_groups_free(struct db_batch_group *g, size_t n);
 
-/* Forms and claims a batch (attempt 1) of up to max waiting calls; *count
- * is how many it took (0: none left, and no batch was made). */
+/* Forms and claims a batch (attempt 1) of up to max waiting calls whose
+ * estimated size (see prov_async_ops.max_bytes) stays within max_bytes (0:
+ * any); *count is how many it took (0: none left, and no batch was made). */
 enum aigw_err db_batch_form(struct db *db, const char *batch_id, const char *provider,
-			    const char *model, size_t max, long deadline_s, const char *worker,
-			    long lease_s, size_t *count) AIGW_MUSTCHECK;
+			    const char *model, size_t max, size_t max_bytes, long deadline_s,
+			    const char *worker, long lease_s, size_t *count) AIGW_MUSTCHECK;
 
 struct db_batch_claim {
 	char batch_id[UUID_STR_LEN + 1];
@@ -62,6 +63,7 @@ struct db_batch_claim {
 	char *state;              /* NULL: nothing sent yet */
 	char *external_id;        /* NULL: not accepted yet */
 	int64_t deadline_in_ms;
+	long long submit_sent_s;  /* when a create first went out (Unix s); 0: never */
 };
 enum aigw_err db_batch_claim(struct db *db, int limit, long lease_s, const char *worker,
 			     struct db_batch_claim **out, size_t *n) AIGW_MUSTCHECK;
@@ -88,14 +90,20 @@ void db_batch_items_free(struct db_batch_item *it, size_t n);
 enum aigw_err db_batch_save(struct db *db, const char *batch_id, int attempt, const char *status,
 			    const char *state, const char *external_id, const char *error,
 			    int polls, bool *ours) AIGW_MUSTCHECK;
+/* Records that the batch's create request goes out now (fenced); *sent_s
+ * gets when the first one went (Unix seconds). *ours is false when the
+ * fence kept it out: then nothing may be sent. */
+enum aigw_err db_batch_submitting(struct db *db, const char *batch_id, int attempt, bool *ours,
+				  long long *sent_s) AIGW_MUSTCHECK;
 enum aigw_err db_batch_renew(struct db *db, const char *batch_id, int attempt, long lease_s,
 			     bool *ours) AIGW_MUSTCHECK;
 enum aigw_err db_batch_release(struct db *db, const char *batch_id, int attempt) AIGW_MUSTCHECK;
 
-/* Writes a call's result to the item and its chat (finishing the chat when
- * it was the last answer it awaited) or job step; once. */
-enum aigw_err db_batch_result(struct db *db, const char *item_id,
-			      const char *result_json) AIGW_MUSTCHECK;
+/* Writes n calls' results (JSON text) to their items and their chats
+ * (finishing a chat when it was the last answer it awaited) or job steps,
+ * each once, in one statement. */
+enum aigw_err db_batch_results(struct db *db, const char *const *item_ids,
+			       const char *const *results, size_t n) AIGW_MUSTCHECK;
 
 /* The results stored for a job step so far (JSON object text). */
 enum aigw_err db_job_step_read(struct db *db, const char *job_id, int step,

@@ -41,6 +41,14 @@
 /* The channels of db/listen.h; the payload is the row's id. */
 #define JOB_NOTIFY "pg_notify('aigw_job', job_id::text)"
 #define CHAT_NOTIFY "pg_notify('aigw_chat', chat_id::text)"
+/* A batch item whose chat or job still waits for it (t: the item's
+ * alias): the calls of a cancelled or failed job, or of a chat already
+ * finished, are never sent. */
+#define BATCH_ITEM_LIVE(t) \
+	"(" t ".chat_id IS NULL OR EXISTS (SELECT 1 FROM chat_results c" \
+	" WHERE c.chat_id = " t ".chat_id AND c.status IN ('pending', 'processing')))" \
+	" AND (" t ".job_id IS NULL OR EXISTS (SELECT 1 FROM jobs j" \
+	" WHERE j.job_id = " t ".job_id AND j.status IN ('pending', 'running')))"
 /* A chat is completed when one provider answered, else failed (r: a
  * results expression). */
 #define CHAT_FINAL_STATUS_OF(r) \
@@ -331,18 +339,31 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	[DB_BATCH_GROUPS] = { "batch_groups", 0,
 		"SELECT provider, model, count(*),"
 		" (extract(epoch FROM now() - min(queued_at)) * 1000)::bigint"
-		" FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
+		" FROM batch_items i WHERE batch_id IS NULL AND result IS NULL"
+		" AND " BATCH_ITEM_LIVE("i")
 		" GROUP BY provider, model" },
 	/* $1 batch $2 provider $3 model $4 max items $5 deadline_s $6 worker
-	 * $7 lease_s: a new batch of the oldest waiting calls, claimed. */
-	[DB_BATCH_FORM] = { "batch_form", 7,
-		"WITH i AS (SELECT item_id FROM batch_items WHERE batch_id IS NULL AND result IS NULL"
-		"  AND provider = $2 AND model = $3 ORDER BY queued_at LIMIT $4"
-		"  FOR UPDATE SKIP LOCKED),"
+	 * $7 lease_s $8 max bytes (0: any): a new batch of the oldest waiting
+	 * calls, claimed. */
+	[DB_BATCH_FORM] = { "batch_form", 8,
+		"WITH w AS (SELECT item_id, queued_at,"
+		"  2 * (octet_length(message) + coalesce(octet_length(system_prompt), 0)) + 1024 AS size"
+		"  FROM batch_items w WHERE batch_id IS NULL AND result IS NULL"
+		"  AND provider = $2 AND model = $3 AND " BATCH_ITEM_LIVE("w")
+		"  ORDER BY queued_at LIMIT $4 FOR UPDATE OF w SKIP LOCKED),"
+		/* the oldest calls that fit in the provider's size; the first
+		 * always goes (alone, it fails as too large) */
+		" i AS (SELECT item_id FROM (SELECT item_id,"
+		"  sum(size) OVER (ORDER BY queued_at, item_id) AS total,"
+		"  row_number() OVER (ORDER BY queued_at, item_id) AS k FROM w) s"
+		"  WHERE $8::bigint = 0 OR total <= $8::bigint OR k = 1),"
 		" b AS (INSERT INTO batches (batch_id, provider, model, deadline, attempts,"
 		"  lease_until, worker)"
+		/* the lease from when the calls are chosen, not from when the
+		 * statement began: choosing 50,000 takes a while */
 		"  SELECT $1, $2, $3, now() + $5::int * interval '1 second', 1,"
-		"   now() + $7::int * interval '1 second', $6 WHERE EXISTS (SELECT 1 FROM i)"
+		"   clock_timestamp() + $7::int * interval '1 second', $6"
+		"   WHERE EXISTS (SELECT 1 FROM i)"
 		"  RETURNING batch_id)"
 		" UPDATE batch_items SET batch_id = b.batch_id FROM i, b"
 		" WHERE batch_items.item_id = i.item_id RETURNING batch_items.item_id" },
@@ -354,7 +375,14 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  lease_until = now() + $2::int * interval '1 second', worker = $3, updated_at = now()"
 		" FROM c WHERE b.batch_id = c.batch_id"
 		" RETURNING b.batch_id, b.attempts, b.provider, b.model, b.state, b.external_id,"
-		"  greatest(0, (extract(epoch FROM b.deadline - now()) * 1000)::bigint)" },
+		"  greatest(0, (extract(epoch FROM b.deadline - now()) * 1000)::bigint),"
+		"  coalesce(extract(epoch FROM b.submit_sent_at)::bigint, 0)" },
+	/* $1 batch $2 attempt: its create request goes out now (the first
+	 * such time is kept: a lookup searches from it) */
+	[DB_BATCH_SUBMITTING] = { "batch_submitting", 2,
+		"UPDATE batches SET submit_sent_at = coalesce(submit_sent_at, now()), updated_at = now()"
+		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')"
+		" RETURNING extract(epoch FROM submit_sent_at)::bigint" },
 	/* $1 batch: its calls, and whether each has its result */
 	[DB_BATCH_ITEMS] = { "batch_items", 1,
 		"SELECT item_id, message, system_prompt, max_tokens, websearch, location, json_output,"
@@ -378,21 +406,24 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 	[DB_BATCH_RELEASE] = { "batch_release", 2,
 		"UPDATE batches SET lease_until = now()"
 		" WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')" },
-	/* $1 item $2 result: stored once, into the item and its chat, which it
-	 * finishes when it was the last answer awaited (lease NULL: the
-	 * chat's worker has finished its own calls and left). */
+	/* $1 items $2 results: array literals, one element a call. Each
+	 * result is stored once, into the item and its chat, which it finishes
+	 * when it was the last answer awaited (lease NULL: the chat's worker
+	 * has finished its own calls and left), or job step. A batch holds one
+	 * call of a chat or step at most, so no row is updated twice. */
 	[DB_BATCH_RESULT] = { "batch_result", 2,
-		"WITH it AS (UPDATE batch_items SET result = $2::jsonb"
-		"  WHERE item_id = $1 AND result IS NULL"
-		"  RETURNING chat_id, job_id, step_index, provider),"
+		"WITH x AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS x(item_id, result)),"
+		" it AS (UPDATE batch_items b SET result = x.result FROM x"
+		"  WHERE b.item_id = x.item_id AND b.result IS NULL"
+		"  RETURNING b.chat_id, b.job_id, b.step_index, b.provider, x.result),"
 		" c AS (UPDATE chat_results SET"
-		"  results = results || jsonb_build_object(it.provider, $2::jsonb),"
+		"  results = results || jsonb_build_object(it.provider, it.result),"
 		"  status = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
-		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, $2::jsonb)") " THEN"
-		"   CASE WHEN jsonb_path_exists(results || jsonb_build_object(it.provider, $2::jsonb),"
+		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, it.result)") " THEN"
+		"   CASE WHEN jsonb_path_exists(results || jsonb_build_object(it.provider, it.result),"
 		"    '$.* ? (@.ok == true)') THEN 'completed' ELSE 'failed' END ELSE status END,"
 		"  completed_at = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
-		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, $2::jsonb)")
+		CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, it.result)")
 		"   THEN now() END,"
 		"  version = version + 1"
 		"  FROM it WHERE chat_results.chat_id = it.chat_id"
@@ -400,7 +431,7 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		"  AND NOT chat_results.results ? it.provider"
 		"  RETURNING chat_results.chat_id, chat_results.version),"
 		" s AS (UPDATE job_steps SET results = job_steps.results"
-		"  || jsonb_build_object(it.provider, $2::jsonb)"
+		"  || jsonb_build_object(it.provider, it.result)"
 		"  FROM it WHERE job_steps.job_id = it.job_id AND job_steps.step_index = it.step_index"
 		"  AND NOT job_steps.results ? it.provider RETURNING job_steps.job_id)"
 		" SELECT (SELECT count(" CHAT_NOTIFY ") FROM c)"
@@ -493,6 +524,16 @@ static const struct stmt_def stmts[DB_STMT__MAX] = {
 		" WHERE (status = 'completed' AND completed_at < now() - $1::int * interval '1 day')"
 		"  OR (status IN ('failed', 'cancelled')"
 		"   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000)" },
+	/* $1 keep_done_days $2 keep_failed_days: finished batches past their
+	 * keeping, with their calls (whose results live on in their chats and
+	 * job steps). */
+	[DB_REAP_BATCHES_DELETE] = { "reap_batches_delete", 2,
+		"WITH b AS (SELECT batch_id FROM batches"
+		" WHERE (status = 'done' AND completed_at < now() - $1::int * interval '1 day')"
+		"  OR (status IN ('failed', 'cancelled')"
+		"   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000),"
+		" i AS (DELETE FROM batch_items WHERE batch_id IN (SELECT batch_id FROM b))"
+		" DELETE FROM batches WHERE batch_id IN (SELECT batch_id FROM b)" },
 	/* $1 min interval: takes the reaper's turn; no row when it is not due. */
 	[DB_REAP_TURN] = { "reap_turn", 1,
 		"UPDATE reaper_state SET ran_at = now() WHERE id = 1"

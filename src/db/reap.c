@@ -60,7 +60,8 @@ db_reap(struct db *db, const struct db_reap_limits *l, struct db_reap_counts *ou
 	    (err = count_of(db, DB_REAP_JOBS_UNCLAIMED, pending_v, &out->jobs_unclaimed)) ||
 	    (err = count_of(db, DB_REAP_JOBS_SPENT, NULL, &out->jobs_spent)) ||
 	    (err = count_of(db, DB_REAP_JOBS_REQUEUE, NULL, &out->jobs_requeued)) ||
-	    (err = count_of(db, DB_REAP_JOBS_DELETE, keep_v, &out->jobs_deleted)))
+	    (err = count_of(db, DB_REAP_JOBS_DELETE, keep_v, &out->jobs_deleted)) ||
+	    (err = count_of(db, DB_REAP_BATCHES_DELETE, keep_v, &out->batches_deleted)))
 		return err;
 	return AIGW_OK;
 }

@@ -2,7 +2,8 @@
  * reap.h: the reaper's statements (SPEC 4): fail work no worker picked up,
  * fail work whose attempts are spent (its worker died or it ran past its
  * timeout), put work that ran past its timeout with attempts left back in
- * the queue, and delete expired chats and jobs past their keeping time.
+ * the queue, and delete expired chats, and jobs and finished batches past
+ * their keeping time (AIGW_KEEP_DONE_DAYS, AIGW_KEEP_FAILED_DAYS).
  *
  * Each statement is one UPDATE or DELETE, fenced by status like every
  * other write, so it is safe beside running workers and other reapers.
@@ -28,6 +29,7 @@ struct db_reap_limits {
 struct db_reap_counts {
 	long chats_unclaimed, chats_spent, chats_requeued, chats_deleted;
 	long jobs_unclaimed, jobs_spent, jobs_requeued, jobs_deleted;
+	long batches_deleted;
 };
 
 /* Takes the reaper's turn for processes that reap on their own: *due is

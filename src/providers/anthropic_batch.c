@@ -91,6 +91,7 @@ build_create(const struct prov_config *cfg, const char *model, const struct prov
 		goto out;
 	}
 	out->method = "POST";
+	out->creates = true;
 	if ((out->body = strndup(text, len)) == NULL)
 		goto out;
 	out->body_len = len;
@@ -126,6 +127,35 @@ out:
 	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
 }
 
+/* GET {base}/v1/messages/batches?limit=100[&after_id=cursor]: the newest
+ * Message Batches first. */
+static enum aigw_err
+build_find(const struct prov_config *cfg, json_object *st, struct prov_http *out)
+{
+	struct prov_async_find f;
+	struct buf path;
+	char *esc = NULL;
+	enum aigw_err err;
+
+	if ((err = prov_async_find_read(st, &f)) != AIGW_OK)
+		return err;
+	buf_init(&path, 4096);
+	err = AIGW_ENOMEM;
+	if (f.after != NULL && (esc = prov_common_escape(f.after)) == NULL)
+		goto out;
+	if ((err = buf_printf(&path, "/v1/messages/batches?limit=" PROV_ASYNC_FIND_PAGE "%s%s",
+			      esc ? "&after_id=" : "", esc ? esc : "")) != AIGW_OK)
+		goto out;
+	out->method = "GET";
+	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
+	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK)
+		goto out;
+out:
+	buf_free(&path);
+	free(esc);
+	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
 /* url is base itself followed by a path: same scheme, host and port, so the
  * key stays with the provider the operator configured. */
 static bool
@@ -146,6 +176,7 @@ build_results(const struct prov_config *cfg, const char *url, struct prov_http *
 	if (!under_base(url, cfg->base_url))
 		goto out;
 	out->method = "GET";
+	out->download = true;
 	if ((err = prov_common_url(out, url, "")) != AIGW_OK ||
 	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK)
 		goto out;
@@ -169,6 +200,10 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
+	if (strcmp(step, "find") == 0) {
+		err = build_find(cfg, st, out);
+		goto out;
+	}
 	if ((id = prov_async_get_id(st, "batch_id")) == NULL)
 		goto out;
 	if (strcmp(step, "poll") == 0)
@@ -185,6 +220,7 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
+	static const char *const before[] = { "find", NULL };
 	static const char *const steps[] = { "poll", "results", NULL };
 	json_object *st = NULL;
 	const char *id = NULL;
@@ -192,7 +228,7 @@ build_cancel(const struct prov_config *cfg, const char *state, struct prov_http 
 
 	memset(out, 0, sizeof *out);
 	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "batch_id", NULL, steps, &st, &id);
+		: prov_async_cancel_id(state, "batch_id", before, steps, &st, &id);
 	if (err == AIGW_OK)
 		err = build_bare(cfg, "POST", id, "/cancel", out);
 	if (err != AIGW_OK)
@@ -217,6 +253,55 @@ parse_create(json_object *root, struct prov_step *out)
 	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
 		err = AIGW_ENOMEM;
 	return err;
+}
+
+/*
+ * A page of the list {"data":[MessageBatch],"has_more","last_id"}, newest
+ * first. A Message Batch carries nothing of ours (no metadata; custom_ids
+ * show only in its results), so the lost one is the batch of as many
+ * requests created closest to the first create, from PROV_ASYNC_FIND_SKEW_S
+ * before it. Adopting another batch of the same size can only fail calls
+ * (results are matched by custom_id, which are ours alone), never answer
+ * one with another's result.
+ */
+static enum aigw_err
+parse_find(json_object *st, json_object *root, struct prov_step *out)
+{
+	static const char *const counts[] = { "processing", "succeeded", "errored", "canceled",
+					      "expired" };
+	json_object *data = prov_common_get(root, "data", json_type_array);
+	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
+	struct prov_async_find f;
+	size_t n = data != NULL ? json_object_array_length(data) : 0;
+	long long oldest = -1, gap = -1;
+	const char *best = NULL, *last = prov_async_get_id(root, "last_id");
+
+	if (prov_async_find_read(st, &f) != AIGW_OK)
+		return prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				       NAME);
+	if (data == NULL)
+		return prov_async_fail(out, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: a list without data", NAME);
+	for (size_t i = 0; i < n; i++) {
+		json_object *b = json_object_array_get_idx(data, i);
+		json_object *rc = prov_common_get(b, "request_counts", json_type_object);
+		const char *id = prov_async_get_id(b, "id");
+		long long created = prov_async_time(prov_common_get_str(b, "created_at")), total = 0;
+
+		for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+			total += json_object_get_int64(prov_common_get(rc, counts[k], json_type_int));
+		if (created >= 0)
+			oldest = created;
+		if (prov_async_id_ok(id) && prov_async_closer(&f, total, created, &gap))
+			best = id;
+	}
+	if (best != NULL)
+		return prov_async_found(out, "batch_id", best);
+	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
+	    oldest >= f.since_s - PROV_ASYNC_FIND_SKEW_S)
+		return prov_async_find_more(out, &f, last);
+	out->kind = PROV_STEP_ABSENT;
+	return AIGW_OK;
 }
 
 /* An absolute http(s) URL with nothing in it a request line could not hold. */
@@ -368,8 +453,8 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	if (state != NULL && (err = prov_async_state(state, &st, &step)) == AIGW_ENOMEM)
 		goto out;
 	if (state != NULL && (err != AIGW_OK ||
-			      prov_async_get_id(st, "batch_id") == NULL ||
-			      (strcmp(step, "poll") != 0 && strcmp(step, "results") != 0))) {
+			      (strcmp(step, "find") != 0 && (prov_async_get_id(st, "batch_id") == NULL ||
+			       (strcmp(step, "poll") != 0 && strcmp(step, "results") != 0))))) {
 		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
 				      NAME);
 		goto out;
@@ -386,6 +471,8 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 		goto out;
 	if (step == NULL)
 		err = parse_create(root, out);
+	else if (strcmp(step, "find") == 0)
+		err = parse_find(st, root, out);
 	else
 		err = parse_poll(st, root, out);
 out:
@@ -400,6 +487,7 @@ out:
 
 const struct prov_async_ops prov_anthropic_batch_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = BODY_MAX,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

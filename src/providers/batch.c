@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -313,6 +315,8 @@ prov_async_jsonl(const char *name, const char *body, size_t len, struct prov_ste
 		if (blank(line, n))
 			continue;
 		lines++;
+		if (n > PROV_ASYNC_LINE_MAX)
+			continue;
 		o = prov_common_json(line, n);
 		id = prov_common_get_str(o, "custom_id");
 		if (json_object_is_type(o, json_type_object) && prov_async_id_ok(id)) {
@@ -325,4 +329,221 @@ prov_async_jsonl(const char *name, const char *body, size_t len, struct prov_ste
 		err = prov_async_fail(s, PROV_ERR_BAD_BODY,
 				      "%s returned an unexpected body: no line holds a result", name);
 	return err;
+}
+
+/* Where the JSON value starting at body[pos] ends (one past it), or 0 when
+ * it does not end inside len: strings and nesting are followed, nothing
+ * else is checked (the record's parser does that). */
+static size_t
+value_end(const char *body, size_t len, size_t pos)
+{
+	size_t depth = 0;
+	bool in_string = false;
+
+	for (; pos < len; pos++) {
+		char c = body[pos];
+
+		if (in_string) {
+			if (c == '\\')
+				pos++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return pos; /* the end of the enclosing array */
+			if (--depth == 0)
+				return pos + 1;
+		} else if (c == ',' && depth == 0) {
+			return pos;
+		}
+	}
+	return 0;
+}
+
+static size_t
+skip_blank(const char *body, size_t len, size_t pos)
+{
+	while (pos < len && blank(body + pos, 1))
+		pos++;
+	return pos;
+}
+
+enum aigw_err
+prov_async_array(const char *name, const char *body, size_t len, struct prov_step *s,
+		 prov_async_id_fn id_of, prov_async_item_fn fn)
+{
+	size_t pos = skip_blank(body, len, 0), records = 0, read = 0;
+	enum aigw_err err = AIGW_OK;
+
+	if (pos >= len || body[pos] != '[')
+		return prov_async_fail(s, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: the answer is not a JSON array", name);
+	pos = skip_blank(body, len, pos + 1);
+	while (err == AIGW_OK && pos < len && body[pos] != ']') {
+		size_t end = value_end(body, len, pos);
+		json_object *o;
+		const char *id;
+
+		if (end <= pos)
+			break; /* cut short: the records before stand */
+		records++;
+		if (end - pos <= PROV_ASYNC_LINE_MAX) {
+			o = prov_common_json(body + pos, end - pos);
+			id = json_object_is_type(o, json_type_object) ? id_of(o) : NULL;
+			if (prov_async_id_ok(id)) {
+				read++;
+				err = fn(o, id, s);
+			}
+			json_object_put(o);
+		}
+		pos = skip_blank(body, len, end);
+		if (pos < len && body[pos] == ',')
+			pos = skip_blank(body, len, pos + 1);
+		else if (pos >= len || body[pos] != ']')
+			break;
+	}
+	if (err == AIGW_OK && records > 0 && read == 0)
+		err = prov_async_fail(s, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
+				      "no record names its input", name);
+	return err;
+}
+
+/* ---- lookups ---- */
+
+const char *
+prov_async_token(const struct prov_batch_item *items, size_t n)
+{
+	const char *t = NULL;
+
+	for (size_t i = 0; items != NULL && i < n; i++)
+		if (items[i].custom_id != NULL && (t == NULL || strcmp(items[i].custom_id, t) < 0))
+			t = items[i].custom_id;
+	return t;
+}
+
+enum aigw_err
+prov_async_find_state(const struct prov_batch_item *items, size_t n, long long since_s, char **out)
+{
+	struct prov_step s;
+	char count[24], since[24];
+	const char *token = prov_async_token(items, n);
+	enum aigw_err err;
+
+	*out = NULL;
+	if (token == NULL)
+		return AIGW_EINVAL;
+	memset(&s, 0, sizeof s);
+	snprintf(count, sizeof count, "%zu", n);
+	snprintf(since, sizeof since, "%lld", since_s);
+	err = prov_async_move(&s, PROV_STEP_NEXT, "step", "find", "token", token, "n", count,
+			      "since", since, (char *)NULL);
+	if (err == AIGW_OK) {
+		*out = s.state;
+		s.state = NULL;
+	}
+	prov_step_free(&s);
+	return err;
+}
+
+static bool
+number(const char *s, long long min, long long *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || v < min)
+		return false;
+	*out = v;
+	return true;
+}
+
+enum aigw_err
+prov_async_find_read(json_object *st, struct prov_async_find *f)
+{
+	long long n = 0;
+
+	memset(f, 0, sizeof *f);
+	f->token = prov_async_get_id(st, "token");
+	f->after = prov_async_get_id(st, "after");
+	if (!prov_async_id_ok(f->token) || !number(prov_common_get_str(st, "n"), 1, &n) ||
+	    !number(prov_common_get_str(st, "since"), 0, &f->since_s))
+		return AIGW_EINVAL;
+	f->n = (size_t)n;
+	return AIGW_OK;
+}
+
+enum aigw_err
+prov_async_find_more(struct prov_step *s, const struct prov_async_find *f, const char *after)
+{
+	char count[24], since[24];
+
+	snprintf(count, sizeof count, "%zu", f->n);
+	snprintf(since, sizeof since, "%lld", f->since_s);
+	return prov_async_move(s, PROV_STEP_NEXT, "step", "find", "token", f->token, "n", count,
+			       "since", since, "after", after, (char *)NULL);
+}
+
+enum aigw_err
+prov_async_found(struct prov_step *s, const char *id_key, const char *id)
+{
+	enum aigw_err err = prov_async_move(s, PROV_STEP_WAIT, "step", "poll", id_key, id,
+					    (char *)NULL);
+
+	if (err == AIGW_OK && (s->external_id = strdup(id)) == NULL)
+		err = AIGW_ENOMEM;
+	return err;
+}
+
+long long
+prov_async_time(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	long long t;
+
+	if (s == NULL)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	t = (long long)timegm(&tm);
+	if (*p == 'Z' || *p == 'z')
+		return p[1] == '\0' ? t : -1;
+	if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	    p[3] == ':' && p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9' && p[6] == '\0') {
+		long long off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600LL +
+				((p[4] - '0') * 10 + (p[5] - '0')) * 60LL;
+
+		return *p == '+' ? t - off : t + off;
+	}
+	return -1;
+}
+
+bool
+prov_async_closer(const struct prov_async_find *f, long long count, long long created_s,
+		  long long *best_gap)
+{
+	long long gap;
+
+	if (count != (long long)f->n || created_s < 0 ||
+	    created_s < f->since_s - PROV_ASYNC_FIND_SKEW_S)
+		return false;
+	gap = created_s > f->since_s ? created_s - f->since_s : f->since_s - created_s;
+	if (*best_gap >= 0 && gap >= *best_gap)
+		return false;
+	*best_gap = gap;
+	return true;
 }

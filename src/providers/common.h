@@ -138,6 +138,46 @@ enum aigw_err prov_async_add_fail(struct prov_step *s, const char *id, enum prov
  * its length. "" for NULL. NULL on ENOMEM. */
 const char *prov_async_text(json_object *v, size_t *len);
 
+/* ---- looking a batch up after a create's answer was lost ---- */
+
+/* Batches created this long before the first create went out, by the
+ * provider's clock, are still considered (clocks differ). */
+#define PROV_ASYNC_FIND_SKEW_S 600
+/* Batches listed in one lookup request. */
+#define PROV_ASYNC_FIND_PAGE "100"
+
+/* The batch's token: its smallest custom_id (borrowed), the same however
+ * the items are ordered; unique to the batch, since a custom_id is a call
+ * of one batch. NULL for no items. */
+const char *prov_async_token(const struct prov_batch_item *items, size_t n);
+
+/* A lookup state, read (see prov_async_find_state). */
+struct prov_async_find {
+	const char *token;        /* borrowed from the state's JSON */
+	size_t n;                 /* the batch's calls */
+	long long since_s;
+	const char *after;        /* the list's cursor; NULL: its first page */
+};
+/* Reads st (borrowed) when its step is "find". AIGW_EINVAL when a field is
+ * missing or malformed. */
+enum aigw_err prov_async_find_read(json_object *st, struct prov_async_find *f) AIGW_MUSTCHECK;
+/* NEXT to the same lookup from the page after cursor `after`. AIGW_ENOMEM. */
+enum aigw_err prov_async_find_more(struct prov_step *s, const struct prov_async_find *f,
+				   const char *after) AIGW_MUSTCHECK;
+/* The batch was found as id: WAIT with {"step":"poll", id_key: id} and the
+ * external id, as a create's answer would have left. AIGW_ENOMEM. */
+enum aigw_err prov_async_found(struct prov_step *s, const char *id_key,
+			       const char *id) AIGW_MUSTCHECK;
+/* An RFC 3339 time ("2024-09-24T18:37:24.100435Z", or with an offset) as
+ * Unix seconds; -1 when it is not one. Cannot fail. */
+long long prov_async_time(const char *s);
+/* Whether a listed batch of `count` calls created at created_s (-1:
+ * unknown) may be the lost one, and is closer to the first create than
+ * *best_gap (which it then updates). For providers whose list carries no
+ * token of ours: a batch of the same size created from SKEW before. */
+bool prov_async_closer(const struct prov_async_find *f, long long count, long long created_s,
+		       long long *best_gap);
+
 /* Called with each result item and its well-formed custom_id (both
  * borrowed); adds what it finds to s. AIGW_ENOMEM only. */
 typedef enum aigw_err (*prov_async_item_fn)(json_object *item, const char *id,
@@ -151,6 +191,18 @@ typedef enum aigw_err (*prov_async_item_fn)(json_object *item, const char *id,
  */
 enum aigw_err prov_async_jsonl(const char *name, const char *body, size_t len,
 			       struct prov_step *s, prov_async_item_fn fn) AIGW_MUSTCHECK;
+/*
+ * As prov_async_jsonl for a 2xx answer that is one JSON array of records,
+ * read record by record (never as one document, which may be larger than
+ * a parser takes): fn for each record that is an object with a well-formed
+ * custom_id, found by id_of (borrowed from the record; NULL: none). A body
+ * that is not an array, or has records but none readable, is FAILED bad
+ * body; an array cut short keeps the records read before. AIGW_ENOMEM only.
+ */
+typedef const char *(*prov_async_id_fn)(json_object *record);
+enum aigw_err prov_async_array(const char *name, const char *body, size_t len,
+			       struct prov_step *s, prov_async_id_fn id_of,
+			       prov_async_item_fn fn) AIGW_MUSTCHECK;
 
 /* ---- building requests ---- */
 

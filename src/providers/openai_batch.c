@@ -60,6 +60,8 @@
  * '{', so no part of the file can read as a delimiter: a fixed boundary is
  * safe whatever the messages say. */
 #define BOUNDARY "aigw-batch-7d0b4c1e9a2f"
+/* The metadata key that names a batch's token (see prov_async_token). */
+#define TOKEN_KEY "aigw_batch"
 
 static const char multipart_head[] =
 	"--" BOUNDARY "\r\n"
@@ -137,21 +139,34 @@ out:
 	return err;
 }
 
+/* The batch carries its token in metadata, which the list of batches
+ * shows: a create whose answer was lost is found by it. */
 static enum aigw_err
-build_create(const struct prov_config *cfg, const char *file_id, struct prov_http *out)
+build_create(const struct prov_config *cfg, const char *file_id, const char *token,
+	     struct prov_http *out)
 {
-	json_object *body = json_object_new_object();
+	json_object *body = json_object_new_object(), *meta = json_object_new_object();
 	enum aigw_err err = AIGW_ENOMEM;
 	int rc = 0;
 
-	if (body == NULL)
+	if (token == NULL) {
+		json_object_put(meta);
+		json_object_put(body);
+		return AIGW_EINVAL;
+	}
+	if (body == NULL || meta == NULL) {
+		json_object_put(meta);
 		goto out;
+	}
 	rc |= prov_common_add(body, "input_file_id", json_object_new_string(file_id));
 	rc |= prov_common_add(body, "endpoint", json_object_new_string(ENDPOINT));
 	rc |= prov_common_add(body, "completion_window", json_object_new_string("24h"));
+	rc |= prov_common_add(meta, TOKEN_KEY, json_object_new_string(token));
+	rc |= prov_common_add(body, "metadata", meta);
 	if (rc != 0)
 		goto out;
 	out->method = "POST";
+	out->creates = true;
 	if ((err = prov_common_url(out, cfg->base_url, "/batches")) != AIGW_OK ||
 	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK ||
 	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
@@ -191,6 +206,34 @@ config_ok(const struct prov_config *cfg)
 	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
 }
 
+/* GET {base}/batches?limit=100[&after=cursor]: the newest batches first. */
+static enum aigw_err
+build_find(const struct prov_config *cfg, json_object *st, struct prov_http *out)
+{
+	struct prov_async_find f;
+	struct buf path;
+	char *esc = NULL;
+	enum aigw_err err;
+
+	if ((err = prov_async_find_read(st, &f)) != AIGW_OK)
+		return err;
+	buf_init(&path, 4096);
+	err = AIGW_ENOMEM;
+	if (f.after != NULL && (esc = prov_common_escape(f.after)) == NULL)
+		goto out;
+	if ((err = buf_printf(&path, "/batches?limit=" PROV_ASYNC_FIND_PAGE "%s%s",
+			      esc ? "&after=" : "", esc ? esc : "")) != AIGW_OK)
+		goto out;
+	out->method = "GET";
+	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
+	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK)
+		goto out;
+out:
+	buf_free(&path);
+	free(esc);
+	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
 static enum aigw_err
 build(const struct prov_config *cfg, const char *model, const char *state,
       const struct prov_batch_item *items, size_t n, struct prov_http *out)
@@ -208,13 +251,17 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 		goto out;
 	err = AIGW_EINVAL;
 	if (strcmp(step, "create") == 0 && (id = prov_async_get_id(st, "input_file_id")) != NULL)
-		err = build_create(cfg, id, out);
+		err = build_create(cfg, id, prov_async_token(items, n), out);
+	else if (strcmp(step, "find") == 0)
+		err = build_find(cfg, st, out);
 	else if (strcmp(step, "poll") == 0 && (id = prov_async_get_id(st, "batch_id")) != NULL)
 		err = build_bare(cfg, "GET", "batches", id, "", out);
 	else if (strcmp(step, "output") == 0 && (id = prov_async_get_id(st, "output_file_id")) != NULL)
 		err = build_bare(cfg, "GET", "files", id, "/content", out);
 	else if (strcmp(step, "errors") == 0 && (id = prov_async_get_id(st, "error_file_id")) != NULL)
 		err = build_bare(cfg, "GET", "files", id, "/content", out);
+	if (err == AIGW_OK && (strcmp(step, "output") == 0 || strcmp(step, "errors") == 0))
+		out->download = true;
 out:
 	if (err != AIGW_OK)
 		prov_http_free(out);
@@ -225,8 +272,9 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
-	/* Before "poll" there is an uploaded file at most, and no batch. */
-	static const char *const before[] = { "create", NULL };
+	/* Before "poll" there is an uploaded file at most, and no batch
+	 * known (a lookup finds it first). */
+	static const char *const before[] = { "create", "find", NULL };
 	static const char *const steps[] = { "poll", "output", "errors", NULL };
 	json_object *st = NULL;
 	const char *id = NULL;
@@ -288,6 +336,50 @@ parse_create(json_object *root, struct prov_step *out)
 	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
 		err = AIGW_ENOMEM;
 	return err;
+}
+
+/* A page of the list {"data":[Batch],"has_more","last_id"}, newest first:
+ * the batch whose metadata holds the token, else the next page while it
+ * may still hold batches from the first create on, else ABSENT. */
+static enum aigw_err
+parse_find(json_object *st, json_object *root, struct prov_step *out)
+{
+	json_object *data = prov_common_get(root, "data", json_type_array);
+	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
+	struct prov_async_find f;
+	size_t n = data != NULL ? json_object_array_length(data) : 0;
+	long long oldest = -1;
+	const char *last = NULL;
+
+	if (prov_async_find_read(st, &f) != AIGW_OK)
+		return prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				       NAME);
+	if (data == NULL)
+		return prov_async_fail(out, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: a list without data", NAME);
+	for (size_t i = 0; i < n; i++) {
+		json_object *b = json_object_array_get_idx(data, i);
+		json_object *meta = prov_common_get(b, "metadata", json_type_object);
+		json_object *created = prov_common_get(b, "created_at", json_type_int);
+		const char *id = prov_async_get_id(b, "id");
+		const char *token = prov_common_get_str(meta, TOKEN_KEY);
+
+		if (id == NULL)
+			continue;
+		if (token != NULL && strcmp(token, f.token) == 0 && prov_async_id_ok(id))
+			return prov_async_found(out, "batch_id", id);
+		last = id;
+		if (created != NULL)
+			oldest = json_object_get_int64(created);
+	}
+	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
+	    prov_async_get_id(root, "last_id") != NULL)
+		last = prov_async_get_id(root, "last_id");
+	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
+	    oldest >= f.since_s - PROV_ASYNC_FIND_SKEW_S)
+		return prov_async_find_more(out, &f, last);
+	out->kind = PROV_STEP_ABSENT;
+	return AIGW_OK;
 }
 
 /* errors.data[].message joined, as one snippet; NULL for none, or on ENOMEM
@@ -493,7 +585,8 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	if (state != NULL && (err = prov_async_state(state, &st, &step)) == AIGW_ENOMEM)
 		goto out;
 	if (state != NULL && (err != AIGW_OK ||
-			      (strcmp(step, "create") != 0 && prov_async_get_id(st, "batch_id") == NULL))) {
+			      (strcmp(step, "create") != 0 && strcmp(step, "find") != 0 &&
+			       prov_async_get_id(st, "batch_id") == NULL))) {
 		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
 				      NAME);
 		goto out;
@@ -508,6 +601,8 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 		err = parse_upload(root, out);
 	else if (strcmp(step, "create") == 0)
 		err = parse_create(root, out);
+	else if (strcmp(step, "find") == 0)
+		err = parse_find(st, root, out);
 	else if (strcmp(step, "poll") == 0)
 		err = parse_poll(st, root, out);
 	else
@@ -525,6 +620,7 @@ out:
 
 const struct prov_async_ops prov_openai_batch_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = UPLOAD_MAX,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

@@ -66,6 +66,15 @@ struct prov_http {
 	char *body;                      /* NUL-terminated JSON (or JSONL, or a
 					  * multipart form); NULL for GET */
 	size_t body_len;
+	/* The answer is a batch's result file: it may be far larger than one
+	 * answer, so the transfer engine spools it to disk under its own,
+	 * much larger bound instead of the single-answer ceiling. */
+	bool download;
+	/* The request creates the batch at the provider (what is billed): the
+	 * engine records that it went out before sending it, and after any
+	 * doubt about its answer looks the batch up instead of sending it
+	 * again (see prov_async_find_state). */
+	bool creates;
 };
 
 /* What came back, parsed. */
@@ -96,6 +105,11 @@ enum prov_kind { PROV_SYNC, PROV_ASYNC, PROV_BUILTIN };
  * timing, deadlines and storage; the adapter knows one wire format only.
  * Both are pure, like the sync ops.
  */
+/* A result line or record longer than this is skipped (its call fails
+ * without a result): one answer is bounded by the transfer engine's 8 MiB,
+ * and a line wraps one answer with its envelope. */
+#define PROV_ASYNC_LINE_MAX (16u << 20)
+
 struct prov_batch_item {
 	const char *custom_id;   /* unique within the batch: [A-Za-z0-9_-], 1..64 */
 	struct prov_call call;   /* call.model is the batch's model */
@@ -108,6 +122,8 @@ enum prov_step_kind {
 	PROV_STEP_FAILED,  /* this request failed (errclass, error): the engine
 			    * retries it when errclass is retryable, else the
 			    * batch fails and its calls with it */
+	PROV_STEP_ABSENT,  /* a lookup (the "find" state) found no batch: the
+			    * provider never accepted it, so it may be created */
 	PROV_STEP__MAX
 };
 
@@ -125,6 +141,11 @@ struct prov_step {
 
 struct prov_async_ops {
 	size_t max_items;         /* the most calls one batch may hold */
+	/* The provider's limit on the size of one batch's request, in bytes;
+	 * 0: none. Batches are formed under it with an estimate that errs
+	 * high: each call counts twice the bytes of its message and system
+	 * prompt (room for JSON escapes) plus 1 KiB (its envelope). */
+	size_t max_bytes;
 	/* Builds the next request. items and n describe the batch's calls
 	 * (the engine passes them at every step; most steps ignore them).
 	 * AIGW_EINVAL for a state it cannot continue from, AIGW_ENOMEM. */
@@ -141,6 +162,18 @@ struct prov_async_ops {
 	enum aigw_err (*build_cancel)(const struct prov_config *cfg, const char *state,
 				      struct prov_http *out);
 };
+
+/*
+ * The lookup state: after a create request's answer was lost (a timeout, a
+ * 5xx, a worker that died while it was out), the engine builds from this
+ * state instead of creating again. The adapter lists the provider's batches
+ * and answers with the found batch (the state and external id the create's
+ * answer would have given), NEXT (the next page of the list, a new lookup
+ * state) or ABSENT. since_s is when the first create went out (Unix
+ * seconds). *out is malloc'd; AIGW_EINVAL for no items, AIGW_ENOMEM.
+ */
+enum aigw_err prov_async_find_state(const struct prov_batch_item *items, size_t n,
+				    long long since_s, char **out) AIGW_MUSTCHECK;
 
 struct prov_desc {
 	const char *name;          /* "openai", ... as in the API */

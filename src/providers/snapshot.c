@@ -42,10 +42,9 @@
 
 #define NAME "snapshot"
 /*
- * Each input is a browser session at the service, billed per record, and
- * the whole snapshot comes back in one download that the engine keeps under
- * its 8 MiB response ceiling: 1,000 answers of a few kilobytes each (text
- * plus sources) fit; 5,000 would not.
+ * Each input is a browser session at the service, billed per record. The
+ * snapshot is downloaded to disk and read record by record, so its size is
+ * not what bounds a batch; 1,000 inputs keep one collection's run short.
  */
 #define MAX_ITEMS 1000
 
@@ -107,6 +106,7 @@ build_trigger(const struct prov_config *cfg, const char *model, const struct pro
 	}
 	if (rc != 0)
 		goto out;
+	out->creates = true;
 	if ((err = request(cfg, "POST", "/trigger?dataset_id=", model, "", out)) != AIGW_OK ||
 	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
 	    (err = prov_common_body(out, body)) != AIGW_OK)
@@ -132,12 +132,19 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
+	if (strcmp(step, "find") == 0) {
+		/* the dataset's snapshots: GET {base}/snapshots?dataset_id=<model> */
+		if (model != NULL && model[0] != '\0')
+			err = request(cfg, "GET", "/snapshots?dataset_id=", model, "", out);
+		goto out;
+	}
 	if ((id = prov_async_get_id(st, "snapshot_id")) == NULL)
 		goto out;
 	if (strcmp(step, "poll") == 0)
 		err = request(cfg, "GET", "/progress/", id, "", out);
 	else if (strcmp(step, "fetch") == 0)
-		err = request(cfg, "GET", "/snapshot/", id, "?format=json", out);
+		if ((err = request(cfg, "GET", "/snapshot/", id, "?format=json", out)) == AIGW_OK)
+			out->download = true;
 out:
 	if (err != AIGW_OK)
 		prov_http_free(out);
@@ -148,6 +155,7 @@ out:
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
+	static const char *const before[] = { "find", NULL };
 	static const char *const steps[] = { "poll", "fetch", NULL };
 	json_object *st = NULL;
 	const char *id = NULL;
@@ -155,7 +163,7 @@ build_cancel(const struct prov_config *cfg, const char *state, struct prov_http 
 
 	memset(out, 0, sizeof *out);
 	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "snapshot_id", NULL, steps, &st, &id);
+		: prov_async_cancel_id(state, "snapshot_id", before, steps, &st, &id);
 	if (err == AIGW_OK)
 		err = request(cfg, "POST", "/snapshot/", id, "/cancel", out);
 	if (err != AIGW_OK)
@@ -178,6 +186,51 @@ parse_trigger(json_object *root, struct prov_step *out)
 	err = prov_async_move(out, PROV_STEP_WAIT, "step", "poll", "snapshot_id", id, (char *)NULL);
 	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
 		err = AIGW_ENOMEM;
+	return err;
+}
+
+/*
+ * The dataset's snapshots, [{"id","dataset_id","status","created",
+ * "dataset_size"}]: a snapshot carries nothing of ours, so the lost one is
+ * the snapshot of as many inputs created closest to the first trigger (as
+ * in anthropic_batch.c, adopting another can only fail calls).
+ */
+static enum aigw_err
+parse_find(json_object *st, const char *body, size_t len, struct prov_step *out)
+{
+	json_object *list = prov_common_json(body, len);
+	struct prov_async_find f;
+	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	long long gap = -1;
+	const char *best = NULL;
+	enum aigw_err err = AIGW_OK;
+
+	if (prov_async_find_read(st, &f) != AIGW_OK) {
+		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				      NAME);
+		goto out;
+	}
+	if (!json_object_is_type(list, json_type_array)) {
+		err = prov_async_fail(out, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
+				      "the list of snapshots is not an array", NAME);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(list, i);
+		json_object *size = prov_common_get(s, "dataset_size", json_type_int);
+		const char *id = prov_async_get_id(s, "id");
+
+		if (size != NULL && prov_async_id_ok(id) &&
+		    prov_async_closer(&f, json_object_get_int64(size),
+				      prov_async_time(prov_common_get_str(s, "created")), &gap))
+			best = id;
+	}
+	if (best != NULL)
+		err = prov_async_found(out, "snapshot_id", best);
+	else
+		out->kind = PROV_STEP_ABSENT;
+out:
+	json_object_put(list);
 	return err;
 }
 
@@ -272,14 +325,27 @@ record(json_object *rec, const char *id, struct prov_step *s)
 	return err;
 }
 
-static enum aigw_err
-parse_fetch(long status, json_object *root, struct prov_step *out)
+/* A record names its call by custom_id, or inside its echoed input. */
+static const char *
+record_id(json_object *rec)
 {
-	size_t n, read = 0;
+	const char *id = prov_common_get_str(rec, "custom_id");
+
+	return id != NULL ? id : prov_common_get_str(prov_common_get(rec, "input", json_type_object),
+						     "custom_id");
+}
+
+/* The snapshot: records are read one by one, so a large one is never
+ * held as a single parsed document. */
+static enum aigw_err
+parse_fetch(long status, const char *body, size_t len, struct prov_step *out)
+{
+	json_object *root = NULL;
 	enum aigw_err err = AIGW_OK;
 
 	/* "Snapshot is not ready yet, try again in 10s" */
-	if (status == 202 && json_object_is_type(root, json_type_object)) {
+	if (status == 202 && (root = prov_common_json(body, len)) != NULL &&
+	    json_object_is_type(root, json_type_object)) {
 		const char *s = prov_common_get_str(root, "status");
 
 		if (s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "building") == 0 ||
@@ -288,30 +354,11 @@ parse_fetch(long status, json_object *root, struct prov_step *out)
 			goto out;
 		}
 	}
-	if (!json_object_is_type(root, json_type_array)) {
-		err = prov_async_fail(out, PROV_ERR_BAD_BODY,
-				      "%s returned an unexpected body: the snapshot is not an array", NAME);
-		goto out;
-	}
-	n = json_object_array_length(root);
-	for (size_t i = 0; i < n && err == AIGW_OK; i++) {
-		json_object *rec = json_object_array_get_idx(root, i);
-		const char *id = prov_common_get_str(rec, "custom_id");
-
-		if (id == NULL)
-			id = prov_common_get_str(prov_common_get(rec, "input", json_type_object),
-						 "custom_id");
-		if (!prov_async_id_ok(id))
-			continue;
-		read++;
-		err = record(rec, id, out);
-	}
-	if (err == AIGW_OK && n > 0 && read == 0)
-		err = prov_async_fail(out, PROV_ERR_BAD_BODY, "%s returned an unexpected body: "
-				      "no record names its input", NAME);
-	else if (err == AIGW_OK)
+	err = prov_async_array(NAME, body, len, out, record_id, record);
+	if (err == AIGW_OK && out->kind != PROV_STEP_FAILED)
 		out->kind = PROV_STEP_DONE;
 out:
+	json_object_put(root);
 	return err;
 }
 
@@ -326,16 +373,20 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	if (state != NULL && (err = prov_async_state(state, &st, &step)) == AIGW_ENOMEM)
 		goto out;
 	if (state != NULL && (err != AIGW_OK ||
-			      prov_async_get_id(st, "snapshot_id") == NULL ||
-			      (strcmp(step, "poll") != 0 && strcmp(step, "fetch") != 0))) {
+			      (strcmp(step, "find") != 0 && (prov_async_get_id(st, "snapshot_id") == NULL ||
+			       (strcmp(step, "poll") != 0 && strcmp(step, "fetch") != 0))))) {
 		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
 				      NAME);
 		goto out;
 	}
+	if (step != NULL && strcmp(step, "find") == 0 && status >= 200 && status <= 299) {
+		/* an array too */
+		err = parse_find(st, body, len, out);
+		goto out;
+	}
 	if (step != NULL && strcmp(step, "fetch") == 0 && status >= 200 && status <= 299) {
 		/* an array, which prov_async_begin would call a bad body */
-		root = prov_common_json(body, len);
-		err = parse_fetch(status, root, out);
+		err = parse_fetch(status, body, len, out);
 		goto out;
 	}
 	if ((err = prov_async_begin(NAME, status, body, len, out, &root)) != AIGW_OK ||
@@ -357,6 +408,7 @@ out:
 
 const struct prov_async_ops prov_snapshot_ops = {
 	.max_items = MAX_ITEMS,
+	.max_bytes = 0,
 	.build = build,
 	.parse = parse,
 	.build_cancel = build_cancel,

@@ -3,15 +3,21 @@
  * the worker's loop (see work.h and provider.h's async contract).
  *
  * DESIGN. Chats and job steps hand the calls of an async provider to the
- * database as batch items. Every second a worker looks for waiting items:
- * those of one provider and model form a batch when a batch is full or the
- * oldest has waited AIGW_BATCH_WINDOW_MS (db_batch_form claims it under a
- * lease). A batch runs as the adapter's chain of requests: each answer is
- * parsed into a step whose results are written at once (into the item and
- * its chat or job step, once), and whose new state and provider id are
- * stored before the next request goes out, so the provider's id is stored
- * before the first poll and a worker that takes over a batch whose lease
- * ran out resumes from there and never submits it again. Polls back off
+ * database as batch items. Every second a worker looks for waiting items
+ * (of chats and jobs still waiting for them): those of one provider and
+ * model form a batch when a batch is full or the oldest has waited
+ * AIGW_BATCH_WINDOW_MS (db_batch_form claims it under a lease). A batch
+ * runs as the adapter's chain of requests: each answer is parsed into a
+ * step whose results are matched to their calls by a hash of the ids and
+ * written a group (WRITE_GROUP) a turn of the loop, so that the loop goes
+ * on renewing other leases meanwhile (into the item and its chat or job
+ * step, once), and whose new state and provider id are stored before the
+ * next request goes out, so the provider's id is stored before the first
+ * poll and a worker that takes over a batch whose lease ran out resumes
+ * from there. The request that creates the batch is recorded before it
+ * goes out; when its answer is lost, or a worker takes over a batch whose
+ * create went out unanswered, the batch is looked up at the provider (the
+ * adapter's "find" state) before it is ever created again. Polls back off
  * from 1 s to AIGW_BATCH_POLL_MAX_S; failed requests are retried as the
  * transfer engine's classes say; a batch past AIGW_BATCH_DEADLINE_S is
  * cancelled at the provider. Calls the batch leaves without a result fail
@@ -33,10 +39,15 @@
 #define RETRY_CAP_MS 60000
 /* Polls of a batch that runs for hours may meet a few passing errors. */
 #define REQUEST_FAILURES_MAX 5
+/* Results written in one statement, one group a turn of the loop, so that
+ * a batch of 50,000 calls never keeps the loop from renewing the leases of
+ * the worker's other work. */
+#define WRITE_GROUP 500
 
 enum batch_phase {
 	B_SEND,      /* the next request is due at due_ms */
 	B_INFLIGHT,  /* a request is out */
+	B_WRITE,     /* writing an answer's results, a group a turn */
 	B_SAVE,      /* the step's state must be stored before going on */
 	B_FINISH,    /* failing the calls left and storing the end */
 	B_GONE,      /* ended, or no longer ours: removed at the next turn */
@@ -50,6 +61,11 @@ struct batch_run {
 	struct db_batch_item *items;
 	struct prov_batch_item *calls;
 	size_t nitems;
+	size_t *slots;              /* item index + 1 by the hash of its id; 0: free */
+	size_t nslots;              /* a power of two, more than twice nitems */
+	struct prov_step step;      /* B_WRITE: the answer read, its results written */
+	size_t step_pos;            /* B_WRITE: its results written so far */
+	size_t unknown;             /* B_WRITE: its results for no call of the batch */
 	enum batch_phase phase;
 	int64_t due_ms;
 	int64_t deadline_ms;
@@ -60,6 +76,10 @@ struct batch_run {
 	int failures;               /* requests failed in a row */
 	int polls_unsaved;
 	bool cancelling;
+	bool creating;              /* the request out creates the batch */
+	bool finding;               /* looking the batch up before creating it again */
+	char *find_state;           /* the lookup's state (its page of the list) */
+	long long submit_sent_s;    /* when a create first went out; 0: never */
 	const char *end_status;     /* B_FINISH: done, failed or cancelled */
 	char *end_error;            /* B_FINISH: why calls left fail */
 	struct xfer *xfer;
@@ -74,7 +94,10 @@ batch_free(struct runner *r, struct batch_run *b)
 	xfer_cancel(r->xe, b->xfer);
 	db_batch_items_free(b->items, b->nitems);
 	free(b->calls);
+	free(b->slots);
+	prov_step_free(&b->step);
 	free(b->end_error);
+	free(b->find_state);
 	free(b->c.provider);
 	free(b->c.model);
 	free(b->c.state);
@@ -118,34 +141,85 @@ finish(struct batch_run *b, const char *status, const char *fmt, ...)
 
 /* ---- results and state ---- */
 
+static size_t
+hash_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+/* Indexes the items by id, so a result finds its call at once. false on
+ * ENOMEM. */
+static bool
+index_items(struct batch_run *b)
+{
+	size_t n = 16;
+
+	while (n <= 2 * b->nitems)
+		n *= 2;
+	if ((b->slots = calloc(n, sizeof *b->slots)) == NULL)
+		return false;
+	b->nslots = n;
+	for (size_t i = 0; i < b->nitems; i++) {
+		size_t k = hash_id(b->items[i].item_id) & (n - 1);
+
+		while (b->slots[k] != 0)
+			k = (k + 1) & (n - 1);
+		b->slots[k] = i + 1;
+	}
+	return true;
+}
+
 static struct db_batch_item *
 item_by_id(struct batch_run *b, const char *custom_id)
 {
-	for (size_t i = 0; i < b->nitems; i++)
-		if (strcmp(b->items[i].item_id, custom_id) == 0)
-			return &b->items[i];
+	if (b->nslots == 0)
+		return NULL;
+	for (size_t k = hash_id(custom_id) & (b->nslots - 1); b->slots[k] != 0;
+	     k = (k + 1) & (b->nslots - 1))
+		if (strcmp(b->items[b->slots[k] - 1].item_id, custom_id) == 0)
+			return &b->items[b->slots[k] - 1];
 	return NULL;
 }
 
-/* Writes one call's result. AIGW_EDB: not written; the step is redone. */
-static enum aigw_err
-write_result(struct batch_run *b, struct db_batch_item *it, const struct prov_result *pr)
+/* Writes n calls' results in one statement and marks them answered (the
+ * caller marked them already, so that a group holds a call once); on
+ * failure (the database is away, ENOMEM) none is written and the marks
+ * are undone, to be tried again. */
+static bool
+write_group(struct batch_run *b, struct db_batch_item **its, const struct prov_result *const *prs,
+	    size_t n)
 {
-	char *json;
-	enum aigw_err err;
+	const char **ids = calloc(n, sizeof *ids);
+	char **jsons = calloc(n, sizeof *jsons);
+	int64_t since_load = time_mono_ms() - b->loaded_ms;
+	enum aigw_err err = AIGW_ENOMEM;
 
-	if (it->answered)
-		return AIGW_OK;
-	/* Latency: from the call's queueing to its result, as a user waits. */
-	json = worker_result_json(b->c.provider, b->c.model, false, pr,
-				  it->waited_ms + (time_mono_ms() - b->loaded_ms), b->c.attempt);
-	if (json == NULL)
-		return AIGW_ENOMEM;
-	err = db_batch_result(b->r->db, it->item_id, json);
-	free(json);
-	if (err == AIGW_OK)
-		it->answered = true;
-	return err;
+	if (ids == NULL || jsons == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = its[i]->item_id;
+		/* Latency: from the call's queueing to its result, as a user waits. */
+		jsons[i] = worker_result_json(b->c.provider, b->c.model, false, prs[i],
+					      its[i]->waited_ms + since_load, b->c.attempt);
+		if (jsons[i] == NULL)
+			goto out;
+	}
+	err = db_batch_results(b->r->db, ids, (const char *const *)jsons, n);
+out:
+	for (size_t i = 0; jsons != NULL && i < n; i++)
+		free(jsons[i]);
+	free(jsons);
+	free(ids);
+	if (err != AIGW_OK)
+		for (size_t i = 0; i < n; i++)
+			its[i]->answered = false;
+	return err == AIGW_OK;
 }
 
 /* Stores the batch's progress. false when it must be tried again (the
@@ -176,6 +250,39 @@ running_status(const struct batch_run *b)
 /* ---- requests ---- */
 
 static void on_done(void *arg, const struct xfer_result *res);
+static bool found(struct batch_run *b, struct prov_step *step);
+
+/* Records that the create goes out, before it does: whoever runs the batch
+ * next looks it up first. false when it must not go (yet). */
+static bool
+mark_submitting(struct batch_run *b)
+{
+	bool ours = false;
+	long long sent = 0;
+
+	if (db_batch_submitting(b->r->db, b->c.batch_id, b->c.attempt, &ours, &sent) != AIGW_OK) {
+		b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return false;
+	}
+	if (!ours) {
+		log_warn("batch", b->c.batch_id, "no longer ours (lease lost); dropping it");
+		b->phase = B_GONE;
+		return false;
+	}
+	b->submit_sent_s = sent;
+	return true;
+}
+
+/* After a create whose answer leaves a doubt, the next request is a lookup. */
+static void
+look_up_next(struct batch_run *b, const char *why)
+{
+	free(b->find_state);
+	b->find_state = NULL;
+	b->finding = true;
+	log_warn("batch", b->c.batch_id, "the create's answer was lost (%s); the batch is looked up "
+		 "at %s before it is created again", why, b->c.provider);
+}
 
 static void
 send_next(struct runner *r, struct batch_run *b)
@@ -185,10 +292,21 @@ send_next(struct runner *r, struct batch_run *b)
 	enum aigw_err err;
 
 	memset(&req, 0, sizeof req);
-	err = ops->build(&b->route->pc, b->c.model, b->c.state, b->calls, b->nitems, &req);
+	if (b->finding && b->find_state == NULL &&
+	    prov_async_find_state(b->calls, b->nitems, b->submit_sent_s, &b->find_state) != AIGW_OK) {
+		b->due_ms = time_mono_ms() + RETRY_BASE_MS;
+		return;
+	}
+	err = ops->build(&b->route->pc, b->c.model, b->finding ? b->find_state : b->c.state,
+			 b->calls, b->nitems, &req);
 	if (err != AIGW_OK) {
 		finish(b, "failed", "%s: cannot build the next request: %s", b->c.provider,
 		       aigw_strerror(err));
+		return;
+	}
+	b->creating = req.creates && !b->finding;
+	if (b->creating && !mark_submitting(b)) {
+		prov_http_free(&req);
 		return;
 	}
 	err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
@@ -239,21 +357,17 @@ handle_failure(struct batch_run *b, enum prov_errclass cls, const char *error, l
 	finish(b, "failed", "%s", error);
 }
 
-/* Takes the step's results, state and id; false when the database took
- * none of it (the same request is made again later). */
-static bool
-take_step(struct batch_run *b, struct prov_step *step)
+/* The answer's results are all written: takes its state and id, and goes
+ * on as its kind says. */
+static void
+apply_step(struct batch_run *b)
 {
-	for (size_t i = 0; i < step->nresults; i++) {
-		struct db_batch_item *it = item_by_id(b, step->ids[i]);
+	struct runner *r = b->r;
+	struct prov_step *step = &b->step;
 
-		if (it == NULL) {
-			log_warn("batch", b->c.batch_id, "a result for an unknown call; ignored");
-			continue;
-		}
-		if (write_result(b, it, &step->results[i]) != AIGW_OK)
-			return false;
-	}
+	if (b->unknown > 0)
+		log_warn("batch", b->c.batch_id, "%zu result%s for no call of the batch; ignored",
+			 b->unknown, b->unknown == 1 ? "" : "s");
 	if (step->state != NULL) {
 		free(b->c.state);
 		b->c.state = step->state;
@@ -267,7 +381,58 @@ take_step(struct batch_run *b, struct prov_step *step)
 		b->c.external_id = step->external_id;
 		step->external_id = NULL;
 	}
-	return true;
+	switch (step->kind) {
+	case PROV_STEP_WAIT:
+		b->polls_unsaved++;
+		b->resume_due_ms = time_mono_ms() + b->poll_delay_ms;
+		b->poll_delay_ms = b->poll_delay_ms * 3 / 2;
+		if (b->poll_delay_ms > r->cfg->batch_poll_max_s * 1000)
+			b->poll_delay_ms = r->cfg->batch_poll_max_s * 1000;
+		break;
+	case PROV_STEP_DONE:
+		prov_step_free(step);
+		finish(b, "done", "%s ended the batch without a result for this call", b->c.provider);
+		return;
+	default:
+		b->resume_due_ms = time_mono_ms();
+		break;
+	}
+	prov_step_free(step);
+	/* The state (and the provider's id) is stored before anything else
+	 * is sent for the batch. */
+	b->phase = B_SAVE;
+	b->due_ms = 0;
+}
+
+/* B_WRITE: one group of the answer's results. */
+static void
+write_turn(struct batch_run *b)
+{
+	struct db_batch_item *its[WRITE_GROUP];
+	const struct prov_result *prs[WRITE_GROUP];
+	size_t n = 0, pos = b->step_pos;
+
+	for (; pos < b->step.nresults && n < WRITE_GROUP; pos++) {
+		struct db_batch_item *it = item_by_id(b, b->step.ids[pos]);
+
+		if (it == NULL) {
+			b->unknown++;
+		} else if (!it->answered) {
+			it->answered = true;
+			its[n] = it;
+			prs[n++] = &b->step.results[pos];
+		}
+	}
+	if (n > 0 && !write_group(b, its, prs, n)) {
+		/* the database is away: the results wait in memory */
+		b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		return;
+	}
+	b->step_pos = pos;
+	if (pos < b->step.nresults)
+		b->due_ms = time_mono_ms();
+	else
+		apply_step(b);
 }
 
 static void
@@ -285,13 +450,19 @@ on_done(void *arg, const struct xfer_result *res)
 		return;
 	}
 	if (res->neterr != PROV_ERR_NONE) {
+		/* the provider may have accepted it before the answer was lost */
+		if (b->creating && prov_err_retryable(res->neterr))
+			look_up_next(b, res->neterr_text);
 		handle_failure(b, res->neterr, res->neterr_text, -1);
 		return;
 	}
 	memset(&step, 0, sizeof step);
-	err = b->route->desc->async->parse(b->c.state, res->http_status, res->body, res->len, &step);
+	err = b->route->desc->async->parse(b->finding ? b->find_state : b->c.state,
+					   res->http_status, res->body, res->len, &step);
 	if (err != AIGW_OK) {
 		prov_step_free(&step);
+		if (b->creating)
+			look_up_next(b, "out of memory while reading it");
 		handle_failure(b, PROV_ERR_BAD_BODY, "out of memory while reading the answer", -1);
 		return;
 	}
@@ -299,58 +470,88 @@ on_done(void *arg, const struct xfer_result *res)
 		char msg[600];
 
 		snprintf(msg, sizeof msg, "%s: %s", b->c.provider, step.error ? step.error : "failed");
+		/* a 5xx, or a body that cannot be read, says nothing of whether
+		 * the batch was made; a 4xx refused it */
+		if (b->creating && prov_err_retryable(step.errclass))
+			look_up_next(b, msg);
 		handle_failure(b, step.errclass, msg, res->retry_after_s);
 		prov_step_free(&step);
 		return;
 	}
-	if (!take_step(b, &step)) {
-		prov_step_free(&step);
-		handle_failure(b, PROV_ERR_NETWORK, "the database is away; the results wait", -1);
+	if (b->finding && !found(b, &step))
 		return;
-	}
 	b->failures = 0;
-	switch (step.kind) {
-	case PROV_STEP_WAIT:
-		b->polls_unsaved++;
-		b->resume_due_ms = time_mono_ms() + b->poll_delay_ms;
-		b->poll_delay_ms = b->poll_delay_ms * 3 / 2;
-		if (b->poll_delay_ms > r->cfg->batch_poll_max_s * 1000)
-			b->poll_delay_ms = r->cfg->batch_poll_max_s * 1000;
-		break;
-	case PROV_STEP_DONE:
-		finish(b, "done", "%s ended the batch without a result for this call", b->c.provider);
-		prov_step_free(&step);
-		return;
-	default:
-		b->resume_due_ms = time_mono_ms();
-		break;
-	}
-	prov_step_free(&step);
-	/* The state (and the provider's id) is stored before anything else
-	 * is sent for the batch. */
-	b->phase = B_SAVE;
+	/* Its results are written a group a turn, then the rest is taken. */
+	prov_step_free(&b->step);
+	b->step = step;
+	b->step_pos = 0;
+	b->unknown = 0;
+	b->phase = B_WRITE;
 	b->due_ms = 0;
+}
+
+/* The answer to a lookup: false when it is all taken care of (the next
+ * page, or nothing found: the create goes out again), true when the batch
+ * was found, to be taken as a create's answer. */
+static bool
+found(struct batch_run *b, struct prov_step *step)
+{
+	b->failures = 0;
+	if (step->kind == PROV_STEP_NEXT && step->state != NULL) {
+		free(b->find_state);
+		b->find_state = step->state;
+		step->state = NULL;
+		prov_step_free(step);
+		b->phase = B_SEND;
+		b->due_ms = time_mono_ms();
+		return false;
+	}
+	b->finding = false;
+	free(b->find_state);
+	b->find_state = NULL;
+	if (step->kind == PROV_STEP_ABSENT || step->external_id == NULL) {
+		prov_step_free(step);
+		if (time_mono_ms() >= b->deadline_ms) {
+			finish(b, "cancelled", "the batch did not finish within %ld s",
+			       b->r->cfg->batch_deadline_s);
+			return false;
+		}
+		log_info("batch", b->c.batch_id, "%s has no such batch; creating it", b->c.provider);
+		b->phase = B_SEND;
+		b->due_ms = time_mono_ms();
+		return false;
+	}
+	log_info("batch", b->c.batch_id, "found at %s as %.128s; not created again", b->c.provider,
+		 step->external_id);
+	return true;
 }
 
 /* ---- the turn ---- */
 
+/* B_FINISH: the calls without a result fail with the reason, a group a
+ * turn; then the end is stored. */
 static void
 end_turn(struct batch_run *b)
 {
 	char fallback[] = "the batch ended without a result";
+	struct db_batch_item *its[WRITE_GROUP];
+	const struct prov_result *prs[WRITE_GROUP];
+	struct prov_result pr;
+	size_t n = 0;
 
-	for (size_t i = 0; i < b->nitems; i++) {
-		struct prov_result pr;
-
+	memset(&pr, 0, sizeof pr);
+	pr.errclass = strcmp(b->end_status, "done") == 0 ? PROV_ERR_BAD_BODY : PROV_ERR_SERVER;
+	pr.error = b->end_error ? b->end_error : fallback;
+	for (size_t i = 0; i < b->nitems && n < WRITE_GROUP; i++) {
 		if (b->items[i].answered)
 			continue;
-		memset(&pr, 0, sizeof pr);
-		pr.errclass = strcmp(b->end_status, "done") == 0 ? PROV_ERR_BAD_BODY : PROV_ERR_SERVER;
-		pr.error = b->end_error ? b->end_error : fallback;
-		if (write_result(b, &b->items[i], &pr) != AIGW_OK) {
-			b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
-			return;
-		}
+		b->items[i].answered = true;
+		its[n] = &b->items[i];
+		prs[n++] = &pr;
+	}
+	if (n > 0) {
+		b->due_ms = time_mono_ms() + (write_group(b, its, prs, n) ? 0 : WRITE_RETRY_MS);
+		return;
 	}
 	if (!save(b, b->end_status, strcmp(b->end_status, "done") == 0 ? NULL : b->end_error)) {
 		if (b->phase != B_GONE)
@@ -378,7 +579,19 @@ batches_turn(struct runner *r, int64_t now)
 			}
 			b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
 		}
-		if (!b->cancelling && now >= b->deadline_ms &&
+		/* A create still out may have been accepted: it is abandoned
+		 * and looked up like a lost one. A batch being looked up is
+		 * cancelled once it is found (or, not found, is not created). */
+		if (!b->cancelling && b->creating && b->phase == B_INFLIGHT &&
+		    now >= b->deadline_ms) {
+			xfer_cancel(r->xe, b->xfer);
+			b->xfer = NULL;
+			b->creating = false;
+			look_up_next(b, "the deadline came first");
+			b->phase = B_SEND;
+			b->due_ms = now;
+		}
+		if (!b->cancelling && !b->finding && now >= b->deadline_ms &&
 		    (b->phase == B_SEND || b->phase == B_INFLIGHT || b->phase == B_SAVE))
 			start_cancel(r, b);
 		if (b->phase == B_SAVE && now >= b->due_ms) {
@@ -391,6 +604,8 @@ batches_turn(struct runner *r, int64_t now)
 		}
 		if (b->phase == B_SEND && now >= b->due_ms)
 			send_next(r, b);
+		if (b->phase == B_WRITE && now >= b->due_ms)
+			write_turn(b);
 		if (b->phase == B_FINISH && now >= b->due_ms)
 			end_turn(b);
 		if (b->phase == B_GONE) {
@@ -401,7 +616,7 @@ batches_turn(struct runner *r, int64_t now)
 			next = b->due_ms;
 		if (b->renew_ms < next)
 			next = b->renew_ms;
-		if (!b->cancelling && b->deadline_ms < next)
+		if (!b->cancelling && !b->finding && b->deadline_ms < next)
 			next = b->deadline_ms;
 	}
 	return next;
@@ -423,8 +638,13 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 	memset(c, 0, sizeof *c);
 	b->route = route_find(r, b->c.provider);
 	b->deadline_ms = now + b->c.deadline_in_ms;
+	b->submit_sent_s = b->c.submit_sent_s;
+	/* a create went out and its answer was never stored */
+	b->finding = b->c.submit_sent_s > 0 && b->c.external_id == NULL;
 	b->poll_delay_ms = POLL_FIRST_MS;
-	b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+	/* renewed at the next turn, before anything is sent: loading a large
+	 * batch's calls takes some of its lease */
+	b->renew_ms = 0;
 	b->loaded_ms = now;
 	b->phase = B_SEND;
 	b->next = r->batches;
@@ -432,7 +652,7 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 	r->nbatches++;
 	err = db_batch_items(r->db, b->c.batch_id, &b->items, &b->nitems);
 	if (err == AIGW_OK && b->nitems > 0 &&
-	    (b->calls = calloc(b->nitems, sizeof *b->calls)) == NULL)
+	    ((b->calls = calloc(b->nitems, sizeof *b->calls)) == NULL || !index_items(b)))
 		err = AIGW_ENOMEM;
 	if (err != AIGW_OK) {
 		/* Left to its lease: another worker (or this one) takes it. */
@@ -492,8 +712,8 @@ form(struct runner *r, int64_t now)
 			memset(&c, 0, sizeof c);
 			if (uuid_new(c.batch_id) != AIGW_OK ||
 			    db_batch_form(r->db, c.batch_id, groups[g].provider, groups[g].model, max,
-					  r->cfg->batch_deadline_s, r->name, r->cfg->lease_s,
-					  &count) != AIGW_OK || count == 0)
+					  rt->desc->async->max_bytes, r->cfg->batch_deadline_s,
+					  r->name, r->cfg->lease_s, &count) != AIGW_OK || count == 0)
 				break;
 			c.attempt = 1;
 			c.provider = xstrdup(groups[g].provider);

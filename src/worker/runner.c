@@ -1154,11 +1154,14 @@ reap(struct runner *r, int64_t now)
 	    db_reap(r->db, &limits, &c) != AIGW_OK)
 		return;
 	if (c.chats_unclaimed + c.chats_spent + c.chats_requeued + c.chats_deleted +
-	    c.jobs_unclaimed + c.jobs_spent + c.jobs_requeued + c.jobs_deleted > 0)
+	    c.jobs_unclaimed + c.jobs_spent + c.jobs_requeued + c.jobs_deleted +
+	    c.batches_deleted > 0)
 		log_info("worker", NULL, "reaped: chats %ld unclaimed, %ld spent, %ld requeued,"
-			 " %ld deleted; jobs %ld unclaimed, %ld spent, %ld requeued, %ld deleted",
+			 " %ld deleted; jobs %ld unclaimed, %ld spent, %ld requeued, %ld deleted;"
+			 " batches %ld deleted",
 			 c.chats_unclaimed, c.chats_spent, c.chats_requeued, c.chats_deleted,
-			 c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued, c.jobs_deleted);
+			 c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued, c.jobs_deleted,
+			 c.batches_deleted);
 	if (c.chats_requeued + c.jobs_requeued > 0)
 		r->wake = true;
 }
@@ -1217,6 +1220,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;
 	}
+	xfer_engine_set_download_max(r.xe, (long long)cfg->batch_download_max_mb << 20);
 	if (take_slot(&r) != 0)
 		goto out;
 	log_info("worker", NULL, "started in slot %d", r.slot);

@@ -11,8 +11,12 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -42,6 +46,12 @@ struct xfer {
 	bool active;                 /* in the multi handle */
 	bool queued;                 /* in its host's queue */
 	size_t host;                 /* index in the engine's hosts */
+	bool spool_failed;
+	/* a download: spooled to an unlinked file, then mapped */
+	int spool_fd;                /* -1: the answer goes to response */
+	long long spooled, spool_max;
+	void *map;
+	size_t map_len;
 	struct xfer *prev, *next;    /* the engine's list of transfers */
 	struct xfer *wait_next;      /* the host's queue, while waiting */
 };
@@ -51,6 +61,7 @@ struct xfer_engine {
 	long host_connections;
 	int in_flight;               /* active and waiting */
 	int waiting;
+	long long download_max;
 	struct xfer *head;
 	struct xfer_host *hosts;
 	size_t nhosts;
@@ -195,7 +206,71 @@ xfer_engine_new(long host_connections)
 	 * reused. */
 	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections);
 	xe->host_connections = host_connections;
+	xe->download_max = XFER_DOWNLOAD_MAX;
 	return xe;
+}
+
+void
+xfer_engine_set_download_max(struct xfer_engine *xe, long long max_bytes)
+{
+	xe->download_max = max_bytes;
+}
+
+/* An unlinked file for a download; -1 with errno on failure. */
+static int
+spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (dir == NULL || dir[0] != '/')
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOENT))
+		return fd;
+	/* a file system without O_TMPFILE */
+	if (snprintf(path, sizeof path, "%s/aigw-download-XXXXXX", dir) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+static bool
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Maps the spooled answer, NUL-terminated like a buffered one (the NUL is
+ * not counted). false when it cannot be read back. */
+static bool
+spool_map(struct xfer *x)
+{
+	void *m;
+
+	if (!write_all(x->spool_fd, "", 1))
+		return false;
+	m = mmap(NULL, (size_t)x->spooled + 1, PROT_READ, MAP_PRIVATE, x->spool_fd, 0);
+	if (m == MAP_FAILED)
+		return false;
+	x->map = m;
+	x->map_len = (size_t)x->spooled + 1;
+	return true;
 }
 
 static void
@@ -206,6 +281,10 @@ xfer_free(struct xfer *x)
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	buf_free(&x->response);
+	if (x->map != NULL)
+		munmap(x->map, x->map_len);
+	if (x->spool_fd >= 0)
+		close(x->spool_fd);
 	free(x);
 }
 
@@ -249,6 +328,18 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
 
+	if (x->spool_fd >= 0) {
+		if ((long long)n > x->spool_max - x->spooled) {
+			x->too_big = true;
+			return 0;
+		}
+		if (!write_all(x->spool_fd, ptr, n)) {
+			x->spool_failed = true;
+			return 0;
+		}
+		x->spooled += (long long)n;
+		return n;
+	}
 	if (buf_append(&x->response, ptr, n) != AIGW_OK) {
 		x->too_big = true;
 		return 0; /* makes curl abort the transfer */
@@ -285,6 +376,15 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	if (x == NULL)
 		return AIGW_ENOMEM;
 	buf_init(&x->response, XFER_RESPONSE_MAX);
+	x->spool_fd = -1;
+	if (req->download) {
+		if ((x->spool_fd = spool_open()) < 0) {
+			log_error("xfer", NULL, "cannot make a file for a download: %s", strerror(errno));
+			free(x);
+			return AIGW_EIO;
+		}
+		x->spool_max = xe->download_max;
+	}
 	x->done = done;
 	x->arg = arg;
 	x->easy = curl_easy_init();
@@ -311,7 +411,9 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, timeout_s) != CURLE_OK ||
+	    /* a result file of gigabytes takes longer than one answer */
+	    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, req->download ? 10 * timeout_s
+								       : timeout_s) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, timeout_s < 15 ? timeout_s : 15L) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
@@ -379,15 +481,28 @@ finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now)
 	if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
 		retry_after = -1;
 	r.retry_after_s = status > 0 && retry_after > 0 ? (long)retry_after : -1;
-	if (rc == CURLE_OK) {
+	if (rc == CURLE_OK && x->spool_fd >= 0 && x->spooled > 0 && !spool_map(x)) {
+		r.neterr = PROV_ERR_NETWORK;
+		r.neterr_text = "the download could not be read back from its file";
+		r.body = "";
+	} else if (rc == CURLE_OK && x->spool_fd >= 0) {
+		r.http_status = status;
+		r.body = x->map != NULL ? x->map : "";
+		r.len = (size_t)x->spooled;
+	} else if (rc == CURLE_OK) {
 		r.http_status = status;
 		r.body = x->response.data ? x->response.data : "";
 		r.len = x->response.len;
+	} else if (x->spool_failed) {
+		r.neterr = PROV_ERR_NETWORK;
+		r.neterr_text = "the download could not be written to its file (is $TMPDIR full?)";
+		r.body = "";
 	} else if (x->too_big) {
 		r.http_status = status;
 		r.body = "";
 		r.neterr = PROV_ERR_BAD_BODY;
-		r.neterr_text = "the response was larger than the limit";
+		r.neterr_text = x->spool_fd >= 0 ? "the download was larger than "
+			"AIGW_BATCH_DOWNLOAD_MAX_MB" : "the response was larger than the limit";
 	} else {
 		r.neterr = rc == CURLE_OPERATION_TIMEDOUT ? PROV_ERR_TIMEOUT : PROV_ERR_NETWORK;
 		r.neterr_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);

@@ -5,7 +5,10 @@
  * The engine owns every CURL handle and every response buffer; a caller
  * gets an opaque struct xfer it may cancel, and one callback when the
  * transfer ends (never after xfer_cancel). Response bodies are bounded:
- * a larger one ends the transfer as a bad body. Network failures and
+ * a larger one ends the transfer as a bad body. A download (a batch's
+ * result file, req->download) is spooled to an unlinked file in $TMPDIR
+ * (else /tmp) and handed to the callback mapped in memory, under the
+ * engine's download bound instead of XFER_RESPONSE_MAX. Network failures and
  * timeouts are classified here; HTTP bodies are left to the provider.
  * Not thread-safe: one engine per event loop.
  */
@@ -19,6 +22,7 @@
 #include "providers/provider.h"
 
 #define XFER_RESPONSE_MAX (8L << 20)
+#define XFER_DOWNLOAD_MAX (4LL << 30)
 
 struct xfer_engine;
 struct xfer;
@@ -40,6 +44,8 @@ typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
  * timeout not yet running. NULL on failure (curl could not be
  * initialised). */
 struct xfer_engine *xfer_engine_new(long host_connections);
+/* The bound on a download's size in bytes (XFER_DOWNLOAD_MAX until set). */
+void xfer_engine_set_download_max(struct xfer_engine *xe, long long max_bytes);
 /* Abandons every transfer in flight without callbacks. */
 void xfer_engine_free(struct xfer_engine *xe);
 

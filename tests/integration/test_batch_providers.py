@@ -131,6 +131,25 @@ def test_a_batch_past_its_deadline_is_cancelled_at_the_provider(stack):
     assert any("/cancel" in (e.get("path") or "") for e in log(stack, "openai-batch"))
 
 
+def test_a_create_still_out_at_the_deadline_is_looked_up_and_cancelled(stack):
+    tag = uuid.uuid4().hex[:8]
+    # the provider accepts the batch and never answers: at the deadline
+    # (10 s, before the create's own timeout) it is found and cancelled
+    chat_id = submit(stack.url(), {"openai-batch": "gpt-4o-mini~batch_s=120~accept_then=hang"},
+                     message=f"late {tag}").json()["chatId"]
+    body = wait_final(stack.url(), chat_id, timeout=60)
+    assert body["status"] == "failed", body
+    assert "did not finish within 10 s" in body["results"]["openai-batch"]["error"], body
+    ids = set(stack.pg.psql("SELECT i.item_id FROM batch_items i JOIN chat_results c"
+                            f" USING (chat_id) WHERE c.chat_id = '{chat_id}'").split())
+    made = [e["batch_id"] for e in log(stack, "openai-batch") if e.get("action") == "create"
+            and e.get("batch_id") and ids & set(e.get("custom_ids") or [])]
+    assert len(made) == 1, made
+    cancels = [e for e in log(stack, "openai-batch") if e.get("action") == "cancel"
+               and e.get("batch_id") == made[0]]
+    assert cancels, log(stack, "openai-batch")
+
+
 def test_a_killed_workers_batch_is_resumed_not_resubmitted(stack):
     tag = uuid.uuid4().hex[:8]
     # Ready 4 s after it is accepted: long after the kill, and before the

@@ -47,10 +47,12 @@ BATCH_DEFAULTS = {
     "line_error": None,    # HTTP status of this item's error
     "poll_status": None,
     "poll_fail": None,
+    "pad": 0,              # bytes of filler in each answer (large result files)
+    "accept_then": None,   # "500" / "hang": the first submission is created, then fails
 }
 # Directives that belong to the batch as a whole (the first item that sets one wins).
 BATCH_LEVEL = ("validate_s", "batch_s", "finalize_s", "cancel_s", "expire", "poll_status",
-               "poll_fail", "status", "fail", "retry_after", "delay")
+               "poll_fail", "status", "fail", "retry_after", "delay", "accept_then")
 BATCH_FLAGS = ("batch_fail", "garbage", "hang")
 
 # "~line_error" or "~line_error=CODE" at the end of an item's message or prompt.
@@ -92,6 +94,15 @@ def parse_directives(full):
             elif k in ("line_error", "poll_status"):
                 n = int(v) if eq else (500 if k == "line_error" else -1)
                 if not 400 <= n <= 599:
+                    raise ValueError
+                b[k] = n
+            elif k == "accept_then":
+                if v != "hang" and not (v.isdigit() and 500 <= int(v) <= 599):
+                    raise ValueError
+                b[k] = v
+            elif k == "pad":
+                n = int(v) if eq else -1
+                if not 0 <= n <= 16 << 20:
                     raise ValueError
                 b[k] = n
             elif k == "poll_fail":
@@ -154,12 +165,13 @@ class Item:
             self.error = code if 400 <= code <= 599 else 500
         elif self.index in fail_lines:
             self.error = 500
+        pad = "~" * self.d["pad"] + " " if self.d["pad"] else ""
         if P is None:  # snapshot: text only
-            self.answer = "[%s/%s] %s" % (provider, self.base, self.message)
+            self.answer = "[%s/%s] %s%s" % (provider, self.base, pad, self.message)
             return
         want_json = self.d["json"] or P.wants_json(self.req)
         text = mp.json_answer_text(provider, self.base, self.message) if want_json \
-            else "[%s/%s] %s" % (provider, self.base, self.message)
+            else "[%s/%s] %s%s" % (provider, self.base, pad, self.message)
         self.answer = P.success(self.req, self.base, self.message, text,
                                 P.websearch(self.req), created)
 
@@ -271,6 +283,30 @@ class Batch:
         return out
 
 
+def newest_first(st, kind):
+    """The batches of one kind, newest first (as the list endpoints give them)."""
+    with st.lock:
+        bs = [b for b in st.batches.values() if b.kind == kind]
+    return sorted(bs, key=lambda b: b.t0, reverse=True)
+
+
+def page(r, kind, cursor_arg):
+    """(batches on this page, has_more) for a list request: ?limit (1-100,
+    default 20) and a cursor naming the last batch of the page before."""
+    try:
+        limit = int(r.arg("limit") or 20)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        return None, False
+    bs = newest_first(r.st, kind)
+    after = r.arg(cursor_arg)
+    if after:
+        ids = [b.id for b in bs]
+        bs = bs[ids.index(after) + 1:] if after in ids else []
+    return bs[:limit], len(bs) > limit
+
+
 def register(st, batch):
     with st.lock:
         st.batches[batch.id] = batch
@@ -345,6 +381,19 @@ class Req:
             hdr = {"Retry-After": m["retry_after"]} if m["retry_after"] else None
             return self.answer(status, err(status), headers=hdr, delay_ms=delay), None
         return False, status
+
+    def accepted_then(self, m, key, err):
+        """After a batch was created: the first submission of key with
+        ~accept_then fails anyway (a 5xx, or no answer at all), as when a
+        provider's answer is lost after it accepted. True when answered."""
+        if m["accept_then"] is None or self.st.count(("accept_then",) + key) > 1:
+            return False
+        if m["accept_then"] == "hang":
+            self.st.finish(self.entry, None)
+            self.h.hang()
+            return True
+        status = int(m["accept_then"])
+        return self.answer(status, err(status))
 
     def poll_fault(self, batch, err):
         """Count a status poll and answer poll_status when the batch asks for it."""
@@ -646,7 +695,20 @@ def oa_create(r):
     register(st, b)
     obj = oa_batch_object(b, 0.0)
     r.note("create", b, state=obj["status"])
+    if r.accepted_then(m, submission_key("openai-batch", spec), lambda s: mp.OpenAI.error_body(s)):
+        return True
     return r.answer(ok_status, obj, delay_ms=m["delay"])
+
+
+def oa_list(r):
+    r.note("list")
+    bs, more = page(r, "openai-batch", "after")
+    if bs is None:
+        return r.answer(400, oa_err(400, "Invalid 'limit': must be between 1 and 100.", "limit"))
+    data = [oa_batch_object(b, b.now()) for b in bs]
+    return r.answer(200, {"object": "list", "data": data,
+                          "first_id": data[0]["id"] if data else None,
+                          "last_id": data[-1]["id"] if data else None, "has_more": more})
 
 
 def oa_poll(r, bid):
@@ -691,6 +753,7 @@ OPENAI_ROUTES = (
     ("GET", re.compile(r"/openai/v1/files/([^/]+)"), lambda r, i: oa_file(r, i, False)),
     ("GET", re.compile(r"/openai/v1/files/([^/]+)/content"), lambda r, i: oa_file(r, i, True)),
     ("POST", re.compile(r"/openai/v1/batches"), lambda r: oa_create(r)),
+    ("GET", re.compile(r"/openai/v1/batches"), lambda r: oa_list(r)),
     ("GET", re.compile(r"/openai/v1/batches/([^/]+)"), oa_poll),
     ("POST", re.compile(r"/openai/v1/batches/([^/]+)/cancel"), oa_cancel),
 )
@@ -778,7 +841,21 @@ def an_create(r):
     register(st, b)
     obj = an_batch_object(r, b, 0.0)
     r.note("create", b, state=obj["processing_status"])
+    if r.accepted_then(m, submission_key("anthropic-batch", items),
+                       lambda s: mp.Anthropic.error_body(s)):
+        return True
     return r.answer(ok_status, obj, delay_ms=m["delay"])
+
+
+def an_list(r):
+    r.note("list")
+    bs, more = page(r, "anthropic-batch", "after_id")
+    if bs is None:
+        return r.answer(400, mp.Anthropic.error_body(400, "limit: must be between 1 and 100"))
+    data = [an_batch_object(r, b, b.now()) for b in bs]
+    return r.answer(200, {"data": data, "has_more": more,
+                          "first_id": data[0]["id"] if data else None,
+                          "last_id": data[-1]["id"] if data else None})
 
 
 def an_find(r, bid, action):
@@ -855,6 +932,7 @@ def an_auth(r):
 
 ANTHROPIC_ROUTES = (
     ("POST", re.compile(r"/anthropic/v1/messages/batches"), lambda r: an_create(r)),
+    ("GET", re.compile(r"/anthropic/v1/messages/batches"), lambda r: an_list(r)),
     ("GET", re.compile(r"/anthropic/v1/messages/batches/([^/]+)"), an_poll),
     ("POST", re.compile(r"/anthropic/v1/messages/batches/([^/]+)/cancel"), an_cancel),
     ("GET", re.compile(r"/anthropic/v1/messages/batches/([^/]+)/results"), an_results),
@@ -908,7 +986,20 @@ def sn_create(r):
         it.plan("snapshot", None, d["fail_line"], None)
     register(st, b)
     r.note("create", b, state=b.state(0.0))
+    if r.accepted_then(d, submission_key("snapshot", items, dataset), sn_err):
+        return True
     return r.answer(ok_status, {"snapshot_id": b.id}, delay_ms=d["delay"])
+
+
+def sn_list(r):
+    r.note("list")
+    dataset = r.arg("dataset_id")
+    if not dataset:
+        return r.answer(400, sn_err(400, "dataset_id is required"))
+    out = [{"id": b.id, "dataset_id": b.items[0].model, "status": b.state(b.now()),
+            "created": rfc3339(b.w0), "dataset_size": len(b.items)}
+           for b in newest_first(r.st, "snapshot") if b.items[0].model == dataset]
+    return r.answer(200, out)
 
 
 def sn_find(r, bid, action):
@@ -1003,6 +1094,7 @@ def sn_auth(r):
 
 SNAPSHOT_ROUTES = (
     ("POST", re.compile(r"/snapshot/trigger"), lambda r: sn_create(r)),
+    ("GET", re.compile(r"/snapshot/snapshots"), lambda r: sn_list(r)),
     ("GET", re.compile(r"/snapshot/progress/([^/]+)"), sn_progress),
     ("GET", re.compile(r"/snapshot/snapshot/([^/]+)"), sn_download),
     ("POST", re.compile(r"/snapshot/cancel"), lambda r: sn_cancel(r)),

@@ -611,3 +611,34 @@ def test_batches_run_side_by_side(base):
     creates = [(e["provider"], e["custom_ids"]) for e in get_log(base) if e["action"] == "create"]
     assert creates == [("openai-batch", ["o"]), ("anthropic-batch", ["a"]),
                        ("snapshot", ["s"])]
+
+
+def test_accept_then_creates_once_then_fails_and_lists_find_it(base):
+    lines = [oa_line("a1", "gpt-4o-mini~accept_then=503", "hi")]
+    r = oa_create(base, oa_upload(base, lines).json()["id"])
+    assert r.status_code == 503
+    listed = requests.get(base + OA + "/batches?limit=100", headers=OA_H, timeout=5).json()
+    assert listed["object"] == "list" and len(listed["data"]) == 1 and not listed["has_more"]
+    # a second create of the same lines is answered
+    r = oa_create(base, oa_upload(base, lines).json()["id"], metadata={"k": "v"})
+    assert r.status_code == 200 and r.json()["metadata"] == {"k": "v"}
+    first = requests.get(base + OA + "/batches?limit=1", headers=OA_H, timeout=5).json()
+    assert first["data"][0]["id"] == r.json()["id"] and first["has_more"]
+    rest = requests.get(base + OA + "/batches?limit=1&after=" + first["last_id"], headers=OA_H,
+                        timeout=5).json()
+    assert [b["id"] for b in rest["data"]] == [listed["data"][0]["id"]]
+
+    reqs = [{"custom_id": "c1", "params": {"model": "claude-3-5-haiku-latest~accept_then=500",
+                                           "max_tokens": 10,
+                                           "messages": [{"role": "user", "content": "x"}]}}]
+    assert an_create(base, reqs).status_code == 500
+    listed = requests.get(base + AN + "?limit=20", headers=AN_H, timeout=5).json()
+    assert len(listed["data"]) == 1 and listed["data"][0]["request_counts"]["processing"] == 1
+    assert an_create(base, reqs).status_code == 200
+
+    assert sn_trigger(base, "gd_x~accept_then=502", [{"custom_id": "s1", "prompt": "p"}]) \
+        .status_code == 502
+    snaps = requests.get(base + "/snapshot/snapshots?dataset_id=gd_x~accept_then=502",
+                         headers=SN_H, timeout=5).json()
+    assert len(snaps) == 1 and snaps[0]["dataset_size"] == 1 and snaps[0]["created"]
+    assert requests.get(base + "/snapshot/snapshots", headers=SN_H, timeout=5).status_code == 400

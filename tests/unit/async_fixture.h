@@ -41,6 +41,7 @@ static const char *const fx_kind_names[PROV_STEP__MAX] = {
 	[PROV_STEP_WAIT] = "wait",
 	[PROV_STEP_DONE] = "done",
 	[PROV_STEP_FAILED] = "failed",
+	[PROV_STEP_ABSENT] = "absent",
 };
 
 static inline const struct prov_async_ops *

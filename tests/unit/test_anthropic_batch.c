@@ -124,11 +124,46 @@ static const char *const chain_canceled[] = {
 	"create_ok", "poll_canceling", "poll_ended", "results_canceled_expired", NULL
 };
 
+/* A results line past the bound of one line is skipped, alone; the results
+ * request is a download. */
+static void
+test_lines_are_bounded_one_by_one(void **state)
+{
+	static const char ok[] = "{\"custom_id\":\"%s\",\"result\":{\"type\":\"errored\","
+		"\"error\":{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"m\"}}}}\n";
+	struct buf b;
+	struct prov_step s;
+	struct prov_config cfg = { .api_key = "k", .base_url = "http://h" };
+	struct prov_http h;
+
+	(void)state;
+	buf_init(&b, 64u * 1024 * 1024);
+	assert_int_equal(buf_printf(&b, ok, "a"), AIGW_OK);
+	assert_int_equal(buf_puts(&b, "{\"custom_id\":\"big\",\"result\":{\"type\":\"x"), AIGW_OK);
+	for (size_t i = 0; i < PROV_ASYNC_LINE_MAX; i += 8)
+		assert_int_equal(buf_puts(&b, "xxxxxxxx"), AIGW_OK);
+	assert_int_equal(buf_puts(&b, "\"}}\n"), AIGW_OK);
+	assert_int_equal(buf_printf(&b, ok, "c"), AIGW_OK);
+	fx_async_parse("{\"step\":\"results\",\"batch_id\":\"b\",\"results_url\":\"http://h/r\"}",
+		       200, b.data, b.len, &s);
+	assert_int_equal(s.kind, PROV_STEP_DONE);
+	assert_int_equal(s.nresults, 2);
+	assert_string_equal(s.ids[0], "a");
+	assert_string_equal(s.ids[1], "c");
+	prov_step_free(&s);
+	buf_free(&b);
+	assert_int_equal(fx_ops()->build(&cfg, "m", "{\"step\":\"results\",\"batch_id\":\"b\","
+					 "\"results_url\":\"http://h/r\"}", NULL, 0, &h), AIGW_OK);
+	assert_true(h.download);
+	prov_http_free(&h);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX_ASYNC_BUILD("create"),
+		FX_ASYNC_BUILD("find"),
 		FX_ASYNC_BUILD("poll"),
 		FX_ASYNC_BUILD("results"),
 		FX_ASYNC_BUILD("results_elsewhere"),
@@ -140,6 +175,9 @@ main(void)
 		cmocka_unit_test(test_requests_are_sync_requests),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
+		cmocka_unit_test(test_lines_are_bounded_one_by_one),
+		FX_ASYNC_PARSE("find_found"),
+		FX_ASYNC_PARSE("find_absent"),
 		FX_ASYNC_PARSE("create_ok"),
 		FX_ASYNC_PARSE("create_no_id"),
 		FX_ASYNC_PARSE("create_400"),
@@ -172,6 +210,7 @@ main(void)
 		FX_ASYNC_CHAIN(chain_ended),
 		FX_ASYNC_CHAIN(chain_canceled),
 		cmocka_unit_test(fx_async_test_bad_states),
+		FX_ASYNC_HOSTILE("find_found"),
 		FX_ASYNC_HOSTILE("create_ok"),
 		FX_ASYNC_HOSTILE("poll_ended"),
 		FX_ASYNC_HOSTILE("results_mixed"),

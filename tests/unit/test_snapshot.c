@@ -93,6 +93,42 @@ test_large_snapshot(void **state)
 	buf_free(&b);
 }
 
+/* A record past the bound of one is skipped, alone; an array cut short
+ * keeps the records before the cut; the download is marked as one. */
+static void
+test_records_are_read_one_by_one(void **state)
+{
+	struct buf b;
+	struct prov_step s;
+	struct prov_config cfg = { .api_key = "k", .base_url = "http://h" };
+	struct prov_http h;
+
+	(void)state;
+	buf_init(&b, 64u * 1024 * 1024);
+	assert_int_equal(buf_puts(&b, "[{\"custom_id\":\"a\",\"answer_text\":\"x ] } , {\\\" y\"},"
+				   "{\"custom_id\":\"big\",\"answer_text\":\""), AIGW_OK);
+	for (size_t i = 0; i < PROV_ASYNC_LINE_MAX; i += 8)
+		assert_int_equal(buf_puts(&b, "xxxxxxxx"), AIGW_OK);
+	assert_int_equal(buf_puts(&b, "\"}, {\"custom_id\":\"c\",\"answer_text\":\"z\"},"
+				   " {\"custom_id\":\"d\",\"answer"), AIGW_OK);
+	fx_async_parse("{\"step\":\"fetch\",\"snapshot_id\":\"s_1\"}", 200, b.data, b.len, &s);
+	assert_int_equal(s.kind, PROV_STEP_DONE);
+	assert_int_equal(s.nresults, 2);
+	assert_string_equal(s.ids[0], "a");
+	assert_string_equal(s.results[0].text, "x ] } , {\" y");
+	assert_string_equal(s.ids[1], "c");
+	prov_step_free(&s);
+	buf_free(&b);
+	assert_int_equal(fx_ops()->build(&cfg, "ds", "{\"step\":\"fetch\",\"snapshot_id\":\"s_1\"}",
+					 NULL, 0, &h), AIGW_OK);
+	assert_true(h.download);
+	prov_http_free(&h);
+	assert_int_equal(fx_ops()->build(&cfg, "ds", "{\"step\":\"poll\",\"snapshot_id\":\"s_1\"}",
+					 NULL, 0, &h), AIGW_OK);
+	assert_false(h.download);
+	prov_http_free(&h);
+}
+
 static const char *const chain_ready[] = {
 	"trigger_ok", "poll_starting", "poll_running", "poll_ready", "fetch_not_ready", "fetch_ok", NULL
 };
@@ -103,12 +139,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_ASYNC_BUILD("trigger"),
 		FX_ASYNC_BUILD("trigger_escaped"),
+		FX_ASYNC_BUILD("find"),
 		FX_ASYNC_BUILD("poll"),
 		FX_ASYNC_BUILD("fetch"),
 		FX_ASYNC_BUILD("cancel"),
 		FX_ASYNC_BUILD("cancel_unsent"),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
+		FX_ASYNC_PARSE("find_found"),
+		FX_ASYNC_PARSE("find_absent"),
 		FX_ASYNC_PARSE("trigger_ok"),
 		FX_ASYNC_PARSE("trigger_no_id"),
 		FX_ASYNC_PARSE("trigger_400"),
@@ -137,8 +176,10 @@ main(void)
 		FX_ASYNC_PARSE("fetch_garbage"),
 		FX_ASYNC_PARSE("fetch_500"),
 		cmocka_unit_test(test_large_snapshot),
+		cmocka_unit_test(test_records_are_read_one_by_one),
 		FX_ASYNC_CHAIN(chain_ready),
 		cmocka_unit_test(fx_async_test_bad_states),
+		FX_ASYNC_HOSTILE("find_found"),
 		FX_ASYNC_HOSTILE("trigger_ok"),
 		FX_ASYNC_HOSTILE("poll_ready"),
 		FX_ASYNC_HOSTILE("poll_failed"),
