@@ -38,6 +38,8 @@
 #include "providers/common.h"
 #include "providers/provider.h"
 
+/* More requests than any batch holds (100,000 at most). */
+#define COUNT_MAX 1000000000LL
 #define NAME "anthropic-batch"
 /* "Create a Message Batch": requests, minItems 1, maxItems 100,000 (and 256
  * MB, past which the API answers 413). */
@@ -288,11 +290,17 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 		const char *id = prov_async_get_id(b, "id");
 		long long created = prov_async_time(prov_common_get_str(b, "created_at")), total = 0;
 
-		for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
-			total += json_object_get_int64(prov_common_get(rc, counts[k], json_type_int));
+		/* Hostile counts must not overflow the sum: a batch whose
+		 * counts no batch could have is not ours. */
+		for (size_t k = 0; k < sizeof counts / sizeof counts[0] && total >= 0; k++) {
+			long long c = json_object_get_int64(prov_common_get(rc, counts[k],
+									    json_type_int));
+
+			total = c >= 0 && c <= COUNT_MAX ? total + c : -1;
+		}
 		if (created >= 0)
 			oldest = created;
-		if (prov_async_id_ok(id) && prov_async_closer(&f, total, created, &gap))
+		if (total >= 0 && prov_async_id_ok(id) && prov_async_closer(&f, total, created, &gap))
 			best = id;
 	}
 	if (best != NULL)

@@ -4,7 +4,7 @@
 fuzz_targets = tests/fuzz/fuzz_request tests/fuzz/fuzz_chat_request \
 	tests/fuzz/fuzz_job_request tests/fuzz/fuzz_template \
 	tests/fuzz/fuzz_jobtype tests/fuzz/fuzz_provider_response \
-	tests/fuzz/fuzz_db_array
+	tests/fuzz/fuzz_db_array tests/fuzz/fuzz_batch_response
 # The source tree, so that the job type targets find jobtypes/ from an
 # out-of-tree build without being told.
 fuzz_cppflags = $(AM_CPPFLAGS) -DAIGW_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
@@ -40,6 +40,10 @@ tests_fuzz_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_db_array_LDFLAGS = $(fuzz_ldflags)
 tests_fuzz_fuzz_db_array_LDADD = $(AIGW_LIBS)
+tests_fuzz_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_fuzz_batch_response_LDFLAGS = $(fuzz_ldflags)
+tests_fuzz_fuzz_batch_response_LDADD = $(AIGW_LIBS)
 
 # Every other build replays each committed corpus once through its target
 # (tests/fuzz/replay.c stands in for libFuzzer's main), as part of "make
@@ -48,7 +52,7 @@ tests_fuzz_fuzz_db_array_LDADD = $(AIGW_LIBS)
 fuzz_replays = tests/fuzz/replay_fuzz_request tests/fuzz/replay_fuzz_chat_request \
 	tests/fuzz/replay_fuzz_job_request tests/fuzz/replay_fuzz_template \
 	tests/fuzz/replay_fuzz_jobtype tests/fuzz/replay_fuzz_provider_response \
-	tests/fuzz/replay_fuzz_db_array
+	tests/fuzz/replay_fuzz_db_array tests/fuzz/replay_fuzz_batch_response
 if !ENABLE_FUZZING
 TESTS += $(fuzz_replays)
 check_PROGRAMS += $(fuzz_replays)
@@ -77,6 +81,9 @@ tests_fuzz_replay_fuzz_provider_response_LDADD = $(AIGW_LIBS)
 tests_fuzz_replay_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/replay.c tests/fuzz/fuzz.h
 tests_fuzz_replay_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_replay_fuzz_db_array_LDADD = $(AIGW_LIBS)
+tests_fuzz_replay_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_batch_response_LDADD = $(AIGW_LIBS)
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.py \
 	tests/fuzz/dict tests/fuzz/corpus

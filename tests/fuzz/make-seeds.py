@@ -17,6 +17,8 @@ CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
 UUID = "123e4567-e89b-12d3-a456-426614174000"
 # The parse-op order of prov_all(): fuzz_provider_response's byte 0.
 PROVIDERS = ["openai", "anthropic", "gemini", "perplexity"]
+# The async providers in prov_all() order: fuzz_batch_response's byte 0.
+ASYNC_PROVIDERS = ["openai-batch", "anthropic-batch", "snapshot"]
 # fuzz_request's parameters, in its param_names order.
 PARAMS = ["REQUEST_METHOD", "REQUEST_URI", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
           "CONTENT_LENGTH", "HTTP_X_REQUEST_ID", "HTTP_IDEMPOTENCY_KEY", "DOCUMENT_URI"]
@@ -169,6 +171,24 @@ def db_array_seeds():
         write("fuzz_db_array", name, b"\0".join(items))
 
 
+def batch_response_seeds():
+    """fuzz_batch_response: provider, state (the index of the fixture's
+    .expect.json in name order), status, then the recorded answer."""
+    for p, name in enumerate(ASYNC_PROVIDERS):
+        d = os.path.join(ROOT, "tests", "fixtures", "providers", name)
+        cases = sorted(f for f in os.listdir(d) if f.endswith(".expect.json"))
+        for k, case in enumerate(cases):
+            body = os.path.join(d, case[:-len(".expect.json")] + ".body")
+            if not os.path.exists(body):
+                continue
+            with open(os.path.join(d, case)) as f:
+                status = json.load(f).get("status", 200)
+            with open(body, "rb") as f:
+                data = f.read()
+            write("fuzz_batch_response", f"{name}-{case[:-len('.expect.json')]}",
+                  bytes([p, k]) + struct.pack(">H", status) + data)
+
+
 def main():
     chat_seeds()
     job_seeds()
@@ -177,6 +197,7 @@ def main():
     provider_seeds()
     request_seeds()
     db_array_seeds()
+    batch_response_seeds()
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ main(void)
 		cmocka_unit_test(test_lines_are_bounded_one_by_one),
 		FX_ASYNC_PARSE("find_found"),
 		FX_ASYNC_PARSE("find_absent"),
+		/* Counts whose sum would wrap round to the batch's size. */
+		FX_ASYNC_PARSE("find_counts_overflow"),
 		FX_ASYNC_PARSE("create_ok"),
 		FX_ASYNC_PARSE("create_no_id"),
 		FX_ASYNC_PARSE("create_400"),
