@@ -2,10 +2,11 @@
  * realtime.h: long-poll and Server-Sent Events over the status of one chat
  * or job (SPEC 2.1, 2.2), woken by the worker's NOTIFY (db/listen.h).
  *
- * A waiting request holds its thread and that thread's own database
- * connection, which LISTENs on the row's channel and sleeps in poll() on
- * the connection's socket: no polling loop, and no shared listener to
- * keep consistent. The cost is a thread per waiter, so struct rt_gate
+ * A waiting request holds its thread and sleeps in poll() on that
+ * thread's eventfd, which the process's one listener (http/hub.h) wakes
+ * when the row's notification arrives (under CGI the request's own
+ * connection LISTENs instead): no polling loop. The cost is a thread per
+ * waiter, so struct rt_gate
  * bounds how many wait at once in one process, and how many of them one
  * owner may hold (AIGW_WAIT_MAX_PER_OWNER), so that one client cannot
  * take every place; past either a request is answered 503 busy at once
