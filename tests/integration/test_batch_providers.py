@@ -131,6 +131,16 @@ def test_a_batch_past_its_deadline_is_cancelled_at_the_provider(stack):
     assert any("/cancel" in (e.get("path") or "") for e in log(stack, "openai-batch"))
 
 
+def test_a_snapshot_past_its_deadline_is_cancelled_at_the_dataset_service(stack):
+    tag = uuid.uuid4().hex[:8]
+    chat_id = submit(stack.url(), {"snapshot": "gd_chatgpt~batch_s=120"},
+                     message=f"deadline {tag}").json()["chatId"]
+    body = wait_final(stack.url(), chat_id, timeout=40)
+    assert body["status"] == "failed", body
+    cancels = [e for e in log(stack, "snapshot") if (e.get("path") or "").endswith("/cancel")]
+    assert [e.get("status") for e in cancels] == [200], cancels
+
+
 def test_a_create_still_out_at_the_deadline_is_looked_up_and_cancelled(stack):
     tag = uuid.uuid4().hex[:8]
     # the provider accepts the batch and never answers: at the deadline

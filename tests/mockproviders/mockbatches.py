@@ -4,7 +4,7 @@ Owns the routes, the state machines and the stored batches and files of:
 
   OpenAI Files + Batch   /openai/v1/files, /openai/v1/batches          (openai-batch)
   Anthropic Batches      /anthropic/v1/messages/batches                (anthropic-batch)
-  snapshot datasets      /snapshot/trigger, progress, snapshot, cancel (snapshot)
+  snapshot datasets      /snapshot/trigger, progress, snapshot, snapshot/{id}/cancel (snapshot)
 
 A batch's state is computed from the time elapsed since its creation whenever a
 request asks, so nothing runs in the background.  The stores live in
@@ -1065,11 +1065,7 @@ def sn_download(r, bid):
     return r.answer(200, out)
 
 
-def sn_cancel(r):
-    bid = r.arg("snapshot_id")
-    if not bid:
-        r.note("cancel")
-        return r.answer(400, sn_err(400, "snapshot_id is required"))
+def sn_cancel(r, bid):
     b = sn_find(r, bid, "cancel")
     if b is None:
         return True
@@ -1097,7 +1093,7 @@ SNAPSHOT_ROUTES = (
     ("GET", re.compile(r"/snapshot/snapshots"), lambda r: sn_list(r)),
     ("GET", re.compile(r"/snapshot/progress/([^/]+)"), sn_progress),
     ("GET", re.compile(r"/snapshot/snapshot/([^/]+)"), sn_download),
-    ("POST", re.compile(r"/snapshot/cancel"), lambda r: sn_cancel(r)),
+    ("POST", re.compile(r"/snapshot/snapshot/([^/]+)/cancel"), sn_cancel),
 )
 
 

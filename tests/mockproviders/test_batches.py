@@ -531,13 +531,11 @@ def test_snapshot_failure_expiry_and_cancel(base):
     rows = sn_download(base, s2).json()
     assert rows[0]["answer_text"] == "[snapshot/gd_abc] p" and "expired" in rows[1]["error"]
     assert sn_progress(base, s3)["status"] == "running"
-    r = requests.post(base + "/snapshot/cancel", params={"snapshot_id": s3}, headers=SN_H,
-                      timeout=5)
+    r = requests.post(base + "/snapshot/snapshot/%s/cancel" % s3, headers=SN_H, timeout=5)
     assert r.status_code == 200
     p = sn_progress(base, s3)
     assert p["status"] == "failed" and "cancel" in p["error"]
-    r = requests.post(base + "/snapshot/cancel", params={"snapshot_id": s3}, headers=SN_H,
-                      timeout=5)
+    r = requests.post(base + "/snapshot/snapshot/%s/cancel" % s3, headers=SN_H, timeout=5)
     assert r.status_code == 400
 
 
@@ -546,7 +544,7 @@ def test_snapshot_auth_bad_requests_and_faults(base):
     assert sn_trigger(base, "gd_abc", one, headers={}).status_code == 401
     for path in ("/snapshot/progress/s_x", "/snapshot/snapshot/s_x"):
         assert requests.get(base + path, timeout=5).status_code == 401
-    r = requests.post(base + "/snapshot/cancel?snapshot_id=s_x", timeout=5)
+    r = requests.post(base + "/snapshot/snapshot/s_x/cancel", timeout=5)
     assert r.status_code == 401 and "error" in r.json()
     for dataset, body in (("", one), ("gd_abc", {"custom_id": "a"}), ("gd_abc", []),
                           ("gd_abc", [{"custom_id": "a"}]), ("gd_abc", [{"prompt": "p"}]),
@@ -559,11 +557,9 @@ def test_snapshot_auth_bad_requests_and_faults(base):
     assert r.status_code == 400
     for method, path in (("GET", "/snapshot/progress/s_nope"),
                          ("GET", "/snapshot/snapshot/s_nope"),
-                         ("POST", "/snapshot/cancel?snapshot_id=s_nope")):
+                         ("POST", "/snapshot/snapshot/s_nope/cancel")):
         r = requests.request(method, base + path, headers=SN_H, timeout=5)
         assert r.status_code == 404 and "error" in r.json(), path
-    r = requests.post(base + "/snapshot/cancel", headers=SN_H, timeout=5)
-    assert r.status_code == 400
     m = "gd_abc~status=429~fail=1~retry_after=3"
     r = sn_trigger(base, m, one)
     assert r.status_code == 429 and r.headers["Retry-After"] == "3"
