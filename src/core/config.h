@@ -104,8 +104,8 @@ const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const
  */
 enum aigw_err config_apply_env_file(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 
-/* The names of every variable in the table, NULL-terminated (for the README
- * check and for "aigw status"). */
+/* The names of every variable in the table, NULL-terminated (for the check
+ * that docs/configuration.md names each, and for "aigw status"). */
 const char *const *config_names(void);
 
 #endif

@@ -157,7 +157,7 @@ struct rt_source {
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see README, API);
+/* GET .../events: a text/event-stream of every change (see docs/api.md, "Long-poll and events");
  * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);
