@@ -1,7 +1,8 @@
 /*
- * aigw.js: a small browser client for aigw's HTTP API (README, "The
- * JavaScript client"). Plain JavaScript, no build step, no dependency:
- * load it with <script src="aigw.js"></script> and use the global `aigw`.
+ * aigw.js: a small browser client for aigw's HTTP API (docs/api.md, "Web
+ * pages and the JavaScript client"). Plain JavaScript, no build step, no
+ * dependency: load it with <script src="aigw.js"></script> and use the
+ * global `aigw`.
  *
  *   aigw.submitChat(message, models, opts)          POST /api/ai/chat
  *   aigw.pollChat(id, {onUpdate, intervalMs, timeoutMs, signal})

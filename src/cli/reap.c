@@ -1,4 +1,4 @@
-/* reap.c: "aigw reap": one run of the reaper (SPEC 4), then a wake-up for
+/* reap.c: "aigw reap": one run of the reaper (docs/architecture.md), then a wake-up for
  * any work left waiting without a worker. */
 #include <stdio.h>
 

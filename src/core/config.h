@@ -25,7 +25,7 @@ enum config_metrics { METRICS_OPEN, METRICS_LOCAL, METRICS_TOKEN, METRICS__MAX }
  * mode), which keeps no session state. */
 enum config_pooler { POOLER_NONE, POOLER_TRANSACTION, POOLER__MAX };
 
-/* The providers with rate limits (SPEC 3), in the order of the table of
+/* The providers with rate limits (AIGW_RPM_*, AIGW_TPM_*), in the order of the table of
  * their API names in config.c. */
 enum config_rate_provider { RATE_OPENAI, RATE_ANTHROPIC, RATE_GEMINI, RATE_PERPLEXITY, RATE__MAX };
 
@@ -104,8 +104,8 @@ const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const
  */
 enum aigw_err config_apply_env_file(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 
-/* The names of every variable in the table, NULL-terminated (for the README
- * check and for "aigw status"). */
+/* The names of every variable in the table, NULL-terminated (for the check
+ * that docs/configuration.md names each, and for "aigw status"). */
 const char *const *config_names(void);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * ratelimit.h: provider rate limits shared by every worker on every host
- * (SPEC 3), kept in the database as a sliding window of reservations:
+ * (docs/architecture.md), kept in the database as a sliding window of reservations:
  * one row per request let through, with its estimated tokens; and the
  * providers' pauses (a 429 with Retry-After), one row per provider.
  *

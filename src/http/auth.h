@@ -1,6 +1,7 @@
 /*
  * auth.h: who asks (AIGW_AUTH), and whether they may start more work
- * (the active-work limits, SPEC 4).
+ * (the active-work limits: docs/architecture.md, Authentication and
+ * limits).
  *
  * none: one anonymous caller (user "" and org ""); no limits apply.
  * keys: "Authorization: Bearer <key>", checked against the stored SHA-256

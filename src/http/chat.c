@@ -1,4 +1,4 @@
-/* chat.c: POST /api/ai/chat, GET /api/ai/chat/status and /events (SPEC 2.1). */
+/* chat.c: POST /api/ai/chat, GET /api/ai/chat/status and /events (docs/api.md). */
 #include <stdio.h>
 #include <string.h>
 

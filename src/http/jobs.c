@@ -1,4 +1,4 @@
-/* jobs.c: POST /api/jobs, a job's views and events, cancel and the list (SPEC 2.2). */
+/* jobs.c: POST /api/jobs, a job's views and events, cancel and the list (docs/api.md, Jobs). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * jobs.h: the jobs resource (SPEC 2.2): validating a submit and its
+ * jobs.h: the jobs resource (docs/api.md, Jobs): validating a submit and its
  * Idempotency-Key, and the handlers (declared in routes.h) that store a
  * job, show it, cancel it and list them.
  *

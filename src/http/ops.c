@@ -1,4 +1,4 @@
-/* ops.c: GET /api/health (SPEC 2.3). */
+/* ops.c: GET /api/health (docs/api.md, Health). */
 #include <stdio.h>
 
 #include "db/chats.h"

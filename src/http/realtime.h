@@ -1,6 +1,7 @@
 /*
  * realtime.h: long-poll and Server-Sent Events over the status of one chat
- * or job (SPEC 2.1, 2.2), woken by the worker's NOTIFY (db/listen.h).
+ * or job (docs/api.md, Long-poll and events), woken by the worker's
+ * NOTIFY (db/listen.h).
  *
  * A waiting request holds its thread and sleeps in poll() on that
  * thread's eventfd, which the process's one listener (http/hub.h) wakes
@@ -38,9 +39,9 @@
 #include "http/http.h"
 #include "http/server.h"
 
-#define RT_WAIT_MAX_S 30          /* wait=N is clamped to this (SPEC 2.1) */
+#define RT_WAIT_MAX_S 30          /* wait=N is clamped to this (docs/api.md) */
 #define RT_RETRY_MS 1000          /* the reconnect delay an event stream suggests */
-#define RT_EVENT_STATE "progress" /* every state sent, the final one too (SPEC 2.2) */
+#define RT_EVENT_STATE "progress" /* every state sent, the final one too (docs/api.md) */
 #define RT_EVENT_END "end"        /* after the final state, just before closing */
 
 /* Who waits, for the per-owner bound: "user:<user>\x1f<org>" or
@@ -157,7 +158,7 @@ struct rt_source {
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see README, API);
+/* GET .../events: a text/event-stream of every change (see docs/api.md, "Long-poll and events");
  * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);

@@ -1,5 +1,6 @@
 /*
- * mock.c: the built-in offline provider of SPEC §3 ("mock"), which answers
+ * mock.c: the built-in offline provider "mock" (docs/api.md, Submit a
+ * chat; AIGW_MOCK in docs/configuration.md), which answers
  * deterministically without a network: plain text, or one JSON object when
  * the call asks for JSON (prov_call.json_output), as a real provider's JSON
  * mode would.

@@ -1,6 +1,6 @@
 /*
  * pricing.c: the cost of a call from each provider's published per-token
- * list prices (SPEC §2.1, "costUsd").
+ * list prices (docs/api.md, Poll: "costUsd").
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* provider.c: the provider table, error classes and the helpers the adapters share (SPEC §3). */
+/* provider.c: the provider table, error classes and the helpers the adapters share. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * snapshot.c: a scraping-style dataset service (SPEC §3, "snapshot"; the
+ * snapshot.c: a scraping-style dataset service ("snapshot", docs/architecture.md; the
  * shape of the Bright Data Web Scraper API, "Trigger a collection",
  * "Monitor progress", "Download snapshot" and "Cancel snapshot"): a
  * collection is triggered on a dataset (the model) with one input a call,

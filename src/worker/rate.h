@@ -1,5 +1,6 @@
 /*
- * rate.h: the worker's side of the providers' shared rate limits (SPEC 3;
+ * rate.h: the worker's side of the providers' shared rate limits
+ * (docs/architecture.md, Reliability;
  * the window itself is db/ratelimit.h): what one call is counted as
  * against a tokens-per-minute limit, and when a provider that answered
  * 429 with Retry-After is paused for every worker.

@@ -1,4 +1,4 @@
-"""Async batch providers (SPEC 3): calls queued together go out as one batch,
+"""Async batch providers (docs/architecture.md): calls queued together go out as one batch,
 results land in the right chats and job steps, a killed worker's batch is
 resumed without a second submission, and line errors, expiry and deadlines
 fail only what they must, with a clear error."""

@@ -561,7 +561,7 @@ def listing(path, pattern=None):
     return sorted(f for f in os.listdir(path) if pattern is None or re.search(pattern, f))
 
 
-def test_make_install_puts_everything_where_the_readme_says(tmp_path):
+def test_make_install_puts_everything_where_the_docs_say(tmp_path):
     dest = tmp_path / "dest"
     r = subprocess.run(["make", "-C", stk.BUILDDIR, "install", f"DESTDIR={dest}"],
                        capture_output=True, text=True, env=make_env(), timeout=600)
@@ -579,7 +579,8 @@ def test_make_install_puts_everything_where_the_readme_says(tmp_path):
     assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
                                                                         r"\.json$")
     assert listing(inst("pkgdatadir", "prometheus")) == ["aigw-alerts.yml"]
-    assert listing(inst("docdir")) == ["README.md"]
+    assert listing(inst("docdir")) == ["README.md", "docs"]
+    assert listing(inst("docdir", "docs")) == listing(f"{src}/docs", r"\.(md|png)$")
     unitdir = inst("prefix", "lib", "systemd", "system")
     assert listing(unitdir) == [
         "aigw-fcgi.service", "aigw-fcgi.socket", "aigw-reap.service", "aigw-reap.timer",

@@ -1,4 +1,4 @@
-"""The jobs API through nginx (SPEC 2.2, all but /events): submit with and
+"""The jobs API through nginx (docs/api.md, all but /events): submit with and
 without Idempotency-Key, the job's views, cancel, the list, and every error
 with its field, storing nothing.
 

@@ -1,4 +1,4 @@
-"""Active-work limits (SPEC 4): per user 3, per organisation 5, per decision
+"""Active-work limits (docs/architecture.md): per user 3, per organisation 5, per decision
 2, checked atomically at submit; and nginx's per-address submit limit."""
 
 import concurrent.futures

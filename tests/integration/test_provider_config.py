@@ -1,4 +1,4 @@
-"""A provider without its key (SPEC 3, AIGW_MOCK): with AIGW_MOCK off (the
+"""A provider without its key (AIGW_MOCK): with AIGW_MOCK off (the
 default) its calls fail at once with what to set, a chat naming only such
 providers is refused, and nothing is answered by the mock unless the mock
 is named; with AIGW_MOCK on the mock stands in, and every worker says so.

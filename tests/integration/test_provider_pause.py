@@ -1,5 +1,5 @@
 """A provider's 429 with Retry-After pauses that provider for every worker
-on every host until then (SPEC 3): two workers (the worker service mode),
+on every host until then (docs/architecture.md): two workers (the worker service mode),
 one call answered 429 Retry-After: 2; every call to that provider started
 after it, in either worker, reaches the provider no earlier than the pause
 end (as the mock providers log request times), waiting is no attempt, and

@@ -1,4 +1,4 @@
-"""Provider rate limits shared by every worker (SPEC 3): no more than RPM
+"""Provider rate limits shared by every worker (docs/architecture.md): no more than RPM
 requests to a provider in any 60 s window, as the mock providers saw them,
 over two workers; an unlimited provider is not slowed; tokens per minute;
 retries count; the offline mock is never limited; a worker that cannot ask

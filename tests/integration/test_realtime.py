@@ -1,4 +1,4 @@
-"""Long-poll and Server-Sent Events through nginx (SPEC 2.1, 2.2): answers
+"""Long-poll and Server-Sent Events through nginx (docs/api.md): answers
 that come when the row changes, not at a timeout; streams that carry every
 change in order, resume from Last-Event-ID and end after the final state;
 owners; the bound on how many requests wait at once; plain CGI; a client

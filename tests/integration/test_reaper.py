@@ -1,4 +1,4 @@
-"""aigw reap (SPEC 4): rows aged by SQL are failed, put back in the queue or
+"""aigw reap (docs/architecture.md): rows aged by SQL are failed, put back in the queue or
 deleted exactly as the rules say; fresh rows are left alone."""
 
 import json

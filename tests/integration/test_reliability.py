@@ -2,7 +2,7 @@
 restarted under load, a burst of submits, and a graceful stop. Each test
 checks that every chat ends and that no stored result was asked for twice.
 
-The figures the README's reliability section quotes are printed here
+The figures docs/architecture.md quotes under Reliability are printed here
 (run with -s to see them)."""
 
 import collections

@@ -1,4 +1,4 @@
-"""The asynchronous batch APIs of the mock providers (SPEC section 3).
+"""The asynchronous batch APIs of the mock providers.
 
 Owns the routes, the state machines and the stored batches and files of:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Local mock of the AI provider APIs used by aigw (SPEC section 3).
+"""Local mock of the AI provider APIs used by aigw.
 
 Standard library only.  Speaks the documented wire format of:
 

@@ -212,7 +212,7 @@ test_env_file_malformed(void **state)
 }
 
 static void
-test_every_variable_is_in_the_readme(void **state)
+test_every_variable_is_documented(void **state)
 {
 	const char *srcdir = getenv("AIGW_SRCDIR");
 	char path[1024];
@@ -223,7 +223,7 @@ test_every_variable_is_in_the_readme(void **state)
 	(void)state;
 	if (srcdir == NULL)
 		skip();
-	snprintf(path, sizeof path, "%s/README.md", srcdir);
+	snprintf(path, sizeof path, "%s/docs/configuration.md", srcdir);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
@@ -239,7 +239,7 @@ test_every_variable_is_in_the_readme(void **state)
 
 		snprintf(needle, sizeof needle, "`%s`", *name);
 		if (strstr(text, needle) == NULL)
-			fail_msg("%s is not documented in README.md", *name);
+			fail_msg("%s is not documented in docs/configuration.md", *name);
 	}
 	free(text);
 }
@@ -254,7 +254,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limits_by_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
-		cmocka_unit_test(test_every_variable_is_in_the_readme),
+		cmocka_unit_test(test_every_variable_is_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

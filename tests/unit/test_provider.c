@@ -117,7 +117,7 @@ test_classify_every_status(void **state)
 			fail_msg("status %ld: %s, want %s", s, prov_errclass_name(prov_classify_status(s)),
 				 prov_errclass_name(want));
 	}
-	/* the ones SPEC §3 names */
+	/* the ones docs/architecture.md (Reliability) names */
 	assert_int_equal(prov_classify_status(429), PROV_ERR_RATE_LIMIT);
 	assert_int_equal(prov_classify_status(500), PROV_ERR_SERVER);
 	assert_int_equal(prov_classify_status(502), PROV_ERR_SERVER);
