@@ -134,28 +134,8 @@ out:
 static enum aigw_err
 build_find(const struct prov_config *cfg, json_object *st, struct prov_http *out)
 {
-	struct prov_async_find f;
-	struct buf path;
-	char *esc = NULL;
-	enum aigw_err err;
-
-	if ((err = prov_async_find_read(st, &f)) != AIGW_OK)
-		return err;
-	buf_init(&path, 4096);
-	err = AIGW_ENOMEM;
-	if (f.after != NULL && (esc = prov_common_escape(f.after)) == NULL)
-		goto out;
-	if ((err = buf_printf(&path, "/v1/messages/batches?limit=" PROV_ASYNC_FIND_PAGE "%s%s",
-			      esc ? "&after_id=" : "", esc ? esc : "")) != AIGW_OK)
-		goto out;
-	out->method = "GET";
-	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
-	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK)
-		goto out;
-out:
-	buf_free(&path);
-	free(esc);
-	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+	return prov_async_build_find(cfg, st, "/v1/messages/batches", "after_id",
+				     prov_anthropic_headers, out);
 }
 
 /* url is base itself followed by a path: same scheme, host and port, so the

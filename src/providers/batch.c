@@ -482,6 +482,37 @@ prov_async_find_read(json_object *st, struct prov_async_find *f)
 }
 
 enum aigw_err
+prov_async_build_find(const struct prov_config *cfg, json_object *st, const char *path,
+		      const char *cursor,
+		      enum aigw_err (*headers)(struct prov_http *h, const char *api_key),
+		      struct prov_http *out)
+{
+	struct prov_async_find f;
+	struct buf url;
+	char *esc = NULL;
+	enum aigw_err err;
+
+	if ((err = prov_async_find_read(st, &f)) != AIGW_OK)
+		return err;
+	buf_init(&url, 4096);
+	err = AIGW_ENOMEM;
+	if (f.after != NULL && (esc = prov_common_escape(f.after)) == NULL)
+		goto out;
+	if ((err = buf_printf(&url, "%s?limit=" PROV_ASYNC_FIND_PAGE "%s%s%s%s", path,
+			      esc ? "&" : "", esc ? cursor : "", esc ? "=" : "",
+			      esc ? esc : "")) != AIGW_OK)
+		goto out;
+	out->method = "GET";
+	if ((err = prov_common_url(out, cfg->base_url, url.data)) != AIGW_OK)
+		goto out;
+	err = headers(out, cfg->api_key);
+out:
+	buf_free(&url);
+	free(esc);
+	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
+enum aigw_err
 prov_async_find_more(struct prov_step *s, const struct prov_async_find *f, const char *after)
 {
 	char count[24], since[24];

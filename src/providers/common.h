@@ -161,6 +161,15 @@ struct prov_async_find {
 /* Reads st (borrowed) when its step is "find". AIGW_EINVAL when a field is
  * missing or malformed. */
 enum aigw_err prov_async_find_read(json_object *st, struct prov_async_find *f) AIGW_MUSTCHECK;
+/* The lookup's list request: GET {base}{path}?limit=PROV_ASYNC_FIND_PAGE,
+ * with &{cursor}=<the state's cursor> past the first page, and the
+ * provider's headers. AIGW_EINVAL for a state that is no lookup or a URL
+ * too long, AIGW_ENOMEM; on error *out is left for the caller to free. */
+enum aigw_err prov_async_build_find(const struct prov_config *cfg, json_object *st,
+				    const char *path, const char *cursor,
+				    enum aigw_err (*headers)(struct prov_http *h,
+							     const char *api_key),
+				    struct prov_http *out) AIGW_MUSTCHECK;
 /* NEXT to the same lookup from the page after cursor `after`. AIGW_ENOMEM. */
 enum aigw_err prov_async_find_more(struct prov_step *s, const struct prov_async_find *f,
 				   const char *after) AIGW_MUSTCHECK;

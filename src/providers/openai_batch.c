@@ -206,32 +206,17 @@ config_ok(const struct prov_config *cfg)
 	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
 }
 
+static enum aigw_err
+bearer(struct prov_http *h, const char *api_key)
+{
+	return prov_common_header(h, "Authorization", "Bearer ", api_key);
+}
+
 /* GET {base}/batches?limit=100[&after=cursor]: the newest batches first. */
 static enum aigw_err
 build_find(const struct prov_config *cfg, json_object *st, struct prov_http *out)
 {
-	struct prov_async_find f;
-	struct buf path;
-	char *esc = NULL;
-	enum aigw_err err;
-
-	if ((err = prov_async_find_read(st, &f)) != AIGW_OK)
-		return err;
-	buf_init(&path, 4096);
-	err = AIGW_ENOMEM;
-	if (f.after != NULL && (esc = prov_common_escape(f.after)) == NULL)
-		goto out;
-	if ((err = buf_printf(&path, "/batches?limit=" PROV_ASYNC_FIND_PAGE "%s%s",
-			      esc ? "&after=" : "", esc ? esc : "")) != AIGW_OK)
-		goto out;
-	out->method = "GET";
-	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK)
-		goto out;
-out:
-	buf_free(&path);
-	free(esc);
-	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+	return prov_async_build_find(cfg, st, "/batches", "after", bearer, out);
 }
 
 static enum aigw_err
