@@ -47,6 +47,9 @@ static const struct var vars[] = {
 	L("AIGW_WORKER_IDLE_S", 0, 86400, "30", worker_idle_s),
 	L("AIGW_WORKER_CHATS_MAX", 1, 100000, "1000", worker_chats_max),
 	L("AIGW_PROVIDER_CONNECTIONS", 1, 100000, "4096", provider_connections),
+	/* 128: an ordinary burst goes out at once; a larger one doubles a
+	 * round (worker/hostwin.h). */
+	L("AIGW_PROVIDER_WINDOW_START", 1, 100000, "128", provider_window_start),
 	S("AIGW_WORKER_BIN", AIGW_BINDIR "/aigw-worker", worker_bin),
 	L("AIGW_CHAT_TTL_S", 60, 30L * 86400, "3600", chat_ttl_s),
 	L("AIGW_MAX_ATTEMPTS", 1, 20, "3", max_attempts),

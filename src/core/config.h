@@ -47,6 +47,7 @@ struct aigw_config {
 	long worker_idle_s;
 	long worker_chats_max;      /* chats one worker holds at once */
 	long provider_connections;  /* a worker's connections to one provider host */
+	long provider_window_start; /* calls to a host at once before it answered any */
 	char *worker_bin;
 	long chat_ttl_s;
 	long max_attempts;

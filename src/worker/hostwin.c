@@ -2,10 +2,12 @@
 #include "worker/hostwin.h"
 
 void
-hostwin_init(struct hostwin *w, long max)
+hostwin_init(struct hostwin *w, long max, long start)
 {
 	w->max = max > 0 ? max : 1;
-	w->window = w->max < HOSTWIN_START ? (double)w->max : HOSTWIN_START;
+	if (start < 1)
+		start = 1;
+	w->window = (double)(w->max < start ? w->max : start);
 	w->slow_start = true;
 	w->cut_ms = 0;
 }

@@ -2,14 +2,15 @@
  * hostwin.h: how many calls one worker sends one provider host at once.
  *
  * A congestion window moved by how calls end, as TCP moves its own: it
- * starts at HOSTWIN_START and grows by one a call that ends well (doubling
- * every round of calls, "slow start") until the host first shows overload
- * (a timeout, a 429, 503 or 529, a broken connection); then it becomes half
- * the calls in flight, and grows again by one a round (additive increase,
- * multiplicative decrease). The start is a trade: a burst larger than it
- * takes a round more for each doubling, and calls sent past what a host
- * can serve are served late and sent again; 128 covers an ordinary burst
- * (a hundred chats of a few providers) at once.
+ * starts at AIGW_PROVIDER_WINDOW_START (128) and grows by one a call that
+ * ends well (doubling every round of calls, "slow start") until the host
+ * first shows overload (a timeout, a 429, 503 or 529, a broken
+ * connection); then it becomes half the calls in flight, and grows again
+ * by one a round (additive increase, multiplicative decrease). The start
+ * is a trade: a burst larger than it takes a round more for each doubling,
+ * and calls sent past what a host can serve are served late and sent
+ * again; 128 covers an ordinary burst (a hundred chats of a few providers)
+ * at once.
  * Calls past the window wait in the worker, not at the host: they are not
  * attempts and their time does not count against the attempt timeout.
  *
@@ -24,9 +25,6 @@
 
 #include "providers/provider.h"
 
-/* The window a host starts with (or max, when that is smaller). */
-#define HOSTWIN_START 128
-
 enum hostwin_signal {
 	HOSTWIN_OK,        /* an answer the host served without strain (errors included) */
 	HOSTWIN_OVERLOAD,  /* the host is overloaded or too slow: send fewer at once */
@@ -39,7 +37,8 @@ struct hostwin {
 	int64_t cut_ms;     /* when the window was last cut; 0 never */
 };
 
-void hostwin_init(struct hostwin *w, long max);
+/* A host's window before any call ended: start calls (at most max). */
+void hostwin_init(struct hostwin *w, long max, long start);
 
 /* The calls that may be in flight now: at least 1, at most max. */
 long hostwin_limit(const struct hostwin *w);

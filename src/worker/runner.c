@@ -1215,7 +1215,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 	r.db = db_open(cfg, DB_USE_WORK);
 	r.listen_db = db_open(cfg, DB_USE_LISTEN);
 	raise_fd_limit(&r);
-	r.xe = xfer_engine_new(cfg->provider_connections);
+	r.xe = xfer_engine_new(cfg->provider_connections, cfg->provider_window_start);
 	if (r.db == NULL || r.listen_db == NULL || r.xe == NULL) {
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;

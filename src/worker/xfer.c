@@ -59,6 +59,7 @@ struct xfer {
 struct xfer_engine {
 	CURLM *multi;
 	long host_connections;
+	long window_start;           /* a new host's window */
 	int in_flight;               /* active and waiting */
 	int waiting;
 	long long download_max;
@@ -140,7 +141,7 @@ host_find(struct xfer_engine *xe, const char *url)
 	xe->hosts = grown;
 	memset(&grown[xe->nhosts], 0, sizeof *grown);
 	memcpy(grown[xe->nhosts].origin, origin, sizeof origin);
-	hostwin_init(&grown[xe->nhosts].win, xe->host_connections);
+	hostwin_init(&grown[xe->nhosts].win, xe->host_connections, xe->window_start);
 	return (long)xe->nhosts++;
 }
 
@@ -187,7 +188,7 @@ host_pump(struct xfer_engine *xe, size_t host, int64_t now)
 }
 
 struct xfer_engine *
-xfer_engine_new(long host_connections)
+xfer_engine_new(long host_connections, long window_start)
 {
 	struct xfer_engine *xe;
 
@@ -206,6 +207,7 @@ xfer_engine_new(long host_connections)
 	 * reused. */
 	curl_multi_setopt(xe->multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections);
 	xe->host_connections = host_connections;
+	xe->window_start = window_start;
 	xe->download_max = XFER_DOWNLOAD_MAX;
 	return xe;
 }

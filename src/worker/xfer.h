@@ -39,11 +39,11 @@ struct xfer_result {
 
 typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
 
-/* At most host_connections transfers to one host at once, fewer while the
- * host shows overload (worker/hostwin.h); more wait in the engine, their
- * timeout not yet running. NULL on failure (curl could not be
+/* At most host_connections transfers to one host at once, window_start
+ * before it answered any, fewer while it shows overload (worker/hostwin.h);
+ * more wait in the engine, their timeout not yet running. NULL on failure (curl could not be
  * initialised). */
-struct xfer_engine *xfer_engine_new(long host_connections);
+struct xfer_engine *xfer_engine_new(long host_connections, long window_start);
 /* The bound on a download's size in bytes (XFER_DOWNLOAD_MAX until set). */
 void xfer_engine_set_download_max(struct xfer_engine *xe, long long max_bytes);
 /* Abandons every transfer in flight without callbacks. */

@@ -76,9 +76,9 @@ def test_an_overloaded_host_gets_fewer_calls_at_once_not_repeated_ones():
     print(f"\noverloaded host: {chats} chats in {seconds:.1f} s; {repeated} calls repeated"
           f" ({100 * repeated / chats:.1f}%)")
     assert counts == [f"completed:1:{chats}"], counts
-    # Timeouts while the windows find the host's pace cost some calls;
-    # sending every waiting call at once costs most of them.
-    assert repeated < chats // 4, repeated
+    # Timeouts while the windows find the host's pace cost some calls
+    # (8-14% here); sending every waiting call at once cost 150%.
+    assert repeated < chats // 3, repeated
     assert (lost, taken) == (0, 0)
 
 

@@ -8,21 +8,27 @@
 
 #include "worker/hostwin.h"
 
+/* AIGW_PROVIDER_WINDOW_START's default. */
+#define HOSTWIN_START 128
+
 static void
 test_starts_small_and_never_past_max(void **state)
 {
 	struct hostwin w;
 
 	(void)state;
-	hostwin_init(&w, 4096);
+	hostwin_init(&w, 4096, HOSTWIN_START);
 	assert_int_equal(hostwin_limit(&w), HOSTWIN_START);
-	hostwin_init(&w, 5);
+	hostwin_init(&w, 5, HOSTWIN_START);
 	assert_int_equal(hostwin_limit(&w), 5);
 	for (int i = 0; i < 100; i++)
 		hostwin_update(&w, HOSTWIN_OK, 1, i, i + 1);
 	assert_int_equal(hostwin_limit(&w), 5);
-	hostwin_init(&w, 0);
+	hostwin_init(&w, 0, HOSTWIN_START);
 	assert_int_equal(hostwin_limit(&w), 1);
+	/* A larger start, as AIGW_PROVIDER_WINDOW_START may set. */
+	hostwin_init(&w, 4096, 3000);
+	assert_int_equal(hostwin_limit(&w), 3000);
 }
 
 static void
@@ -32,7 +38,7 @@ test_slow_start_doubles_each_round(void **state)
 	int64_t now = 1000;
 
 	(void)state;
-	hostwin_init(&w, 4096);
+	hostwin_init(&w, 4096, HOSTWIN_START);
 	/* A round: as many calls end well as the window allowed. */
 	for (int round = 0; round < 3; round++) {
 		long n = hostwin_limit(&w);
@@ -50,7 +56,7 @@ test_overload_halves_once_a_round(void **state)
 	struct hostwin w;
 
 	(void)state;
-	hostwin_init(&w, 4096);
+	hostwin_init(&w, 4096, HOSTWIN_START);
 	/* Every call of a round times out: one cut, not one per call. */
 	for (int i = 0; i < HOSTWIN_START; i++)
 		assert_int_equal(hostwin_update(&w, HOSTWIN_OVERLOAD, HOSTWIN_START - i, 1000,
@@ -73,7 +79,7 @@ test_a_cut_halves_what_was_in_flight(void **state)
 	(void)state;
 	/* A window far above the calls there are: halving it alone would
 	 * change nothing. */
-	hostwin_init(&w, 4096);
+	hostwin_init(&w, 4096, HOSTWIN_START);
 	hostwin_update(&w, HOSTWIN_OVERLOAD, 40, 0, 10);
 	assert_int_equal(hostwin_limit(&w), 20);
 }
@@ -84,7 +90,7 @@ test_after_a_cut_grows_by_one_a_round(void **state)
 	struct hostwin w;
 
 	(void)state;
-	hostwin_init(&w, 4096);
+	hostwin_init(&w, 4096, HOSTWIN_START);
 	hostwin_update(&w, HOSTWIN_OVERLOAD, 32, 0, 10);
 	assert_int_equal(hostwin_limit(&w), 16);
 	for (int i = 0; i < 16; i++)
