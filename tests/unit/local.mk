@@ -7,7 +7,7 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_ht
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
-	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener
+	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener tests/unit/test_status
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
@@ -55,6 +55,9 @@ tests_unit_test_rate_LDADD = $(unit_ldadd)
 tests_unit_test_hostwin_SOURCES = tests/unit/test_hostwin.c
 tests_unit_test_hostwin_CFLAGS = $(unit_cflags)
 tests_unit_test_hostwin_LDADD = $(unit_ldadd)
+tests_unit_test_status_SOURCES = tests/unit/test_status.c
+tests_unit_test_status_CFLAGS = $(unit_cflags)
+tests_unit_test_status_LDADD = $(unit_ldadd)
 tests_unit_test_pace_SOURCES = tests/unit/test_pace.c
 tests_unit_test_pace_CFLAGS = $(unit_cflags)
 tests_unit_test_pace_LDADD = $(unit_ldadd)
