@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "core/config.h"
 #include "providers/common.h"
 #include "providers/provider.h"
 
@@ -216,6 +217,32 @@ test_route_decision(void **state)
 		assert_null(prov_none_reachable(none, 2, true));
 		assert_null(prov_none_reachable(some, 2, false));
 		assert_null(prov_none_reachable(none, 0, false));
+	}
+	/* From a loaded config: its key, not the environment's, and its
+	 * AIGW_MOCK. */
+	{
+		static char key[] = "AIza-config", none_key[] = "";
+		struct aigw_config cfg;
+		const char *none[] = { "gemini-x", "perplexity" };
+		const char *some[] = { "gemini", "perplexity" };
+
+		memset(&cfg, 0, sizeof cfg);
+		for (int i = 0; i < ACCOUNT__MAX; i++)
+			cfg.provider[i].key = none_key;
+		cfg.provider[ACCOUNT_GEMINI].key = key;
+		setenv("PERPLEXITY_API_KEY", "pplx-env", 1);
+		assert_int_equal(prov_state_in(prov_find("gemini"), &cfg), PROV_CONFIGURED);
+		assert_int_equal(prov_state_in(prov_find("perplexity"), &cfg), PROV_MISSING);
+		assert_int_equal(prov_state_in(prov_find("openai-batch"), &cfg), PROV_MISSING);
+		assert_int_equal(prov_state_in(prov_find("mock"), &cfg), PROV_CONFIGURED);
+		assert_null(prov_none_reachable_in(&cfg, some, 2));
+		assert_null(prov_none_reachable_in(&cfg, none, 2)); /* an unknown name */
+		none[0] = "openai";
+		assert_ptr_equal(prov_none_reachable_in(&cfg, none, 2), prov_find("openai"));
+		cfg.mock = true;
+		assert_int_equal(prov_state_in(prov_find("perplexity"), &cfg), PROV_MOCK);
+		assert_null(prov_none_reachable_in(&cfg, none, 2));
+		unsetenv("PERPLEXITY_API_KEY");
 	}
 	prov_not_configured_text(prov_find("openai"), text, sizeof text);
 	assert_string_equal(text, "openai is not configured: set OPENAI_API_KEY");
