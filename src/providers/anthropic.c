@@ -104,39 +104,30 @@ out:
 	return body;
 }
 
+static const struct prov_fixed_header fixed[] = {
+	{ "anthropic-version", API_VERSION },
+	{ NULL, NULL },
+};
+
+static const struct prov_scheme scheme = {
+	.path = "/v1/messages",
+	.auth_name = "x-api-key",
+	.fixed = fixed,
+	.content_type = "application/json",
+	.body = prov_anthropic_body,
+};
+
 enum aigw_err
 prov_anthropic_headers(struct prov_http *h, const char *api_key)
 {
-	enum aigw_err err;
-
-	if ((err = prov_common_header(h, "x-api-key", NULL, api_key)) == AIGW_OK)
-		err = prov_common_header(h, "anthropic-version", NULL, API_VERSION);
-	return err;
+	return prov_scheme_headers(&scheme, h, api_key);
 }
 
 enum aigw_err
 prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call,
 		     struct prov_http *out)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = prov_anthropic_body(call)) == NULL)
-		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, "/v1/messages")) != AIGW_OK ||
-	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(body);
-	return err;
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 /* Sources found but not cited: the web_search_tool_result blocks. Their

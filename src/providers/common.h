@@ -215,6 +215,43 @@ enum aigw_err prov_async_array(const char *name, const char *body, size_t len,
 
 /* ---- building requests ---- */
 
+/* A header every request of a provider carries, whatever the call. */
+struct prov_fixed_header {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * How a sync provider's request goes out: a POST of the call's body to
+ * {base}{path}, the key in one header ("Authorization: Bearer <key>",
+ * "x-api-key: <key>"), the provider's fixed headers, then Content-Type. The
+ * adapters differ only in these fields; prov_scheme_build does the rest.
+ */
+struct prov_scheme {
+	const char *path;          /* "/chat/completions"; NULL: path_of */
+	/* The call's own path (one that names the model), malloc'd into *path:
+	 * AIGW_EINVAL for a call it cannot name, AIGW_ENOMEM. */
+	enum aigw_err (*path_of)(const struct prov_call *call, char **path);
+	const char *auth_name;     /* the header that carries the key */
+	const char *auth_prefix;   /* before the key ("Bearer "), or NULL */
+	const struct prov_fixed_header *fixed; /* ends with a NULL name; NULL: none */
+	const char *content_type;
+	/* The body of a checked call; NULL on ENOMEM. */
+	json_object *(*body)(const struct prov_call *call);
+};
+
+/* The key's header and the fixed headers, appended to h; fails as
+ * prov_common_header. */
+enum aigw_err prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h,
+				  const char *api_key) AIGW_MUSTCHECK;
+/* A call's request as s says. Fails as a prov_desc build op does: AIGW_EINVAL
+ * for a call or config prov_common_check refuses, a path that cannot be
+ * made or a URL or header with a control character; AIGW_ENOMEM. On error
+ * *out is left zeroed. */
+enum aigw_err prov_scheme_build(const struct prov_scheme *s, const struct prov_config *cfg,
+				const struct prov_call *call,
+				struct prov_http *out) AIGW_MUSTCHECK;
+
 /* AIGW_EINVAL unless the config has a key and base URL and the call has a
  * model, a message and max_tokens > 0. Cannot fail otherwise. */
 enum aigw_err prov_common_check(const struct prov_config *cfg,

@@ -120,29 +120,19 @@ out:
 	return body;
 }
 
+static const struct prov_scheme scheme = {
+	.path = "/chat/completions",
+	.auth_name = "Authorization",
+	.auth_prefix = "Bearer ",
+	.content_type = "application/json",
+	.body = prov_openai_body,
+};
+
 enum aigw_err
 prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 		  struct prov_http *out)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = prov_openai_body(call)) == NULL)
-		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(body);
-	return err;
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 /* message.annotations[]: {"type":"url_citation","url_citation":{"url","title",..}}. */
