@@ -251,19 +251,15 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 {
 	static const char *const counts[] = { "processing", "succeeded", "errored", "canceled",
 					      "expired" };
-	json_object *data = prov_common_get(root, "data", json_type_array);
-	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
 	struct prov_async_find f;
+	enum aigw_err err;
+	json_object *data = prov_async_find_list(NAME, st, root, &f, out, &err);
 	size_t n = data != NULL ? json_object_array_length(data) : 0;
 	long long oldest = -1, gap = -1;
-	const char *best = NULL, *last = prov_async_get_id(root, "last_id");
+	const char *best = NULL;
 
-	if (prov_async_find_read(st, &f) != AIGW_OK)
-		return prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
-				       NAME);
 	if (data == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: a list without data", NAME);
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		json_object *b = json_object_array_get_idx(data, i);
 		json_object *rc = prov_common_get(b, "request_counts", json_type_object);
@@ -285,11 +281,7 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 	}
 	if (best != NULL)
 		return prov_async_found(out, "batch_id", best);
-	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
-	    oldest >= f.since_s - PROV_ASYNC_FIND_SKEW_S)
-		return prov_async_find_more(out, &f, last);
-	out->kind = PROV_STEP_ABSENT;
-	return AIGW_OK;
+	return prov_async_find_end(out, &f, root, prov_async_get_id(root, "last_id"), oldest);
 }
 
 /* An absolute http(s) URL with nothing in it a request line could not hold. */

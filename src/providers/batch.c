@@ -512,6 +512,39 @@ out:
 	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
 }
 
+json_object *
+prov_async_find_list(const char *name, json_object *st, json_object *root,
+		     struct prov_async_find *f, struct prov_step *out, enum aigw_err *err)
+{
+	json_object *data = prov_common_get(root, "data", json_type_array);
+
+	*err = AIGW_OK;
+	if (prov_async_find_read(st, f) != AIGW_OK) {
+		*err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				       name);
+		return NULL;
+	}
+	if (data == NULL)
+		*err = prov_async_fail(out, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: a list without data", name);
+	return data;
+}
+
+enum aigw_err
+prov_async_find_end(struct prov_step *out, const struct prov_async_find *f, json_object *root,
+		    const char *last, long long oldest_s)
+{
+	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
+
+	/* A list runs newest first: past the first create (less the skew),
+	 * every further page is older still. */
+	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
+	    oldest_s >= f->since_s - PROV_ASYNC_FIND_SKEW_S)
+		return prov_async_find_more(out, f, last);
+	out->kind = PROV_STEP_ABSENT;
+	return AIGW_OK;
+}
+
 enum aigw_err
 prov_async_find_more(struct prov_step *s, const struct prov_async_find *f, const char *after)
 {

@@ -170,6 +170,21 @@ enum aigw_err prov_async_build_find(const struct prov_config *cfg, json_object *
 				    enum aigw_err (*headers)(struct prov_http *h,
 							     const char *api_key),
 				    struct prov_http *out) AIGW_MUSTCHECK;
+/* The first step of reading a lookup's list answer (root, a JSON object):
+ * reads the lookup state st into *f and returns the list's "data" array
+ * (borrowed). NULL after filling *out with the failure: a state it cannot
+ * continue from (PROV_ERR_CLIENT) or a list without data (bad body); *err
+ * is then AIGW_OK or AIGW_ENOMEM. */
+json_object *prov_async_find_list(const char *name, json_object *st, json_object *root,
+				  struct prov_async_find *f, struct prov_step *out,
+				  enum aigw_err *err);
+/* The last step when the page held no match: NEXT to the page after `last`
+ * when root says "has_more" and the page's oldest batch (oldest_s, Unix
+ * seconds; -1: unknown) is not older than the first create less
+ * PROV_ASYNC_FIND_SKEW_S, else ABSENT. AIGW_ENOMEM. */
+enum aigw_err prov_async_find_end(struct prov_step *out, const struct prov_async_find *f,
+				  json_object *root, const char *last,
+				  long long oldest_s) AIGW_MUSTCHECK;
 /* NEXT to the same lookup from the page after cursor `after`. AIGW_ENOMEM. */
 enum aigw_err prov_async_find_more(struct prov_step *s, const struct prov_async_find *f,
 				   const char *after) AIGW_MUSTCHECK;
