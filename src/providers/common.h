@@ -1,11 +1,15 @@
 /*
  * common.h: helpers shared by the provider adapters; private to providers/.
  *
- * They exist so that openai.c, anthropic.c, gemini.c and perplexity.c build
- * requests and read answers the same way: one JSON reader with a length, one
- * way to phrase an error, one sanitiser for untrusted provider text. They
- * keep no state (thread-safe). Functions returning enum aigw_err fail only as
- * documented; a struct prov_http or prov_result they fill stays freeable.
+ * They exist so that the adapters build requests and read answers the same
+ * way: one JSON POST built from a provider's scheme (post.c), one JSON
+ * reader with a length, one way to phrase an error, one sanitiser for
+ * untrusted provider text, and the batch adapters' shared steps (batch.c).
+ * They keep no state (thread-safe). What can fail: memory (AIGW_ENOMEM),
+ * and text that cannot go on the wire (AIGW_EINVAL: a control character in
+ * a URL or header, a call without a model, message or key); a provider's
+ * answer never fails a parse, it becomes a classified prov_result or
+ * prov_step. A struct prov_http or prov_result they fill stays freeable.
  */
 #ifndef AIGW_PROVIDERS_COMMON_H
 #define AIGW_PROVIDERS_COMMON_H

@@ -6,7 +6,14 @@
  * request (URL, headers, body) out; an HTTP status and body in, a result or
  * a classified error out. The transfer engine (worker/) sends the request and
  * owns the retry policy; it retries only the classes prov_err_retryable()
- * names. All providers sit in one const table looked up by name.
+ * names. All providers sit in one const table looked up by name; where each
+ * is reached and with which key is the config table's (core/config.h).
+ *
+ * What can fail: a build refuses a call it cannot express or a key or URL
+ * that cannot go on the wire (AIGW_EINVAL) and may run out of memory; a
+ * parse fails only for memory: whatever the provider answered becomes a
+ * result, ok or with an error class. Lookups and classifications cannot
+ * fail.
  *
  * Ownership: a struct prov_http and a struct prov_result own their strings
  * and are released with prov_http_free() / prov_result_free() (both safe on
