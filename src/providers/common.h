@@ -174,6 +174,45 @@ enum aigw_err prov_async_build_find(const struct prov_config *cfg, json_object *
 				    enum aigw_err (*headers)(struct prov_http *h,
 							     const char *api_key),
 				    struct prov_http *out) AIGW_MUSTCHECK;
+
+/* The headers that carry a provider's key (and its fixed headers). */
+typedef enum aigw_err (*prov_headers_fn)(struct prov_http *h, const char *api_key);
+/* "Authorization: Bearer <key>"; fails as prov_common_header. */
+enum aigw_err prov_async_bearer(struct prov_http *h, const char *api_key) AIGW_MUSTCHECK;
+/* Whether cfg has a key and a base URL to go on with. Cannot fail. */
+bool prov_async_config_ok(const struct prov_config *cfg);
+/* A request without a body: method {base}{prefix}<id escaped>{suffix} with
+ * the provider's headers. AIGW_EINVAL for a URL too long or with a control
+ * character, AIGW_ENOMEM; on error *out is left for the caller to free. */
+enum aigw_err prov_async_build_bare(const struct prov_config *cfg, const char *method,
+				    const char *prefix, const char *id, const char *suffix,
+				    prov_headers_fn headers, struct prov_http *out) AIGW_MUSTCHECK;
+/* How an adapter cancels its batch: which steps have an id to cancel (as
+ * prov_async_cancel_id takes them) and the request, POST
+ * {base}{prefix}<id>{suffix}. */
+struct prov_async_cancel {
+	const char *id_key;
+	const char *const *before;
+	const char *const *steps;
+	const char *prefix;
+	const char *suffix;
+	prov_headers_fn headers;
+};
+/* An async ops' build_cancel as c says: AIGW_ENOTFOUND with nothing to
+ * cancel yet, AIGW_EINVAL for a state or config it cannot go on from,
+ * AIGW_ENOMEM; on error *out is left zeroed. */
+enum aigw_err prov_async_build_cancel(const struct prov_config *cfg, const char *state,
+				      const struct prov_async_cancel *c,
+				      struct prov_http *out) AIGW_MUSTCHECK;
+/* The answer to a create: WAIT with {"step":"poll", id_key: id} and the
+ * external id (id is the answer's, NULL when it gave none: FAILED bad body,
+ * "<name> returned an unexpected body: <missing>"). AIGW_ENOMEM. */
+enum aigw_err prov_async_created(struct prov_step *out, const char *name, const char *id,
+				 const char *id_key, const char *missing) AIGW_MUSTCHECK;
+/* The last step of an async parse: on error (memory only) nothing is left
+ * half-built in *out and AIGW_ENOMEM is returned; root and st are put. */
+enum aigw_err prov_async_parse_end(struct prov_step *out, enum aigw_err err, json_object *root,
+				   json_object *st) AIGW_MUSTCHECK;
 /* The first step of reading a lookup's list answer (root, a JSON object):
  * reads the lookup state st into *f and returns the list's "data" array
  * (borrowed). NULL after filling *out with the failure: a state it cannot
