@@ -53,27 +53,11 @@ out:
 	return tools;
 }
 
+/* The Messages API takes the system prompt beside the messages, not as one. */
 static json_object *
 messages(const struct prov_call *call)
 {
-	json_object *msgs = json_object_new_array();
-	json_object *m;
-	int rc = 0;
-
-	if (msgs == NULL)
-		goto out;
-	m = json_object_new_object();
-	if (m != NULL) {
-		rc |= prov_common_add(m, "role", json_object_new_string("user"));
-		rc |= prov_common_add(m, "content", json_object_new_string(call->message));
-	}
-	rc |= prov_common_push(msgs, m);
-	if (rc != 0) {
-		json_object_put(msgs);
-		msgs = NULL;
-	}
-out:
-	return msgs;
+	return prov_common_messages(NULL, call->message);
 }
 
 json_object *
@@ -200,7 +184,7 @@ prov_anthropic_message_parse(const char *name, long status, const char *body, si
 			     struct prov_result *out)
 {
 	json_object *root = NULL, *content, *usage;
-	const char *model, *what = NULL;
+	const char *what = NULL;
 	struct buf text;
 	enum aigw_err err;
 
@@ -224,22 +208,11 @@ prov_anthropic_message_parse(const char *name, long status, const char *body, si
 	usage = prov_common_get(root, "usage", json_type_object);
 	out->input_tokens = prov_common_get_count(usage, "input_tokens");
 	out->output_tokens = prov_common_get_count(usage, "output_tokens");
-	model = prov_common_get_str(root, "model");
-	if (model != NULL && (out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, prov_common_get_str(root, "model"))) != AIGW_OK)
 		goto out;
-	}
 	err = prov_common_finish(out, name, &text, prov_common_get_str(root, "stop_reason"));
 out:
-	if (err != AIGW_OK) {
-		/* Only memory can fail here; leave nothing half-built behind. */
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	json_object_put(root);
-	return err;
+	return prov_common_parse_end(out, err, &text, root);
 }
 
 enum aigw_err

@@ -326,6 +326,10 @@ enum aigw_err prov_common_url(struct prov_http *h, const char *base,
  * from a pasted key) or the header array is full; AIGW_ENOMEM. */
 enum aigw_err prov_common_header(struct prov_http *h, const char *name, const char *prefix,
 				 const char *value) AIGW_MUSTCHECK;
+/* The Chat-style messages of a call: {"role":"system"} with system when
+ * it is given and not empty, then {"role":"user"} with user. NULL on
+ * ENOMEM. */
+json_object *prov_common_messages(const char *system, const char *user);
 /* Serialises body into h->body / h->body_len (body is borrowed). AIGW_ENOMEM. */
 enum aigw_err prov_common_body(struct prov_http *h, json_object *body) AIGW_MUSTCHECK;
 /* A malloc'd copy of s with every byte except A-Z a-z 0-9 - . _ ~ written
@@ -402,6 +406,17 @@ enum aigw_err prov_common_begin(const char *name, long http_status, const char *
  */
 enum aigw_err prov_common_finish(struct prov_result *out, const char *name, struct buf *text,
 				 const char *why) AIGW_MUSTCHECK;
+
+/* out->model = a copy of model, or left NULL when model is NULL (the
+ * provider did not say). AIGW_ENOMEM. */
+enum aigw_err prov_common_model(struct prov_result *out, const char *model) AIGW_MUSTCHECK;
+
+/* The last step of every sync parse (and the mock's answer): when err is
+ * not AIGW_OK (only memory can fail there) *out is reset to an empty
+ * result, nothing half-built left behind, and AIGW_ENOMEM returned; text
+ * is freed and root (may be NULL) put in every case. */
+enum aigw_err prov_common_parse_end(struct prov_result *out, enum aigw_err err, struct buf *text,
+				    json_object *root) AIGW_MUSTCHECK;
 
 /* Appends {"url","title"} to out->citations (created on first use), keeping
  * the first of equal URLs and at most PROV_CITATIONS_MAX entries; a NULL or

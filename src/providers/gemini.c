@@ -248,7 +248,7 @@ enum aigw_err
 prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
 	json_object *root = NULL, *cands = NULL, *cand, *usage;
-	const char *block, *model, *what = NULL;
+	const char *block, *what = NULL;
 	long cand_tokens, thought_tokens;
 	struct buf text;
 	enum aigw_err err;
@@ -301,22 +301,11 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 		thought_tokens = 0;
 	out->output_tokens = cand_tokens < 0 || cand_tokens > LONG_MAX - thought_tokens ?
 			     -1 : cand_tokens + thought_tokens;
-	model = prov_common_get_str(root, "modelVersion");
-	if (model != NULL && (out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, prov_common_get_str(root, "modelVersion"))) != AIGW_OK)
 		goto out;
-	}
 	if ((err = grounding(cand, out)) != AIGW_OK)
 		goto out;
 	err = prov_common_finish(out, NAME, &text, prov_common_get_str(cand, "finishReason"));
 out:
-	if (err != AIGW_OK) {
-		/* Only memory can fail here; leave nothing half-built behind. */
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	json_object_put(root);
-	return err;
+	return prov_common_parse_end(out, err, &text, root);
 }

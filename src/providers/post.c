@@ -1,4 +1,5 @@
-/* post.c: a sync provider's request, built from its scheme (see common.h). */
+/* post.c: a sync provider's request, built from its scheme, and the
+ * messages of Chat-style bodies (see common.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +7,42 @@
 
 #include "providers/common.h"
 #include "providers/provider.h"
+
+/* {"role": role, "content": content}; NULL on ENOMEM. */
+static json_object *
+message(const char *role, const char *content)
+{
+	json_object *m = json_object_new_object();
+	int rc = 0;
+
+	if (m == NULL)
+		return NULL;
+	rc |= prov_common_add(m, "role", json_object_new_string(role));
+	rc |= prov_common_add(m, "content", json_object_new_string(content));
+	if (rc != 0) {
+		json_object_put(m);
+		m = NULL;
+	}
+	return m;
+}
+
+json_object *
+prov_common_messages(const char *system, const char *user)
+{
+	json_object *msgs = json_object_new_array();
+	int rc = 0;
+
+	if (msgs == NULL)
+		return NULL;
+	if (system != NULL && system[0] != '\0')
+		rc |= prov_common_push(msgs, message("system", system));
+	rc |= prov_common_push(msgs, message("user", user));
+	if (rc != 0) {
+		json_object_put(msgs);
+		msgs = NULL;
+	}
+	return msgs;
+}
 
 enum aigw_err
 prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h, const char *api_key)

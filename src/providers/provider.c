@@ -680,6 +680,28 @@ out:
 }
 
 enum aigw_err
+prov_common_model(struct prov_result *out, const char *model)
+{
+	if (model != NULL && (out->model = strdup(model)) == NULL)
+		return AIGW_ENOMEM;
+	return AIGW_OK;
+}
+
+enum aigw_err
+prov_common_parse_end(struct prov_result *out, enum aigw_err err, struct buf *text,
+		      json_object *root)
+{
+	if (err != AIGW_OK) {
+		prov_result_free(out);
+		prov_common_result_init(out);
+		err = AIGW_ENOMEM;
+	}
+	buf_free(text);
+	json_object_put(root);
+	return err;
+}
+
+enum aigw_err
 prov_common_cite(struct prov_result *out, const char *url, const char *title)
 {
 	json_object *c = NULL;
