@@ -95,9 +95,24 @@ static const struct var vars[] = {
 	{ "AIGW_LOG_PROMPTS", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, log_prompts) },
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
 	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
+	S("TMPDIR", "/tmp", spool_dir),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
+
+/* The providers' accounts, in the order of enum config_account. */
+struct account {
+	const char *name;
+	const char *key_var, *base_var, *default_base;
+};
+
+static const struct account accounts[ACCOUNT__MAX] = {
+	[ACCOUNT_OPENAI] = { "openai", CONFIG_ACCOUNT_OPENAI },
+	[ACCOUNT_ANTHROPIC] = { "anthropic", CONFIG_ACCOUNT_ANTHROPIC },
+	[ACCOUNT_GEMINI] = { "gemini", CONFIG_ACCOUNT_GEMINI },
+	[ACCOUNT_PERPLEXITY] = { "perplexity", CONFIG_ACCOUNT_PERPLEXITY },
+	[ACCOUNT_SNAPSHOT] = { "snapshot", CONFIG_ACCOUNT_SNAPSHOT },
+};
 
 static const char *const auth_names[AUTH__MAX] = { "none", "keys", "server" };
 static const char *const metrics_names[METRICS__MAX] = { "open", "local", "token" };
@@ -107,12 +122,16 @@ static const char *const rate_names[RATE__MAX] = { "openai", "anthropic", "gemin
 const char *const *
 config_names(void)
 {
-	static const char *names[NVARS + 2];
+	static const char *names[NVARS + 2 * ACCOUNT__MAX + 2];
 
 	if (names[0] == NULL) {
 		for (size_t i = 0; i < NVARS; i++)
 			names[i] = vars[i].name;
-		names[NVARS] = "AIGW_ENV_FILE";
+		for (size_t i = 0; i < ACCOUNT__MAX; i++) {
+			names[NVARS + 2 * i] = accounts[i].key_var;
+			names[NVARS + 2 * i + 1] = accounts[i].base_var;
+		}
+		names[NVARS + 2 * ACCOUNT__MAX] = "AIGW_ENV_FILE";
 	}
 	return names;
 }
@@ -286,6 +305,35 @@ parse_var(const struct var *v, const char *text, struct aigw_config *cfg,
 	return AIGW_ECONFIG;
 }
 
+/* An account's key and base URL from the environment. The error names the
+ * variable and never quotes its value: a URL may hold credentials. */
+static enum aigw_err
+load_account(const struct account *a, struct config_provider *p, char *errbuf, size_t errlen)
+{
+	const char *key = getenv(a->key_var), *base = getenv(a->base_var);
+	size_t n;
+
+	p->name = a->name;
+	p->key_var = a->key_var;
+	p->base_var = a->base_var;
+	if (base == NULL || *base == '\0')
+		base = a->default_base;
+	if (!str_has_prefix_ci(base, "http://") && !str_has_prefix_ci(base, "https://")) {
+		snprintf(errbuf, errlen, "%s: expected an http:// or https:// URL", a->base_var);
+		return AIGW_ECONFIG;
+	}
+	p->key = strdup(key != NULL ? key : "");
+	p->base_url = strdup(base);
+	if (p->key == NULL || p->base_url == NULL) {
+		snprintf(errbuf, errlen, "%s: out of memory", a->key_var);
+		return AIGW_ENOMEM;
+	}
+	n = strlen(p->base_url);
+	while (n > 0 && p->base_url[n - 1] == '/')
+		p->base_url[--n] = '\0';
+	return AIGW_OK;
+}
+
 enum aigw_err
 config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 {
@@ -310,6 +358,22 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 			return err;
 		}
 	}
+	for (size_t i = 0; i < ACCOUNT__MAX; i++) {
+		err = load_account(&accounts[i], &cfg->provider[i], errbuf, errlen);
+		if (err != AIGW_OK) {
+			config_free(cfg);
+			return err;
+		}
+	}
+	/* A relative TMPDIR would depend on where the worker was started. */
+	if (cfg->spool_dir[0] != '/') {
+		free(cfg->spool_dir);
+		if ((cfg->spool_dir = strdup("/tmp")) == NULL) {
+			snprintf(errbuf, errlen, "TMPDIR: out of memory");
+			config_free(cfg);
+			return AIGW_ENOMEM;
+		}
+	}
 	/* A token that is short or empty would be a door left open. */
 	if (cfg->metrics_access == METRICS_TOKEN && strlen(cfg->metrics_token) < 16) {
 		snprintf(errbuf, errlen, "AIGW_METRICS_TOKEN: AIGW_METRICS_ACCESS=token needs a"
@@ -330,6 +394,52 @@ config_free(struct aigw_config *cfg)
 			*p = NULL;
 		}
 	}
+	for (size_t i = 0; i < ACCOUNT__MAX; i++) {
+		free(cfg->provider[i].key);
+		free(cfg->provider[i].base_url);
+		memset(&cfg->provider[i], 0, sizeof cfg->provider[i]);
+	}
+}
+
+/* The account of provider `name` ("openai-batch": openai's), -1 for none. */
+static int
+account_of(const char *name)
+{
+	for (int i = 0; name != NULL && i < ACCOUNT__MAX; i++) {
+		size_t n = strlen(accounts[i].name);
+
+		if (strncmp(name, accounts[i].name, n) == 0 && (name[n] == '\0' || name[n] == '-'))
+			return i;
+	}
+	return -1;
+}
+
+const struct config_provider *
+config_provider(const struct aigw_config *cfg, const char *name)
+{
+	int i = account_of(name);
+
+	return i < 0 ? NULL : &cfg->provider[i];
+}
+
+const char *
+config_provider_key_now(const char *name)
+{
+	int i = account_of(name);
+
+	return i < 0 ? NULL : getenv(accounts[i].key_var);
+}
+
+bool
+config_is_provider_var(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ACCOUNT__MAX; i++)
+		if ((strlen(accounts[i].key_var) == len &&
+		     memcmp(name, accounts[i].key_var, len) == 0) ||
+		    (strlen(accounts[i].base_var) == len &&
+		     memcmp(name, accounts[i].base_var, len) == 0))
+			return true;
+	return false;
 }
 
 const struct config_rate *

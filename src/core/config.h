@@ -5,8 +5,13 @@
  * the process environment without overriding what is already set, then
  * parses every variable of one table with its validator. On error nothing
  * is returned but one line naming the variable (or file and line) in errbuf;
- * the program prints it and exits. The struct owns its strings: free them
- * with config_free(). Call before any thread starts (it may setenv).
+ * the program prints it and exits: a value out of its range, a word not
+ * among the allowed ones, a provider base URL that is not http:// or
+ * https://, a token too short, a malformed env file, or memory running
+ * out. The providers' keys are secrets: no error text or log line quotes
+ * them, nor any base URL (it may hold credentials). The struct owns its
+ * strings: free them with config_free(). Call before any thread starts (it
+ * may setenv).
  */
 #ifndef AIGW_CORE_CONFIG_H
 #define AIGW_CORE_CONFIG_H
@@ -34,6 +39,37 @@ enum config_rate_provider { RATE_OPENAI, RATE_ANTHROPIC, RATE_GEMINI, RATE_PERPL
 struct config_rate {
 	long rpm;
 	long tpm;
+};
+
+/*
+ * The providers' accounts: where each is reached and with which key. One
+ * macro per account gives its key variable, base URL variable and default
+ * base URL, so that the provider table (providers/provider.c) and this
+ * table name them once.
+ */
+#define CONFIG_ACCOUNT_OPENAI "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"
+#define CONFIG_ACCOUNT_ANTHROPIC "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", \
+	"https://api.anthropic.com"
+#define CONFIG_ACCOUNT_GEMINI "GEMINI_API_KEY", "GEMINI_BASE_URL", \
+	"https://generativelanguage.googleapis.com"
+#define CONFIG_ACCOUNT_PERPLEXITY "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL", \
+	"https://api.perplexity.ai"
+#define CONFIG_ACCOUNT_SNAPSHOT "SNAPSHOT_API_KEY", "SNAPSHOT_BASE_URL", \
+	"https://api.brightdata.com/datasets/v3"
+
+enum config_account {
+	ACCOUNT_OPENAI, ACCOUNT_ANTHROPIC, ACCOUNT_GEMINI, ACCOUNT_PERPLEXITY, ACCOUNT_SNAPSHOT,
+	ACCOUNT__MAX
+};
+
+/* One account's settings. The key is a secret: nothing prints or logs it,
+ * only whether it is set. */
+struct config_provider {
+	const char *name;      /* "openai": the account's API name */
+	const char *key_var;   /* "OPENAI_API_KEY" */
+	const char *base_var;  /* "OPENAI_BASE_URL" */
+	char *key;             /* "" when not set */
+	char *base_url;        /* http:// or https://, defaulted, no trailing slash */
 };
 
 struct aigw_config {
@@ -81,6 +117,10 @@ struct aigw_config {
 	bool log_prompts;        /* prompts in the worker's log (off: never) */
 	bool spawn;
 	char *migrations_dir;
+	/* TMPDIR when it is an absolute path, else /tmp: where a worker
+	 * spools batch result files. */
+	char *spool_dir;
+	struct config_provider provider[ACCOUNT__MAX];
 };
 
 enum aigw_err config_load(struct aigw_config *cfg, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
@@ -96,6 +136,23 @@ long config_chat_timeout_s(const struct aigw_config *cfg);
  * fail. */
 const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const char *provider);
 
+/* The account a provider uses, by the provider's API name: "openai", and
+ * "openai-batch" (a provider "<account>-<variant>" shares its account's key
+ * and URL); NULL for a provider without one (the built-in mock). Borrowed
+ * from cfg. Cannot fail. */
+const struct config_provider *config_provider(const struct aigw_config *cfg, const char *name);
+
+/* Whether a variable (its whole name) is a provider account's key or base
+ * URL: what a spawned worker must inherit beside the AIGW_ variables.
+ * Cannot fail. */
+bool config_is_provider_var(const char *name, size_t len);
+
+/* The key of provider `name`'s account as the environment holds it now
+ * (NULL: not set, or no account), for the callers that hold no loaded
+ * config; a loaded config's config_provider() is the same unless the
+ * environment changed since. Reads only. */
+const char *config_provider_key_now(const char *name);
+
 /*
  * Reads NAME=value lines from path into the environment, never overriding a
  * variable already set. Blank lines and lines starting with # are skipped;
@@ -106,7 +163,8 @@ const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const
 enum aigw_err config_apply_env_file(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 
 /* The names of every variable in the table, NULL-terminated (for the check
- * that docs/configuration.md names each, and for "aigw status"). */
+ * that docs/configuration.md names each, and for "aigw status"), the
+ * providers' keys and base URLs included. */
 const char *const *config_names(void);
 
 #endif

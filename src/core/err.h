@@ -3,7 +3,7 @@
  *
  * Every fallible library function returns an enum aigw_err (AIGW_OK is 0).
  * aigw_strerror() cannot fail and returns a static string. The mapping of
- * these codes to HTTP statuses lives in http/response.c only.
+ * these codes to HTTP statuses lives in http/http.c only.
  */
 #ifndef AIGW_CORE_ERR_H
 #define AIGW_CORE_ERR_H

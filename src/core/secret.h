@@ -7,7 +7,9 @@
  *
  * A key is "aigw_" + 16 hex digits (its id, public) + "_" + 64 hex digits
  * (32 random bytes). Only SHA-256 of the whole key is stored. Nothing here
- * logs or keeps a key. Thread-safe.
+ * logs or keeps a key. Only making a key can fail (AIGW_EIO without kernel
+ * randomness); a key that is not well formed is an answer (false), not an
+ * error. Thread-safe.
  */
 #ifndef AIGW_CORE_SECRET_H
 #define AIGW_CORE_SECRET_H

@@ -3,7 +3,10 @@
  * number parsing, string duplication.
  *
  * Nothing here allocates except xstrdup/xstrndup (NULL on ENOMEM) or does
- * I/O except uuid_new (getrandom) and the clocks. Thread-safe.
+ * I/O except uuid_new (getrandom: AIGW_EIO without randomness), the clocks
+ * and fd_wait_readable (FD_WAIT_ERROR when poll fails). parse_long refuses
+ * malformed or out-of-range text (AIGW_EINVAL); the rest cannot fail.
+ * Thread-safe.
  */
 #ifndef AIGW_CORE_UTIL_H
 #define AIGW_CORE_UTIL_H
@@ -43,8 +46,6 @@ char *xstrndup(const char *s, size_t n);
 
 /* Case-insensitive: does s begin with prefix? */
 bool str_has_prefix_ci(const char *s, const char *prefix);
-
-
 
 /* Number of code points in s[0..len), or -1 when s is not valid UTF-8
  * (overlong forms, surrogates and NUL bytes are invalid too). */

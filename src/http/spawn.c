@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "http/spawn.h"
-#include "providers/provider.h"
 
 extern char **environ;
 
@@ -40,9 +40,6 @@ entry_is(const char *entry, const char *name)
 bool
 spawn_env_allowed(const char *entry)
 {
-	const struct prov_desc *all;
-	size_t n;
-
 	if (entry == NULL || strchr(entry, '=') == NULL || entry_is(entry, "AIGW_WORKER_SLOT"))
 		return false;
 	for (size_t i = 0; i < sizeof allowed_names / sizeof allowed_names[0]; i++)
@@ -51,12 +48,7 @@ spawn_env_allowed(const char *entry)
 	for (size_t i = 0; i < sizeof allowed_prefixes / sizeof allowed_prefixes[0]; i++)
 		if (strncmp(entry, allowed_prefixes[i], strlen(allowed_prefixes[i])) == 0)
 			return true;
-	all = prov_all(&n);
-	for (size_t i = 0; i < n; i++)
-		if ((all[i].key_env != NULL && entry_is(entry, all[i].key_env)) ||
-		    (all[i].base_env != NULL && entry_is(entry, all[i].base_env)))
-			return true;
-	return false;
+	return config_is_provider_var(entry, (size_t)(strchr(entry, '=') - entry));
 }
 
 char **

@@ -17,7 +17,7 @@
 
 /* Whether a worker inherits the NAME=value entry: aigw's own AIGW_*
  * variables, the database's (DATABASE_URL, PG*), each provider's key and
- * base URL, the system's (PATH, TZ, HOME, locale, CA bundle, proxies) and
+ * base URL (as the config table names them), the system's (PATH, TZ, HOME, locale, CA bundle, proxies) and
  * the sanitizers' options. Nothing else: under CGI the environment is the
  * request (HTTP_AUTHORIZATION, HTTP_COOKIE, QUERY_STRING...), which must
  * not live on in the worker. Cannot fail. */

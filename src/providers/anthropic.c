@@ -53,27 +53,11 @@ out:
 	return tools;
 }
 
+/* The Messages API takes the system prompt beside the messages, not as one. */
 static json_object *
 messages(const struct prov_call *call)
 {
-	json_object *msgs = json_object_new_array();
-	json_object *m;
-	int rc = 0;
-
-	if (msgs == NULL)
-		goto out;
-	m = json_object_new_object();
-	if (m != NULL) {
-		rc |= prov_common_add(m, "role", json_object_new_string("user"));
-		rc |= prov_common_add(m, "content", json_object_new_string(call->message));
-	}
-	rc |= prov_common_push(msgs, m);
-	if (rc != 0) {
-		json_object_put(msgs);
-		msgs = NULL;
-	}
-out:
-	return msgs;
+	return prov_common_messages(NULL, call->message);
 }
 
 json_object *
@@ -104,39 +88,30 @@ out:
 	return body;
 }
 
+static const struct prov_fixed_header fixed[] = {
+	{ "anthropic-version", API_VERSION },
+	{ NULL, NULL },
+};
+
+static const struct prov_scheme scheme = {
+	.path = "/v1/messages",
+	.auth_name = "x-api-key",
+	.fixed = fixed,
+	.content_type = "application/json",
+	.body = prov_anthropic_body,
+};
+
 enum aigw_err
 prov_anthropic_headers(struct prov_http *h, const char *api_key)
 {
-	enum aigw_err err;
-
-	if ((err = prov_common_header(h, "x-api-key", NULL, api_key)) == AIGW_OK)
-		err = prov_common_header(h, "anthropic-version", NULL, API_VERSION);
-	return err;
+	return prov_scheme_headers(&scheme, h, api_key);
 }
 
 enum aigw_err
 prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call,
 		     struct prov_http *out)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = prov_anthropic_body(call)) == NULL)
-		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, "/v1/messages")) != AIGW_OK ||
-	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(body);
-	return err;
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 /* Sources found but not cited: the web_search_tool_result blocks. Their
@@ -209,7 +184,7 @@ prov_anthropic_message_parse(const char *name, long status, const char *body, si
 			     struct prov_result *out)
 {
 	json_object *root = NULL, *content, *usage;
-	const char *model, *what = NULL;
+	const char *what = NULL;
 	struct buf text;
 	enum aigw_err err;
 
@@ -233,22 +208,11 @@ prov_anthropic_message_parse(const char *name, long status, const char *body, si
 	usage = prov_common_get(root, "usage", json_type_object);
 	out->input_tokens = prov_common_get_count(usage, "input_tokens");
 	out->output_tokens = prov_common_get_count(usage, "output_tokens");
-	model = prov_common_get_str(root, "model");
-	if (model != NULL && (out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, prov_common_get_str(root, "model"))) != AIGW_OK)
 		goto out;
-	}
 	err = prov_common_finish(out, name, &text, prov_common_get_str(root, "stop_reason"));
 out:
-	if (err != AIGW_OK) {
-		/* Only memory can fail here; leave nothing half-built behind. */
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	json_object_put(root);
-	return err;
+	return prov_common_parse_end(out, err, &text, root);
 }
 
 enum aigw_err

@@ -45,15 +45,10 @@
  * MB, past which the API answers 413). */
 #define MAX_ITEMS 100000
 #define BODY_MAX (256u * 1000 * 1000)
+/* One batch: BATCHES <id>. */
+#define BATCHES "/v1/messages/batches/"
 
 /* ---- building requests ---- */
-
-static bool
-config_ok(const struct prov_config *cfg)
-{
-	return cfg != NULL && cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
-	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
-}
 
 static enum aigw_err
 build_create(const struct prov_config *cfg, const char *model, const struct prov_batch_item *items,
@@ -106,29 +101,6 @@ out:
 	return err;
 }
 
-/* method {base}/v1/messages/batches/{id}{suffix}, no body. */
-static enum aigw_err
-build_bare(const struct prov_config *cfg, const char *method, const char *id, const char *suffix,
-	   struct prov_http *out)
-{
-	char *esc = prov_common_escape(id);
-	struct buf path;
-	enum aigw_err err = AIGW_ENOMEM;
-
-	buf_init(&path, 4096);
-	if (esc == NULL ||
-	    (err = buf_printf(&path, "/v1/messages/batches/%s%s", esc, suffix)) != AIGW_OK)
-		goto out;
-	out->method = method;
-	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
-	    (err = prov_anthropic_headers(out, cfg->api_key)) != AIGW_OK)
-		goto out;
-out:
-	buf_free(&path);
-	free(esc);
-	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
-}
-
 /* GET {base}/v1/messages/batches?limit=100[&after_id=cursor]: the newest
  * Message Batches first. */
 static enum aigw_err
@@ -179,7 +151,7 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 		err = build_create(cfg, model, items, n, out);
 		goto out;
 	}
-	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
+	if (!prov_async_config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
 	if (strcmp(step, "find") == 0) {
@@ -189,7 +161,7 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	if ((id = prov_async_get_id(st, "batch_id")) == NULL)
 		goto out;
 	if (strcmp(step, "poll") == 0)
-		err = build_bare(cfg, "GET", id, "", out);
+		err = prov_async_build_bare(cfg, "GET", BATCHES, id, "", prov_anthropic_headers, out);
 	else if (strcmp(step, "results") == 0 && (url = prov_async_get_id(st, "results_url")) != NULL)
 		err = build_results(cfg, url, out);
 out:
@@ -199,24 +171,16 @@ out:
 	return err;
 }
 
+static const char *const cancel_before[] = { "find", NULL };
+static const char *const cancel_steps[] = { "poll", "results", NULL };
+static const struct prov_async_cancel cancel = {
+	"batch_id", cancel_before, cancel_steps, BATCHES, "/cancel", prov_anthropic_headers,
+};
+
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
-	static const char *const before[] = { "find", NULL };
-	static const char *const steps[] = { "poll", "results", NULL };
-	json_object *st = NULL;
-	const char *id = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "batch_id", before, steps, &st, &id);
-	if (err == AIGW_OK)
-		err = build_bare(cfg, "POST", id, "/cancel", out);
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(st);
-	return err;
+	return prov_async_build_cancel(cfg, state, &cancel, out);
 }
 
 /* ---- reading answers ---- */
@@ -225,16 +189,8 @@ build_cancel(const struct prov_config *cfg, const char *state, struct prov_http 
 static enum aigw_err
 parse_create(json_object *root, struct prov_step *out)
 {
-	const char *id = prov_async_get_id(root, "id");
-	enum aigw_err err;
-
-	if (id == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: the batch has no id", NAME);
-	err = prov_async_move(out, PROV_STEP_WAIT, "step", "poll", "batch_id", id, (char *)NULL);
-	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
-		err = AIGW_ENOMEM;
-	return err;
+	return prov_async_created(out, NAME, prov_async_get_id(root, "id"), "batch_id",
+				  "the batch has no id");
 }
 
 /*
@@ -251,19 +207,15 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 {
 	static const char *const counts[] = { "processing", "succeeded", "errored", "canceled",
 					      "expired" };
-	json_object *data = prov_common_get(root, "data", json_type_array);
-	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
 	struct prov_async_find f;
+	enum aigw_err err;
+	json_object *data = prov_async_find_list(NAME, st, root, &f, out, &err);
 	size_t n = data != NULL ? json_object_array_length(data) : 0;
 	long long oldest = -1, gap = -1;
-	const char *best = NULL, *last = prov_async_get_id(root, "last_id");
+	const char *best = NULL;
 
-	if (prov_async_find_read(st, &f) != AIGW_OK)
-		return prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
-				       NAME);
 	if (data == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: a list without data", NAME);
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		json_object *b = json_object_array_get_idx(data, i);
 		json_object *rc = prov_common_get(b, "request_counts", json_type_object);
@@ -285,11 +237,7 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 	}
 	if (best != NULL)
 		return prov_async_found(out, "batch_id", best);
-	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
-	    oldest >= f.since_s - PROV_ASYNC_FIND_SKEW_S)
-		return prov_async_find_more(out, &f, last);
-	out->kind = PROV_STEP_ABSENT;
-	return AIGW_OK;
+	return prov_async_find_end(out, &f, root, prov_async_get_id(root, "last_id"), oldest);
 }
 
 /* An absolute http(s) URL with nothing in it a request line could not hold. */
@@ -464,13 +412,7 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	else
 		err = parse_poll(st, root, out);
 out:
-	if (err != AIGW_OK) {
-		prov_step_free(out);
-		err = AIGW_ENOMEM;
-	}
-	json_object_put(root);
-	json_object_put(st);
-	return err;
+	return prov_async_parse_end(out, err, root, st);
 }
 
 const struct prov_async_ops prov_anthropic_batch_ops = {

@@ -513,6 +513,115 @@ out:
 }
 
 enum aigw_err
+prov_async_bearer(struct prov_http *h, const char *api_key)
+{
+	return prov_common_header(h, "Authorization", "Bearer ", api_key);
+}
+
+bool
+prov_async_config_ok(const struct prov_config *cfg)
+{
+	return cfg != NULL && cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
+	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
+}
+
+enum aigw_err
+prov_async_build_bare(const struct prov_config *cfg, const char *method, const char *prefix,
+		      const char *id, const char *suffix, prov_headers_fn headers,
+		      struct prov_http *out)
+{
+	char *esc = prov_common_escape(id);
+	struct buf path;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	buf_init(&path, 4096);
+	if (esc == NULL || (err = buf_printf(&path, "%s%s%s", prefix, esc, suffix)) != AIGW_OK)
+		goto out;
+	out->method = method;
+	if ((err = prov_common_url(out, cfg->base_url, path.data)) == AIGW_OK)
+		err = headers(out, cfg->api_key);
+out:
+	buf_free(&path);
+	free(esc);
+	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
+enum aigw_err
+prov_async_build_cancel(const struct prov_config *cfg, const char *state,
+			const struct prov_async_cancel *c, struct prov_http *out)
+{
+	json_object *st = NULL;
+	const char *id = NULL;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = state != NULL && !prov_async_config_ok(cfg) ? AIGW_EINVAL
+		: prov_async_cancel_id(state, c->id_key, c->before, c->steps, &st, &id);
+	if (err == AIGW_OK)
+		err = prov_async_build_bare(cfg, "POST", c->prefix, id, c->suffix, c->headers, out);
+	if (err != AIGW_OK)
+		prov_http_free(out);
+	json_object_put(st);
+	return err;
+}
+
+enum aigw_err
+prov_async_created(struct prov_step *out, const char *name, const char *id, const char *id_key,
+		   const char *missing)
+{
+	if (id == NULL)
+		return prov_async_fail(out, PROV_ERR_BAD_BODY, "%s returned an unexpected body: %s",
+				       name, missing);
+	return prov_async_found(out, id_key, id);
+}
+
+enum aigw_err
+prov_async_parse_end(struct prov_step *out, enum aigw_err err, json_object *root,
+		     json_object *st)
+{
+	if (err != AIGW_OK) {
+		prov_step_free(out);
+		err = AIGW_ENOMEM;
+	}
+	json_object_put(root);
+	json_object_put(st);
+	return err;
+}
+
+json_object *
+prov_async_find_list(const char *name, json_object *st, json_object *root,
+		     struct prov_async_find *f, struct prov_step *out, enum aigw_err *err)
+{
+	json_object *data = prov_common_get(root, "data", json_type_array);
+
+	*err = AIGW_OK;
+	if (prov_async_find_read(st, f) != AIGW_OK) {
+		*err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
+				       name);
+		return NULL;
+	}
+	if (data == NULL)
+		*err = prov_async_fail(out, PROV_ERR_BAD_BODY,
+				       "%s returned an unexpected body: a list without data", name);
+	return data;
+}
+
+enum aigw_err
+prov_async_find_end(struct prov_step *out, const struct prov_async_find *f, json_object *root,
+		    const char *last, long long oldest_s)
+{
+	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
+
+	/* A list runs newest first: past the first create (less the skew),
+	 * every further page is older still. */
+	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
+	    oldest_s >= f->since_s - PROV_ASYNC_FIND_SKEW_S)
+		return prov_async_find_more(out, f, last);
+	out->kind = PROV_STEP_ABSENT;
+	return AIGW_OK;
+}
+
+enum aigw_err
 prov_async_find_more(struct prov_step *s, const struct prov_async_find *f, const char *after)
 {
 	char count[24], since[24];

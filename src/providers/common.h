@@ -1,11 +1,15 @@
 /*
  * common.h: helpers shared by the provider adapters; private to providers/.
  *
- * They exist so that openai.c, anthropic.c, gemini.c and perplexity.c build
- * requests and read answers the same way: one JSON reader with a length, one
- * way to phrase an error, one sanitiser for untrusted provider text. They
- * keep no state (thread-safe). Functions returning enum aigw_err fail only as
- * documented; a struct prov_http or prov_result they fill stays freeable.
+ * They exist so that the adapters build requests and read answers the same
+ * way: one JSON POST built from a provider's scheme (post.c), one JSON
+ * reader with a length, one way to phrase an error, one sanitiser for
+ * untrusted provider text, and the batch adapters' shared steps (batch.c).
+ * They keep no state (thread-safe). What can fail: memory (AIGW_ENOMEM),
+ * and text that cannot go on the wire (AIGW_EINVAL: a control character in
+ * a URL or header, a call without a model, message or key); a provider's
+ * answer never fails a parse, it becomes a classified prov_result or
+ * prov_step. A struct prov_http or prov_result they fill stays freeable.
  */
 #ifndef AIGW_PROVIDERS_COMMON_H
 #define AIGW_PROVIDERS_COMMON_H
@@ -170,6 +174,60 @@ enum aigw_err prov_async_build_find(const struct prov_config *cfg, json_object *
 				    enum aigw_err (*headers)(struct prov_http *h,
 							     const char *api_key),
 				    struct prov_http *out) AIGW_MUSTCHECK;
+
+/* The headers that carry a provider's key (and its fixed headers). */
+typedef enum aigw_err (*prov_headers_fn)(struct prov_http *h, const char *api_key);
+/* "Authorization: Bearer <key>"; fails as prov_common_header. */
+enum aigw_err prov_async_bearer(struct prov_http *h, const char *api_key) AIGW_MUSTCHECK;
+/* Whether cfg has a key and a base URL to go on with. Cannot fail. */
+bool prov_async_config_ok(const struct prov_config *cfg);
+/* A request without a body: method {base}{prefix}<id escaped>{suffix} with
+ * the provider's headers. AIGW_EINVAL for a URL too long or with a control
+ * character, AIGW_ENOMEM; on error *out is left for the caller to free. */
+enum aigw_err prov_async_build_bare(const struct prov_config *cfg, const char *method,
+				    const char *prefix, const char *id, const char *suffix,
+				    prov_headers_fn headers, struct prov_http *out) AIGW_MUSTCHECK;
+/* How an adapter cancels its batch: which steps have an id to cancel (as
+ * prov_async_cancel_id takes them) and the request, POST
+ * {base}{prefix}<id>{suffix}. */
+struct prov_async_cancel {
+	const char *id_key;
+	const char *const *before;
+	const char *const *steps;
+	const char *prefix;
+	const char *suffix;
+	prov_headers_fn headers;
+};
+/* An async ops' build_cancel as c says: AIGW_ENOTFOUND with nothing to
+ * cancel yet, AIGW_EINVAL for a state or config it cannot go on from,
+ * AIGW_ENOMEM; on error *out is left zeroed. */
+enum aigw_err prov_async_build_cancel(const struct prov_config *cfg, const char *state,
+				      const struct prov_async_cancel *c,
+				      struct prov_http *out) AIGW_MUSTCHECK;
+/* The answer to a create: WAIT with {"step":"poll", id_key: id} and the
+ * external id (id is the answer's, NULL when it gave none: FAILED bad body,
+ * "<name> returned an unexpected body: <missing>"). AIGW_ENOMEM. */
+enum aigw_err prov_async_created(struct prov_step *out, const char *name, const char *id,
+				 const char *id_key, const char *missing) AIGW_MUSTCHECK;
+/* The last step of an async parse: on error (memory only) nothing is left
+ * half-built in *out and AIGW_ENOMEM is returned; root and st are put. */
+enum aigw_err prov_async_parse_end(struct prov_step *out, enum aigw_err err, json_object *root,
+				   json_object *st) AIGW_MUSTCHECK;
+/* The first step of reading a lookup's list answer (root, a JSON object):
+ * reads the lookup state st into *f and returns the list's "data" array
+ * (borrowed). NULL after filling *out with the failure: a state it cannot
+ * continue from (PROV_ERR_CLIENT) or a list without data (bad body); *err
+ * is then AIGW_OK or AIGW_ENOMEM. */
+json_object *prov_async_find_list(const char *name, json_object *st, json_object *root,
+				  struct prov_async_find *f, struct prov_step *out,
+				  enum aigw_err *err);
+/* The last step when the page held no match: NEXT to the page after `last`
+ * when root says "has_more" and the page's oldest batch (oldest_s, Unix
+ * seconds; -1: unknown) is not older than the first create less
+ * PROV_ASYNC_FIND_SKEW_S, else ABSENT. AIGW_ENOMEM. */
+enum aigw_err prov_async_find_end(struct prov_step *out, const struct prov_async_find *f,
+				  json_object *root, const char *last,
+				  long long oldest_s) AIGW_MUSTCHECK;
 /* NEXT to the same lookup from the page after cursor `after`. AIGW_ENOMEM. */
 enum aigw_err prov_async_find_more(struct prov_step *s, const struct prov_async_find *f,
 				   const char *after) AIGW_MUSTCHECK;
@@ -215,6 +273,43 @@ enum aigw_err prov_async_array(const char *name, const char *body, size_t len,
 
 /* ---- building requests ---- */
 
+/* A header every request of a provider carries, whatever the call. */
+struct prov_fixed_header {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * How a sync provider's request goes out: a POST of the call's body to
+ * {base}{path}, the key in one header ("Authorization: Bearer <key>",
+ * "x-api-key: <key>"), the provider's fixed headers, then Content-Type. The
+ * adapters differ only in these fields; prov_scheme_build does the rest.
+ */
+struct prov_scheme {
+	const char *path;          /* "/chat/completions"; NULL: path_of */
+	/* The call's own path (one that names the model), malloc'd into *path:
+	 * AIGW_EINVAL for a call it cannot name, AIGW_ENOMEM. */
+	enum aigw_err (*path_of)(const struct prov_call *call, char **path);
+	const char *auth_name;     /* the header that carries the key */
+	const char *auth_prefix;   /* before the key ("Bearer "), or NULL */
+	const struct prov_fixed_header *fixed; /* ends with a NULL name; NULL: none */
+	const char *content_type;
+	/* The body of a checked call; NULL on ENOMEM. */
+	json_object *(*body)(const struct prov_call *call);
+};
+
+/* The key's header and the fixed headers, appended to h; fails as
+ * prov_common_header. */
+enum aigw_err prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h,
+				  const char *api_key) AIGW_MUSTCHECK;
+/* A call's request as s says. Fails as a prov_desc build op does: AIGW_EINVAL
+ * for a call or config prov_common_check refuses, a path that cannot be
+ * made or a URL or header with a control character; AIGW_ENOMEM. On error
+ * *out is left zeroed. */
+enum aigw_err prov_scheme_build(const struct prov_scheme *s, const struct prov_config *cfg,
+				const struct prov_call *call,
+				struct prov_http *out) AIGW_MUSTCHECK;
+
 /* AIGW_EINVAL unless the config has a key and base URL and the call has a
  * model, a message and max_tokens > 0. Cannot fail otherwise. */
 enum aigw_err prov_common_check(const struct prov_config *cfg,
@@ -231,6 +326,10 @@ enum aigw_err prov_common_url(struct prov_http *h, const char *base,
  * from a pasted key) or the header array is full; AIGW_ENOMEM. */
 enum aigw_err prov_common_header(struct prov_http *h, const char *name, const char *prefix,
 				 const char *value) AIGW_MUSTCHECK;
+/* The Chat-style messages of a call: {"role":"system"} with system when
+ * it is given and not empty, then {"role":"user"} with user. NULL on
+ * ENOMEM. */
+json_object *prov_common_messages(const char *system, const char *user);
 /* Serialises body into h->body / h->body_len (body is borrowed). AIGW_ENOMEM. */
 enum aigw_err prov_common_body(struct prov_http *h, json_object *body) AIGW_MUSTCHECK;
 /* A malloc'd copy of s with every byte except A-Z a-z 0-9 - . _ ~ written
@@ -307,6 +406,17 @@ enum aigw_err prov_common_begin(const char *name, long http_status, const char *
  */
 enum aigw_err prov_common_finish(struct prov_result *out, const char *name, struct buf *text,
 				 const char *why) AIGW_MUSTCHECK;
+
+/* out->model = a copy of model, or left NULL when model is NULL (the
+ * provider did not say). AIGW_ENOMEM. */
+enum aigw_err prov_common_model(struct prov_result *out, const char *model) AIGW_MUSTCHECK;
+
+/* The last step of every sync parse (and the mock's answer): when err is
+ * not AIGW_OK (only memory can fail there) *out is reset to an empty
+ * result, nothing half-built left behind, and AIGW_ENOMEM returned; text
+ * is freed and root (may be NULL) put in every case. */
+enum aigw_err prov_common_parse_end(struct prov_result *out, enum aigw_err err, struct buf *text,
+				    json_object *root) AIGW_MUSTCHECK;
 
 /* Appends {"url","title"} to out->citations (created on first use), keeping
  * the first of equal URLs and at most PROV_CITATIONS_MAX entries; a NULL or

@@ -104,8 +104,9 @@ search_tools(void)
 /* "/v1beta/models/<model>:generateContent" with the model escaped, so a
  * model name can never reach another path or a query. */
 static enum aigw_err
-path_for(const char *model, char **path)
+path_for(const struct prov_call *call, char **path)
 {
+	const char *model = call->model;
 	struct buf b;
 	char *esc = NULL;
 	enum aigw_err err = AIGW_ENOMEM;
@@ -127,42 +128,41 @@ out:
 	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
 }
 
-enum aigw_err
-prov_gemini_build(const struct prov_config *cfg, const struct prov_call *call,
-		  struct prov_http *out)
+/* The generateContent body of a call; NULL on ENOMEM. */
+static json_object *
+gemini_body(const struct prov_call *call)
 {
-	json_object *body = NULL;
-	char *path = NULL;
-	enum aigw_err err;
+	json_object *body;
 	int rc = 0;
 
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK ||
-	    (err = path_for(call->model, &path)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
 	if ((body = json_object_new_object()) == NULL)
-		goto out;
+		return NULL;
 	rc |= prov_common_add(body, "contents", array_of(content("user", call->message)));
 	if (call->system != NULL && call->system[0] != '\0')
 		rc |= prov_common_add(body, "systemInstruction", content(NULL, call->system));
 	rc |= prov_common_add(body, "generationConfig", generation_config(call));
 	if (call->websearch)
 		rc |= prov_common_add(body, "tools", search_tools());
-	if (rc != 0)
-		goto out;
-	/* The key goes in a header: a ?key= query would end up in access logs. */
-	if ((err = prov_common_url(out, cfg->base_url, path)) != AIGW_OK ||
-	    (err = prov_common_header(out, "x-goog-api-key", NULL, cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	free(path);
-	json_object_put(body);
-	return err;
+	if (rc != 0) {
+		json_object_put(body);
+		body = NULL;
+	}
+	return body;
+}
+
+/* The key goes in a header: a ?key= query would end up in access logs. */
+static const struct prov_scheme scheme = {
+	.path_of = path_for,
+	.auth_name = "x-goog-api-key",
+	.content_type = "application/json",
+	.body = gemini_body,
+};
+
+enum aigw_err
+prov_gemini_build(const struct prov_config *cfg, const struct prov_call *call,
+		  struct prov_http *out)
+{
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 /* Google answers a wrong key with 400 INVALID_ARGUMENT; its details say so. */
@@ -248,7 +248,7 @@ enum aigw_err
 prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
 	json_object *root = NULL, *cands = NULL, *cand, *usage;
-	const char *block, *model, *what = NULL;
+	const char *block, *what = NULL;
 	long cand_tokens, thought_tokens;
 	struct buf text;
 	enum aigw_err err;
@@ -301,22 +301,11 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 		thought_tokens = 0;
 	out->output_tokens = cand_tokens < 0 || cand_tokens > LONG_MAX - thought_tokens ?
 			     -1 : cand_tokens + thought_tokens;
-	model = prov_common_get_str(root, "modelVersion");
-	if (model != NULL && (out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, prov_common_get_str(root, "modelVersion"))) != AIGW_OK)
 		goto out;
-	}
 	if ((err = grounding(cand, out)) != AIGW_OK)
 		goto out;
 	err = prov_common_finish(out, NAME, &text, prov_common_get_str(cand, "finishReason"));
 out:
-	if (err != AIGW_OK) {
-		/* Only memory can fail here; leave nothing half-built behind. */
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	json_object_put(root);
-	return err;
+	return prov_common_parse_end(out, err, &text, root);
 }

@@ -1,6 +1,6 @@
 libaigw_la_SOURCES += \
 	src/providers/provider.h src/providers/provider.c \
-	src/providers/common.h \
+	src/providers/common.h src/providers/post.c \
 	src/providers/openai.c \
 	src/providers/anthropic.c \
 	src/providers/gemini.c \

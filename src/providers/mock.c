@@ -176,21 +176,13 @@ prov_mock_answer(const struct prov_call *call, struct prov_result *out)
 	in = words(call->system) + words(msg);
 	out->input_tokens = in > 0 ? in : 1;
 	out->output_tokens = words(text.data);
-	if ((out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, model)) != AIGW_OK)
 		goto out;
-	}
 	if (call->websearch && (err = mock_citations(out)) != AIGW_OK)
 		goto out;
 	if ((err = buf_steal(&text, &out->text)) != AIGW_OK)
 		goto out;
 	out->ok = true;
 out:
-	if (err != AIGW_OK) {
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	return err;
+	return prov_common_parse_end(out, err, &text, NULL);
 }

@@ -17,32 +17,7 @@
 json_object *
 prov_openai_messages(const struct prov_call *call)
 {
-	json_object *msgs = json_object_new_array();
-	json_object *m;
-	int rc = 0;
-
-	if (msgs == NULL)
-		goto out;
-	if (call->system != NULL && call->system[0] != '\0') {
-		m = json_object_new_object();
-		if (m != NULL) {
-			rc |= prov_common_add(m, "role", json_object_new_string("system"));
-			rc |= prov_common_add(m, "content", json_object_new_string(call->system));
-		}
-		rc |= prov_common_push(msgs, m);
-	}
-	m = json_object_new_object();
-	if (m != NULL) {
-		rc |= prov_common_add(m, "role", json_object_new_string("user"));
-		rc |= prov_common_add(m, "content", json_object_new_string(call->message));
-	}
-	rc |= prov_common_push(msgs, m);
-	if (rc != 0) {
-		json_object_put(msgs);
-		msgs = NULL;
-	}
-out:
-	return msgs;
+	return prov_common_messages(call->system, call->message);
 }
 
 /* {"user_location":{"type":"approximate","approximate":{"country":..}}}, or
@@ -120,29 +95,19 @@ out:
 	return body;
 }
 
+static const struct prov_scheme scheme = {
+	.path = "/chat/completions",
+	.auth_name = "Authorization",
+	.auth_prefix = "Bearer ",
+	.content_type = "application/json",
+	.body = prov_openai_body,
+};
+
 enum aigw_err
 prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 		  struct prov_http *out)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
-	if ((body = prov_openai_body(call)) == NULL)
-		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(body);
-	return err;
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 /* message.annotations[]: {"type":"url_citation","url_citation":{"url","title",..}}. */
@@ -172,7 +137,7 @@ prov_openai_chat_parse(const char *name, long status, const char *body, size_t l
 		       struct prov_result *out, prov_chat_extra_fn extra)
 {
 	json_object *root = NULL, *choices, *choice, *msg, *content = NULL, *usage;
-	const char *why, *refusal, *model;
+	const char *why, *refusal;
 	struct buf text;
 	enum aigw_err err;
 
@@ -227,11 +192,8 @@ prov_openai_chat_parse(const char *name, long status, const char *body, size_t l
 	usage = prov_common_get(root, "usage", json_type_object);
 	out->input_tokens = prov_common_get_count(usage, "prompt_tokens");
 	out->output_tokens = prov_common_get_count(usage, "completion_tokens");
-	model = prov_common_get_str(root, "model");
-	if (model != NULL && (out->model = strdup(model)) == NULL) {
-		err = AIGW_ENOMEM;
+	if ((err = prov_common_model(out, prov_common_get_str(root, "model"))) != AIGW_OK)
 		goto out;
-	}
 	if ((err = annotations(msg, out)) != AIGW_OK)
 		goto out;
 	if ((err = prov_common_finish(out, name, &text, why)) != AIGW_OK)
@@ -239,15 +201,7 @@ prov_openai_chat_parse(const char *name, long status, const char *body, size_t l
 	if (out->ok && extra != NULL)
 		err = extra(root, out);
 out:
-	if (err != AIGW_OK) {
-		/* Only memory can fail here; leave nothing half-built behind. */
-		prov_result_free(out);
-		prov_common_result_init(out);
-		err = AIGW_ENOMEM;
-	}
-	buf_free(&text);
-	json_object_put(root);
-	return err;
+	return prov_common_parse_end(out, err, &text, root);
 }
 
 enum aigw_err

@@ -177,46 +177,11 @@ out:
 	return err;
 }
 
-/* method {base}/{what}/{id}{suffix} with the key and no body. */
-static enum aigw_err
-build_bare(const struct prov_config *cfg, const char *method, const char *what, const char *id,
-	   const char *suffix, struct prov_http *out)
-{
-	char *esc = prov_common_escape(id);
-	struct buf path;
-	enum aigw_err err = AIGW_ENOMEM;
-
-	buf_init(&path, 4096);
-	if (esc == NULL || (err = buf_printf(&path, "/%s/%s%s", what, esc, suffix)) != AIGW_OK)
-		goto out;
-	out->method = method;
-	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK)
-		goto out;
-out:
-	buf_free(&path);
-	free(esc);
-	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
-}
-
-static bool
-config_ok(const struct prov_config *cfg)
-{
-	return cfg != NULL && cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
-	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
-}
-
-static enum aigw_err
-bearer(struct prov_http *h, const char *api_key)
-{
-	return prov_common_header(h, "Authorization", "Bearer ", api_key);
-}
-
 /* GET {base}/batches?limit=100[&after=cursor]: the newest batches first. */
 static enum aigw_err
 build_find(const struct prov_config *cfg, json_object *st, struct prov_http *out)
 {
-	return prov_async_build_find(cfg, st, "/batches", "after", bearer, out);
+	return prov_async_build_find(cfg, st, "/batches", "after", prov_async_bearer, out);
 }
 
 static enum aigw_err
@@ -232,7 +197,7 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 		err = build_upload(cfg, model, items, n, out);
 		goto out;
 	}
-	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
+	if (!prov_async_config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
 	if (strcmp(step, "create") == 0 && (id = prov_async_get_id(st, "input_file_id")) != NULL)
@@ -240,11 +205,13 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 	else if (strcmp(step, "find") == 0)
 		err = build_find(cfg, st, out);
 	else if (strcmp(step, "poll") == 0 && (id = prov_async_get_id(st, "batch_id")) != NULL)
-		err = build_bare(cfg, "GET", "batches", id, "", out);
+		err = prov_async_build_bare(cfg, "GET", "/batches/", id, "", prov_async_bearer, out);
 	else if (strcmp(step, "output") == 0 && (id = prov_async_get_id(st, "output_file_id")) != NULL)
-		err = build_bare(cfg, "GET", "files", id, "/content", out);
+		err = prov_async_build_bare(cfg, "GET", "/files/", id, "/content",
+					    prov_async_bearer, out);
 	else if (strcmp(step, "errors") == 0 && (id = prov_async_get_id(st, "error_file_id")) != NULL)
-		err = build_bare(cfg, "GET", "files", id, "/content", out);
+		err = prov_async_build_bare(cfg, "GET", "/files/", id, "/content",
+					    prov_async_bearer, out);
 	if (err == AIGW_OK && (strcmp(step, "output") == 0 || strcmp(step, "errors") == 0))
 		out->download = true;
 out:
@@ -254,26 +221,18 @@ out:
 	return err;
 }
 
+/* Before "poll" there is an uploaded file at most, and no batch known (a
+ * lookup finds it first). */
+static const char *const cancel_before[] = { "create", "find", NULL };
+static const char *const cancel_steps[] = { "poll", "output", "errors", NULL };
+static const struct prov_async_cancel cancel = {
+	"batch_id", cancel_before, cancel_steps, "/batches/", "/cancel", prov_async_bearer,
+};
+
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
-	/* Before "poll" there is an uploaded file at most, and no batch
-	 * known (a lookup finds it first). */
-	static const char *const before[] = { "create", "find", NULL };
-	static const char *const steps[] = { "poll", "output", "errors", NULL };
-	json_object *st = NULL;
-	const char *id = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "batch_id", before, steps, &st, &id);
-	if (err == AIGW_OK)
-		err = build_bare(cfg, "POST", "batches", id, "/cancel", out);
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(st);
-	return err;
+	return prov_async_build_cancel(cfg, state, &cancel, out);
 }
 
 /* ---- reading answers ---- */
@@ -311,16 +270,8 @@ parse_upload(json_object *root, struct prov_step *out)
 static enum aigw_err
 parse_create(json_object *root, struct prov_step *out)
 {
-	const char *id = prov_async_get_id(root, "id");
-	enum aigw_err err;
-
-	if (id == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: the batch has no id", NAME);
-	err = prov_async_move(out, PROV_STEP_WAIT, "step", "poll", "batch_id", id, (char *)NULL);
-	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
-		err = AIGW_ENOMEM;
-	return err;
+	return prov_async_created(out, NAME, prov_async_get_id(root, "id"), "batch_id",
+				  "the batch has no id");
 }
 
 /* A page of the list {"data":[Batch],"has_more","last_id"}, newest first:
@@ -329,19 +280,15 @@ parse_create(json_object *root, struct prov_step *out)
 static enum aigw_err
 parse_find(json_object *st, json_object *root, struct prov_step *out)
 {
-	json_object *data = prov_common_get(root, "data", json_type_array);
-	json_object *more = prov_common_get(root, "has_more", json_type_boolean);
 	struct prov_async_find f;
+	enum aigw_err err;
+	json_object *data = prov_async_find_list(NAME, st, root, &f, out, &err);
 	size_t n = data != NULL ? json_object_array_length(data) : 0;
 	long long oldest = -1;
 	const char *last = NULL;
 
-	if (prov_async_find_read(st, &f) != AIGW_OK)
-		return prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
-				       NAME);
 	if (data == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: a list without data", NAME);
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		json_object *b = json_object_array_get_idx(data, i);
 		json_object *meta = prov_common_get(b, "metadata", json_type_object);
@@ -357,14 +304,10 @@ parse_find(json_object *st, json_object *root, struct prov_step *out)
 		if (created != NULL)
 			oldest = json_object_get_int64(created);
 	}
-	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
-	    prov_async_get_id(root, "last_id") != NULL)
+	/* The list's own cursor, when it gives one, over the last id read. */
+	if (last != NULL && prov_async_get_id(root, "last_id") != NULL)
 		last = prov_async_get_id(root, "last_id");
-	if (more != NULL && json_object_get_boolean(more) && last != NULL &&
-	    oldest >= f.since_s - PROV_ASYNC_FIND_SKEW_S)
-		return prov_async_find_more(out, &f, last);
-	out->kind = PROV_STEP_ABSENT;
-	return AIGW_OK;
+	return prov_async_find_end(out, &f, root, last, oldest);
 }
 
 /* errors.data[].message joined, as one snippet; NULL for none, or on ENOMEM
@@ -594,13 +537,7 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 		err = prov_async_fail(out, PROV_ERR_CLIENT, "%s cannot continue from its stored state",
 				      NAME);
 out:
-	if (err != AIGW_OK) {
-		prov_step_free(out);
-		err = AIGW_ENOMEM;
-	}
-	json_object_put(root);
-	json_object_put(st);
-	return err;
+	return prov_async_parse_end(out, err, root, st);
 }
 
 const struct prov_async_ops prov_openai_batch_ops = {

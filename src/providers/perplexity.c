@@ -37,20 +37,15 @@ web_search_options(const char *country)
 	return ws;
 }
 
-enum aigw_err
-prov_perplexity_build(const struct prov_config *cfg, const struct prov_call *call,
-		      struct prov_http *out)
+/* The Chat Completions body as Sonar takes it; NULL on ENOMEM. */
+static json_object *
+perplexity_body(const struct prov_call *call)
 {
-	json_object *body = NULL;
-	enum aigw_err err;
+	json_object *body;
 	int rc = 0;
 
-	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
-		goto out;
-	err = AIGW_ENOMEM;
 	if ((body = json_object_new_object()) == NULL)
-		goto out;
+		return NULL;
 	rc |= prov_common_add(body, "model", json_object_new_string(call->model));
 	rc |= prov_common_add(body, "messages", prov_openai_messages(call));
 	rc |= prov_common_add(body, "max_tokens", json_object_new_int(call->max_tokens));
@@ -64,18 +59,26 @@ prov_perplexity_build(const struct prov_config *cfg, const struct prov_call *cal
 	 * and its schemas may not hold unconstrained objects, so a job step that
 	 * only says "JSON" has nothing to send; the answer follows the caller's
 	 * instruction in the system prompt. */
-	if (rc != 0)
-		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, "/chat/completions")) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Content-Type", NULL, "application/json")) != AIGW_OK ||
-	    (err = prov_common_body(out, body)) != AIGW_OK)
-		goto out;
-out:
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(body);
-	return err;
+	if (rc != 0) {
+		json_object_put(body);
+		body = NULL;
+	}
+	return body;
+}
+
+static const struct prov_scheme scheme = {
+	.path = "/chat/completions",
+	.auth_name = "Authorization",
+	.auth_prefix = "Bearer ",
+	.content_type = "application/json",
+	.body = perplexity_body,
+};
+
+enum aigw_err
+prov_perplexity_build(const struct prov_config *cfg, const struct prov_call *call,
+		      struct prov_http *out)
+{
+	return prov_scheme_build(&scheme, cfg, call, out);
 }
 
 static const char *

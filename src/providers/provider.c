@@ -9,25 +9,22 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/util.h"
 #include "providers/common.h"
 #include "providers/provider.h"
 
 static const struct prov_desc providers[] = {
-	{ "openai", PROV_SYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
-	  "https://api.openai.com/v1", prov_openai_build, prov_openai_parse, NULL },
-	{ "anthropic", PROV_SYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-	  "https://api.anthropic.com", prov_anthropic_build, prov_anthropic_parse, NULL },
-	{ "gemini", PROV_SYNC, "GEMINI_API_KEY", "GEMINI_BASE_URL",
-	  "https://generativelanguage.googleapis.com", prov_gemini_build, prov_gemini_parse, NULL },
-	{ "perplexity", PROV_SYNC, "PERPLEXITY_API_KEY", "PERPLEXITY_BASE_URL",
-	  "https://api.perplexity.ai", prov_perplexity_build, prov_perplexity_parse, NULL },
-	{ "openai-batch", PROV_ASYNC, "OPENAI_API_KEY", "OPENAI_BASE_URL",
-	  "https://api.openai.com/v1", NULL, NULL, &prov_openai_batch_ops },
-	{ "anthropic-batch", PROV_ASYNC, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-	  "https://api.anthropic.com", NULL, NULL, &prov_anthropic_batch_ops },
-	{ "snapshot", PROV_ASYNC, "SNAPSHOT_API_KEY", "SNAPSHOT_BASE_URL",
-	  "https://api.brightdata.com/datasets/v3", NULL, NULL, &prov_snapshot_ops },
+	{ "openai", PROV_SYNC, CONFIG_ACCOUNT_OPENAI, prov_openai_build, prov_openai_parse, NULL },
+	{ "anthropic", PROV_SYNC, CONFIG_ACCOUNT_ANTHROPIC, prov_anthropic_build,
+	  prov_anthropic_parse, NULL },
+	{ "gemini", PROV_SYNC, CONFIG_ACCOUNT_GEMINI, prov_gemini_build, prov_gemini_parse, NULL },
+	{ "perplexity", PROV_SYNC, CONFIG_ACCOUNT_PERPLEXITY, prov_perplexity_build,
+	  prov_perplexity_parse, NULL },
+	{ "openai-batch", PROV_ASYNC, CONFIG_ACCOUNT_OPENAI, NULL, NULL, &prov_openai_batch_ops },
+	{ "anthropic-batch", PROV_ASYNC, CONFIG_ACCOUNT_ANTHROPIC, NULL, NULL,
+	  &prov_anthropic_batch_ops },
+	{ "snapshot", PROV_ASYNC, CONFIG_ACCOUNT_SNAPSHOT, NULL, NULL, &prov_snapshot_ops },
 	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -85,7 +82,15 @@ prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback
 enum prov_state
 prov_state_of(const struct prov_desc *d, bool mock_fallback)
 {
-	return prov_state_decide(d, d->key_env != NULL ? getenv(d->key_env) : NULL, mock_fallback);
+	return prov_state_decide(d, config_provider_key_now(d->name), mock_fallback);
+}
+
+enum prov_state
+prov_state_in(const struct prov_desc *d, const struct aigw_config *cfg)
+{
+	const struct config_provider *p = config_provider(cfg, d->name);
+
+	return prov_state_decide(d, p != NULL ? p->key : NULL, cfg->mock);
 }
 
 const char *
@@ -94,20 +99,36 @@ prov_state_name(enum prov_state s)
 	return s == PROV_CONFIGURED ? "configured" : s == PROV_MOCK ? "mock" : "missing";
 }
 
-const struct prov_desc *
-prov_none_reachable(const char *const *names, size_t n, bool mock_fallback)
+/* The first of the providers named when all of them are MISSING: by cfg
+ * when given, else by the environment with mock_fallback. */
+static const struct prov_desc *
+none_reachable(const char *const *names, size_t n, const struct aigw_config *cfg,
+	       bool mock_fallback)
 {
 	const struct prov_desc *first = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct prov_desc *d = prov_find(names[i]);
 
-		if (d == NULL || prov_state_of(d, mock_fallback) != PROV_MISSING)
+		if (d == NULL || (cfg != NULL ? prov_state_in(d, cfg)
+					      : prov_state_of(d, mock_fallback)) != PROV_MISSING)
 			return NULL;
 		if (first == NULL)
 			first = d;
 	}
 	return first;
+}
+
+const struct prov_desc *
+prov_none_reachable(const char *const *names, size_t n, bool mock_fallback)
+{
+	return none_reachable(names, n, NULL, mock_fallback);
+}
+
+const struct prov_desc *
+prov_none_reachable_in(const struct aigw_config *cfg, const char *const *names, size_t n)
+{
+	return none_reachable(names, n, cfg, cfg->mock);
 }
 
 void
@@ -656,6 +677,28 @@ prov_common_finish(struct prov_result *out, const char *name, struct buf *text, 
 out:
 	free(snip);
 	return err == AIGW_OK ? AIGW_OK : AIGW_ENOMEM;
+}
+
+enum aigw_err
+prov_common_model(struct prov_result *out, const char *model)
+{
+	if (model != NULL && (out->model = strdup(model)) == NULL)
+		return AIGW_ENOMEM;
+	return AIGW_OK;
+}
+
+enum aigw_err
+prov_common_parse_end(struct prov_result *out, enum aigw_err err, struct buf *text,
+		      json_object *root)
+{
+	if (err != AIGW_OK) {
+		prov_result_free(out);
+		prov_common_result_init(out);
+		err = AIGW_ENOMEM;
+	}
+	buf_free(text);
+	json_object_put(root);
+	return err;
 }
 
 enum aigw_err

@@ -6,7 +6,14 @@
  * request (URL, headers, body) out; an HTTP status and body in, a result or
  * a classified error out. The transfer engine (worker/) sends the request and
  * owns the retry policy; it retries only the classes prov_err_retryable()
- * names. All providers sit in one const table looked up by name.
+ * names. All providers sit in one const table looked up by name; where each
+ * is reached and with which key is the config table's (core/config.h).
+ *
+ * What can fail: a build refuses a call it cannot express or a key or URL
+ * that cannot go on the wire (AIGW_EINVAL) and may run out of memory; a
+ * parse fails only for memory: whatever the provider answered becomes a
+ * result, ok or with an error class. Lookups and classifications cannot
+ * fail.
  *
  * Ownership: a struct prov_http and a struct prov_result own their strings
  * and are released with prov_http_free() / prov_result_free() (both safe on
@@ -22,6 +29,8 @@
 #include <json-c/json.h>
 
 #include "core/err.h"
+
+struct aigw_config;
 
 #define PROV_MAX_HEADERS 8
 
@@ -178,8 +187,10 @@ enum aigw_err prov_async_find_state(const struct prov_batch_item *items, size_t 
 struct prov_desc {
 	const char *name;          /* "openai", ... as in the API */
 	enum prov_kind kind;
-	const char *key_env;       /* "OPENAI_API_KEY", NULL for mock */
-	const char *base_env;      /* "OPENAI_BASE_URL", NULL for mock */
+	/* Its account's variables and default base URL, as the config
+	 * table (core/config.h, which reads them) names them; NULL for mock. */
+	const char *key_env;       /* "OPENAI_API_KEY" */
+	const char *base_env;      /* "OPENAI_BASE_URL" */
 	const char *default_base;  /* "https://api.openai.com/v1" */
 	/* Builds the request. AIGW_EINVAL for a call it cannot express,
 	 * AIGW_ENOMEM; on error *out is left zeroed. */
@@ -205,7 +216,11 @@ enum prov_state { PROV_CONFIGURED, PROV_MOCK, PROV_MISSING };
 
 /* The decision itself, from the key's value (NULL or "": none). Pure. */
 enum prov_state prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback);
-/* The same from this process's environment (d->key_env). Reads only. */
+/* The same from a loaded config: its key for d's account and AIGW_MOCK.
+ * Cannot fail. */
+enum prov_state prov_state_in(const struct prov_desc *d, const struct aigw_config *cfg);
+/* The same from this process's environment now (d->key_env), for callers
+ * that hold no loaded config. Reads only. */
 enum prov_state prov_state_of(const struct prov_desc *d, bool mock_fallback);
 /* "configured", "mock", "missing". */
 const char *prov_state_name(enum prov_state s);
@@ -213,6 +228,9 @@ const char *prov_state_name(enum prov_state s);
  * first of them; else NULL (also for n 0). Reads the environment. */
 const struct prov_desc *prov_none_reachable(const char *const *names, size_t n,
 					    bool mock_fallback);
+/* The same by prov_state_in(). Cannot fail. */
+const struct prov_desc *prov_none_reachable_in(const struct aigw_config *cfg,
+					       const char *const *names, size_t n);
 /* "openai is not configured: set OPENAI_API_KEY" into buf (cut to len). */
 void prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len);
 

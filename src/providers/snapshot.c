@@ -50,33 +50,12 @@
 
 /* ---- building requests ---- */
 
-static bool
-config_ok(const struct prov_config *cfg)
-{
-	return cfg != NULL && cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
-	       cfg->base_url != NULL && cfg->base_url[0] != '\0';
-}
-
-/* method {base}{fmt with the escaped id} with the key, no body. */
+/* method {base}{prefix}<id>{suffix} with the key, no body. */
 static enum aigw_err
 request(const struct prov_config *cfg, const char *method, const char *prefix, const char *id,
 	const char *suffix, struct prov_http *out)
 {
-	char *esc = prov_common_escape(id);
-	struct buf path;
-	enum aigw_err err = AIGW_ENOMEM;
-
-	buf_init(&path, 4096);
-	if (esc == NULL || (err = buf_printf(&path, "%s%s%s", prefix, esc, suffix)) != AIGW_OK)
-		goto out;
-	out->method = method;
-	if ((err = prov_common_url(out, cfg->base_url, path.data)) != AIGW_OK ||
-	    (err = prov_common_header(out, "Authorization", "Bearer ", cfg->api_key)) != AIGW_OK)
-		goto out;
-out:
-	buf_free(&path);
-	free(esc);
-	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+	return prov_async_build_bare(cfg, method, prefix, id, suffix, prov_async_bearer, out);
 }
 
 static enum aigw_err
@@ -129,7 +108,7 @@ build(const struct prov_config *cfg, const char *model, const char *state,
 		err = build_trigger(cfg, model, items, n, out);
 		goto out;
 	}
-	if (!config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
+	if (!prov_async_config_ok(cfg) || (err = prov_async_state(state, &st, &step)) != AIGW_OK)
 		goto out;
 	err = AIGW_EINVAL;
 	if (strcmp(step, "find") == 0) {
@@ -152,24 +131,16 @@ out:
 	return err;
 }
 
+static const char *const cancel_before[] = { "find", NULL };
+static const char *const cancel_steps[] = { "poll", "fetch", NULL };
+static const struct prov_async_cancel cancel = {
+	"snapshot_id", cancel_before, cancel_steps, "/snapshot/", "/cancel", prov_async_bearer,
+};
+
 static enum aigw_err
 build_cancel(const struct prov_config *cfg, const char *state, struct prov_http *out)
 {
-	static const char *const before[] = { "find", NULL };
-	static const char *const steps[] = { "poll", "fetch", NULL };
-	json_object *st = NULL;
-	const char *id = NULL;
-	enum aigw_err err;
-
-	memset(out, 0, sizeof *out);
-	err = state != NULL && !config_ok(cfg) ? AIGW_EINVAL
-		: prov_async_cancel_id(state, "snapshot_id", before, steps, &st, &id);
-	if (err == AIGW_OK)
-		err = request(cfg, "POST", "/snapshot/", id, "/cancel", out);
-	if (err != AIGW_OK)
-		prov_http_free(out);
-	json_object_put(st);
-	return err;
+	return prov_async_build_cancel(cfg, state, &cancel, out);
 }
 
 /* ---- reading answers ---- */
@@ -177,16 +148,8 @@ build_cancel(const struct prov_config *cfg, const char *state, struct prov_http 
 static enum aigw_err
 parse_trigger(json_object *root, struct prov_step *out)
 {
-	const char *id = prov_async_get_id(root, "snapshot_id");
-	enum aigw_err err;
-
-	if (id == NULL)
-		return prov_async_fail(out, PROV_ERR_BAD_BODY,
-				       "%s returned an unexpected body: no snapshot_id", NAME);
-	err = prov_async_move(out, PROV_STEP_WAIT, "step", "poll", "snapshot_id", id, (char *)NULL);
-	if (err == AIGW_OK && (out->external_id = strdup(id)) == NULL)
-		err = AIGW_ENOMEM;
-	return err;
+	return prov_async_created(out, NAME, prov_async_get_id(root, "snapshot_id"), "snapshot_id",
+				  "no snapshot_id");
 }
 
 /*
@@ -397,13 +360,7 @@ parse(const char *state, long status, const char *body, size_t len, struct prov_
 	else
 		err = parse_poll(st, root, out);
 out:
-	if (err != AIGW_OK) {
-		prov_step_free(out);
-		err = AIGW_ENOMEM;
-	}
-	json_object_put(root);
-	json_object_put(st);
-	return err;
+	return prov_async_parse_end(out, err, root, st);
 }
 
 const struct prov_async_ops prov_snapshot_ops = {

@@ -212,6 +212,83 @@ test_env_file_malformed(void **state)
 }
 
 static void
+test_provider_accounts(void **state)
+{
+	const struct config_provider *p;
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("OPENAI_BASE_URL");
+	setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value", 1);
+	setenv("ANTHROPIC_BASE_URL", "HTTP://mock:8080/anthropic//", 1);
+	setenv("GEMINI_BASE_URL", "", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	p = config_provider(&cfg, "openai");
+	assert_non_null(p);
+	assert_string_equal(p->key, "");
+	assert_string_equal(p->key_var, "OPENAI_API_KEY");
+	assert_string_equal(p->base_var, "OPENAI_BASE_URL");
+	assert_string_equal(p->base_url, "https://api.openai.com/v1");
+	assert_ptr_equal(config_provider(&cfg, "openai-batch"), p);
+	p = config_provider(&cfg, "anthropic-batch");
+	assert_ptr_equal(config_provider(&cfg, "anthropic"), p);
+	assert_string_equal(p->key, "sk-ant-secret-value");
+	assert_string_equal(p->base_url, "HTTP://mock:8080/anthropic");
+	/* empty: the default */
+	assert_string_equal(config_provider(&cfg, "gemini")->base_url,
+			    "https://generativelanguage.googleapis.com");
+	assert_string_equal(config_provider(&cfg, "snapshot")->base_url,
+			    "https://api.brightdata.com/datasets/v3");
+	assert_null(config_provider(&cfg, "mock"));
+	assert_null(config_provider(&cfg, "openaix"));
+	assert_null(config_provider(&cfg, NULL));
+	assert_string_equal(config_provider_key_now("anthropic-batch"), "sk-ant-secret-value");
+	assert_null(config_provider_key_now("openai"));
+	assert_null(config_provider_key_now("mock"));
+	config_free(&cfg);
+
+	/* a base URL of another scheme stops the start, naming the variable
+	 * and never quoting a value */
+	setenv("GEMINI_BASE_URL", "ftp://user:hunter2@mock/gemini", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_string_equal(err, "GEMINI_BASE_URL: expected an http:// or https:// URL");
+	unsetenv("GEMINI_BASE_URL");
+	unsetenv("ANTHROPIC_API_KEY");
+	unsetenv("ANTHROPIC_BASE_URL");
+
+	assert_true(config_is_provider_var("OPENAI_API_KEY=x", 14));
+	assert_true(config_is_provider_var("SNAPSHOT_BASE_URL", 17));
+	assert_false(config_is_provider_var("OPENAI_API_KEYS", 15));
+	assert_false(config_is_provider_var("OPENAI_API_KE", 13));
+	assert_false(config_is_provider_var("OPENAI_ORG", 10));
+}
+
+static void
+test_spool_dir(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+
+	(void)state;
+	unsetenv("TMPDIR");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_string_equal(cfg.spool_dir, "/tmp");
+	config_free(&cfg);
+	setenv("TMPDIR", "/var/tmp/aigw", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_string_equal(cfg.spool_dir, "/var/tmp/aigw");
+	config_free(&cfg);
+	/* relative: where the worker started would decide */
+	setenv("TMPDIR", "tmp", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_string_equal(cfg.spool_dir, "/tmp");
+	config_free(&cfg);
+	unsetenv("TMPDIR");
+}
+
+static void
 test_every_variable_is_documented(void **state)
 {
 	const char *srcdir = getenv("AIGW_SRCDIR");
@@ -254,6 +331,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limits_by_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_accounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spool_dir, setup, teardown),
 		cmocka_unit_test(test_every_variable_is_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "core/config.h"
 #include "providers/common.h"
 #include "providers/provider.h"
 
@@ -217,6 +218,32 @@ test_route_decision(void **state)
 		assert_null(prov_none_reachable(some, 2, false));
 		assert_null(prov_none_reachable(none, 0, false));
 	}
+	/* From a loaded config: its key, not the environment's, and its
+	 * AIGW_MOCK. */
+	{
+		static char key[] = "AIza-config", none_key[] = "";
+		struct aigw_config cfg;
+		const char *none[] = { "gemini-x", "perplexity" };
+		const char *some[] = { "gemini", "perplexity" };
+
+		memset(&cfg, 0, sizeof cfg);
+		for (int i = 0; i < ACCOUNT__MAX; i++)
+			cfg.provider[i].key = none_key;
+		cfg.provider[ACCOUNT_GEMINI].key = key;
+		setenv("PERPLEXITY_API_KEY", "pplx-env", 1);
+		assert_int_equal(prov_state_in(prov_find("gemini"), &cfg), PROV_CONFIGURED);
+		assert_int_equal(prov_state_in(prov_find("perplexity"), &cfg), PROV_MISSING);
+		assert_int_equal(prov_state_in(prov_find("openai-batch"), &cfg), PROV_MISSING);
+		assert_int_equal(prov_state_in(prov_find("mock"), &cfg), PROV_CONFIGURED);
+		assert_null(prov_none_reachable_in(&cfg, some, 2));
+		assert_null(prov_none_reachable_in(&cfg, none, 2)); /* an unknown name */
+		none[0] = "openai";
+		assert_ptr_equal(prov_none_reachable_in(&cfg, none, 2), prov_find("openai"));
+		cfg.mock = true;
+		assert_int_equal(prov_state_in(prov_find("perplexity"), &cfg), PROV_MOCK);
+		assert_null(prov_none_reachable_in(&cfg, none, 2));
+		unsetenv("PERPLEXITY_API_KEY");
+	}
 	prov_not_configured_text(prov_find("openai"), text, sizeof text);
 	assert_string_equal(text, "openai is not configured: set OPENAI_API_KEY");
 	prov_not_configured_text(prov_find("snapshot"), text, sizeof text);
@@ -298,6 +325,78 @@ test_url_and_headers(void **state)
 	assert_int_equal(h.nheaders, PROV_MAX_HEADERS);
 	prov_http_free(&h);
 	assert_int_equal(h.nheaders, 0);
+}
+
+static json_object *
+scheme_body(const struct prov_call *call)
+{
+	json_object *o = json_object_new_object();
+
+	if (o != NULL && prov_common_add(o, "m", json_object_new_string(call->model)) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static enum aigw_err
+scheme_path(const struct prov_call *call, char **path)
+{
+	*path = NULL;
+	if (strcmp(call->model, "bad") == 0)
+		return AIGW_EINVAL;
+	*path = strdup("/by/model");
+	return *path != NULL ? AIGW_OK : AIGW_ENOMEM;
+}
+
+/* One POST as a scheme describes it: URL, the key's header, the fixed
+ * headers in order, the content type, the body. */
+static void
+test_scheme_build(void **state)
+{
+	static const struct prov_fixed_header fixed[] = {
+		{ "x-one", "1" }, { "x-two", "2" }, { NULL, NULL },
+	};
+	struct prov_scheme sc = {
+		.path = "/p", .auth_name = "x-key", .fixed = fixed,
+		.content_type = "application/x-test", .body = scheme_body,
+	};
+	struct prov_config cfg = { "k-1", "http://h" };
+	struct prov_call call = { .model = "m1", .message = "hi", .max_tokens = 5 };
+	struct prov_http h;
+
+	(void)state;
+	assert_int_equal(prov_scheme_build(&sc, &cfg, &call, &h), AIGW_OK);
+	assert_null(h.method);
+	assert_string_equal(h.url, "http://h/p");
+	assert_int_equal(h.nheaders, 4);
+	assert_string_equal(h.headers[0], "x-key: k-1");
+	assert_string_equal(h.headers[1], "x-one: 1");
+	assert_string_equal(h.headers[2], "x-two: 2");
+	assert_string_equal(h.headers[3], "Content-Type: application/x-test");
+	assert_string_equal(h.body, "{\"m\":\"m1\"}");
+	assert_int_equal(h.body_len, strlen(h.body));
+	prov_http_free(&h);
+
+	sc.path = NULL;
+	sc.path_of = scheme_path;
+	sc.fixed = NULL;
+	sc.auth_prefix = "Bearer ";
+	assert_int_equal(prov_scheme_build(&sc, &cfg, &call, &h), AIGW_OK);
+	assert_string_equal(h.url, "http://h/by/model");
+	assert_int_equal(h.nheaders, 2);
+	assert_string_equal(h.headers[0], "x-key: Bearer k-1");
+	prov_http_free(&h);
+	/* a path the call cannot name, a key with a line break: nothing built */
+	call.model = "bad";
+	assert_int_equal(prov_scheme_build(&sc, &cfg, &call, &h), AIGW_EINVAL);
+	assert_null(h.url);
+	assert_null(h.headers[0]);
+	call.model = "m1";
+	cfg.api_key = "k\r\nx-evil: 1";
+	assert_int_equal(prov_scheme_build(&sc, &cfg, &call, &h), AIGW_EINVAL);
+	assert_null(h.url);
+	assert_null(h.body);
 }
 
 static void
@@ -642,6 +741,7 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_url_and_headers),
 		cmocka_unit_test(test_check_call),
+		cmocka_unit_test(test_scheme_build),
 		cmocka_unit_test(test_async_ids),
 		cmocka_unit_test(test_async_state_and_move),
 		cmocka_unit_test(test_async_jsonl),

@@ -3,10 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "core/config.h"
 #include "http/spawn.h"
 
 static void
@@ -48,6 +50,21 @@ test_allowed(void **state)
 	assert_false(spawn_env_allowed(NULL));
 }
 
+/* A worker reads the same table as its spawner: every variable in it,
+ * the providers' keys and base URLs among them, reaches the worker. */
+static void
+test_every_config_variable_is_inherited(void **state)
+{
+	char entry[128];
+
+	(void)state;
+	for (const char *const *name = config_names(); *name != NULL; name++) {
+		snprintf(entry, sizeof entry, "%s=x", *name);
+		if (!spawn_env_allowed(entry))
+			fail_msg("refused: %s", entry);
+	}
+}
+
 static void
 test_env_keeps_the_allowed_in_order_with_room_for_the_slot(void **state)
 {
@@ -76,6 +93,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allowed),
+		cmocka_unit_test(test_every_config_variable_is_inherited),
 		cmocka_unit_test(test_env_keeps_the_allowed_in_order_with_room_for_the_slot),
 	};
 
