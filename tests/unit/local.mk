@@ -102,3 +102,11 @@ PY_LOG_COMPILER = /usr/bin/python3
 TESTS += tests/check_cycles.py
 EXTRA_DIST += tests/check_cycles.py
 AM_TESTS_ENVIRONMENT += AIGW_CYCLES_ALLOW='src/worker'; export AIGW_CYCLES_ALLOW;
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_commit
+check_PROGRAMS += tests/unit/test_commit
+tests_unit_test_commit_SOURCES = tests/unit/test_commit.c
+tests_unit_test_commit_CFLAGS = $(unit_cflags)
+tests_unit_test_commit_LDADD = $(unit_ldadd)
+endif
