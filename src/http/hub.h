@@ -54,4 +54,16 @@ enum aigw_err hub_wait(const struct hub_watch *w, int hangup_fd, int64_t deadlin
 		       enum db_wait_result *out) AIGW_MUSTCHECK;
 void hub_unwatch(struct hub *h, struct hub_watch *w);
 
+/* The bookkeeping alone, which hub_start() runs a thread and a connection
+ * around, for tests: a hub without thread nor connection, not listening
+ * until hub_set_listening(); NULL out of memory. Free it with hub_free(),
+ * not hub_stop(). */
+struct hub *hub_new(void);
+void hub_free(struct hub *h);
+/* The LISTEN was made (on), or lost: either way every watch is woken,
+ * and a watch made before a new LISTEN no longer counts as watching. */
+void hub_set_listening(struct hub *h, bool on);
+/* A notification for row id of kind: wakes the watches of that row. */
+void hub_heard(struct hub *h, enum db_channel kind, const char *id);
+
 #endif

@@ -110,3 +110,11 @@ tests_unit_test_commit_SOURCES = tests/unit/test_commit.c
 tests_unit_test_commit_CFLAGS = $(unit_cflags)
 tests_unit_test_commit_LDADD = $(unit_ldadd)
 endif
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_hub
+check_PROGRAMS += tests/unit/test_hub
+tests_unit_test_hub_SOURCES = tests/unit/test_hub.c
+tests_unit_test_hub_CFLAGS = $(unit_cflags)
+tests_unit_test_hub_LDADD = $(unit_ldadd)
+endif
