@@ -15,6 +15,8 @@
 #ifndef AIGW_HTTP_WAKE_H
 #define AIGW_HTTP_WAKE_H
 
+#include <stdbool.h>
+
 #include "core/config.h"
 #include "db/db.h"
 
@@ -22,6 +24,17 @@ struct waker;
 
 /* Starts the waker thread. NULL when it cannot (memory, thread). */
 struct waker *waker_start(const struct aigw_config *cfg, char **spawn_env);
+
+/* What the thread does, which waker_start() does on its own connection:
+ * work_waiting() (at a sweep: does work wait unclaimed?) and wake() (a
+ * round: wake the workers, start one if a slot is free). */
+struct waker_ops {
+	bool (*work_waiting)(void *arg);
+	void (*wake)(void *arg);
+	void *arg;
+};
+/* A waker doing ops instead (for tests). NULL when it cannot start. */
+struct waker *waker_start_ops(const struct waker_ops *ops);
 /* Cannot fail. */
 void waker_poke(struct waker *w);
 /* Stops the thread after a last round; safe on NULL. */

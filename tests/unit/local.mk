@@ -118,3 +118,11 @@ tests_unit_test_hub_SOURCES = tests/unit/test_hub.c
 tests_unit_test_hub_CFLAGS = $(unit_cflags)
 tests_unit_test_hub_LDADD = $(unit_ldadd)
 endif
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_wake
+check_PROGRAMS += tests/unit/test_wake
+tests_unit_test_wake_SOURCES = tests/unit/test_wake.c
+tests_unit_test_wake_CFLAGS = $(unit_cflags)
+tests_unit_test_wake_LDADD = $(unit_ldadd)
+endif
