@@ -14,6 +14,9 @@
  * connection, every watch is woken and hub_watching() turns false, so
  * that requests answer with what they can (a notification may have been
  * missed); the thread reconnects by itself. Thread-safe.
+ * Owns the list of watches and the LISTEN connection. Fails: hub_start()
+ * when its thread cannot start, hub_watch() while no LISTEN is up
+ * (AIGW_EDB), hub_wait() when poll() does (AIGW_EIO).
  */
 #ifndef AIGW_HTTP_HUB_H
 #define AIGW_HTTP_HUB_H

@@ -11,6 +11,9 @@
  * wake-up, dead workers) and wakes or starts a worker for them.
  * Thread-safe. In CGI mode there is no thread: wake_now() does the same
  * inline.
+ * Owns the waker thread and its connection. Only starting can fail (NULL);
+ * a failed NOTIFY or spawn is logged, and the workers find the rows by
+ * their own polling or the next sweep.
  */
 #ifndef AIGW_HTTP_WAKE_H
 #define AIGW_HTTP_WAKE_H
