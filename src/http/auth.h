@@ -11,6 +11,9 @@
  * (X-Remote-User and the like) are never read.
  * Keys are never logged or echoed. Functions that answer the request
  * themselves return false; the caller then only returns.
+ * Owns who the caller is and the limit check before a submit; fails with
+ * 401 (no or bad credentials), 429 (a limit reached) or 503 (the database
+ * is away), each answered here, or AIGW_EDB when a submit's commit fails.
  */
 #ifndef AIGW_HTTP_AUTH_H
 #define AIGW_HTTP_AUTH_H

@@ -5,6 +5,9 @@
  * chat_request_parse() is pure: body bytes in, a validated request or a
  * field error out. The request owns its json-c tree; the string pointers
  * borrow from it. Release with chat_request_free() (safe on a zeroed one).
+ * Parsing fails with a field error (400) or out of memory; the handlers
+ * answer every failure themselves (4xx for the client's, 503 for the
+ * database's).
  */
 #ifndef AIGW_HTTP_CHAT_H
 #define AIGW_HTTP_CHAT_H

@@ -12,13 +12,20 @@ struct commit_entry {
 };
 
 void
-commit_group_init(struct commit_group *g)
+commit_group_init_insert(struct commit_group *g, commit_insert_fn insert)
 {
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->done, NULL);
 	g->head = NULL;
 	g->tail = &g->head;
 	g->writing = false;
+	g->insert = insert;
+}
+
+void
+commit_group_init(struct commit_group *g)
+{
+	commit_group_init_insert(g, db_chat_insert);
 }
 
 void
@@ -46,7 +53,7 @@ write_group(struct commit_group *g, struct db *db)
 		g->tail = &g->head;
 	g->writing = true;
 	pthread_mutex_unlock(&g->lock);
-	err = db_chat_insert(db, rows, n);
+	err = g->insert(db, rows, n);
 	pthread_mutex_lock(&g->lock);
 	for (e = group; n > 0; n--) {
 		struct commit_entry *next = e->next;

@@ -26,14 +26,23 @@
 
 struct commit_entry;
 
+/* Writes rows[0..n) in one statement and one commit (db_chat_insert). */
+typedef enum aigw_err (*commit_insert_fn)(struct db *db, const struct db_chat_new *const *rows,
+					  size_t n);
+
 struct commit_group {
 	pthread_mutex_t lock;
 	pthread_cond_t done;
 	struct commit_entry *head, **tail;
 	bool writing;                   /* a thread is inserting a group */
+	commit_insert_fn insert;
 };
 
+/* Groups written by db_chat_insert. Cannot fail. */
 void commit_group_init(struct commit_group *g);
+/* Groups written by insert instead (the tests' stand-in for the
+ * database). Cannot fail. */
+void commit_group_init_insert(struct commit_group *g, commit_insert_fn insert);
 void commit_group_destroy(struct commit_group *g);
 
 /* Inserts row, with whatever submits wait beside it, on db (the calling

@@ -7,7 +7,9 @@
  * body, response buffers) and is released with http_req_free(). Handlers
  * fill the response through http_resp_*; a response builder that runs out
  * of memory degrades to a fixed 500. Not thread-safe per request; each
- * thread has its own.
+ * thread has its own. Reading fails on a body that is not JSON by its
+ * Content-Type or too large, or a client gone (AIGW_EIO); writing fails
+ * only when the client went away.
  */
 #ifndef AIGW_HTTP_HTTP_H
 #define AIGW_HTTP_HTTP_H

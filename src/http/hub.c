@@ -38,11 +38,9 @@ wake_all(struct hub *h)
 		wake(w);
 }
 
-static void
-heard(void *arg, enum db_channel kind, const char *id)
+void
+hub_heard(struct hub *h, enum db_channel kind, const char *id)
 {
-	struct hub *h = arg;
-
 	pthread_mutex_lock(&h->lock);
 	for (struct hub_watch *w = h->watches; w != NULL; w = w->next)
 		if (w->kind == kind && strcmp(w->id, id) == 0)
@@ -51,7 +49,13 @@ heard(void *arg, enum db_channel kind, const char *id)
 }
 
 static void
-set_listening(struct hub *h, bool on)
+heard(void *arg, enum db_channel kind, const char *id)
+{
+	hub_heard(arg, kind, id);
+}
+
+void
+hub_set_listening(struct hub *h, bool on)
 {
 	pthread_mutex_lock(&h->lock);
 	h->listening = on;
@@ -86,7 +90,7 @@ hub_main(void *arg)
 				break;
 			continue;
 		}
-		set_listening(h, true);
+		hub_set_listening(h, true);
 		db_ping_start(&ping, h->db, time_mono_ms());
 		pfd[1].revents = 0;
 		for (;;) {
@@ -101,7 +105,7 @@ hub_main(void *arg)
 			if (pfd[1].revents != 0 || db_notifications(h->db, heard, h) != AIGW_OK)
 				break;
 		}
-		set_listening(h, false);
+		hub_set_listening(h, false);
 		if (pfd[1].revents != 0)
 			break;
 		log_warn("hub", NULL, "lost the database connection that listens for changes;"
@@ -112,21 +116,38 @@ hub_main(void *arg)
 }
 
 struct hub *
-hub_start(const struct aigw_config *cfg)
+hub_new(void)
 {
 	struct hub *h = calloc(1, sizeof *h);
 
 	if (h == NULL)
 		return NULL;
 	h->stop_pipe[0] = h->stop_pipe[1] = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+void
+hub_free(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+struct hub *
+hub_start(const struct aigw_config *cfg)
+{
+	struct hub *h = hub_new();
+
+	if (h == NULL)
+		return NULL;
 	h->db = db_open(cfg, DB_USE_LISTEN);
 	if (h->db == NULL || pipe2(h->stop_pipe, O_CLOEXEC) != 0)
 		goto fail;
-	pthread_mutex_init(&h->lock, NULL);
-	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
-		pthread_mutex_destroy(&h->lock);
+	if (pthread_create(&h->thread, NULL, hub_main, h) != 0)
 		goto fail;
-	}
 	return h;
 fail:
 	if (h->stop_pipe[0] >= 0) {
@@ -134,7 +155,7 @@ fail:
 		close(h->stop_pipe[1]);
 	}
 	db_free(h->db);
-	free(h);
+	hub_free(h);
 	return NULL;
 }
 
@@ -145,11 +166,10 @@ hub_stop(struct hub *h)
 		return;
 	(void)write(h->stop_pipe[1], "x", 1);
 	pthread_join(h->thread, NULL);
-	pthread_mutex_destroy(&h->lock);
 	close(h->stop_pipe[0]);
 	close(h->stop_pipe[1]);
 	db_free(h->db);
-	free(h);
+	hub_free(h);
 }
 
 static void

@@ -14,6 +14,9 @@
  * connection, every watch is woken and hub_watching() turns false, so
  * that requests answer with what they can (a notification may have been
  * missed); the thread reconnects by itself. Thread-safe.
+ * Owns the list of watches and the LISTEN connection. Fails: hub_start()
+ * when its thread cannot start, hub_watch() while no LISTEN is up
+ * (AIGW_EDB), hub_wait() when poll() does (AIGW_EIO).
  */
 #ifndef AIGW_HTTP_HUB_H
 #define AIGW_HTTP_HUB_H
@@ -53,5 +56,17 @@ bool hub_watching(struct hub *h, const struct hub_watch *w);
 enum aigw_err hub_wait(const struct hub_watch *w, int hangup_fd, int64_t deadline_ms,
 		       enum db_wait_result *out) AIGW_MUSTCHECK;
 void hub_unwatch(struct hub *h, struct hub_watch *w);
+
+/* The bookkeeping alone, which hub_start() runs a thread and a connection
+ * around, for tests: a hub without thread nor connection, not listening
+ * until hub_set_listening(); NULL out of memory. Free it with hub_free(),
+ * not hub_stop(). */
+struct hub *hub_new(void);
+void hub_free(struct hub *h);
+/* The LISTEN was made (on), or lost: either way every watch is woken,
+ * and a watch made before a new LISTEN no longer counts as watching. */
+void hub_set_listening(struct hub *h, bool on);
+/* A notification for row id of kind: wakes the watches of that row. */
+void hub_heard(struct hub *h, enum db_channel kind, const char *id);
 
 #endif

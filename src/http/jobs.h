@@ -8,6 +8,9 @@
  * trees; every pointer in it borrows from them or from the registry (which
  * must outlive it). Release with job_request_free() (safe on a zeroed one).
  * Nothing here keeps state between calls: any thread may use it.
+ * Parsing fails with a field error (400) or out of memory; the handlers
+ * answer every failure themselves (4xx for the client's, 503 for the
+ * database's).
  */
 #ifndef AIGW_HTTP_JOBS_H
 #define AIGW_HTTP_JOBS_H

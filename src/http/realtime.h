@@ -25,6 +25,10 @@
  * Under plain CGI each waiting request costs a process and a database
  * connection of its own: a long-poll waits at most AIGW_CGI_WAIT_MAX_S,
  * and an event stream is refused with 503.
+ * Owns the waiting requests of a process (the gate) and the format of
+ * their answers. Parsing fails with a field error (400); the handlers
+ * answer every failure themselves (404 for another's row, 503 busy or
+ * for the database).
  */
 #ifndef AIGW_HTTP_REALTIME_H
 #define AIGW_HTTP_REALTIME_H

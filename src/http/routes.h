@@ -5,6 +5,7 @@
  * "{id}" matches one path segment, which the handler receives in args.
  * http_route_find() cannot fail: it reports a match, a path that exists
  * with other methods (for 405 and its Allow header), or nothing (404).
+ * Owns the table: which handler answers which method and path.
  */
 #ifndef AIGW_HTTP_ROUTES_H
 #define AIGW_HTTP_ROUTES_H

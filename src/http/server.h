@@ -5,6 +5,8 @@
  * struct http_thread is one thread's own state (its database connection);
  * the front end makes one per thread. http_handle() answers one request
  * completely, whatever goes wrong: it never fails from the caller's view.
+ * Owns what a request shares with the rest of the process, and the
+ * answers to failures common to every handler (field errors, bad JSON).
  */
 #ifndef AIGW_HTTP_SERVER_H
 #define AIGW_HTTP_SERVER_H

@@ -7,6 +7,9 @@
  * server's pipe is held open by it. The environment is prepared before
  * the fork (spawn_env_new) because a forked child of a threaded process
  * may not allocate. Safe to call from any thread.
+ * Owns the worker's start; fails when fork does (AIGW_EIO) or the
+ * environment cannot be prepared (NULL); a failing exec shows in the log
+ * only.
  */
 #ifndef AIGW_HTTP_SPAWN_H
 #define AIGW_HTTP_SPAWN_H

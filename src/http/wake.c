@@ -18,7 +18,8 @@
 struct waker {
 	const struct aigw_config *cfg;
 	char **spawn_env;
-	struct db *db;
+	struct db *db;             /* NULL with a test's ops */
+	struct waker_ops ops;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -45,11 +46,21 @@ wake_now(const struct aigw_config *cfg, char **spawn_env, struct db *db)
  * just as it came), every worker died, or a lease ran out with no worker
  * left to take it. The sweep wakes or starts one. */
 static bool
-queue_waiting(const struct aigw_config *cfg, struct db *db)
+queue_waiting(void *arg)
 {
+	struct waker *w = arg;
 	long n = 0;
 
-	return db_queue_waiting(db, cfg->max_attempts, cfg->analysis_concurrency, &n) == AIGW_OK && n > 0;
+	return db_queue_waiting(w->db, w->cfg->max_attempts, w->cfg->analysis_concurrency, &n) ==
+	       AIGW_OK && n > 0;
+}
+
+static void
+wake_round(void *arg)
+{
+	struct waker *w = arg;
+
+	wake_now(w->cfg, w->spawn_env, w->db);
 }
 
 static void *
@@ -70,8 +81,8 @@ waker_main(void *arg)
 			break;
 		w->pending = false;
 		pthread_mutex_unlock(&w->lock);
-		if (!sweep || queue_waiting(w->cfg, w->db))
-			wake_now(w->cfg, w->spawn_env, w->db);
+		if (!sweep || w->ops.work_waiting(w->ops.arg))
+			w->ops.wake(w->ops.arg);
 		pthread_mutex_lock(&w->lock);
 		/*
 		 * Under a stream of submits a wake-up per submit would be a
@@ -93,6 +104,27 @@ waker_main(void *arg)
 	return NULL;
 }
 
+/* Starts w's thread; frees w when it cannot. */
+static struct waker *
+waker_run(struct waker *w)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&w->thread, NULL, waker_main, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		db_free(w->db);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
 struct waker *
 waker_start(const struct aigw_config *cfg, char **spawn_env)
 {
@@ -103,27 +135,23 @@ waker_start(const struct aigw_config *cfg, char **spawn_env)
 	w->cfg = cfg;
 	w->spawn_env = spawn_env;
 	w->db = db_open(cfg, DB_USE_WORK);
-	if (w->db == NULL)
-		goto fail;
-	pthread_mutex_init(&w->lock, NULL);
-	{
-		pthread_condattr_t attr;
+	if (w->db == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->ops = (struct waker_ops){ queue_waiting, wake_round, w };
+	return waker_run(w);
+}
 
-		pthread_condattr_init(&attr);
-		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->cond, &attr);
-		pthread_condattr_destroy(&attr);
-	}
-	if (pthread_create(&w->thread, NULL, waker_main, w) != 0) {
-		pthread_mutex_destroy(&w->lock);
-		pthread_cond_destroy(&w->cond);
-		goto fail;
-	}
-	return w;
-fail:
-	db_free(w->db);
-	free(w);
-	return NULL;
+struct waker *
+waker_start_ops(const struct waker_ops *ops)
+{
+	struct waker *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		return NULL;
+	w->ops = *ops;
+	return waker_run(w);
 }
 
 void

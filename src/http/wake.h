@@ -11,9 +11,14 @@
  * wake-up, dead workers) and wakes or starts a worker for them.
  * Thread-safe. In CGI mode there is no thread: wake_now() does the same
  * inline.
+ * Owns the waker thread and its connection. Only starting can fail (NULL);
+ * a failed NOTIFY or spawn is logged, and the workers find the rows by
+ * their own polling or the next sweep.
  */
 #ifndef AIGW_HTTP_WAKE_H
 #define AIGW_HTTP_WAKE_H
+
+#include <stdbool.h>
 
 #include "core/config.h"
 #include "db/db.h"
@@ -22,6 +27,17 @@ struct waker;
 
 /* Starts the waker thread. NULL when it cannot (memory, thread). */
 struct waker *waker_start(const struct aigw_config *cfg, char **spawn_env);
+
+/* What the thread does, which waker_start() does on its own connection:
+ * work_waiting() (at a sweep: does work wait unclaimed?) and wake() (a
+ * round: wake the workers, start one if a slot is free). */
+struct waker_ops {
+	bool (*work_waiting)(void *arg);
+	void (*wake)(void *arg);
+	void *arg;
+};
+/* A waker doing ops instead (for tests). NULL when it cannot start. */
+struct waker *waker_start_ops(const struct waker_ops *ops);
 /* Cannot fail. */
 void waker_poke(struct waker *w);
 /* Stops the thread after a last round; safe on NULL. */

@@ -9,9 +9,14 @@
  * several; "output": "json" asks for a JSON answer. A step may also ask for
  * web search and a location, each fixed or taken from an input, and a
  * fan-out may take the subset of its providers to run from an array input
- * ("platforms"). Loading validates all
- * of this and reports the first fault with the file's name. The registry
- * owns everything; it is read-only after loading, so any thread may use it.
+ * ("platforms").
+ *
+ * This file owns the declaration's structures and its parsing (jobtype.c):
+ * parsing validates all of the above and reports the first fault; it
+ * fails only on an invalid declaration or out of memory. The registry of a
+ * directory (registry.h), the check of a job's input (input.h) and the
+ * client's view of a type (describe.h) are declared in their own headers,
+ * included below.
  */
 #ifndef AIGW_JOBS_JOBTYPE_H
 #define AIGW_JOBS_JOBTYPE_H
@@ -81,53 +86,21 @@ struct jobtype {
 	json_object *declaration;     /* the file as loaded, for GET /api/jobtypes */
 };
 
-struct jobtype_registry;
-
-/* Loads every *.json of dir. AIGW_ECONFIG with "<file>: <fault>" in errbuf
- * for an invalid file or a duplicate name; AIGW_EIO for an unreadable
- * directory; AIGW_ENOMEM. An empty directory is a valid, empty registry. */
-enum aigw_err jobtype_load_dir(const char *dir, struct jobtype_registry **out,
-			       char *errbuf, size_t errlen) AIGW_MUSTCHECK;
-/* jobtype_load_dir for a program's start: an invalid file, or a directory
- * that exists but cannot be read, prints one line on stderr starting with
- * program and fails; a missing directory is no job types (*out NULL, which
- * every lookup below takes as an empty registry), with a log line. */
-enum aigw_err jobtype_load_program(const char *program, const char *dir,
-				   struct jobtype_registry **out) AIGW_MUSTCHECK;
-/* Parses one declaration (for tests and for jobtype_load_dir). */
+/* Parses one declaration (for tests and for jobtype_load_dir). AIGW_ECONFIG
+ * with the first fault in errbuf; AIGW_ENOMEM. */
 enum aigw_err jobtype_parse(const char *json, size_t len, struct jobtype **out,
 			    char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 void jobtype_free(struct jobtype *t);
-void jobtype_registry_free(struct jobtype_registry *r);
-
-const struct jobtype *jobtype_find(const struct jobtype_registry *r, const char *name);
-size_t jobtype_count(const struct jobtype_registry *r);
-const struct jobtype *jobtype_at(const struct jobtype_registry *r, size_t i);
-
-/* Checks a job's input object against the type. On failure returns
- * AIGW_EINVAL with the offending field name ("input.company_name", or
- * "input" for an unknown name too long to repeat) in field and a sentence
- * in msg. Besides its declared type, an input a step takes its location
- * from must be a country code, and one a step takes its platforms from must
- * list distinct providers of that step's fan-out, at least one. */
-enum aigw_err jobtype_check_input(const struct jobtype *t, json_object *input,
-				  char *field, size_t fieldlen, char *msg, size_t msglen) AIGW_MUSTCHECK;
 
 const char *jobtype_input_type_name(enum input_type t);
-
-/* The names of the type's steps in order, as a new JSON array; NULL on
- * ENOMEM. */
-json_object *jobtype_step_names(const struct jobtype *t);
-
-/* What a client needs to offer the type (GET /api/jobtypes), as a new
- * object: name, description, timeout_s, poll_interval_s, input (each
- * field's type, required, max_length, description) and steps (name,
- * status_message, progress, the providers and models it calls). The
- * prompts are left out: they are the operator's. NULL on ENOMEM. */
-json_object *jobtype_public_json(const struct jobtype *t);
 
 /* Whether s[0..len) is two ASCII letters (an ISO 3166-1 alpha-2 code in
  * either case). */
 bool jobtype_country_code(const char *s, size_t len);
+
+/* The rest of the module: every user of job types includes this header. */
+#include "jobs/registry.h"
+#include "jobs/input.h"
+#include "jobs/describe.h"
 
 #endif

@@ -8,6 +8,9 @@
  * a string is inserted as it is, any other value as compact JSON. A path
  * that resolves to nothing is an error, never an empty string. The
  * compiled template owns its parts; template_free() is safe on NULL.
+ * Compiling fails on a malformed placeholder (AIGW_EINVAL) or out of
+ * memory; rendering on a missing path (AIGW_ENOTFOUND), an output too
+ * large (AIGW_ETOOBIG) or out of memory.
  */
 #ifndef AIGW_JOBS_TEMPLATE_H
 #define AIGW_JOBS_TEMPLATE_H

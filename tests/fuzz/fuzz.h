@@ -27,6 +27,19 @@
 #define AIGW_FUZZ_SRCDIR "."
 #endif
 
+/* libFuzzer's entry points, which every target defines. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The source tree: $AIGW_SRCDIR, else the one the build names. */
+static inline const char *
+fuzz_srcdir(void)
+{
+	const char *src = getenv("AIGW_SRCDIR");
+
+	return src != NULL && *src != '\0' ? src : AIGW_FUZZ_SRCDIR;
+}
+
 /* A NUL-terminated copy of data[0..size), for the functions that take C
  * strings. NULL only when memory runs out (the caller skips the input). */
 static inline char *
@@ -70,11 +83,14 @@ fuzz_utf8_ok(const char *s)
 	return s == NULL || utf8_length(s, strlen(s)) >= 0;
 }
 
-/* Library log lines (warnings about hostile input) would drown libFuzzer's
- * own output; errors still show. */
+/* What every target's LLVMFuzzerInitialize does first. Library log lines
+ * (warnings about hostile input) would drown libFuzzer's own output;
+ * errors still show. No target takes options of its own. */
 static inline void
-fuzz_quiet(void)
+fuzz_init(int *argc, char ***argv)
 {
+	(void)argc;
+	(void)argv;
 	log_set_level(LOG_ERROR);
 }
 
@@ -103,12 +119,11 @@ fuzz_load_jobtypes(struct jobtype_registry **registry, struct jobtype **fallback
 		"{\"name\":\"second\",\"status_message\":\"two\",\"progress\":100,\"output\":\"json\","
 		"\"provider\":\"mock\",\"model\":\"m\",\"system\":\"{{input.extra}}\","
 		"\"prompt\":\"{{steps.first.text}} {{input.count}}\"}]}";
-	const char *src = getenv("AIGW_SRCDIR");
 	char dir[4096], err[1024];
 
 	*registry = NULL;
 	*fallback = NULL;
-	snprintf(dir, sizeof dir, "%s/jobtypes", src != NULL && *src != '\0' ? src : AIGW_FUZZ_SRCDIR);
+	snprintf(dir, sizeof dir, "%s/jobtypes", fuzz_srcdir());
 	if (jobtype_load_dir(dir, registry, err, sizeof err) == AIGW_OK && jobtype_count(*registry) > 0)
 		return;
 	jobtype_registry_free(*registry);

@@ -25,9 +25,6 @@
 #include "fuzz.h"
 #include "providers/provider.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define PROVIDERS_MAX 8
 #define STATES_MAX 256
 
@@ -140,13 +137,10 @@ load_states(struct async_target *t, const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *src = getenv("AIGW_SRCDIR");
 	const struct prov_desc *all;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	all = prov_all(&n);
 	for (size_t i = 0; i < n && ntargets < PROVIDERS_MAX; i++) {
 		struct async_target *t = &targets[ntargets];
@@ -155,8 +149,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (all[i].kind != PROV_ASYNC)
 			continue;
 		t->desc = &all[i];
-		snprintf(dir, sizeof dir, "%s/tests/fixtures/providers/%s",
-			 src != NULL && *src != '\0' ? src : AIGW_FUZZ_SRCDIR, all[i].name);
+		snprintf(dir, sizeof dir, "%s/tests/fixtures/providers/%s", fuzz_srcdir(),
+			 all[i].name);
 		load_states(t, dir);
 		if (t->nstates == 0 || !load_batch(t, dir)) {
 			fprintf(stderr, "fuzz: no fixtures for %s in %s\n", all[i].name, dir);

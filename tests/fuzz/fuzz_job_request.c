@@ -18,18 +18,13 @@
 #include "jobs/output.h"
 #include "jobs/template.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static struct jobtype_registry *registry;
 static struct jobtype *fallback;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	fuzz_load_jobtypes(&registry, &fallback);
 	return 0;
 }

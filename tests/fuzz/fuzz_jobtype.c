@@ -18,15 +18,10 @@
 #include "jobs/output.h"
 #include "jobs/template.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	return 0;
 }
 

@@ -17,9 +17,6 @@
 #include "jobs/output.h"
 #include "providers/provider.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const struct prov_desc *parsers[16];
 static size_t nparsers;
 
@@ -29,9 +26,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	const struct prov_desc *all;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	all = prov_all(&n);
 	for (size_t i = 0; i < n && nparsers < sizeof parsers / sizeof parsers[0]; i++)
 		if (all[i].parse != NULL)

@@ -32,9 +32,6 @@
 #include "http/routes.h"
 #include "http/server.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const char *const param_names[] = {
 	"REQUEST_METHOD", "REQUEST_URI", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
 	"CONTENT_LENGTH", "HTTP_X_REQUEST_ID", "HTTP_IDEMPOTENCY_KEY", "DOCUMENT_URI",
@@ -58,9 +55,7 @@ static struct jobtype *fallback;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	fuzz_load_jobtypes(&registry, &fallback);
 	return 0;
 }

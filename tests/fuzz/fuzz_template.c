@@ -19,9 +19,6 @@
 #include "fuzz.h"
 #include "jobs/template.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const char default_context[] =
 	"{\"input\":{\"topic\":\"cats\",\"n\":3,\"list\":[1,\"two\",null],\"obj\":{\"a\":{\"b\":\"c\"}}},"
 	"\"steps\":{\"first\":{\"text\":\"done\",\"json\":{\"k\":[true,false]}}}}";
@@ -29,9 +26,7 @@ static const char default_context[] =
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
+	fuzz_init(argc, argv);
 	return 0;
 }
 

@@ -12,38 +12,26 @@ fuzz_cppflags = $(AM_CPPFLAGS) -DAIGW_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
 # targets link libFuzzer and its main().
 fuzz_ldflags = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
-tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c tests/fuzz/fuzz.h
+# Each target is built from tests/fuzz/<target>.c (automake's default
+# source) and links libaigw by the LDADD every program of this tree without
+# one of its own gets.
+LDADD = $(AIGW_LIBS)
 tests_fuzz_fuzz_request_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_request_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_chat_request_SOURCES = tests/fuzz/fuzz_chat_request.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_chat_request_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_chat_request_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_chat_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_job_request_SOURCES = tests/fuzz/fuzz_job_request.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_job_request_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_job_request_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_job_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_template_SOURCES = tests/fuzz/fuzz_template.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_template_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_template_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_template_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_jobtype_SOURCES = tests/fuzz/fuzz_jobtype.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_jobtype_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_jobtype_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_jobtype_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_provider_response_SOURCES = tests/fuzz/fuzz_provider_response.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_provider_response_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_provider_response_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_provider_response_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_db_array_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_db_array_LDADD = $(AIGW_LIBS)
-tests_fuzz_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_batch_response_LDFLAGS = $(fuzz_ldflags)
-tests_fuzz_fuzz_batch_response_LDADD = $(AIGW_LIBS)
 
 # Every other build replays each committed corpus once through its target
 # (tests/fuzz/replay.c stands in for libFuzzer's main), as part of "make
@@ -60,32 +48,24 @@ endif
 fuzz-replay: $(fuzz_replays)
 	$(MAKE) $(AM_MAKEFLAGS) check-TESTS TESTS='$(fuzz_replays)'
 .PHONY: fuzz-replay
-tests_fuzz_replay_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_request_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_chat_request_SOURCES = tests/fuzz/fuzz_chat_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_chat_request_SOURCES = tests/fuzz/fuzz_chat_request.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_chat_request_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_chat_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_job_request_SOURCES = tests/fuzz/fuzz_job_request.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_job_request_SOURCES = tests/fuzz/fuzz_job_request.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_job_request_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_job_request_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_template_SOURCES = tests/fuzz/fuzz_template.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_template_SOURCES = tests/fuzz/fuzz_template.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_template_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_template_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_jobtype_SOURCES = tests/fuzz/fuzz_jobtype.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_jobtype_SOURCES = tests/fuzz/fuzz_jobtype.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_jobtype_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_jobtype_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_provider_response_SOURCES = tests/fuzz/fuzz_provider_response.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_provider_response_SOURCES = tests/fuzz/fuzz_provider_response.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_provider_response_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_provider_response_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_db_array_LDADD = $(AIGW_LIBS)
-tests_fuzz_replay_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
-tests_fuzz_replay_fuzz_batch_response_LDADD = $(AIGW_LIBS)
 
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.py \
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/fuzz.h tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.py \
 	tests/fuzz/dict tests/fuzz/corpus
 
 # EXTRA_PROGRAMS are not cleaned by default; nor is make fuzz's output.

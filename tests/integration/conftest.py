@@ -13,12 +13,14 @@ the last lines of the aigw, nginx, lighttpd and PostgreSQL logs are added
 to its report.
 """
 
+import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -127,6 +129,22 @@ def pytest_runtest_makereport(item, call):  # noqa: ARG001
 
 
 # ---------------------------------------------------------------- HTTP helpers
+
+def jobtypes_dir(prefix, *declarations, shipped=()):
+    """A directory for a module's AIGW_JOBTYPES_DIR, removed at exit: each
+    declaration written as <its name>.json, beside copies of the shipped
+    job type files named in shipped (from jobtypes/). Readable by all: the
+    programs may run as another user."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    for name in shipped:
+        shutil.copy(os.path.join(stk.SRCDIR, "jobtypes", name), d)
+    for decl in declarations:
+        with open(os.path.join(d, decl["name"] + ".json"), "w") as f:
+            json.dump(decl, f)
+    return d
+
 
 def submit(base_url, models, message="Compare Rust and Go for CLIs", headers=None, **extra):
     body = {"message": message, "models": models}

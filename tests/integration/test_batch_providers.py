@@ -3,42 +3,35 @@ results land in the right chats and job steps, a killed worker's batch is
 resumed without a second submission, and line errors, expiry and deadlines
 fail only what they must, with a clear error."""
 
-import atexit
 import concurrent.futures
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 import uuid
 
 import requests
 
-from conftest import HTTP_TIMEOUT, poll, submit, wait_final
+from conftest import HTTP_TIMEOUT, jobtypes_dir, poll, submit, wait_final
 
 
-def _types_dir():
-    d = tempfile.mkdtemp(prefix="aigw-batch-types-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    decl = {"name": "t_batch_step", "timeout_s": 120, "attempts": 3,
-            "input": {"q": {"type": "string", "required": True}},
-            "steps": [
-                {"name": "gather", "status_message": "Batching...", "progress": 50,
-                 "fanout": [{"provider": "openai-batch", "model": "gpt-4o-mini~batch_s=1"},
-                            {"provider": "openai", "model": "gpt-4o"}],
-                 "prompt": "batch step {{input.q}}"},
-                {"name": "sum", "status_message": "Summing up...", "progress": 100,
-                 "provider": "anthropic-batch", "model": "claude-3-5-haiku-latest~batch_s=1",
-                 "prompt": "sum {{input.q}}: {{steps.gather.text}}"}]}
-    with open(os.path.join(d, "t_batch_step.json"), "w") as f:
-        json.dump(decl, f)
-    return d
+# A job whose steps go through both batch providers.
+BATCH_STEP_TYPE = {
+    "name": "t_batch_step", "timeout_s": 120, "attempts": 3,
+    "input": {"q": {"type": "string", "required": True}},
+    "steps": [
+        {"name": "gather", "status_message": "Batching...", "progress": 50,
+         "fanout": [{"provider": "openai-batch", "model": "gpt-4o-mini~batch_s=1"},
+                    {"provider": "openai", "model": "gpt-4o"}],
+         "prompt": "batch step {{input.q}}"},
+        {"name": "sum", "status_message": "Summing up...", "progress": 100,
+         "provider": "anthropic-batch", "model": "claude-3-5-haiku-latest~batch_s=1",
+         "prompt": "sum {{input.q}}: {{steps.gather.text}}"}]}
 
 
 EXTRA_ENV = {"AIGW_BATCH_WINDOW_MS": "1500", "AIGW_LEASE_S": "5",
-             "AIGW_BATCH_DEADLINE_S": "10", "AIGW_JOBTYPES_DIR": _types_dir()}
+             "AIGW_BATCH_DEADLINE_S": "10",
+             "AIGW_JOBTYPES_DIR": jobtypes_dir("aigw-batch-types-", BATCH_STEP_TYPE)}
 
 
 def log(stack, provider):

@@ -144,6 +144,33 @@ def fcgi_answers(url, timeout=15):
                  timeout, "aigw-fcgi behind nginx")
 
 
+class Served:
+    """aigw-fcgi (and a worker) behind nginx for the length of a with
+    block: when the block fails, the logs join the report; at its end
+    nginx stops, then aigw-fcgi and the worker, each of which must exit 0,
+    then each of `after` runs. A block that restarts aigw-fcgi sets .fcgi
+    to the new process."""
+
+    def __init__(self, backend, fcgi, nginx, worker=None, after=()):
+        self.backend, self.fcgi, self.nginx, self.worker = backend, fcgi, nginx, worker
+        self.after = after
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            sys.stderr.write(self.backend.report() +
+                             f"\n---- nginx\n{stk.tail(self.nginx.error_log)}")
+        self.nginx.stop()
+        assert self.fcgi.stop() == 0, stk.tail(self.fcgi.log)
+        if self.worker is not None:
+            assert self.worker.stop() == 0, stk.tail(self.worker.log)
+        for step in self.after:
+            step()
+        return False
+
+
 # ---------------------------------------------------------------- socket activation
 
 def test_socket_activation_serves_and_survives_a_restart(backend):
@@ -156,7 +183,7 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
     worker = backend.worker(env, "activated-worker")
     fcgi = backend.fcgi_on_fd0(env, sock, "activated-fcgi-1")
     nginx = stk.Nginx(backend.base, [f"unix:{sock.getsockname()}"])
-    try:
+    with Served(backend, fcgi, nginx, worker, after=[sock.close]) as run:
         url = nginx.url()
         fcgi_answers(url)
         r = submit(url, {"openai": "gpt-4o", "mock": "m"}, message="socket activation")
@@ -169,26 +196,18 @@ def test_socket_activation_serves_and_survives_a_restart(backend):
         # systemctl restart aigw-fcgi: SIGTERM, then a new process on the
         # same socket. Nothing answers in between; a submit waits.
         t0 = time.monotonic()
-        assert fcgi.stop(timeout=30) == 0, stk.tail(fcgi.log)
+        assert run.fcgi.stop(timeout=30) == 0, stk.tail(run.fcgi.log)
         assert time.monotonic() - t0 < 5, "aigw-fcgi took long to stop"
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(submit, url, {"mock": "m"}, message="while restarting")
             time.sleep(1.0)
             assert not pending.done(), "answered while no aigw-fcgi was running"
-            fcgi = backend.fcgi_on_fd0(env, sock, "activated-fcgi-2")
+            run.fcgi = backend.fcgi_on_fd0(env, sock, "activated-fcgi-2")
             r = pending.result(timeout=20)
         assert r.status_code == 202, r.text
         assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
         r = requests.get(url + "/api/health", timeout=5)
         assert r.status_code == 200 and r.json()["status"] == "ok", r.text
-    except BaseException:
-        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
-        raise
-    finally:
-        nginx.stop()
-        assert fcgi.stop() == 0, stk.tail(fcgi.log)
-        assert worker.stop() == 0, stk.tail(worker.log)
-        sock.close()
 
 
 def test_socket_activation_by_listen_fds_with_systemd_socket_activate(backend):
@@ -208,7 +227,7 @@ def test_socket_activation_by_listen_fds_with_systemd_socket_activate(backend):
                 [stk.program("aigw-fcgi"), "--threads", "2"], env, log, backend.base)
     worker = backend.worker(env, "sd-activated-worker")
     nginx = stk.Nginx(backend.base, port)
-    try:
+    with Served(backend, fcgi, nginx, worker):
         url = nginx.url()
         fcgi_answers(url)
         with open(f"/proc/{fcgi.pid}/cmdline", "rb") as f:
@@ -216,13 +235,6 @@ def test_socket_activation_by_listen_fds_with_systemd_socket_activate(backend):
         r = submit(url, {"mock": "m"}, message="sd_listen_fds")
         assert r.status_code == 202, r.text
         assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
-    except BaseException:
-        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
-        raise
-    finally:
-        nginx.stop()
-        assert fcgi.stop() == 0, stk.tail(fcgi.log)
-        assert worker.stop() == 0, stk.tail(worker.log)
 
 
 def test_socket_activation_by_listen_fds_on_a_unix_socket_keeps_them_from_workers(backend):
@@ -241,7 +253,12 @@ def test_socket_activation_by_listen_fds_on_a_unix_socket_keeps_them_from_worker
     fcgi = Proc(["/bin/sh", "-c", wrapper, "sh", stk.program("aigw-fcgi"), "--threads", "2"],
                 env, log, backend.base, stdin=sock.fileno())
     nginx = stk.Nginx(backend.base, [f"unix:{sock.getsockname()}"])
-    try:
+
+    def stop_workers():
+        for pid in stk.live_workers(logs):
+            os.kill(pid, signal.SIGTERM)
+
+    with Served(backend, fcgi, nginx, after=[stop_workers, sock.close]):
         url = nginx.url()
         fcgi_answers(url)
         r = submit(url, {"openai": "gpt-4o~delay=1500"}, message="LISTEN_FDS on unix")
@@ -253,15 +270,6 @@ def test_socket_activation_by_listen_fds_on_a_unix_socket_keeps_them_from_worker
                 names = {e.split(b"=", 1)[0] for e in f.read().split(b"\0") if e}
             assert not names & {b"LISTEN_FDS", b"LISTEN_PID", b"LISTEN_FDNAMES"}, names
         assert wait_final(url, r.json()["chatId"], timeout=20)["status"] == "completed"
-    except BaseException:
-        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
-        raise
-    finally:
-        nginx.stop()
-        assert fcgi.stop() == 0, stk.tail(fcgi.log)
-        for pid in stk.live_workers(logs):
-            os.kill(pid, signal.SIGTERM)
-        sock.close()
 
 
 # ---------------------------------------------------------------- the socket file
@@ -279,7 +287,7 @@ def test_a_socket_path_is_0660_and_its_group_lets_nginx_in(backend):
     fcgi = Proc([stk.program("aigw-fcgi"), "--listen", path, "--socket-group", group,
                  "--threads", "2"], backend.aigw_env(), log, backend.base)
     nginx = stk.Nginx(backend.base, [f"unix:{path}"])
-    try:
+    with Served(backend, fcgi, nginx):
         fcgi_answers(nginx.url())
         st = os.stat(path)
         assert stat.S_ISSOCK(st.st_mode)
@@ -292,12 +300,6 @@ def test_a_socket_path_is_0660_and_its_group_lets_nginx_in(backend):
             r = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", probe, path],
                                capture_output=True, text=True, timeout=30)
             assert r.returncode != 0 and "PermissionError" in r.stderr, r.stderr
-    except BaseException:
-        sys.stderr.write(backend.report() + f"\n---- nginx\n{stk.tail(nginx.error_log)}")
-        raise
-    finally:
-        nginx.stop()
-        assert fcgi.stop() == 0, stk.tail(fcgi.log)
 
 
 def test_a_socket_path_without_options_is_0660_of_the_programs_group(backend):

@@ -10,16 +10,12 @@ connection
 The other modules can run through the pooler too: AIGW_TEST_POOLER=1
 (see conftest.py)."""
 
-import atexit
 import json
-import os
-import shutil
-import tempfile
 import time
 
 import requests
 
-from conftest import HTTP_TIMEOUT, mock_answer, poll, run_aigw, submit, wait_final
+from conftest import HTTP_TIMEOUT, jobtypes_dir, mock_answer, poll, run_aigw, submit, wait_final
 
 STEP_TYPE = {
     "name": "t_pooled", "timeout_s": 60, "attempts": 1, "poll_interval_s": 1,
@@ -33,17 +29,8 @@ STEP_TYPE = {
 }
 
 
-def _types_dir():
-    d = tempfile.mkdtemp(prefix="aigw-pool-jobtypes-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    with open(os.path.join(d, "t_pooled.json"), "w") as f:
-        json.dump(STEP_TYPE, f)
-    return d
-
-
-EXTRA_ENV = {"AIGW_JOBTYPES_DIR": _types_dir(), "AIGW_LIMIT_USER": "50",
-             "AIGW_LIMIT_ORG": "50", "AIGW_LIMIT_DECISION": "50"}
+EXTRA_ENV = {"AIGW_JOBTYPES_DIR": jobtypes_dir("aigw-pool-jobtypes-", STEP_TYPE),
+             "AIGW_LIMIT_USER": "50", "AIGW_LIMIT_ORG": "50", "AIGW_LIMIT_DECISION": "50"}
 FINAL = ("completed", "failed", "cancelled")
 
 

@@ -10,12 +10,8 @@ the change itself and the versions a stream sent can be compared with the
 versions there were.
 """
 
-import atexit
 import json
-import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -24,10 +20,9 @@ import pytest
 import requests
 
 import stack as stk
-from conftest import HTTP_TIMEOUT, assert_error, bearer, fail_on_sanitizer_reports, poll
+from conftest import (HTTP_TIMEOUT, assert_error, bearer, fail_on_sanitizer_reports,
+                      jobtypes_dir, poll)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "jobtypes")
 
 # A job type of two short steps, so that a job changes a few times in ~2 s,
 # each change far enough from the next for a loaded machine's client to
@@ -44,16 +39,6 @@ RT_TYPE = {
 }
 
 
-def _types_dir():
-    d = tempfile.mkdtemp(prefix="aigw-rt-jobtypes-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    shutil.copy(os.path.join(SHIPPED, "competitor_analysis.json"), d)
-    with open(os.path.join(d, "t_realtime.json"), "w") as f:
-        json.dump(RT_TYPE, f)
-    return d
-
-
 WAIT_MAX = 2
 HEARTBEAT_S = 1
 SSE_MAX_S = 4
@@ -61,7 +46,8 @@ SSE_MAX_S = 4
 EXTRA_ENV = {"AIGW_AUTH": "keys", "AIGW_LIMIT_USER": "0", "AIGW_LIMIT_ORG": "0",
              "AIGW_LIMIT_DECISION": "0", "AIGW_WAIT_MAX": str(WAIT_MAX),
              "AIGW_SSE_HEARTBEAT_S": str(HEARTBEAT_S), "AIGW_SSE_MAX_S": str(SSE_MAX_S),
-             "AIGW_JOBTYPES_DIR": _types_dir()}
+             "AIGW_JOBTYPES_DIR": jobtypes_dir("aigw-rt-jobtypes-", RT_TYPE,
+                                                       shipped=["competitor_analysis.json"])}
 
 # A long-poll must answer this soon after the change it waited for.
 LATENCY_S = 0.1
