@@ -32,7 +32,7 @@ ops_health(struct http_thread *t, struct http_req *req, const struct route_args 
 	all = prov_all(&nprov);
 	for (size_t i = 0; i < nprov && n > 0 && (size_t)n < sizeof body; i++)
 		n += snprintf(body + n, sizeof body - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "",
-			      all[i].name, prov_state_name(prov_state_of(&all[i], t->app->cfg->mock)));
+			      all[i].name, prov_state_name(prov_state_in(&all[i], t->app->cfg)));
 	if (n > 0 && (size_t)n < sizeof body)
 		n += snprintf(body + n, sizeof body - (size_t)n, "}}");
 	if (n < 0 || (size_t)n >= sizeof body) {
