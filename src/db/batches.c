@@ -32,7 +32,6 @@ dup_optional(const PGresult *res, int row, int col, char **out)
 	return *out != NULL || PQgetisnull(res, row, col);
 }
 
-/* ---- batches (async providers) ---- */
 /* $1 item $2 provider $3 model $4 chat $5 job $6 step $7 message
  * $8 system $9 max_tokens $10 websearch $11 location $12 json_output:
  * a call waits for a batch, once however often it is asked. */

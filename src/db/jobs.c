@@ -50,6 +50,7 @@
 
 #define LIST_RESPONSE_MAX (32L << 20)
 
+/* $1 owner $2 key: a key is remembered for 24 hours. */
 static const struct db_stmt stmt_job_key_expire = {
 	.name = "job_key_expire",
 	.nparams = 2,

@@ -6,7 +6,6 @@
 #include "db/keys.h"
 #include "db/sql.h"
 
-
 /* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
 static const struct db_stmt stmt_key_create = {
 	.name = "key_create",

@@ -7,7 +7,6 @@
 #include "db/metrics.h"
 #include "db/sql.h"
 
-
 /* $1 stale_s of a worker slot: every sample of GET /api/metrics, as
  * (family, suffix, labels, le, value), families together, buckets in
  * rising order. Counters from metric_values, histograms from

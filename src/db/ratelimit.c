@@ -10,7 +10,6 @@
  * in an int (the two-key form, apart from migrate.c's one-key lock). */
 #define RATE_LOCK_CLASS "7391002"
 
-/* ---- provider rate limits (db/ratelimit.c), inside a transaction ---- */
 /* $1 provider: one reservation at a time per provider, over every
  * worker; held until the transaction ends. The class key keeps these
  * apart from other advisory locks; providers whose names hash alike

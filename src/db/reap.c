@@ -56,7 +56,6 @@ db_reap_turn(struct db *db, long min_interval_s, bool *due)
 	return err;
 }
 
-/* ---- the reaper; each returns how many rows it changed ---- */
 /* $1 pending_timeout_s */
 static const struct db_stmt stmt_reap_chats_unclaimed = {
 	.name = "reap_chats_unclaimed",

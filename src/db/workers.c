@@ -4,7 +4,6 @@
 
 #include "db/workers.h"
 
-
 static enum aigw_err
 slot_stmt(struct db *db, const struct db_stmt *stmt, const char *const *values, int *slot)
 {
@@ -29,8 +28,11 @@ static const struct db_stmt stmt_slot_take = {
 	       " RETURNING slot",
 };
 
-enum aigw_err
-db_slot_take(struct db *db, int slot, long pid, const char *host, bool *ok)
+/* Runs stmt on slot for the worker (pid, host); *ok when it returned the
+ * slot, that is when the row was the worker's to change. */
+static enum aigw_err
+slot_owned(struct db *db, const struct db_stmt *stmt, int slot, long pid, const char *host,
+	   bool *ok)
 {
 	char s[16], p[24];
 	const char *values[3] = { s, p, host };
@@ -39,9 +41,15 @@ db_slot_take(struct db *db, int slot, long pid, const char *host, bool *ok)
 
 	snprintf(s, sizeof s, "%d", slot);
 	snprintf(p, sizeof p, "%ld", pid);
-	err = slot_stmt(db, &stmt_slot_take, values, &got);
+	err = slot_stmt(db, stmt, values, &got);
 	*ok = err == AIGW_OK && got == slot;
 	return err;
+}
+
+enum aigw_err
+db_slot_take(struct db *db, int slot, long pid, const char *host, bool *ok)
+{
+	return slot_owned(db, &stmt_slot_take, slot, pid, host, ok);
 }
 
 /* $1 highest slot $2 stale_s $3 pid $4 host: a worker started by hand
@@ -93,16 +101,7 @@ static const struct db_stmt stmt_slot_heartbeat = {
 enum aigw_err
 db_slot_heartbeat(struct db *db, int slot, long pid, const char *host, bool *ok)
 {
-	char s[16], p[24];
-	const char *values[3] = { s, p, host };
-	int got = 0;
-	enum aigw_err err;
-
-	snprintf(s, sizeof s, "%d", slot);
-	snprintf(p, sizeof p, "%ld", pid);
-	err = slot_stmt(db, &stmt_slot_heartbeat, values, &got);
-	*ok = err == AIGW_OK && got == slot;
-	return err;
+	return slot_owned(db, &stmt_slot_heartbeat, slot, pid, host, ok);
 }
 
 /* $1 slot $2 pid $3 host */
@@ -129,7 +128,6 @@ db_slot_release(struct db *db, int slot, long pid, const char *host)
 	return err;
 }
 
-/* $1 owner $2 key: a key is remembered for 24 hours. */
 /* $1 max attempts of a chat $2 AIGW_ANALYSIS_CONCURRENCY: work a
  * worker could claim right now
  * (chats, jobs, calls waiting for a batch, batches left by a worker). */
