@@ -1,5 +1,6 @@
 /*
- * analysis.c: scheduled prompt analysis from the command line:
+ * analysis.c: the command-line side of prompt analysis (the database side
+ * is db/analysis.c, the HTTP side http/analysis.c):
  * "aigw prompts add|list|deactivate", "aigw schedule" (one batch a day, run
  * by the daily timer) and "aigw analysis show BATCH".
  *

@@ -1,4 +1,5 @@
-/* keys.c: "aigw keys create|list|revoke": API keys for AIGW_AUTH=keys. */
+/* keys.c: the command-line side of API keys, "aigw keys create|list|revoke"
+ * for AIGW_AUTH=keys; the database side is db/keys.c. */
 #include <stdio.h>
 #include <string.h>
 

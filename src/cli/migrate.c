@@ -1,4 +1,5 @@
-/* migrate.c: "aigw migrate [DIR]": brings the schema up to date. */
+/* migrate.c: the command-line side of migrations, "aigw migrate [DIR]": brings
+ * the schema up to date; the runner is db/migrate.c. */
 #include <stdio.h>
 
 #include "cli/cli.h"

@@ -1,4 +1,5 @@
-/* reap.c: "aigw reap": one run of the reaper (docs/architecture.md), then a wake-up for
+/* reap.c: the command-line side of the reaper (its statements are db/reap.c),
+ * "aigw reap": one run of the reaper (docs/architecture.md), then a wake-up for
  * any work left waiting without a worker. */
 #include <stdio.h>
 

@@ -1,5 +1,6 @@
 /*
- * analysis.h: scheduled prompt analysis: tracked prompts, the daily batch
+ * analysis.h: the database side of scheduled prompt analysis (the HTTP
+ * side is http/analysis.c, the command line cli/analysis.c): tracked prompts, the daily batch
  * that makes one prompt_analysis job per active prompt, and what the runs
  * recorded (analysis_jobs, ai_responses; see migrations/0008).
  *

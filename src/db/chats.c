@@ -5,6 +5,12 @@
 
 #include "core/log.h"
 #include "db/chats.h"
+#include "db/sql.h"
+
+/* What a worker needs to run a claimed chat (alias r). */
+#define CHAT_CLAIM_COLUMNS \
+	" r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens," \
+	"  r.websearch, r.location, r.models::text, r.results::text"
 
 static void
 copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
@@ -57,18 +63,81 @@ columns_free(const char **items[], char *arrays[], size_t ncols)
 	}
 }
 
+/* The columns of a worker's write to many chats, each fenced by its
+ * claim: columns 0 and 1 are every chat's id and attempt. */
+#define FENCED_COLS_MAX 5
+struct fenced_cols {
+	size_t ncols;
+	const char **items[FENCED_COLS_MAX];
+	char *arrays[FENCED_COLS_MAX];
+	char (*att)[16];
+};
+
+/* ncols columns of n rows; false (nothing left to free) on ENOMEM. */
+static bool
+fenced_cols_new(struct fenced_cols *c, size_t ncols, size_t n)
+{
+	memset(c, 0, sizeof *c);
+	c->ncols = ncols;
+	c->att = calloc(n ? n : 1, sizeof *c->att);
+	if (c->att != NULL && items_new(c->items, ncols, n))
+		return true;
+	free(c->att);
+	c->att = NULL;
+	return false;
+}
+
+static void
+fenced_cols_row(struct fenced_cols *c, size_t i, const char *chat_id, int attempt)
+{
+	snprintf(c->att[i], sizeof c->att[i], "%d", attempt);
+	c->items[0][i] = chat_id;
+	c->items[1][i] = c->att[i];
+}
+
+static void
+fenced_cols_free(struct fenced_cols *c)
+{
+	columns_free(c->items, c->arrays, c->ncols);
+	free(c->att);
+}
+
+/* $1 ids: an array literal. How many of these chats are stored: after
+ * an insert's connection was lost, whether the server committed it. */
+static const struct db_stmt stmt_chat_stored = {
+	.name = "chat_stored",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT count(*) FROM chat_results WHERE chat_id = ANY($1::uuid[])",
+};
+
 /* How many of the chats of ids (an array literal) are stored. */
 static enum aigw_err
 chats_stored(struct db *db, const char *ids, long *count)
 {
 	const char *values[1] = { ids };
 	char *text = NULL;
-	enum aigw_err err = db_exec_text(db, DB_CHAT_STORED, values, 0, &text);
+	enum aigw_err err = db_exec_text(db, &stmt_chat_stored, values, 0, &text);
 
 	*count = text != NULL ? strtol(text, NULL, 10) : 0;
 	free(text);
 	return err;
 }
+
+/* $1 ids $2 users $3 orgs $4 messages $5 system prompts $6 max tokens
+ * $7 websearch $8 locations $9 models $10 ttl_s: array literals, one
+ * element a chat. Many submits, one statement and one commit. */
+static const struct db_stmt stmt_chat_insert = {
+	.name = "chat_insert",
+	.nparams = 10,
+	.idempotent = false,
+	.sql = "INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
+	       " system_prompt, max_tokens, websearch, location, models, expires_at)"
+	       " SELECT id, u, o, m, sp, mt, ws, loc, mo, now() + ttl * interval '1 second'"
+	       " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
+	       "  $7::bool[], $8::text[], $9::jsonb[], $10::int[])"
+	       "  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl)",
+};
 
 /*
  * The connection of an insert was lost: the server may have committed it
@@ -93,7 +162,7 @@ insert_settle(struct db *db, const char *const *arrays, size_t n)
 	}
 	if (count != 0)
 		return AIGW_EDB; /* one statement stores all or none: not ours */
-	err = db_exec(db, DB_CHAT_INSERT, arrays, &res);
+	err = db_exec(db, &stmt_chat_insert, arrays, &res);
 	PQclear(res);
 	return err;
 }
@@ -144,7 +213,7 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 	}
 	err = array_literals(items, NCOLS, n, arrays);
 	if (err == AIGW_OK)
-		err = db_exec(db, DB_CHAT_INSERT, (const char *const *)arrays, &res);
+		err = db_exec(db, &stmt_chat_insert, (const char *const *)arrays, &res);
 	if (err == AIGW_EDB && db_connection_lost(db))
 		err = insert_settle(db, (const char *const *)arrays, n);
 out:
@@ -154,6 +223,20 @@ out:
 	return err;
 }
 
+/* $1 id $2 owner */
+static const struct db_stmt stmt_chat_status = {
+	.name = "chat_status",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "SELECT chat_id, status, version, results::text,"
+	       " CASE WHEN status IN ('completed', 'failed') THEN '[]' ELSE"
+	       "  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)"
+	       "   FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END, "
+	       TS("created_at") ", " TS("completed_at") ", " TS("expires_at")
+	       " FROM chat_results WHERE chat_id = $1 AND owner_user = $2"
+	       " AND expires_at > now()",
+};
+
 enum aigw_err
 db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_view *out)
 {
@@ -162,7 +245,7 @@ db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, DB_CHAT_STATUS, values, &res);
+	err = db_exec(db, &stmt_chat_status, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -235,6 +318,36 @@ claims_from(PGresult *res, struct db_chat_claim **out, size_t *n)
 	return AIGW_OK;
 }
 
+/* $1 limit $2 lease_s $3 worker name $4 max attempts */
+static const struct db_stmt stmt_chat_claim = {
+	.name = "chat_claim",
+	.nparams = 4,
+	.idempotent = false,
+	.sql = "WITH c AS ("
+	       " SELECT chat_id FROM chat_results"
+	       " WHERE (status = 'pending' OR (status = 'processing' AND lease_until < now()"
+	       "  AND attempts < $4)) AND expires_at > now()"
+	       " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+	       " UPDATE chat_results r SET status = 'processing', attempts = r.attempts + 1,"
+	       "  lease_until = now() + $2 * interval '1 second', worker = $3,"
+	       "  started_at = coalesce(r.started_at, now()), attempt_at = now(),"
+	       "  version = r.version + 1"
+	       " FROM c WHERE r.chat_id = c.chat_id"
+	       " RETURNING" CHAT_CLAIM_COLUMNS ", pg_notify('aigw_chat', r.chat_id::text)",
+};
+
+/* $1 a claim's token: the chats that claim took, when its connection
+ * was lost and the server may have committed it. The claim's token
+ * is its own, so these rows are its and no other's. */
+static const struct db_stmt stmt_chat_claimed = {
+	.name = "chat_claimed",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT" CHAT_CLAIM_COLUMNS " FROM chat_results r"
+	       " WHERE r.status IN ('pending', 'processing') AND r.status = 'processing'"
+	       " AND r.worker = $1",
+};
+
 enum aigw_err
 db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
 	      long max_attempts, struct db_chat_claim **out, size_t *n)
@@ -250,12 +363,12 @@ db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	snprintf(attempts, sizeof attempts, "%ld", max_attempts);
 	db_claim_token(worker, token, sizeof token);
-	err = db_exec(db, DB_CHAT_CLAIM, values, &res);
+	err = db_exec(db, &stmt_chat_claim, values, &res);
 	if (err == AIGW_EDB && db_connection_lost(db)) {
 		/* The server may have committed the claim: its rows, found by
 		 * the claim's token, are ours to run, not orphans until their
 		 * lease runs out (each such wait costs the chat an attempt). */
-		err = db_exec(db, DB_CHAT_CLAIMED, values + 2, &res);
+		err = db_exec(db, &stmt_chat_claimed, values + 2, &res);
 		if (err == AIGW_OK && PQntuples(res) > 0)
 			log_info("db", NULL, "the connection was lost after a claim of %d chat%s;"
 				 " running them", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
@@ -281,6 +394,23 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 	free(c);
 }
 
+/*
+ * $1 chat ids: an array literal. The notifications of a
+ * write, sent once it is committed and in a transaction of their own
+ * that does not wait for the disk: every transaction that notifies
+ * holds one database-wide lock from its NOTIFY to the end of its
+ * commit, so a notifying durable write would keep every other one
+ * waiting through its disk flush. A notification lost in a crash
+ * costs a long-poll its wait, never a result.
+ */
+static const struct db_stmt stmt_chat_notify = {
+	.name = "chat_notify",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT set_config('synchronous_commit', 'off', true),"
+	       " count(pg_notify('aigw_chat', x.id)) FROM unnest($1::text[]) AS x(id)",
+};
+
 /* Sends the notifications of a committed write whose rows are (..., chat
  * id, ...). Best effort: listeners that miss one answer at their
  * deadline with what is stored. */
@@ -297,21 +427,48 @@ notify_written(struct db *db, const PGresult *written)
 	for (int i = 0; i < n; i++)
 		ids[0][i] = PQgetvalue(written, i, 2);
 	if (array_literals(ids, 1, (size_t)n, array) == AIGW_OK &&
-	    db_exec(db, DB_CHAT_NOTIFY, (const char *const *)array, &res) != AIGW_OK)
+	    db_exec(db, &stmt_chat_notify, (const char *const *)array, &res) != AIGW_OK)
 		log_warn("db", NULL, "results stored, their notifications not sent");
 	PQclear(res);
 	columns_free(ids, array, 1);
 }
 
+/*
+ * $1 ids $2 attempts $3 providers $4 results $5 finish: array
+ * literals, one element a result. Stores the results of many chats in
+ * one statement (one commit, one notification per chat): a result
+ * stored before is kept (a late answer racing a retry), and a chat
+ * whose elements say finish is finished as &stmt_chat_finish does. A row
+ * per chat written: the position of its first element, its status.
+ */
+static const struct db_stmt stmt_chat_write_results = {
+	.name = "chat_write_results",
+	.nparams = 5,
+	.idempotent = false,
+	.sql = "WITH v AS ("
+	       " SELECT x.id AS chat_id, min(x.att) AS att, min(x.ord) AS ord, bool_or(x.fin) AS fin,"
+	       "  jsonb_object_agg(x.provider, x.result) AS results"
+	       " FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::bool[])"
+	       "  WITH ORDINALITY AS x(id, att, provider, result, fin, ord)"
+	       " GROUP BY x.id),"
+	       " u AS ("
+	       " UPDATE chat_results r SET results = v.results || r.results, version = r.version + 1,"
+	       "  status = CASE WHEN v.fin AND " CHAT_ALL_ANSWERED("v.results || r.results")
+	       "   THEN " CHAT_FINAL_STATUS_OF("v.results || r.results") " ELSE r.status END,"
+	       "  completed_at = CASE WHEN v.fin AND " CHAT_ALL_ANSWERED("v.results || r.results")
+	       "   THEN now() ELSE r.completed_at END,"
+	       "  lease_until = CASE WHEN v.fin THEN NULL ELSE r.lease_until END"
+	       " FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = 'processing'"
+	       " RETURNING v.ord, r.chat_id, r.version, r.status)"
+	       " SELECT ord, status, chat_id FROM u",
+};
+
 enum aigw_err
 db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 {
-	enum { NCOLS = 5 };
-	const char **items[NCOLS] = { NULL };
-	char *arrays[NCOLS] = { NULL };
-	char (*att)[16] = NULL;
+	struct fenced_cols c;
 	PGresult *res = NULL;
-	enum aigw_err err = AIGW_ENOMEM;
+	enum aigw_err err;
 
 	for (size_t i = 0; i < n; i++) {
 		rows[i].written = false;
@@ -319,20 +476,17 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	}
 	if (n == 0)
 		return AIGW_OK;
-	att = calloc(n, sizeof *att);
-	if (att == NULL || !items_new(items, NCOLS, n))
-		goto out;
+	if (!fenced_cols_new(&c, 5, n))
+		return AIGW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(att[i], sizeof att[i], "%d", rows[i].attempt);
-		items[0][i] = rows[i].chat_id;
-		items[1][i] = att[i];
-		items[2][i] = rows[i].provider;
-		items[3][i] = rows[i].result_json;
-		items[4][i] = rows[i].finish ? "t" : "f";
+		fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
+		c.items[2][i] = rows[i].provider;
+		c.items[3][i] = rows[i].result_json;
+		c.items[4][i] = rows[i].finish ? "t" : "f";
 	}
-	err = array_literals(items, NCOLS, n, arrays);
+	err = array_literals(c.items, c.ncols, n, c.arrays);
 	if (err == AIGW_OK)
-		err = db_exec(db, DB_CHAT_WRITE_RESULTS, (const char *const *)arrays, &res);
+		err = db_exec(db, &stmt_chat_write_results, (const char *const *)c.arrays, &res);
 	if (err != AIGW_OK)
 		goto out;
 	for (int row = 0; row < PQntuples(res); row++) {
@@ -350,10 +504,25 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	notify_written(db, res);
 out:
 	PQclear(res);
-	columns_free(items, arrays, NCOLS);
-	free(att);
+	fenced_cols_free(&c);
 	return err;
 }
+
+/* $1 id $2 attempt */
+static const struct db_stmt stmt_chat_finish = {
+	.name = "chat_finish",
+	.nparams = 2,
+	.idempotent = false,
+	.sql = "WITH u AS ("
+	       " UPDATE chat_results SET"
+	       "  status = CASE WHEN " CHAT_ALL_ANSWERED("results") " THEN " CHAT_FINAL_STATUS
+	       "   ELSE status END,"
+	       "  completed_at = CASE WHEN " CHAT_ALL_ANSWERED("results") " THEN now() END,"
+	       "  lease_until = NULL, version = version + 1"
+	       " WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
+	       " RETURNING chat_id, version, status)"
+	       " SELECT status, " CHAT_NOTIFY " FROM u",
+};
 
 enum aigw_err
 db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
@@ -365,7 +534,7 @@ db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
 
 	status[0] = '\0';
 	snprintf(att, sizeof att, "%d", attempt);
-	err = db_exec(db, DB_CHAT_FINISH, values, &res);
+	err = db_exec(db, &stmt_chat_finish, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) == 1)
@@ -374,34 +543,42 @@ db_chat_finish(struct db *db, const char *id, int attempt, char status[16])
 	return AIGW_OK;
 }
 
+/* $1 ids $2 attempts: array literals; $3 lease_s. Every lease a
+ * worker holds that is due, in one statement: a row per lease still
+ * ours, its position in the arrays. */
+static const struct db_stmt stmt_chat_renew = {
+	.name = "chat_renew",
+	.nparams = 3,
+	.idempotent = true,
+	.sql = "UPDATE chat_results r SET lease_until = now() + $3 * interval '1 second'"
+	       " FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS x(id, att, ord)"
+	       " WHERE r.chat_id = x.id AND r.attempts = x.att AND r.status = 'processing'"
+	       " RETURNING x.ord",
+};
+
 enum aigw_err
 db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n, long lease_s)
 {
-	enum { NCOLS = 2 };
-	const char **items[NCOLS] = { NULL };
-	char *arrays[NCOLS] = { NULL };
-	char (*att)[16] = calloc(n ? n : 1, sizeof *att);
+	struct fenced_cols c;
 	char lease[24];
 	const char *values[3];
 	PGresult *res = NULL;
-	enum aigw_err err = AIGW_ENOMEM;
+	enum aigw_err err;
 
-	if (att == NULL || !items_new(items, NCOLS, n))
-		goto out;
+	if (!fenced_cols_new(&c, 2, n))
+		return AIGW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(att[i], sizeof att[i], "%d", rows[i].attempt);
-		items[0][i] = rows[i].chat_id;
-		items[1][i] = att[i];
+		fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
 		rows[i].ours = false;
 	}
-	err = array_literals(items, NCOLS, n, arrays);
+	err = array_literals(c.items, c.ncols, n, c.arrays);
 	if (err != AIGW_OK)
 		goto out;
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	values[0] = arrays[0];
-	values[1] = arrays[1];
+	values[0] = c.arrays[0];
+	values[1] = c.arrays[1];
 	values[2] = lease;
-	err = db_exec(db, DB_CHAT_RENEW, values, &res);
+	err = db_exec(db, &stmt_chat_renew, values, &res);
 	if (err != AIGW_OK)
 		goto out;
 	for (int row = 0; row < PQntuples(res); row++) {
@@ -412,18 +589,37 @@ db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n, long lease_s)
 	}
 out:
 	PQclear(res);
-	columns_free(items, arrays, NCOLS);
-	free(att);
+	fenced_cols_free(&c);
 	return err;
 }
+
+/* $1 id $2 attempt: hands a chat back so another worker takes it now. */
+static const struct db_stmt stmt_chat_release = {
+	.name = "chat_release",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "UPDATE chat_results SET lease_until = now()"
+	       " WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'",
+};
 
 enum aigw_err
 db_chat_release(struct db *db, const char *id, int attempt)
 {
 	bool ours;
 
-	return db_exec_fenced(db, DB_CHAT_RELEASE, id, attempt, NULL, &ours);
+	return db_exec_fenced(db, &stmt_chat_release, id, attempt, NULL, &ours);
 }
+
+/* $1 stale_s */
+static const struct db_stmt stmt_health = {
+	.name = "health",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending')"
+	       " + (SELECT count(*) FROM jobs WHERE status = 'pending'),"
+	       " (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
+	       "  AND heartbeat_at > now() - $1 * interval '1 second')",
+};
 
 enum aigw_err
 db_health(struct db *db, long stale_s, long *queue_depth, long *workers)
@@ -434,7 +630,7 @@ db_health(struct db *db, long stale_s, long *queue_depth, long *workers)
 	enum aigw_err err;
 
 	snprintf(stale, sizeof stale, "%ld", stale_s);
-	err = db_exec(db, DB_HEALTH, values, &res);
+	err = db_exec(db, &stmt_health, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {

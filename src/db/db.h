@@ -2,8 +2,9 @@
  * db.h: the connection to PostgreSQL, and the only door SQL goes through.
  *
  * A struct db owns one PGconn and knows which statements it has prepared
- * on it. Every statement of aigw is a row of one table (db.c) and is run by
- * id with parameters; nothing builds SQL from input. db_exec() (re)connects
+ * on it. Every statement of aigw is a struct db_stmt that the db module
+ * running it defines beside the function that runs it, and is run with
+ * parameters; nothing builds SQL from input. db_exec() (re)connects
  * on demand and, when the connection turns out to be dead, reconnects and
  * retries once, so a handler survives a database restart without help
  * (except inside a transaction, see db_begin).
@@ -24,88 +25,18 @@
 #include "core/config.h"
 #include "core/err.h"
 
-enum db_stmt {
-	DB_CHAT_INSERT,
-	DB_CHAT_STORED,
-	DB_JOB_ACCEPTED,
-	DB_CHAT_CLAIMED,
-	DB_JOB_CLAIMED,
-	DB_CHAT_STATUS,
-	DB_CHAT_CLAIM,
-	DB_CHAT_WRITE_RESULTS,
-	DB_CHAT_NOTIFY,
-	DB_CHAT_FINISH,
-	DB_CHAT_RENEW,
-	DB_CHAT_RELEASE,
-	DB_SLOT_RESERVE,
-	DB_SLOT_TAKE,
-	DB_SLOT_HEARTBEAT,
-	DB_SLOT_RELEASE,
-	DB_HEALTH,
-	DB_QUEUE_WAITING,
-	DB_BATCH_ITEM_ADD,
-	DB_BATCH_GROUPS,
-	DB_BATCH_FORM,
-	DB_BATCH_CLAIM,
-	DB_BATCH_SUBMITTING,
-	DB_BATCH_ITEMS,
-	DB_BATCH_SAVE,
-	DB_BATCH_RENEW,
-	DB_BATCH_RELEASE,
-	DB_BATCH_RESULT,
-	DB_JOB_STEP_READ,
-	DB_KEY_CREATE,
-	DB_KEY_LOOKUP,
-	DB_KEY_LIST,
-	DB_KEY_REVOKE,
-	DB_ACTIVE_LOCK,
-	DB_ACTIVE_COUNT,
-	DB_REAP_CHATS_UNCLAIMED,
-	DB_REAP_CHATS_SPENT,
-	DB_REAP_CHATS_REQUEUE,
-	DB_REAP_CHATS_DELETE,
-	DB_REAP_JOBS_UNCLAIMED,
-	DB_REAP_JOBS_SPENT,
-	DB_REAP_JOBS_REQUEUE,
-	DB_REAP_JOBS_DELETE,
-	DB_REAP_BATCHES_DELETE,
-	DB_REAP_TURN,
-	DB_JOB_KEY_EXPIRE,
-	DB_JOB_INSERT,
-	DB_JOB_BY_KEY,
-	DB_JOB_GET,
-	DB_JOB_STATUS,
-	DB_JOB_RESULT,
-	DB_JOB_CANCEL,
-	DB_JOB_LIST,
-	DB_JOB_CLAIM,
-	DB_ANALYSIS_CLAIMABLE,
-	DB_ANALYSIS_CLAIM_LOCK,
-	DB_JOB_CLAIM_ANALYSIS,
-	DB_JOB_STEP_START,
-	DB_JOB_STEP_RESULT,
-	DB_JOB_STEP_END,
-	DB_JOB_FAIL,
-	DB_JOB_RENEW,
-	DB_JOB_RELEASE,
-	DB_RATE_LOCK,
-	DB_RATE_RESERVE,
-	DB_PAUSE_SET,
-	DB_PAUSE_READ,
-	DB_PROMPT_ADD,
-	DB_PROMPT_LIST,
-	DB_PROMPT_DEACTIVATE,
-	DB_SCHEDULE_LOCK,
-	DB_SCHEDULE_UNLOCK,
-	DB_SCHEDULE_BATCH,
-	DB_SCHEDULE_PAGE,
-	DB_SCHEDULE_DONE,
-	DB_ANALYSIS_SHOW,
-	DB_ANALYSIS_BATCHES,
-	DB_ANALYSIS_BATCH,
-	DB_METRICS,
-	DB_STATUS,
-	DB_STMT__MAX
+/*
+ * One statement: a static const of the db module that runs it. Its name
+ * names it prepared on a direct connection, so it is unique in aigw.
+ * idempotent: running it twice leaves the database and its answer as
+ * running it once, so it is re-run once when its connection is lost; a
+ * claim or an insert the server may have committed is not (see db_exec).
+ */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+	bool idempotent;
 };
 
 struct db;
@@ -162,22 +93,17 @@ void db_reset(struct db *db);
 /* True when the last failure was a lost connection (a statement's or a
  * commit's). */
 bool db_connection_lost(const struct db *db);
-/* True when running stmt twice leaves the database and its answer as
- * running it once: only such a statement is re-run when its connection is
- * lost (a claim or an insert the server may have committed is not).
- * False for an unknown id. */
-bool db_stmt_idempotent(enum db_stmt stmt);
 
 /*
- * Runs a statement by id; when the connection turns out to be dead, an
- * idempotent one (db_stmt_idempotent) is run once more on a fresh
+ * Runs a statement; when the connection turns out to be dead, an
+ * idempotent one (stmt->idempotent) is run once more on a fresh
  * connection, any other fails with db_connection_lost() true: its caller
  * looks for what it may have done. On AIGW_OK *out holds a PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK result that the caller PQclear()s; on error *out is NULL.
  * values are text parameters (NULL for SQL NULL), as many as the statement
  * takes.
  */
-enum aigw_err db_exec(struct db *db, enum db_stmt stmt, const char *const *values,
+enum aigw_err db_exec(struct db *db, const struct db_stmt *stmt, const char *const *values,
 		      PGresult **out) AIGW_MUSTCHECK;
 
 /* A token for one claim of worker (its name, host:pid), stored as the
@@ -190,8 +116,8 @@ void db_claim_token(const char *worker, char *buf, size_t len);
 /* Runs a statement that returns one text column: *text is a copy of
  * column col of its only row, or NULL (and AIGW_OK) when no row came back
  * or the value is NULL. */
-enum aigw_err db_exec_text(struct db *db, enum db_stmt stmt, const char *const *values, int col,
-			   char **text) AIGW_MUSTCHECK;
+enum aigw_err db_exec_text(struct db *db, const struct db_stmt *stmt, const char *const *values,
+			   int col, char **text) AIGW_MUSTCHECK;
 /* A copy of a result's value, NULL when it is NULL or memory is short. */
 char *db_value_dup(const PGresult *res, int row, int col);
 /* The array literal ({"a","b\\"c",NULL}) of n strings, a NULL item an
@@ -201,7 +127,7 @@ char *db_array_literal(const char *const *items, size_t n);
 
 /* Runs a statement for its effect: *rows receives the rows it returned,
  * or for a plain UPDATE the rows it changed. */
-enum aigw_err db_exec_rows(struct db *db, enum db_stmt stmt, const char *const *values,
+enum aigw_err db_exec_rows(struct db *db, const struct db_stmt *stmt, const char *const *values,
 			   int *rows) AIGW_MUSTCHECK;
 
 /*
@@ -222,7 +148,7 @@ void db_rollback(struct db *db);
 /* Runs a write fenced by a claim: $1 is the row's id, $2 the claim's
  * attempt, and extra (when not NULL) $3. *ours is true when exactly one row
  * was changed, false when the fence kept it out. */
-enum aigw_err db_exec_fenced(struct db *db, enum db_stmt stmt, const char *id, int attempt,
+enum aigw_err db_exec_fenced(struct db *db, const struct db_stmt *stmt, const char *id, int attempt,
 			     const char *extra, bool *ours) AIGW_MUSTCHECK;
 
 /* Wakes the workers (NOTIFY aigw_work). A hint only: AIGW_EDB is logged

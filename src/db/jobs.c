@@ -1,4 +1,5 @@
-/* jobs.c: typed access to jobs and job_steps (see jobs.h). */
+/* jobs.c: the database side of jobs, jobs and job_steps (see jobs.h); the
+ * HTTP side is http/jobs.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +7,67 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "db/jobs.h"
+#include "db/sql.h"
+
+/* A job as the API shows it, built by the database from the row (alias j). */
+#define JOB_STEPS_JSON \
+	"(SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status)" \
+	" ORDER BY s.step_index), '[]'::json) FROM job_steps s WHERE s.job_id = j.job_id)"
+#define JOB_HEAD_FIELDS \
+	"'id', j.job_id, 'type', j.type, 'status', j.status, 'progress', j.progress," \
+	" 'status_message', j.status_message, 'steps', " JOB_STEPS_JSON ","
+#define JOB_TAIL_FIELDS \
+	" 'error', j.error, 'attempts', j.attempts, 'decision_id', j.decision_id," \
+	" 'version', j.version, 'created_at', " TS("j.created_at") "," \
+	" 'started_at', " TS("j.started_at") ", 'completed_at', " TS("j.completed_at")
+#define JOB_STATUS_JSON "json_build_object(" JOB_HEAD_FIELDS JOB_TAIL_FIELDS ")::text"
+#define JOB_FULL_JSON "json_build_object(" JOB_HEAD_FIELDS " 'output', j.output," JOB_TAIL_FIELDS ")::text"
+#define JOB_ACCEPTED_JSON \
+	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
+	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
+/* Later writes of a claimed job: this attempt's, and only while it runs. */
+#define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
+/* A job a worker may take: new, or left by a worker whose lease ran out. */
+#define JOB_CLAIMABLE \
+	"status = 'pending' OR (status = 'running' AND lease_until < now()" \
+	" AND attempts < max_attempts)"
+/* What a worker needs to run a claimed job (alias j), with the steps
+ * earlier attempts finished. */
+#define JOB_CLAIM_COLUMNS \
+	" j.job_id, j.attempts, j.type, j.input::text, j.progress," \
+	"  (SELECT coalesce(json_agg(json_build_object('status', s.status," \
+	"    'results', s.results, 'output', s.output) ORDER BY s.step_index), '[]'::json)" \
+	"   FROM job_steps s WHERE s.job_id = j.job_id)::text"
+/* Takes the jobs of c ($2 lease_s, $3 the claim's token) and returns
+ * JOB_CLAIM_COLUMNS. */
+#define JOB_CLAIM_UPDATE \
+	" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1," \
+	"  lease_until = now() + $2 * interval '1 second', worker = $3," \
+	"  started_at = coalesce(j.started_at, now()), attempt_at = now()," \
+	"  version = j.version + 1, updated_at = now()" \
+	" FROM c WHERE j.job_id = c.job_id" \
+	" RETURNING" JOB_CLAIM_COLUMNS ", pg_notify('aigw_job', j.job_id::text)"
 
 #define LIST_RESPONSE_MAX (32L << 20)
+
+/* $1 owner $2 key: a key is remembered for 24 hours. */
+static const struct db_stmt stmt_job_key_expire = {
+	.name = "job_key_expire",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "UPDATE jobs SET idempotency_key = NULL WHERE owner_user = $1"
+	       " AND idempotency_key = $2 AND created_at < now() - interval '24 hours'",
+};
+
+/* $1 owner $2 key $3 fingerprint */
+static const struct db_stmt stmt_job_by_key = {
+	.name = "job_by_key",
+	.nparams = 3,
+	.idempotent = true,
+	.sql = "SELECT j.request_hash IS NOT DISTINCT FROM"
+	       "  encode(sha256(convert_to($3::text, 'UTF8')), 'hex'), " JOB_ACCEPTED_JSON
+	       " FROM jobs j WHERE j.owner_user = $1 AND j.idempotency_key = $2",
+};
 
 enum aigw_err
 db_job_find_by_key(struct db *db, const char *owner, const char *key, const char *fingerprint,
@@ -20,9 +80,9 @@ db_job_find_by_key(struct db *db, const char *owner, const char *key, const char
 	int rows;
 
 	*json = NULL;
-	err = db_exec_rows(db, DB_JOB_KEY_EXPIRE, expire, &rows);
+	err = db_exec_rows(db, &stmt_job_key_expire, expire, &rows);
 	if (err == AIGW_OK)
-		err = db_exec(db, DB_JOB_BY_KEY, values, &res);
+		err = db_exec(db, &stmt_job_by_key, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -39,16 +99,45 @@ db_job_find_by_key(struct db *db, const char *owner, const char *key, const char
 	return err;
 }
 
+/* $1 id: a job's 202 body, as &stmt_job_insert returns it, when the job
+ * is stored (after an insert's or commit's connection was lost). */
+static const struct db_stmt stmt_job_accepted = {
+	.name = "job_accepted",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT " JOB_ACCEPTED_JSON " FROM jobs j WHERE j.job_id = $1",
+};
+
 enum aigw_err
 db_job_accepted(struct db *db, const char *id, char **json)
 {
 	const char *values[1] = { id };
-	enum aigw_err err = db_exec_text(db, DB_JOB_ACCEPTED, values, 0, json);
+	enum aigw_err err = db_exec_text(db, &stmt_job_accepted, values, 0, json);
 
 	if (err == AIGW_OK && *json == NULL)
 		err = AIGW_ENOTFOUND;
 	return err;
 }
+
+/* $1 id $2 type $3 user $4 org $5 decision $6 input $7 max attempts
+ * $8 timeout_s $9 key $10 fingerprint $11 step names (JSON array).
+ * No row back when the key is taken: the caller reads that job. */
+static const struct db_stmt stmt_job_insert = {
+	.name = "job_insert",
+	.nparams = 11,
+	.idempotent = false,
+	.sql = "WITH j AS ("
+	       " INSERT INTO jobs (job_id, type, owner_user, owner_org, decision_id, input,"
+	       "  max_attempts, timeout_s, idempotency_key, request_hash, status_message)"
+	       " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9,"
+	       "  encode(sha256(convert_to($10::text, 'UTF8')), 'hex'), 'Queued')"
+	       " ON CONFLICT (owner_user, idempotency_key) WHERE idempotency_key IS NOT NULL"
+	       " DO NOTHING RETURNING *),"
+	       " s AS (INSERT INTO job_steps (job_id, step_index, name)"
+	       "  SELECT j.job_id, e.ord - 1, e.name"
+	       "  FROM j, jsonb_array_elements_text($11::jsonb) WITH ORDINALITY AS e(name, ord))"
+	       " SELECT " JOB_ACCEPTED_JSON " FROM j",
+};
 
 enum aigw_err
 db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
@@ -64,7 +153,7 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 		const char *kv[2] = { in->owner_user, in->idempotency_key };
 		int rows;
 
-		err = db_exec_rows(db, DB_JOB_KEY_EXPIRE, kv, &rows);
+		err = db_exec_rows(db, &stmt_job_key_expire, kv, &rows);
 		if (err != AIGW_OK)
 			return err;
 	}
@@ -81,7 +170,7 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	values[8] = in->idempotency_key;
 	values[9] = in->idempotency_key ? in->fingerprint : NULL;
 	values[10] = in->steps_json;
-	err = db_exec_text(db, DB_JOB_INSERT, values, 0, json);
+	err = db_exec_text(db, &stmt_job_insert, values, 0, json);
 	if (err == AIGW_EDB && db_connection_lost(db)) {
 		/* The server may have committed the job before the connection
 		 * went: found by its id, it is the answer. */
@@ -104,13 +193,30 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	return err == AIGW_ENOTFOUND ? AIGW_ECONFLICT : err;
 }
 
+/* $1 id $2 owner */
+static const struct db_stmt stmt_job_get = {
+	.name = "job_get",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "SELECT " JOB_FULL_JSON " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2",
+};
+
+/* $1 id $2 owner */
+static const struct db_stmt stmt_job_status = {
+	.name = "job_status",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "SELECT " JOB_STATUS_JSON ", j.version, j.status"
+	       " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2",
+};
+
 enum aigw_err
 db_job_get(struct db *db, const char *id, const char *owner, bool with_output, char **json)
 {
 	const char *values[2] = { id, owner };
 	enum aigw_err err;
 
-	err = db_exec_text(db, with_output ? DB_JOB_GET : DB_JOB_STATUS, values, 0, json);
+	err = db_exec_text(db, with_output ? &stmt_job_get : &stmt_job_status, values, 0, json);
 	if (err == AIGW_OK && *json == NULL)
 		err = AIGW_ENOTFOUND;
 	return err;
@@ -124,7 +230,7 @@ db_job_status_view(struct db *db, const char *id, const char *owner, struct db_j
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, DB_JOB_STATUS, values, &res);
+	err = db_exec(db, &stmt_job_status, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -143,6 +249,15 @@ out:
 	return err;
 }
 
+/* $1 id $2 owner */
+static const struct db_stmt stmt_job_result = {
+	.name = "job_result",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "SELECT j.status, j.output::text, j.error, " JOB_STATUS_JSON
+	       " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2",
+};
+
 enum aigw_err
 db_job_result(struct db *db, const char *id, const char *owner, struct db_job_result *out)
 {
@@ -151,7 +266,7 @@ db_job_result(struct db *db, const char *id, const char *owner, struct db_job_re
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, DB_JOB_RESULT, values, &res);
+	err = db_exec(db, &stmt_job_result, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -182,6 +297,22 @@ db_job_result_free(struct db_job_result *r)
 	r->output_json = r->error = r->status_json = NULL;
 }
 
+/* $1 id $2 owner. The worker holding the job hears aigw_cancel and
+ * abandons its transfers; its fenced writes find the job cancelled. */
+static const struct db_stmt stmt_job_cancel = {
+	.name = "job_cancel",
+	.nparams = 2,
+	.idempotent = false,
+	.sql = "WITH u AS ("
+	       " UPDATE jobs SET status = 'cancelled', status_message = 'Cancelled',"
+	       "  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+	       " WHERE job_id = $1 AND owner_user = $2 AND status IN ('pending', 'running')"
+	       " RETURNING job_id, version),"
+	       " s AS (UPDATE job_steps SET status = 'cancelled' FROM u"
+	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status IN ('pending', 'running'))"
+	       " SELECT pg_notify('aigw_cancel', job_id::text), " JOB_NOTIFY " FROM u",
+};
+
 enum aigw_err
 db_job_cancel(struct db *db, const char *id, const char *owner)
 {
@@ -190,7 +321,7 @@ db_job_cancel(struct db *db, const char *id, const char *owner)
 	int rows = 0;
 	enum aigw_err err;
 
-	err = db_exec_rows(db, DB_JOB_CANCEL, values, &rows);
+	err = db_exec_rows(db, &stmt_job_cancel, values, &rows);
 	if (err != AIGW_OK || rows == 1)
 		return err;
 	/* Nothing to cancel: finished already, or not this owner's job. */
@@ -206,6 +337,35 @@ db_job_cursor_valid(const char *s)
 
 	return digits > 0 && digits <= 18 && s[digits] == '.' && uuid_is_valid(s + digits + 1);
 }
+
+/* $1 owner $2 status $3 type $4 limit $5 cursor time (microseconds since
+ * the epoch) $6 cursor id. Keyset pagination, newest first. */
+static const struct db_stmt stmt_job_list = {
+	.name = "job_list",
+	.nparams = 6,
+	.idempotent = true,
+	.sql = "SELECT " JOB_STATUS_JSON ","
+	       " (extract(epoch FROM j.created_at) * 1000000)::bigint::text || '.' || j.job_id::text"
+	       " FROM jobs j WHERE j.owner_user = $1"
+	       " AND ($2::text IS NULL OR j.status = $2::text)"
+	       " AND ($3::text IS NULL OR j.type = $3::text)"
+	       " AND ($5::bigint IS NULL OR (j.created_at, j.job_id) <"
+	       "  (to_timestamp(0) + $5::bigint * interval '1 microsecond', $6::uuid))"
+	       " ORDER BY j.created_at DESC, j.job_id DESC LIMIT $4",
+};
+
+/* $1 limit $2 lease_s $3 worker name: jobs of analysis batches are
+ * claimed by &stmt_job_claim_analysis, under their own cap. */
+static const struct db_stmt stmt_job_claim = {
+	.name = "job_claim",
+	.nparams = 3,
+	.idempotent = false,
+	.sql = "WITH c AS ("
+	       " SELECT job_id FROM jobs WHERE status IN ('pending', 'running')"
+	       "  AND (" JOB_CLAIMABLE ") AND analysis_batch IS NULL"
+	       " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+	       JOB_CLAIM_UPDATE,
+};
 
 enum aigw_err
 db_job_list(struct db *db, const struct db_job_list *q, char **json)
@@ -236,7 +396,7 @@ db_job_list(struct db *db, const struct db_job_list *q, char **json)
 		values[4] = micros;
 		values[5] = after_id;
 	}
-	err = db_exec(db, DB_JOB_LIST, values, &res);
+	err = db_exec(db, &stmt_job_list, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	rows = PQntuples(res);
@@ -263,7 +423,7 @@ db_job_list(struct db *db, const struct db_job_list *q, char **json)
 
 /* ---- the worker's side ---- */
 
-/* The claimed rows of res (DB_JOB_CLAIM's columns) as a new array. */
+/* The claimed rows of res (&stmt_job_claim's columns) as a new array. */
 static enum aigw_err
 claims_from(PGresult *res, struct db_job_claim **out, size_t *n)
 {
@@ -296,6 +456,16 @@ claims_from(PGresult *res, struct db_job_claim **out, size_t *n)
 	return AIGW_OK;
 }
 
+/* $1 a claim's token: as DB_CHAT_CLAIMED, the jobs that claim took. */
+static const struct db_stmt stmt_job_claimed = {
+	.name = "job_claimed",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT" JOB_CLAIM_COLUMNS " FROM jobs j"
+	       " WHERE j.status IN ('pending', 'running') AND j.status = 'running'"
+	       " AND j.worker = $1",
+};
+
 /* The server may have committed a claim whose connection was lost: its
  * jobs, found by the claim's token, are ours to run, not orphans until
  * their lease runs out (each such wait costs the job an attempt). */
@@ -307,7 +477,7 @@ claimed_after_loss(struct db *db, const char *token, PGresult **res)
 
 	PQclear(*res);
 	*res = NULL;
-	err = db_exec(db, DB_JOB_CLAIMED, values, res);
+	err = db_exec(db, &stmt_job_claimed, values, res);
 	if (err == AIGW_OK && PQntuples(*res) > 0)
 		log_info("db", NULL, "the connection was lost after a claim of %d job%s; running them",
 			 PQntuples(*res), PQntuples(*res) == 1 ? "" : "s");
@@ -328,7 +498,7 @@ db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(lease, sizeof lease, "%ld", lease_s);
 	db_claim_token(worker, token, sizeof token);
-	err = db_exec(db, DB_JOB_CLAIM, values, &res);
+	err = db_exec(db, &stmt_job_claim, values, &res);
 	if (err == AIGW_EDB && db_connection_lost(db))
 		err = claimed_after_loss(db, token, &res);
 	if (err == AIGW_OK)
@@ -336,6 +506,38 @@ db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	PQclear(res);
 	return err;
 }
+
+static const struct db_stmt stmt_analysis_claimable = {
+	.name = "analysis_claimable",
+	.nparams = 0,
+	.idempotent = true,
+	.sql = "SELECT EXISTS (SELECT 1 FROM jobs WHERE analysis_batch IS NOT NULL"
+	       " AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE "))",
+};
+
+/* Taken before &stmt_job_claim_analysis in one transaction, so that the
+ * running count it reads includes every claim made before it. */
+static const struct db_stmt stmt_analysis_claim_lock = {
+	.name = "analysis_claim_lock",
+	.nparams = 0,
+	.idempotent = false,
+	.sql = "SELECT pg_advisory_xact_lock(hashtextextended('aigw analysis claim', 0))",
+};
+
+/* $1 limit $2 lease_s $3 worker name $4 most analysis jobs running */
+static const struct db_stmt stmt_job_claim_analysis = {
+	.name = "job_claim_analysis",
+	.nparams = 4,
+	.idempotent = false,
+	.sql = "WITH c AS ("
+	       " SELECT job_id FROM jobs WHERE analysis_batch IS NOT NULL"
+	       "  AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE ")"
+	       " ORDER BY created_at LIMIT least($1::int, greatest(0, $4::int - ("
+	       "  SELECT count(*) FROM jobs WHERE analysis_batch IS NOT NULL"
+	       "   AND status = 'running' AND lease_until >= now())))"
+	       " FOR UPDATE SKIP LOCKED)"
+	       JOB_CLAIM_UPDATE,
+};
 
 enum aigw_err
 db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
@@ -348,7 +550,7 @@ db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 
 	*out = NULL;
 	*n = 0;
-	err = db_exec(db, DB_ANALYSIS_CLAIMABLE, NULL, &res);
+	err = db_exec(db, &stmt_analysis_claimable, NULL, &res);
 	if (err != AIGW_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 		goto out;
 	PQclear(res);
@@ -359,11 +561,11 @@ db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 	db_claim_token(worker, token, sizeof token);
 	if ((err = db_begin(db)) != AIGW_OK)
 		goto out;
-	err = db_exec(db, DB_ANALYSIS_CLAIM_LOCK, NULL, &res);
+	err = db_exec(db, &stmt_analysis_claim_lock, NULL, &res);
 	PQclear(res);
 	res = NULL;
 	if (err == AIGW_OK)
-		err = db_exec(db, DB_JOB_CLAIM_ANALYSIS, values, &res);
+		err = db_exec(db, &stmt_job_claim_analysis, values, &res);
 	if (err == AIGW_OK) {
 		err = db_commit(db);
 		if (err == AIGW_EDB && db_connection_lost(db))
@@ -392,6 +594,20 @@ db_job_claims_free(struct db_job_claim *c, size_t n)
 	free(c);
 }
 
+/* $1 id $2 attempt $3 step $4 status message */
+static const struct db_stmt stmt_job_step_start = {
+	.name = "job_step_start",
+	.nparams = 4,
+	.idempotent = false,
+	.sql = "WITH j AS ("
+	       " UPDATE jobs SET status_message = $4, version = version + 1, updated_at = now()"
+	       " WHERE " JOB_FENCE " RETURNING job_id, version),"
+	       " s AS (UPDATE job_steps SET status = 'running', attempts = job_steps.attempts + 1,"
+	       "  started_at = coalesce(job_steps.started_at, now())"
+	       "  FROM j WHERE job_steps.job_id = j.job_id AND job_steps.step_index = $3::int)"
+	       " SELECT version, " JOB_NOTIFY " FROM j",
+};
+
 enum aigw_err
 db_job_step_start(struct db *db, const char *id, int attempt, int step,
 		  const char *status_message, bool *ours)
@@ -403,10 +619,20 @@ db_job_step_start(struct db *db, const char *id, int attempt, int step,
 
 	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(st, sizeof st, "%d", step);
-	err = db_exec_rows(db, DB_JOB_STEP_START, values, &rows);
+	err = db_exec_rows(db, &stmt_job_step_start, values, &rows);
 	*ours = err == AIGW_OK && rows == 1;
 	return err;
 }
+
+/* $1 id $2 attempt $3 step $4 provider $5 result: once per provider. */
+static const struct db_stmt stmt_job_step_result = {
+	.name = "job_step_result",
+	.nparams = 5,
+	.idempotent = false,
+	.sql = "UPDATE job_steps s SET results = s.results || jsonb_build_object($4::text, $5::jsonb)"
+	       " FROM jobs j WHERE j.job_id = $1 AND j.attempts = $2 AND j.status = 'running'"
+	       " AND s.job_id = j.job_id AND s.step_index = $3::int AND NOT s.results ? $4::text",
+};
 
 enum aigw_err
 db_job_step_result(struct db *db, const char *id, int attempt, int step, const char *provider,
@@ -419,10 +645,35 @@ db_job_step_result(struct db *db, const char *id, int attempt, int step, const c
 
 	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(st, sizeof st, "%d", step);
-	err = db_exec_rows(db, DB_JOB_STEP_RESULT, values, &rows);
+	err = db_exec_rows(db, &stmt_job_step_result, values, &rows);
 	*written = err == AIGW_OK && rows == 1;
 	return err;
 }
+
+/* $1 id $2 attempt $3 step $4 step status $5 step output $6 step error
+ * $7 progress $8 final status (NULL: the job goes on) $9 job output
+ * $10 job error */
+static const struct db_stmt stmt_job_step_end = {
+	.name = "job_step_end",
+	.nparams = 10,
+	.idempotent = false,
+	.sql = "WITH j AS ("
+	       " UPDATE jobs SET status = coalesce($8::text, status),"
+	       "  progress = CASE WHEN $8::text = 'completed' THEN 100"
+	       "   WHEN $8::text IS NULL THEN greatest(progress, $7::int) ELSE progress END,"
+	       "  output = CASE WHEN $8::text IS NULL THEN output ELSE $9::jsonb END,"
+	       "  error = CASE WHEN $8::text IS NULL THEN error ELSE $10::text END,"
+	       "  status_message = CASE WHEN $8::text = 'completed' THEN 'Completed'"
+	       "   WHEN $8::text = 'failed' THEN 'Failed' ELSE status_message END,"
+	       "  completed_at = CASE WHEN $8::text IS NULL THEN NULL ELSE now() END,"
+	       "  lease_until = CASE WHEN $8::text IS NULL THEN lease_until ELSE NULL END,"
+	       "  version = version + 1, updated_at = now()"
+	       " WHERE " JOB_FENCE " RETURNING job_id, version),"
+	       " s AS (UPDATE job_steps SET status = $4::text, output = $5::jsonb, error = $6::text,"
+	       "  completed_at = now()"
+	       "  FROM j WHERE job_steps.job_id = j.job_id AND job_steps.step_index = $3::int)"
+	       " SELECT version, " JOB_NOTIFY " FROM j",
+};
 
 enum aigw_err
 db_job_step_end(struct db *db, const char *id, int attempt, const struct db_job_step_end *e,
@@ -439,16 +690,36 @@ db_job_step_end(struct db *db, const char *id, int attempt, const struct db_job_
 	snprintf(att, sizeof att, "%d", attempt);
 	snprintf(st, sizeof st, "%d", e->step);
 	snprintf(progress, sizeof progress, "%d", e->progress);
-	err = db_exec_rows(db, DB_JOB_STEP_END, values, &rows);
+	err = db_exec_rows(db, &stmt_job_step_end, values, &rows);
 	*ours = err == AIGW_OK && rows == 1;
 	return err;
 }
 
+/* $1 id $2 attempt $3 error */
+static const struct db_stmt stmt_job_fail = {
+	.name = "job_fail",
+	.nparams = 3,
+	.idempotent = false,
+	.sql = "WITH j AS ("
+	       " UPDATE jobs SET status = 'failed', error = $3, status_message = 'Failed',"
+	       "  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
+	       " WHERE " JOB_FENCE " RETURNING job_id, version)"
+	       " SELECT version, " JOB_NOTIFY " FROM j",
+};
+
 enum aigw_err
 db_job_fail(struct db *db, const char *id, int attempt, const char *error, bool *ours)
 {
-	return db_exec_fenced(db, DB_JOB_FAIL, id, attempt, error, ours);
+	return db_exec_fenced(db, &stmt_job_fail, id, attempt, error, ours);
 }
+
+/* $1 id $2 attempt $3 lease_s */
+static const struct db_stmt stmt_job_renew = {
+	.name = "job_renew",
+	.nparams = 3,
+	.idempotent = true,
+	.sql = "UPDATE jobs SET lease_until = now() + $3 * interval '1 second' WHERE " JOB_FENCE,
+};
 
 enum aigw_err
 db_job_renew(struct db *db, const char *id, int attempt, long lease_s, bool *ours)
@@ -456,13 +727,21 @@ db_job_renew(struct db *db, const char *id, int attempt, long lease_s, bool *our
 	char lease[24];
 
 	snprintf(lease, sizeof lease, "%ld", lease_s);
-	return db_exec_fenced(db, DB_JOB_RENEW, id, attempt, lease, ours);
+	return db_exec_fenced(db, &stmt_job_renew, id, attempt, lease, ours);
 }
+
+/* $1 id $2 attempt: hands a job back so another worker takes it now. */
+static const struct db_stmt stmt_job_release = {
+	.name = "job_release",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = "UPDATE jobs SET lease_until = now() WHERE " JOB_FENCE,
+};
 
 enum aigw_err
 db_job_release(struct db *db, const char *id, int attempt)
 {
 	bool ours;
 
-	return db_exec_fenced(db, DB_JOB_RELEASE, id, attempt, NULL, &ours);
+	return db_exec_fenced(db, &stmt_job_release, id, attempt, NULL, &ours);
 }

@@ -1,5 +1,6 @@
 /*
- * jobs.h: job rows and their steps: submit (with Idempotency-Key), read,
+ * jobs.h: the database side of jobs (the HTTP side is http/jobs.h): job
+ * rows and their steps: submit (with Idempotency-Key), read,
  * list, cancel, and the worker's side of the queue (claim, step start,
  * per-provider step results, step end, job end, lease renew and hand-back).
  *

@@ -1,8 +1,19 @@
-/* keys.c: API keys and active-work counts (see keys.h). */
+/* keys.c: the database side of API keys, and active-work counts (see keys.h);
+ * the command line of keys is cli/keys.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/keys.h"
+#include "db/sql.h"
+
+/* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
+static const struct db_stmt stmt_key_create = {
+	.name = "key_create",
+	.nparams = 5,
+	.idempotent = false,
+	.sql = "INSERT INTO api_keys (key_id, key_hash, owner_user, owner_org, name)"
+	       " VALUES ($1, $2, $3, $4, $5)",
+};
 
 enum aigw_err
 db_key_create(struct db *db, const char *key_id, const char *hash_hex, const char *user,
@@ -11,8 +22,17 @@ db_key_create(struct db *db, const char *key_id, const char *hash_hex, const cha
 	const char *values[5] = { key_id, hash_hex, user, org, name };
 	int rows = 0;
 
-	return db_exec_rows(db, DB_KEY_CREATE, values, &rows);
+	return db_exec_rows(db, &stmt_key_create, values, &rows);
 }
+
+/* $1 key id */
+static const struct db_stmt stmt_key_lookup = {
+	.name = "key_lookup",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT key_hash, owner_user, owner_org, revoked_at IS NOT NULL"
+	       " FROM api_keys WHERE key_id = $1",
+};
 
 enum aigw_err
 db_key_lookup(struct db *db, const char *key_id, struct db_key *out)
@@ -22,7 +42,7 @@ db_key_lookup(struct db *db, const char *key_id, struct db_key *out)
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, DB_KEY_LOOKUP, values, &res);
+	err = db_exec(db, &stmt_key_lookup, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -42,11 +62,20 @@ db_key_lookup(struct db *db, const char *key_id, struct db_key *out)
 	return err;
 }
 
+static const struct db_stmt stmt_key_list = {
+	.name = "key_list",
+	.nparams = 0,
+	.idempotent = true,
+	.sql = "SELECT key_id, owner_user, owner_org, coalesce(name, ''), " TS("created_at") ","
+	       " coalesce(" TS("revoked_at") ", '')"
+	       " FROM api_keys ORDER BY created_at, key_id",
+};
+
 enum aigw_err
 db_key_list(struct db *db, FILE *f)
 {
 	PGresult *res = NULL;
-	enum aigw_err err = db_exec(db, DB_KEY_LIST, NULL, &res);
+	enum aigw_err err = db_exec(db, &stmt_key_list, NULL, &res);
 
 	if (err != AIGW_OK)
 		return err;
@@ -60,17 +89,67 @@ db_key_list(struct db *db, FILE *f)
 	return AIGW_OK;
 }
 
+/* $1 key id */
+static const struct db_stmt stmt_key_revoke = {
+	.name = "key_revoke",
+	.nparams = 1,
+	.idempotent = false,
+	.sql = "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
+};
+
 enum aigw_err
 db_key_revoke(struct db *db, const char *key_id)
 {
 	const char *values[1] = { key_id };
 	int rows = 0;
-	enum aigw_err err = db_exec_rows(db, DB_KEY_REVOKE, values, &rows);
+	enum aigw_err err = db_exec_rows(db, &stmt_key_revoke, values, &rows);
 
 	if (err == AIGW_OK && rows != 1)
 		err = AIGW_ENOTFOUND;
 	return err;
 }
+
+/* $1 org ('' for none) $2 user $3 decision (NULL for none): held to the
+ * end of the submit's transaction, so that counting and inserting are
+ * one step for everyone sharing an org, a user or a decision. Always
+ * in this order, so that two submits cannot deadlock. A decision
+ * belongs to its tenant (the org, or the user when there is none), so
+ * its lock and count are the tenant's: another tenant that learns the
+ * UUID neither waits on nor fills it. */
+static const struct db_stmt stmt_active_lock = {
+	.name = "active_lock",
+	.nparams = 3,
+	.idempotent = false,
+	.sql = "SELECT (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw org ' || $1::text, 0)))"
+	       "  FROM (SELECT 1 WHERE $1::text <> '') o),"
+	       " pg_advisory_xact_lock(hashtextextended('aigw user ' || $2::text, 0)),"
+	       " (SELECT count(pg_advisory_xact_lock(hashtextextended('aigw decision ' || $3::text"
+	       "   || CASE WHEN $1::text = '' THEN ' user ' || $2::text ELSE ' org ' || $1::text END,"
+	       "   0)))"
+	       "  FROM (SELECT 1 WHERE $3::text IS NOT NULL) d)",
+};
+
+/* $1 org $2 user $3 decision: chats and jobs pending or running (the
+ * decision's within its tenant, as locked above); scheduled analysis
+ * jobs have a cap of their own instead. */
+static const struct db_stmt stmt_active_count = {
+	.name = "active_count",
+	.nparams = 3,
+	.idempotent = true,
+	.sql = "SELECT CASE WHEN $1::text = '' THEN 0 ELSE"
+	       "  (SELECT count(*) FROM chat_results WHERE owner_org = $1::text"
+	       "   AND status IN ('pending', 'processing'))"
+	       "  + (SELECT count(*) FROM jobs WHERE owner_org = $1::text"
+	       "   AND status IN ('pending', 'running') AND analysis_batch IS NULL) END,"
+	       " (SELECT count(*) FROM chat_results WHERE owner_user = $2::text"
+	       "  AND status IN ('pending', 'processing'))"
+	       " + (SELECT count(*) FROM jobs WHERE owner_user = $2::text"
+	       "  AND status IN ('pending', 'running') AND analysis_batch IS NULL),"
+	       " CASE WHEN $3::text IS NULL THEN 0 ELSE"
+	       "  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
+	       "   AND owner_org = $1::text AND ($1::text <> '' OR owner_user = $2::text)"
+	       "   AND status IN ('pending', 'running')) END",
+};
 
 enum aigw_err
 db_active_lock_count(struct db *db, const char *org, const char *user, const char *decision,
@@ -81,14 +160,14 @@ db_active_lock_count(struct db *db, const char *org, const char *user, const cha
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, DB_ACTIVE_LOCK, values, &res);
+	err = db_exec(db, &stmt_active_lock, values, &res);
 	PQclear(res);
 	res = NULL;
 	if (err != AIGW_OK)
 		return err;
 	/* A statement of its own: its snapshot is taken after the locks, so
 	 * it sees every submit that held them before. */
-	err = db_exec(db, DB_ACTIVE_COUNT, values, &res);
+	err = db_exec(db, &stmt_active_count, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) == 1) {

@@ -1,5 +1,6 @@
 /*
- * keys.h: API keys (AIGW_AUTH=keys) and the active-work counts that the
+ * keys.h: the database side of API keys (the command is cli/keys.c;
+ * AIGW_AUTH=keys) and the active-work counts that the
  * limits are checked against at submit.
  *
  * Keys are stored as their SHA-256 only (core/secret.h); a lookup returns

@@ -10,7 +10,7 @@
 #include "core/util.h"
 #include "db/listen.h"
 
-/* As the statements of db.c notify them. */
+/* As the statements of src/db notify them. */
 static const char *const channel_name[DB_CHANNEL__MAX] = {
 	"aigw_chat", "aigw_job", "aigw_work", "aigw_cancel", "aigw_step"
 };

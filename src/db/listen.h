@@ -2,7 +2,7 @@
  * listen.h: hearing of changes to chat and job rows.
  *
  * Every change a worker commits to a chat or job row is followed by
- * NOTIFY aigw_chat / aigw_job with the row's id as payload (db.c). A
+ * NOTIFY aigw_chat / aigw_job with the row's id as payload (db/sql.h). A
  * notification is a hint to read the row again, never the state itself.
  *
  * PostgreSQL wakes every listening backend of the database for every

@@ -1,9 +1,75 @@
-/* metrics.c: typed access to metric_values and the gauges (see metrics.h). */
+/* metrics.c: the database side of metrics, metric_values and the gauges (see
+ * metrics.h); the HTTP side is http/metrics.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/metrics.h"
+#include "db/sql.h"
+
+/* $1 stale_s of a worker slot: every sample of GET /api/metrics, as
+ * (family, suffix, labels, le, value), families together, buckets in
+ * rising order. Counters from metric_values, histograms from
+ * metric_histograms (one array of buckets a row); gauges
+ * from the queue indexes, never from finished rows. */
+static const struct db_stmt stmt_metrics = {
+	.name = "metrics",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "WITH c AS (SELECT family, ''::text AS suffix, labels, ''::text AS le,"
+	       "   sum(value) AS value FROM metric_values GROUP BY family, labels"
+	       "  UNION ALL SELECT h.family, '_bucket', h.labels,"
+	       "   (aigw_histogram_bounds())[u.i]::text, sum(u.b) FROM metric_histograms h,"
+	       "   unnest(h.buckets) WITH ORDINALITY AS u(b, i) GROUP BY h.family, h.labels, u.i"
+	       "  UNION ALL SELECT family, '_bucket', labels, '+Inf', sum(count)"
+	       "   FROM metric_histograms GROUP BY family, labels"
+	       "  UNION ALL SELECT family, '_sum', labels, '', sum(sum)"
+	       "   FROM metric_histograms GROUP BY family, labels"
+	       "  UNION ALL SELECT family, '_count', labels, '', sum(count)"
+	       "   FROM metric_histograms GROUP BY family, labels),"
+	       " active AS (SELECT"
+	       "  (SELECT count(*) FROM chat_results WHERE status = 'pending') AS chats_pending,"
+	       "  (SELECT count(*) FROM chat_results WHERE status = 'processing') AS chats_running,"
+	       "  (SELECT count(*) FROM jobs WHERE status = 'pending') AS jobs_pending,"
+	       "  (SELECT count(*) FROM jobs WHERE status = 'running') AS jobs_running),"
+	       " s (family, suffix, labels, le, value) AS ("
+	       "  SELECT family, suffix, labels, le, value FROM c"
+	       "  UNION ALL SELECT 'aigw_chats_created_total', '', '', '',"
+	       "   coalesce((SELECT sum(value) FROM c WHERE family = 'aigw_chats_total'), 0)"
+	       "   + (SELECT chats_pending + chats_running FROM active)"
+	       /* Jobs by type: the finished ones' type label as rendered,
+	        * with the active ones of that type. */
+	       "  UNION ALL SELECT 'aigw_jobs_created_total', '', t, '', sum(n) FROM ("
+	       "   SELECT substring(labels FROM '^(type=\"(?:[^\"\\\\]|\\\\.)*\")') AS t, value AS n"
+	       "    FROM c WHERE family = 'aigw_jobs_total'"
+	       "   UNION ALL SELECT aigw_label('type', type), count(*) FROM jobs"
+	       "    WHERE status IN ('pending', 'running') GROUP BY type) j GROUP BY t"
+	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"chat\"', '', chats_pending FROM active"
+	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"job\"', '', jobs_pending FROM active"
+	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"chat\"', '', chats_running FROM active"
+	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"job\"', '', jobs_running FROM active"
+	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"chat\"', '',"
+	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM chat_results"
+	       "    WHERE status = 'pending')), 0)"
+	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"job\"', '',"
+	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM jobs"
+	       "    WHERE status = 'pending')), 0)"
+	       "  UNION ALL SELECT 'aigw_stuck_jobs', '', '', '', count(*) FROM jobs"
+	       "   WHERE status = 'running' AND (lease_until < now() OR coalesce(attempt_at, started_at)"
+	       "    + timeout_s * interval '1 second' < now())"
+	       "  UNION ALL SELECT 'aigw_workers_alive', '', '', '', count(*) FROM worker_slots"
+	       "   WHERE pid IS NOT NULL AND heartbeat_at > now() - $1 * interval '1 second'"
+	       "  UNION ALL SELECT 'aigw_reaper_last_run_timestamp_seconds', '', '', '',"
+	       "   coalesce(extract(epoch FROM (SELECT ran_at FROM reaper_state WHERE id = 1)), 0)"
+	       "  UNION ALL SELECT 'aigw_rate_limit_waits_total', '', aigw_label('provider', provider),"
+	       "   '', waits FROM rate_limit_waits"
+	       "  UNION ALL SELECT 'aigw_rate_limit_wait_seconds_total', '',"
+	       "   aigw_label('provider', provider), '', wait_ms / 1000.0 FROM rate_limit_waits)"
+	       " SELECT family, suffix, labels, le, value::double precision FROM s"
+	       " ORDER BY family, labels, CASE suffix WHEN '_bucket' THEN 0 WHEN '_sum' THEN 1"
+	       "  WHEN '_count' THEN 2 ELSE 0 END,"
+	       "  CASE WHEN le = '' THEN 0 WHEN le = '+Inf' THEN 'Infinity'::float8 ELSE le::float8 END",
+};
 
 enum aigw_err
 db_metrics(struct db *db, long stale_s, void (*each)(void *ctx, const struct db_metric_sample *s),
@@ -15,7 +81,7 @@ db_metrics(struct db *db, long stale_s, void (*each)(void *ctx, const struct db_
 	enum aigw_err err;
 
 	snprintf(stale, sizeof stale, "%ld", stale_s);
-	err = db_exec(db, DB_METRICS, values, &res);
+	err = db_exec(db, &stmt_metrics, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -31,8 +97,29 @@ db_metrics(struct db *db, long stale_s, void (*each)(void *ctx, const struct db_
 	return AIGW_OK;
 }
 
+/* $1 stale_s: what aigw status prints. */
+static const struct db_stmt stmt_overview = {
+	.name = "overview",
+	.nparams = 1,
+	.idempotent = true,
+	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending'),"
+	       " (SELECT count(*) FROM jobs WHERE status = 'pending'),"
+	       " (SELECT count(*) FROM chat_results WHERE status = 'processing'),"
+	       " (SELECT count(*) FROM jobs WHERE status = 'running'),"
+	       " (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
+	       "  AND heartbeat_at > now() - $1 * interval '1 second'),"
+	       " coalesce(extract(epoch FROM now() - least("
+	       "  (SELECT min(created_at) FROM chat_results WHERE status = 'pending'),"
+	       "  (SELECT min(created_at) FROM jobs WHERE status = 'pending')))::bigint::text, '-'),"
+	       " coalesce((SELECT " TS("ran_at") " FROM reaper_state WHERE id = 1), 'never'),"
+	       " coalesce((SELECT extract(epoch FROM now() - ran_at)::bigint::text FROM reaper_state"
+	       "  WHERE id = 1), '-'),"
+	       " (SELECT count(*) FROM jobs WHERE status = 'running' AND (lease_until < now()"
+	       "  OR coalesce(attempt_at, started_at) + timeout_s * interval '1 second' < now()))",
+};
+
 enum aigw_err
-db_status(struct db *db, long stale_s, struct db_status *out)
+db_overview(struct db *db, long stale_s, struct db_overview *out)
 {
 	char stale[24];
 	const char *values[1] = { stale };
@@ -41,7 +128,7 @@ db_status(struct db *db, long stale_s, struct db_status *out)
 
 	memset(out, 0, sizeof *out);
 	snprintf(stale, sizeof stale, "%ld", stale_s);
-	err = db_exec(db, DB_STATUS, values, &res);
+	err = db_exec(db, &stmt_overview, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	out->chats_pending = strtol(PQgetvalue(res, 0, 0), NULL, 10);

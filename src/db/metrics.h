@@ -1,5 +1,6 @@
 /*
- * metrics.h: what GET /api/metrics and aigw status read: the counters and
+ * metrics.h: the database side of metrics (the HTTP side is
+ * http/metrics.c): what GET /api/metrics and aigw status read: the counters and
  * histograms the database keeps as work finishes (migrations/0009), and
  * gauges counted from the queue indexes. Both are cheap however large the
  * work tables grow. Errors: AIGW_EDB.
@@ -25,7 +26,7 @@ enum aigw_err db_metrics(struct db *db, long stale_s,
 			 void (*each)(void *ctx, const struct db_metric_sample *s),
 			 void *ctx) AIGW_MUSTCHECK;
 
-struct db_status {
+struct db_overview {
 	long chats_pending, jobs_pending;
 	long chats_running, jobs_running;
 	long workers_alive;
@@ -34,6 +35,6 @@ struct db_status {
 	char reaper_ran_at[32];      /* ISO time, or "never" */
 	char reaper_ago_s[24];       /* seconds, or "-" */
 };
-enum aigw_err db_status(struct db *db, long stale_s, struct db_status *out) AIGW_MUSTCHECK;
+enum aigw_err db_overview(struct db *db, long stale_s, struct db_overview *out) AIGW_MUSTCHECK;
 
 #endif

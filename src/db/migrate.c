@@ -1,4 +1,5 @@
-/* migrate.c: the migrations runner (see migrate.h). */
+/* migrate.c: the database side of migrations, their runner (see migrate.h);
+ * the command is cli/migrate.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>

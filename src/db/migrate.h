@@ -1,5 +1,6 @@
 /*
- * migrate.h: applies the numbered SQL files of a directory in order.
+ * migrate.h: the database side of migrations (the command is
+ * cli/migrate.c): applies the numbered SQL files of a directory in order.
  *
  * Each file not yet recorded in schema_migrations runs in its own
  * transaction together with its record, so a failing file leaves nothing

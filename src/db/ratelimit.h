@@ -9,7 +9,9 @@
  * to do while the database is away). It runs a transaction of its own on
  * the connection (a per-provider advisory lock, then one statement that
  * counts and reserves), so it must not be called inside another. Not
- * thread-safe: one struct db per thread, as everywhere.
+ * thread-safe: one struct db per thread, as everywhere. Errors: AIGW_EDB
+ * (the database is away or refused; nothing is reserved), AIGW_EINVAL
+ * when called inside a transaction.
  */
 #ifndef AIGW_DB_RATELIMIT_H
 #define AIGW_DB_RATELIMIT_H

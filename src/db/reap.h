@@ -1,5 +1,6 @@
 /*
- * reap.h: the reaper's statements (docs/architecture.md): fail work no worker picked up,
+ * reap.h: the database side of the reaper, its statements (the command is
+ * cli/reap.c; docs/architecture.md): fail work no worker picked up,
  * fail work whose attempts are spent (its worker died or it ran past its
  * timeout), put work that ran past its timeout with attempts left back in
  * the queue, and delete expired chats, and jobs and finished batches past

@@ -1,5 +1,6 @@
 /*
- * status.c: the status names (see status.h).
+ * status.c: the status names the status columns store (see status.h);
+ * not "aigw overview", which is cli/overview.c.
  */
 #include "db/status.h"
 
@@ -59,4 +60,27 @@ bool
 db_status_is(const char *name, enum db_status s)
 {
 	return name != NULL && (unsigned)s < DB_STATUS_COUNT && strcmp(name, names[s]) == 0;
+}
+
+bool
+db_status_name_final(const char *name)
+{
+	enum db_status s;
+
+	return db_status_parse(name, &s) && db_status_final(s);
+}
+
+bool
+db_status_of_job(enum db_status s)
+{
+	switch (s) {
+	case DB_STATUS_PENDING:
+	case DB_STATUS_RUNNING:
+	case DB_STATUS_COMPLETED:
+	case DB_STATUS_FAILED:
+	case DB_STATUS_CANCELLED:
+		return true;
+	default:
+		return false;
+	}
 }

@@ -46,4 +46,11 @@ bool db_status_final(enum db_status s);
 /* True when name is the stored name of s (false for a NULL name). */
 bool db_status_is(const char *name, enum db_status s);
 
+/* True when name is the stored name of a final status (db_status_final);
+ * false for a NULL or unknown name. */
+bool db_status_name_final(const char *name);
+
+/* True for the names jobs.status (and job_steps.status) takes. */
+bool db_status_of_job(enum db_status s);
+
 #endif

@@ -1,5 +1,7 @@
 /*
- * analysis.c: GET /api/analysis/batches and /api/analysis/batches/{id}:
+ * analysis.c: the HTTP side of prompt analysis (the database side is
+ * db/analysis.c, the command line cli/analysis.c):
+ * GET /api/analysis/batches and /api/analysis/batches/{id}:
  * the scheduled prompt analysis runs, for a dashboard. Read-only and scoped
  * to the caller: a batch shows only the caller's analyses, and one with
  * none of them is 404 like a missing one. The JSON is built by the

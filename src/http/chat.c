@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "db/chats.h"
+#include "db/status.h"
 #include "http/auth.h"
 #include "http/chat.h"
 #include "http/commit.h"
@@ -295,7 +296,7 @@ chat_read(struct http_thread *t, const struct http_req *req, const char *id,
 		err = AIGW_ENOMEM;
 	if (err == AIGW_OK) {
 		out->version = v.version;
-		out->final = strcmp(v.status, "completed") == 0 || strcmp(v.status, "failed") == 0;
+		out->final = db_status_name_final(v.status);
 		snprintf(out->status, sizeof out->status, "%s", v.status);
 	}
 	buf_free(&b);

@@ -1,4 +1,5 @@
-/* jobs.c: POST /api/jobs, a job's views and events, cancel and the list (docs/api.md, Jobs). */
+/* jobs.c: the HTTP side of jobs: POST /api/jobs, a job's views and events,
+ * cancel and the list (docs/api.md, Jobs); the database side is db/jobs.c. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "core/log.h"
 #include "db/jobs.h"
+#include "db/status.h"
 #include "http/auth.h"
 #include "http/jobs.h"
 #include "http/realtime.h"
@@ -15,10 +17,6 @@
 
 /* The largest job view we build around text from the database. */
 #define RESULT_RESPONSE_MAX (16L << 20)
-
-static const char *const job_statuses[] = {
-	"pending", "running", "completed", "failed", "cancelled",
-};
 
 /* A string anywhere in v that holds a NUL. PostgreSQL's jsonb cannot store
  * \u0000, and failing there would look like an outage (503) instead of
@@ -427,8 +425,7 @@ job_read(struct http_thread *t, const struct http_req *req, const char *id,
 	out->json = v.json;
 	out->len = strlen(v.json);
 	out->version = v.version;
-	out->final = strcmp(v.status, "completed") == 0 || strcmp(v.status, "failed") == 0 ||
-		     strcmp(v.status, "cancelled") == 0;
+	out->final = db_status_name_final(v.status);
 	snprintf(out->status, sizeof out->status, "%s", v.status);
 	return AIGW_OK;
 }
@@ -494,15 +491,17 @@ jobs_result(struct http_thread *t, struct http_req *req, const struct route_args
 		resp_job_err(req, err);
 		goto out;
 	}
-	if (strcmp(r.status, "completed") == 0) {
+	if (db_status_is(r.status, DB_STATUS_COMPLETED)) {
 		/* output is JSON text from the database: no re-parsing. */
-		err = buf_printf(&b, "{\"status\":\"completed\",\"result\":%s}",
+		err = buf_printf(&b, "{\"status\":\"%s\",\"result\":%s}",
+				 db_status_name(DB_STATUS_COMPLETED),
 				 r.output_json ? r.output_json : "null");
 		if (err == AIGW_OK)
 			http_resp_raw(req, 200, b.data, b.len);
 		else
 			http_resp_from_err(req, err == AIGW_ETOOBIG ? AIGW_ENOMEM : err);
-	} else if (strcmp(r.status, "failed") == 0 || strcmp(r.status, "cancelled") == 0) {
+	} else if (db_status_is(r.status, DB_STATUS_FAILED) ||
+		   db_status_is(r.status, DB_STATUS_CANCELLED)) {
 		/* The error is free text: json-c escapes it. A job cancelled
 		 * by its owner has no error of its own. */
 		o = json_object_new_object();
@@ -549,10 +548,9 @@ out:
 static bool
 known_status(const char *s)
 {
-	for (size_t i = 0; i < sizeof job_statuses / sizeof job_statuses[0]; i++)
-		if (strcmp(s, job_statuses[i]) == 0)
-			return true;
-	return false;
+	enum db_status st;
+
+	return db_status_parse(s, &st) && db_status_of_job(st);
 }
 
 void

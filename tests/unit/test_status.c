@@ -57,6 +57,38 @@ test_final_statuses(void **state)
 	assert_true(db_status_final(DB_STATUS_DONE));
 }
 
+static void
+test_final_by_name(void **state)
+{
+	(void)state;
+	assert_true(db_status_name_final("completed"));
+	assert_true(db_status_name_final("failed"));
+	assert_true(db_status_name_final("cancelled"));
+	assert_false(db_status_name_final("pending"));
+	assert_false(db_status_name_final("processing"));
+	assert_false(db_status_name_final("running"));
+	assert_false(db_status_name_final("Completed"));
+	assert_false(db_status_name_final(""));
+	assert_false(db_status_name_final(NULL));
+}
+
+static void
+test_job_statuses(void **state)
+{
+	/* What GET /api/jobs?status= accepts. */
+	(void)state;
+	assert_true(db_status_of_job(DB_STATUS_PENDING));
+	assert_true(db_status_of_job(DB_STATUS_RUNNING));
+	assert_true(db_status_of_job(DB_STATUS_COMPLETED));
+	assert_true(db_status_of_job(DB_STATUS_FAILED));
+	assert_true(db_status_of_job(DB_STATUS_CANCELLED));
+	assert_false(db_status_of_job(DB_STATUS_PROCESSING));
+	assert_false(db_status_of_job(DB_STATUS_SUBMITTING));
+	assert_false(db_status_of_job(DB_STATUS_PARTIAL));
+	assert_false(db_status_of_job(DB_STATUS_DONE));
+	assert_false(db_status_of_job(DB_STATUS_COUNT));
+}
+
 int
 main(void)
 {
@@ -64,6 +96,8 @@ main(void)
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_unknown_names_are_refused),
 		cmocka_unit_test(test_final_statuses),
+		cmocka_unit_test(test_final_by_name),
+		cmocka_unit_test(test_job_statuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* status.c: "aigw status": what an operator looks at first. */
+/* overview.c: "aigw status", the overview an operator looks at first (not
+ * db/status.c, the names of the status columns). */
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -10,7 +11,7 @@
 int
 cli_status(const struct aigw_config *cfg, int argc, char **argv)
 {
-	struct db_status s;
+	struct db_overview s;
 	struct db *db;
 	enum aigw_err err;
 
@@ -24,7 +25,7 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 		fprintf(stderr, "aigw status: out of memory\n");
 		return 1;
 	}
-	err = db_status(db, WORKER_SLOT_STALE_S, &s);
+	err = db_overview(db, WORKER_SLOT_STALE_S, &s);
 	db_free(db);
 	if (err != AIGW_OK) {
 		fprintf(stderr, "aigw status: the database failed (see the log above)\n");
