@@ -49,7 +49,7 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 		printf("providers:      ");
 		for (size_t i = 0; i < n; i++)
 			printf(" %s %s%s", all[i].name,
-			       prov_state_name(prov_state_of(&all[i], cfg->mock)), i + 1 < n ? "," : "\n");
+			       prov_state_name(prov_state_in(&all[i], cfg)), i + 1 < n ? "," : "\n");
 	}
 	return 0;
 }

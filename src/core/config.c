@@ -422,14 +422,6 @@ config_provider(const struct aigw_config *cfg, const char *name)
 	return i < 0 ? NULL : &cfg->provider[i];
 }
 
-const char *
-config_provider_key_now(const char *name)
-{
-	int i = account_of(name);
-
-	return i < 0 ? NULL : getenv(accounts[i].key_var);
-}
-
 bool
 config_is_provider_var(const char *name, size_t len)
 {

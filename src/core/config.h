@@ -147,12 +147,6 @@ const struct config_provider *config_provider(const struct aigw_config *cfg, con
  * Cannot fail. */
 bool config_is_provider_var(const char *name, size_t len);
 
-/* The key of provider `name`'s account as the environment holds it now
- * (NULL: not set, or no account), for the callers that hold no loaded
- * config; a loaded config's config_provider() is the same unless the
- * environment changed since. Reads only. */
-const char *config_provider_key_now(const char *name);
-
 /*
  * Reads NAME=value lines from path into the environment, never overriding a
  * variable already set. Blank lines and lines starting with # are skipped;

@@ -152,7 +152,8 @@ chat_request_free(struct chat_request *r)
 }
 
 bool
-chat_models_reachable(json_object *models, bool mock_fallback, struct http_field_error *e)
+chat_models_reachable(json_object *models, const struct aigw_config *cfg,
+		      struct http_field_error *e)
 {
 	const char *names[CHAT_MODELS_MAX];
 	const struct prov_desc *missing;
@@ -165,7 +166,7 @@ chat_models_reachable(json_object *models, bool mock_fallback, struct http_field
 			return true; /* not a validated models object */
 		names[n++] = name;
 	}
-	missing = prov_none_reachable(names, n, mock_fallback);
+	missing = prov_none_reachable_in(cfg, names, n);
 	if (missing == NULL)
 		return true;
 	prov_not_configured_text(missing, why, sizeof why);
@@ -196,7 +197,7 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	/* A chat naming some providers this host reaches is taken: the
 	 * others fail at once in its results, saying what to set. */
-	if (!chat_models_reachable(cr.models, cfg->mock, &fe)) {
+	if (!chat_models_reachable(cr.models, cfg, &fe)) {
 		http_resp_field_error(req, &fe);
 		goto out;
 	}

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "http/server.h"
 
@@ -43,9 +44,10 @@ enum aigw_err chat_request_parse(const char *body, size_t len, struct chat_reque
 void chat_request_free(struct chat_request *r);
 
 /* Whether some provider that models names (validated) is reached by this
- * process: configured, or answered by the mock under mock_fallback. When
+ * process: configured in cfg, or answered by the mock under AIGW_MOCK. When
  * none is, false with e filled (400 provider_not_configured, naming the
- * first one's missing key). Reads the environment. */
-bool chat_models_reachable(json_object *models, bool mock_fallback, struct http_field_error *e);
+ * first one's missing key). */
+bool chat_models_reachable(json_object *models, const struct aigw_config *cfg,
+			   struct http_field_error *e);
 
 #endif

@@ -245,7 +245,8 @@ json_job_id(const char *json, char id[UUID_STR_LEN + 1])
  * its providers goes on; the others fail at once in its results.
  */
 static bool
-job_type_reachable(const struct jobtype *type, bool mock_fallback, struct http_field_error *e)
+job_type_reachable(const struct jobtype *type, const struct aigw_config *cfg,
+		   struct http_field_error *e)
 {
 	for (size_t s = 0; s < type->nsteps; s++) {
 		const struct jobtype_step *st = &type->steps[s];
@@ -255,7 +256,7 @@ job_type_reachable(const struct jobtype *type, bool mock_fallback, struct http_f
 
 		for (size_t c = 0; c < st->ncalls; c++)
 			names[c] = st->calls[c].provider;
-		missing = prov_none_reachable(names, st->ncalls, mock_fallback);
+		missing = prov_none_reachable_in(cfg, names, st->ncalls);
 		if (missing != NULL) {
 			prov_not_configured_text(missing, why, sizeof why);
 			http_field_error_set(e, 400, "provider_not_configured", "type",
@@ -289,7 +290,7 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	err = job_request_parse(req->body.data ? req->body.data : "", req->body.len,
 				t->app->jobtypes, &jr, &fe);
-	if (err == AIGW_OK && !job_type_reachable(jr.type, t->app->cfg->mock, &fe))
+	if (err == AIGW_OK && !job_type_reachable(jr.type, t->app->cfg, &fe))
 		err = AIGW_EINVAL;
 	if (err == AIGW_EINVAL) {
 		http_resp_field_error(req, &fe);

@@ -80,12 +80,6 @@ prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback
 }
 
 enum prov_state
-prov_state_of(const struct prov_desc *d, bool mock_fallback)
-{
-	return prov_state_decide(d, config_provider_key_now(d->name), mock_fallback);
-}
-
-enum prov_state
 prov_state_in(const struct prov_desc *d, const struct aigw_config *cfg)
 {
 	const struct config_provider *p = config_provider(cfg, d->name);
@@ -99,36 +93,20 @@ prov_state_name(enum prov_state s)
 	return s == PROV_CONFIGURED ? "configured" : s == PROV_MOCK ? "mock" : "missing";
 }
 
-/* The first of the providers named when all of them are MISSING: by cfg
- * when given, else by the environment with mock_fallback. */
-static const struct prov_desc *
-none_reachable(const char *const *names, size_t n, const struct aigw_config *cfg,
-	       bool mock_fallback)
+const struct prov_desc *
+prov_none_reachable_in(const struct aigw_config *cfg, const char *const *names, size_t n)
 {
 	const struct prov_desc *first = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct prov_desc *d = prov_find(names[i]);
 
-		if (d == NULL || (cfg != NULL ? prov_state_in(d, cfg)
-					      : prov_state_of(d, mock_fallback)) != PROV_MISSING)
+		if (d == NULL || prov_state_in(d, cfg) != PROV_MISSING)
 			return NULL;
 		if (first == NULL)
 			first = d;
 	}
 	return first;
-}
-
-const struct prov_desc *
-prov_none_reachable(const char *const *names, size_t n, bool mock_fallback)
-{
-	return none_reachable(names, n, NULL, mock_fallback);
-}
-
-const struct prov_desc *
-prov_none_reachable_in(const struct aigw_config *cfg, const char *const *names, size_t n)
-{
-	return none_reachable(names, n, cfg, cfg->mock);
 }
 
 void

@@ -219,16 +219,11 @@ enum prov_state prov_state_decide(const struct prov_desc *d, const char *key, bo
 /* The same from a loaded config: its key for d's account and AIGW_MOCK.
  * Cannot fail. */
 enum prov_state prov_state_in(const struct prov_desc *d, const struct aigw_config *cfg);
-/* The same from this process's environment now (d->key_env), for callers
- * that hold no loaded config. Reads only. */
-enum prov_state prov_state_of(const struct prov_desc *d, bool mock_fallback);
 /* "configured", "mock", "missing". */
 const char *prov_state_name(enum prov_state s);
-/* When none of the n providers named (known names) is reached here, the
- * first of them; else NULL (also for n 0). Reads the environment. */
-const struct prov_desc *prov_none_reachable(const char *const *names, size_t n,
-					    bool mock_fallback);
-/* The same by prov_state_in(). Cannot fail. */
+/* When none of the n providers named (known names) is reached here by
+ * prov_state_in(), the first of them; else NULL (also for n 0). Cannot
+ * fail. */
 const struct prov_desc *prov_none_reachable_in(const struct aigw_config *cfg,
 					       const char *const *names, size_t n);
 /* "openai is not configured: set OPENAI_API_KEY" into buf (cut to len). */

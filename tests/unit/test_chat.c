@@ -50,11 +50,17 @@ static bool
 reachable(const char *models, bool mock_fallback, struct http_field_error *e)
 {
 	json_object *m = json_tokener_parse(models);
+	struct aigw_config cfg;
+	char err[256];
 	bool ok;
 
 	assert_non_null(m);
 	memset(e, 0, sizeof *e);
-	ok = chat_models_reachable(m, mock_fallback, e);
+	setenv("AIGW_ENV_FILE", "/dev/null", 1);
+	setenv("AIGW_MOCK", mock_fallback ? "on" : "off", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	ok = chat_models_reachable(m, &cfg, e);
+	config_free(&cfg);
 	json_object_put(m);
 	return ok;
 }

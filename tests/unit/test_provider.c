@@ -197,27 +197,9 @@ test_route_decision(void **state)
 	assert_string_equal(prov_find("openai-batch")->key_env, "OPENAI_API_KEY");
 	assert_string_equal(prov_find("anthropic-batch")->key_env, "ANTHROPIC_API_KEY");
 	assert_string_equal(prov_find("snapshot")->key_env, "SNAPSHOT_API_KEY");
-	/* From the environment. */
-	unsetenv("GEMINI_API_KEY");
-	assert_int_equal(prov_state_of(prov_find("gemini"), false), PROV_MISSING);
-	assert_int_equal(prov_state_of(prov_find("gemini"), true), PROV_MOCK);
-	setenv("GEMINI_API_KEY", "AIza-test", 1);
-	assert_int_equal(prov_state_of(prov_find("gemini"), false), PROV_CONFIGURED);
-	unsetenv("GEMINI_API_KEY");
-	assert_int_equal(prov_state_of(prov_find("mock"), false), PROV_CONFIGURED);
 	assert_string_equal(prov_state_name(PROV_CONFIGURED), "configured");
 	assert_string_equal(prov_state_name(PROV_MOCK), "mock");
 	assert_string_equal(prov_state_name(PROV_MISSING), "missing");
-	{
-		const char *none[] = { "gemini", "perplexity" };
-		const char *some[] = { "gemini", "mock" };
-
-		unsetenv("PERPLEXITY_API_KEY");
-		assert_ptr_equal(prov_none_reachable(none, 2, false), prov_find("gemini"));
-		assert_null(prov_none_reachable(none, 2, true));
-		assert_null(prov_none_reachable(some, 2, false));
-		assert_null(prov_none_reachable(none, 0, false));
-	}
 	/* From a loaded config: its key, not the environment's, and its
 	 * AIGW_MOCK. */
 	{
