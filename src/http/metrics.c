@@ -1,4 +1,5 @@
-/* metrics.c: GET /api/metrics (see metrics.h). */
+/* metrics.c: the HTTP side of metrics, GET /api/metrics (see metrics.h); the database side is
+ * db/metrics.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
