@@ -93,3 +93,23 @@ tests_unit_test_snapshot_SOURCES = tests/unit/test_snapshot.c tests/unit/prov_fi
 tests_unit_test_snapshot_CFLAGS = $(unit_cflags)
 tests_unit_test_snapshot_LDADD = $(unit_ldadd)
 endif
+
+# the worker engine: the task engine's timing rules and each runner's life cycle
+if HAVE_CMOCKA
+worker_unit_tests = tests/unit/test_task tests/unit/test_chatrun tests/unit/test_jobrun \
+	tests/unit/test_batchrun
+TESTS += $(worker_unit_tests)
+check_PROGRAMS += $(worker_unit_tests)
+tests_unit_test_task_SOURCES = tests/unit/test_task.c
+tests_unit_test_task_CFLAGS = $(unit_cflags)
+tests_unit_test_task_LDADD = $(unit_ldadd)
+tests_unit_test_chatrun_SOURCES = tests/unit/test_chatrun.c
+tests_unit_test_chatrun_CFLAGS = $(unit_cflags)
+tests_unit_test_chatrun_LDADD = $(unit_ldadd)
+tests_unit_test_jobrun_SOURCES = tests/unit/test_jobrun.c
+tests_unit_test_jobrun_CFLAGS = $(unit_cflags)
+tests_unit_test_jobrun_LDADD = $(unit_ldadd)
+tests_unit_test_batchrun_SOURCES = tests/unit/test_batchrun.c
+tests_unit_test_batchrun_CFLAGS = $(unit_cflags)
+tests_unit_test_batchrun_LDADD = $(unit_ldadd)
+endif
