@@ -10,6 +10,7 @@
 #include "db/chats.h"
 #include "db/status.h"
 #include "worker/chatrun.h"
+#include "worker/results.h"
 
 #define CHAT_WRITE_MAX 512          /* results stored by one statement */
 
@@ -92,19 +93,6 @@ chat_maybe_finish(struct task_engine *te, struct chat_run *ch, int64_t now)
 
 /* ---- its tasks ---- */
 
-static void
-chat_task_settled(struct task_engine *te, struct task *t, int64_t now)
-{
-	struct chat_run *ch = t->owner;
-
-	/* A result that could not even be built is left to another attempt
-	 * after the lease: finishing without it would call it failed. */
-	if (t->result_json == NULL)
-		return;
-	ch->open--;
-	chat_maybe_finish(te, ch, now);
-}
-
 static const char *
 chat_task_log_id(const struct task *t)
 {
@@ -132,20 +120,12 @@ chat_task_delegate(struct task_engine *te, struct task *t, int64_t now)
 	return AIGW_OK;
 }
 
-/* No store: chats_write stores the results of every chat together. */
+/* chats_write stores the results of every chat together. A result that
+ * could not even be built is left to another attempt after the lease:
+ * finishing without it would call it failed. */
 static const struct task_ops chat_task_ops = {
-	NULL, chat_task_settled, chat_task_log_id, chat_task_delegate,
+	.lost = NULL, .log_id = chat_task_log_id, .delegate = chat_task_delegate,
 };
-
-static size_t
-unwritten_due(const struct chat_run *ch, int64_t now)
-{
-	size_t due = 0;
-
-	for (size_t i = 0; i < ch->ntasks; i++)
-		due += ch->tasks[i].state == TASK_UNWRITTEN && ch->tasks[i].due_ms <= now;
-	return due;
-}
 
 /*
  * Stores the chats' results that came in since the last turn, all in one
@@ -162,7 +142,7 @@ chats_write(struct chatrun *cr, int64_t now)
 	size_t n = 0, waiting = 0;
 
 	for (struct chat_run *ch = cr->chats; ch != NULL && waiting < CHAT_WRITE_MAX; ch = ch->next)
-		waiting += unwritten_due(ch, now);
+		waiting += results_count(ch->tasks, ch->ntasks, now);
 	if (waiting == 0)
 		return;
 	if (waiting > CHAT_WRITE_MAX)
@@ -172,7 +152,7 @@ chats_write(struct chatrun *cr, int64_t now)
 	if (rows == NULL || tasks == NULL)
 		goto out; /* tried again next turn */
 	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
-		size_t due = unwritten_due(ch, now);
+		size_t due = results_count(ch->tasks, ch->ntasks, now);
 
 		if (due == 0 || ch->state == CHAT_GONE)
 			continue;
@@ -181,7 +161,7 @@ chats_write(struct chatrun *cr, int64_t now)
 		for (size_t i = 0; i < ch->ntasks; i++) {
 			struct task *t = &ch->tasks[i];
 
-			if (t->state != TASK_UNWRITTEN || t->due_ms > now)
+			if (!results_due(t, now))
 				continue;
 			rows[n] = (struct db_chat_result){
 				.chat_id = ch->c.chat_id, .attempt = ch->c.attempt,
@@ -192,8 +172,7 @@ chats_write(struct chatrun *cr, int64_t now)
 		}
 	}
 	if (db_chat_write_results(te->db, rows, n) != AIGW_OK) {
-		for (size_t i = 0; i < n; i++)
-			tasks[i]->due_ms = task_write_retry_at(now);
+		results_hold(tasks, n, now);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -203,9 +182,7 @@ chats_write(struct chatrun *cr, int64_t now)
 		if (!rows[i].written)
 			log_info("worker", ch->c.chat_id, "%s: result not stored (the lease moved on)",
 				 t->provider);
-		task_state_move(&t->state, TASK_DONE, t->ops->log_id(t));
-		free(t->result_json);
-		t->result_json = NULL;
+		results_written(t);
 		ch->open--;
 		if (rows[i].finish && (i + 1 == n || tasks[i + 1]->owner != ch))
 			chat_finished(ch, rows[i].status);

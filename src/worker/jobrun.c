@@ -30,6 +30,7 @@
 #include "jobs/template.h"
 #include "db/status.h"
 #include "worker/jobrun.h"
+#include "worker/results.h"
 
 #define STEP_CHECK_MS 2000          /* a slow look for answers from batches */
 
@@ -196,8 +197,30 @@ job_task_delegate(struct task_engine *te, struct task *t, int64_t now)
 }
 
 static const struct task_ops job_task_ops = {
-	job_task_store, job_task_settled, job_task_log_id, job_task_delegate,
+	.lost = job_task_settled, .log_id = job_task_log_id, .delegate = job_task_delegate,
 };
+
+/*
+ * Stores the step's results that came in since the last turn, before the
+ * step moves on: one statement each, as db/jobs.h offers. While the
+ * database is away they wait, all of them, WRITE_RETRY_MS.
+ */
+static void
+step_write(struct task_engine *te, struct job_run *j, int64_t now)
+{
+	for (size_t i = 0; i < j->ntasks; i++) {
+		struct task *t = &j->tasks[i];
+
+		if (!results_due(t, now))
+			continue;
+		if (job_task_store(te, t) == AIGW_EDB) {
+			results_hold_due(t, j->ntasks - i, now);
+			return;
+		}
+		job_task_settled(te, t, now);
+		results_written(t);
+	}
+}
 
 /*
  * Calls handed to a batch are answered in the step's row by the batch
@@ -574,6 +597,8 @@ jobrun_turn(struct jobrun *jr, int64_t now)
 	for (j = jr->jobs; j != NULL; j = nextj) {
 		nextj = j->next;
 		renew(te, j, now);
+		if (j->state == JOB_CALLING)
+			step_write(te, j, now);
 		/* Each pass moves the job on or schedules a retry; a job can
 		 * go through at most every step's begin and end in one turn. */
 		for (size_t pass = 0; pass <= 2 * JOBTYPE_MAX_STEPS + 1 && now >= j->due_ms; pass++) {

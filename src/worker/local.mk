@@ -6,6 +6,7 @@ libaigw_la_SOURCES += \
 	src/worker/routes.c src/worker/routes.h \
 	src/worker/result.c src/worker/result.h \
 	src/worker/task.c src/worker/task.h \
+	src/worker/results.c src/worker/results.h \
 	src/worker/states.c src/worker/states.h \
 	src/worker/work.h \
 	src/worker/chatrun.c src/worker/chatrun.h \

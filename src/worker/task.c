@@ -118,23 +118,6 @@ result_json(const struct task *t, const struct prov_result *pr, int64_t latency_
 				  pr, latency_ms, t->attempts);
 }
 
-/* Stores a final result; kept for later when the database is away. An
- * owner without a store op writes its results itself, many at a time. */
-static void
-task_flush(struct task_engine *te, struct task *t, int64_t now)
-{
-	if (t->ops->store == NULL)
-		return;
-	if (t->ops->store(te, t) == AIGW_EDB) {
-		t->due_ms = task_write_retry_at(now);
-		return;
-	}
-	task_state_move(&t->state, TASK_DONE, t->ops->log_id(t));
-	t->ops->settled(te, t, now);
-	free(t->result_json);
-	t->result_json = NULL;
-}
-
 static void
 task_complete(struct task_engine *te, struct task *t, const struct prov_result *pr,
 	      int64_t latency_ms, int64_t now)
@@ -146,7 +129,8 @@ task_complete(struct task_engine *te, struct task *t, const struct prov_result *
 		/* Out of memory: the owner hears of a lost result. */
 		log_error("worker", id, "%s: cannot build the result", t->provider);
 		task_state_move(&t->state, TASK_DONE, t->ops->log_id(t));
-		t->ops->settled(te, t, now);
+		if (t->ops->lost != NULL)
+			t->ops->lost(te, t, now);
 		return;
 	}
 	{
@@ -165,8 +149,9 @@ task_complete(struct task_engine *te, struct task *t, const struct prov_result *
 				  "%s: failed after %d attempt%s: %.300s", t->provider, t->attempts,
 				  t->attempts == 1 ? "" : "s", pr->error ? pr->error : "?");
 	}
+	/* Written by its owner at its turn, with the others that came. */
 	task_state_move(&t->state, TASK_UNWRITTEN, t->ops->log_id(t));
-	task_flush(te, t, now);
+	t->due_ms = now;
 }
 
 static void
@@ -462,8 +447,6 @@ task_turn(struct task_engine *te, struct task *t, int64_t now, int64_t *next)
 			fail_task(te, t, PROV_ERR_CLIENT, "%s: %s", "unknown provider", now);
 		else
 			task_start(te, t, now);
-	} else if (t->state == TASK_UNWRITTEN && now >= t->due_ms) {
-		task_flush(te, t, now);
 	}
 	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < *next)
 		*next = t->due_ms;

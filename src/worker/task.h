@@ -3,8 +3,8 @@
  * with its retries: route, pause and rate-limit admission, build, transfer,
  * parse, retry, and the final result's JSON. It knows nothing of chats,
  * jobs or batches: its owner fills a struct prov_call whose strings it
- * keeps alive while the task lives, and gives ops that store the final
- * result and hear that the task is settled.
+ * keeps alive while the task lives, and writes the final result the task
+ * leaves UNWRITTEN (worker/results.h).
  *
  * Callbacks only record: owners change state (and free tasks) in their own
  * turn, never under a caller's feet. Time is an argument (now, on
@@ -44,12 +44,10 @@ struct task_engine {
 struct task;
 
 struct task_ops {
-	/* Stores t->result_json, fenced. AIGW_EDB: kept and tried again.
-	 * NULL: the owner writes its UNWRITTEN tasks itself, many at once. */
-	enum aigw_err (*store)(struct task_engine *te, struct task *t);
-	/* The task is over: its result stored, or lost (t->result_json NULL
-	 * when it could not even be built). Must not free the task. */
-	void (*settled)(struct task_engine *te, struct task *t, int64_t now);
+	/* The task is over without a result to write: it could not even be
+	 * built (ENOMEM); NULL: nothing to do. (Results are written by the
+	 * owner, worker/results.h.) Must not free the task. */
+	void (*lost)(struct task_engine *te, struct task *t, int64_t now);
 	/* The chat or job id, for log lines. */
 	const char *(*log_id)(const struct task *t);
 	/* Queues the call of an async provider for a batch and records that
@@ -80,7 +78,8 @@ struct task {
  * route) is failed at its first turn. Cannot fail. */
 void task_init(struct task_engine *te, struct task *t, const struct task_ops *ops, void *owner,
 	       const char *provider, const char *model, int64_t now);
-/* Starts or stores t when it is due; lowers *next to its next due time. */
+/* Starts t when it is due; lowers *next to its next due time (a result
+ * left to write included). */
 void task_turn(struct task_engine *te, struct task *t, int64_t now, int64_t *next);
 /* Abandons the transfer in flight, if any, and frees what t owns. The
  * callbacks of t never run after this. */

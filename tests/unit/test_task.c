@@ -1,14 +1,17 @@
 /* test_task.c: the task engine's timing rules and life cycle, on a fake
  * clock (now is an argument): retry delays with seeded full jitter,
  * Retry-After, the cap, the first attempt's due time, lease renewals,
- * write retries, rate-limit and pause admission. */
+ * write retries, rate-limit and pause admission; and how a final result
+ * is written (worker/results.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "worker/results.h"
 #include "worker/task.h"
 
 static const char *
@@ -18,7 +21,7 @@ fake_log_id(const struct task *t)
 	return "00000000-0000-0000-0000-000000000000";
 }
 
-static const struct task_ops fake_ops = { NULL, NULL, fake_log_id, NULL };
+static const struct task_ops fake_ops = { .log_id = fake_log_id };
 
 static void
 test_rand32_is_seeded(void **state)
@@ -178,6 +181,38 @@ test_task_moves(void **state)
 	}
 }
 
+static void
+test_results_written_once_per_turn(void **state)
+{
+	struct task ts[3] = {
+		{ .ops = &fake_ops, .provider = "a", .state = TASK_UNWRITTEN, .due_ms = 1000 },
+		{ .ops = &fake_ops, .provider = "b", .state = TASK_UNWRITTEN, .due_ms = 2000 },
+		{ .ops = &fake_ops, .provider = "c", .state = TASK_INFLIGHT, .due_ms = 0 },
+	};
+	struct task *held[] = { &ts[0] };
+
+	(void)state;
+	assert_int_equal(results_count(ts, 3, 999), 0);
+	assert_int_equal(results_count(ts, 3, 1000), 1);
+	assert_int_equal(results_count(ts, 3, 5000), 2);
+	/* the database is away: held WRITE_RETRY_MS */
+	results_hold(held, 1, 1500);
+	assert_int_equal(ts[0].due_ms, 1500 + WRITE_RETRY_MS);
+	assert_false(results_due(&ts[0], 2499));
+	assert_true(results_due(&ts[0], 2500));
+	results_hold_due(ts, 3, 2000);
+	assert_int_equal(ts[0].due_ms, 1500 + WRITE_RETRY_MS); /* not due at 2000 */
+	assert_int_equal(ts[1].due_ms, 2000 + WRITE_RETRY_MS);
+	assert_int_equal(ts[2].due_ms, 0);
+	/* written: settled, its result freed, never written again */
+	ts[0].result_json = strdup("{\"ok\":true}");
+	assert_non_null(ts[0].result_json);
+	results_written(&ts[0]);
+	assert_int_equal(ts[0].state, TASK_DONE);
+	assert_null(ts[0].result_json);
+	assert_false(results_due(&ts[0], 100000));
+}
+
 int
 main(void)
 {
@@ -191,6 +226,7 @@ main(void)
 		cmocka_unit_test(test_rate_admission),
 		cmocka_unit_test(test_pause_admission),
 		cmocka_unit_test(test_task_moves),
+		cmocka_unit_test(test_results_written_once_per_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
