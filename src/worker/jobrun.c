@@ -1,6 +1,6 @@
 /*
  * jobrun.c: the job runner: runs claimed jobs step by step inside the
- * worker's loop (see work.h).
+ * worker's loop (see jobrun.h).
  *
  * DESIGN. A job goes through its type's steps in order. For each step the
  * templates are rendered from the input and the outputs of earlier steps,
@@ -28,18 +28,12 @@
 #include "db/jobs.h"
 #include "jobs/output.h"
 #include "jobs/template.h"
-#include "worker/work.h"
+#include "db/status.h"
+#include "worker/jobrun.h"
+#include "worker/results.h"
 
 #define STEP_CHECK_MS 2000          /* a slow look for answers from batches */
 
-enum job_phase {
-	JOB_BEGIN_STEP,  /* render and mark the step running */
-	JOB_RUNNING,     /* its calls are in flight */
-	JOB_END_STEP,    /* store its output (and finish the job after the last) */
-	JOB_FAILING,     /* store a failure that no step caused */
-	JOB_GONE,        /* finished or no longer ours: removed at the next turn */
-	JOB_PHASE__MAX
-};
 
 struct job_run {
 	struct db_job_claim c;
@@ -48,8 +42,8 @@ struct job_run {
 	json_object **outputs;     /* per step: its output once it has ended */
 	json_object **stored;      /* per step: results stored by earlier attempts */
 	size_t step;
-	enum job_phase phase;
-	int64_t due_ms;            /* when the phase's next write is due */
+	enum job_state state;
+	int64_t due_ms;            /* when the state's next write is due */
 	int progress;
 	char *fail_msg;            /* JOB_FAILING: the job's error */
 	char *prompt;              /* the current step's rendered templates */
@@ -65,13 +59,19 @@ struct job_run {
 	struct job_run *next;
 };
 
+struct jobrun {
+	struct worker_ctx *w;
+	struct job_run *jobs;
+	int n;
+};
+
 /* ---- life cycle ---- */
 
 static void
-step_reset(struct runner *r, struct job_run *j)
+step_reset(struct task_engine *te, struct job_run *j)
 {
 	for (size_t i = 0; i < j->ntasks; i++)
-		task_abandon(r, &j->tasks[i]);
+		task_abandon(te, &j->tasks[i]);
 	free(j->tasks);
 	j->tasks = NULL;
 	j->ntasks = j->open = 0;
@@ -84,9 +84,9 @@ step_reset(struct runner *r, struct job_run *j)
 }
 
 static void
-job_free(struct runner *r, struct job_run *j)
+job_free(struct task_engine *te, struct job_run *j)
 {
-	step_reset(r, j);
+	step_reset(te, j);
 	for (size_t i = 0; j->type != NULL && i < j->type->nsteps; i++) {
 		if (j->outputs != NULL)
 			json_object_put(j->outputs[i]);
@@ -104,16 +104,16 @@ job_free(struct runner *r, struct job_run *j)
 }
 
 static void
-job_remove(struct runner *r, struct job_run *j)
+job_remove(struct jobrun *jr, struct job_run *j)
 {
-	for (struct job_run **p = &r->jobs; *p != NULL; p = &(*p)->next) {
+	for (struct job_run **p = &jr->jobs; *p != NULL; p = &(*p)->next) {
 		if (*p == j) {
 			*p = j->next;
-			r->njobs--;
+			jr->n--;
 			break;
 		}
 	}
-	job_free(r, j);
+	job_free(&jr->w->te, j);
 }
 
 static void job_fail_later(struct job_run *j, const char *fmt, ...)
@@ -130,20 +130,20 @@ job_fail_later(struct job_run *j, const char *fmt, ...)
 	va_end(ap);
 	free(j->fail_msg);
 	j->fail_msg = xstrdup(msg);
-	j->phase = JOB_FAILING;
+	job_state_move(&j->state, JOB_FAILING, j->c.job_id);
 	j->due_ms = 0;
 }
 
 /* ---- tasks of a step ---- */
 
 static enum aigw_err
-job_task_store(struct runner *r, struct task *t)
+job_task_store(struct task_engine *te, struct task *t)
 {
 	struct job_run *j = t->owner;
 	bool written = false;
 	enum aigw_err err;
 
-	err = db_job_step_result(r->db, j->c.job_id, j->c.attempt, (int)j->step, t->provider,
+	err = db_job_step_result(te->db, j->c.job_id, j->c.attempt, (int)j->step, t->provider,
 				 t->result_json, &written);
 	if (err == AIGW_OK && !written)
 		log_info("worker", j->c.job_id,
@@ -153,12 +153,13 @@ job_task_store(struct runner *r, struct task *t)
 }
 
 static void
-job_task_settled(struct runner *r, struct task *t)
+job_task_settled(struct task_engine *te, struct task *t, int64_t now)
 {
 	struct job_run *j = t->owner;
 	json_object *res = NULL;
 
-	(void)r;
+	(void)te;
+	(void)now;
 	if (t->result_json != NULL)
 		res = json_tokener_parse(t->result_json);
 	if (res == NULL)
@@ -167,7 +168,7 @@ job_task_settled(struct runner *r, struct task *t)
 	if (res == NULL || json_object_object_add(j->results, t->provider, res) != 0)
 		json_object_put(res);
 	if (--j->open == 0) {
-		j->phase = JOB_END_STEP;
+		job_state_move(&j->state, JOB_END_STEP, j->c.job_id);
 		j->due_ms = 0;
 	}
 }
@@ -179,7 +180,7 @@ job_task_log_id(const struct task *t)
 }
 
 static enum aigw_err
-job_task_delegate(struct runner *r, struct task *t)
+job_task_delegate(struct task_engine *te, struct task *t, int64_t now)
 {
 	struct job_run *j = t->owner;
 	struct db_batch_call c = {
@@ -188,16 +189,38 @@ job_task_delegate(struct runner *r, struct task *t)
 		.max_tokens = t->call.max_tokens, .websearch = t->call.websearch,
 		.location = t->call.location, .json_output = t->call.json_output,
 	};
-	enum aigw_err err = db_batch_item_add(r->db, &c);
+	enum aigw_err err = db_batch_item_add(te->db, &c);
 
 	if (err == AIGW_OK)
-		j->check_ms = time_mono_ms() + STEP_CHECK_MS;
+		j->check_ms = now + STEP_CHECK_MS;
 	return err;
 }
 
 static const struct task_ops job_task_ops = {
-	job_task_store, job_task_settled, job_task_log_id, job_task_delegate,
+	.lost = job_task_settled, .log_id = job_task_log_id, .delegate = job_task_delegate,
 };
+
+/*
+ * Stores the step's results that came in since the last turn, before the
+ * step moves on: one statement each, as db/jobs.h offers. While the
+ * database is away they wait, all of them, WRITE_RETRY_MS.
+ */
+static void
+step_write(struct task_engine *te, struct job_run *j, int64_t now)
+{
+	for (size_t i = 0; i < j->ntasks; i++) {
+		struct task *t = &j->tasks[i];
+
+		if (!results_due(t, now))
+			continue;
+		if (job_task_store(te, t) == AIGW_EDB) {
+			results_hold_due(t, j->ntasks - i, now);
+			return;
+		}
+		job_task_settled(te, t, now);
+		results_written(t);
+	}
+}
 
 /*
  * Calls handed to a batch are answered in the step's row by the batch
@@ -205,13 +228,13 @@ static const struct task_ops job_task_ops = {
  * lost one). Settles those that have been answered.
  */
 static void
-check_delegated(struct runner *r, struct job_run *j, int64_t now)
+check_delegated(struct task_engine *te, struct job_run *j, int64_t now)
 {
 	json_object *stored = NULL, *v;
 	char *text = NULL;
 
 	j->check_ms = now + STEP_CHECK_MS;
-	if (db_job_step_read(r->db, j->c.job_id, (int)j->step, &text) != AIGW_OK)
+	if (db_job_step_read(te->db, j->c.job_id, (int)j->step, &text) != AIGW_OK)
 		return;
 	stored = json_tokener_parse(text);
 	for (size_t i = 0; stored != NULL && i < j->ntasks; i++) {
@@ -220,10 +243,10 @@ check_delegated(struct runner *r, struct job_run *j, int64_t now)
 		if (t->state != TASK_DELEGATED || !json_object_object_get_ex(stored, t->provider, &v))
 			continue;
 		t->result_json = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-		t->state = TASK_DONE;
+		task_state_move(&t->state, TASK_DONE, t->ops->log_id(t));
 		log_info("worker", j->c.job_id, "step %s, %s: answered by its batch",
 			 j->type->steps[j->step].name, t->provider);
-		job_task_settled(r, t);
+		job_task_settled(te, t, now);
 		free(t->result_json);
 		t->result_json = NULL;
 	}
@@ -241,9 +264,9 @@ has_delegated(const struct job_run *j)
 }
 
 void
-jobs_step_answered(struct runner *r, const char *job_id)
+jobrun_step_answered(struct jobrun *jr, const char *job_id)
 {
-	for (struct job_run *j = r->jobs; j != NULL; j = j->next)
+	for (struct job_run *j = jr->jobs; j != NULL; j = j->next)
 		if (strcmp(j->c.job_id, job_id) == 0)
 			j->check_ms = 0;
 }
@@ -272,7 +295,7 @@ render(const struct template *tpl, json_object *ctx, char **out, const char *wha
 }
 
 static void
-begin_step(struct runner *r, struct job_run *j)
+begin_step(struct task_engine *te, struct job_run *j, int64_t now)
 {
 	const struct jobtype_step *s = &j->type->steps[j->step];
 	json_object *ctx = NULL;
@@ -280,9 +303,9 @@ begin_step(struct runner *r, struct job_run *j)
 	bool ours = false;
 	enum aigw_err err;
 
-	step_reset(r, j);
+	step_reset(te, j);
 	if (jobs_context(j->type, j->input, j->outputs, &ctx) != AIGW_OK) {
-		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		j->due_ms = task_write_retry_at(now);
 		return;
 	}
 	if (render(s->prompt, ctx, &j->prompt, "prompt", j) != AIGW_OK ||
@@ -300,15 +323,15 @@ begin_step(struct runner *r, struct job_run *j)
 		j->system = system;
 		system = NULL;
 	}
-	err = db_job_step_start(r->db, j->c.job_id, j->c.attempt, (int)j->step, s->status_message,
+	err = db_job_step_start(te->db, j->c.job_id, j->c.attempt, (int)j->step, s->status_message,
 				&ours);
 	if (err != AIGW_OK) {
-		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		j->due_ms = task_write_retry_at(now);
 		goto out;
 	}
 	if (!ours) {
 		log_info("worker", j->c.job_id, "no longer ours (cancelled, or the lease moved on)");
-		j->phase = JOB_GONE;
+		job_state_move(&j->state, JOB_GONE, j->c.job_id);
 		goto out;
 	}
 	/* Answers an earlier attempt stored are kept, never asked again. */
@@ -327,7 +350,7 @@ begin_step(struct runner *r, struct job_run *j)
 		if (!jobs_step_runs(s, j->input, i) ||
 		    json_object_object_get_ex(j->results, s->calls[i].provider, NULL))
 			continue;
-		task_init(r, t, &job_task_ops, j, s->calls[i].provider, s->calls[i].model);
+		task_init(te, t, &job_task_ops, j, s->calls[i].provider, s->calls[i].model, now);
 		t->call.message = j->prompt;
 		t->call.system = j->system;
 		t->call.max_tokens = s->max_tokens;
@@ -337,7 +360,7 @@ begin_step(struct runner *r, struct job_run *j)
 		j->ntasks++;
 	}
 	j->open = j->ntasks;
-	if (r->cfg->log_prompts) {
+	if (te->cfg->log_prompts) {
 		const struct log_attr prompt[] = { LOG_STR("prompt", j->prompt) };
 
 		log_event(LOG_INFO, "worker", j->c.job_id, prompt, 1, "step %s started (%zu call%s)",
@@ -346,7 +369,7 @@ begin_step(struct runner *r, struct job_run *j)
 		log_info("worker", j->c.job_id, "step %s started (%zu call%s)", s->name, j->ntasks,
 			 j->ntasks == 1 ? "" : "s");
 	}
-	j->phase = j->open > 0 ? JOB_RUNNING : JOB_END_STEP;
+	job_state_move(&j->state, j->open > 0 ? JOB_CALLING : JOB_END_STEP, j->c.job_id);
 	j->due_ms = 0;
 out:
 	free(system);
@@ -354,7 +377,7 @@ out:
 }
 
 static void
-end_step(struct runner *r, struct job_run *j)
+end_step(struct task_engine *te, struct job_run *j, int64_t now)
 {
 	const struct jobtype_step *s = &j->type->steps[j->step];
 	bool last = j->step + 1 == j->type->nsteps, ours = false;
@@ -370,13 +393,13 @@ end_step(struct runner *r, struct job_run *j)
 		goto retry;
 	if (err != AIGW_OK) {
 		snprintf(error, sizeof error, "step %s failed: %s", s->name, why);
-		e.step_status = "failed";
+		e.step_status = db_status_name(DB_STATUS_FAILED);
 		e.step_error = why;
 		e.progress = j->progress;
-		e.final_status = "failed";
+		e.final_status = db_status_name(DB_STATUS_FAILED);
 		e.job_error = error;
 	} else {
-		e.step_status = "completed";
+		e.step_status = db_status_name(DB_STATUS_COMPLETED);
 		e.step_output_json = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
 		e.progress = jobs_progress_after(j->type, j->step, j->progress);
 		if (last) {
@@ -385,62 +408,62 @@ end_step(struct runner *r, struct job_run *j)
 			job_out = jobs_job_output(&j->type->steps[o], o == j->step ? out : j->outputs[o]);
 			if (job_out == NULL)
 				goto retry;
-			e.final_status = "completed";
+			e.final_status = db_status_name(DB_STATUS_COMPLETED);
 			e.job_output_json = json_object_to_json_string_ext(job_out, JSON_C_TO_STRING_PLAIN);
 		}
 		if (e.step_output_json == NULL || (last && e.job_output_json == NULL))
 			goto retry;
 	}
-	err = db_job_step_end(r->db, j->c.job_id, j->c.attempt, &e, &ours);
+	err = db_job_step_end(te->db, j->c.job_id, j->c.attempt, &e, &ours);
 	if (err != AIGW_OK)
 		goto retry;
 	if (!ours) {
 		log_info("worker", j->c.job_id, "no longer ours (cancelled, or the lease moved on)");
-		j->phase = JOB_GONE;
+		job_state_move(&j->state, JOB_GONE, j->c.job_id);
 		goto done;
 	}
 	log_info("worker", j->c.job_id, "step %s %s", s->name, e.step_status);
 	if (e.final_status != NULL) {
 		log_info("worker", j->c.job_id, "job %s", e.final_status);
-		j->phase = JOB_GONE;
+		job_state_move(&j->state, JOB_GONE, j->c.job_id);
 		goto done;
 	}
 	j->progress = e.progress;
 	j->outputs[j->step] = out;
 	out = NULL;
 	j->step++;
-	j->phase = JOB_BEGIN_STEP;
+	job_state_move(&j->state, JOB_BEGIN_STEP, j->c.job_id);
 	j->due_ms = 0;
-	step_reset(r, j);
+	step_reset(te, j);
 	goto done;
 retry:
 	/* The database is away (or memory short): the same write, later. */
-	j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+	j->due_ms = task_write_retry_at(now);
 done:
 	json_object_put(out);
 	json_object_put(job_out);
 }
 
 static void
-fail_job(struct runner *r, struct job_run *j)
+fail_job(struct task_engine *te, struct job_run *j, int64_t now)
 {
 	const char *msg = j->fail_msg ? j->fail_msg : "the job failed (out of memory)";
 	bool ours = false;
 
-	if (db_job_fail(r->db, j->c.job_id, j->c.attempt, msg, &ours) != AIGW_OK) {
-		j->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+	if (db_job_fail(te->db, j->c.job_id, j->c.attempt, msg, &ours) != AIGW_OK) {
+		j->due_ms = task_write_retry_at(now);
 		return;
 	}
 	if (ours)
 		log_info("worker", j->c.job_id, "job failed: %s", msg);
-	j->phase = JOB_GONE;
+	job_state_move(&j->state, JOB_GONE, j->c.job_id);
 }
 
 /* ---- claiming ---- */
 
 /* Takes ownership of the claim's strings. */
 static enum aigw_err
-job_add(struct runner *r, struct db_job_claim *c)
+job_add(struct jobrun *jr, struct db_job_claim *c, int64_t now)
 {
 	struct job_run *j = calloc(1, sizeof *j);
 	json_object *steps = NULL;
@@ -450,13 +473,13 @@ job_add(struct runner *r, struct db_job_claim *c)
 		return AIGW_ENOMEM;
 	j->c = *c;
 	memset(c, 0, sizeof *c);
-	j->next = r->jobs;
-	r->jobs = j;
-	r->njobs++;
-	j->renew_ms = time_mono_ms() + r->cfg->lease_s * 1000 / 3;
+	j->next = jr->jobs;
+	jr->jobs = j;
+	jr->n++;
+	j->renew_ms = task_lease_next(now, jr->w->te.cfg->lease_s);
 	j->progress = j->c.progress;
-	j->phase = JOB_BEGIN_STEP;
-	j->type = jobtype_find(r->jobtypes, j->c.type);
+	j->state = JOB_BEGIN_STEP;
+	j->type = jobtype_find(jr->w->jobtypes, j->c.type);
 	if (j->type == NULL) {
 		job_fail_later(j, "unknown job type '%.*s' (not declared where the worker runs)",
 			       (int)utf8_cut(j->c.type, NAME_SHOWN_MAX), j->c.type);
@@ -485,7 +508,7 @@ job_add(struct runner *r, struct db_job_claim *c)
 		    json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0)
 			j->stored[i] = json_object_get(v);
 		if (json_object_object_get_ex(st, "status", &v) &&
-		    strcmp(json_object_get_string(v), "completed") == 0 &&
+		    db_status_is(json_object_get_string(v), DB_STATUS_COMPLETED) &&
 		    json_object_object_get_ex(st, "output", &v) && json_object_is_type(v, json_type_object))
 			j->outputs[i] = json_object_get(v);
 		else if (j->step == j->type->nsteps)
@@ -504,100 +527,105 @@ job_add(struct runner *r, struct db_job_claim *c)
 out:
 	json_object_put(steps);
 	if (err != AIGW_OK)
-		job_remove(r, j);
+		job_remove(jr, j);
 	return err;
 }
 
 /* Starts running the claimed jobs and frees the array. */
 static void
-add_claimed(struct runner *r, struct db_job_claim *claims, size_t n)
+add_claimed(struct jobrun *jr, struct db_job_claim *claims, size_t n, int64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
 		char id[UUID_STR_LEN + 1];
 
 		memcpy(id, claims[i].job_id, sizeof id);
 		log_info("worker", id, "claimed job %s (attempt %d)", claims[i].type, claims[i].attempt);
-		if (job_add(r, &claims[i]) != AIGW_OK)
+		if (job_add(jr, &claims[i], now) != AIGW_OK)
 			log_error("worker", id, "out of memory; left to its lease");
 	}
 	db_job_claims_free(claims, n);
 }
 
 size_t
-jobs_claim(struct runner *r)
+jobrun_claim(struct jobrun *jr, int64_t now)
 {
+	const struct aigw_config *cfg = jr->w->te.cfg;
+	struct db *db = jr->w->te.db;
 	struct db_job_claim *claims = NULL;
 	size_t n = 0, more = 0;
 
-	if (r->njobs >= JOBS_MAX || *r->stop)
+	if (jr->n >= JOBS_MAX)
 		return 0;
-	if (db_job_claim(r->db, JOBS_MAX - r->njobs, r->cfg->lease_s, r->name, &claims, &n) != AIGW_OK)
+	if (db_job_claim(db, JOBS_MAX - jr->n, cfg->lease_s, jr->w->name, &claims, &n) != AIGW_OK)
 		return 0;
-	add_claimed(r, claims, n);
-	if (r->njobs >= JOBS_MAX)
+	add_claimed(jr, claims, n, now);
+	if (jr->n >= JOBS_MAX)
 		return n;
 	claims = NULL;
-	if (db_job_claim_analysis(r->db, JOBS_MAX - r->njobs, r->cfg->analysis_concurrency,
-				  r->cfg->lease_s, r->name, &claims, &more) != AIGW_OK)
+	if (db_job_claim_analysis(db, JOBS_MAX - jr->n, cfg->analysis_concurrency, cfg->lease_s,
+				  jr->w->name, &claims, &more) != AIGW_OK)
 		return n;
-	add_claimed(r, claims, more);
+	add_claimed(jr, claims, more, now);
 	return n + more;
 }
 
 /* ---- the turn ---- */
 
 static void
-renew(struct runner *r, struct job_run *j, int64_t now)
+renew(struct task_engine *te, struct job_run *j, int64_t now)
 {
 	bool ours = true;
 
-	if (now < j->renew_ms || j->phase == JOB_GONE)
+	if (now < j->renew_ms || j->state == JOB_GONE)
 		return;
-	if (db_job_renew(r->db, j->c.job_id, j->c.attempt, r->cfg->lease_s, &ours) == AIGW_OK &&
+	if (db_job_renew(te->db, j->c.job_id, j->c.attempt, te->cfg->lease_s, &ours) == AIGW_OK &&
 	    !ours) {
 		log_warn("worker", j->c.job_id, "lease lost or job cancelled; dropping the job");
-		j->phase = JOB_GONE;
+		job_state_move(&j->state, JOB_GONE, j->c.job_id);
 		return;
 	}
-	j->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+	j->renew_ms = task_lease_next(now, te->cfg->lease_s);
 }
 
 int64_t
-jobs_turn(struct runner *r, int64_t now)
+jobrun_turn(struct jobrun *jr, int64_t now)
 {
+	struct task_engine *te = &jr->w->te;
 	int64_t next = INT64_MAX;
 	struct job_run *j, *nextj;
 
-	for (j = r->jobs; j != NULL; j = nextj) {
+	for (j = jr->jobs; j != NULL; j = nextj) {
 		nextj = j->next;
-		renew(r, j, now);
+		renew(te, j, now);
+		if (j->state == JOB_CALLING)
+			step_write(te, j, now);
 		/* Each pass moves the job on or schedules a retry; a job can
 		 * go through at most every step's begin and end in one turn. */
 		for (size_t pass = 0; pass <= 2 * JOBTYPE_MAX_STEPS + 1 && now >= j->due_ms; pass++) {
-			if (j->phase == JOB_BEGIN_STEP)
-				begin_step(r, j);
-			else if (j->phase == JOB_END_STEP)
-				end_step(r, j);
-			else if (j->phase == JOB_FAILING)
-				fail_job(r, j);
+			if (j->state == JOB_BEGIN_STEP)
+				begin_step(te, j, now);
+			else if (j->state == JOB_END_STEP)
+				end_step(te, j, now);
+			else if (j->state == JOB_FAILING)
+				fail_job(te, j, now);
 			else
 				break;
 		}
-		if (j->phase == JOB_RUNNING) {
+		if (j->state == JOB_CALLING) {
 			for (size_t i = 0; i < j->ntasks; i++)
-				task_turn(r, &j->tasks[i], now, &next);
-			if (j->phase == JOB_RUNNING && has_delegated(j)) {
+				task_turn(te, &j->tasks[i], now, &next);
+			if (j->state == JOB_CALLING && has_delegated(j)) {
 				if (now >= j->check_ms)
-					check_delegated(r, j, now);
+					check_delegated(te, j, now);
 				if (j->check_ms < next)
 					next = j->check_ms;
 			}
 		}
-		if (j->phase == JOB_GONE) {
-			job_remove(r, j);
+		if (j->state == JOB_GONE) {
+			job_remove(jr, j);
 			continue;
 		}
-		if (j->phase != JOB_RUNNING && j->due_ms < next)
+		if (j->state != JOB_CALLING && j->due_ms < next)
 			next = j->due_ms;
 		if (j->renew_ms < next)
 			next = j->renew_ms;
@@ -606,26 +634,53 @@ jobs_turn(struct runner *r, int64_t now)
 }
 
 void
-jobs_cancelled(struct runner *r, const char *job_id)
+jobrun_cancelled(struct jobrun *jr, const char *job_id)
 {
-	for (struct job_run *j = r->jobs; j != NULL; j = j->next) {
+	for (struct job_run *j = jr->jobs; j != NULL; j = j->next) {
 		if (strcmp(j->c.job_id, job_id) != 0)
 			continue;
 		log_info("worker", j->c.job_id, "cancelled; abandoning %zu call%s in flight", j->open,
 			 j->open == 1 ? "" : "s");
-		job_remove(r, j);
+		job_remove(jr, j);
 		return;
 	}
 }
 
 void
-jobs_hand_back(struct runner *r)
+jobrun_hand_back(struct jobrun *jr)
 {
-	while (r->jobs != NULL) {
-		struct job_run *j = r->jobs;
+	while (jr->jobs != NULL) {
+		struct job_run *j = jr->jobs;
 
-		if (j->phase != JOB_GONE && db_job_release(r->db, j->c.job_id, j->c.attempt) == AIGW_OK)
+		if (j->state != JOB_GONE &&
+		    db_job_release(jr->w->te.db, j->c.job_id, j->c.attempt) == AIGW_OK)
 			log_info("worker", j->c.job_id, "handed back");
-		job_remove(r, j);
+		job_remove(jr, j);
 	}
+}
+
+struct jobrun *
+jobrun_new(struct worker_ctx *w)
+{
+	struct jobrun *jr = calloc(1, sizeof *jr);
+
+	if (jr != NULL)
+		jr->w = w;
+	return jr;
+}
+
+void
+jobrun_free(struct jobrun *jr)
+{
+	if (jr == NULL)
+		return;
+	while (jr->jobs != NULL)
+		job_remove(jr, jr->jobs);
+	free(jr);
+}
+
+int
+jobrun_count(const struct jobrun *jr)
+{
+	return jr->n;
 }

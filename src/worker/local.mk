@@ -2,8 +2,15 @@ libaigw_la_SOURCES += \
 	src/worker/xfer.c src/worker/xfer.h \
 	src/worker/hostwin.c src/worker/hostwin.h \
 	src/worker/pace.c src/worker/pace.h \
-	src/worker/work.h \
 	src/worker/rate.c src/worker/rate.h \
-	src/worker/runner.c src/worker/runner.h \
-	src/worker/jobrun.c \
-	src/worker/batch.c
+	src/worker/routes.c src/worker/routes.h \
+	src/worker/result.c src/worker/result.h \
+	src/worker/task.c src/worker/task.h \
+	src/worker/results.c src/worker/results.h \
+	src/worker/states.c src/worker/states.h \
+	src/worker/work.h \
+	src/worker/chatrun.c src/worker/chatrun.h \
+	src/worker/jobrun.c src/worker/jobrun.h \
+	src/worker/itemindex.c src/worker/itemindex.h \
+	src/worker/batchrun.c src/worker/batchrun.h \
+	src/worker/loop.c src/worker/runner.h

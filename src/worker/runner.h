@@ -5,10 +5,11 @@
  * DESIGN. One wait per turn (curl_multi_poll with the database socket as an
  * extra descriptor, and the nearest timer as the timeout); then finished
  * transfers are handled, notifications drained, due retries started,
- * leases renewed. A provider's result is written the moment it is final
- * (fenced by the claim's attempt, once per provider); a result that cannot
- * be written because the database is away is kept and written when it
- * returns. A chat whose lease was lost is dropped without further writes.
+ * leases renewed. A provider's result is written at the turn after it is
+ * final, with the others that came (fenced by the claim's attempt, once
+ * per provider); a result that cannot be written because the database is
+ * away is kept and written when it returns. The loop is loop.c; the work
+ * itself is run by chatrun.c, jobrun.c and batchrun.c over task.c. A chat whose lease was lost is dropped without further writes.
  * The runner exits after AIGW_WORKER_IDLE_S with nothing to do, or at once
  * (handing its chats back) when *stop becomes non-zero.
  */

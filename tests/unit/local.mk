@@ -95,13 +95,10 @@ tests_unit_test_snapshot_LDADD = $(unit_ldadd)
 endif
 
 # No call cycle between the .c files of src/, from the objects just built.
-# AIGW_CYCLES_ALLOW lets the worker's known cycle (batch.c, jobrun.c,
-# runner.c) pass while it is being removed; it goes when that is done.
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = /usr/bin/python3
 TESTS += tests/check_cycles.py
 EXTRA_DIST += tests/check_cycles.py
-AM_TESTS_ENVIRONMENT += AIGW_CYCLES_ALLOW='src/worker'; export AIGW_CYCLES_ALLOW;
 
 if HAVE_CMOCKA
 TESTS += tests/unit/test_commit
@@ -125,4 +122,24 @@ check_PROGRAMS += tests/unit/test_wake
 tests_unit_test_wake_SOURCES = tests/unit/test_wake.c
 tests_unit_test_wake_CFLAGS = $(unit_cflags)
 tests_unit_test_wake_LDADD = $(unit_ldadd)
+endif
+
+# the worker engine: the task engine's timing rules and each runner's life cycle
+if HAVE_CMOCKA
+worker_unit_tests = tests/unit/test_task tests/unit/test_chatrun tests/unit/test_jobrun \
+	tests/unit/test_batchrun
+TESTS += $(worker_unit_tests)
+check_PROGRAMS += $(worker_unit_tests)
+tests_unit_test_task_SOURCES = tests/unit/test_task.c
+tests_unit_test_task_CFLAGS = $(unit_cflags)
+tests_unit_test_task_LDADD = $(unit_ldadd)
+tests_unit_test_chatrun_SOURCES = tests/unit/test_chatrun.c
+tests_unit_test_chatrun_CFLAGS = $(unit_cflags)
+tests_unit_test_chatrun_LDADD = $(unit_ldadd)
+tests_unit_test_jobrun_SOURCES = tests/unit/test_jobrun.c
+tests_unit_test_jobrun_CFLAGS = $(unit_cflags)
+tests_unit_test_jobrun_LDADD = $(unit_ldadd)
+tests_unit_test_batchrun_SOURCES = tests/unit/test_batchrun.c
+tests_unit_test_batchrun_CFLAGS = $(unit_cflags)
+tests_unit_test_batchrun_LDADD = $(unit_ldadd)
 endif

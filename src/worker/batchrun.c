@@ -1,6 +1,6 @@
 /*
- * batch.c: the batch engine: runs the batches of async providers inside
- * the worker's loop (see work.h and provider.h's async contract).
+ * batchrun.c: the batch runner: runs the batches of async providers inside
+ * the worker's loop (see batchrun.h and provider.h's async contract).
  *
  * DESIGN. Chats and job steps hand the calls of an async provider to the
  * database as batch items. Every second a worker looks for waiting items
@@ -31,7 +31,10 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "db/batches.h"
-#include "worker/work.h"
+#include "db/status.h"
+#include "worker/batchrun.h"
+#include "worker/itemindex.h"
+#include "worker/result.h"
 
 #define FORM_EVERY_MS 1000
 #define POLL_FIRST_MS 1000
@@ -44,34 +47,24 @@
  * the worker's other work. */
 #define WRITE_GROUP 500
 
-enum batch_phase {
-	B_SEND,      /* the next request is due at due_ms */
-	B_INFLIGHT,  /* a request is out */
-	B_WRITE,     /* writing an answer's results, a group a turn */
-	B_SAVE,      /* the step's state must be stored before going on */
-	B_FINISH,    /* failing the calls left and storing the end */
-	B_GONE,      /* ended, or no longer ours: removed at the next turn */
-	B_PHASE__MAX
-};
 
 struct batch_run {
-	struct runner *r;
+	struct batchrun *br;
 	struct db_batch_claim c;
 	const struct route *route;
 	struct db_batch_item *items;
 	struct prov_batch_item *calls;
 	size_t nitems;
-	size_t *slots;              /* item index + 1 by the hash of its id; 0: free */
-	size_t nslots;              /* a power of two, more than twice nitems */
-	struct prov_step step;      /* B_WRITE: the answer read, its results written */
-	size_t step_pos;            /* B_WRITE: its results written so far */
-	size_t unknown;             /* B_WRITE: its results for no call of the batch */
-	enum batch_phase phase;
+	struct item_index index;    /* the items by id */
+	struct prov_step step;      /* BATCH_WRITE: the answer read, its results written */
+	size_t step_pos;            /* BATCH_WRITE: its results written so far */
+	size_t unknown;             /* BATCH_WRITE: its results for no call of the batch */
+	enum batch_state state;
 	int64_t due_ms;
 	int64_t deadline_ms;
 	int64_t poll_delay_ms;
 	int64_t renew_ms;
-	int64_t resume_due_ms;      /* B_SAVE: when to send once saved */
+	int64_t resume_due_ms;      /* BATCH_SAVE: when to send once saved */
 	int64_t loaded_ms;          /* when its items were read (their waited_ms) */
 	int failures;               /* requests failed in a row */
 	int polls_unsaved;
@@ -80,21 +73,29 @@ struct batch_run {
 	bool finding;               /* looking the batch up before creating it again */
 	char *find_state;           /* the lookup's state (its page of the list) */
 	long long submit_sent_s;    /* when a create first went out; 0: never */
-	const char *end_status;     /* B_FINISH: done, failed or cancelled */
-	char *end_error;            /* B_FINISH: why calls left fail */
+	enum db_status end_status;  /* BATCH_FINISH: done, failed or cancelled */
+	char *end_error;            /* BATCH_FINISH: why calls left fail */
 	struct xfer *xfer;
 	struct batch_run *next;
+};
+
+struct batchrun {
+	struct worker_ctx *w;
+	struct batch_run *batches;
+	int n;
+	bool calls_waiting;        /* the last look found calls without a batch */
+	int64_t next_form_ms;
 };
 
 /* ---- life cycle ---- */
 
 static void
-batch_free(struct runner *r, struct batch_run *b)
+batch_free(struct task_engine *te, struct batch_run *b)
 {
-	xfer_cancel(r->xe, b->xfer);
+	xfer_cancel(te->xe, b->xfer);
 	db_batch_items_free(b->items, b->nitems);
 	free(b->calls);
-	free(b->slots);
+	item_index_free(&b->index);
 	prov_step_free(&b->step);
 	free(b->end_error);
 	free(b->find_state);
@@ -106,24 +107,24 @@ batch_free(struct runner *r, struct batch_run *b)
 }
 
 static void
-batch_remove(struct runner *r, struct batch_run *b)
+batch_remove(struct batchrun *br, struct batch_run *b)
 {
-	for (struct batch_run **p = &r->batches; *p != NULL; p = &(*p)->next) {
+	for (struct batch_run **p = &br->batches; *p != NULL; p = &(*p)->next) {
 		if (*p == b) {
 			*p = b->next;
-			r->nbatches--;
+			br->n--;
 			break;
 		}
 	}
-	batch_free(r, b);
+	batch_free(&br->w->te, b);
 }
 
-static void finish(struct batch_run *b, const char *status, const char *fmt, ...)
+static void finish(struct batch_run *b, enum db_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Ends the batch: the calls without a result fail with the sentence. */
 static void
-finish(struct batch_run *b, const char *status, const char *fmt, ...)
+finish(struct batch_run *b, enum db_status status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -134,58 +135,12 @@ finish(struct batch_run *b, const char *status, const char *fmt, ...)
 	free(b->end_error);
 	b->end_error = xstrdup(msg);
 	b->end_status = status;
-	b->phase = B_FINISH;
+	batch_state_move(&b->state, BATCH_FINISH, b->c.batch_id);
 	b->due_ms = 0;
-	log_info("batch", b->c.batch_id, "%s: %s", status, msg);
+	log_info("batch", b->c.batch_id, "%s: %s", db_status_name(status), msg);
 }
 
 /* ---- results and state ---- */
-
-static size_t
-hash_id(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h;
-}
-
-/* Indexes the items by id, so a result finds its call at once. false on
- * ENOMEM. */
-static bool
-index_items(struct batch_run *b)
-{
-	size_t n = 16;
-
-	while (n <= 2 * b->nitems)
-		n *= 2;
-	if ((b->slots = calloc(n, sizeof *b->slots)) == NULL)
-		return false;
-	b->nslots = n;
-	for (size_t i = 0; i < b->nitems; i++) {
-		size_t k = hash_id(b->items[i].item_id) & (n - 1);
-
-		while (b->slots[k] != 0)
-			k = (k + 1) & (n - 1);
-		b->slots[k] = i + 1;
-	}
-	return true;
-}
-
-static struct db_batch_item *
-item_by_id(struct batch_run *b, const char *custom_id)
-{
-	if (b->nslots == 0)
-		return NULL;
-	for (size_t k = hash_id(custom_id) & (b->nslots - 1); b->slots[k] != 0;
-	     k = (k + 1) & (b->nslots - 1))
-		if (strcmp(b->items[b->slots[k] - 1].item_id, custom_id) == 0)
-			return &b->items[b->slots[k] - 1];
-	return NULL;
-}
 
 /* Writes n calls' results in one statement and marks them answered (the
  * caller marked them already, so that a group holds a call once); on
@@ -193,11 +148,11 @@ item_by_id(struct batch_run *b, const char *custom_id)
  * are undone, to be tried again. */
 static bool
 write_group(struct batch_run *b, struct db_batch_item **its, const struct prov_result *const *prs,
-	    size_t n)
+	    size_t n, int64_t now)
 {
 	const char **ids = calloc(n, sizeof *ids);
 	char **jsons = calloc(n, sizeof *jsons);
-	int64_t since_load = time_mono_ms() - b->loaded_ms;
+	int64_t since_load = now - b->loaded_ms;
 	enum aigw_err err = AIGW_ENOMEM;
 
 	if (ids == NULL || jsons == NULL)
@@ -210,7 +165,7 @@ write_group(struct batch_run *b, struct db_batch_item **its, const struct prov_r
 		if (jsons[i] == NULL)
 			goto out;
 	}
-	err = db_batch_results(b->r->db, ids, (const char *const *)jsons, n);
+	err = db_batch_results(b->br->w->te.db, ids, (const char *const *)jsons, n);
 out:
 	for (size_t i = 0; jsons != NULL && i < n; i++)
 		free(jsons[i]);
@@ -223,50 +178,50 @@ out:
 }
 
 /* Stores the batch's progress. false when it must be tried again (the
- * database is away) or the batch is no longer ours (then B_GONE). */
+ * database is away) or the batch is no longer ours (then BATCH_GONE). */
 static bool
-save(struct batch_run *b, const char *status, const char *error)
+save(struct batch_run *b, enum db_status status, const char *error)
 {
 	bool ours = false;
 
-	if (db_batch_save(b->r->db, b->c.batch_id, b->c.attempt, status, b->c.state,
-			  b->c.external_id, error, b->polls_unsaved, &ours) != AIGW_OK)
+	if (db_batch_save(b->br->w->te.db, b->c.batch_id, b->c.attempt, db_status_name(status),
+			  b->c.state, b->c.external_id, error, b->polls_unsaved, &ours) != AIGW_OK)
 		return false;
 	if (!ours) {
 		log_warn("batch", b->c.batch_id, "no longer ours (lease lost); dropping it");
-		b->phase = B_GONE;
+		batch_state_move(&b->state, BATCH_GONE, b->c.batch_id);
 		return false;
 	}
 	b->polls_unsaved = 0;
 	return true;
 }
 
-static const char *
+static enum db_status
 running_status(const struct batch_run *b)
 {
-	return b->c.external_id != NULL ? "running" : "submitting";
+	return b->c.external_id != NULL ? DB_STATUS_RUNNING : DB_STATUS_SUBMITTING;
 }
 
 /* ---- requests ---- */
 
 static void on_done(void *arg, const struct xfer_result *res);
-static bool found(struct batch_run *b, struct prov_step *step);
+static bool found(struct batch_run *b, struct prov_step *step, int64_t now);
 
 /* Records that the create goes out, before it does: whoever runs the batch
  * next looks it up first. false when it must not go (yet). */
 static bool
-mark_submitting(struct batch_run *b)
+mark_submitting(struct batch_run *b, int64_t now)
 {
 	bool ours = false;
 	long long sent = 0;
 
-	if (db_batch_submitting(b->r->db, b->c.batch_id, b->c.attempt, &ours, &sent) != AIGW_OK) {
-		b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+	if (db_batch_submitting(b->br->w->te.db, b->c.batch_id, b->c.attempt, &ours, &sent) != AIGW_OK) {
+		b->due_ms = task_write_retry_at(now);
 		return false;
 	}
 	if (!ours) {
 		log_warn("batch", b->c.batch_id, "no longer ours (lease lost); dropping it");
-		b->phase = B_GONE;
+		batch_state_move(&b->state, BATCH_GONE, b->c.batch_id);
 		return false;
 	}
 	b->submit_sent_s = sent;
@@ -285,7 +240,7 @@ look_up_next(struct batch_run *b, const char *why)
 }
 
 static void
-send_next(struct runner *r, struct batch_run *b)
+send_next(struct task_engine *te, struct batch_run *b, int64_t now)
 {
 	const struct prov_async_ops *ops = b->route->desc->async;
 	struct prov_http req;
@@ -294,75 +249,77 @@ send_next(struct runner *r, struct batch_run *b)
 	memset(&req, 0, sizeof req);
 	if (b->finding && b->find_state == NULL &&
 	    prov_async_find_state(b->calls, b->nitems, b->submit_sent_s, &b->find_state) != AIGW_OK) {
-		b->due_ms = time_mono_ms() + RETRY_BASE_MS;
+		b->due_ms = now + RETRY_BASE_MS;
 		return;
 	}
 	err = ops->build(&b->route->pc, b->c.model, b->finding ? b->find_state : b->c.state,
 			 b->calls, b->nitems, &req);
 	if (err != AIGW_OK) {
-		finish(b, "failed", "%s: cannot build the next request: %s", b->c.provider,
+		finish(b, DB_STATUS_FAILED, "%s: cannot build the next request: %s", b->c.provider,
 		       aigw_strerror(err));
 		return;
 	}
 	b->creating = req.creates && !b->finding;
-	if (b->creating && !mark_submitting(b)) {
+	if (b->creating && !mark_submitting(b, now)) {
 		prov_http_free(&req);
 		return;
 	}
-	err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
+	err = xfer_start(te->xe, &req, te->cfg->provider_timeout_s, on_done, b, &b->xfer);
 	prov_http_free(&req);
 	if (err != AIGW_OK) {
-		b->due_ms = time_mono_ms() + RETRY_BASE_MS;
+		b->due_ms = now + RETRY_BASE_MS;
 		return;
 	}
-	b->phase = B_INFLIGHT;
+	batch_state_move(&b->state, BATCH_INFLIGHT, b->c.batch_id);
 }
 
 static void
-start_cancel(struct runner *r, struct batch_run *b)
+start_cancel(struct task_engine *te, struct batch_run *b)
 {
 	const struct prov_async_ops *ops = b->route->desc->async;
 	struct prov_http req;
 	enum aigw_err err;
 
-	xfer_cancel(r->xe, b->xfer);
+	xfer_cancel(te->xe, b->xfer);
 	b->xfer = NULL;
 	b->cancelling = true;
 	memset(&req, 0, sizeof req);
 	err = ops->build_cancel(&b->route->pc, b->c.state, &req);
 	if (err == AIGW_OK)
-		err = xfer_start(r->xe, &req, r->cfg->provider_timeout_s, on_done, b, &b->xfer);
+		err = xfer_start(te->xe, &req, te->cfg->provider_timeout_s, on_done, b, &b->xfer);
 	prov_http_free(&req);
 	if (err == AIGW_OK) {
-		b->phase = B_INFLIGHT;
+		batch_state_move(&b->state, BATCH_INFLIGHT, b->c.batch_id);
 		return;
 	}
-	finish(b, "cancelled", "the batch did not finish within %ld s", r->cfg->batch_deadline_s);
+	finish(b, DB_STATUS_CANCELLED, "the batch did not finish within %ld s",
+	       te->cfg->batch_deadline_s);
 }
 
 static void
-handle_failure(struct batch_run *b, enum prov_errclass cls, const char *error, long retry_after_s)
+handle_failure(struct batch_run *b, enum prov_errclass cls, const char *error, long retry_after_s,
+	       int64_t now)
 {
 	b->failures++;
 	if (prov_err_retryable(cls) && b->failures < REQUEST_FAILURES_MAX) {
 		int64_t delay = xfer_retry_delay_ms(b->failures, retry_after_s, RETRY_BASE_MS,
-						    RETRY_CAP_MS, (uint32_t)time_mono_ms());
+						    RETRY_CAP_MS, task_rand32(&b->br->w->te.rng));
 
 		log_info("batch", b->c.batch_id, "%s (%s); trying again in %lld ms", error,
 			 prov_errclass_name(cls), (long long)delay);
-		b->phase = B_SEND;
-		b->due_ms = time_mono_ms() + delay;
+		batch_state_move(&b->state, BATCH_SEND, b->c.batch_id);
+		b->due_ms = now + delay;
 		return;
 	}
-	finish(b, "failed", "%s", error);
+	finish(b, DB_STATUS_FAILED, "%s", error);
 }
 
 /* The answer's results are all written: takes its state and id, and goes
  * on as its kind says. */
 static void
-apply_step(struct batch_run *b)
+apply_step(struct batch_run *b, int64_t now)
 {
-	struct runner *r = b->r;
+	const struct aigw_config *cfg = b->br->w->te.cfg;
 	struct prov_step *step = &b->step;
 
 	if (b->unknown > 0)
@@ -384,36 +341,36 @@ apply_step(struct batch_run *b)
 	switch (step->kind) {
 	case PROV_STEP_WAIT:
 		b->polls_unsaved++;
-		b->resume_due_ms = time_mono_ms() + b->poll_delay_ms;
+		b->resume_due_ms = now + b->poll_delay_ms;
 		b->poll_delay_ms = b->poll_delay_ms * 3 / 2;
-		if (b->poll_delay_ms > r->cfg->batch_poll_max_s * 1000)
-			b->poll_delay_ms = r->cfg->batch_poll_max_s * 1000;
+		if (b->poll_delay_ms > cfg->batch_poll_max_s * 1000)
+			b->poll_delay_ms = cfg->batch_poll_max_s * 1000;
 		break;
 	case PROV_STEP_DONE:
 		prov_step_free(step);
-		finish(b, "done", "%s ended the batch without a result for this call", b->c.provider);
+		finish(b, DB_STATUS_DONE, "%s ended the batch without a result for this call", b->c.provider);
 		return;
 	default:
-		b->resume_due_ms = time_mono_ms();
+		b->resume_due_ms = now;
 		break;
 	}
 	prov_step_free(step);
 	/* The state (and the provider's id) is stored before anything else
 	 * is sent for the batch. */
-	b->phase = B_SAVE;
+	batch_state_move(&b->state, BATCH_SAVE, b->c.batch_id);
 	b->due_ms = 0;
 }
 
-/* B_WRITE: one group of the answer's results. */
+/* BATCH_WRITE: one group of the answer's results. */
 static void
-write_turn(struct batch_run *b)
+write_turn(struct batch_run *b, int64_t now)
 {
 	struct db_batch_item *its[WRITE_GROUP];
 	const struct prov_result *prs[WRITE_GROUP];
 	size_t n = 0, pos = b->step_pos;
 
 	for (; pos < b->step.nresults && n < WRITE_GROUP; pos++) {
-		struct db_batch_item *it = item_by_id(b, b->step.ids[pos]);
+		struct db_batch_item *it = item_index_find(&b->index, b->items, b->step.ids[pos]);
 
 		if (it == NULL) {
 			b->unknown++;
@@ -423,37 +380,39 @@ write_turn(struct batch_run *b)
 			prs[n++] = &b->step.results[pos];
 		}
 	}
-	if (n > 0 && !write_group(b, its, prs, n)) {
+	if (n > 0 && !write_group(b, its, prs, n, now)) {
 		/* the database is away: the results wait in memory */
-		b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+		b->due_ms = task_write_retry_at(now);
 		return;
 	}
 	b->step_pos = pos;
 	if (pos < b->step.nresults)
-		b->due_ms = time_mono_ms();
+		b->due_ms = now;
 	else
-		apply_step(b);
+		apply_step(b, now);
 }
 
 static void
 on_done(void *arg, const struct xfer_result *res)
 {
 	struct batch_run *b = arg;
-	struct runner *r = b->r;
+	struct task_engine *te = &b->br->w->te;
+	/* A callback of the transfer engine: the clock is read once. */
+	int64_t now = time_mono_ms();
 	struct prov_step step;
 	enum aigw_err err;
 
 	b->xfer = NULL;
 	if (b->cancelling) {
-		finish(b, "cancelled", "the batch did not finish within %ld s; cancelled at %s",
-		       r->cfg->batch_deadline_s, b->c.provider);
+		finish(b, DB_STATUS_CANCELLED, "the batch did not finish within %ld s; cancelled at %s",
+		       te->cfg->batch_deadline_s, b->c.provider);
 		return;
 	}
 	if (res->neterr != PROV_ERR_NONE) {
 		/* the provider may have accepted it before the answer was lost */
 		if (b->creating && prov_err_retryable(res->neterr))
 			look_up_next(b, res->neterr_text);
-		handle_failure(b, res->neterr, res->neterr_text, -1);
+		handle_failure(b, res->neterr, res->neterr_text, -1, now);
 		return;
 	}
 	memset(&step, 0, sizeof step);
@@ -463,22 +422,24 @@ on_done(void *arg, const struct xfer_result *res)
 		prov_step_free(&step);
 		if (b->creating)
 			look_up_next(b, "out of memory while reading it");
-		handle_failure(b, PROV_ERR_BAD_BODY, "out of memory while reading the answer", -1);
+		handle_failure(b, PROV_ERR_BAD_BODY, "out of memory while reading the answer", -1,
+			       now);
 		return;
 	}
 	if (step.kind == PROV_STEP_FAILED) {
 		char msg[600];
 
-		snprintf(msg, sizeof msg, "%s: %s", b->c.provider, step.error ? step.error : "failed");
+		snprintf(msg, sizeof msg, "%s: %s", b->c.provider,
+			 step.error ? step.error : db_status_name(DB_STATUS_FAILED));
 		/* a 5xx, or a body that cannot be read, says nothing of whether
 		 * the batch was made; a 4xx refused it */
 		if (b->creating && prov_err_retryable(step.errclass))
 			look_up_next(b, msg);
-		handle_failure(b, step.errclass, msg, res->retry_after_s);
+		handle_failure(b, step.errclass, msg, res->retry_after_s, now);
 		prov_step_free(&step);
 		return;
 	}
-	if (b->finding && !found(b, &step))
+	if (b->finding && !found(b, &step, now))
 		return;
 	b->failures = 0;
 	/* Its results are written a group a turn, then the rest is taken. */
@@ -486,7 +447,7 @@ on_done(void *arg, const struct xfer_result *res)
 	b->step = step;
 	b->step_pos = 0;
 	b->unknown = 0;
-	b->phase = B_WRITE;
+	batch_state_move(&b->state, BATCH_WRITE, b->c.batch_id);
 	b->due_ms = 0;
 }
 
@@ -494,7 +455,7 @@ on_done(void *arg, const struct xfer_result *res)
  * page, or nothing found: the create goes out again), true when the batch
  * was found, to be taken as a create's answer. */
 static bool
-found(struct batch_run *b, struct prov_step *step)
+found(struct batch_run *b, struct prov_step *step, int64_t now)
 {
 	b->failures = 0;
 	if (step->kind == PROV_STEP_NEXT && step->state != NULL) {
@@ -502,8 +463,8 @@ found(struct batch_run *b, struct prov_step *step)
 		b->find_state = step->state;
 		step->state = NULL;
 		prov_step_free(step);
-		b->phase = B_SEND;
-		b->due_ms = time_mono_ms();
+		batch_state_move(&b->state, BATCH_SEND, b->c.batch_id);
+		b->due_ms = now;
 		return false;
 	}
 	b->finding = false;
@@ -511,14 +472,14 @@ found(struct batch_run *b, struct prov_step *step)
 	b->find_state = NULL;
 	if (step->kind == PROV_STEP_ABSENT || step->external_id == NULL) {
 		prov_step_free(step);
-		if (time_mono_ms() >= b->deadline_ms) {
-			finish(b, "cancelled", "the batch did not finish within %ld s",
-			       b->r->cfg->batch_deadline_s);
+		if (now >= b->deadline_ms) {
+			finish(b, DB_STATUS_CANCELLED, "the batch did not finish within %ld s",
+			       b->br->w->te.cfg->batch_deadline_s);
 			return false;
 		}
 		log_info("batch", b->c.batch_id, "%s has no such batch; creating it", b->c.provider);
-		b->phase = B_SEND;
-		b->due_ms = time_mono_ms();
+		batch_state_move(&b->state, BATCH_SEND, b->c.batch_id);
+		b->due_ms = now;
 		return false;
 	}
 	log_info("batch", b->c.batch_id, "found at %s as %.128s; not created again", b->c.provider,
@@ -528,10 +489,10 @@ found(struct batch_run *b, struct prov_step *step)
 
 /* ---- the turn ---- */
 
-/* B_FINISH: the calls without a result fail with the reason, a group a
+/* BATCH_FINISH: the calls without a result fail with the reason, a group a
  * turn; then the end is stored. */
 static void
-end_turn(struct batch_run *b)
+end_turn(struct batch_run *b, int64_t now)
 {
 	char fallback[] = "the batch ended without a result";
 	struct db_batch_item *its[WRITE_GROUP];
@@ -540,7 +501,7 @@ end_turn(struct batch_run *b)
 	size_t n = 0;
 
 	memset(&pr, 0, sizeof pr);
-	pr.errclass = strcmp(b->end_status, "done") == 0 ? PROV_ERR_BAD_BODY : PROV_ERR_SERVER;
+	pr.errclass = b->end_status == DB_STATUS_DONE ? PROV_ERR_BAD_BODY : PROV_ERR_SERVER;
 	pr.error = b->end_error ? b->end_error : fallback;
 	for (size_t i = 0; i < b->nitems && n < WRITE_GROUP; i++) {
 		if (b->items[i].answered)
@@ -550,69 +511,70 @@ end_turn(struct batch_run *b)
 		prs[n++] = &pr;
 	}
 	if (n > 0) {
-		b->due_ms = time_mono_ms() + (write_group(b, its, prs, n) ? 0 : WRITE_RETRY_MS);
+		b->due_ms = write_group(b, its, prs, n, now) ? now : task_write_retry_at(now);
 		return;
 	}
-	if (!save(b, b->end_status, strcmp(b->end_status, "done") == 0 ? NULL : b->end_error)) {
-		if (b->phase != B_GONE)
-			b->due_ms = time_mono_ms() + WRITE_RETRY_MS;
+	if (!save(b, b->end_status, b->end_status == DB_STATUS_DONE ? NULL : b->end_error)) {
+		if (b->state != BATCH_GONE)
+			b->due_ms = task_write_retry_at(now);
 		return;
 	}
-	b->phase = B_GONE;
+	batch_state_move(&b->state, BATCH_GONE, b->c.batch_id);
 }
 
 int64_t
-batches_turn(struct runner *r, int64_t now)
+batchrun_turn(struct batchrun *br, int64_t now)
 {
+	struct task_engine *te = &br->w->te;
 	int64_t next = INT64_MAX;
 	struct batch_run *b, *nextb;
 
-	for (b = r->batches; b != NULL; b = nextb) {
+	for (b = br->batches; b != NULL; b = nextb) {
 		nextb = b->next;
-		if (b->phase != B_GONE && now >= b->renew_ms) {
+		if (b->state != BATCH_GONE && now >= b->renew_ms) {
 			bool ours = true;
 
-			if (db_batch_renew(r->db, b->c.batch_id, b->c.attempt, r->cfg->lease_s,
+			if (db_batch_renew(te->db, b->c.batch_id, b->c.attempt, te->cfg->lease_s,
 					   &ours) == AIGW_OK && !ours) {
 				log_warn("batch", b->c.batch_id, "lease lost; dropping it");
-				b->phase = B_GONE;
+				batch_state_move(&b->state, BATCH_GONE, b->c.batch_id);
 			}
-			b->renew_ms = now + r->cfg->lease_s * 1000 / 3;
+			b->renew_ms = task_lease_next(now, te->cfg->lease_s);
 		}
 		/* A create still out may have been accepted: it is abandoned
 		 * and looked up like a lost one. A batch being looked up is
 		 * cancelled once it is found (or, not found, is not created). */
-		if (!b->cancelling && b->creating && b->phase == B_INFLIGHT &&
+		if (!b->cancelling && b->creating && b->state == BATCH_INFLIGHT &&
 		    now >= b->deadline_ms) {
-			xfer_cancel(r->xe, b->xfer);
+			xfer_cancel(te->xe, b->xfer);
 			b->xfer = NULL;
 			b->creating = false;
 			look_up_next(b, "the deadline came first");
-			b->phase = B_SEND;
+			batch_state_move(&b->state, BATCH_SEND, b->c.batch_id);
 			b->due_ms = now;
 		}
 		if (!b->cancelling && !b->finding && now >= b->deadline_ms &&
-		    (b->phase == B_SEND || b->phase == B_INFLIGHT || b->phase == B_SAVE))
-			start_cancel(r, b);
-		if (b->phase == B_SAVE && now >= b->due_ms) {
+		    (b->state == BATCH_SEND || b->state == BATCH_INFLIGHT || b->state == BATCH_SAVE))
+			start_cancel(te, b);
+		if (b->state == BATCH_SAVE && now >= b->due_ms) {
 			if (save(b, running_status(b), NULL)) {
-				b->phase = B_SEND;
+				batch_state_move(&b->state, BATCH_SEND, b->c.batch_id);
 				b->due_ms = b->resume_due_ms;
-			} else if (b->phase != B_GONE) {
-				b->due_ms = now + WRITE_RETRY_MS;
+			} else if (b->state != BATCH_GONE) {
+				b->due_ms = task_write_retry_at(now);
 			}
 		}
-		if (b->phase == B_SEND && now >= b->due_ms)
-			send_next(r, b);
-		if (b->phase == B_WRITE && now >= b->due_ms)
-			write_turn(b);
-		if (b->phase == B_FINISH && now >= b->due_ms)
-			end_turn(b);
-		if (b->phase == B_GONE) {
-			batch_remove(r, b);
+		if (b->state == BATCH_SEND && now >= b->due_ms)
+			send_next(te, b, now);
+		if (b->state == BATCH_WRITE && now >= b->due_ms)
+			write_turn(b, now);
+		if (b->state == BATCH_FINISH && now >= b->due_ms)
+			end_turn(b, now);
+		if (b->state == BATCH_GONE) {
+			batch_remove(br, b);
 			continue;
 		}
-		if (b->phase != B_INFLIGHT && b->due_ms < next)
+		if (b->state != BATCH_INFLIGHT && b->due_ms < next)
 			next = b->due_ms;
 		if (b->renew_ms < next)
 			next = b->renew_ms;
@@ -624,19 +586,26 @@ batches_turn(struct runner *r, int64_t now)
 
 /* ---- forming and claiming ---- */
 
+/* Whether this worker reaches rt's provider as a batch provider. */
+static bool
+batchable(const struct route *rt)
+{
+	return rt != NULL && !rt->mock && !rt->missing && rt->desc->async != NULL;
+}
+
 /* Takes ownership of the claim's strings. */
 static enum aigw_err
-batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
+batch_add(struct batchrun *br, struct db_batch_claim *c, int64_t now)
 {
 	struct batch_run *b = calloc(1, sizeof *b);
 	enum aigw_err err;
 
 	if (b == NULL)
 		return AIGW_ENOMEM;
-	b->r = r;
+	b->br = br;
 	b->c = *c;
 	memset(c, 0, sizeof *c);
-	b->route = route_find(r, b->c.provider);
+	b->route = route_find(&br->w->te.routes, b->c.provider);
 	b->deadline_ms = now + b->c.deadline_in_ms;
 	b->submit_sent_s = b->c.submit_sent_s;
 	/* a create went out and its answer was never stored */
@@ -646,17 +615,17 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 	 * batch's calls takes some of its lease */
 	b->renew_ms = 0;
 	b->loaded_ms = now;
-	b->phase = B_SEND;
-	b->next = r->batches;
-	r->batches = b;
-	r->nbatches++;
-	err = db_batch_items(r->db, b->c.batch_id, &b->items, &b->nitems);
+	b->state = BATCH_SEND;
+	b->next = br->batches;
+	br->batches = b;
+	br->n++;
+	err = db_batch_items(br->w->te.db, b->c.batch_id, &b->items, &b->nitems);
 	if (err == AIGW_OK && b->nitems > 0 &&
-	    ((b->calls = calloc(b->nitems, sizeof *b->calls)) == NULL || !index_items(b)))
+	    ((b->calls = calloc(b->nitems, sizeof *b->calls)) == NULL || !item_index_build(&b->index, b->items, b->nitems)))
 		err = AIGW_ENOMEM;
 	if (err != AIGW_OK) {
 		/* Left to its lease: another worker (or this one) takes it. */
-		batch_remove(r, b);
+		batch_remove(br, b);
 		return err;
 	}
 	for (size_t i = 0; i < b->nitems; i++) {
@@ -672,12 +641,11 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 		call->call.location = it->location;
 		call->call.json_output = it->json_output;
 	}
-	if (b->route == NULL || b->route->mock || b->route->missing ||
-	    b->route->desc->async == NULL)
-		finish(b, "failed", "%s cannot be reached from this worker (is its key set?)",
+	if (!batchable(b->route))
+		finish(b, DB_STATUS_FAILED, "%s cannot be reached from this worker (is its key set?)",
 		       b->c.provider);
 	else if (b->nitems == 0)
-		finish(b, "done", "no calls");
+		finish(b, DB_STATUS_DONE, "no calls");
 	else
 		log_info("batch", b->c.batch_id, "%s %s/%s with %zu call%s (attempt %d)",
 			 b->c.state ? "resuming" : "sending", b->c.provider, b->c.model, b->nitems,
@@ -686,41 +654,43 @@ batch_add(struct runner *r, struct db_batch_claim *c, int64_t now)
 }
 
 static size_t
-form(struct runner *r, int64_t now)
+form(struct batchrun *br, int64_t now)
 {
+	const struct aigw_config *cfg = br->w->te.cfg;
+	struct db *db = br->w->te.db;
 	struct db_batch_group *groups = NULL;
 	size_t ngroups = 0, taken = 0;
 
-	if (db_batch_groups(r->db, &groups, &ngroups) != AIGW_OK)
+	if (db_batch_groups(db, &groups, &ngroups) != AIGW_OK)
 		return 0;
-	r->batch_calls_waiting = false;
+	br->calls_waiting = false;
 	for (size_t g = 0; g < ngroups; g++) {
-		const struct route *rt = route_find(r, groups[g].provider);
+		const struct route *rt = route_find(&br->w->te.routes, groups[g].provider);
 		size_t max;
 
 		/* Only a worker that reaches the provider forms its batches. */
-		if (rt == NULL || rt->mock || rt->missing || rt->desc->async == NULL)
+		if (!batchable(rt))
 			continue;
-		r->batch_calls_waiting = true;
+		br->calls_waiting = true;
 		max = rt->desc->async->max_items;
-		if ((size_t)groups[g].count < max && groups[g].oldest_ms < r->cfg->batch_window_ms)
+		if ((size_t)groups[g].count < max && groups[g].oldest_ms < cfg->batch_window_ms)
 			continue;
-		while (r->nbatches < BATCHES_MAX) {
+		while (br->n < BATCHES_MAX) {
 			struct db_batch_claim c;
 			size_t count = 0;
 
 			memset(&c, 0, sizeof c);
 			if (uuid_new(c.batch_id) != AIGW_OK ||
-			    db_batch_form(r->db, c.batch_id, groups[g].provider, groups[g].model, max,
-					  rt->desc->async->max_bytes, r->cfg->batch_deadline_s,
-					  r->name, r->cfg->lease_s, &count) != AIGW_OK || count == 0)
+			    db_batch_form(db, c.batch_id, groups[g].provider, groups[g].model, max,
+					  rt->desc->async->max_bytes, cfg->batch_deadline_s,
+					  br->w->name, cfg->lease_s, &count) != AIGW_OK || count == 0)
 				break;
 			c.attempt = 1;
 			c.provider = xstrdup(groups[g].provider);
 			c.model = xstrdup(groups[g].model);
-			c.deadline_in_ms = r->cfg->batch_deadline_s * 1000;
+			c.deadline_in_ms = cfg->batch_deadline_s * 1000;
 			if (c.provider == NULL || c.model == NULL ||
-			    batch_add(r, &c, now) != AIGW_OK) {
+			    batch_add(br, &c, now) != AIGW_OK) {
 				free(c.provider);
 				free(c.model);
 				log_error("batch", c.batch_id, "out of memory; left to its lease");
@@ -736,24 +706,24 @@ form(struct runner *r, int64_t now)
 }
 
 size_t
-batches_claim(struct runner *r, int64_t now)
+batchrun_claim(struct batchrun *br, int64_t now)
 {
 	struct db_batch_claim *claims = NULL;
 	size_t n = 0, taken;
 
-	if (*r->stop || now < r->next_form_ms)
+	if (now < br->next_form_ms)
 		return 0;
-	r->next_form_ms = now + FORM_EVERY_MS;
-	taken = form(r, now);
-	if (r->nbatches >= BATCHES_MAX ||
-	    db_batch_claim(r->db, BATCHES_MAX - r->nbatches, r->cfg->lease_s, r->name, &claims,
-			   &n) != AIGW_OK)
+	br->next_form_ms = now + FORM_EVERY_MS;
+	taken = form(br, now);
+	if (br->n >= BATCHES_MAX ||
+	    db_batch_claim(br->w->te.db, BATCHES_MAX - br->n, br->w->te.cfg->lease_s, br->w->name,
+			   &claims, &n) != AIGW_OK)
 		return taken;
 	for (size_t i = 0; i < n; i++) {
 		char id[UUID_STR_LEN + 1];
 
 		memcpy(id, claims[i].batch_id, sizeof id);
-		if (batch_add(r, &claims[i], now) != AIGW_OK)
+		if (batch_add(br, &claims[i], now) != AIGW_OK)
 			log_error("batch", id, "out of memory; left to its lease");
 		else
 			taken++;
@@ -763,14 +733,46 @@ batches_claim(struct runner *r, int64_t now)
 }
 
 void
-batches_hand_back(struct runner *r)
+batchrun_hand_back(struct batchrun *br)
 {
-	while (r->batches != NULL) {
-		struct batch_run *b = r->batches;
+	while (br->batches != NULL) {
+		struct batch_run *b = br->batches;
 
-		if (b->phase != B_GONE &&
-		    db_batch_release(r->db, b->c.batch_id, b->c.attempt) == AIGW_OK)
+		if (b->state != BATCH_GONE &&
+		    db_batch_release(br->w->te.db, b->c.batch_id, b->c.attempt) == AIGW_OK)
 			log_info("batch", b->c.batch_id, "handed back");
-		batch_remove(r, b);
+		batch_remove(br, b);
 	}
+}
+
+struct batchrun *
+batchrun_new(struct worker_ctx *w)
+{
+	struct batchrun *br = calloc(1, sizeof *br);
+
+	if (br != NULL)
+		br->w = w;
+	return br;
+}
+
+void
+batchrun_free(struct batchrun *br)
+{
+	if (br == NULL)
+		return;
+	while (br->batches != NULL)
+		batch_remove(br, br->batches);
+	free(br);
+}
+
+int
+batchrun_count(const struct batchrun *br)
+{
+	return br->n;
+}
+
+bool
+batchrun_calls_waiting(const struct batchrun *br)
+{
+	return br->calls_waiting;
 }

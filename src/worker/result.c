@@ -1,0 +1,75 @@
+/* result.c: a provider call's result as stored (see result.h). */
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "core/util.h"
+#include "db/status.h"
+#include "worker/result.h"
+
+static int
+add(json_object *o, const char *key, json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_object_object_add(o, key, v);
+}
+
+/* A token count, or null when the provider did not say (json-c's null
+ * is the NULL pointer, which add() would take for a failed allocation). */
+static int
+add_count(json_object *o, const char *key, long n)
+{
+	return n >= 0 ? add(o, key, json_object_new_int64(n)) : json_object_object_add(o, key, NULL);
+}
+
+char *
+worker_result_json(const char *provider, const char *model, bool mock,
+		   const struct prov_result *pr, int64_t latency_ms, int attempts)
+{
+	json_object *o = json_object_new_object();
+	char *out = NULL;
+	int rc = 0;
+
+	if (o == NULL)
+		return NULL;
+	if (pr->ok) {
+		json_object *usage = json_object_new_object();
+		double cost = prov_cost_usd(provider, model, pr->input_tokens, pr->output_tokens);
+
+		rc |= add(o, "ok", json_object_new_boolean(1));
+		rc |= add(o, "text", json_object_new_string(pr->text ? pr->text : ""));
+		rc |= add(o, "model", json_object_new_string(pr->model ? pr->model : model));
+		if (usage != NULL) {
+			rc |= add_count(usage, "inputTokens", pr->input_tokens);
+			rc |= add_count(usage, "outputTokens", pr->output_tokens);
+		}
+		rc |= add(o, "usage", usage);
+		if (cost >= 0) {
+			/* Eight decimals: a cost, not a float's noise. */
+			char text[32];
+
+			snprintf(text, sizeof text, "%.8f", cost);
+			rc |= add(o, "costUsd", json_object_new_double_s(cost, text));
+		} else {
+			rc |= json_object_object_add(o, "costUsd", NULL);
+		}
+		if (pr->citations != NULL)
+			rc |= add(o, "citations", json_object_get(pr->citations));
+	} else {
+		rc |= add(o, "ok", json_object_new_boolean(0));
+		rc |= add(o, "error", json_object_new_string(pr->error ? pr->error : db_status_name(DB_STATUS_FAILED)));
+		rc |= add(o, "errorClass", json_object_new_string(prov_errclass_name(pr->errclass)));
+	}
+	/* A failure's time is worth seeing too: a timeout, or a quick refusal. */
+	rc |= add(o, "latencyMs", json_object_new_int64(latency_ms));
+	rc |= add(o, "attempts", json_object_new_int(attempts));
+	if (mock)
+		rc |= add(o, "mock", json_object_new_boolean(1));
+	if (rc == 0)
+		out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
