@@ -398,6 +398,7 @@ runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtype
 		goto out;
 	}
 	xfer_engine_set_download_max(w->te.xe, (long long)cfg->batch_download_max_mb << 20);
+	xfer_engine_set_spool_dir(w->te.xe, cfg->spool_dir);
 	if (take_slot(&l) != 0)
 		goto out;
 	log_info("worker", NULL, "started in slot %d", l.slot);

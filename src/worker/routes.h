@@ -1,11 +1,12 @@
 /*
  * routes.h: how each provider is reached from this worker process: its own
- * API (key and base URL from the environment), the built-in mock when its
+ * API (key and base URL from the loaded configuration), the built-in mock when its
  * key is not set and AIGW_MOCK is on, or not at all. Also the shared rate
  * limits and the pause a 429 with Retry-After set, which every task of the
  * provider in this process consults.
  *
- * routes_init fails on ENOMEM (1) or an invalid base URL (2, logged).
+ * routes_init fails only on ENOMEM; config_load has refused an invalid
+ * base URL before.
  * Single threaded, like the loop.
  */
 #ifndef AIGW_WORKER_ROUTES_H
@@ -20,8 +21,7 @@
 
 struct route {
 	const struct prov_desc *desc;
-	struct prov_config pc;
-	char *base_url;
+	struct prov_config pc;     /* strings borrowed from the configuration */
 	bool mock;
 	bool missing;              /* no key, no mock: every call fails at once */
 	long rpm, tpm;             /* shared limits; 0 = none (always for the mock) */
@@ -34,8 +34,8 @@ struct routes {
 	size_t n;
 };
 
-/* Reads every provider's key and base URL. 0 on success, 1 on ENOMEM,
- * 2 for an invalid base URL (logged). routes_free undoes it either way. */
+/* Every provider's route from cfg, which must outlive rs. 0 on success, 1 on
+ * ENOMEM. routes_free undoes it either way. */
 int routes_init(struct routes *rs, const struct aigw_config *cfg);
 void routes_free(struct routes *rs);
 

@@ -63,6 +63,7 @@ struct xfer_engine {
 	int in_flight;               /* active and waiting */
 	int waiting;
 	long long download_max;
+	const char *spool_dir;     /* borrowed; absolute */
 	struct xfer *head;
 	struct xfer_host *hosts;
 	size_t nhosts;
@@ -209,6 +210,7 @@ xfer_engine_new(long host_connections, long window_start)
 	xe->host_connections = host_connections;
 	xe->window_start = window_start;
 	xe->download_max = XFER_DOWNLOAD_MAX;
+	xe->spool_dir = "/tmp";
 	return xe;
 }
 
@@ -218,16 +220,19 @@ xfer_engine_set_download_max(struct xfer_engine *xe, long long max_bytes)
 	xe->download_max = max_bytes;
 }
 
+void
+xfer_engine_set_spool_dir(struct xfer_engine *xe, const char *dir)
+{
+	xe->spool_dir = dir;
+}
+
 /* An unlinked file for a download; -1 with errno on failure. */
 static int
-spool_open(void)
+spool_open(const char *dir)
 {
-	const char *dir = getenv("TMPDIR");
 	char path[4096];
 	int fd;
 
-	if (dir == NULL || dir[0] != '/')
-		dir = "/tmp";
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOENT))
 		return fd;
@@ -380,7 +385,7 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	buf_init(&x->response, XFER_RESPONSE_MAX);
 	x->spool_fd = -1;
 	if (req->download) {
-		if ((x->spool_fd = spool_open()) < 0) {
+		if ((x->spool_fd = spool_open(xe->spool_dir)) < 0) {
 			log_error("xfer", NULL, "cannot make a file for a download: %s", strerror(errno));
 			free(x);
 			return AIGW_EIO;

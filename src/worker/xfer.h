@@ -6,8 +6,8 @@
  * gets an opaque struct xfer it may cancel, and one callback when the
  * transfer ends (never after xfer_cancel). Response bodies are bounded:
  * a larger one ends the transfer as a bad body. A download (a batch's
- * result file, req->download) is spooled to an unlinked file in $TMPDIR
- * (else /tmp) and handed to the callback mapped in memory, under the
+ * result file, req->download) is spooled to an unlinked file in the spool
+ * directory (TMPDIR, see xfer_engine_set_spool_dir) and handed to the callback mapped in memory, under the
  * engine's download bound instead of XFER_RESPONSE_MAX. Network failures and
  * timeouts are classified here; HTTP bodies are left to the provider.
  * Not thread-safe: one engine per event loop.
@@ -46,6 +46,9 @@ typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
 struct xfer_engine *xfer_engine_new(long host_connections, long window_start);
 /* The bound on a download's size in bytes (XFER_DOWNLOAD_MAX until set). */
 void xfer_engine_set_download_max(struct xfer_engine *xe, long long max_bytes);
+/* Where downloads are spooled: an absolute directory, borrowed for the
+ * engine's life ("/tmp" until set). */
+void xfer_engine_set_spool_dir(struct xfer_engine *xe, const char *dir);
 /* Abandons every transfer in flight without callbacks. */
 void xfer_engine_free(struct xfer_engine *xe);
 
