@@ -20,7 +20,7 @@
 #include "db/db.h"
 #include "http/spawn.h"
 #include "http/wake.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 #define ANALYSIS_TYPE "prompt_analysis"
 /* Prompts read and made into jobs per statement. */

@@ -22,7 +22,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "http/server.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 #define JOB_IDEMPOTENCY_KEY_MAX 255  /* bytes, as the IETF draft's examples */
 #define JOB_LIST_LIMIT_DEFAULT 50

@@ -15,7 +15,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "http/wake.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 struct commit_group;
 struct hub;

@@ -19,7 +19,7 @@
 #include <signal.h>
 
 #include "core/config.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 /* jobtypes: the job types this worker runs (borrowed; NULL: none).
  * slot: the worker slot reserved for this process (0: reserve one).

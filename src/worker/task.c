@@ -9,7 +9,7 @@
 #include "core/util.h"
 #include "db/ratelimit.h"
 #include "db/status.h"
-#include "jobs/output.h"
+#include "jobtype/output.h"
 #include "worker/rate.h"
 #include "worker/result.h"
 #include "worker/states.h"

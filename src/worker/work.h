@@ -9,7 +9,7 @@
 #ifndef AIGW_WORKER_WORK_H
 #define AIGW_WORKER_WORK_H
 
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 #include "worker/task.h"
 
 struct worker_ctx {

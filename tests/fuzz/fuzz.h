@@ -19,7 +19,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 /* The source tree, given by the build so that an out-of-tree build finds
  * jobtypes/ without an environment variable. */

@@ -15,8 +15,8 @@
 
 #include "fuzz.h"
 #include "http/jobs.h"
-#include "jobs/output.h"
-#include "jobs/template.h"
+#include "jobtype/output.h"
+#include "jobtype/template.h"
 
 static struct jobtype_registry *registry;
 static struct jobtype *fallback;

@@ -14,9 +14,9 @@
 #include <json-c/json.h>
 
 #include "fuzz.h"
-#include "jobs/jobtype.h"
-#include "jobs/output.h"
-#include "jobs/template.h"
+#include "jobtype/jobtype.h"
+#include "jobtype/output.h"
+#include "jobtype/template.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "jobs/output.h"
+#include "jobtype/output.h"
 #include "providers/provider.h"
 
 static const struct prov_desc *parsers[16];

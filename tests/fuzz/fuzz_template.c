@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 
 #include "fuzz.h"
-#include "jobs/template.h"
+#include "jobtype/template.h"
 
 static const char default_context[] =
 	"{\"input\":{\"topic\":\"cats\",\"n\":3,\"list\":[1,\"two\",null],\"obj\":{\"a\":{\"b\":\"c\"}}},"

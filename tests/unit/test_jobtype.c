@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/util.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 #define GOOD_STEPS \
 	"\"steps\":[{\"name\":\"a\",\"status_message\":\"A\",\"progress\":50,\"provider\":\"openai\"," \

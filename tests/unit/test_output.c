@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "jobs/jobtype.h"
-#include "jobs/output.h"
-#include "jobs/template.h"
+#include "jobtype/jobtype.h"
+#include "jobtype/output.h"
+#include "jobtype/template.h"
 
 static const char type_json[] =
 	"{\"name\": \"t\", \"timeout_s\": 60, \"attempts\": 2,"

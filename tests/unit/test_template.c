@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "jobs/template.h"
+#include "jobtype/template.h"
 
 static char *
 render(const char *text, const char *context_json, enum aigw_err expect)

@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 
 #include "core/err.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 /* The JSON object or array an answer holds: the whole text, or the body of
  * one ``` fence around it (models often add one). NULL when there is none. */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 /* "openai, gemini, ..." : the providers of a step, for a message. */
 static void

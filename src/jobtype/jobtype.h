@@ -27,7 +27,7 @@
 #include <json-c/json.h>
 
 #include "core/err.h"
-#include "jobs/template.h"
+#include "jobtype/template.h"
 
 #define JOBTYPE_NAME_MAX 64
 #define JOBTYPE_MAX_STEPS 32
@@ -99,8 +99,8 @@ const char *jobtype_input_type_name(enum input_type t);
 bool jobtype_country_code(const char *s, size_t len);
 
 /* The rest of the module: every user of job types includes this header. */
-#include "jobs/registry.h"
-#include "jobs/input.h"
-#include "jobs/describe.h"
+#include "jobtype/registry.h"
+#include "jobtype/input.h"
+#include "jobtype/describe.h"
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "jobs/output.h"
+#include "jobtype/output.h"
 
 #define ANSWER_JSON_DEPTH 64
 #define STEP_TEXT_MAX (4L << 20)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 #include "providers/provider.h"
 
 #define DEFAULT_STRING_MAX 10000

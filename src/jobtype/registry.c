@@ -7,7 +7,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 #define JOBTYPE_FILE_MAX (1L << 20)
 

@@ -5,7 +5,7 @@
 
 #include "core/buf.h"
 #include "core/util.h"
-#include "jobs/template.h"
+#include "jobtype/template.h"
 
 struct part {
 	char *literal;                  /* set for literal text */

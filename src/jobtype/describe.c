@@ -1,7 +1,7 @@
 /* describe.c: a job type as clients see it (see describe.h). */
 #include <stdbool.h>
 
-#include "jobs/jobtype.h"
+#include "jobtype/jobtype.h"
 
 json_object *
 jobtype_step_names(const struct jobtype *t)
