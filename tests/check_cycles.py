@@ -16,10 +16,6 @@ The objects are those of a build: the build directory is AIGW_BUILDDIR (as
 make check exports it) or --build; the sources are found under AIGW_SRCDIR
 or --src. A source without an object is an error (exit 2): the graph would
 be incomplete.
-
---allow PREFIX (repeatable; also the words of AIGW_CYCLES_ALLOW) reports a
-cycle whose files all start with PREFIX without failing, for a cycle known
-and being removed.
 """
 import argparse
 import os
@@ -143,9 +139,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--src", default=os.environ.get("AIGW_SRCDIR", "."))
     ap.add_argument("--build", default=os.environ.get("AIGW_BUILDDIR", "."))
-    ap.add_argument("--allow", action="append", default=[], metavar="PREFIX")
     args = ap.parse_args()
-    allow = args.allow + os.environ.get("AIGW_CYCLES_ALLOW", "").split()
 
     objs, missing = objects(args.src, args.build)
     if missing:
@@ -157,16 +151,14 @@ def main():
     for comp in components(edges):
         if len(comp) < 2:
             continue
-        allowed = any(all(f.startswith(p) for f in comp) for p in allow)
-        print(("allowed " if allowed else "") + "call cycle between " + ", ".join(comp) + ":")
+        print("call cycle between " + ", ".join(comp) + ":")
         for f in comp:
             for g in sorted(edges[f]):
                 if g in comp:
                     print(f"  {f} -> {g} ({', '.join(edges[f][g][:3])})")
-        failed = failed or not allowed
+        failed = True
     if not failed:
-        print(f"check_cycles: no call cycle between the {len(objs)} files of src/"
-              + (" but those allowed" if allow else ""))
+        print(f"check_cycles: no call cycle between the {len(objs)} files of src/")
     return 1 if failed else 0
 
 
