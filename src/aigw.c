@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "schedule", cli_schedule, "make today's analysis batch: a job per active prompt" },
 	{ "analysis", cli_analysis, "show BATCH: each prompt's result on each platform" },
 	{ "status", cli_status, "queue depth, running work, workers, oldest pending, last reap" },
+	{ "config", cli_config, "every setting in effect (secrets only as set or not set)" },
 };
 
 static void

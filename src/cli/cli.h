@@ -22,6 +22,7 @@ int cli_prompts(const struct aigw_config *cfg, int argc, char **argv);
 int cli_schedule(const struct aigw_config *cfg, int argc, char **argv);
 int cli_analysis(const struct aigw_config *cfg, int argc, char **argv);
 int cli_status(const struct aigw_config *cfg, int argc, char **argv);
+int cli_config(const struct aigw_config *cfg, int argc, char **argv);
 
 /* A user, org, project or key name: 1 (0 when may_be_empty) to
  * CLI_LABEL_MAX bytes of UTF-8 without control characters, since it shows

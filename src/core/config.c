@@ -26,22 +26,25 @@ struct var {
 	long min, max;          /* VT_LONG */
 	const char *def;        /* the default, as text */
 	size_t offset;          /* into struct aigw_config */
+	bool secret;            /* never shown: only whether it is set */
 };
 
-#define L(n, lo, hi, d, field) { n, VT_LONG, lo, hi, d, offsetof(struct aigw_config, field) }
+#define L(n, lo, hi, d, field) { n, VT_LONG, lo, hi, d, offsetof(struct aigw_config, field), false }
 /* Up to ten million requests and a trillion tokens a minute: far above
  * any provider's tier, low enough to catch a typo. */
 #define RATE(P, rpm_def, tpm_def) \
 	L("AIGW_RPM_" #P, 0, 10000000, rpm_def, rate[RATE_##P].rpm), \
 	L("AIGW_TPM_" #P, 0, 1000000000000L, tpm_def, rate[RATE_##P].tpm)
-#define S(n, d, field) { n, VT_STRING, 0, 0, d, offsetof(struct aigw_config, field) }
+#define S(n, d, field) { n, VT_STRING, 0, 0, d, offsetof(struct aigw_config, field), false }
+/* A URL with a password in it, or a token. */
+#define SECRET(n, field) { n, VT_STRING, 0, 0, "", offsetof(struct aigw_config, field), true }
 
 static const struct var vars[] = {
-	S("DATABASE_URL", "", database_url),
-	S("AIGW_LISTEN_DATABASE_URL", "", listen_database_url),
-	{ "AIGW_DB_POOLER", VT_POOLER, 0, 0, "none", offsetof(struct aigw_config, db_pooler) },
+	SECRET("DATABASE_URL", database_url),
+	SECRET("AIGW_LISTEN_DATABASE_URL", listen_database_url),
+	{ "AIGW_DB_POOLER", VT_POOLER, 0, 0, "none", offsetof(struct aigw_config, db_pooler), false },
 	L("AIGW_DB_TIMEOUT_S", 1, 3600, "10", db_timeout_s),
-	{ "AIGW_AUTH", VT_AUTH, 0, 0, "none", offsetof(struct aigw_config, auth) },
+	{ "AIGW_AUTH", VT_AUTH, 0, 0, "none", offsetof(struct aigw_config, auth), false },
 	L("AIGW_MAX_BODY", 1024, 64L << 20, "262144", max_body),
 	L("AIGW_WORKERS_MAX", 1, 1024, "4", workers_max),
 	L("AIGW_WORKER_IDLE_S", 0, 86400, "30", worker_idle_s),
@@ -70,7 +73,7 @@ static const struct var vars[] = {
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
 	/* Off: an answer is never made up for a provider that has no key. */
-	{ "AIGW_MOCK", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, mock) },
+	{ "AIGW_MOCK", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, mock), false },
 	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
 	 * always remain for requests that do not wait. */
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),
@@ -88,12 +91,13 @@ static const struct var vars[] = {
 	RATE(GEMINI, "0", "0"),
 	RATE(PERPLEXITY, "0", "0"),
 	{ "AIGW_METRICS_ACCESS", VT_METRICS, 0, 0, "local",
-	  offsetof(struct aigw_config, metrics_access) },
-	S("AIGW_METRICS_TOKEN", "", metrics_token),
-	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level) },
+	  offsetof(struct aigw_config, metrics_access), false },
+	SECRET("AIGW_METRICS_TOKEN", metrics_token),
+	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level),
+	  false },
 	S("AIGW_LOG_FILE", "", log_file),
-	{ "AIGW_LOG_PROMPTS", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, log_prompts) },
-	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn) },
+	{ "AIGW_LOG_PROMPTS", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, log_prompts), false },
+	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn), false },
 	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
 	S("TMPDIR", "/tmp", spool_dir),
 };
@@ -448,4 +452,59 @@ config_chat_timeout_s(const struct aigw_config *cfg)
 {
 	/* 30 s: the retry backoff's cap (worker/runner.c). */
 	return cfg->max_attempts * (cfg->provider_timeout_s + 30);
+}
+
+/* The effective value of v in cfg as text, into buf when it is a number. */
+static const char *
+var_text(const struct var *v, const struct aigw_config *cfg, char *buf, size_t len)
+{
+	const char *base = (const char *)cfg + v->offset;
+	int i = *(const int *)(const void *)base;
+
+	switch (v->type) {
+	case VT_LONG:
+		snprintf(buf, len, "%ld", *(const long *)(const void *)base);
+		return buf;
+	case VT_STRING:
+		return *(char *const *)(const void *)base;
+	case VT_BOOL:
+		return *(const bool *)(const void *)base ? "on" : "off";
+	case VT_AUTH:
+		return i >= 0 && i < AUTH__MAX ? auth_names[i] : "?";
+	case VT_METRICS:
+		return i >= 0 && i < METRICS__MAX ? metrics_names[i] : "?";
+	case VT_POOLER:
+		return i >= 0 && i < POOLER__MAX ? pooler_names[i] : "?";
+	case VT_LOGLEVEL:
+		return log_level_name(i);
+	}
+	return "?";
+}
+
+static const char *
+secret_text(const char *value)
+{
+	return value != NULL && *value != '\0' ? "(set)" : "(not set)";
+}
+
+int
+config_each_value(const struct aigw_config *cfg, config_value_fn fn, void *arg)
+{
+	char buf[32];
+	int rc = 0;
+
+	for (size_t i = 0; i < NVARS && rc == 0; i++) {
+		const char *text = var_text(&vars[i], cfg, buf, sizeof buf);
+
+		rc = fn(arg, vars[i].name, vars[i].secret ? secret_text(text) : text);
+	}
+	for (size_t i = 0; i < ACCOUNT__MAX && rc == 0; i++) {
+		const struct config_provider *p = &cfg->provider[i];
+
+		rc = fn(arg, p->key_var, secret_text(p->key));
+		if (rc == 0)
+			rc = fn(arg, p->base_var, strcmp(p->base_url, accounts[i].default_base) == 0
+						  ? "(default)" : secret_text(p->base_url));
+	}
+	return rc;
 }

@@ -147,6 +147,16 @@ const struct config_provider *config_provider(const struct aigw_config *cfg, con
  * Cannot fail. */
 bool config_is_provider_var(const char *name, size_t len);
 
+/* Calls fn(arg, name, value) for every variable of the table, in its
+ * order, with the effective value as text (defaults applied, words as
+ * their names: "on", "keys", "info"). A secret (the providers' keys and
+ * base URLs, DATABASE_URL, AIGW_LISTEN_DATABASE_URL, AIGW_METRICS_TOKEN) is
+ * never given, only "(set)" or "(not set)" ("(default)" for a base URL
+ * left at its provider's). Stops at fn's first non-zero
+ * return and returns it; 0 otherwise. Cannot fail by itself. */
+typedef int (*config_value_fn)(void *arg, const char *name, const char *value);
+int config_each_value(const struct aigw_config *cfg, config_value_fn fn, void *arg);
+
 /*
  * Reads NAME=value lines from path into the environment, never overriding a
  * variable already set. Blank lines and lines starting with # are skipped;

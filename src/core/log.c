@@ -28,6 +28,12 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+const char *
+log_level_name(int level)
+{
+	return level >= 0 && level < LOG__MAX ? level_names[level] : "?";
+}
+
 void
 log_set_level(enum log_level level)
 {

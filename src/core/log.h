@@ -22,6 +22,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG__MAX };
 
 /* Parses "error", "warn", "info", "debug"; returns -1 for anything else. */
 int log_level_parse(const char *s);
+/* The name log_level_parse reads ("?" out of range). */
+const char *log_level_name(int level);
 void log_set_level(enum log_level level);
 /* Sends every later line to fd (not closed by the logger). */
 void log_set_fd(int fd);

@@ -139,6 +139,24 @@ def test_health_and_status_list_the_providers(bare, mocked):
     assert "openai configured," in r.stdout and "sk-status-test-key" not in r.stdout
 
 
+def test_aigw_config_shows_the_settings_but_never_a_secret(bare):
+    env = dict(bare.env, OPENAI_API_KEY="sk-config-test-key",
+               GEMINI_BASE_URL="https://user:url-password@gemini.example",
+               AIGW_LEASE_S="45")
+    r = subprocess.run([stk.program("aigw"), "config"], env=env, capture_output=True,
+                       text=True, timeout=30, check=True)
+    shown = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert shown["OPENAI_API_KEY"] == "(set)" and shown["ANTHROPIC_API_KEY"] == "(not set)"
+    assert shown["GEMINI_BASE_URL"] == "(set)" and shown["OPENAI_BASE_URL"] == "(default)"
+    assert shown["DATABASE_URL"] == "(set)" and shown["AIGW_LEASE_S"] == "45"
+    assert shown["AIGW_MOCK"] == "off", r.stdout
+    assert "sk-config-test-key" not in r.stdout and "url-password" not in r.stdout
+    assert bare.env["DATABASE_URL"] not in r.stdout
+    bad = subprocess.run([stk.program("aigw"), "config", "extra"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "usage: aigw config" in bad.stderr
+
+
 def test_with_aigw_mock_on_the_mock_stands_in_and_the_worker_says_so(mocked):
     r = submit(mocked.url(), {"openai": "gpt-4o", "snapshot": "gd_x"})
     assert r.status_code == 202, r.text

@@ -287,6 +287,82 @@ test_spool_dir(void **state)
 	unsetenv("TMPDIR");
 }
 
+struct shown {
+	char text[8192];
+	size_t len;
+	int lines;
+};
+
+static int
+collect(void *arg, const char *name, const char *value)
+{
+	struct shown *s = arg;
+	int n = snprintf(s->text + s->len, sizeof s->text - s->len, "%s=%s\n", name, value);
+
+	assert_true(n > 0 && (size_t)n < sizeof s->text - s->len);
+	s->len += (size_t)n;
+	s->lines++;
+	return 0;
+}
+
+static int
+stop_at_third(void *arg, const char *name, const char *value)
+{
+	int *calls = arg;
+
+	(void)name;
+	(void)value;
+	return ++*calls == 3 ? 7 : 0;
+}
+
+static void
+test_values_shown_without_secrets(void **state)
+{
+	struct aigw_config cfg;
+	struct shown s;
+	const char *const *names;
+	int calls = 0, nnames = 0;
+	char err[256];
+
+	(void)state;
+	setenv("OPENAI_API_KEY", "sk-shown-never-1234", 1);
+	setenv("GEMINI_BASE_URL", "https://user:pw-never@gemini.example/", 1);
+	setenv("DATABASE_URL", "postgresql://aigw:db-pw-never@db/aigw", 1);
+	setenv("AIGW_METRICS_TOKEN", "metrics-token-never-0123456789", 1);
+	setenv("AIGW_LEASE_S", "45", 1);
+	setenv("AIGW_AUTH", "keys", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(config_each_value(&cfg, collect, &s), 0);
+	assert_null(strstr(s.text, "never"));
+	assert_non_null(strstr(s.text, "\nOPENAI_API_KEY=(set)\n"));
+	assert_non_null(strstr(s.text, "\nANTHROPIC_API_KEY=(not set)\n"));
+	assert_non_null(strstr(s.text, "\nGEMINI_BASE_URL=(set)\n"));
+	assert_non_null(strstr(s.text, "\nANTHROPIC_BASE_URL=(default)\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_METRICS_TOKEN=(set)\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_LISTEN_DATABASE_URL=(not set)\n"));
+	assert_true(strncmp(s.text, "DATABASE_URL=(set)\n", 19) == 0);
+	assert_non_null(strstr(s.text, "\nAIGW_LEASE_S=45\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_AUTH=keys\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_MOCK=off\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_LOG_LEVEL=info\n"));
+	assert_non_null(strstr(s.text, "\nAIGW_MAX_ATTEMPTS=3\n"));
+	/* every variable but AIGW_ENV_FILE (which is read, not kept) once */
+	for (names = config_names(); *names != NULL; names++)
+		nnames++;
+	assert_int_equal(s.lines, nnames - 1);
+	/* the callback's refusal ends the walk and is returned */
+	assert_int_equal(config_each_value(&cfg, stop_at_third, &calls), 7);
+	assert_int_equal(calls, 3);
+	config_free(&cfg);
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("GEMINI_BASE_URL");
+	unsetenv("DATABASE_URL");
+	unsetenv("AIGW_METRICS_TOKEN");
+	unsetenv("AIGW_LEASE_S");
+	unsetenv("AIGW_AUTH");
+}
+
 static void
 test_every_variable_is_documented(void **state)
 {
@@ -332,6 +408,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_file_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provider_accounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spool_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_shown_without_secrets, setup, teardown),
 		cmocka_unit_test(test_every_variable_is_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
