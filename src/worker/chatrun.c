@@ -150,7 +150,8 @@ chats_write(struct chatrun *cr, int64_t now)
 		for (size_t i = 0; i < ch->ntasks; i++) {
 			struct task *t = &ch->tasks[i];
 			struct result_row r = {
-				.kind = RESULT_CHAT, .task = t, .id = ch->c.chat_id,
+				.kind = RESULT_CHAT, .task = t, .provider = t->provider,
+				.result_json = t->result_json, .id = ch->c.chat_id,
 				.attempt = ch->c.attempt, .finish = ch->open == due,
 			};
 

@@ -198,12 +198,14 @@ jobs_write(struct jobrun *jr, int64_t now)
 
 	for (struct job_run *j = jr->jobs; j != NULL; j = j->next) {
 		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++) {
+			struct task *t = &j->tasks[i];
 			struct result_row r = {
-				.kind = RESULT_JOB_STEP, .task = &j->tasks[i], .id = j->c.job_id,
+				.kind = RESULT_JOB_STEP, .task = t, .provider = t->provider,
+				.result_json = t->result_json, .id = j->c.job_id,
 				.attempt = j->c.attempt, .step = (int)j->step,
 			};
 
-			if (results_due(&j->tasks[i], now) && !results_add(q, &r))
+			if (results_due(t, now) && !results_add(q, &r))
 				goto write; /* out of memory: the rest next turn */
 		}
 	}

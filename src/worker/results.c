@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/batches.h"
 #include "db/chats.h"
 #include "db/jobs.h"
 #include "worker/results.h"
@@ -70,8 +71,8 @@ results_add(struct results_queue *q, const struct result_row *r)
 /* The queued rows of one kind, and their tasks. */
 struct picked {
 	struct result_row **rows;
-	struct task **tasks;
-	size_t n;
+	struct task **tasks;       /* those that have one */
+	size_t n, ntasks;
 };
 
 static void
@@ -85,7 +86,7 @@ picked_free(struct picked *p)
 static bool
 pick(struct results_queue *q, enum result_kind kind, struct picked *p)
 {
-	p->n = 0;
+	p->n = p->ntasks = 0;
 	p->rows = calloc(q->n ? q->n : 1, sizeof *p->rows);
 	p->tasks = calloc(q->n ? q->n : 1, sizeof *p->tasks);
 	if (p->rows == NULL || p->tasks == NULL) {
@@ -95,8 +96,9 @@ pick(struct results_queue *q, enum result_kind kind, struct picked *p)
 	for (size_t i = 0; i < q->n; i++) {
 		if (q->rows[i].kind != kind)
 			continue;
-		p->rows[p->n] = &q->rows[i];
-		p->tasks[p->n++] = q->rows[i].task;
+		p->rows[p->n++] = &q->rows[i];
+		if (q->rows[i].task != NULL)
+			p->tasks[p->ntasks++] = q->rows[i].task;
 	}
 	return true;
 }
@@ -113,8 +115,8 @@ write_chats(struct db *db, const struct picked *p)
 		const struct result_row *r = p->rows[i];
 
 		rows[i] = (struct db_chat_result){
-			.chat_id = r->id, .attempt = r->attempt, .provider = r->task->provider,
-			.result_json = r->task->result_json, .finish = r->finish,
+			.chat_id = r->id, .attempt = r->attempt, .provider = r->provider,
+			.result_json = r->result_json, .finish = r->finish,
 		};
 	}
 	err = db_chat_write_results(db, rows, p->n);
@@ -139,7 +141,7 @@ write_job_steps(struct db *db, const struct picked *p)
 
 		rows[i] = (struct db_job_step_result_row){
 			.job_id = r->id, .attempt = r->attempt, .step = r->step,
-			.provider = r->task->provider, .result_json = r->task->result_json,
+			.provider = r->provider, .result_json = r->result_json,
 		};
 	}
 	err = db_job_step_results(db, rows, p->n);
@@ -149,11 +151,35 @@ write_job_steps(struct db *db, const struct picked *p)
 	return err;
 }
 
+/* Each stored once, into the item and its chat or job step; an item
+ * answered already is passed over, which a batch's rows cannot tell. */
+static enum aigw_err
+write_batch_items(struct db *db, const struct picked *p)
+{
+	const char **ids = calloc(p->n, sizeof *ids);
+	const char **jsons = calloc(p->n, sizeof *jsons);
+	enum aigw_err err = AIGW_ENOMEM;
+
+	if (ids != NULL && jsons != NULL) {
+		for (size_t i = 0; i < p->n; i++) {
+			ids[i] = p->rows[i]->id;
+			jsons[i] = p->rows[i]->result_json;
+		}
+		err = db_batch_results(db, ids, jsons, p->n);
+	}
+	for (size_t i = 0; err == AIGW_OK && i < p->n; i++)
+		p->rows[i]->outcome = RESULT_STORED;
+	free(ids);
+	free(jsons);
+	return err;
+}
+
 void
 results_flush(struct db *db, struct results_queue *q, int64_t now)
 {
 	static enum aigw_err (*const write[])(struct db *, const struct picked *) = {
 		[RESULT_CHAT] = write_chats, [RESULT_JOB_STEP] = write_job_steps,
+		[RESULT_BATCH_ITEM] = write_batch_items,
 	};
 
 	for (size_t kind = 0; kind < sizeof write / sizeof write[0]; kind++) {
@@ -165,7 +191,7 @@ results_flush(struct db *db, struct results_queue *q, int64_t now)
 		/* One statement for every row of the kind; when the database
 		 * did not take it, all of them wait WRITE_RETRY_MS. */
 		if (p.n > 0 && write[kind](db, &p) != AIGW_OK)
-			results_hold(p.tasks, p.n, now);
+			results_hold(p.tasks, p.ntasks, now);
 		picked_free(&p);
 	}
 }

@@ -3,15 +3,16 @@
  * leaves a final result UNWRITTEN; its owner (the chat or job runner)
  * queues the results due at its turn here, and results_flush writes them
  * with one grouped statement per kind (chats: db_chat_write_results; job
- * steps: db_job_step_results), however many chats and jobs they belong
- * to. Each row then says what became of it: stored, kept out by the fence
+ * steps: db_job_step_results; calls a batch answered: db_batch_results),
+ * however many chats and jobs they belong to. Each row then says what became of it: stored, kept out by the fence
  * (the lease moved on, or stored already), or held: the database is away
  * and every result of that write is tried again after WRITE_RETRY_MS.
  * The owner does its own bookkeeping for each row and calls
- * results_written for those no longer held.
+ * results_written for the tasks of those no longer held (a batch's rows
+ * have none: the batch keeps its answers until they are stored).
  *
- * Owns the queue's rows (never the tasks or their strings, borrowed until
- * the flush). results_add fails on ENOMEM only; the flush holds the rows
+ * Owns the queue's rows (never the tasks or strings, borrowed until the
+ * flush). results_add fails on ENOMEM only; the flush holds the rows
  * when it cannot write them. Single threaded, like the loop.
  */
 #ifndef AIGW_WORKER_RESULTS_H
@@ -24,7 +25,10 @@
 #include "db/db.h"
 #include "worker/task.h"
 
-enum result_kind { RESULT_CHAT, RESULT_JOB_STEP };
+/* Whose result: a chat's call, a job step's call (both fenced by their
+ * claim), or a call a batch answered (the batch item's id: stored into the
+ * item and, once, into its chat or job step, by db_batch_results). */
+enum result_kind { RESULT_CHAT, RESULT_JOB_STEP, RESULT_BATCH_ITEM };
 
 /* What the flush did with a row. */
 enum result_outcome {
@@ -35,8 +39,11 @@ enum result_outcome {
 
 struct result_row {
 	enum result_kind kind;
-	struct task *task;         /* the result: task->provider, task->result_json */
-	const char *id;            /* the chat's or job's id */
+	struct task *task;         /* held on a failed write; NULL for a batch
+				    * item (the batch holds its own) */
+	const char *provider;      /* chats and job steps */
+	const char *result_json;
+	const char *id;            /* the chat's, job's or batch item's id */
 	int attempt;               /* its claim's attempt: the fence */
 	int step;                  /* RESULT_JOB_STEP: the step */
 	bool finish;               /* RESULT_CHAT: its last call; a chat's rows

@@ -151,6 +151,7 @@ TESTS += tests/unit/test_results
 check_PROGRAMS += tests/unit/test_results
 tests_unit_test_results_SOURCES = tests/unit/test_results.c
 tests_unit_test_results_CFLAGS = $(unit_cflags)
-tests_unit_test_results_LDFLAGS = -Wl,--wrap=db_chat_write_results -Wl,--wrap=db_job_step_results
+tests_unit_test_results_LDFLAGS = -Wl,--wrap=db_chat_write_results -Wl,--wrap=db_job_step_results \
+	-Wl,--wrap=db_batch_results
 tests_unit_test_results_LDADD = $(unit_ldadd)
 endif

@@ -2,8 +2,8 @@
  * a turn's results of every chat and job step go out as one grouped
  * statement per kind, whatever their number; each row learns whether it
  * was stored or kept out by the fence; when the database is away every row
- * of the write is held WRITE_RETRY_MS. The two grouped writes of src/db
- * are replaced here (ld --wrap) by fakes that count statements. */
+ * of the write is held WRITE_RETRY_MS; a batch's answers go the same way.
+ * The three grouped writes of src/db are replaced here (ld --wrap) by fakes that count statements. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +18,7 @@
 #include "worker/task.h"
 
 static struct {
-	int chat_calls, job_calls;       /* statements issued */
+	int chat_calls, job_calls, batch_calls;  /* statements issued */
 	size_t chat_rows, job_rows;      /* rows of the last one */
 	enum aigw_err answer;            /* what the database does */
 	size_t fenced;                   /* this row (of each write) is kept out */
@@ -27,6 +27,8 @@ static struct {
 } fake;
 
 enum aigw_err __wrap_db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n);
+enum aigw_err __wrap_db_batch_results(struct db *db, const char *const *item_ids,
+				      const char *const *results, size_t n);
 enum aigw_err __wrap_db_job_step_results(struct db *db, struct db_job_step_result_row *rows,
 					 size_t n);
 
@@ -53,6 +55,18 @@ __wrap_db_job_step_results(struct db *db, struct db_job_step_result_row *rows, s
 	fake.job_step_of_row1 = n > 1 ? rows[1].step : -1;
 	for (size_t i = 0; i < n; i++)
 		rows[i].written = fake.answer == AIGW_OK && i != fake.fenced;
+	return fake.answer;
+}
+
+enum aigw_err
+__wrap_db_batch_results(struct db *db, const char *const *item_ids, const char *const *results,
+			size_t n)
+{
+	(void)db;
+	fake.batch_calls++;
+	assert_int_equal(n, 2);
+	assert_string_equal(item_ids[1], "item-b");
+	assert_string_equal(results[1], "{\"ok\":false}");
 	return fake.answer;
 }
 
@@ -85,7 +99,7 @@ queue_turn(struct turn *tu)
 		struct task *t = &tu->tasks[i];
 		bool chat = i % 3 == 2;
 		struct result_row r = {
-			.kind = chat ? RESULT_CHAT : RESULT_JOB_STEP, .task = t,
+			.kind = chat ? RESULT_CHAT : RESULT_JOB_STEP, .task = t, .provider = "p",
 			.id = chat ? "chat" : (i < 4 ? "job-a" : "job-b"), .attempt = 1,
 			.step = (int)i % 2, .finish = chat,
 		};
@@ -93,6 +107,7 @@ queue_turn(struct turn *tu)
 		*t = (struct task){ .ops = &fake_ops, .provider = "p", .state = TASK_UNWRITTEN,
 				    .result_json = strdup(chat ? "{\"chat\":true}" : "{\"ok\":true}") };
 		assert_non_null(t->result_json);
+		r.result_json = t->result_json;
 		assert_true(results_add(&tu->q, &r));
 	}
 	assert_int_equal(tu->q.n, NJOB + NCHAT);
@@ -198,6 +213,38 @@ test_only_the_kinds_queued_are_written(void **state)
 	turn_free(&tu);
 }
 
+/* The calls a batch answered go by the same path: one statement for the
+ * group, no task to hold (the batch keeps its answers itself). */
+static void
+test_batch_items_by_the_same_path(void **state)
+{
+	struct results_queue q = { 0 };
+	const struct result_row a = { .kind = RESULT_BATCH_ITEM, .id = "item-a",
+				      .result_json = "{\"ok\":true}" };
+	const struct result_row b = { .kind = RESULT_BATCH_ITEM, .id = "item-b",
+				      .result_json = "{\"ok\":false}" };
+
+	(void)state;
+	memset(&fake, 0, sizeof fake);
+	assert_true(results_add(&q, &a));
+	assert_true(results_add(&q, &b));
+	fake.answer = AIGW_OK;
+	results_flush(NULL, &q, 5000);
+	assert_int_equal(fake.batch_calls, 1);
+	assert_int_equal(fake.chat_calls + fake.job_calls, 0);
+	assert_int_equal(q.rows[0].outcome, RESULT_STORED);
+	assert_int_equal(q.rows[1].outcome, RESULT_STORED);
+	results_clear(&q);
+	assert_true(results_add(&q, &a));
+	assert_true(results_add(&q, &b));
+	fake.answer = AIGW_EDB;
+	results_flush(NULL, &q, 5000);
+	assert_int_equal(fake.batch_calls, 2);
+	assert_int_equal(q.rows[0].outcome, RESULT_HELD);
+	assert_int_equal(q.rows[1].outcome, RESULT_HELD);
+	results_queue_free(&q);
+}
+
 int
 main(void)
 {
@@ -206,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_fenced_rows_are_told),
 		cmocka_unit_test(test_database_away_holds_every_row),
 		cmocka_unit_test(test_only_the_kinds_queued_are_written),
+		cmocka_unit_test(test_batch_items_by_the_same_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
