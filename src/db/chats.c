@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "db/chats.h"
+#include "db/cols.h"
 #include "db/sql.h"
 
 /* What a worker needs to run a claimed chat (alias r). */
@@ -16,90 +17,6 @@ static void
 copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
 {
 	snprintf(dst, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
-}
-
-/* The array literals of columns items[0..ncols) over n rows; arrays[k]
- * malloc'd, all NULL on ENOMEM. */
-static enum aigw_err
-array_literals(const char **items[], size_t ncols, size_t n, char *arrays[])
-{
-	for (size_t k = 0; k < ncols; k++) {
-		arrays[k] = db_array_literal(items[k], n);
-		if (arrays[k] == NULL) {
-			for (size_t j = 0; j < k; j++) {
-				free(arrays[j]);
-				arrays[j] = NULL;
-			}
-			return AIGW_ENOMEM;
-		}
-	}
-	return AIGW_OK;
-}
-
-/* ncols arrays of n item pointers each; false (none left) on ENOMEM. */
-static bool
-items_new(const char **items[], size_t ncols, size_t n)
-{
-	bool ok = true;
-
-	for (size_t k = 0; k < ncols; k++) {
-		items[k] = calloc(n, sizeof *items[k]);
-		ok = ok && items[k] != NULL;
-	}
-	if (!ok)
-		for (size_t k = 0; k < ncols; k++) {
-			free(items[k]);
-			items[k] = NULL;
-		}
-	return ok;
-}
-
-static void
-columns_free(const char **items[], char *arrays[], size_t ncols)
-{
-	for (size_t k = 0; k < ncols; k++) {
-		free(items[k]);
-		free(arrays[k]);
-	}
-}
-
-/* The columns of a worker's write to many chats, each fenced by its
- * claim: columns 0 and 1 are every chat's id and attempt. */
-#define FENCED_COLS_MAX 5
-struct fenced_cols {
-	size_t ncols;
-	const char **items[FENCED_COLS_MAX];
-	char *arrays[FENCED_COLS_MAX];
-	char (*att)[16];
-};
-
-/* ncols columns of n rows; false (nothing left to free) on ENOMEM. */
-static bool
-fenced_cols_new(struct fenced_cols *c, size_t ncols, size_t n)
-{
-	memset(c, 0, sizeof *c);
-	c->ncols = ncols;
-	c->att = calloc(n ? n : 1, sizeof *c->att);
-	if (c->att != NULL && items_new(c->items, ncols, n))
-		return true;
-	free(c->att);
-	c->att = NULL;
-	return false;
-}
-
-static void
-fenced_cols_row(struct fenced_cols *c, size_t i, const char *chat_id, int attempt)
-{
-	snprintf(c->att[i], sizeof c->att[i], "%d", attempt);
-	c->items[0][i] = chat_id;
-	c->items[1][i] = c->att[i];
-}
-
-static void
-fenced_cols_free(struct fenced_cols *c)
-{
-	columns_free(c->items, c->arrays, c->ncols);
-	free(c->att);
 }
 
 /* $1 ids: an array literal. How many of these chats are stored: after
@@ -193,7 +110,7 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 	PGresult *res = NULL;
 	enum aigw_err err = AIGW_ENOMEM;
 
-	if (numbers == NULL || !items_new(items, NCOLS, n))
+	if (numbers == NULL || !db_cols_new(items, NCOLS, n))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const struct db_chat_new *in = rows[i];
@@ -211,14 +128,14 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 		items[8][i] = in->models_json;
 		items[9][i] = numbers[i][1];
 	}
-	err = array_literals(items, NCOLS, n, arrays);
+	err = db_cols_literals(items, NCOLS, n, arrays);
 	if (err == AIGW_OK)
 		err = db_exec(db, &stmt_chat_insert, (const char *const *)arrays, &res);
 	if (err == AIGW_EDB && db_connection_lost(db))
 		err = insert_settle(db, (const char *const *)arrays, n);
 out:
 	PQclear(res);
-	columns_free(items, arrays, NCOLS);
+	db_cols_free(items, arrays, NCOLS);
 	free(numbers);
 	return err;
 }
@@ -422,15 +339,15 @@ notify_written(struct db *db, const PGresult *written)
 	char *array[1] = { NULL };
 	PGresult *res = NULL;
 
-	if (n == 0 || !items_new(ids, 1, (size_t)n))
+	if (n == 0 || !db_cols_new(ids, 1, (size_t)n))
 		return;
 	for (int i = 0; i < n; i++)
 		ids[0][i] = PQgetvalue(written, i, 2);
-	if (array_literals(ids, 1, (size_t)n, array) == AIGW_OK &&
+	if (db_cols_literals(ids, 1, (size_t)n, array) == AIGW_OK &&
 	    db_exec(db, &stmt_chat_notify, (const char *const *)array, &res) != AIGW_OK)
 		log_warn("db", NULL, "results stored, their notifications not sent");
 	PQclear(res);
-	columns_free(ids, array, 1);
+	db_cols_free(ids, array, 1);
 }
 
 /*
@@ -466,7 +383,7 @@ static const struct db_stmt stmt_chat_write_results = {
 enum aigw_err
 db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 {
-	struct fenced_cols c;
+	struct db_fenced_cols c;
 	PGresult *res = NULL;
 	enum aigw_err err;
 
@@ -476,15 +393,15 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	}
 	if (n == 0)
 		return AIGW_OK;
-	if (!fenced_cols_new(&c, 5, n))
+	if (!db_fenced_cols_new(&c, 5, n))
 		return AIGW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
+		db_fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
 		c.items[2][i] = rows[i].provider;
 		c.items[3][i] = rows[i].result_json;
 		c.items[4][i] = rows[i].finish ? "t" : "f";
 	}
-	err = array_literals(c.items, c.ncols, n, c.arrays);
+	err = db_cols_literals(c.items, c.ncols, n, c.arrays);
 	if (err == AIGW_OK)
 		err = db_exec(db, &stmt_chat_write_results, (const char *const *)c.arrays, &res);
 	if (err != AIGW_OK)
@@ -504,7 +421,7 @@ db_chat_write_results(struct db *db, struct db_chat_result *rows, size_t n)
 	notify_written(db, res);
 out:
 	PQclear(res);
-	fenced_cols_free(&c);
+	db_fenced_cols_free(&c);
 	return err;
 }
 
@@ -559,19 +476,19 @@ static const struct db_stmt stmt_chat_renew = {
 enum aigw_err
 db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n, long lease_s)
 {
-	struct fenced_cols c;
+	struct db_fenced_cols c;
 	char lease[24];
 	const char *values[3];
 	PGresult *res = NULL;
 	enum aigw_err err;
 
-	if (!fenced_cols_new(&c, 2, n))
+	if (!db_fenced_cols_new(&c, 2, n))
 		return AIGW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
+		db_fenced_cols_row(&c, i, rows[i].chat_id, rows[i].attempt);
 		rows[i].ours = false;
 	}
-	err = array_literals(c.items, c.ncols, n, c.arrays);
+	err = db_cols_literals(c.items, c.ncols, n, c.arrays);
 	if (err != AIGW_OK)
 		goto out;
 	snprintf(lease, sizeof lease, "%ld", lease_s);
@@ -589,7 +506,7 @@ db_chat_renew(struct db *db, struct db_chat_lease *rows, size_t n, long lease_s)
 	}
 out:
 	PQclear(res);
-	fenced_cols_free(&c);
+	db_fenced_cols_free(&c);
 	return err;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "db/cols.h"
 #include "db/jobs.h"
 #include "db/sql.h"
 
@@ -624,29 +625,66 @@ db_job_step_start(struct db *db, const char *id, int attempt, int step,
 	return err;
 }
 
-/* $1 id $2 attempt $3 step $4 provider $5 result: once per provider. */
-static const struct db_stmt stmt_job_step_result = {
-	.name = "job_step_result",
+/* $1 ids $2 attempts $3 steps $4 providers $5 results: array literals,
+ * one element a result. Every result that came in a turn, in one
+ * statement, each fenced by its job's claim and stored once per provider
+ * (a result already stored wins, also over one written meanwhile): a row
+ * per result stored, its position in the arrays. A step's results are
+ * merged before its row is updated, as a row is updated once a statement. */
+static const struct db_stmt stmt_job_step_results = {
+	.name = "job_step_results",
 	.nparams = 5,
 	.idempotent = false,
-	.sql = "UPDATE job_steps s SET results = s.results || jsonb_build_object($4::text, $5::jsonb)"
-	       " FROM jobs j WHERE j.job_id = $1 AND j.attempts = $2 AND j.status = 'running'"
-	       " AND s.job_id = j.job_id AND s.step_index = $3::int AND NOT s.results ? $4::text",
+	.sql = "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[],"
+	       "  $5::jsonb[]) WITH ORDINALITY AS x(id, att, step, provider, result, ord)),"
+	       " w AS (SELECT x.* FROM x JOIN jobs j ON j.job_id = x.id AND j.attempts = x.att"
+	       "  AND j.status = 'running' JOIN job_steps s ON s.job_id = x.id"
+	       "  AND s.step_index = x.step WHERE NOT s.results ? x.provider),"
+	       " u AS (UPDATE job_steps s SET results = g.add || s.results"
+	       "  FROM (SELECT id, step, jsonb_object_agg(provider, result) AS add FROM w"
+	       "   GROUP BY id, step) g"
+	       "  WHERE s.job_id = g.id AND s.step_index = g.step RETURNING s.job_id, s.step_index)"
+	       " SELECT w.ord FROM w JOIN u ON u.job_id = w.id AND u.step_index = w.step",
 };
 
 enum aigw_err
-db_job_step_result(struct db *db, const char *id, int attempt, int step, const char *provider,
-		   const char *result_json, bool *written)
+db_job_step_results(struct db *db, struct db_job_step_result_row *rows, size_t n)
 {
-	char att[16], st[16];
-	const char *values[5] = { id, att, st, provider, result_json };
-	int rows = 0;
-	enum aigw_err err;
+	struct db_fenced_cols c;
+	char (*steps)[16] = NULL;
+	PGresult *res = NULL;
+	enum aigw_err err = AIGW_ENOMEM;
 
-	snprintf(att, sizeof att, "%d", attempt);
-	snprintf(st, sizeof st, "%d", step);
-	err = db_exec_rows(db, &stmt_job_step_result, values, &rows);
-	*written = err == AIGW_OK && rows == 1;
+	for (size_t i = 0; i < n; i++)
+		rows[i].written = false;
+	if (n == 0)
+		return AIGW_OK;
+	if (!db_fenced_cols_new(&c, 5, n))
+		return AIGW_ENOMEM;
+	if ((steps = calloc(n, sizeof *steps)) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		db_fenced_cols_row(&c, i, rows[i].job_id, rows[i].attempt);
+		snprintf(steps[i], sizeof steps[i], "%d", rows[i].step);
+		c.items[2][i] = steps[i];
+		c.items[3][i] = rows[i].provider;
+		c.items[4][i] = rows[i].result_json;
+	}
+	err = db_cols_literals(c.items, c.ncols, n, c.arrays);
+	if (err == AIGW_OK)
+		err = db_exec(db, &stmt_job_step_results, (const char *const *)c.arrays, &res);
+	if (err != AIGW_OK)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		long pos = strtol(PQgetvalue(res, row, 0), NULL, 10) - 1;
+
+		if (pos >= 0 && (size_t)pos < n)
+			rows[pos].written = true;
+	}
+out:
+	PQclear(res);
+	free(steps);
+	db_fenced_cols_free(&c);
 	return err;
 }
 

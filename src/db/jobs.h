@@ -134,11 +134,23 @@ void db_job_claims_free(struct db_job_claim *c, size_t n);
 enum aigw_err db_job_step_start(struct db *db, const char *id, int attempt, int step,
 				const char *status_message, bool *ours) AIGW_MUSTCHECK;
 
-/* Stores one provider's result of a step, once. *written is false when the
- * fence or the once-only rule kept it out. */
-enum aigw_err db_job_step_result(struct db *db, const char *id, int attempt, int step,
-				 const char *provider, const char *result_json,
-				 bool *written) AIGW_MUSTCHECK;
+/* One provider's result of a step, to store with db_job_step_results. */
+struct db_job_step_result_row {
+	const char *job_id;
+	int attempt;
+	int step;
+	const char *provider;
+	const char *result_json;
+	bool written;             /* set by the write: false when the fence or
+				   * the once-only rule kept it out */
+};
+
+/* Stores n results of any jobs' steps in one statement: one commit however
+ * many jobs. Each is stored once per provider (a result already stored is
+ * kept). AIGW_EDB (the database is away), AIGW_ENOMEM: nothing was
+ * written. */
+enum aigw_err db_job_step_results(struct db *db, struct db_job_step_result_row *rows,
+				  size_t n) AIGW_MUSTCHECK;
 
 /* Ends a step and, with final_status ("completed" or "failed"), the job.
  * step_status is "completed" or "failed"; progress is the step's (raised

@@ -35,6 +35,7 @@
 #include "worker/batchrun.h"
 #include "worker/itemindex.h"
 #include "worker/result.h"
+#include "worker/results.h"
 
 #define FORM_EVERY_MS 1000
 #define POLL_FIRST_MS 1000
@@ -142,39 +143,41 @@ finish(struct batch_run *b, enum db_status status, const char *fmt, ...)
 
 /* ---- results and state ---- */
 
-/* Writes n calls' results in one statement and marks them answered (the
- * caller marked them already, so that a group holds a call once); on
- * failure (the database is away, ENOMEM) none is written and the marks
- * are undone, to be tried again. */
+/* Writes n calls' results by the one write path (worker/results.h), in one
+ * statement that marks the items answered too (the caller marked them
+ * already, so that a group holds a call once); on failure (the database is
+ * away, ENOMEM) none is written and the marks are undone, to be tried
+ * again. */
 static bool
 write_group(struct batch_run *b, struct db_batch_item **its, const struct prov_result *const *prs,
 	    size_t n, int64_t now)
 {
-	const char **ids = calloc(n, sizeof *ids);
+	struct results_queue q = { 0 };
 	char **jsons = calloc(n, sizeof *jsons);
 	int64_t since_load = now - b->loaded_ms;
-	enum aigw_err err = AIGW_ENOMEM;
+	bool ok = jsons != NULL;
 
-	if (ids == NULL || jsons == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		ids[i] = its[i]->item_id;
+	for (size_t i = 0; ok && i < n; i++) {
+		struct result_row r = { .kind = RESULT_BATCH_ITEM, .id = its[i]->item_id };
+
 		/* Latency: from the call's queueing to its result, as a user waits. */
 		jsons[i] = worker_result_json(b->c.provider, b->c.model, false, prs[i],
 					      its[i]->waited_ms + since_load, b->c.attempt);
-		if (jsons[i] == NULL)
-			goto out;
+		r.result_json = jsons[i];
+		ok = jsons[i] != NULL && results_add(&q, &r);
 	}
-	err = db_batch_results(b->br->w->te.db, ids, (const char *const *)jsons, n);
-out:
+	if (ok) {
+		results_flush(b->br->w->te.db, &q, now);
+		ok = q.rows[0].outcome == RESULT_STORED;
+	}
 	for (size_t i = 0; jsons != NULL && i < n; i++)
 		free(jsons[i]);
 	free(jsons);
-	free(ids);
-	if (err != AIGW_OK)
+	results_queue_free(&q);
+	if (!ok)
 		for (size_t i = 0; i < n; i++)
 			its[i]->answered = false;
-	return err == AIGW_OK;
+	return ok;
 }
 
 /* Stores the batch's progress. false when it must be tried again (the

@@ -31,6 +31,7 @@ struct chatrun {
 	struct worker_ctx *w;
 	struct chat_run *chats;
 	int n;
+	struct results_queue results;  /* the turn's results, written together */
 };
 
 /* ---- life cycle ---- */
@@ -136,60 +137,50 @@ static const struct task_ops chat_task_ops = {
 static void
 chats_write(struct chatrun *cr, int64_t now)
 {
-	struct task_engine *te = &cr->w->te;
-	struct db_chat_result *rows = NULL;
-	struct task **tasks = NULL;
-	size_t n = 0, waiting = 0;
+	struct results_queue *q = &cr->results;
+	size_t waiting = 0;
 
-	for (struct chat_run *ch = cr->chats; ch != NULL && waiting < CHAT_WRITE_MAX; ch = ch->next)
-		waiting += results_count(ch->tasks, ch->ntasks, now);
-	if (waiting == 0)
-		return;
-	if (waiting > CHAT_WRITE_MAX)
-		waiting = CHAT_WRITE_MAX;
-	rows = calloc(waiting, sizeof *rows);
-	tasks = calloc(waiting, sizeof *tasks);
-	if (rows == NULL || tasks == NULL)
-		goto out; /* tried again next turn */
 	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
-		size_t due = results_count(ch->tasks, ch->ntasks, now);
+		size_t due = results_count(ch->tasks, ch->ntasks, now), before = q->n;
 
 		if (due == 0 || ch->state == CHAT_GONE)
 			continue;
-		if (n + due > waiting)
+		if (waiting + due > CHAT_WRITE_MAX)
 			break; /* the rest next turn, which comes at once */
 		for (size_t i = 0; i < ch->ntasks; i++) {
 			struct task *t = &ch->tasks[i];
-
-			if (!results_due(t, now))
-				continue;
-			rows[n] = (struct db_chat_result){
-				.chat_id = ch->c.chat_id, .attempt = ch->c.attempt,
-				.provider = t->provider, .result_json = t->result_json,
-				.finish = ch->open == due,
+			struct result_row r = {
+				.kind = RESULT_CHAT, .task = t, .provider = t->provider,
+				.result_json = t->result_json, .id = ch->c.chat_id,
+				.attempt = ch->c.attempt, .finish = ch->open == due,
 			};
-			tasks[n++] = t;
-		}
-	}
-	if (db_chat_write_results(te->db, rows, n) != AIGW_OK) {
-		results_hold(tasks, n, now);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct task *t = tasks[i];
-		struct chat_run *ch = t->owner;
 
-		if (!rows[i].written)
-			log_info("worker", ch->c.chat_id, "%s: result not stored (the lease moved on)",
-				 t->provider);
-		results_written(t);
-		ch->open--;
-		if (rows[i].finish && (i + 1 == n || tasks[i + 1]->owner != ch))
-			chat_finished(ch, rows[i].status);
+			if (results_due(t, now) && !results_add(q, &r)) {
+				/* Out of memory: this chat and the rest later,
+				 * a chat's results together (finish says so). */
+				q->n = before;
+				goto write;
+			}
+		}
+		waiting += due;
 	}
-out:
-	free(rows);
-	free(tasks);
+write:
+	results_flush(cr->w->te.db, q, now);
+	for (size_t i = 0; i < q->n; i++) {
+		const struct result_row *r = &q->rows[i];
+		struct chat_run *ch = r->task->owner;
+
+		if (r->outcome == RESULT_HELD)
+			continue;
+		if (r->outcome == RESULT_FENCED)
+			log_info("worker", ch->c.chat_id, "%s: result not stored (the lease moved on)",
+				 r->task->provider);
+		results_written(r->task);
+		ch->open--;
+		if (r->finish && (i + 1 == q->n || q->rows[i + 1].task->owner != ch))
+			chat_finished(ch, r->status);
+	}
+	results_clear(q);
 }
 
 /* ---- claiming ---- */
@@ -388,6 +379,7 @@ chatrun_free(struct chatrun *cr)
 		return;
 	while (cr->chats != NULL)
 		chat_remove(cr, cr->chats);
+	results_queue_free(&cr->results);
 	free(cr);
 }
 

@@ -7,7 +7,8 @@
  * the step is marked running (a fenced write that also shows its status
  * message), and one task is started per call that no earlier attempt
  * answered (a fan-out runs them all at once). Each answer is stored in the
- * step's results as it arrives. When every call is settled, the step's
+ * step's results at the turn after it arrives, with every other job's
+ * (worker/results.h). When every call is settled, the step's
  * output and the job's progress are stored in one fenced write, or the job
  * fails; the last step's write finishes the job. A write refused by the
  * fence means the job is no longer this attempt's (lease lost, or
@@ -63,6 +64,7 @@ struct jobrun {
 	struct worker_ctx *w;
 	struct job_run *jobs;
 	int n;
+	struct results_queue results;  /* the turn's results, written together */
 };
 
 /* ---- life cycle ---- */
@@ -136,22 +138,6 @@ job_fail_later(struct job_run *j, const char *fmt, ...)
 
 /* ---- tasks of a step ---- */
 
-static enum aigw_err
-job_task_store(struct task_engine *te, struct task *t)
-{
-	struct job_run *j = t->owner;
-	bool written = false;
-	enum aigw_err err;
-
-	err = db_job_step_result(te->db, j->c.job_id, j->c.attempt, (int)j->step, t->provider,
-				 t->result_json, &written);
-	if (err == AIGW_OK && !written)
-		log_info("worker", j->c.job_id,
-			 "step %s, %s: result not stored (stored already, or the job moved on)",
-			 j->type->steps[j->step].name, t->provider);
-	return err;
-}
-
 static void
 job_task_settled(struct task_engine *te, struct task *t, int64_t now)
 {
@@ -201,25 +187,44 @@ static const struct task_ops job_task_ops = {
 };
 
 /*
- * Stores the step's results that came in since the last turn, before the
- * step moves on: one statement each, as db/jobs.h offers. While the
- * database is away they wait, all of them, WRITE_RETRY_MS.
+ * Stores the steps' results that came in since the last turn, of every
+ * job, in one statement, before any step moves on. While the database is
+ * away they wait, all of them, WRITE_RETRY_MS.
  */
 static void
-step_write(struct task_engine *te, struct job_run *j, int64_t now)
+jobs_write(struct jobrun *jr, int64_t now)
 {
-	for (size_t i = 0; i < j->ntasks; i++) {
-		struct task *t = &j->tasks[i];
+	struct results_queue *q = &jr->results;
 
-		if (!results_due(t, now))
-			continue;
-		if (job_task_store(te, t) == AIGW_EDB) {
-			results_hold_due(t, j->ntasks - i, now);
-			return;
+	for (struct job_run *j = jr->jobs; j != NULL; j = j->next) {
+		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++) {
+			struct task *t = &j->tasks[i];
+			struct result_row r = {
+				.kind = RESULT_JOB_STEP, .task = t, .provider = t->provider,
+				.result_json = t->result_json, .id = j->c.job_id,
+				.attempt = j->c.attempt, .step = (int)j->step,
+			};
+
+			if (results_due(t, now) && !results_add(q, &r))
+				goto write; /* out of memory: the rest next turn */
 		}
-		job_task_settled(te, t, now);
+	}
+write:
+	results_flush(jr->w->te.db, q, now);
+	for (size_t i = 0; i < q->n; i++) {
+		struct task *t = q->rows[i].task;
+		struct job_run *j = t->owner;
+
+		if (q->rows[i].outcome == RESULT_HELD)
+			continue;
+		if (q->rows[i].outcome == RESULT_FENCED)
+			log_info("worker", j->c.job_id,
+				 "step %s, %s: result not stored (stored already, or the job moved on)",
+				 j->type->steps[j->step].name, t->provider);
+		job_task_settled(&jr->w->te, t, now);
 		results_written(t);
 	}
+	results_clear(q);
 }
 
 /*
@@ -594,11 +599,11 @@ jobrun_turn(struct jobrun *jr, int64_t now)
 	int64_t next = INT64_MAX;
 	struct job_run *j, *nextj;
 
+	for (j = jr->jobs; j != NULL; j = j->next)
+		renew(te, j, now);
+	jobs_write(jr, now);
 	for (j = jr->jobs; j != NULL; j = nextj) {
 		nextj = j->next;
-		renew(te, j, now);
-		if (j->state == JOB_CALLING)
-			step_write(te, j, now);
 		/* Each pass moves the job on or schedules a retry; a job can
 		 * go through at most every step's begin and end in one turn. */
 		for (size_t pass = 0; pass <= 2 * JOBTYPE_MAX_STEPS + 1 && now >= j->due_ms; pass++) {
@@ -676,6 +681,7 @@ jobrun_free(struct jobrun *jr)
 		return;
 	while (jr->jobs != NULL)
 		job_remove(jr, jr->jobs);
+	results_queue_free(&jr->results);
 	free(jr);
 }
 

@@ -48,6 +48,12 @@ task_first_due(int64_t now, bool mock, long mock_delay_ms)
 	return now + (mock ? mock_delay_ms : 0);
 }
 
+long
+task_attempt_timeout_s(const struct aigw_config *cfg)
+{
+	return cfg->provider_timeout_s;
+}
+
 int64_t
 task_write_retry_at(int64_t now)
 {
@@ -412,7 +418,7 @@ task_start(struct task_engine *te, struct task *t, int64_t now)
 			  aigw_strerror(err), now);
 		return;
 	}
-	err = xfer_start(te->xe, &req, te->cfg->provider_timeout_s, on_transfer_done, t, &t->xfer);
+	err = xfer_start(te->xe, &req, task_attempt_timeout_s(te->cfg), on_transfer_done, t, &t->xfer);
 	prov_http_free(&req);
 	if (err != AIGW_OK) {
 		fail_task(te, t, PROV_ERR_NETWORK, "%s: cannot start the request: %s",

@@ -97,6 +97,12 @@ int64_t task_retry_at(int64_t now, int attempts, long retry_after_s, uint64_t *r
 /* When a new task's first attempt is due: the built-in mock answers after
  * its delay, as a provider would; any other at once. */
 int64_t task_first_due(int64_t now, bool mock, long mock_delay_ms);
+/* How long one attempt of a call may take, in seconds (handed to the
+ * transfer engine, which counts it from the start of the transfer): every
+ * attempt, a retry as much as the first, gets the whole of
+ * AIGW_PROVIDER_TIMEOUT_S; the retries' total is bounded by the attempts
+ * and their backoff, not by cutting later attempts short. */
+long task_attempt_timeout_s(const struct aigw_config *cfg);
 /* When a write the database could not take is tried again. */
 int64_t task_write_retry_at(int64_t now);
 /* A lease of lease_s is renewed every third of it: when the next renewal

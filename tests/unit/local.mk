@@ -143,3 +143,15 @@ tests_unit_test_batchrun_SOURCES = tests/unit/test_batchrun.c
 tests_unit_test_batchrun_CFLAGS = $(unit_cflags)
 tests_unit_test_batchrun_LDADD = $(unit_ldadd)
 endif
+
+# the one write path of final results: the database's grouped writes are
+# replaced by counting fakes (ld --wrap), so no database is needed
+if HAVE_CMOCKA
+TESTS += tests/unit/test_results
+check_PROGRAMS += tests/unit/test_results
+tests_unit_test_results_SOURCES = tests/unit/test_results.c
+tests_unit_test_results_CFLAGS = $(unit_cflags)
+tests_unit_test_results_LDFLAGS = -Wl,--wrap=db_chat_write_results -Wl,--wrap=db_job_step_results \
+	-Wl,--wrap=db_batch_results
+tests_unit_test_results_LDADD = $(unit_ldadd)
+endif

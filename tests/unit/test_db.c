@@ -221,7 +221,7 @@ test_claims_and_inserts_are_never_rerun(void **state)
 		"reap_chats_delete", "reap_jobs_unclaimed", "reap_jobs_spent",
 		"reap_jobs_requeue", "reap_jobs_delete", "reap_turn", "job_insert",
 		"job_cancel", "job_claim", "analysis_claim_lock", "job_claim_analysis",
-		"job_step_start", "job_step_result", "job_step_end", "job_fail", "rate_lock",
+		"job_step_start", "job_step_results", "job_step_end", "job_fail", "rate_lock",
 		"rate_reserve", "prompt_add", "prompt_deactivate", "schedule_lock",
 		"schedule_unlock", "schedule_batch", "schedule_page",
 	};

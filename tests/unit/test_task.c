@@ -1,7 +1,7 @@
 /* test_task.c: the task engine's timing rules and life cycle, on a fake
  * clock (now is an argument): retry delays with seeded full jitter,
  * Retry-After, the cap, the first attempt's due time, lease renewals,
- * write retries, rate-limit and pause admission; and how a final result
+ * write retries, each attempt's timeout, rate-limit and pause admission; and how a final result
  * is written (worker/results.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,6 +213,23 @@ test_results_written_once_per_turn(void **state)
 	assert_false(results_due(&ts[0], 100000));
 }
 
+/* Every attempt gets the whole configured timeout: a retry is not cut
+ * short by the time earlier attempts took. */
+static void
+test_attempt_timeout(void **state)
+{
+	struct aigw_config cfg;
+
+	(void)state;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.provider_timeout_s = 120;
+	assert_int_equal(task_attempt_timeout_s(&cfg), 120);
+	cfg.provider_timeout_s = 1;
+	assert_int_equal(task_attempt_timeout_s(&cfg), 1);
+	cfg.provider_timeout_s = 3600;
+	assert_int_equal(task_attempt_timeout_s(&cfg), 3600);
+}
+
 int
 main(void)
 {
@@ -227,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_pause_admission),
 		cmocka_unit_test(test_task_moves),
 		cmocka_unit_test(test_results_written_once_per_turn),
+		cmocka_unit_test(test_attempt_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
