@@ -14,7 +14,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "worker/runner.h"
+#include "worker/loop.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -62,7 +62,7 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	rc = runner_run(&cfg, jobtypes, (int)slot, &stop_requested);
+	rc = loop_run(&cfg, jobtypes, (int)slot, &stop_requested);
 	jobtype_registry_free(jobtypes);
 	config_free(&cfg);
 	return rc;

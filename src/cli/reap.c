@@ -13,13 +13,7 @@
 int
 cli_reap(const struct aigw_config *cfg, int argc, char **argv)
 {
-	struct db_reap_limits limits = {
-		.pending_timeout_s = cfg->pending_timeout_s,
-		.max_attempts = cfg->max_attempts,
-		.chat_timeout_s = config_chat_timeout_s(cfg),
-		.keep_done_days = cfg->keep_done_days,
-		.keep_failed_days = cfg->keep_failed_days,
-	};
+	struct db_reap_limits limits = db_reap_limits_of(cfg);
 	struct db_reap_counts c;
 	struct db *db = NULL;
 	char **spawn_env = NULL;

@@ -193,6 +193,20 @@ static const struct db_stmt stmt_reap_batches_delete = {
 	       " DELETE FROM batches WHERE batch_id IN (SELECT batch_id FROM b)",
 };
 
+struct db_reap_limits
+db_reap_limits_of(const struct aigw_config *cfg)
+{
+	struct db_reap_limits l = {
+		.pending_timeout_s = cfg->pending_timeout_s,
+		.max_attempts = cfg->max_attempts,
+		.chat_timeout_s = config_chat_timeout_s(cfg),
+		.keep_done_days = cfg->keep_done_days,
+		.keep_failed_days = cfg->keep_failed_days,
+	};
+
+	return l;
+}
+
 enum aigw_err
 db_reap(struct db *db, const struct db_reap_limits *l, struct db_reap_counts *out)
 {

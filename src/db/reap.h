@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "db/db.h"
 
@@ -26,6 +27,10 @@ struct db_reap_limits {
 	long keep_done_days;
 	long keep_failed_days;
 };
+
+/* The limits the configuration sets (AIGW_PENDING_TIMEOUT_S,
+ * AIGW_MAX_ATTEMPTS, the chat timeout, AIGW_KEEP_*_DAYS). Cannot fail. */
+struct db_reap_limits db_reap_limits_of(const struct aigw_config *cfg);
 
 struct db_reap_counts {
 	long chats_unclaimed, chats_spent, chats_requeued, chats_deleted;

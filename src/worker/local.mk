@@ -13,4 +13,4 @@ libaigw_la_SOURCES += \
 	src/worker/jobrun.c src/worker/jobrun.h \
 	src/worker/itemindex.c src/worker/itemindex.h \
 	src/worker/batchrun.c src/worker/batchrun.h \
-	src/worker/loop.c src/worker/runner.h
+	src/worker/loop.c src/worker/loop.h

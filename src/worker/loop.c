@@ -24,7 +24,7 @@
 #include "worker/chatrun.h"
 #include "worker/jobrun.h"
 #include "worker/pace.h"
-#include "worker/runner.h"
+#include "worker/loop.h"
 #include "worker/work.h"
 
 #define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
@@ -274,13 +274,7 @@ static void
 reap(struct loop *l, int64_t now)
 {
 	const struct aigw_config *cfg = l->w.te.cfg;
-	struct db_reap_limits limits = {
-		.pending_timeout_s = cfg->pending_timeout_s,
-		.max_attempts = cfg->max_attempts,
-		.chat_timeout_s = config_chat_timeout_s(cfg),
-		.keep_done_days = cfg->keep_done_days,
-		.keep_failed_days = cfg->keep_failed_days,
-	};
+	struct db_reap_limits limits = db_reap_limits_of(cfg);
 	struct db_reap_counts c;
 	bool due = false;
 
@@ -360,8 +354,8 @@ run(struct loop *l)
 }
 
 int
-runner_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
-	   volatile sig_atomic_t *stop)
+loop_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes, int slot,
+	 volatile sig_atomic_t *stop)
 {
 	struct loop l;
 	struct worker_ctx *w = &l.w;
