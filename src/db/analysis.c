@@ -6,18 +6,19 @@
 
 #include "db/analysis.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* An analysis batch (alias b) summed over the analyses of owner $1. */
 #define ANALYSIS_BATCH_JSON \
 	"(SELECT json_build_object('batch_id', b.batch_id, 'run_date', b.run_date," \
 	"  'created_at', " TS("b.created_at") ", 'complete', b.complete," \
 	"  'prompts', count(*)," \
-	"  'pending', count(*) FILTER (WHERE a.status = 'pending')," \
-	"  'running', count(*) FILTER (WHERE a.status = 'running')," \
-	"  'completed', count(*) FILTER (WHERE a.status = 'completed')," \
-	"  'partial', count(*) FILTER (WHERE a.status = 'partial')," \
-	"  'failed', count(*) FILTER (WHERE a.status = 'failed')," \
-	"  'cancelled', count(*) FILTER (WHERE a.status = 'cancelled')," \
+	"  " SQL_PENDING ", count(*) FILTER (WHERE a.status = " SQL_PENDING ")," \
+	"  " SQL_RUNNING ", count(*) FILTER (WHERE a.status = " SQL_RUNNING ")," \
+	"  " SQL_COMPLETED ", count(*) FILTER (WHERE a.status = " SQL_COMPLETED ")," \
+	"  " SQL_PARTIAL ", count(*) FILTER (WHERE a.status = " SQL_PARTIAL ")," \
+	"  " SQL_FAILED ", count(*) FILTER (WHERE a.status = " SQL_FAILED ")," \
+	"  " SQL_CANCELLED ", count(*) FILTER (WHERE a.status = " SQL_CANCELLED ")," \
 	"  'platforms', coalesce(sum(a.total_platforms), 0)," \
 	"  'platforms_completed', coalesce(sum(a.completed_platforms), 0)," \
 	"  'platforms_failed', coalesce(sum(a.failed_platforms), 0)," \

@@ -5,15 +5,16 @@
 
 #include "db/batches.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* A batch item whose chat or job still waits for it (t: the item's
  * alias): the calls of a cancelled or failed job, or of a chat already
  * finished, are never sent. */
 #define BATCH_ITEM_LIVE(t) \
 	"(" t ".chat_id IS NULL OR EXISTS (SELECT 1 FROM chat_results c" \
-	" WHERE c.chat_id = " t ".chat_id AND c.status IN ('pending', 'processing')))" \
+	" WHERE c.chat_id = " t ".chat_id AND c.status IN (" SQL_PENDING ", " SQL_PROCESSING ")))" \
 	" AND (" t ".job_id IS NULL OR EXISTS (SELECT 1 FROM jobs j" \
-	" WHERE j.job_id = " t ".job_id AND j.status IN ('pending', 'running')))"
+	" WHERE j.job_id = " t ".job_id AND j.status IN (" SQL_PENDING ", " SQL_RUNNING ")))"
 
 /* A column that must be there: false when it is NULL in the row or could
  * not be copied. */
@@ -182,7 +183,7 @@ static const struct db_stmt stmt_batch_claim = {
 	.name = "batch_claim",
 	.nparams = 3,
 	.idempotent = false,
-	.sql = "WITH c AS (SELECT batch_id FROM batches WHERE status IN ('submitting', 'running')"
+	.sql = "WITH c AS (SELECT batch_id FROM batches WHERE status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")"
 	       "  AND lease_until < now() ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	       " UPDATE batches b SET attempts = b.attempts + 1,"
 	       "  lease_until = now() + $2::int * interval '1 second', worker = $3, updated_at = now()"
@@ -314,10 +315,10 @@ static const struct db_stmt stmt_batch_save = {
 	.sql = "UPDATE batches SET status = $3, state = coalesce($4, state),"
 	       " external_id = coalesce($5, external_id), error = $6, polls = polls + $7::int,"
 	       " updated_at = now(),"
-	       " completed_at = CASE WHEN $3 IN ('done', 'failed', 'cancelled') THEN now() END,"
-	       " lease_until = CASE WHEN $3 IN ('done', 'failed', 'cancelled') THEN NULL"
+	       " completed_at = CASE WHEN $3 IN (" SQL_DONE ", " SQL_FAILED ", " SQL_CANCELLED ") THEN now() END,"
+	       " lease_until = CASE WHEN $3 IN (" SQL_DONE ", " SQL_FAILED ", " SQL_CANCELLED ") THEN NULL"
 	       "  ELSE lease_until END"
-	       " WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')",
+	       " WHERE batch_id = $1 AND attempts = $2 AND status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")",
 };
 
 enum aigw_err
@@ -343,7 +344,7 @@ static const struct db_stmt stmt_batch_submitting = {
 	.nparams = 2,
 	.idempotent = false,
 	.sql = "UPDATE batches SET submit_sent_at = coalesce(submit_sent_at, now()), updated_at = now()"
-	       " WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')"
+	       " WHERE batch_id = $1 AND attempts = $2 AND status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")"
 	       " RETURNING extract(epoch FROM submit_sent_at)::bigint",
 };
 
@@ -376,7 +377,7 @@ static const struct db_stmt stmt_batch_renew = {
 	.nparams = 3,
 	.idempotent = true,
 	.sql = "UPDATE batches SET lease_until = now() + $3::int * interval '1 second'"
-	       " WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')",
+	       " WHERE batch_id = $1 AND attempts = $2 AND status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")",
 };
 
 enum aigw_err
@@ -394,7 +395,7 @@ static const struct db_stmt stmt_batch_release = {
 	.nparams = 2,
 	.idempotent = true,
 	.sql = "UPDATE batches SET lease_until = now()"
-	       " WHERE batch_id = $1 AND attempts = $2 AND status IN ('submitting', 'running')",
+	       " WHERE batch_id = $1 AND attempts = $2 AND status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")",
 };
 
 enum aigw_err
@@ -420,16 +421,16 @@ static const struct db_stmt stmt_batch_result = {
 	       "  RETURNING b.chat_id, b.job_id, b.step_index, b.provider, x.result),"
 	       " c AS (UPDATE chat_results SET"
 	       "  results = results || jsonb_build_object(it.provider, it.result),"
-	       "  status = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
+	       "  status = CASE WHEN status = " SQL_PROCESSING " AND lease_until IS NULL AND "
 	       CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, it.result)") " THEN"
 	       "   CASE WHEN jsonb_path_exists(results || jsonb_build_object(it.provider, it.result),"
-	       "    '$.* ? (@.ok == true)') THEN 'completed' ELSE 'failed' END ELSE status END,"
-	       "  completed_at = CASE WHEN status = 'processing' AND lease_until IS NULL AND "
+	       "    '$.* ? (@.ok == true)') THEN " SQL_COMPLETED " ELSE " SQL_FAILED " END ELSE status END,"
+	       "  completed_at = CASE WHEN status = " SQL_PROCESSING " AND lease_until IS NULL AND "
 	       CHAT_ALL_ANSWERED("results || jsonb_build_object(it.provider, it.result)")
 	       "   THEN now() END,"
 	       "  version = version + 1"
 	       "  FROM it WHERE chat_results.chat_id = it.chat_id"
-	       "  AND chat_results.status IN ('pending', 'processing')"
+	       "  AND chat_results.status IN (" SQL_PENDING ", " SQL_PROCESSING ")"
 	       "  AND NOT chat_results.results ? it.provider"
 	       "  RETURNING chat_results.chat_id, chat_results.version),"
 	       " s AS (UPDATE job_steps SET results = job_steps.results"

@@ -7,6 +7,7 @@
 #include "db/chats.h"
 #include "db/cols.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* What a worker needs to run a claimed chat (alias r). */
 #define CHAT_CLAIM_COLUMNS \
@@ -146,7 +147,7 @@ static const struct db_stmt stmt_chat_status = {
 	.nparams = 2,
 	.idempotent = true,
 	.sql = "SELECT chat_id, status, version, results::text,"
-	       " CASE WHEN status IN ('completed', 'failed') THEN '[]' ELSE"
+	       " CASE WHEN status IN (" SQL_COMPLETED ", " SQL_FAILED ") THEN '[]' ELSE"
 	       "  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)"
 	       "   FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END, "
 	       TS("created_at") ", " TS("completed_at") ", " TS("expires_at")
@@ -242,10 +243,10 @@ static const struct db_stmt stmt_chat_claim = {
 	.idempotent = false,
 	.sql = "WITH c AS ("
 	       " SELECT chat_id FROM chat_results"
-	       " WHERE (status = 'pending' OR (status = 'processing' AND lease_until < now()"
+	       " WHERE (status = " SQL_PENDING " OR (status = " SQL_PROCESSING " AND lease_until < now()"
 	       "  AND attempts < $4)) AND expires_at > now()"
 	       " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-	       " UPDATE chat_results r SET status = 'processing', attempts = r.attempts + 1,"
+	       " UPDATE chat_results r SET status = " SQL_PROCESSING ", attempts = r.attempts + 1,"
 	       "  lease_until = now() + $2 * interval '1 second', worker = $3,"
 	       "  started_at = coalesce(r.started_at, now()), attempt_at = now(),"
 	       "  version = r.version + 1"
@@ -261,7 +262,7 @@ static const struct db_stmt stmt_chat_claimed = {
 	.nparams = 1,
 	.idempotent = true,
 	.sql = "SELECT" CHAT_CLAIM_COLUMNS " FROM chat_results r"
-	       " WHERE r.status IN ('pending', 'processing') AND r.status = 'processing'"
+	       " WHERE r.status IN (" SQL_PENDING ", " SQL_PROCESSING ") AND r.status = " SQL_PROCESSING
 	       " AND r.worker = $1",
 };
 
@@ -375,7 +376,7 @@ static const struct db_stmt stmt_chat_write_results = {
 	       "  completed_at = CASE WHEN v.fin AND " CHAT_ALL_ANSWERED("v.results || r.results")
 	       "   THEN now() ELSE r.completed_at END,"
 	       "  lease_until = CASE WHEN v.fin THEN NULL ELSE r.lease_until END"
-	       " FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = 'processing'"
+	       " FROM v WHERE r.chat_id = v.chat_id AND r.attempts = v.att AND r.status = " SQL_PROCESSING
 	       " RETURNING v.ord, r.chat_id, r.version, r.status)"
 	       " SELECT ord, status, chat_id FROM u",
 };
@@ -436,7 +437,7 @@ static const struct db_stmt stmt_chat_finish = {
 	       "   ELSE status END,"
 	       "  completed_at = CASE WHEN " CHAT_ALL_ANSWERED("results") " THEN now() END,"
 	       "  lease_until = NULL, version = version + 1"
-	       " WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'"
+	       " WHERE chat_id = $1 AND attempts = $2 AND status = " SQL_PROCESSING
 	       " RETURNING chat_id, version, status)"
 	       " SELECT status, " CHAT_NOTIFY " FROM u",
 };
@@ -469,7 +470,7 @@ static const struct db_stmt stmt_chat_renew = {
 	.idempotent = true,
 	.sql = "UPDATE chat_results r SET lease_until = now() + $3 * interval '1 second'"
 	       " FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS x(id, att, ord)"
-	       " WHERE r.chat_id = x.id AND r.attempts = x.att AND r.status = 'processing'"
+	       " WHERE r.chat_id = x.id AND r.attempts = x.att AND r.status = " SQL_PROCESSING
 	       " RETURNING x.ord",
 };
 
@@ -516,7 +517,7 @@ static const struct db_stmt stmt_chat_release = {
 	.nparams = 2,
 	.idempotent = true,
 	.sql = "UPDATE chat_results SET lease_until = now()"
-	       " WHERE chat_id = $1 AND attempts = $2 AND status = 'processing'",
+	       " WHERE chat_id = $1 AND attempts = $2 AND status = " SQL_PROCESSING,
 };
 
 enum aigw_err
@@ -532,8 +533,8 @@ static const struct db_stmt stmt_health = {
 	.name = "health",
 	.nparams = 1,
 	.idempotent = true,
-	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending')"
-	       " + (SELECT count(*) FROM jobs WHERE status = 'pending'),"
+	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = " SQL_PENDING ")"
+	       " + (SELECT count(*) FROM jobs WHERE status = " SQL_PENDING "),"
 	       " (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 	       "  AND heartbeat_at > now() - $1 * interval '1 second')",
 };

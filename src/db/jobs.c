@@ -9,6 +9,7 @@
 #include "db/cols.h"
 #include "db/jobs.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* A job as the API shows it, built by the database from the row (alias j). */
 #define JOB_STEPS_JSON \
@@ -27,10 +28,10 @@
 	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
 	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"
 /* Later writes of a claimed job: this attempt's, and only while it runs. */
-#define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = 'running'"
+#define JOB_FENCE "job_id = $1 AND attempts = $2 AND status = " SQL_RUNNING
 /* A job a worker may take: new, or left by a worker whose lease ran out. */
 #define JOB_CLAIMABLE \
-	"status = 'pending' OR (status = 'running' AND lease_until < now()" \
+	"status = " SQL_PENDING " OR (status = " SQL_RUNNING " AND lease_until < now()" \
 	" AND attempts < max_attempts)"
 /* What a worker needs to run a claimed job (alias j), with the steps
  * earlier attempts finished. */
@@ -42,7 +43,7 @@
 /* Takes the jobs of c ($2 lease_s, $3 the claim's token) and returns
  * JOB_CLAIM_COLUMNS. */
 #define JOB_CLAIM_UPDATE \
-	" UPDATE jobs j SET status = 'running', attempts = j.attempts + 1," \
+	" UPDATE jobs j SET status = " SQL_RUNNING ", attempts = j.attempts + 1," \
 	"  lease_until = now() + $2 * interval '1 second', worker = $3," \
 	"  started_at = coalesce(j.started_at, now()), attempt_at = now()," \
 	"  version = j.version + 1, updated_at = now()" \
@@ -305,12 +306,12 @@ static const struct db_stmt stmt_job_cancel = {
 	.nparams = 2,
 	.idempotent = false,
 	.sql = "WITH u AS ("
-	       " UPDATE jobs SET status = 'cancelled', status_message = 'Cancelled',"
+	       " UPDATE jobs SET status = " SQL_CANCELLED ", status_message = 'Cancelled',"
 	       "  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
-	       " WHERE job_id = $1 AND owner_user = $2 AND status IN ('pending', 'running')"
+	       " WHERE job_id = $1 AND owner_user = $2 AND status IN (" SQL_PENDING ", " SQL_RUNNING ")"
 	       " RETURNING job_id, version),"
-	       " s AS (UPDATE job_steps SET status = 'cancelled' FROM u"
-	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status IN ('pending', 'running'))"
+	       " s AS (UPDATE job_steps SET status = " SQL_CANCELLED " FROM u"
+	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status IN (" SQL_PENDING ", " SQL_RUNNING "))"
 	       " SELECT pg_notify('aigw_cancel', job_id::text), " JOB_NOTIFY " FROM u",
 };
 
@@ -362,7 +363,7 @@ static const struct db_stmt stmt_job_claim = {
 	.nparams = 3,
 	.idempotent = false,
 	.sql = "WITH c AS ("
-	       " SELECT job_id FROM jobs WHERE status IN ('pending', 'running')"
+	       " SELECT job_id FROM jobs WHERE status IN (" SQL_PENDING ", " SQL_RUNNING ")"
 	       "  AND (" JOB_CLAIMABLE ") AND analysis_batch IS NULL"
 	       " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	       JOB_CLAIM_UPDATE,
@@ -463,7 +464,7 @@ static const struct db_stmt stmt_job_claimed = {
 	.nparams = 1,
 	.idempotent = true,
 	.sql = "SELECT" JOB_CLAIM_COLUMNS " FROM jobs j"
-	       " WHERE j.status IN ('pending', 'running') AND j.status = 'running'"
+	       " WHERE j.status IN (" SQL_PENDING ", " SQL_RUNNING ") AND j.status = " SQL_RUNNING
 	       " AND j.worker = $1",
 };
 
@@ -513,7 +514,7 @@ static const struct db_stmt stmt_analysis_claimable = {
 	.nparams = 0,
 	.idempotent = true,
 	.sql = "SELECT EXISTS (SELECT 1 FROM jobs WHERE analysis_batch IS NOT NULL"
-	       " AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE "))",
+	       " AND status IN (" SQL_PENDING ", " SQL_RUNNING ") AND (" JOB_CLAIMABLE "))",
 };
 
 /* Taken before &stmt_job_claim_analysis in one transaction, so that the
@@ -532,10 +533,10 @@ static const struct db_stmt stmt_job_claim_analysis = {
 	.idempotent = false,
 	.sql = "WITH c AS ("
 	       " SELECT job_id FROM jobs WHERE analysis_batch IS NOT NULL"
-	       "  AND status IN ('pending', 'running') AND (" JOB_CLAIMABLE ")"
+	       "  AND status IN (" SQL_PENDING ", " SQL_RUNNING ") AND (" JOB_CLAIMABLE ")"
 	       " ORDER BY created_at LIMIT least($1::int, greatest(0, $4::int - ("
 	       "  SELECT count(*) FROM jobs WHERE analysis_batch IS NOT NULL"
-	       "   AND status = 'running' AND lease_until >= now())))"
+	       "   AND status = " SQL_RUNNING " AND lease_until >= now())))"
 	       " FOR UPDATE SKIP LOCKED)"
 	       JOB_CLAIM_UPDATE,
 };
@@ -603,7 +604,7 @@ static const struct db_stmt stmt_job_step_start = {
 	.sql = "WITH j AS ("
 	       " UPDATE jobs SET status_message = $4, version = version + 1, updated_at = now()"
 	       " WHERE " JOB_FENCE " RETURNING job_id, version),"
-	       " s AS (UPDATE job_steps SET status = 'running', attempts = job_steps.attempts + 1,"
+	       " s AS (UPDATE job_steps SET status = " SQL_RUNNING ", attempts = job_steps.attempts + 1,"
 	       "  started_at = coalesce(job_steps.started_at, now())"
 	       "  FROM j WHERE job_steps.job_id = j.job_id AND job_steps.step_index = $3::int)"
 	       " SELECT version, " JOB_NOTIFY " FROM j",
@@ -638,7 +639,7 @@ static const struct db_stmt stmt_job_step_results = {
 	.sql = "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[],"
 	       "  $5::jsonb[]) WITH ORDINALITY AS x(id, att, step, provider, result, ord)),"
 	       " w AS (SELECT x.* FROM x JOIN jobs j ON j.job_id = x.id AND j.attempts = x.att"
-	       "  AND j.status = 'running' JOIN job_steps s ON s.job_id = x.id"
+	       "  AND j.status = " SQL_RUNNING " JOIN job_steps s ON s.job_id = x.id"
 	       "  AND s.step_index = x.step WHERE NOT s.results ? x.provider),"
 	       " u AS (UPDATE job_steps s SET results = g.add || s.results"
 	       "  FROM (SELECT id, step, jsonb_object_agg(provider, result) AS add FROM w"
@@ -697,12 +698,12 @@ static const struct db_stmt stmt_job_step_end = {
 	.idempotent = false,
 	.sql = "WITH j AS ("
 	       " UPDATE jobs SET status = coalesce($8::text, status),"
-	       "  progress = CASE WHEN $8::text = 'completed' THEN 100"
+	       "  progress = CASE WHEN $8::text = " SQL_COMPLETED " THEN 100"
 	       "   WHEN $8::text IS NULL THEN greatest(progress, $7::int) ELSE progress END,"
 	       "  output = CASE WHEN $8::text IS NULL THEN output ELSE $9::jsonb END,"
 	       "  error = CASE WHEN $8::text IS NULL THEN error ELSE $10::text END,"
-	       "  status_message = CASE WHEN $8::text = 'completed' THEN 'Completed'"
-	       "   WHEN $8::text = 'failed' THEN 'Failed' ELSE status_message END,"
+	       "  status_message = CASE WHEN $8::text = " SQL_COMPLETED " THEN 'Completed'"
+	       "   WHEN $8::text = " SQL_FAILED " THEN 'Failed' ELSE status_message END,"
 	       "  completed_at = CASE WHEN $8::text IS NULL THEN NULL ELSE now() END,"
 	       "  lease_until = CASE WHEN $8::text IS NULL THEN lease_until ELSE NULL END,"
 	       "  version = version + 1, updated_at = now()"
@@ -739,7 +740,7 @@ static const struct db_stmt stmt_job_fail = {
 	.nparams = 3,
 	.idempotent = false,
 	.sql = "WITH j AS ("
-	       " UPDATE jobs SET status = 'failed', error = $3, status_message = 'Failed',"
+	       " UPDATE jobs SET status = " SQL_FAILED ", error = $3, status_message = 'Failed',"
 	       "  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
 	       " WHERE " JOB_FENCE " RETURNING job_id, version)"
 	       " SELECT version, " JOB_NOTIFY " FROM j",

@@ -5,6 +5,7 @@
 
 #include "db/keys.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
 static const struct db_stmt stmt_key_create = {
@@ -138,17 +139,17 @@ static const struct db_stmt stmt_active_count = {
 	.idempotent = true,
 	.sql = "SELECT CASE WHEN $1::text = '' THEN 0 ELSE"
 	       "  (SELECT count(*) FROM chat_results WHERE owner_org = $1::text"
-	       "   AND status IN ('pending', 'processing'))"
+	       "   AND status IN (" SQL_PENDING ", " SQL_PROCESSING "))"
 	       "  + (SELECT count(*) FROM jobs WHERE owner_org = $1::text"
-	       "   AND status IN ('pending', 'running') AND analysis_batch IS NULL) END,"
+	       "   AND status IN (" SQL_PENDING ", " SQL_RUNNING ") AND analysis_batch IS NULL) END,"
 	       " (SELECT count(*) FROM chat_results WHERE owner_user = $2::text"
-	       "  AND status IN ('pending', 'processing'))"
+	       "  AND status IN (" SQL_PENDING ", " SQL_PROCESSING "))"
 	       " + (SELECT count(*) FROM jobs WHERE owner_user = $2::text"
-	       "  AND status IN ('pending', 'running') AND analysis_batch IS NULL),"
+	       "  AND status IN (" SQL_PENDING ", " SQL_RUNNING ") AND analysis_batch IS NULL),"
 	       " CASE WHEN $3::text IS NULL THEN 0 ELSE"
 	       "  (SELECT count(*) FROM jobs WHERE decision_id = $3::uuid"
 	       "   AND owner_org = $1::text AND ($1::text <> '' OR owner_user = $2::text)"
-	       "   AND status IN ('pending', 'running')) END",
+	       "   AND status IN (" SQL_PENDING ", " SQL_RUNNING ")) END",
 };
 
 enum aigw_err

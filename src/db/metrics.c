@@ -6,6 +6,7 @@
 
 #include "db/metrics.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* $1 stale_s of a worker slot: every sample of GET /api/metrics, as
  * (family, suffix, labels, le, value), families together, buckets in
@@ -28,10 +29,10 @@ static const struct db_stmt stmt_metrics = {
 	       "  UNION ALL SELECT family, '_count', labels, '', sum(count)"
 	       "   FROM metric_histograms GROUP BY family, labels),"
 	       " active AS (SELECT"
-	       "  (SELECT count(*) FROM chat_results WHERE status = 'pending') AS chats_pending,"
-	       "  (SELECT count(*) FROM chat_results WHERE status = 'processing') AS chats_running,"
-	       "  (SELECT count(*) FROM jobs WHERE status = 'pending') AS jobs_pending,"
-	       "  (SELECT count(*) FROM jobs WHERE status = 'running') AS jobs_running),"
+	       "  (SELECT count(*) FROM chat_results WHERE status = " SQL_PENDING ") AS chats_pending,"
+	       "  (SELECT count(*) FROM chat_results WHERE status = " SQL_PROCESSING ") AS chats_running,"
+	       "  (SELECT count(*) FROM jobs WHERE status = " SQL_PENDING ") AS jobs_pending,"
+	       "  (SELECT count(*) FROM jobs WHERE status = " SQL_RUNNING ") AS jobs_running),"
 	       " s (family, suffix, labels, le, value) AS ("
 	       "  SELECT family, suffix, labels, le, value FROM c"
 	       "  UNION ALL SELECT 'aigw_chats_created_total', '', '', '',"
@@ -43,19 +44,19 @@ static const struct db_stmt stmt_metrics = {
 	       "   SELECT substring(labels FROM '^(type=\"(?:[^\"\\\\]|\\\\.)*\")') AS t, value AS n"
 	       "    FROM c WHERE family = 'aigw_jobs_total'"
 	       "   UNION ALL SELECT aigw_label('type', type), count(*) FROM jobs"
-	       "    WHERE status IN ('pending', 'running') GROUP BY type) j GROUP BY t"
+	       "    WHERE status IN (" SQL_PENDING ", " SQL_RUNNING ") GROUP BY type) j GROUP BY t"
 	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"chat\"', '', chats_pending FROM active"
 	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"job\"', '', jobs_pending FROM active"
 	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"chat\"', '', chats_running FROM active"
 	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"job\"', '', jobs_running FROM active"
 	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"chat\"', '',"
 	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM chat_results"
-	       "    WHERE status = 'pending')), 0)"
+	       "    WHERE status = " SQL_PENDING ")), 0)"
 	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"job\"', '',"
 	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM jobs"
-	       "    WHERE status = 'pending')), 0)"
+	       "    WHERE status = " SQL_PENDING ")), 0)"
 	       "  UNION ALL SELECT 'aigw_stuck_jobs', '', '', '', count(*) FROM jobs"
-	       "   WHERE status = 'running' AND (lease_until < now() OR coalesce(attempt_at, started_at)"
+	       "   WHERE status = " SQL_RUNNING " AND (lease_until < now() OR coalesce(attempt_at, started_at)"
 	       "    + timeout_s * interval '1 second' < now())"
 	       "  UNION ALL SELECT 'aigw_workers_alive', '', '', '', count(*) FROM worker_slots"
 	       "   WHERE pid IS NOT NULL AND heartbeat_at > now() - $1 * interval '1 second'"
@@ -102,19 +103,19 @@ static const struct db_stmt stmt_overview = {
 	.name = "overview",
 	.nparams = 1,
 	.idempotent = true,
-	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = 'pending'),"
-	       " (SELECT count(*) FROM jobs WHERE status = 'pending'),"
-	       " (SELECT count(*) FROM chat_results WHERE status = 'processing'),"
-	       " (SELECT count(*) FROM jobs WHERE status = 'running'),"
+	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE status = " SQL_PENDING "),"
+	       " (SELECT count(*) FROM jobs WHERE status = " SQL_PENDING "),"
+	       " (SELECT count(*) FROM chat_results WHERE status = " SQL_PROCESSING "),"
+	       " (SELECT count(*) FROM jobs WHERE status = " SQL_RUNNING "),"
 	       " (SELECT count(*) FROM worker_slots WHERE pid IS NOT NULL"
 	       "  AND heartbeat_at > now() - $1 * interval '1 second'),"
 	       " coalesce(extract(epoch FROM now() - least("
-	       "  (SELECT min(created_at) FROM chat_results WHERE status = 'pending'),"
-	       "  (SELECT min(created_at) FROM jobs WHERE status = 'pending')))::bigint::text, '-'),"
+	       "  (SELECT min(created_at) FROM chat_results WHERE status = " SQL_PENDING "),"
+	       "  (SELECT min(created_at) FROM jobs WHERE status = " SQL_PENDING ")))::bigint::text, '-'),"
 	       " coalesce((SELECT " TS("ran_at") " FROM reaper_state WHERE id = 1), 'never'),"
 	       " coalesce((SELECT extract(epoch FROM now() - ran_at)::bigint::text FROM reaper_state"
 	       "  WHERE id = 1), '-'),"
-	       " (SELECT count(*) FROM jobs WHERE status = 'running' AND (lease_until < now()"
+	       " (SELECT count(*) FROM jobs WHERE status = " SQL_RUNNING " AND (lease_until < now()"
 	       "  OR coalesce(attempt_at, started_at) + timeout_s * interval '1 second' < now()))",
 };
 

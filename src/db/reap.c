@@ -6,6 +6,7 @@
 
 #include "db/reap.h"
 #include "db/sql.h"
+#include "db/status.h"
 
 /* A failed result for every provider of the chat with none yet. */
 #define CHAT_FILL_MISSING(error, attempts) \
@@ -65,7 +66,7 @@ static const struct db_stmt stmt_reap_chats_unclaimed = {
 	       " UPDATE chat_results SET status = " CHAT_FINAL_STATUS ","
 	       "  results = results || " CHAT_FILL_MISSING("'no worker picked it up within ' || $1::int || ' s'", "0") ","
 	       "  completed_at = now(), lease_until = NULL, version = version + 1"
-	       " WHERE status = 'pending' AND expires_at > now()"
+	       " WHERE status = " SQL_PENDING " AND expires_at > now()"
 	       "  AND coalesce(attempt_at, created_at) < now() - $1::int * interval '1 second'"
 	       " RETURNING chat_id, version)"
 	       " SELECT count(" CHAT_NOTIFY ") FROM u",
@@ -84,7 +85,7 @@ static const struct db_stmt stmt_reap_chats_spent = {
 	       " ELSE 'timed out after ' || $2::int || ' s, and ' END"
 	       " || attempts || ' attempts are spent'", "attempts") ","
 	       "  completed_at = now(), lease_until = NULL, version = version + 1"
-	       " WHERE status = 'processing' AND attempts >= $1::int AND expires_at > now()"
+	       " WHERE status = " SQL_PROCESSING " AND attempts >= $1::int AND expires_at > now()"
 	       "  AND lease_until IS NOT NULL"
 	       "  AND (lease_until < now() OR attempt_at < now() - $2::int * interval '1 second')"
 	       " RETURNING chat_id, version)"
@@ -98,9 +99,9 @@ static const struct db_stmt stmt_reap_chats_requeue = {
 	.nparams = 2,
 	.idempotent = false,
 	.sql = "WITH u AS ("
-	       " UPDATE chat_results SET status = 'pending', attempt_at = now(), lease_until = NULL,"
+	       " UPDATE chat_results SET status = " SQL_PENDING ", attempt_at = now(), lease_until = NULL,"
 	       "  version = version + 1"
-	       " WHERE status = 'processing' AND attempts < $1::int AND expires_at > now()"
+	       " WHERE status = " SQL_PROCESSING " AND attempts < $1::int AND expires_at > now()"
 	       "  AND lease_until IS NOT NULL AND attempt_at < now() - $2::int * interval '1 second'"
 	       " RETURNING chat_id, version)"
 	       " SELECT count(" CHAT_NOTIFY ") FROM u",
@@ -120,15 +121,15 @@ static const struct db_stmt stmt_reap_jobs_unclaimed = {
 	.nparams = 1,
 	.idempotent = false,
 	.sql = "WITH u AS ("
-	       " UPDATE jobs SET status = 'failed', status_message = 'Failed',"
+	       " UPDATE jobs SET status = " SQL_FAILED ", status_message = 'Failed',"
 	       "  error = 'no worker picked it up within ' || $1::int || ' s',"
 	       "  completed_at = now(), version = version + 1, updated_at = now()"
-	       " WHERE status = 'pending'"
+	       " WHERE status = " SQL_PENDING
 	       "  AND coalesce(attempt_at, created_at) < now() - $1::int * interval '1 second'"
 	       /* Analysis jobs wait their turn under a cap, for as long as their
 	        * batch moves. */
 	       "  AND (analysis_batch IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r"
-	       "   WHERE r.analysis_batch IS NOT NULL AND r.status = 'running'"
+	       "   WHERE r.analysis_batch IS NOT NULL AND r.status = " SQL_RUNNING
 	       "   AND r.lease_until >= now()))"
 	       " RETURNING job_id, version)"
 	       " SELECT count(" JOB_NOTIFY ") FROM u",
@@ -139,16 +140,16 @@ static const struct db_stmt stmt_reap_jobs_spent = {
 	.nparams = 0,
 	.idempotent = false,
 	.sql = "WITH u AS ("
-	       " UPDATE jobs SET status = 'failed', status_message = 'Failed',"
+	       " UPDATE jobs SET status = " SQL_FAILED ", status_message = 'Failed',"
 	       "  error = CASE WHEN lease_until < now() THEN 'the worker stopped, and '"
 	       "   ELSE 'timed out after ' || timeout_s || ' s, and ' END"
 	       "   || attempts || ' attempts are spent',"
 	       "  completed_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
-	       " WHERE status = 'running' AND attempts >= max_attempts"
+	       " WHERE status = " SQL_RUNNING " AND attempts >= max_attempts"
 	       "  AND (lease_until < now() OR attempt_at < now() - timeout_s * interval '1 second')"
 	       " RETURNING job_id, version),"
-	       " s AS (UPDATE job_steps SET status = 'failed' FROM u"
-	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status = 'running')"
+	       " s AS (UPDATE job_steps SET status = " SQL_FAILED " FROM u"
+	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status = " SQL_RUNNING ")"
 	       " SELECT count(" JOB_NOTIFY ") FROM u",
 };
 
@@ -157,13 +158,13 @@ static const struct db_stmt stmt_reap_jobs_requeue = {
 	.nparams = 0,
 	.idempotent = false,
 	.sql = "WITH u AS ("
-	       " UPDATE jobs SET status = 'pending', status_message = 'Timed out; queued again',"
+	       " UPDATE jobs SET status = " SQL_PENDING ", status_message = 'Timed out; queued again',"
 	       "  attempt_at = now(), lease_until = NULL, version = version + 1, updated_at = now()"
-	       " WHERE status = 'running' AND attempts < max_attempts"
+	       " WHERE status = " SQL_RUNNING " AND attempts < max_attempts"
 	       "  AND attempt_at < now() - timeout_s * interval '1 second'"
 	       " RETURNING job_id, version),"
-	       " s AS (UPDATE job_steps SET status = 'pending' FROM u"
-	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status = 'running')"
+	       " s AS (UPDATE job_steps SET status = " SQL_PENDING " FROM u"
+	       "  WHERE job_steps.job_id = u.job_id AND job_steps.status = " SQL_RUNNING ")"
 	       " SELECT count(" JOB_NOTIFY ") FROM u",
 };
 
@@ -173,8 +174,8 @@ static const struct db_stmt stmt_reap_jobs_delete = {
 	.nparams = 2,
 	.idempotent = false,
 	.sql = "DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs"
-	       " WHERE (status = 'completed' AND completed_at < now() - $1::int * interval '1 day')"
-	       "  OR (status IN ('failed', 'cancelled')"
+	       " WHERE (status = " SQL_COMPLETED " AND completed_at < now() - $1::int * interval '1 day')"
+	       "  OR (status IN (" SQL_FAILED ", " SQL_CANCELLED ")"
 	       "   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000)",
 };
 
@@ -186,8 +187,8 @@ static const struct db_stmt stmt_reap_batches_delete = {
 	.nparams = 2,
 	.idempotent = false,
 	.sql = "WITH b AS (SELECT batch_id FROM batches"
-	       " WHERE (status = 'done' AND completed_at < now() - $1::int * interval '1 day')"
-	       "  OR (status IN ('failed', 'cancelled')"
+	       " WHERE (status = " SQL_DONE " AND completed_at < now() - $1::int * interval '1 day')"
+	       "  OR (status IN (" SQL_FAILED ", " SQL_CANCELLED ")"
 	       "   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000),"
 	       " i AS (DELETE FROM batch_items WHERE batch_id IN (SELECT batch_id FROM b))"
 	       " DELETE FROM batches WHERE batch_id IN (SELECT batch_id FROM b)",

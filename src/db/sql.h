@@ -7,6 +7,8 @@
 #ifndef AIGW_DB_SQL_H
 #define AIGW_DB_SQL_H
 
+#include "db/status.h"
+
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* The channels of db/listen.h; the payload is the row's id. */
 #define JOB_NOTIFY "pg_notify('aigw_job', job_id::text)"
@@ -15,7 +17,7 @@
  * results expression). */
 #define CHAT_FINAL_STATUS_OF(r) \
 	"CASE WHEN jsonb_path_exists(" r ", '$.* ? (@.ok == true)')" \
-	" THEN 'completed' ELSE 'failed' END"
+	" THEN " SQL_COMPLETED " ELSE " SQL_FAILED " END"
 #define CHAT_FINAL_STATUS CHAT_FINAL_STATUS_OF("results")
 /* Every provider of the chat has a result in r (a results expression). */
 #define CHAT_ALL_ANSWERED(r) \

@@ -32,6 +32,18 @@ enum db_status {
 	DB_STATUS_COUNT
 };
 
+/* The same names as SQL literals, for the statements of src/db/: joined to
+ * the SQL text when it is compiled (never a value a client sent). */
+#define SQL_PENDING "'pending'"
+#define SQL_PROCESSING "'processing'"
+#define SQL_RUNNING "'running'"
+#define SQL_SUBMITTING "'submitting'"
+#define SQL_COMPLETED "'completed'"
+#define SQL_PARTIAL "'partial'"
+#define SQL_FAILED "'failed'"
+#define SQL_CANCELLED "'cancelled'"
+#define SQL_DONE "'done'"
+
 /* The stored name of s ("pending", ...); "" for a value out of range. */
 const char *db_status_name(enum db_status s);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "db/workers.h"
+#include "db/status.h"
 
 static enum aigw_err
 slot_stmt(struct db *db, const struct db_stmt *stmt, const char *const *values, int *slot)
@@ -135,17 +136,17 @@ static const struct db_stmt stmt_queue_waiting = {
 	.name = "queue_waiting",
 	.nparams = 2,
 	.idempotent = true,
-	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE (status = 'pending'"
-	       "  OR (status = 'processing' AND lease_until < now() AND attempts < $1))"
+	.sql = "SELECT (SELECT count(*) FROM chat_results WHERE (status = " SQL_PENDING
+	       "  OR (status = " SQL_PROCESSING " AND lease_until < now() AND attempts < $1))"
 	       "  AND expires_at > now())"
-	       " + (SELECT count(*) FROM jobs WHERE (status = 'pending'"
-	       "  OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))"
+	       " + (SELECT count(*) FROM jobs WHERE (status = " SQL_PENDING
+	       "  OR (status = " SQL_RUNNING " AND lease_until < now() AND attempts < max_attempts))"
 	       /* Analysis jobs waiting for their cap are no work to wake for. */
 	       "  AND (analysis_batch IS NULL OR (SELECT count(*) FROM jobs r"
-	       "   WHERE r.analysis_batch IS NOT NULL AND r.status = 'running'"
+	       "   WHERE r.analysis_batch IS NOT NULL AND r.status = " SQL_RUNNING
 	       "   AND r.lease_until >= now()) < $2))"
 	       " + (SELECT count(*) FROM batch_items WHERE batch_id IS NULL AND result IS NULL)"
-	       " + (SELECT count(*) FROM batches WHERE status IN ('submitting', 'running')"
+	       " + (SELECT count(*) FROM batches WHERE status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")"
 	       "  AND lease_until < now())",
 };
 
