@@ -282,15 +282,8 @@ db_chat_claim(struct db *db, int limit, long lease_s, const char *worker,
 	snprintf(attempts, sizeof attempts, "%ld", max_attempts);
 	db_claim_token(worker, token, sizeof token);
 	err = db_exec(db, &stmt_chat_claim, values, &res);
-	if (err == AIGW_EDB && db_connection_lost(db)) {
-		/* The server may have committed the claim: its rows, found by
-		 * the claim's token, are ours to run, not orphans until their
-		 * lease runs out (each such wait costs the chat an attempt). */
-		err = db_exec(db, &stmt_chat_claimed, values + 2, &res);
-		if (err == AIGW_OK && PQntuples(res) > 0)
-			log_info("db", NULL, "the connection was lost after a claim of %d chat%s;"
-				 " running them", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
-	}
+	if (err == AIGW_EDB && db_connection_lost(db))
+		err = db_claimed_after_loss(db, &stmt_chat_claimed, token, "chat", &res);
 	if (err == AIGW_OK)
 		err = claims_from(res, out, n);
 	PQclear(res);

@@ -476,6 +476,23 @@ db_claim_token(const char *worker, char *buf, size_t len)
 }
 
 enum aigw_err
+db_claimed_after_loss(struct db *db, const struct db_stmt *claimed, const char *token,
+		      const char *what, PGresult **res)
+{
+	const char *values[1] = { token };
+	enum aigw_err err;
+	int n;
+
+	PQclear(*res);
+	*res = NULL;
+	err = db_exec(db, claimed, values, res);
+	if (err == AIGW_OK && (n = PQntuples(*res)) > 0)
+		log_info("db", NULL, "the connection was lost after a claim of %d %s%s; running them",
+			 n, what, n == 1 ? "" : "s");
+	return err;
+}
+
+enum aigw_err
 db_exec_text(struct db *db, const struct db_stmt *stmt, const char *const *values, int col,
 	     char **text)
 {

@@ -113,6 +113,15 @@ enum aigw_err db_exec(struct db *db, const struct db_stmt *stmt, const char *con
 #define DB_CLAIM_TOKEN_MAX 320
 void db_claim_token(const char *worker, char *buf, size_t len);
 
+/* After a claim whose answer was lost with the connection: the server may
+ * have committed it, and its rows, found by `claimed` ($1 the claim's
+ * token), are ours to run, not orphans until their lease runs out (each
+ * such wait costs an attempt). Replaces *res with them; what ("chat",
+ * "job") names them in the log line. Fails as db_exec. */
+enum aigw_err db_claimed_after_loss(struct db *db, const struct db_stmt *claimed,
+				    const char *token, const char *what,
+				    PGresult **res) AIGW_MUSTCHECK;
+
 /* Runs a statement that returns one text column: *text is a copy of
  * column col of its only row, or NULL (and AIGW_OK) when no row came back
  * or the value is NULL. */

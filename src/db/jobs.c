@@ -468,24 +468,6 @@ static const struct db_stmt stmt_job_claimed = {
 	       " AND j.worker = $1",
 };
 
-/* The server may have committed a claim whose connection was lost: its
- * jobs, found by the claim's token, are ours to run, not orphans until
- * their lease runs out (each such wait costs the job an attempt). */
-static enum aigw_err
-claimed_after_loss(struct db *db, const char *token, PGresult **res)
-{
-	const char *values[1] = { token };
-	enum aigw_err err;
-
-	PQclear(*res);
-	*res = NULL;
-	err = db_exec(db, &stmt_job_claimed, values, res);
-	if (err == AIGW_OK && PQntuples(*res) > 0)
-		log_info("db", NULL, "the connection was lost after a claim of %d job%s; running them",
-			 PQntuples(*res), PQntuples(*res) == 1 ? "" : "s");
-	return err;
-}
-
 enum aigw_err
 db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	     struct db_job_claim **out, size_t *n)
@@ -502,7 +484,7 @@ db_job_claim(struct db *db, int limit, long lease_s, const char *worker,
 	db_claim_token(worker, token, sizeof token);
 	err = db_exec(db, &stmt_job_claim, values, &res);
 	if (err == AIGW_EDB && db_connection_lost(db))
-		err = claimed_after_loss(db, token, &res);
+		err = db_claimed_after_loss(db, &stmt_job_claimed, token, "job", &res);
 	if (err == AIGW_OK)
 		err = claims_from(res, out, n);
 	PQclear(res);
@@ -571,7 +553,7 @@ db_job_claim_analysis(struct db *db, int limit, long most_running, long lease_s,
 	if (err == AIGW_OK) {
 		err = db_commit(db);
 		if (err == AIGW_EDB && db_connection_lost(db))
-			err = claimed_after_loss(db, token, &res);
+			err = db_claimed_after_loss(db, &stmt_job_claimed, token, "job", &res);
 	} else {
 		db_rollback(db);
 	}
