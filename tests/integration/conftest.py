@@ -130,6 +130,11 @@ def pytest_runtest_makereport(item, call):  # noqa: ARG001
 
 # ---------------------------------------------------------------- HTTP helpers
 
+# Every job type file aigw ships (jobtypes/*.json), for jobtypes_dir.
+SHIPPED_TYPES = tuple(sorted(f for f in os.listdir(os.path.join(stk.SRCDIR, "jobtypes"))
+                             if f.endswith(".json")))
+
+
 def jobtypes_dir(prefix, *declarations, shipped=()):
     """A directory for a module's AIGW_JOBTYPES_DIR, removed at exit: each
     declaration written as <its name>.json, beside copies of the shipped

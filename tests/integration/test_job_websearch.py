@@ -4,21 +4,13 @@ chosen by the input are the only ones called, each request carries that
 provider's web-search and location fields, a provider left out is neither a
 result nor a failure, and bad values are refused at submit with the field."""
 
-import atexit
-import glob
-import json
-import os
-import shutil
-import tempfile
 import uuid
 
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_error, poll
+from conftest import HTTP_TIMEOUT, SHIPPED_TYPES, assert_error, jobtypes_dir, poll
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "jobtypes")
 ALL_PLATFORMS = ["openai", "gemini", "anthropic", "perplexity"]
 
 # A fan-out whose openai call always fails (400 is not retried), to see a
@@ -36,18 +28,8 @@ T_SEARCH_FAIL = {
 }
 
 
-def _types_dir():
-    d = tempfile.mkdtemp(prefix="aigw-jobtypes-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    for f in glob.glob(os.path.join(SHIPPED, "*.json")):
-        shutil.copy(f, d)
-    with open(os.path.join(d, "t_search_fail.json"), "w") as f:
-        json.dump(T_SEARCH_FAIL, f)
-    return d
-
-
-EXTRA_ENV = {"AIGW_JOBTYPES_DIR": _types_dir()}
+EXTRA_ENV = {"AIGW_JOBTYPES_DIR": jobtypes_dir("aigw-jobtypes-", T_SEARCH_FAIL,
+                                              shipped=SHIPPED_TYPES)}
 
 
 def post_job(stack, type_name, input_):

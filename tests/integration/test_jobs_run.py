@@ -2,13 +2,9 @@
 through each step; a failing step fails the job; cancel stops the calls;
 a job whose worker is killed resumes on another without redoing a step."""
 
-import atexit
-import glob
 import json
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -16,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, poll
+from conftest import HTTP_TIMEOUT, SHIPPED_TYPES, jobtypes_dir, poll
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "jobtypes")
@@ -67,20 +63,10 @@ TEST_TYPES = [
 ]
 
 
-def _types_dir():
-    d = tempfile.mkdtemp(prefix="aigw-jobtypes-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    for f in glob.glob(os.path.join(SHIPPED, "*.json")):
-        shutil.copy(f, d)
-    for t in TEST_TYPES:
-        with open(os.path.join(d, t["name"] + ".json"), "w") as f:
-            json.dump(t, f)
-    return d
-
-
 # The lease is short so that a killed worker's job is taken again soon.
-EXTRA_ENV = {"AIGW_JOBTYPES_DIR": _types_dir(), "AIGW_LEASE_S": "5"}
+EXTRA_ENV = {"AIGW_JOBTYPES_DIR": jobtypes_dir("aigw-jobtypes-", *TEST_TYPES,
+                                              shipped=SHIPPED_TYPES),
+             "AIGW_LEASE_S": "5"}
 
 SHIPPED_INPUTS = {
     "brief_generation": {"topic": "Onboarding emails", "audience": "new users"},

@@ -3,46 +3,37 @@ default) its calls fail at once with what to set, a chat naming only such
 providers is refused, and nothing is answered by the mock unless the mock
 is named; with AIGW_MOCK on the mock stands in, and every worker says so.
 /api/health and `aigw status` show how each provider is reached."""
-import atexit
-import glob
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 import requests
 
 import stack as stk
-from conftest import assert_error, poll, run_aigw, submit, wait_final
+from conftest import (SHIPPED_TYPES, assert_error, jobtypes_dir, poll, run_aigw, submit,
+                      wait_final)
 
 HTTP_TIMEOUT = 10
 NOT_CONFIGURED = "openai is not configured: set OPENAI_API_KEY"
 
 
-def _types_dir():
-    """The shipped job types and one fanning out to the mock and openai."""
-    d = tempfile.mkdtemp(prefix="aigw-jobtypes-", dir="/tmp")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    for f in glob.glob(os.path.join(stk.SRCDIR, "jobtypes", "*.json")):
-        shutil.copy(f, d)
-    t = {"name": "t_keys", "timeout_s": 60, "attempts": 3, "poll_interval_s": 1,
-         "input": {"q": {"type": "string", "required": True, "max_length": 200}},
-         "steps": [{"name": "all", "status_message": "Asking...", "progress": 100,
-                    "fanout": [{"provider": "mock", "model": "m"},
-                               {"provider": "openai", "model": "gpt-4o"}],
-                    "prompt": "keys {{input.q}}"}]}
-    with open(os.path.join(d, "t_keys.json"), "w", encoding="utf-8") as f:
-        json.dump(t, f)
-    return d
+# The shipped job types and one fanning out to the mock and openai.
+T_KEYS = {"name": "t_keys", "timeout_s": 60, "attempts": 3, "poll_interval_s": 1,
+          "input": {"q": {"type": "string", "required": True, "max_length": 200}},
+          "steps": [{"name": "all", "status_message": "Asking...", "progress": 100,
+                     "fanout": [{"provider": "mock", "model": "m"},
+                                {"provider": "openai", "model": "gpt-4o"}],
+                     "prompt": "keys {{input.q}}"}]}
+
+
+KEYS_TYPES = jobtypes_dir("aigw-jobtypes-", T_KEYS, shipped=SHIPPED_TYPES)
 
 
 @pytest.fixture(scope="module")
 def bare():
     """aigw without any provider key and AIGW_MOCK at its default (off)."""
-    s = stk.Stack(mock=False, extra_env={"AIGW_MOCK": "", "AIGW_JOBTYPES_DIR": _types_dir()})
+    s = stk.Stack(mock=False, extra_env={"AIGW_MOCK": "", "AIGW_JOBTYPES_DIR": KEYS_TYPES})
     try:
         yield s
     finally:
