@@ -40,7 +40,9 @@ struct waker_ops {
 struct waker *waker_start_ops(const struct waker_ops *ops);
 /* Cannot fail. */
 void waker_poke(struct waker *w);
-/* Stops the thread after a last round; safe on NULL. */
+/* Stops the thread at once: a poke not yet answered is dropped (the next
+ * sweep of any aigw-fcgi, or a worker's own poll, finds that work). Safe on
+ * NULL. */
 void waker_stop(struct waker *w);
 
 /* One round on the caller's connection: NOTIFY, then spawn if a slot is
