@@ -87,9 +87,10 @@ db_rate_reserve(struct db *db, const char *provider, long rpm, long tpm, long to
 	snprintf(tok, sizeof tok, "%ld", tokens);
 	snprintf(win, sizeof win, "%d", DB_RATE_WINDOW_MS + DB_RATE_GUARD_MS);
 	snprintf(waited, sizeof waited, "%lld", (long long)waited_ms);
-	err = db_begin(db);
-	if (err != AIGW_OK)
-		goto out;
+	/* Not inside the caller's transaction: the rollback below would end
+	 * it. */
+	if ((err = db_begin(db)) != AIGW_OK)
+		return err;
 	err = db_exec(db, &stmt_rate_lock, lock_v, &res);
 	if (err != AIGW_OK)
 		goto out;

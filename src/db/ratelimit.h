@@ -39,6 +39,8 @@
  * >= 0 says the request waited that long already: when it is let through,
  * rate_limit_waits counts one wait of that length (-1: it did not wait).
  *
+ * Not inside a transaction of the caller's: AIGW_EINVAL, and that
+ * transaction goes on untouched.
  * AIGW_OK: *wait_ms is 0 when reserved, else the ms until it would fit
  * (nothing reserved). AIGW_EDB: *wait_ms is 0 and nothing was reserved,
  * except when the connection broke during COMMIT, where a reservation may
