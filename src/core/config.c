@@ -1,4 +1,5 @@
-/* config.c: one table of environment variables, parsed and validated once. */
+/* config.c: one table of environment variables, parsed and validated once; what
+ * is in effect is shown by cli/config.c ("aigw config"). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -34,7 +34,7 @@
 #include "db/status.h"
 #include "worker/batchrun.h"
 #include "worker/itemindex.h"
-#include "worker/result.h"
+#include "worker/resultjson.h"
 #include "worker/results.h"
 
 #define FORM_EVERY_MS 1000

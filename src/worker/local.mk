@@ -4,7 +4,7 @@ libaigw_la_SOURCES += \
 	src/worker/pace.c src/worker/pace.h \
 	src/worker/rate.c src/worker/rate.h \
 	src/worker/routes.c src/worker/routes.h \
-	src/worker/result.c src/worker/result.h \
+	src/worker/resultjson.c src/worker/resultjson.h \
 	src/worker/task.c src/worker/task.h \
 	src/worker/results.c src/worker/results.h \
 	src/worker/states.c src/worker/states.h \

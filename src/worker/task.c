@@ -11,7 +11,7 @@
 #include "db/status.h"
 #include "jobtype/output.h"
 #include "worker/rate.h"
-#include "worker/result.h"
+#include "worker/resultjson.h"
 #include "worker/states.h"
 #include "worker/task.h"
 

@@ -1,11 +1,11 @@
 /*
- * result.h: a provider call's result as aigw stores and shows it, the same
+ * resultjson.h: a provider call's result as aigw stores and shows it, the same
  * for chats, job steps and batch items.
  *
  * Fails only on ENOMEM (NULL). Thread-safe.
  */
-#ifndef AIGW_WORKER_RESULT_H
-#define AIGW_WORKER_RESULT_H
+#ifndef AIGW_WORKER_RESULTJSON_H
+#define AIGW_WORKER_RESULTJSON_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
-/* result.c: a provider call's result as stored (see result.h). */
+/* resultjson.c: a provider call's result as stored and shown (see resultjson.h). */
 #include <stdio.h>
 
 #include <json-c/json.h>
 
 #include "core/util.h"
 #include "db/status.h"
-#include "worker/result.h"
+#include "worker/resultjson.h"
 
 static int
 add(json_object *o, const char *key, json_object *v)
