@@ -3,7 +3,7 @@ libaigw_la_SOURCES += \
 	src/worker/hostwin.c src/worker/hostwin.h \
 	src/worker/pace.c src/worker/pace.h \
 	src/worker/rate.c src/worker/rate.h \
-	src/worker/routes.c src/worker/routes.h \
+	src/worker/provider_routes.c src/worker/provider_routes.h \
 	src/worker/resultjson.c src/worker/resultjson.h \
 	src/worker/task.c src/worker/task.h \
 	src/worker/results.c src/worker/results.h \

@@ -22,7 +22,7 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "providers/provider.h"
-#include "worker/routes.h"
+#include "worker/provider_routes.h"
 #include "worker/states.h"
 #include "worker/xfer.h"
 

@@ -1,9 +1,10 @@
-/* routes.c: how each provider is reached (see routes.h). */
+/* provider_routes.c: how each provider is reached (see provider_routes.h); not the
+ * HTTP route table, which is http/routes.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "worker/routes.h"
+#include "worker/provider_routes.h"
 
 int
 routes_init(struct routes *rs, const struct aigw_config *cfg)

@@ -1,7 +1,8 @@
 /*
- * routes.h: how each provider is reached from this worker process: its own
- * API (key and base URL from the loaded configuration), the built-in mock when its
- * key is not set and AIGW_MOCK is on, or not at all. Also the shared rate
+ * provider_routes.h: how each provider is reached from this worker process:
+ * its own API (key and base URL from the loaded configuration), the
+ * built-in mock when its key is not set and AIGW_MOCK is on, or not at
+ * all. Also the shared rate
  * limits and the pause a 429 with Retry-After set, which every task of the
  * provider in this process consults.
  *
@@ -9,8 +10,8 @@
  * base URL before.
  * Single threaded, like the loop.
  */
-#ifndef AIGW_WORKER_ROUTES_H
-#define AIGW_WORKER_ROUTES_H
+#ifndef AIGW_WORKER_PROVIDER_ROUTES_H
+#define AIGW_WORKER_PROVIDER_ROUTES_H
 
 #include <stdbool.h>
 #include <stddef.h>
