@@ -10,7 +10,8 @@ libaigw_la_SOURCES += \
 	src/providers/anthropic_batch.c \
 	src/providers/snapshot.c \
 	src/providers/mock.c \
-	src/providers/pricing.c
+	src/providers/pricing.c \
+	src/providers/sse.h src/providers/sse.c
 EXTRA_DIST += tests/fixtures/providers
 
 if HAVE_CMOCKA
