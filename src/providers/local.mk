@@ -11,8 +11,9 @@ libaigw_la_SOURCES += \
 	src/providers/snapshot.c \
 	src/providers/mock.c \
 	src/providers/pricing.c \
-	src/providers/sse.h src/providers/sse.c
-EXTRA_DIST += tests/fixtures/providers
+	src/providers/sse.h src/providers/sse.c \
+	src/providers/stream.h src/providers/stream.c
+EXTRA_DIST += tests/fixtures/providers tests/fixtures/streams
 
 if HAVE_CMOCKA
 TESTS += tests/unit/test_provider

@@ -163,3 +163,11 @@ tests_unit_test_sse_SOURCES = tests/unit/test_sse.c
 tests_unit_test_sse_CFLAGS = $(unit_cflags)
 tests_unit_test_sse_LDADD = $(unit_ldadd)
 endif
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_stream
+check_PROGRAMS += tests/unit/test_stream
+tests_unit_test_stream_SOURCES = tests/unit/test_stream.c tests/unit/prov_fixture.h
+tests_unit_test_stream_CFLAGS = $(unit_cflags)
+tests_unit_test_stream_LDADD = $(unit_ldadd)
+endif
