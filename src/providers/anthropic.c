@@ -309,6 +309,10 @@ block_delta(struct prov_stream *st, json_object *ev, json_object *acc)
 		return prov_stream_text(st, json_object_get_string(t), (size_t)json_object_get_string_len(t));
 	}
 	if (strcmp(type, "citations_delta") == 0) {
+		json_object *c = prov_common_get(delta, "citation", json_type_object);
+
+		if (c == NULL)
+			return prov_stream_bad(st, "a citations delta has no citation");
 		if ((cites = prov_common_get(block, "citations", json_type_array)) == NULL) {
 			if (prov_common_add(block, "citations", json_object_new_array()) != 0)
 				return AIGW_ENOMEM;
@@ -316,9 +320,7 @@ block_delta(struct prov_stream *st, json_object *ev, json_object *acc)
 		}
 		if (json_object_array_length(cites) >= 4 * PROV_CITATIONS_MAX)
 			return AIGW_OK;
-		return prov_common_push(cites, json_object_get(prov_common_get(delta, "citation",
-									       json_type_object))) != 0 ?
-		       AIGW_ENOMEM : AIGW_OK;
+		return prov_common_push(cites, json_object_get(c)) != 0 ? AIGW_ENOMEM : AIGW_OK;
 	}
 	return AIGW_OK; /* a tool's input_json_delta, thinking: not the answer */
 }

@@ -15,6 +15,8 @@
 #include "providers/stream.h"
 
 #define NAME "openai"
+/* The bytes of a streamed refusal kept for its error sentence. */
+#define REFUSAL_KEEP (4 * PROV_SNIPPET_MAX)
 
 json_object *
 prov_openai_messages(const struct prov_call *call)
@@ -239,14 +241,19 @@ chunk_string(struct prov_stream *st, json_object *delta, const char *key, json_o
 	if (strcmp(key, "content") == 0)
 		return prov_stream_text(st, json_object_get_string(v),
 					(size_t)json_object_get_string_len(v));
-	/* A refusal is short and ends the answer: joining its pieces is cheap. */
+	/* A refusal fails the answer and only its first PROV_SNIPPET_MAX bytes
+	 * are quoted; keeping a few times that (so the quote is still marked
+	 * as cut) bounds the copy made per piece. */
 	old = prov_common_get_str(acc, key);
-	buf_init(&b, PROV_STREAM_TEXT_MAX);
+	buf_init(&b, REFUSAL_KEEP);
 	err = buf_puts(&b, old ? old : "");
-	if (err == AIGW_OK)
-		err = buf_append(&b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	if (err == AIGW_ETOOBIG)
-		err = prov_stream_bad(st, "the refusal is longer than the bound");
+	if (err == AIGW_OK) {
+		size_t n = (size_t)json_object_get_string_len(v);
+
+		if (n > REFUSAL_KEEP - b.len)
+			n = REFUSAL_KEEP - b.len;
+		err = buf_append(&b, json_object_get_string(v), n);
+	}
 	if (err == AIGW_OK && prov_common_add(acc, key, json_object_new_string_len(b.data ? b.data : "", (int)b.len)) != 0)
 		err = AIGW_ENOMEM;
 	buf_free(&b);

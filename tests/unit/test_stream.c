@@ -185,9 +185,39 @@ test_garbage(void **state)
 		  "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
 		  AIGW_EINVAL, PROV_ERR_BAD_BODY,
 		  "anthropic returned an unexpected stream: an event before message_start");
+	check_bad("anthropic",
+		  "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\"}}\n\n"
+		  "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+		  "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+		  "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+		  "\"delta\":{\"type\":\"citations_delta\"}}\n\n",
+		  AIGW_EINVAL, PROV_ERR_BAD_BODY,
+		  "anthropic returned an unexpected stream: a citations delta has no citation");
 	/* Nothing may follow the final event. */
 	check_bad("openai", OAI_CHUNK("Hi") "data: [DONE]\n\n" OAI_CHUNK("more"), AIGW_EINVAL,
 		  PROV_ERR_BAD_BODY, "openai returned an unexpected stream: an event after the final one");
+}
+
+/* A refusal streamed in pieces fails as the whole refusal does. */
+static void
+test_refusal(void **state)
+{
+	static const char whole[] =
+		"{\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+		"\"assistant\",\"content\":null,\"refusal\":\"I can't help with that.\"},"
+		"\"finish_reason\":\"stop\"}]}";
+	struct prov_result want;
+
+	(void)state;
+	fx_parse("openai", 200, whole, strlen(whole), &want);
+	assert_int_equal(want.errclass, PROV_ERR_CLIENT);
+	check_bad("openai",
+		  "data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+		  "\"assistant\",\"content\":null,\"refusal\":\"I can't\"}}]}\n\n"
+		  "data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"refusal\":"
+		  "\" help with that.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+		  AIGW_OK, want.errclass, want.error);
+	prov_result_free(&want);
 }
 
 static void
@@ -369,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_gemini),
 		cmocka_unit_test(test_perplexity),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_refusal),
 		cmocka_unit_test(test_unknown_event),
 		cmocka_unit_test(test_error_event),
 		cmocka_unit_test(test_cut),
