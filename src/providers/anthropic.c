@@ -293,12 +293,13 @@ out:
 }
 
 static enum aigw_err
-block_delta(struct prov_stream *st, json_object *ev, json_object *acc)
+block_delta(struct prov_stream *st, json_object *ev, size_t size, json_object *acc)
 {
 	json_object *block = open_block(acc, ev);
 	json_object *delta = prov_common_get(ev, "delta", json_type_object);
 	const char *type = prov_common_get_str(delta, "type");
 	json_object *t, *cites;
+	enum aigw_err err;
 
 	if (block == NULL || type == NULL)
 		return prov_stream_bad(st, "a delta for a block that is not open");
@@ -313,6 +314,8 @@ block_delta(struct prov_stream *st, json_object *ev, json_object *acc)
 
 		if (c == NULL)
 			return prov_stream_bad(st, "a citations delta has no citation");
+		if ((err = prov_stream_charge(st, size)) != AIGW_OK)
+			return err;
 		if ((cites = prov_common_get(block, "citations", json_type_array)) == NULL) {
 			if (prov_common_add(block, "citations", json_object_new_array()) != 0)
 				return AIGW_ENOMEM;
@@ -402,13 +405,15 @@ stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *ac
 		err = message_start(st, o, acc);
 	else if (prov_common_get(acc, "message", json_type_object) == NULL && strcmp(type, "ping") != 0)
 		err = prov_stream_bad(st, "an event before message_start");
-	else if (strcmp(type, "content_block_start") == 0)
+	else if (strcmp(type, "content_block_start") == 0 &&
+		 (err = prov_stream_charge(st, ev->data_len)) == AIGW_OK)
 		err = block_start(st, o, acc);
 	else if (strcmp(type, "content_block_delta") == 0)
-		err = block_delta(st, o, acc);
+		err = block_delta(st, o, ev->data_len, acc);
 	else if (strcmp(type, "content_block_stop") == 0)
 		err = block_stop(st, o, acc);
-	else if (strcmp(type, "message_delta") == 0)
+	else if (strcmp(type, "message_delta") == 0 &&
+		 (err = prov_stream_charge(st, ev->data_len)) == AIGW_OK)
 		err = message_delta(st, o, acc);
 	else if (strcmp(type, "message_stop") == 0)
 		prov_stream_done(st);

@@ -472,6 +472,10 @@ extern const struct prov_stream_format prov_gemini_stream;
 /* Appends s[0..n) to the answer and the feed's delta. AIGW_ENOMEM; past
  * PROV_STREAM_TEXT_MAX the stream is refused (AIGW_EINVAL). */
 enum aigw_err prov_stream_text(struct prov_stream *st, const char *s, size_t n) AIGW_MUSTCHECK;
+/* Counts n bytes of events the format keeps in acc beyond the text (blocks,
+ * citations, usage): past PROV_STREAM_TEXT_MAX in all the stream is refused
+ * (AIGW_EINVAL), so that many small events cannot grow it without bound. */
+enum aigw_err prov_stream_charge(struct prov_stream *st, size_t n) AIGW_MUSTCHECK;
 /* The answer's text so far: its length. Cannot fail. */
 size_t prov_stream_text_len(const struct prov_stream *st);
 /* The final event was read. Cannot fail. */

@@ -262,14 +262,18 @@ chunk_string(struct prov_stream *st, json_object *delta, const char *key, json_o
 
 /* Annotations (web search's url_citation) come whole in the deltas. */
 static enum aigw_err
-chunk_annotations(json_object *delta, json_object *acc)
+chunk_annotations(struct prov_stream *st, const struct sse_event *ev, json_object *delta,
+		  json_object *acc)
 {
 	json_object *list = prov_common_get(delta, "annotations", json_type_array);
 	json_object *all = prov_common_get(acc, "annotations", json_type_array);
 	size_t n = list ? json_object_array_length(list) : 0;
+	enum aigw_err err;
 
 	if (n == 0)
 		return AIGW_OK;
+	if ((err = prov_stream_charge(st, ev->data_len)) != AIGW_OK)
+		return err;
 	if (all == NULL) {
 		if (prov_common_add(acc, "annotations", json_object_new_array()) != 0)
 			return AIGW_ENOMEM;
@@ -324,7 +328,7 @@ prov_openai_chunk_event(struct prov_stream *st, const struct sse_event *ev, json
 	delta = prov_common_get(choice, "delta", json_type_object);
 	if ((err = chunk_string(st, delta, "content", acc)) != AIGW_OK ||
 	    (err = chunk_string(st, delta, "refusal", acc)) != AIGW_OK ||
-	    (err = chunk_annotations(delta, acc)) != AIGW_OK)
+	    (err = chunk_annotations(st, ev, delta, acc)) != AIGW_OK)
 		goto out;
 	if ((why = prov_common_get_str(choice, "finish_reason")) != NULL &&
 	    prov_common_add(acc, "finish_reason", json_object_new_string(why)) != 0)

@@ -17,6 +17,7 @@ struct prov_stream {
 	struct buf *delta;        /* the caller's, during a feed */
 	json_object *acc;         /* what the format keeps for the end */
 	size_t events;            /* events read */
+	size_t kept;              /* bytes of events kept in acc */
 	bool done;                /* the final event was read */
 	bool refused;             /* fail holds why */
 	struct prov_result fail;
@@ -110,6 +111,15 @@ prov_stream_text(struct prov_stream *st, const char *s, size_t n)
 	if (err == AIGW_OK && st->delta != NULL)
 		err = buf_append(st->delta, s, n);
 	return err;
+}
+
+enum aigw_err
+prov_stream_charge(struct prov_stream *st, size_t n)
+{
+	if (n > PROV_STREAM_TEXT_MAX - st->kept)
+		return prov_stream_bad(st, "it holds more than the bound beside the text");
+	st->kept += n;
+	return AIGW_OK;
 }
 
 size_t

@@ -324,6 +324,52 @@ test_overlong_line(void **state)
 	free(chunk);
 }
 
+/* Many small events the format keeps (here content blocks) are bounded in
+ * all, not only one by one. */
+static void
+test_kept_bound(void **state)
+{
+	static const char start[] =
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\"}}\n\n";
+	struct prov_stream *st = NULL;
+	struct buf delta, ev;
+	struct prov_result r;
+	char *pad = malloc(128 * 1024 + 1);
+	enum aigw_err err = AIGW_OK;
+	size_t fed = 0;
+
+	(void)state;
+	assert_non_null(pad);
+	memset(pad, 'p', 128 * 1024);
+	pad[128 * 1024] = '\0';
+	buf_init(&delta, 1 << 20);
+	buf_init(&ev, 1 << 20);
+	assert_int_equal(prov_stream_new("anthropic", &st), AIGW_OK);
+	assert_int_equal(prov_stream_feed(st, start, strlen(start), &delta), AIGW_OK);
+	for (int i = 0; err == AIGW_OK && fed < 4 * PROV_STREAM_TEXT_MAX; i++) {
+		buf_reset(&ev);
+		assert_int_equal(buf_printf(&ev, "event: content_block_start\ndata: {\"type\":"
+					    "\"content_block_start\",\"index\":%d,\"content_block\":"
+					    "{\"type\":\"web_search_tool_result\",\"content\":[],"
+					    "\"pad\":\"%s\"}}\n\nevent: content_block_stop\ndata: "
+					    "{\"type\":\"content_block_stop\",\"index\":%d}\n\n",
+					    i, pad, i), AIGW_OK);
+		err = prov_stream_feed(st, ev.data, ev.len, &delta);
+		fed += ev.len;
+	}
+	assert_int_equal(err, AIGW_EINVAL);
+	assert_true(fed <= PROV_STREAM_TEXT_MAX + 2 * ev.len);
+	assert_int_equal(prov_stream_end(st, &r), AIGW_OK);
+	assert_int_equal(r.errclass, PROV_ERR_BAD_BODY);
+	assert_string_equal(r.error, "anthropic returned an unexpected stream: it holds more than "
+				     "the bound beside the text");
+	prov_result_free(&r);
+	prov_stream_free(st);
+	buf_free(&delta);
+	buf_free(&ev);
+	free(pad);
+}
+
 static void
 test_unknown_provider(void **state)
 {
@@ -404,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_error_event),
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_overlong_line),
+		cmocka_unit_test(test_kept_bound),
 		cmocka_unit_test(test_unknown_provider),
 		cmocka_unit_test(test_requests),
 	};
