@@ -267,10 +267,34 @@ out:
 	return err;
 }
 
+/* The first candidate of an answer or chunk into *cand (NULL when there is
+ * none) and its text appended to text; *what set when it is malformed. */
+static enum aigw_err
+first_candidate(json_object *root, json_object **cand, struct buf *text, const char **what)
+{
+	json_object *cands = NULL;
+
+	*cand = NULL;
+	*what = NULL;
+	if (json_object_object_get_ex(root, "candidates", &cands) &&
+	    !json_object_is_type(cands, json_type_array)) {
+		*what = "candidates is not an array";
+		return AIGW_OK;
+	}
+	if (cands == NULL || json_object_array_length(cands) == 0)
+		return AIGW_OK;
+	*cand = json_object_array_get_idx(cands, 0);
+	if (!json_object_is_type(*cand, json_type_object)) {
+		*what = "candidates[0] is not an object";
+		return AIGW_OK;
+	}
+	return candidate_text(*cand, text, what);
+}
+
 enum aigw_err
 prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
-	json_object *root = NULL, *cands = NULL, *cand, *usage;
+	json_object *root = NULL, *cand, *usage;
 	const char *block, *what = NULL;
 	long cand_tokens, thought_tokens;
 	struct buf text;
@@ -295,24 +319,14 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 		free(snip);
 		goto out;
 	}
-	if (json_object_object_get_ex(root, "candidates", &cands) &&
-	    !json_object_is_type(cands, json_type_array)) {
-		err = prov_common_bad_body(out, NAME, "candidates is not an array");
-		goto out;
-	}
-	if (cands == NULL || json_object_array_length(cands) == 0) {
-		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
-		goto out;
-	}
-	cand = json_object_array_get_idx(cands, 0);
-	if (!json_object_is_type(cand, json_type_object)) {
-		err = prov_common_bad_body(out, NAME, "candidates[0] is not an object");
-		goto out;
-	}
-	if ((err = candidate_text(cand, &text, &what)) != AIGW_OK)
+	if ((err = first_candidate(root, &cand, &text, &what)) != AIGW_OK)
 		goto out;
 	if (what != NULL) {
 		err = prov_common_bad_body(out, NAME, what);
+		goto out;
+	}
+	if (cand == NULL) {
+		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
 		goto out;
 	}
 	usage = prov_common_get(root, "usageMetadata", json_type_object);
@@ -340,7 +354,7 @@ out:
 static enum aigw_err
 stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc)
 {
-	json_object *chunk = NULL, *cands = NULL, *cand, *e;
+	json_object *chunk = NULL, *cand, *e;
 	const char *what = NULL;
 	struct buf text;
 	enum aigw_err err;
@@ -363,24 +377,14 @@ stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *ac
 	    prov_stream_keep(acc, "promptFeedback", prov_common_get(chunk, "promptFeedback", json_type_object)) != 0)
 		goto out;
 	err = AIGW_OK;
-	if (json_object_object_get_ex(chunk, "candidates", &cands) &&
-	    !json_object_is_type(cands, json_type_array)) {
-		err = prov_stream_bad(st, "candidates is not an array");
-		goto out;
-	}
-	if (cands == NULL || json_object_array_length(cands) == 0)
-		goto out;
-	cand = json_object_array_get_idx(cands, 0);
-	if (!json_object_is_type(cand, json_type_object)) {
-		err = prov_stream_bad(st, "candidates[0] is not an object");
-		goto out;
-	}
-	if ((err = candidate_text(cand, &text, &what)) != AIGW_OK)
+	if ((err = first_candidate(chunk, &cand, &text, &what)) != AIGW_OK)
 		goto out;
 	if (what != NULL) {
 		err = prov_stream_bad(st, what);
 		goto out;
 	}
+	if (cand == NULL)
+		goto out; /* a chunk of usage or feedback alone */
 	if ((err = prov_stream_text(st, text.data ? text.data : "", text.len)) != AIGW_OK)
 		goto out;
 	if (prov_common_add(acc, "candidate", json_object_new_boolean(1)) != 0 ||

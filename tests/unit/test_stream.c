@@ -179,6 +179,11 @@ test_garbage(void **state)
 	/* Lines an SSE reader skips make no event. */
 	check_bad("gemini", "<html>502 Bad Gateway</html>\n\n", AIGW_OK, PROV_ERR_BAD_BODY,
 		  "gemini returned an unexpected stream: it holds no event");
+	check_bad("gemini", "data: {\"candidates\":{}}\n\n", AIGW_EINVAL, PROV_ERR_BAD_BODY,
+		  "gemini returned an unexpected stream: candidates is not an array");
+	check_bad("gemini", "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":7}]}}]}\n\n",
+		  AIGW_EINVAL, PROV_ERR_BAD_BODY,
+		  "gemini returned an unexpected stream: a part's text is not a string");
 	check_bad("perplexity", "data: {\"choices\":{}}\n\n", AIGW_EINVAL, PROV_ERR_BAD_BODY,
 		  "perplexity returned an unexpected stream: a chunk has no choices array");
 	check_bad("anthropic", "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
