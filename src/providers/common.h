@@ -10,6 +10,9 @@
  * a URL or header, a call without a model, message or key); a provider's
  * answer never fails a parse, it becomes a classified prov_result or
  * prov_step. A struct prov_http or prov_result they fill stays freeable.
+ * The streaming formats' helpers (stream.c) act on the one struct
+ * prov_stream they are given and refuse a stream that is not its format
+ * (AIGW_EINVAL, the failure kept in the stream for prov_stream_end).
  */
 #ifndef AIGW_PROVIDERS_COMMON_H
 #define AIGW_PROVIDERS_COMMON_H
