@@ -246,6 +246,14 @@ prov_stream_feed(struct prov_stream *st, const char *p, size_t n, struct buf *de
 	return err;
 }
 
+bool
+prov_stream_finished(const struct prov_stream *st)
+{
+	return !st->refused &&
+	       (st->done || (st->fmt->end_key != NULL &&
+			     json_object_object_get_ex(st->acc, st->fmt->end_key, NULL)));
+}
+
 enum aigw_err
 prov_stream_end(struct prov_stream *st, struct prov_result *out)
 {
@@ -261,8 +269,7 @@ prov_stream_end(struct prov_stream *st, struct prov_result *out)
 		/* What an SSE reader skips (lines without a field it knows,
 		 * an HTML page) is no stream either. */
 		err = prov_stream_bad(st, "it holds no event");
-	else if (!st->refused && !st->done &&
-		 (st->fmt->end_key == NULL || !json_object_object_get_ex(st->acc, st->fmt->end_key, NULL)))
+	else if (!st->refused && !prov_stream_finished(st))
 		err = prov_stream_bad(st, "it ended without its final event");
 	if (st->refused) {
 		*out = st->fail;

@@ -22,6 +22,7 @@
 #ifndef AIGW_PROVIDERS_STREAM_H
 #define AIGW_PROVIDERS_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -46,6 +47,9 @@ enum aigw_err prov_stream_build(const char *provider, const struct prov_config *
  * its own bound applies, past which AIGW_ETOOBIG). See above for errors. */
 enum aigw_err prov_stream_feed(struct prov_stream *st, const char *p, size_t n,
 			       struct buf *delta) AIGW_MUSTCHECK;
+/* Whether the answer is complete: its final event was read (for formats
+ * without one, the event that gives the finish reason). Cannot fail. */
+bool prov_stream_finished(const struct prov_stream *st);
 /* The result of the whole stream, into *out (freed with prov_result_free in
  * every case). AIGW_ENOMEM only. */
 enum aigw_err prov_stream_end(struct prov_stream *st, struct prov_result *out) AIGW_MUSTCHECK;

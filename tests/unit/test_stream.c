@@ -19,6 +19,8 @@ struct run {
 	struct prov_result r;
 	char *deltas;
 	enum aigw_err feed_err; /* the first feed error */
+	bool finished_early;    /* finished before the last piece */
+	bool finished;          /* finished after all of them */
 };
 
 /* Feeds body[0..len) in pieces: cuts[] are the offsets where a piece ends
@@ -37,9 +39,12 @@ run_stream(const char *provider, const char *body, size_t len, const size_t *cut
 	for (size_t i = 0; at < len && out->feed_err == AIGW_OK; i++) {
 		size_t end = ncuts ? cuts[i] : at + 1;
 
+		if (end < len && prov_stream_finished(st))
+			out->finished_early = true;
 		out->feed_err = prov_stream_feed(st, body + at, end - at, &delta);
 		at = end;
 	}
+	out->finished = prov_stream_finished(st);
 	memset(&out->r, 0xa5, sizeof out->r);
 	assert_int_equal(prov_stream_end(st, &out->r), AIGW_OK);
 	fx_assert_consistent(&out->r);
@@ -105,10 +110,14 @@ check_provider(const char *provider, long in, long outt, size_t ncites)
 		assert_int_equal(run.feed_err, AIGW_OK);
 		assert_same_result(&run.r, &want);
 		assert_string_equal(run.deltas, want.text);
+		assert_true(run.finished);
 		run_free(&run);
 	}
 	run_stream(provider, body, len, NULL, 0, &run);
 	assert_int_equal(run.feed_err, AIGW_OK);
+	/* Byte by byte, not before the final event's last bytes. */
+	assert_false(run.finished_early);
+	assert_true(run.finished);
 	assert_same_result(&run.r, &want);
 	assert_string_equal(run.deltas, want.text);
 	run_free(&run);
