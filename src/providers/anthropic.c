@@ -10,6 +10,8 @@
 #include "core/buf.h"
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "providers/sse.h"
+#include "providers/stream.h"
 
 #define NAME "anthropic"
 #define API_VERSION "2023-06-01"
@@ -98,6 +100,7 @@ static const struct prov_scheme scheme = {
 	.auth_name = "x-api-key",
 	.fixed = fixed,
 	.content_type = "application/json",
+	.stream_flag = true,
 	.body = prov_anthropic_body,
 };
 
@@ -112,6 +115,12 @@ prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call
 		     struct prov_http *out)
 {
 	return prov_scheme_build(&scheme, cfg, call, out);
+}
+
+static enum aigw_err
+build_stream(const struct prov_config *cfg, const struct prov_call *call, struct prov_http *out)
+{
+	return prov_scheme_build_stream(&scheme, cfg, call, out);
 }
 
 /* Sources found but not cited: the web_search_tool_result blocks. Their
@@ -220,3 +229,237 @@ prov_anthropic_parse(long status, const char *body, size_t len, struct prov_resu
 {
 	return prov_anthropic_message_parse(NAME, status, body, len, out);
 }
+
+/* ---- the streamed answer: message_start, then per content block
+ * content_block_start / _delta / _stop, message_delta (stop reason and
+ * cumulative usage), message_stop; ping and error may come anywhere ---- */
+
+/* acc: "message" (message_start's), "blocks" (the content blocks, each text
+ * block with "_from"/"_to": its bytes of the stream's text, joined only at
+ * the end so that a long answer is never copied per delta), "open" (the
+ * index of the block being read, or absent). */
+
+static json_object *
+open_block(json_object *acc, json_object *ev)
+{
+	json_object *blocks = prov_common_get(acc, "blocks", json_type_array);
+	json_object *open = prov_common_get(acc, "open", json_type_int);
+	json_object *idx = prov_common_get(ev, "index", json_type_int);
+
+	if (blocks == NULL || open == NULL || idx == NULL ||
+	    json_object_get_int64(idx) != json_object_get_int64(open))
+		return NULL;
+	return json_object_array_get_idx(blocks, json_object_array_length(blocks) - 1);
+}
+
+static enum aigw_err
+block_start(struct prov_stream *st, json_object *ev, json_object *acc)
+{
+	json_object *blocks = prov_common_get(acc, "blocks", json_type_array);
+	json_object *block = prov_common_get(ev, "content_block", json_type_object);
+	json_object *idx = prov_common_get(ev, "index", json_type_int);
+	json_object *copy = NULL;
+	const char *type = prov_common_get_str(block, "type");
+	json_object *t;
+	enum aigw_err err = AIGW_ENOMEM;
+
+	if (blocks == NULL || block == NULL || idx == NULL || type == NULL ||
+	    prov_common_get(acc, "open", json_type_int) != NULL ||
+	    json_object_get_int64(idx) != (int64_t)json_object_array_length(blocks))
+		return prov_stream_bad(st, "a content block starts out of order");
+	if (json_object_deep_copy(block, &copy, NULL) != 0 || copy == NULL)
+		return AIGW_ENOMEM;
+	if (strcmp(type, "text") == 0) {
+		t = prov_common_get(copy, "text", json_type_string);
+		if (prov_common_add(copy, "_from", json_object_new_int64((int64_t)prov_stream_text_len(st))) != 0)
+			goto out;
+		if (t != NULL && (err = prov_stream_text(st, json_object_get_string(t),
+							 (size_t)json_object_get_string_len(t))) != AIGW_OK)
+			goto out;
+		json_object_object_del(copy, "text");
+	}
+	err = AIGW_ENOMEM;
+	if (prov_common_push(blocks, copy) != 0) {
+		copy = NULL;
+		goto out;
+	}
+	copy = NULL;
+	if (prov_common_add(acc, "open", json_object_get(idx)) != 0)
+		goto out;
+	err = AIGW_OK;
+out:
+	json_object_put(copy);
+	return err;
+}
+
+static enum aigw_err
+block_delta(struct prov_stream *st, json_object *ev, size_t size, json_object *acc)
+{
+	json_object *block = open_block(acc, ev);
+	json_object *delta = prov_common_get(ev, "delta", json_type_object);
+	const char *type = prov_common_get_str(delta, "type");
+	json_object *t, *cites;
+	enum aigw_err err;
+
+	if (block == NULL || type == NULL)
+		return prov_stream_bad(st, "a delta for a block that is not open");
+	if (strcmp(type, "text_delta") == 0) {
+		if (prov_common_get(block, "_from", json_type_int) == NULL ||
+		    (t = prov_common_get(delta, "text", json_type_string)) == NULL)
+			return prov_stream_bad(st, "a text delta is not text");
+		return prov_stream_text(st, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+	}
+	if (strcmp(type, "citations_delta") == 0) {
+		json_object *c = prov_common_get(delta, "citation", json_type_object);
+
+		if (c == NULL)
+			return prov_stream_bad(st, "a citations delta has no citation");
+		if ((err = prov_stream_charge(st, size)) != AIGW_OK)
+			return err;
+		if ((cites = prov_common_get(block, "citations", json_type_array)) == NULL) {
+			if (prov_common_add(block, "citations", json_object_new_array()) != 0)
+				return AIGW_ENOMEM;
+			cites = prov_common_get(block, "citations", json_type_array);
+		}
+		if (json_object_array_length(cites) >= 4 * PROV_CITATIONS_MAX)
+			return AIGW_OK;
+		return prov_common_push(cites, json_object_get(c)) != 0 ? AIGW_ENOMEM : AIGW_OK;
+	}
+	return AIGW_OK; /* a tool's input_json_delta, thinking: not the answer */
+}
+
+static enum aigw_err
+block_stop(struct prov_stream *st, json_object *ev, json_object *acc)
+{
+	json_object *block = open_block(acc, ev);
+
+	if (block == NULL)
+		return prov_stream_bad(st, "a block stops that is not open");
+	if (prov_common_get(block, "_from", json_type_int) != NULL &&
+	    prov_common_add(block, "_to", json_object_new_int64((int64_t)prov_stream_text_len(st))) != 0)
+		return AIGW_ENOMEM;
+	json_object_object_del(acc, "open");
+	return AIGW_OK;
+}
+
+/* message_delta's usage counts are cumulative: they replace the start's. */
+static enum aigw_err
+message_delta(struct prov_stream *st, json_object *ev, json_object *acc)
+{
+	json_object *msg = prov_common_get(acc, "message", json_type_object);
+	json_object *delta = prov_common_get(ev, "delta", json_type_object);
+	json_object *usage = prov_common_get(ev, "usage", json_type_object);
+	json_object *mu;
+
+	if (msg == NULL)
+		return prov_stream_bad(st, "message_delta before message_start");
+	if (prov_stream_keep(msg, "stop_reason", prov_common_get(delta, "stop_reason", json_type_string)) != 0)
+		return AIGW_ENOMEM;
+	if (usage == NULL)
+		return AIGW_OK;
+	if ((mu = prov_common_get(msg, "usage", json_type_object)) == NULL) {
+		if (prov_common_add(msg, "usage", json_object_new_object()) != 0)
+			return AIGW_ENOMEM;
+		mu = prov_common_get(msg, "usage", json_type_object);
+	}
+	json_object_object_foreach(usage, k, v) {
+		if (v != NULL && prov_stream_keep(mu, k, v) != 0)
+			return AIGW_ENOMEM;
+	}
+	return AIGW_OK;
+}
+
+static enum aigw_err
+message_start(struct prov_stream *st, json_object *ev, json_object *acc)
+{
+	json_object *msg = prov_common_get(ev, "message", json_type_object);
+	json_object *copy = NULL;
+
+	if (msg == NULL || prov_common_get(acc, "message", json_type_object) != NULL)
+		return prov_stream_bad(st, "message_start is missing or repeated");
+	if (json_object_deep_copy(msg, &copy, NULL) != 0 || copy == NULL)
+		return AIGW_ENOMEM;
+	json_object_object_del(copy, "content");
+	if (prov_common_add(acc, "message", copy) != 0 ||
+	    prov_common_add(acc, "blocks", json_object_new_array()) != 0)
+		return AIGW_ENOMEM;
+	return AIGW_OK;
+}
+
+static enum aigw_err
+stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc)
+{
+	json_object *o = NULL;
+	const char *type;
+	enum aigw_err err;
+
+	if ((err = prov_stream_json(st, ev, &o)) != AIGW_OK)
+		return err;
+	type = prov_common_get_str(o, "type");
+	/* The data says its type; the event name must agree with it. */
+	if (type == NULL || (strcmp(ev->name, "message") != 0 && strcmp(ev->name, type) != 0))
+		err = prov_stream_bad(st, "an event's type is missing or not its name");
+	else if (strcmp(type, "error") == 0)
+		err = prov_stream_error(st, prov_common_get(o, "error", json_type_object));
+	else if (strcmp(type, "message_start") == 0)
+		err = message_start(st, o, acc);
+	else if (prov_common_get(acc, "message", json_type_object) == NULL && strcmp(type, "ping") != 0)
+		err = prov_stream_bad(st, "an event before message_start");
+	else if (strcmp(type, "content_block_start") == 0 &&
+		 (err = prov_stream_charge(st, ev->data_len)) == AIGW_OK)
+		err = block_start(st, o, acc);
+	else if (strcmp(type, "content_block_delta") == 0)
+		err = block_delta(st, o, ev->data_len, acc);
+	else if (strcmp(type, "content_block_stop") == 0)
+		err = block_stop(st, o, acc);
+	else if (strcmp(type, "message_delta") == 0 &&
+		 (err = prov_stream_charge(st, ev->data_len)) == AIGW_OK)
+		err = message_delta(st, o, acc);
+	else if (strcmp(type, "message_stop") == 0)
+		prov_stream_done(st);
+	/* ping, and the event types Anthropic documents it may add: skipped. */
+	json_object_put(o);
+	return err;
+}
+
+static json_object *
+stream_whole(json_object *acc, const char *text, size_t len)
+{
+	json_object *msg = prov_common_get(acc, "message", json_type_object);
+	json_object *blocks = prov_common_get(acc, "blocks", json_type_array);
+	json_object *root = NULL;
+	size_t n = blocks ? json_object_array_length(blocks) : 0;
+
+	if (msg == NULL || json_object_deep_copy(msg, &root, NULL) != 0 || root == NULL)
+		return msg == NULL ? json_object_new_object() : NULL;
+	for (size_t i = 0; i < n; i++) {
+		json_object *b = json_object_array_get_idx(blocks, i);
+		json_object *from = prov_common_get(b, "_from", json_type_int);
+		json_object *to = prov_common_get(b, "_to", json_type_int);
+		size_t f, t;
+
+		if (from == NULL)
+			continue;
+		f = (size_t)json_object_get_int64(from);
+		t = to != NULL ? (size_t)json_object_get_int64(to) : len;
+		if (f > len || t > len || t < f)
+			f = t = len;
+		if (prov_common_add(b, "text", json_object_new_string_len(text + f, (int)(t - f))) != 0)
+			goto fail;
+		json_object_object_del(b, "_from");
+		json_object_object_del(b, "_to");
+	}
+	if (prov_stream_keep(root, "content", blocks) == 0)
+		return root;
+fail:
+	json_object_put(root);
+	return NULL;
+}
+
+const struct prov_stream_format prov_anthropic_stream = {
+	.name = NAME,
+	.event = stream_event,
+	.whole = stream_whole,
+	.parse = prov_anthropic_parse,
+	.build = build_stream,
+};

@@ -10,6 +10,9 @@
  * a URL or header, a call without a model, message or key); a provider's
  * answer never fails a parse, it becomes a classified prov_result or
  * prov_step. A struct prov_http or prov_result they fill stays freeable.
+ * The streaming formats' helpers (stream.c) act on the one struct
+ * prov_stream they are given and refuse a stream that is not its format
+ * (AIGW_EINVAL, the failure kept in the stream for prov_stream_end).
  */
 #ifndef AIGW_PROVIDERS_COMMON_H
 #define AIGW_PROVIDERS_COMMON_H
@@ -296,6 +299,12 @@ struct prov_scheme {
 	const char *content_type;
 	/* The body of a checked call; NULL on ENOMEM. */
 	json_object *(*body)(const struct prov_call *call);
+	/* Streaming (prov_scheme_build_stream): the call's path when it is
+	 * not the same (NULL: the same), and what the body adds: "stream":
+	 * true, and "stream_options":{"include_usage":true} for the usage. */
+	enum aigw_err (*stream_path_of)(const struct prov_call *call, char **path);
+	bool stream_flag;
+	bool stream_usage;
 };
 
 /* The key's header and the fixed headers, appended to h; fails as
@@ -309,6 +318,11 @@ enum aigw_err prov_scheme_headers(const struct prov_scheme *s, struct prov_http 
 enum aigw_err prov_scheme_build(const struct prov_scheme *s, const struct prov_config *cfg,
 				const struct prov_call *call,
 				struct prov_http *out) AIGW_MUSTCHECK;
+
+/* As prov_scheme_build, for the call's streamed answer. */
+enum aigw_err prov_scheme_build_stream(const struct prov_scheme *s, const struct prov_config *cfg,
+				       const struct prov_call *call,
+				       struct prov_http *out) AIGW_MUSTCHECK;
 
 /* AIGW_EINVAL unless the config has a key and base URL and the call has a
  * model, a message and max_tokens > 0. Cannot fail otherwise. */
@@ -423,5 +437,74 @@ enum aigw_err prov_common_parse_end(struct prov_result *out, enum aigw_err err, 
  * empty url is ignored, a NULL title is JSON null. AIGW_ENOMEM only. */
 enum aigw_err prov_common_cite(struct prov_result *out, const char *url,
 			       const char *title) AIGW_MUSTCHECK;
+
+/* ---- streamed answers (stream.c; the formats beside their adapters) ---- */
+
+struct prov_stream;
+struct sse_event;
+
+/*
+ * A provider's streaming format. event() reads one SSE event: it adds the
+ * answer's text with prov_stream_text, keeps what the final answer needs in
+ * acc (a JSON object the stream owns), calls prov_stream_done on the final
+ * event, and refuses the stream with prov_stream_bad / prov_stream_error
+ * (AIGW_EINVAL). whole() rebuilds, from acc and the text, the answer the
+ * provider would have sent without streaming (NULL on ENOMEM), which parse
+ * then reads, so a streamed result is never read differently.
+ */
+struct prov_stream_format {
+	const char *name;
+	enum aigw_err (*event)(struct prov_stream *st, const struct sse_event *ev,
+			       json_object *acc);
+	json_object *(*whole)(json_object *acc, const char *text, size_t len);
+	enum aigw_err (*parse)(long http_status, const char *body, size_t len,
+			       struct prov_result *out);
+	/* The streaming request of a call; fails as a prov_desc build op. */
+	enum aigw_err (*build)(const struct prov_config *cfg, const struct prov_call *call,
+			       struct prov_http *out);
+	/* For a format without a final event of its own (or where it may be
+	 * left out): the stream also ended well when acc holds this key. */
+	const char *end_key;
+};
+
+extern const struct prov_stream_format prov_openai_stream;
+extern const struct prov_stream_format prov_perplexity_stream;
+extern const struct prov_stream_format prov_anthropic_stream;
+extern const struct prov_stream_format prov_gemini_stream;
+
+/* Appends s[0..n) to the answer and the feed's delta. AIGW_ENOMEM; past
+ * PROV_STREAM_TEXT_MAX the stream is refused (AIGW_EINVAL). */
+enum aigw_err prov_stream_text(struct prov_stream *st, const char *s, size_t n) AIGW_MUSTCHECK;
+/* Counts n bytes of events the format keeps in acc beyond the text (blocks,
+ * citations, usage): past PROV_STREAM_TEXT_MAX in all the stream is refused
+ * (AIGW_EINVAL), so that many small events cannot grow it without bound. */
+enum aigw_err prov_stream_charge(struct prov_stream *st, size_t n) AIGW_MUSTCHECK;
+/* The answer's text so far: its length. Cannot fail. */
+size_t prov_stream_text_len(const struct prov_stream *st);
+/* The final event was read. Cannot fail. */
+void prov_stream_done(struct prov_stream *st);
+/* Refuses the stream: "<name> returned an unexpected stream: <what>"
+ * (PROV_ERR_BAD_BODY). Returns AIGW_EINVAL, or AIGW_ENOMEM. */
+enum aigw_err prov_stream_bad(struct prov_stream *st, const char *what) AIGW_MUSTCHECK;
+/* Refuses the stream with an in-stream error object `error` (borrowed):
+ * the failure the format's parse gives {"error": error} with the HTTP
+ * status the error names (its numeric "code", else its type, else 500).
+ * Returns AIGW_EINVAL, or AIGW_ENOMEM. */
+enum aigw_err prov_stream_error(struct prov_stream *st, json_object *error) AIGW_MUSTCHECK;
+/* The event's data as a JSON object into *o (the caller puts it); a data
+ * that is not one refuses the stream. AIGW_OK, AIGW_EINVAL, AIGW_ENOMEM. */
+enum aigw_err prov_stream_json(struct prov_stream *st, const struct sse_event *ev,
+			       json_object **o) AIGW_MUSTCHECK;
+/* Refuses an event with a name, for formats whose events have none. */
+enum aigw_err prov_stream_unnamed(struct prov_stream *st, const struct sse_event *ev) AIGW_MUSTCHECK;
+/* Sets acc[key] to a new reference to v (NULL: leaves it); -1 on ENOMEM. */
+int prov_stream_keep(json_object *acc, const char *key, json_object *v);
+/* The OpenAI-style chunk reader that OpenAI and Perplexity share; extra
+ * keys of a chunk to keep (NULL-ended list) go into acc as they come. */
+enum aigw_err prov_openai_chunk_event(struct prov_stream *st, const struct sse_event *ev,
+				      json_object *acc, const char *const *extra) AIGW_MUSTCHECK;
+/* The whole answer such chunks make, with the extra keys; NULL on ENOMEM. */
+json_object *prov_openai_chunk_whole(json_object *acc, const char *text, size_t len,
+				     const char *const *extra);
 
 #endif

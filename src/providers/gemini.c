@@ -12,6 +12,8 @@
 #include "core/buf.h"
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "providers/sse.h"
+#include "providers/stream.h"
 
 #define NAME "gemini"
 
@@ -101,10 +103,10 @@ search_tools(void)
 	return tool == NULL ? NULL : array_of(tool);
 }
 
-/* "/v1beta/models/<model>:generateContent" with the model escaped, so a
- * model name can never reach another path or a query. */
+/* "/v1beta/models/<model><method>" with the model escaped, so a model
+ * name can never reach another path or a query. */
 static enum aigw_err
-path_for(const struct prov_call *call, char **path)
+model_path(const struct prov_call *call, const char *method, char **path)
 {
 	const char *model = call->model;
 	struct buf b;
@@ -118,7 +120,7 @@ path_for(const struct prov_call *call, char **path)
 		model += 7;
 	if ((esc = prov_common_escape(model)) == NULL)
 		goto out;
-	if ((err = buf_printf(&b, "/v1beta/models/%s:generateContent", esc)) != AIGW_OK)
+	if ((err = buf_printf(&b, "/v1beta/models/%s%s", esc, method)) != AIGW_OK)
 		goto out;
 	err = buf_steal(&b, path);
 out:
@@ -126,6 +128,20 @@ out:
 	buf_free(&b);
 	/* Past the ceiling, the model name is not one. */
 	return err == AIGW_ETOOBIG ? AIGW_EINVAL : err;
+}
+
+static enum aigw_err
+path_for(const struct prov_call *call, char **path)
+{
+	return model_path(call, ":generateContent", path);
+}
+
+/* "/v1beta/models/<model>:streamGenerateContent?alt=sse": server-sent
+ * events rather than the default JSON array, so the framer reads it. */
+static enum aigw_err
+stream_path_for(const struct prov_call *call, char **path)
+{
+	return model_path(call, ":streamGenerateContent?alt=sse", path);
 }
 
 /* The generateContent body of a call; NULL on ENOMEM. */
@@ -153,6 +169,7 @@ gemini_body(const struct prov_call *call)
 /* The key goes in a header: a ?key= query would end up in access logs. */
 static const struct prov_scheme scheme = {
 	.path_of = path_for,
+	.stream_path_of = stream_path_for,
 	.auth_name = "x-goog-api-key",
 	.content_type = "application/json",
 	.body = gemini_body,
@@ -163,6 +180,12 @@ prov_gemini_build(const struct prov_config *cfg, const struct prov_call *call,
 		  struct prov_http *out)
 {
 	return prov_scheme_build(&scheme, cfg, call, out);
+}
+
+static enum aigw_err
+build_stream(const struct prov_config *cfg, const struct prov_call *call, struct prov_http *out)
+{
+	return prov_scheme_build_stream(&scheme, cfg, call, out);
 }
 
 /* Google answers a wrong key with 400 INVALID_ARGUMENT; its details say so. */
@@ -244,10 +267,34 @@ out:
 	return err;
 }
 
+/* The first candidate of an answer or chunk into *cand (NULL when there is
+ * none) and its text appended to text; *what set when it is malformed. */
+static enum aigw_err
+first_candidate(json_object *root, json_object **cand, struct buf *text, const char **what)
+{
+	json_object *cands = NULL;
+
+	*cand = NULL;
+	*what = NULL;
+	if (json_object_object_get_ex(root, "candidates", &cands) &&
+	    !json_object_is_type(cands, json_type_array)) {
+		*what = "candidates is not an array";
+		return AIGW_OK;
+	}
+	if (cands == NULL || json_object_array_length(cands) == 0)
+		return AIGW_OK;
+	*cand = json_object_array_get_idx(cands, 0);
+	if (!json_object_is_type(*cand, json_type_object)) {
+		*what = "candidates[0] is not an object";
+		return AIGW_OK;
+	}
+	return candidate_text(*cand, text, what);
+}
+
 enum aigw_err
 prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
-	json_object *root = NULL, *cands = NULL, *cand, *usage;
+	json_object *root = NULL, *cand, *usage;
 	const char *block, *what = NULL;
 	long cand_tokens, thought_tokens;
 	struct buf text;
@@ -272,24 +319,14 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 		free(snip);
 		goto out;
 	}
-	if (json_object_object_get_ex(root, "candidates", &cands) &&
-	    !json_object_is_type(cands, json_type_array)) {
-		err = prov_common_bad_body(out, NAME, "candidates is not an array");
-		goto out;
-	}
-	if (cands == NULL || json_object_array_length(cands) == 0) {
-		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
-		goto out;
-	}
-	cand = json_object_array_get_idx(cands, 0);
-	if (!json_object_is_type(cand, json_type_object)) {
-		err = prov_common_bad_body(out, NAME, "candidates[0] is not an object");
-		goto out;
-	}
-	if ((err = candidate_text(cand, &text, &what)) != AIGW_OK)
+	if ((err = first_candidate(root, &cand, &text, &what)) != AIGW_OK)
 		goto out;
 	if (what != NULL) {
 		err = prov_common_bad_body(out, NAME, what);
+		goto out;
+	}
+	if (cand == NULL) {
+		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
 		goto out;
 	}
 	usage = prov_common_get(root, "usageMetadata", json_type_object);
@@ -309,3 +346,107 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 out:
 	return prov_common_parse_end(out, err, &text, root);
 }
+
+/* ---- the streamed answer (streamGenerateContent?alt=sse): each event a
+ * GenerateContentResponse with the candidate's new parts; usage, model and
+ * grounding as far as known, the last chunk with the finish reason ---- */
+
+static enum aigw_err
+stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc)
+{
+	json_object *chunk = NULL, *cand, *e;
+	const char *what = NULL;
+	struct buf text;
+	enum aigw_err err;
+
+	buf_init(&text, PROV_STREAM_TEXT_MAX);
+	if ((err = prov_stream_unnamed(st, ev)) != AIGW_OK ||
+	    (err = prov_stream_json(st, ev, &chunk)) != AIGW_OK)
+		goto out;
+	if ((e = prov_common_get(chunk, "error", json_type_object)) != NULL) {
+		err = prov_stream_error(st, e);
+		goto out;
+	}
+	/* A blocked prompt's stream ends with the feedback alone. */
+	if (prov_common_get_str(prov_common_get(chunk, "promptFeedback", json_type_object),
+				"blockReason") != NULL)
+		prov_stream_done(st);
+	err = AIGW_ENOMEM;
+	if (prov_stream_keep(acc, "usageMetadata", prov_common_get(chunk, "usageMetadata", json_type_object)) != 0 ||
+	    prov_stream_keep(acc, "modelVersion", prov_common_get(chunk, "modelVersion", json_type_string)) != 0 ||
+	    prov_stream_keep(acc, "promptFeedback", prov_common_get(chunk, "promptFeedback", json_type_object)) != 0)
+		goto out;
+	err = AIGW_OK;
+	if ((err = first_candidate(chunk, &cand, &text, &what)) != AIGW_OK)
+		goto out;
+	if (what != NULL) {
+		err = prov_stream_bad(st, what);
+		goto out;
+	}
+	if (cand == NULL)
+		goto out; /* a chunk of usage or feedback alone */
+	if ((err = prov_stream_text(st, text.data ? text.data : "", text.len)) != AIGW_OK)
+		goto out;
+	if (prov_common_add(acc, "candidate", json_object_new_boolean(1)) != 0 ||
+	    prov_stream_keep(acc, "finishReason", prov_common_get(cand, "finishReason", json_type_string)) != 0 ||
+	    prov_stream_keep(acc, "groundingMetadata",
+			     prov_common_get(cand, "groundingMetadata", json_type_object)) != 0)
+		err = AIGW_ENOMEM;
+out:
+	buf_free(&text);
+	json_object_put(chunk);
+	return err;
+}
+
+static json_object *
+stream_whole(json_object *acc, const char *text, size_t len)
+{
+	json_object *root = json_object_new_object();
+	json_object *cand = NULL, *part = NULL;
+	int rc = 0;
+
+	if (root == NULL)
+		return NULL;
+	if (prov_common_get(acc, "candidate", json_type_boolean) != NULL) {
+		cand = json_object_new_object();
+		part = json_object_new_object();
+		if (part != NULL)
+			rc |= prov_common_add(part, "text", json_object_new_string_len(text, (int)len));
+		if (cand != NULL) {
+			json_object *c = json_object_new_object();
+
+			if (c != NULL)
+				rc |= prov_common_add(c, "parts", array_of(part));
+			else
+				json_object_put(part);
+			part = NULL;
+			rc |= prov_common_add(cand, "content", c);
+			rc |= prov_stream_keep(cand, "finishReason",
+					       prov_common_get(acc, "finishReason", json_type_string));
+			rc |= prov_stream_keep(cand, "groundingMetadata",
+					       prov_common_get(acc, "groundingMetadata", json_type_object));
+		}
+		rc |= prov_common_add(root, "candidates", array_of(cand));
+		cand = NULL;
+	}
+	json_object_put(part);
+	rc |= prov_stream_keep(root, "usageMetadata", prov_common_get(acc, "usageMetadata", json_type_object));
+	rc |= prov_stream_keep(root, "modelVersion", prov_common_get(acc, "modelVersion", json_type_string));
+	rc |= prov_stream_keep(root, "promptFeedback", prov_common_get(acc, "promptFeedback", json_type_object));
+	if (rc != 0) {
+		json_object_put(root);
+		root = NULL;
+	}
+	return root;
+}
+
+const struct prov_stream_format prov_gemini_stream = {
+	.name = NAME,
+	.event = stream_event,
+	.whole = stream_whole,
+	.parse = prov_gemini_parse,
+	.build = build_stream,
+	/* No final event: the last chunk carries the finish reason; a blocked
+	 * prompt ends with the feedback alone. */
+	.end_key = "finishReason",
+};

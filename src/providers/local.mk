@@ -10,8 +10,10 @@ libaigw_la_SOURCES += \
 	src/providers/anthropic_batch.c \
 	src/providers/snapshot.c \
 	src/providers/mock.c \
-	src/providers/pricing.c
-EXTRA_DIST += tests/fixtures/providers
+	src/providers/pricing.c \
+	src/providers/sse.h src/providers/sse.c \
+	src/providers/stream.h src/providers/stream.c
+EXTRA_DIST += tests/fixtures/providers tests/fixtures/streams
 
 if HAVE_CMOCKA
 TESTS += tests/unit/test_provider

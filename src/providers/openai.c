@@ -11,8 +11,12 @@
 #include "core/buf.h"
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "providers/sse.h"
+#include "providers/stream.h"
 
 #define NAME "openai"
+/* The bytes of a streamed refusal kept for its error sentence. */
+#define REFUSAL_KEEP (4 * PROV_SNIPPET_MAX)
 
 json_object *
 prov_openai_messages(const struct prov_call *call)
@@ -100,6 +104,8 @@ static const struct prov_scheme scheme = {
 	.auth_name = "Authorization",
 	.auth_prefix = "Bearer ",
 	.content_type = "application/json",
+	.stream_flag = true,
+	.stream_usage = true,
 	.body = prov_openai_body,
 };
 
@@ -108,6 +114,12 @@ prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 		  struct prov_http *out)
 {
 	return prov_scheme_build(&scheme, cfg, call, out);
+}
+
+static enum aigw_err
+build_stream(const struct prov_config *cfg, const struct prov_call *call, struct prov_http *out)
+{
+	return prov_scheme_build_stream(&scheme, cfg, call, out);
 }
 
 /* message.annotations[]: {"type":"url_citation","url_citation":{"url","title",..}}. */
@@ -209,3 +221,177 @@ prov_openai_parse(long status, const char *body, size_t len, struct prov_result 
 {
 	return prov_openai_chat_parse(NAME, status, body, len, out, NULL);
 }
+
+/* ---- the streamed answer: "data: {chunk}" lines, then "data: [DONE]" ---- */
+
+/* Appends a string field of a chunk's delta: the text to the answer, a
+ * refusal to acc's. Refuses a field that is there but not a string. */
+static enum aigw_err
+chunk_string(struct prov_stream *st, json_object *delta, const char *key, json_object *acc)
+{
+	json_object *v = NULL;
+	struct buf b;
+	enum aigw_err err;
+	const char *old;
+
+	if (!json_object_object_get_ex(delta, key, &v) || v == NULL)
+		return AIGW_OK;
+	if (!json_object_is_type(v, json_type_string))
+		return prov_stream_bad(st, "a chunk's delta holds a field that is not a string");
+	if (strcmp(key, "content") == 0)
+		return prov_stream_text(st, json_object_get_string(v),
+					(size_t)json_object_get_string_len(v));
+	/* A refusal fails the answer and only its first PROV_SNIPPET_MAX bytes
+	 * are quoted; keeping a few times that (so the quote is still marked
+	 * as cut) bounds the copy made per piece. */
+	old = prov_common_get_str(acc, key);
+	buf_init(&b, REFUSAL_KEEP);
+	err = buf_puts(&b, old ? old : "");
+	if (err == AIGW_OK) {
+		size_t n = (size_t)json_object_get_string_len(v);
+
+		if (n > REFUSAL_KEEP - b.len)
+			n = REFUSAL_KEEP - b.len;
+		err = buf_append(&b, json_object_get_string(v), n);
+	}
+	if (err == AIGW_OK && prov_common_add(acc, key, json_object_new_string_len(b.data ? b.data : "", (int)b.len)) != 0)
+		err = AIGW_ENOMEM;
+	buf_free(&b);
+	return err;
+}
+
+/* Annotations (web search's url_citation) come whole in the deltas. */
+static enum aigw_err
+chunk_annotations(struct prov_stream *st, const struct sse_event *ev, json_object *delta,
+		  json_object *acc)
+{
+	json_object *list = prov_common_get(delta, "annotations", json_type_array);
+	json_object *all = prov_common_get(acc, "annotations", json_type_array);
+	size_t n = list ? json_object_array_length(list) : 0;
+	enum aigw_err err;
+
+	if (n == 0)
+		return AIGW_OK;
+	if ((err = prov_stream_charge(st, ev->data_len)) != AIGW_OK)
+		return err;
+	if (all == NULL) {
+		if (prov_common_add(acc, "annotations", json_object_new_array()) != 0)
+			return AIGW_ENOMEM;
+		all = prov_common_get(acc, "annotations", json_type_array);
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* A hostile stream cannot grow the list past what a result keeps. */
+		if (json_object_array_length(all) >= 4 * PROV_CITATIONS_MAX)
+			break;
+		if (prov_common_push(all, json_object_get(json_object_array_get_idx(list, i))) != 0)
+			return AIGW_ENOMEM;
+	}
+	return AIGW_OK;
+}
+
+enum aigw_err
+prov_openai_chunk_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc,
+			const char *const *extra)
+{
+	json_object *chunk = NULL, *choices, *choice, *delta, *e;
+	const char *why;
+	enum aigw_err err;
+
+	if ((err = prov_stream_unnamed(st, ev)) != AIGW_OK)
+		return err;
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		prov_stream_done(st);
+		return AIGW_OK;
+	}
+	if ((err = prov_stream_json(st, ev, &chunk)) != AIGW_OK)
+		return err;
+	if ((e = prov_common_get(chunk, "error", json_type_object)) != NULL) {
+		err = prov_stream_error(st, e);
+		goto out;
+	}
+	choices = prov_common_get(chunk, "choices", json_type_array);
+	if (choices == NULL) {
+		err = prov_stream_bad(st, "a chunk has no choices array");
+		goto out;
+	}
+	err = AIGW_ENOMEM;
+	if (prov_stream_keep(acc, "model", prov_common_get(chunk, "model", json_type_string)) != 0 ||
+	    prov_stream_keep(acc, "usage", prov_common_get(chunk, "usage", json_type_object)) != 0)
+		goto out;
+	for (const char *const *k = extra; k != NULL && *k != NULL; k++)
+		if (prov_stream_keep(acc, *k, prov_common_get(chunk, *k, json_type_array)) != 0)
+			goto out;
+	err = AIGW_OK;
+	if (json_object_array_length(choices) == 0)
+		goto out; /* the usage chunk */
+	choice = json_object_array_get_idx(choices, 0);
+	delta = prov_common_get(choice, "delta", json_type_object);
+	if ((err = chunk_string(st, delta, "content", acc)) != AIGW_OK ||
+	    (err = chunk_string(st, delta, "refusal", acc)) != AIGW_OK ||
+	    (err = chunk_annotations(st, ev, delta, acc)) != AIGW_OK)
+		goto out;
+	if ((why = prov_common_get_str(choice, "finish_reason")) != NULL &&
+	    prov_common_add(acc, "finish_reason", json_object_new_string(why)) != 0)
+		err = AIGW_ENOMEM;
+out:
+	json_object_put(chunk);
+	return err;
+}
+
+json_object *
+prov_openai_chunk_whole(json_object *acc, const char *text, size_t len, const char *const *extra)
+{
+	json_object *root = json_object_new_object();
+	json_object *msg = json_object_new_object();
+	json_object *choice = json_object_new_object();
+	json_object *choices = json_object_new_array();
+	int rc = 0;
+
+	if (root == NULL || msg == NULL || choice == NULL || choices == NULL)
+		goto fail;
+	rc |= prov_common_add(msg, "role", json_object_new_string("assistant"));
+	rc |= prov_common_add(msg, "content", json_object_new_string_len(text, (int)len));
+	rc |= prov_stream_keep(msg, "refusal", prov_common_get(acc, "refusal", json_type_string));
+	rc |= prov_stream_keep(msg, "annotations", prov_common_get(acc, "annotations", json_type_array));
+	rc |= prov_common_add(choice, "index", json_object_new_int(0));
+	rc |= prov_common_add(choice, "message", msg);
+	msg = NULL;
+	rc |= prov_stream_keep(choice, "finish_reason",
+			       prov_common_get(acc, "finish_reason", json_type_string));
+	rc |= prov_common_push(choices, choice);
+	choice = NULL;
+	rc |= prov_common_add(root, "choices", choices);
+	choices = NULL;
+	rc |= prov_stream_keep(root, "model", prov_common_get(acc, "model", json_type_string));
+	rc |= prov_stream_keep(root, "usage", prov_common_get(acc, "usage", json_type_object));
+	for (const char *const *k = extra; k != NULL && *k != NULL; k++)
+		rc |= prov_stream_keep(root, *k, prov_common_get(acc, *k, json_type_array));
+	if (rc == 0)
+		return root;
+fail:
+	json_object_put(msg);
+	json_object_put(choice);
+	json_object_put(choices);
+	json_object_put(root);
+	return NULL;
+}
+
+static enum aigw_err
+stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc)
+{
+	return prov_openai_chunk_event(st, ev, acc, NULL);
+}
+
+static json_object *
+stream_whole(json_object *acc, const char *text, size_t len)
+{
+	return prov_openai_chunk_whole(acc, text, len, NULL);
+}
+
+const struct prov_stream_format prov_openai_stream = {
+	.name = NAME,
+	.event = stream_event,
+	.whole = stream_whole,
+	.parse = prov_openai_parse,
+	.build = build_stream,
+};

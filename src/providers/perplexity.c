@@ -9,6 +9,8 @@
 
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "providers/sse.h"
+#include "providers/stream.h"
 
 #define NAME "perplexity"
 /* How far into search_results a citation's title is looked for: the lists
@@ -71,6 +73,7 @@ static const struct prov_scheme scheme = {
 	.auth_name = "Authorization",
 	.auth_prefix = "Bearer ",
 	.content_type = "application/json",
+	.stream_flag = true,
 	.body = perplexity_body,
 };
 
@@ -79,6 +82,12 @@ prov_perplexity_build(const struct prov_config *cfg, const struct prov_call *cal
 		      struct prov_http *out)
 {
 	return prov_scheme_build(&scheme, cfg, call, out);
+}
+
+static enum aigw_err
+build_stream(const struct prov_config *cfg, const struct prov_call *call, struct prov_http *out)
+{
+	return prov_scheme_build_stream(&scheme, cfg, call, out);
 }
 
 static const char *
@@ -128,3 +137,31 @@ prov_perplexity_parse(long status, const char *body, size_t len, struct prov_res
 {
 	return prov_openai_chat_parse(NAME, status, body, len, out, sources);
 }
+
+/* ---- the streamed answer: OpenAI-style chunks, whose citations and
+ * search_results grow as the search goes; the last ones are the answer's ---- */
+
+static const char *const stream_extra[] = { "citations", "search_results", NULL };
+
+static enum aigw_err
+stream_event(struct prov_stream *st, const struct sse_event *ev, json_object *acc)
+{
+	return prov_openai_chunk_event(st, ev, acc, stream_extra);
+}
+
+static json_object *
+stream_whole(json_object *acc, const char *text, size_t len)
+{
+	return prov_openai_chunk_whole(acc, text, len, stream_extra);
+}
+
+const struct prov_stream_format prov_perplexity_stream = {
+	.name = NAME,
+	.event = stream_event,
+	.whole = stream_whole,
+	.parse = prov_perplexity_parse,
+	.build = build_stream,
+	/* Sonar's stream may stop after the chunk that gives the finish
+	 * reason, without OpenAI's [DONE]. */
+	.end_key = "finish_reason",
+};

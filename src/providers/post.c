@@ -55,23 +55,46 @@ prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h, const char
 	return err;
 }
 
-enum aigw_err
-prov_scheme_build(const struct prov_scheme *s, const struct prov_config *cfg,
-		  const struct prov_call *call, struct prov_http *out)
+/* {"include_usage":true}; NULL on ENOMEM. */
+static json_object *
+stream_options(void)
 {
+	json_object *o = json_object_new_object();
+
+	if (o != NULL && prov_common_add(o, "include_usage", json_object_new_boolean(1)) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static enum aigw_err
+build(const struct prov_scheme *s, const struct prov_config *cfg, const struct prov_call *call,
+      bool stream, struct prov_http *out)
+{
+	enum aigw_err (*path_of)(const struct prov_call *, char **) =
+		stream && s->stream_path_of != NULL ? s->stream_path_of : s->path_of;
 	json_object *body = NULL;
 	char *path = NULL;
+	int rc = 0;
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
 	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
 		goto out;
-	if (s->path == NULL && (err = s->path_of(call, &path)) != AIGW_OK)
+	if ((s->path == NULL || (stream && s->stream_path_of != NULL)) &&
+	    (err = path_of(call, &path)) != AIGW_OK)
 		goto out;
 	err = AIGW_ENOMEM;
 	if ((body = s->body(call)) == NULL)
 		goto out;
-	if ((err = prov_common_url(out, cfg->base_url, s->path != NULL ? s->path : path)) !=
+	if (stream && s->stream_flag)
+		rc |= prov_common_add(body, "stream", json_object_new_boolean(1));
+	if (stream && s->stream_usage)
+		rc |= prov_common_add(body, "stream_options", stream_options());
+	if (rc != 0)
+		goto out;
+	if ((err = prov_common_url(out, cfg->base_url, path != NULL ? path : s->path)) !=
 		    AIGW_OK ||
 	    (err = prov_scheme_headers(s, out, cfg->api_key)) != AIGW_OK ||
 	    (err = prov_common_header(out, "Content-Type", NULL, s->content_type)) != AIGW_OK ||
@@ -83,4 +106,18 @@ out:
 	free(path);
 	json_object_put(body);
 	return err;
+}
+
+enum aigw_err
+prov_scheme_build(const struct prov_scheme *s, const struct prov_config *cfg,
+		  const struct prov_call *call, struct prov_http *out)
+{
+	return build(s, cfg, call, false, out);
+}
+
+enum aigw_err
+prov_scheme_build_stream(const struct prov_scheme *s, const struct prov_config *cfg,
+			 const struct prov_call *call, struct prov_http *out)
+{
+	return build(s, cfg, call, true, out);
 }

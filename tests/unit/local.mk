@@ -155,3 +155,19 @@ tests_unit_test_results_LDFLAGS = -Wl,--wrap=db_chat_write_results -Wl,--wrap=db
 	-Wl,--wrap=db_batch_results
 tests_unit_test_results_LDADD = $(unit_ldadd)
 endif
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_sse
+check_PROGRAMS += tests/unit/test_sse
+tests_unit_test_sse_SOURCES = tests/unit/test_sse.c
+tests_unit_test_sse_CFLAGS = $(unit_cflags)
+tests_unit_test_sse_LDADD = $(unit_ldadd)
+endif
+
+if HAVE_CMOCKA
+TESTS += tests/unit/test_stream
+check_PROGRAMS += tests/unit/test_stream
+tests_unit_test_stream_SOURCES = tests/unit/test_stream.c tests/unit/prov_fixture.h
+tests_unit_test_stream_CFLAGS = $(unit_cflags)
+tests_unit_test_stream_LDADD = $(unit_ldadd)
+endif
