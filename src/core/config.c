@@ -460,7 +460,9 @@ static const char *
 var_text(const struct var *v, const struct aigw_config *cfg, char *buf, size_t len)
 {
 	const char *base = (const char *)cfg + v->offset;
-	int i = *(const int *)(const void *)base;
+	/* Only the word-valued fields are ints (a bool is one byte). */
+	int i = v->type == VT_AUTH || v->type == VT_METRICS || v->type == VT_POOLER ||
+			v->type == VT_LOGLEVEL ? *(const int *)(const void *)base : 0;
 
 	switch (v->type) {
 	case VT_LONG:
