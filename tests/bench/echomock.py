@@ -19,9 +19,9 @@ MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 class EchoServer:
     """nginx with the echo module and the given location blocks. log_format
     is the access log's line (nginx variables; escape=json when it logs the
-    request body)."""
+    request body); http_extra goes into the http block (a map)."""
 
-    def __init__(self, base, locations, log_format="'$msec $request_time $uri'"):
+    def __init__(self, base, locations, log_format="'$msec $request_time $uri'", http_extra=""):
         if not os.path.exists(MODULE):
             raise RuntimeError(f"no {MODULE}: install libnginx-mod-http-echo")
         self.port = stk.free_port()
@@ -47,6 +47,7 @@ http {{
     fastcgi_temp_path {self.dir}/fastcgi;
     uwsgi_temp_path {self.dir}/uwsgi;
     scgi_temp_path {self.dir}/scgi;
+    {http_extra}
     server {{
         listen 127.0.0.1:{self.port} backlog=4096;
         {chr(10).join(locations)}

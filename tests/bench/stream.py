@@ -44,19 +44,42 @@ LETTER = {"openai": "o", "anthropic": "a", "gemini": "g"}
 MESSAGE = "bench-stream c{} : one answer of numbered words"
 MESSAGE_RE = re.compile(r"bench-stream c(\d+) ")
 WORKER_ROLE = "aigw_worker"  # the workers' own PostgreSQL role: their statements alone
+# Every word the mock writes carries the time it was written: "o17@703605"
+# is token 17 of an OpenAI answer written at 703.605 s past a multiple of
+# 1,000 s ($msec's last digits). The client reads the write time of each
+# token it receives from the token itself, exact however late nginx's
+# timers fire under load; the text without the stamps is the same for
+# every call ("o1 o2 ... o200").
+STAMP = "STAMP"  # in the generated JSON; nginx's $stamp in the config
+STAMP_RE = re.compile(r"@(\d+)")
+WORD_RE = re.compile(r"(\d+)@(\d+)")
+STAMP_MAP = ('map $msec $stamp { volatile; "~(?<s>\\d{3})\\.(?<ms>\\d{3})$" $s$ms; '
+             'default 0; }')
 
 
 def mock_text(provider, tokens):
+    """The text of every answer, without the stamps."""
     return " ".join(f"{LETTER[provider]}{k}" for k in range(1, tokens + 1))
+
+
+def unstamped(text):
+    return STAMP_RE.sub("", text)
+
+
+def written_at(stamp, near):
+    """The time a stamp stands for: the one at or before `near` (a time
+    shortly after the write), as stamps repeat every 1,000 s."""
+    ago = (near - int(stamp) / 1000) % 1000
+    return near - (ago - 1000 if ago > 900 else ago)
 
 
 def compact(obj):
     text = json.dumps(obj, separators=(",", ":"))
-    # echo takes a single-quoted nginx string: no quote, no $ (a variable),
-    # no backslash (nginx would read it as an escape).
+    # echo takes a single-quoted nginx string: no quote, no $ (a variable)
+    # but the stamp's, no backslash (nginx would read it as an escape).
     if any(c in text for c in "'$\\"):
         raise RuntimeError(f"cannot echo {text[:200]}")
-    return text
+    return text.replace(STAMP, "${stamp}")
 
 
 # ---------------------------------------------------------------- the mock
@@ -70,7 +93,7 @@ def stream_events(provider, tokens):
     """(preamble, [event of token k], ending) in the provider's documented
     streaming format, as tests/fixtures/streams/ has them."""
     model = PROVIDERS[provider]
-    word = [None] + [(" " if k > 1 else "") + f"{LETTER[provider]}{k}"
+    word = [None] + [(" " if k > 1 else "") + f"{LETTER[provider]}{k}@{STAMP}"
                      for k in range(1, tokens + 1)]
     if provider == "openai":
         def chunk(delta, finish=None, **extra):
@@ -118,7 +141,8 @@ def stream_events(provider, tokens):
 
 def whole_answer(provider, tokens):
     """The provider's whole (non-stream) answer with the same text."""
-    model, text = PROVIDERS[provider], mock_text(provider, tokens)
+    model = PROVIDERS[provider]
+    text = " ".join(f"{LETTER[provider]}{k}@{STAMP}" for k in range(1, tokens + 1))
     if provider == "openai":
         return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1733580000,
                 "model": model, "choices": [{"index": 0, "message": {
@@ -139,8 +163,8 @@ class StreamMock(echomock.EchoServer):
     """The three providers answering every call with the same text, in
     their streaming format (mode "on": token k written and flushed at the
     call's start + k / rate s) or whole after the same time (mode "off").
-    The access log has each call's end ($msec), duration and body (which
-    names the chat)."""
+    Each word carries its write time (STAMP). The access log has each
+    call's end ($msec), duration and body (which names the chat)."""
 
     PATHS = {"openai": "= /openai/v1/chat/completions",
              "anthropic": "= /anthropic/v1/messages",
@@ -164,7 +188,7 @@ class StreamMock(echomock.EchoServer):
             locations.append(f"location {match} {{ default_type {ctype}; "
                              f"echo_read_request_body; {' '.join(body)} }}")
         super().__init__(base, locations, "escape=json '$msec $request_time $status "
-                         "$bytes_sent $uri $request_body'")
+                         "$bytes_sent $uri $request_body'", http_extra=STAMP_MAP)
 
     def base_urls(self):
         base = self.url()
@@ -278,12 +302,14 @@ async def read_head(reader):
 async def watch(host, port, w, mode, deadline):
     """One event-stream client on chat w["chat_id"], reconnecting once after
     w["reconnect"] s (from the first delta with streaming, from the first
-    connection without) when asked. Records every delta (provider, receive
-    time, the provider's token count after it, the connection), resets and
-    final results."""
+    connection without) when asked. Records the latency of every token a
+    delta brings (receive time less the write time in its stamp) when it
+    was written while this connection was open (else it is replayed), the
+    final results and the text each provider's deltas had made by then."""
     texts = {}
-    w.update(conns=[], deltas=[], resets=0, final_t={}, before_final={}, busy=0, end=False,
-             reconnected=False, drops=0, error=None, first_text=None)
+    w.update(conns=[], deltas=0, lat_ms=[], replayed=0, resets=0, final_t={}, answer_ms={},
+             before_final={}, busy=0, end=False, reconnected=False, drops=0, error=None,
+             first_text=None)
     last_id = None
     cut_at = None
     while not w["end"] and time.monotonic() < deadline:
@@ -310,8 +336,8 @@ async def watch(host, port, w, mode, deadline):
             if code != 200:
                 w["error"] = f"events {code}: {(await reader.read(300))[:300]!r}"
                 return
-            conn = len(w["conns"])
-            w["conns"].append(time.time())
+            opened = time.time()
+            w["conns"].append(opened)
             if w["reconnect"] is not None and not w["reconnected"] and mode == "off":
                 cut_at = time.monotonic() + w["reconnect"]
             chunked = "chunked" in headers.get("transfer-encoding", "")
@@ -339,7 +365,13 @@ async def watch(host, port, w, mode, deadline):
                         d = json.loads(payload)
                         p = d["provider"]
                         texts[p] = texts.get(p, "") + d["text"]
-                        w["deltas"].append((p, now, len(texts[p].split()), conn))
+                        w["deltas"] += 1
+                        for _, stamp in WORD_RE.findall(d["text"]):
+                            at = written_at(stamp, now)
+                            if at >= opened:
+                                w["lat_ms"].append(round((now - at) * 1000, 2))
+                            else:
+                                w["replayed"] += 1
                         if w["first_text"] is None and d["text"]:
                             w["first_text"] = now
                         if w["reconnect"] is not None and cut_at is None \
@@ -349,7 +381,6 @@ async def watch(host, port, w, mode, deadline):
                         p = json.loads(payload)["provider"]
                         texts[p] = ""
                         w["resets"] += 1
-                        w["deltas"].append((p, now, 0, conn))
                     elif event == "progress":
                         st = json.loads(payload)
                         w["status"] = st.get("status")
@@ -360,6 +391,9 @@ async def watch(host, port, w, mode, deadline):
                                 texts[p] = r.get("text") or ""
                                 if w["first_text"] is None and texts[p]:
                                     w["first_text"] = now
+                                words = WORD_RE.findall(texts[p])
+                                if words:
+                                    w["answer_ms"][p] = (now - written_at(words[-1][1], now)) * 1000
                     elif event == "end":
                         w["end"] = True
             if not w["end"] and cut_at is not None and time.monotonic() >= cut_at:
@@ -508,17 +542,22 @@ class StreamStack:
             sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = 'aigw'"
         return int(self.pg.psql(sql))
 
-    def top_statements(self, n=6):
+    def top_statements(self, n=6, workers=True):
+        """The workers' statements by calls, or everyone's by time."""
         if self.stats != "pg_stat_statements":
             return []
+        where, order = ((f"WHERE r.rolname = '{WORKER_ROLE}'", "s.calls") if workers
+                        else ("", "s.total_exec_time"))
         out = self.pg.psql(
-            "SELECT s.calls, s.rows, regexp_replace(left(s.query, 90), '\\s+', ' ', 'g')"
+            "SELECT s.calls, s.rows, round(s.total_exec_time), r.rolname,"
+            " regexp_replace(left(s.query, 200), '\\s+', ' ', 'g')"
             " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
-            f" WHERE r.rolname = '{WORKER_ROLE}' ORDER BY s.calls DESC LIMIT {n}")
+            f" {where} ORDER BY {order} DESC LIMIT {n}")
         rows = []
         for line in out.splitlines():
-            calls, nrows, query = line.split("|", 2)
-            rows.append({"calls": int(calls), "rows": int(nrows), "query": query})
+            calls, nrows, ms, role, query = line.split("|", 4)
+            rows.append({"calls": int(calls), "rows": int(nrows), "ms": float(ms),
+                         "role": role, "query": query})
         return rows
 
 
@@ -655,50 +694,28 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
     last_202 = max((x["t"] for x in ok_submits), default=None)
     last_stored = float(row[2]) if row[2] else None
     calls = [c for c in mock.calls() if c["chat"] is not None]
-    by_call = {}
-    for c in calls:
-        by_call.setdefault((c["chat"], c["provider"]), []).append(c)
     n = args.tokens
     tokens = sum(n for c in calls if c["status"] == 200)
-
-    def written(c, k):
-        """When the mock wrote token k of call c: the call's time spread
-        evenly over its tokens (echo_sleep's drift, if any, is spread too)."""
-        return c["time"] + (c["sent"] - c["time"]) * k / n
-
-    piece_ms, answer_ms, first_ms = [], [], []
-    replayed = retried = mismatch = gaps = 0
-    only_final = []
+    piece_ms, answer_ms, first_ms, only_final = [], [], [], []
+    mismatch = gaps = 0
     for w in watchers:
+        piece_ms += w.get("lat_ms", [])
+        answer_ms += list(w.get("answer_ms", {}).values())
         if w.get("first_text") is not None:
             first_ms.append((w["first_text"] - w["submitted"]) * 1000)
-        seen = {}
-        for p, t, count, conn in w.get("deltas", []):
-            prev = seen.get(p, 0)
-            seen[p] = count
-            cs = by_call.get((w["i"], p), [])
-            if len(cs) != 1:
-                retried += count > prev
-                continue
-            for k in range(prev + 1, count + 1):
-                at = written(cs[0], k)
-                if at < w["conns"][conn]:
-                    replayed += 1  # written before this connection was opened
-                else:
-                    piece_ms.append((t - at) * 1000)
+        texts = w.get("texts") or {}
         for p in PROVIDERS:
-            expect = mock_text(p, n)
-            if (w.get("texts") or {}).get(p) != expect:
+            final = texts.get(p)
+            if final is None or unstamped(final) != mock_text(p, n):
                 mismatch += 1
             bf = (w.get("before_final") or {}).get(p)
-            if bf is not None:
-                if not expect.startswith(bf) or (bf and len(bf) < len(expect)
-                                                 and expect[len(bf)] != " "):
+            if bf is not None and final is not None:
+                # What the deltas had made must be the final text's start,
+                # ending between words: else a piece was lost or repeated.
+                if not final.startswith(bf) or (bf and len(bf) < len(final)
+                                                and final[len(bf)] != " "):
                     gaps += 1
-                only_final.append(n - len(bf.split()))
-            cs = by_call.get((w["i"], p), [])
-            if p in w.get("final_t", {}) and cs:
-                answer_ms.append((w["final_t"][p] - cs[-1]["sent"]) * 1000)
+                only_final.append(len(final.split()) - len(bf.split()))
     mock_drift = [(c["sent"] - c["time"] - n / args.rate) * 1000 for c in calls]
     span = (last_stored - first_submit) if last_stored and first_submit else None
     st = sampler.statements
@@ -721,7 +738,7 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
         "piece_ms_p50": percentile(piece_ms, 50), "piece_ms_p99": percentile(piece_ms, 99),
         "piece_ms_max": max(piece_ms) if piece_ms else None,
         "piece_ms_min": min(piece_ms) if piece_ms else None, "pieces_timed": len(piece_ms),
-        "tokens_replayed": replayed, "tokens_of_retried_calls": retried,
+        "tokens_replayed": sum(w.get("replayed", 0) for w in watchers),
         "answer_ms_p50": percentile(answer_ms, 50), "answer_ms_p99": percentile(answer_ms, 99),
         "first_text_ms_p50": percentile(first_ms, 50),
         "first_text_ms_p99": percentile(first_ms, 99),
@@ -731,6 +748,7 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
         "statements_per_s": stmts / span if stmts is not None and span else None,
         "statements_per_s_max": max(per_s) if per_s else None,
         "top_statements": s.top_statements(),
+        "top_statements_by_time": s.top_statements(8, workers=False),
         "wal_bytes": wal, "wal_bytes_per_token": wal / tokens if tokens else None,
         "workers_peak": sampler.workers_peak,
         "worker_cpu_s": sampler.cpu("worker"), "fcgi_cpu_s": sampler.cpu("fcgi"),
@@ -747,7 +765,7 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
         "unfinished_watchers": sum(1 for w in watchers if not w.get("end")),
         "text_mismatches": mismatch, "delta_gaps_or_repeats": gaps,
         "resets": sum(w.get("resets", 0) for w in watchers),
-        "deltas": sum(len(w.get("deltas", [])) for w in watchers),
+        "deltas": sum(w.get("deltas", 0) for w in watchers),
         "tokens_only_in_final_mean": sum(only_final) / len(only_final) if only_final else None,
     }
 
@@ -819,9 +837,13 @@ def report(res, args):
     for m in modes:
         if runs[m]["top_statements"]:
             L.append("")
-            L.append(f"the workers' statements with AIGW_STREAM={m} (calls, rows, start):")
+            L.append(f"the workers' statements with AIGW_STREAM={m} (calls, rows, ms in all, start):")
             for t in runs[m]["top_statements"]:
-                L.append(f"  {t['calls']:>8d} {t['rows']:>9d}  {t['query']}")
+                L.append(f"  {t['calls']:>8d} {t['rows']:>9d} {t['ms']:>8.0f}  {t['query'][:80]}")
+            L.append(f"everyone's statements by time with AIGW_STREAM={m} (calls, rows, ms, role, start):")
+            for t in runs[m]["top_statements_by_time"][:5]:
+                L.append(f"  {t['calls']:>8d} {t['rows']:>9d} {t['ms']:>8.0f}  {t['role'][:8]:8} "
+                         f"{t['query'][:70]}")
     L.append("")
     goals = [("piece latency p50 <= 30 ms", "piece_ms_p50", lambda v: v <= 30),
              ("piece latency p99 <= 150 ms", "piece_ms_p99", lambda v: v <= 150),
