@@ -351,7 +351,7 @@ def test_cut_with_fail_only_cuts_the_first(base):
     _, _, _, complete2, events2, _ = stream(base, "openai", model)
     assert not complete1 and stream_text("openai", events1) == "[openai/gpt-4o] "
     assert complete2 and stream_text("openai", events2) == "[openai/gpt-4o] tell me more"
-    # a whole answer is not cut, and fail= alone still means 500
+    # a whole answer is not cut
     assert whole_text("openai", whole(base, "openai", "gpt-4o~cut=1")) \
         == "[openai/gpt-4o] tell me more"
 
