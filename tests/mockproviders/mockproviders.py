@@ -1200,13 +1200,20 @@ class Handler(BaseHTTPRequestHandler):
                 directive_error = e
         delay_ms = d["delay"] if d else 0
 
-        def wait_turn():
+        def wait_turn(serve=None):
+            """The delay, in line for a ~capacity slot; serve() (a stream,
+            which takes time as a model generating does) runs in the slot."""
             if d and d["capacity"]:
                 with capacity_gate(P.name, base, d["capacity"]):
                     if delay_ms:
                         time.sleep(delay_ms / 1000.0)
-            elif delay_ms:
+                    if serve:
+                        serve()
+                return
+            if delay_ms:
                 time.sleep(delay_ms / 1000.0)
+            if serve:
+                serve()
 
         def answer(status, body, ctype="application/json", headers=None):
             wait_turn()
@@ -1273,9 +1280,9 @@ class Handler(BaseHTTPRequestHandler):
             {"request-id": new_id("req_")} if P is Anthropic else None
         if not streamed:
             return answer(ok_status, body, headers=extra)
-        wait_turn()
-        self.stream(P.stream_items(req, body, text), ok_status, extra, entry, d,
-                    stream_faults(P, req, body, d) if faulty and stream_fault else [])
+        faults = stream_faults(P, req, body, d) if faulty and stream_fault else []
+        wait_turn(lambda: self.stream(P.stream_items(req, body, text), ok_status, extra,
+                                      entry, d, faults))
 
 
 # --------------------------------------------------------------------------

@@ -332,6 +332,20 @@ def test_chunk_splits_the_stream_in_fixed_writes(base):
     assert stream_text("gemini", events) == stream_text("gemini", events_one)
 
 
+def test_capacity_slot_is_held_while_streaming(base):
+    import threading
+    model = "gpt-4o~capacity=1~tps=20~words=6"
+    runs = [threading.Thread(target=stream, args=(base, "openai", model, "m%d" % i))
+            for i in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join(10)
+    a, b = sorted(get_log(base), key=lambda e: e["sent"])
+    assert len(a["tokens_at"]) == len(b["tokens_at"]) == 8
+    assert b["sent"] >= a["done"] - 0.01  # the second waited for the first's stream
+
+
 # ---- stream faults
 
 @pytest.mark.parametrize("provider", PROVIDERS)
