@@ -325,7 +325,8 @@ def test_chunk_splits_the_stream_in_fixed_writes(base):
     _, _, whole_chunks, _, events_one, _ = stream(base, "gemini", "gemini-2.5-flash~words=5")
     # by default one write per event
     assert all(c.endswith(b"\n\n") and c.count(b"\n\n") == 1 for c in whole_chunks)
-    _, _, chunks, complete, events, tail = stream(base, "gemini", "gemini-2.5-flash~words=5~chunk=7")
+    _, _, chunks, complete, events, tail = stream(base, "gemini",
+                                                  "gemini-2.5-flash~words=5~chunk=7")
     assert complete and tail == ""
     assert all(len(c) == 7 for c in chunks[:-1]) and 1 <= len(chunks[-1]) <= 7
     assert len(events) == len(events_one)
@@ -403,7 +404,8 @@ def test_stall_pauses_then_goes_on(base):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_stream_garbage_then_the_rest(base, provider):
-    _, _, chunks, complete, events, _ = stream(base, provider, MODELS[provider] + "~stream_garbage=1")
+    _, _, chunks, complete, events, _ = stream(base, provider,
+                                               MODELS[provider] + "~stream_garbage=1")
     assert complete
     raw = b"".join(chunks)
     assert b"\ndata: <html>oops" in raw
