@@ -309,7 +309,7 @@ async def watch(host, port, w, mode, deadline):
     texts = {}
     w.update(conns=[], deltas=0, lat_ms=[], replayed=0, resets=0, final_t={}, answer_ms={},
              before_final={}, busy=0, end=False, reconnected=False, drops=0, error=None,
-             first_text=None)
+             first_text=None, texts=texts)
     last_id = None
     cut_at = None
     while not w["end"] and time.monotonic() < deadline:
@@ -404,7 +404,6 @@ async def watch(host, port, w, mode, deadline):
             return
         finally:
             writer.close()
-    w["texts"] = texts
 
 
 async def run_clients(plan):
