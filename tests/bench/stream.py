@@ -561,12 +561,13 @@ class StreamStack:
 
 
 class Sampler(threading.Thread):
-    """CPU seconds of the workers, the aigw-fcgi processes and PostgreSQL's
-    processes from /proc, and the workers' statements once a second."""
+    """CPU seconds of the workers, the aigw-fcgi processes, PostgreSQL's
+    processes and the mock's from /proc, and the workers' statements once a
+    second."""
 
-    def __init__(self, s, interval=0.5):
+    def __init__(self, s, mock, interval=0.5):
         super().__init__(daemon=True)
-        self.s, self.interval = s, interval
+        self.s, self.mock, self.interval = s, mock, interval
         self.stop_event = threading.Event()
         self.first, self.last = {}, {}   # (kind, pid) -> CPU s
         self.statements = []             # (time, count)
@@ -577,6 +578,8 @@ class Sampler(threading.Thread):
         out += [("fcgi", f.proc.pid) for f in self.s.fcgis]
         pg = self.s.pg.pid
         out += [("postgres", pg)] + [("postgres", p) for p in stk.children(pg)]
+        out += [("mock", self.mock.proc.pid)]
+        out += [("mock", p) for p in stk.children(self.mock.proc.pid)]
         return out
 
     def sample(self):
@@ -655,7 +658,7 @@ def measure(s, args, mode, mock):
                              env=dict(os.environ, AIGW_BUILDDIR=stk.BUILDDIR))
         procs.append((p, json.dumps(plan)))
     lsn0 = s.pg.psql("SELECT pg_current_wal_lsn()")
-    sampler = Sampler(s)
+    sampler = Sampler(s, mock)
     sampler.sample()
     sampler.statements.append((time.time(), s.statements()))
     sampler.start()
@@ -753,7 +756,7 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
         "wal_bytes": wal, "wal_bytes_per_token": wal / tokens if tokens else None,
         "workers_peak": sampler.workers_peak,
         "worker_cpu_s": sampler.cpu("worker"), "fcgi_cpu_s": sampler.cpu("fcgi"),
-        "postgres_cpu_s": sampler.cpu("postgres"),
+        "postgres_cpu_s": sampler.cpu("postgres"), "mock_cpu_s": sampler.cpu("mock"),
         "worker_cpu_per_1k": per_k(sampler.cpu("worker")),
         "fcgi_cpu_per_1k": per_k(sampler.cpu("fcgi")),
         "postgres_cpu_per_1k": per_k(sampler.cpu("postgres")),
@@ -822,6 +825,7 @@ def report(res, args):
     row("  aigw-fcgi's CPU s per 1,000 tokens", "fcgi_cpu_per_1k", ".3f")
     row("  PostgreSQL's CPU s per 1,000 tokens", "postgres_cpu_per_1k", ".3f")
     prow("  workers' / aigw-fcgi's CPU s in all", "worker_cpu_s", "fcgi_cpu_s", ".1f")
+    prow("  PostgreSQL's / the mock's CPU s in all", "postgres_cpu_s", "mock_cpu_s", ".1f")
     row("  workers alive at most", "workers_peak", "d")
     prow("clients watching / reconnected mid-stream", "watchers", "reconnected", "d")
     prow("  503 busy / errors", "busy_503", "client_errors", "d")
