@@ -19,9 +19,11 @@ MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 class EchoServer:
     """nginx with the echo module and the given location blocks. log_format
     is the access log's line (nginx variables; escape=json when it logs the
-    request body); http_extra goes into the http block (a map)."""
+    request body); http_extra goes into the http block (a map). nice runs
+    nginx at that niceness (a negative one needs root)."""
 
-    def __init__(self, base, locations, log_format="'$msec $request_time $uri'", http_extra=""):
+    def __init__(self, base, locations, log_format="'$msec $request_time $uri'", http_extra="",
+                 nice=0):
         if not os.path.exists(MODULE):
             raise RuntimeError(f"no {MODULE}: install libnginx-mod-http-echo")
         self.port = stk.free_port()
@@ -54,7 +56,8 @@ http {{
     }}
 }}
 """)
-        self.proc = subprocess.Popen(["nginx", "-e", self.error_log, "-c", self.conf],
+        prefix = ["nice", "-n", str(nice)] if nice else []
+        self.proc = subprocess.Popen(prefix + ["nginx", "-e", self.error_log, "-c", self.conf],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd=self.dir)
         stk._track(self)

@@ -170,7 +170,7 @@ class StreamMock(echomock.EchoServer):
              "anthropic": "= /anthropic/v1/messages",
              "gemini": "~ ^/gemini/v1beta/models/[^/]+:(stream)?[gG]enerateContent$"}
 
-    def __init__(self, base, mode, tokens, rate):
+    def __init__(self, base, mode, tokens, rate, nice=0):
         self.mode, self.tokens, self.rate = mode, tokens, rate
         step = 1.0 / rate
         locations = []
@@ -188,7 +188,7 @@ class StreamMock(echomock.EchoServer):
             locations.append(f"location {match} {{ default_type {ctype}; "
                              f"echo_read_request_body; {' '.join(body)} }}")
         super().__init__(base, locations, "escape=json '$msec $request_time $status "
-                         "$bytes_sent $uri $request_body'", http_extra=STAMP_MAP)
+                         "$bytes_sent $uri $request_body'", http_extra=STAMP_MAP, nice=nice)
 
     def base_urls(self):
         base = self.url()
@@ -628,7 +628,7 @@ def plan_chats(args):
 def run_mode(s, args, mode):
     log(f"AIGW_STREAM={mode}: {args.chats} chats x {len(PROVIDERS)} providers, "
         f"{args.tokens} tokens at {args.rate}/s, {args.watchers} event-stream clients ...")
-    mock = StreamMock(s.base, mode, args.tokens, args.rate)
+    mock = StreamMock(s.base, mode, args.tokens, args.rate, args.nice)
     s.start(mode, mock)
     try:
         return measure(s, args, mode, mock)
@@ -653,7 +653,8 @@ def measure(s, args, mode, mock):
         plan = {"host": host, "port": port, "mode": mode, "start_at": start_at,
                 "timeout": args.timeout, "chats": chats[k::args.client_procs],
                 "submitters": max(1, args.submitters // args.client_procs)}
-        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client"],
+        nice = ["nice", "-n", str(args.nice)] if args.nice else []
+        p = subprocess.Popen(nice + [sys.executable, os.path.abspath(__file__), "--client"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, AIGW_BUILDDIR=stk.BUILDDIR))
         procs.append((p, json.dumps(plan)))
@@ -786,7 +787,8 @@ def report(res, args):
          f"{args.watchers} event-stream clients, {args.reconnects} of them reconnecting "
          f"mid-stream; AIGW_STREAM_FLUSH_MS "
          f"{args.flush_ms if args.flush_ms is not None else 'default'}; "
-         f"{args.fcgi_procs} aigw-fcgi x {res['fcgi_threads']} threads; PostgreSQL "
+         f"{args.fcgi_procs} aigw-fcgi x {res['fcgi_threads']} threads; mock and clients at "
+         f"nice {args.nice}; PostgreSQL "
          f"{res['durability']}; statements counted with {res['statements_counted_by']}", ""]
     width = 16
     L.append(f"{'':52}" + "".join(f"{'AIGW_STREAM=' + m:>{width}}" for m in modes))
@@ -887,6 +889,9 @@ def main():
     ap.add_argument("--submitters", type=int, default=32,
                     help="coroutines submitting the chats, over all client processes (32)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds a run may take (300)")
+    ap.add_argument("--nice", type=int, default=None,
+                    help="niceness of the mock and the clients, which stand for other "
+                    "machines (-10 as root: they get the CPU first; 0: equal to aigw)")
     ap.add_argument("--log-level", default="warn", help="AIGW_LOG_LEVEL (warn)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -896,6 +901,8 @@ def main():
         return
     if not os.access(stk.program("aigw-fcgi"), os.X_OK):
         sys.exit(f"stream: no {stk.program('aigw-fcgi')}: build first, or set AIGW_BUILDDIR")
+    if args.nice is None:
+        args.nice = -10 if os.geteuid() == 0 else 0
     args.watchers = min(args.watchers, args.chats)
     args.reconnects = min(args.reconnects, args.watchers)
     res = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_before": loadavg(),
