@@ -309,7 +309,7 @@ async def watch(host, port, w, mode, deadline):
     texts = {}
     w.update(conns=[], deltas=0, lat_ms=[], replayed=0, resets=0, final_t={}, answer_ms={},
              before_final={}, busy=0, end=False, reconnected=False, drops=0, error=None,
-             first_text=None, texts=texts)
+             first_text=None, texts=texts, last_written={})
     last_id = None
     cut_at = None
     while not w["end"] and time.monotonic() < deadline:
@@ -393,7 +393,9 @@ async def watch(host, port, w, mode, deadline):
                                     w["first_text"] = now
                                 words = WORD_RE.findall(texts[p])
                                 if words:
-                                    w["answer_ms"][p] = (now - written_at(words[-1][1], now)) * 1000
+                                    at = written_at(words[-1][1], now)
+                                    w["answer_ms"][p] = (now - at) * 1000
+                                    w["last_written"][p] = at
                     elif event == "end":
                         w["end"] = True
             if not w["end"] and cut_at is not None and time.monotonic() >= cut_at:
@@ -722,6 +724,13 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
                     gaps += 1
                 only_final.append(len(final.split()) - len(bf.split()))
     mock_drift = [(c["sent"] - c["time"] - n / args.rate) * 1000 for c in calls]
+    # The last word's stamp against the call's start: how late nginx wrote
+    # it (its timers), as opposed to how late the call ended (also a reader
+    # that did not keep up).
+    by_call = {(c["chat"], c["provider"]): c for c in calls}
+    write_late = [(at - by_call[(w["i"], p)]["time"] - n / args.rate) * 1000
+                  for w in watchers for p, at in w.get("last_written", {}).items()
+                  if (w["i"], p) in by_call]
     span = (last_stored - first_submit) if last_stored and first_submit else None
     st = sampler.statements
     per_s = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(st, st[1:]) if b[0] > a[0]]
@@ -739,6 +748,8 @@ def analyse(args, mode, mock, results, sampler, s, wal, row):
         "calls_in_flight_max": max_in_flight(calls, 0),
         "mock_drift_ms_p50": percentile(mock_drift, 50),
         "mock_drift_ms_max": max(mock_drift) if mock_drift else None,
+        "mock_write_late_ms_p50": percentile(write_late, 50),
+        "mock_write_late_ms_max": max(write_late) if write_late else None,
         "tokens": tokens,
         "piece_ms_p50": percentile(piece_ms, 50), "piece_ms_p99": percentile(piece_ms, 99),
         "piece_ms_max": max(piece_ms) if piece_ms else None,
@@ -814,6 +825,8 @@ def report(res, args):
     row("  last result stored after the last 202 (s)", "last_stored_after_last_202_s", ".2f")
     prow("  provider calls / in flight at most", "provider_calls", "calls_in_flight_max", "d")
     prow("  mock call longer than asked p50 / max (ms)", "mock_drift_ms_p50", "mock_drift_ms_max")
+    prow("    its last word written late p50 / max (ms)", "mock_write_late_ms_p50",
+         "mock_write_late_ms_max")
     row("  tokens written by the mock", "tokens", "d")
     prow("piece latency p50 / p99 (ms)", "piece_ms_p50", "piece_ms_p99", ".1f")
     prow("  max (ms) / pieces timed", "piece_ms_max", "pieces_timed", ".0f")
