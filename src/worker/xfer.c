@@ -40,7 +40,9 @@ struct xfer {
 	struct buf response;
 	char errbuf[CURL_ERROR_SIZE];
 	xfer_done_fn done;
+	xfer_data_fn data;           /* a streamed answer: NULL when buffered */
 	void *arg;
+	bool refused;                /* data refused a chunk */
 	int64_t started_ms;          /* when it joined the multi handle */
 	bool too_big;
 	bool active;                 /* in the multi handle */
@@ -335,6 +337,19 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
 
+	if (x->data != NULL) {
+		long status = 0;
+
+		/* A failure's body goes whole to the error parser. */
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status < 400) {
+			if (!x->data(x->arg, ptr, n)) {
+				x->refused = true;
+				return 0;
+			}
+			return n;
+		}
+	}
 	if (x->spool_fd >= 0) {
 		if ((long long)n > x->spool_max - x->spooled) {
 			x->too_big = true;
@@ -373,6 +388,13 @@ enum aigw_err
 xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	   xfer_done_fn done, void *arg, struct xfer **out)
 {
+	return xfer_start_stream(xe, req, timeout_s, NULL, done, arg, out);
+}
+
+enum aigw_err
+xfer_start_stream(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
+		  const struct xfer_stream *st, xfer_done_fn done, void *arg, struct xfer **out)
+{
 	struct xfer *x;
 	struct xfer_host *target;
 	long host;
@@ -394,6 +416,7 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	}
 	x->done = done;
 	x->arg = arg;
+	x->data = st != NULL ? st->data : NULL;
 	x->easy = curl_easy_init();
 	if (x->easy == NULL)
 		goto fail;
@@ -426,6 +449,12 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "aigw/" PACKAGE_VERSION) != CURLE_OK)
+		goto fail;
+	/* curl's low-speed check: under one byte a second for idle_s ends the
+	 * transfer as a timeout, silence before the first byte included. */
+	if (st != NULL && st->idle_s > 0 &&
+	    (curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+	     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, st->idle_s) != CURLE_OK))
 		goto fail;
 	host = host_find(xe, req->url);
 	if (host < 0) {
@@ -504,6 +533,12 @@ finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now)
 		r.neterr = PROV_ERR_NETWORK;
 		r.neterr_text = "the download could not be written to its file (is $TMPDIR full?)";
 		r.body = "";
+	} else if (x->refused) {
+		r.http_status = status;
+		r.body = "";
+		r.refused = true;
+		r.neterr = PROV_ERR_BAD_BODY;
+		r.neterr_text = "the stream could not be read";
 	} else if (x->too_big) {
 		r.http_status = status;
 		r.body = "";
