@@ -8,6 +8,7 @@ pieces_init(struct pieces *p)
 	buf_init(&p->text, PROV_STREAM_TEXT_MAX);
 	p->reset = false;
 	p->written = false;
+	p->last = false;
 	p->since_ms = PIECES_NEVER;
 }
 
@@ -35,6 +36,7 @@ void
 pieces_restart(struct pieces *p, int64_t now)
 {
 	buf_reset(&p->text);
+	p->last = false;
 	if (p->written) {
 		p->reset = true;
 		p->written = false;
@@ -52,8 +54,14 @@ pieces_mark_written(struct pieces *p)
 }
 
 void
-pieces_drop(struct pieces *p)
+pieces_end(struct pieces *p, bool ok, int64_t now)
 {
+	if (ok && p->text.len > 0) {
+		p->last = true;
+		if (p->since_ms == PIECES_NEVER)
+			p->since_ms = now;
+		return;
+	}
 	buf_reset(&p->text);
 	p->reset = false;
 	p->since_ms = PIECES_NEVER;
@@ -72,6 +80,7 @@ pieces_written(struct pieces *p)
 		p->written = true;
 	buf_reset(&p->text);
 	p->reset = false;
+	p->last = false;
 	p->since_ms = PIECES_NEVER;
 }
 
@@ -107,7 +116,9 @@ pieces_rows_written(struct pieces **streams, size_t n)
 int64_t
 pieces_due(const struct pieces *p, long flush_ms)
 {
-	return p->since_ms == PIECES_NEVER ? PIECES_NEVER : p->since_ms + flush_ms;
+	if (p->since_ms == PIECES_NEVER)
+		return PIECES_NEVER;
+	return p->last ? p->since_ms : p->since_ms + flush_ms;
 }
 
 int64_t

@@ -10,8 +10,9 @@
  *
  * A new attempt voids the text of the one before: a reset is written
  * before the new text when any of it was written (by this worker, or by a
- * dead one: pieces_mark_written). A final result supersedes the pieces: what
- * was not written then is dropped.
+ * dead one: pieces_mark_written). A complete answer's last text is written
+ * at once (before its result, so that the pieces add up to it); a failed
+ * one's is dropped: its result supersedes the pieces.
  *
  * What can fail: pieces_add, when the waiting text would pass
  * PROV_STREAM_TEXT_MAX (AIGW_ETOOBIG) or memory runs out. Time is an
@@ -35,6 +36,7 @@ struct pieces {
 	bool reset;                /* a reset goes before text */
 	bool written;              /* text of this attempt may be stored */
 	int64_t since_ms;          /* the oldest change not written; PIECES_NEVER */
+	bool last;                 /* the answer is complete: due at once */
 };
 
 void pieces_init(struct pieces *p);
@@ -46,8 +48,9 @@ void pieces_restart(struct pieces *p, int64_t now);
 /* Stored text of this call may exist that this worker did not write (a
  * claim after a dead worker): the next attempt resets it. */
 void pieces_mark_written(struct pieces *p);
-/* The final result came: nothing waiting is written any more. */
-void pieces_drop(struct pieces *p);
+/* The final result came at now: a complete answer's (ok) waiting text is
+ * due at once; a failure's is dropped. */
+void pieces_end(struct pieces *p, bool ok, int64_t now);
 /* The pieces a flush of p writes (0, 1 or 2). */
 size_t pieces_count(const struct pieces *p);
 /* The write of p's waiting pieces was stored (or refused by the fence:

@@ -136,8 +136,7 @@ task_complete(struct task_engine *te, struct task *t, const struct prov_result *
 {
 	const char *id = t->ops->log_id(t);
 
-	/* The final result holds the whole text: what waits is superseded. */
-	pieces_drop(&t->pieces);
+	pieces_end(&t->pieces, pr->ok, now);
 	t->result_json = result_json(t, pr, latency_ms);
 	if (t->result_json == NULL) {
 		/* Out of memory: the owner hears of a lost result. */
