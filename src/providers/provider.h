@@ -254,8 +254,9 @@ enum aigw_err prov_mock_answer(const struct prov_call *call,
 /*
  * The mock's answer streamed at tps (>= 1) words a second, a pure function
  * of time: the bytes of text streamed elapsed_ms after its first word,
- * which comes at once: whole words, each with the blanks before it; all of
- * text (trailing blanks too) once its last word is out. Cannot fail.
+ * which comes at once (nothing before: elapsed_ms < 0): whole words, each
+ * with the blanks before it; all of text (trailing blanks too) once its
+ * last word is out. Cannot fail.
  */
 size_t prov_mock_stream_len(const char *text, int64_t elapsed_ms, long tps);
 /* When (ms after the first word) the stream grows past its first len

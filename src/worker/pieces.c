@@ -35,6 +35,8 @@ pieces_add(struct pieces *p, const char *s, size_t n, int64_t now)
 void
 pieces_restart(struct pieces *p, int64_t now)
 {
+	bool held = p->reset; /* a reset already waiting keeps its time */
+
 	buf_reset(&p->text);
 	p->last = false;
 	if (p->written) {
@@ -43,7 +45,7 @@ pieces_restart(struct pieces *p, int64_t now)
 	}
 	if (!p->reset)
 		p->since_ms = PIECES_NEVER;
-	else if (p->since_ms == PIECES_NEVER)
+	else if (!held)
 		p->since_ms = now;
 }
 
