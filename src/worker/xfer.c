@@ -43,6 +43,8 @@ struct xfer {
 	xfer_data_fn data;           /* a streamed answer: NULL when buffered */
 	void *arg;
 	bool refused;                /* data refused a chunk */
+	int64_t idle_ms;             /* > 0: no byte this long ends it as a timeout */
+	int64_t last_byte_ms;        /* when the last byte came (or it started) */
 	int64_t started_ms;          /* when it joined the multi handle */
 	bool too_big;
 	bool active;                 /* in the multi handle */
@@ -156,6 +158,7 @@ activate(struct xfer_engine *xe, struct xfer *x, int64_t now)
 		return AIGW_EIO;
 	x->active = true;
 	x->started_ms = now;
+	x->last_byte_ms = now;
 	xe->hosts[x->host].active++;
 	return AIGW_OK;
 }
@@ -337,6 +340,8 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
 
+	if (x->idle_ms > 0)
+		x->last_byte_ms = time_mono_ms();
 	if (x->data != NULL) {
 		long status = 0;
 
@@ -450,12 +455,10 @@ xfer_start_stream(struct xfer_engine *xe, const struct prov_http *req, long time
 	    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "aigw/" PACKAGE_VERSION) != CURLE_OK)
 		goto fail;
-	/* curl's low-speed check: under one byte a second for idle_s ends the
-	 * transfer as a timeout, silence before the first byte included. */
-	if (st != NULL && st->idle_s > 0 &&
-	    (curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-	     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, st->idle_s) != CURLE_OK))
-		goto fail;
+	/* Kept here, not by curl's low-speed check: that one averages the
+	 * speed over several seconds, so a burst then silence would run past
+	 * the bound by that much. */
+	x->idle_ms = st != NULL && st->idle_s > 0 ? (int64_t)st->idle_s * 1000 : 0;
 	host = host_find(xe, req->url);
 	if (host < 0) {
 		err = AIGW_ENOMEM;
@@ -584,6 +587,15 @@ xfer_run(struct xfer_engine *xe)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (x != NULL)
 			finish(xe, x, msg->data.result, now);
+	}
+	/* Streams silent past their idle bound end as timeouts. */
+	for (struct xfer *x = xe->head, *next; x != NULL; x = next) {
+		next = x->next;
+		if (x->active && x->idle_ms > 0 && now - x->last_byte_ms >= x->idle_ms) {
+			snprintf(x->errbuf, sizeof x->errbuf, "no byte of the stream for %lld s",
+				 (long long)(x->idle_ms / 1000));
+			finish(xe, x, CURLE_OPERATION_TIMEDOUT, now);
+		}
 	}
 	/* Room freed by the transfers that ended (or by cancels), and the
 	 * windows that grew, go to the transfers waiting. */
