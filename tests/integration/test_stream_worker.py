@@ -12,6 +12,7 @@ import signal
 import time
 import uuid
 
+import pytest
 import requests
 
 import stack as stk
@@ -166,3 +167,116 @@ def test_flush_interval_bounds_the_pieces_of_many_streams():
         # 1.6 s of words, a flush every 300 ms: a handful a stream.
         assert per_chat <= 3 * 9, per_chat
     fail_on_sanitizer_reports(s)
+
+
+# ---------------------------------------------------------------- each format
+
+@pytest.fixture(scope="module")
+def real():
+    """The test mock providers, streaming in each provider's own format; a
+    stream silent for 1 s is a timeout."""
+    s = stk.Stack(extra_env={"AIGW_STREAM_IDLE_S": "1", "AIGW_STREAM_FLUSH_MS": "50",
+                             "AIGW_LEASE_S": "5", "AIGW_MOCK": "off"})
+    try:
+        yield s
+    finally:
+        s.close()
+    fail_on_sanitizer_reports(s)
+
+
+FORMATS = {"openai": "gpt-4o", "anthropic": "claude-3-5-haiku-latest",
+           "gemini": "gemini-2.5-flash", "perplexity": "sonar"}
+
+
+def test_each_format_streams_end_to_end(real):
+    models = {p: f"{m}~words=40~tps=40" for p, m in FORMATS.items()}
+    chat_id = submit(real.url(), models, message=f"formats {uuid.uuid4()}",
+                     websearch=True).json()["chatId"]
+    body = wait_final(real.url(), chat_id, timeout=30)
+    assert body["status"] == "completed", body
+    rows = pieces(real, chat_id)
+    for provider in FORMATS:
+        result = body["results"][provider]
+        assert result["ok"] is True and result["attempts"] == 1, result
+        assert len(result["text"].split()) > 40, result
+        # Usage and citations come from the stream as from a whole answer.
+        assert result["usage"]["outputTokens"] > 40, result
+        assert result["citations"], result
+        mine = [r for r in rows if r[1] == provider]
+        assert len(mine) >= 3 and not any(r[2] for r in mine), mine
+        assert text_so_far(rows, provider) == result["text"], provider
+
+
+def test_a_cut_stream_resets_then_streams_the_retry_whole(real):
+    chat_id = submit(real.url(), {"openai": "gpt-4o~words=20~tps=40~cut=10~fail=1"},
+                     message=f"cut {uuid.uuid4()}").json()["chatId"]
+    body = wait_final(real.url(), chat_id, timeout=30)
+    result = body["results"]["openai"]
+    assert result["ok"] is True and result["attempts"] == 2, result
+    rows = pieces(real, chat_id)
+    resets = [i for i, r in enumerate(rows) if r[2]]
+    # The first attempt's text, a reset, the retry's whole text.
+    assert len(resets) == 1 and 0 < resets[0] < len(rows) - 1, rows
+    assert text_so_far(rows, "openai") == result["text"]
+
+
+def test_an_in_stream_error_fails_the_attempt_and_is_retried(real):
+    msg = f"stream error {uuid.uuid4()}"
+    chat_id = submit(real.url(), {"anthropic": "claude-3-5-haiku-latest~words=20~tps=40"
+                                               "~stream_error=5~fail=1",
+                                  "gemini": "gemini-2.5-flash~words=20~tps=40"},
+                     message=msg).json()["chatId"]
+    body = wait_final(real.url(), chat_id, timeout=30)
+    assert body["results"]["anthropic"]["ok"] is True, body
+    assert body["results"]["anthropic"]["attempts"] == 2, body
+    # The other provider went on undisturbed.
+    assert body["results"]["gemini"]["attempts"] == 1, body
+    rows = pieces(real, chat_id)
+    for provider in ("anthropic", "gemini"):
+        assert text_so_far(rows, provider) == body["results"][provider]["text"]
+
+
+def test_bad_streams_fail_only_their_call(real):
+    chat_id = submit(real.url(), {"openai": "gpt-4o~words=10~stream_garbage=3",
+                                  "perplexity": "sonar~words=10~longline=2",
+                                  "gemini": "gemini-2.5-flash~words=10~midevent=4",
+                                  "anthropic": "claude-3-5-haiku-latest~words=10"},
+                     message=f"bad {uuid.uuid4()}").json()["chatId"]
+    body = wait_final(real.url(), chat_id, timeout=30)
+    results = body["results"]
+    for provider in ("openai", "perplexity", "gemini"):
+        r = results[provider]
+        # Not the format: retried once as a bad body, then failed.
+        assert r["ok"] is False and r["attempts"] == 2, r
+        assert r["errorClass"] == "bad_body", r
+        assert "stream" in r["error"], r
+    assert results["anthropic"]["ok"] is True, results
+    assert body["status"] == "completed"
+
+
+def test_a_stalled_stream_is_a_timeout(real):
+    msg = f"stall {uuid.uuid4()}"
+    start = time.monotonic()
+    chat_id = submit(real.url(), {"gemini": "gemini-2.5-flash~words=10~tps=40~stall=3:20~fail=1"},
+                     message=msg).json()["chatId"]
+    body = wait_final(real.url(), chat_id, timeout=30)
+    result = body["results"]["gemini"]
+    # Cut after 1 s of silence, not after the 20 s stall: retried whole.
+    assert result["ok"] is True and result["attempts"] == 2, result
+    assert time.monotonic() - start < 15
+    assert text_so_far(pieces(real, chat_id), "gemini") == result["text"]
+
+
+def test_a_worker_killed_mid_stream_of_a_provider_completes(real):
+    msg = f"kill {uuid.uuid4()}"
+    chat_id = submit(real.url(), {"openai": "gpt-4o~words=200~tps=40"},
+                     message=msg).json()["chatId"]
+    poll(lambda: len(pieces(real, chat_id)), lambda n: n >= 3, 15, 0.05, "pieces")
+    worker = real.pg.psql(f"SELECT worker FROM chat_results WHERE chat_id = '{chat_id}'")
+    os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)
+    body = wait_final(real.url(), chat_id, timeout=60)
+    assert body["status"] == "completed", body
+    rows = pieces(real, chat_id)
+    resets = [i for i, r in enumerate(rows) if r[2]]
+    assert len(resets) == 1 and 0 < resets[0] < len(rows) - 1, rows
+    assert text_so_far(rows, "openai") == body["results"]["openai"]["text"]
