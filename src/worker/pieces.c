@@ -58,7 +58,7 @@ pieces_mark_written(struct pieces *p)
 void
 pieces_end(struct pieces *p, bool ok, int64_t now)
 {
-	if (ok && p->text.len > 0) {
+	if (ok && p->written && p->text.len > 0) {
 		p->last = true;
 		if (p->since_ms == PIECES_NEVER)
 			p->since_ms = now;

@@ -10,9 +10,12 @@
  *
  * A new attempt voids the text of the one before: a reset is written
  * before the new text when any of it was written (by this worker, or by a
- * dead one: pieces_mark_written). A complete answer's last text is written
- * at once (before its result, so that the pieces add up to it); a failed
- * one's is dropped: its result supersedes the pieces.
+ * dead one: pieces_mark_written). When the final result comes, the last
+ * text of a complete answer whose text was being written is written at
+ * once (before its result, so that its pieces add up to it); otherwise what
+ * waits is dropped: the result supersedes it (an answer that came whole
+ * within one interval costs no piece, and a long-poll wakes with its
+ * result).
  *
  * What can fail: pieces_add, when the waiting text would pass
  * PROV_STREAM_TEXT_MAX (AIGW_ETOOBIG) or memory runs out. Time is an
@@ -49,7 +52,7 @@ void pieces_restart(struct pieces *p, int64_t now);
  * claim after a dead worker): the next attempt resets it. */
 void pieces_mark_written(struct pieces *p);
 /* The final result came at now: a complete answer's (ok) waiting text is
- * due at once; a failure's is dropped. */
+ * due at once when some of its text was written; else it is dropped. */
 void pieces_end(struct pieces *p, bool ok, int64_t now);
 /* The pieces a flush of p writes (0, 1 or 2). */
 size_t pieces_count(const struct pieces *p);

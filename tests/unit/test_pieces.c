@@ -151,14 +151,21 @@ test_the_end_writes_a_complete_answer_at_once(void **state)
 
 	(void)state;
 	pieces_init(&p);
+	/* An answer that came whole within one interval: its result alone. */
 	assert_int_equal(pieces_add(&p, "all of it", 9, 0), AIGW_OK);
 	pieces_end(&p, true, 20);
-	assert_int_equal(pieces_due(&p, FLUSH), 0);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* One being streamed: its last text goes at once, before its result. */
+	pieces_restart(&p, 100);
+	assert_int_equal(pieces_add(&p, "first ", 6, 100), AIGW_OK);
 	assert_int_equal(flush(&p, rows), 1);
-	assert_string_equal(rows[0].text, "all of it");
-	/* Once written, new text waits its interval again. */
-	assert_int_equal(pieces_add(&p, "x", 1, 100), AIGW_OK);
-	assert_int_equal(pieces_due(&p, FLUSH), 100 + FLUSH);
+	assert_int_equal(pieces_add(&p, "last", 4, 180), AIGW_OK);
+	assert_int_equal(pieces_due(&p, FLUSH), 180 + FLUSH);
+	pieces_end(&p, true, 190);
+	assert_int_equal(pieces_due(&p, FLUSH), 180);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_string_equal(rows[0].text, "last");
 	/* A failure's text (and reset) is superseded by its result. */
 	pieces_restart(&p, 200);
 	assert_int_equal(pieces_add(&p, "partial", 7, 210), AIGW_OK);
