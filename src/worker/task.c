@@ -546,15 +546,15 @@ task_turn(struct task_engine *te, struct task *t, int64_t now, int64_t *next)
 {
 	if (t->state == TASK_INFLIGHT && t->mock_streaming && now >= t->due_ms)
 		mock_stream_turn(te, t, now);
-	if (t->state == TASK_INFLIGHT && t->mock_streaming && t->due_ms < *next)
-		*next = t->due_ms;
 	if (t->state == TASK_WAITING && now >= t->due_ms) {
 		if (t->route == NULL)
 			fail_task(te, t, PROV_ERR_CLIENT, "%s: %s", "unknown provider", now);
 		else
 			task_start(te, t, now);
 	}
-	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < *next)
+	/* (a mock stream started this turn included) */
+	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN ||
+	     (t->state == TASK_INFLIGHT && t->mock_streaming)) && t->due_ms < *next)
 		*next = t->due_ms;
 }
 
