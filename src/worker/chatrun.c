@@ -245,6 +245,7 @@ chats_pieces_flush(struct chatrun *cr, int64_t now)
 	if (db_chat_pieces_write(cr->w->te.db, rows, n) != AIGW_OK) {
 		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
 		cr->pieces_hold_ms = task_write_retry_at(now);
+		pieces_rows_held(streams, n);
 		goto out;
 	}
 	cr->pieces_hold_ms = 0;

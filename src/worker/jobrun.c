@@ -670,6 +670,7 @@ jobs_pieces_flush(struct jobrun *jr, int64_t now)
 	if (db_job_pieces_write(jr->w->te.db, rows, n) != AIGW_OK) {
 		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
 		jr->pieces_hold_ms = task_write_retry_at(now);
+		pieces_rows_held(streams, n);
 		goto out;
 	}
 	jr->pieces_hold_ms = 0;

@@ -6,6 +6,7 @@ void
 pieces_init(struct pieces *p)
 {
 	buf_init(&p->text, PROV_STREAM_TEXT_MAX);
+	buf_init(&p->all, PROV_STREAM_TEXT_MAX);
 	p->reset = false;
 	p->written = false;
 	p->last = false;
@@ -16,6 +17,7 @@ void
 pieces_free(struct pieces *p)
 {
 	buf_free(&p->text);
+	buf_free(&p->all);
 }
 
 enum aigw_err
@@ -25,8 +27,14 @@ pieces_add(struct pieces *p, const char *s, size_t n, int64_t now)
 
 	if (n == 0)
 		return AIGW_OK;
-	if ((err = buf_append(&p->text, s, n)) != AIGW_OK)
+	if ((err = buf_append(&p->all, s, n)) != AIGW_OK)
 		return err;
+	if ((err = buf_append(&p->text, s, n)) != AIGW_OK) {
+		/* Both or neither: all takes back what it just got. */
+		p->all.len -= n;
+		p->all.data[p->all.len] = '\0';
+		return err;
+	}
 	if (p->since_ms == PIECES_NEVER)
 		p->since_ms = now;
 	return AIGW_OK;
@@ -38,6 +46,7 @@ pieces_restart(struct pieces *p, int64_t now)
 	bool held = p->reset; /* a reset already waiting keeps its time */
 
 	buf_reset(&p->text);
+	buf_reset(&p->all);
 	p->last = false;
 	if (p->written) {
 		p->reset = true;
@@ -105,6 +114,22 @@ pieces_rows(struct pieces *p, const struct db_piece *base, struct db_piece *rows
 		streams[n++] = p;
 	}
 	return n;
+}
+
+void
+pieces_rows_held(struct pieces **streams, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pieces *p = streams[i];
+
+		if ((i + 1 < n && streams[i + 1] == p) || p->text.len == 0)
+			continue;
+		/* Its text may be stored: the next write says it all again. */
+		p->reset = true;
+		buf_reset(&p->text);
+		if (buf_append(&p->text, p->all.data, p->all.len) != AIGW_OK)
+			buf_reset(&p->text); /* the final result will hold it */
+	}
 }
 
 void

@@ -36,6 +36,7 @@
 
 struct pieces {
 	struct buf text;           /* new text not yet written */
+	struct buf all;            /* the attempt's text so far */
 	bool reset;                /* a reset goes before text */
 	bool written;              /* text of this attempt may be stored */
 	int64_t since_ms;          /* the oldest change not written; PIECES_NEVER */
@@ -68,6 +69,11 @@ size_t pieces_rows(struct pieces *p, const struct db_piece *base, struct db_piec
 /* The write of rows made by pieces_rows into streams[0..n) was stored (or
  * refused by the fence): each stream's pieces are written. */
 void pieces_rows_written(struct pieces **streams, size_t n);
+/* That write failed without an answer (the database is away): it may have
+ * been stored all the same, so each stream whose text it held will write
+ * a reset and the attempt's whole text so far instead: right either way,
+ * never a text doubled. */
+void pieces_rows_held(struct pieces **streams, size_t n);
 
 /* When p's waiting text must be written at the latest; PIECES_NEVER. */
 int64_t pieces_due(const struct pieces *p, long flush_ms);

@@ -280,3 +280,25 @@ def test_a_worker_killed_mid_stream_of_a_provider_completes(real):
     resets = [i for i, r in enumerate(rows) if r[2]]
     assert len(resets) == 1 and 0 < resets[0] < len(rows) - 1, rows
     assert text_so_far(rows, "openai") == body["results"]["openai"]["text"]
+
+
+# ---------------------------------------------------------------- database away
+
+def test_pieces_survive_a_database_partition_mid_stream(frozen_stack):
+    """Piece writes that time out (stored or not, the worker cannot tell)
+    are written again as a reset and the whole text so far: the pieces still
+    add up to the final text, never a word twice."""
+    s = frozen_stack
+    chat_id = submit(s.url(), {"openai": "gpt-4o~words=120~tps=20"},
+                     message=f"partition {uuid.uuid4()}").json()["chatId"]
+    poll(lambda: len(pieces(s, chat_id)), lambda n: n >= 3, 15, 0.05, "pieces")
+    s.proxy.freeze()
+    time.sleep(4)
+    s.proxy.thaw()
+    body = wait_final(s.url(), chat_id, timeout=60)
+    result = body["results"]["openai"]
+    assert result["ok"] is True and result["attempts"] == 1, result
+    rows = pieces(s, chat_id)
+    assert text_so_far(rows, "openai") == result["text"], rows
+    # Text was written after the partition too: the stream went on.
+    assert len(rows) > 3

@@ -68,6 +68,37 @@ test_text_coalesces_until_the_first_is_due(void **state)
 }
 
 static void
+test_a_write_without_answer_is_said_again_whole(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "openai" };
+	struct pieces *streams[2];
+
+	(void)state;
+	pieces_init(&p);
+	pieces_restart(&p, 0);
+	assert_int_equal(pieces_add(&p, "one ", 4, 0), AIGW_OK);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_int_equal(pieces_add(&p, "two ", 4, 100), AIGW_OK);
+	/* The write of "two " got no answer: it may be stored or not. */
+	assert_int_equal(pieces_rows(&p, &base, rows, streams), 1);
+	pieces_rows_held(streams, 1);
+	assert_int_equal(pieces_add(&p, "three", 5, 200), AIGW_OK);
+	/* So the next write resets and says the attempt's text whole. */
+	assert_int_equal(flush(&p, rows), 2);
+	assert_true(rows[0].reset);
+	assert_string_equal(rows[1].text, "one two three");
+	/* A held write of a reset alone stays a reset. */
+	pieces_restart(&p, 300);
+	assert_int_equal(pieces_rows(&p, &base, rows, streams), 1);
+	pieces_rows_held(streams, 1);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_true(rows[0].reset);
+	pieces_free(&p);
+}
+
+static void
 test_a_held_write_keeps_the_text_in_order(void **state)
 {
 	struct pieces p;
@@ -227,6 +258,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_coalesces_until_the_first_is_due),
 		cmocka_unit_test(test_a_held_write_keeps_the_text_in_order),
+		cmocka_unit_test(test_a_write_without_answer_is_said_again_whole),
 		cmocka_unit_test(test_a_new_attempt_resets_only_written_text),
 		cmocka_unit_test(test_a_dead_workers_text_is_reset),
 		cmocka_unit_test(test_the_end_writes_a_complete_answer_at_once),
