@@ -8,6 +8,7 @@
 #include "db/cols.h"
 #include "db/sql.h"
 #include "db/status.h"
+#include "db/views_sql.h"
 
 /* What a worker needs to run a claimed chat (alias r). */
 #define CHAT_CLAIM_COLUMNS \
@@ -141,19 +142,34 @@ out:
 	return err;
 }
 
-/* $1 id $2 owner */
+/* $1 id $2 owner: the providers still answering show their text so far. */
 static const struct db_stmt stmt_chat_status = {
 	.name = "chat_status",
 	.nparams = 2,
 	.idempotent = true,
-	.sql = "SELECT chat_id, status, version, results::text,"
-	       " CASE WHEN status IN (" SQL_COMPLETED ", " SQL_FAILED ") THEN '[]' ELSE"
-	       "  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)"
-	       "   FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END, "
-	       TS("created_at") ", " TS("completed_at") ", " TS("expires_at")
-	       " FROM chat_results WHERE chat_id = $1 AND owner_user = $2"
-	       " AND expires_at > now()",
+	.sql = "SELECT" CHAT_VIEW_COLUMNS(PIECES_WITH_TEXT)
+	       " FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2"
+	       " AND r.expires_at > now()",
 };
+
+enum aigw_err
+db_chat_view_from(const PGresult *res, int row, struct db_chat_view *out)
+{
+	memset(out, 0, sizeof *out);
+	copy_field(out->chat_id, sizeof out->chat_id, res, row, 0);
+	copy_field(out->status, sizeof out->status, res, row, 1);
+	out->version = strtol(PQgetvalue(res, row, 2), NULL, 10);
+	out->results_json = db_value_dup(res, row, 3);
+	out->pending_json = db_value_dup(res, row, 4);
+	copy_field(out->created_at, sizeof out->created_at, res, row, 5);
+	copy_field(out->completed_at, sizeof out->completed_at, res, row, 6);
+	copy_field(out->expires_at, sizeof out->expires_at, res, row, 7);
+	if (out->results_json == NULL || out->pending_json == NULL) {
+		db_chat_view_free(out);
+		return AIGW_ENOMEM;
+	}
+	return AIGW_OK;
+}
 
 enum aigw_err
 db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_view *out)
@@ -166,23 +182,10 @@ db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_
 	err = db_exec(db, &stmt_chat_status, values, &res);
 	if (err != AIGW_OK)
 		return err;
-	if (PQntuples(res) != 1) {
+	if (PQntuples(res) == 1)
+		err = db_chat_view_from(res, 0, out);
+	else
 		err = AIGW_ENOTFOUND;
-		goto out;
-	}
-	copy_field(out->chat_id, sizeof out->chat_id, res, 0, 0);
-	copy_field(out->status, sizeof out->status, res, 0, 1);
-	out->version = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-	out->results_json = db_value_dup(res, 0, 3);
-	out->pending_json = db_value_dup(res, 0, 4);
-	copy_field(out->created_at, sizeof out->created_at, res, 0, 5);
-	copy_field(out->completed_at, sizeof out->completed_at, res, 0, 6);
-	copy_field(out->expires_at, sizeof out->expires_at, res, 0, 7);
-	if (out->results_json == NULL || out->pending_json == NULL) {
-		db_chat_view_free(out);
-		err = AIGW_ENOMEM;
-	}
-out:
 	PQclear(res);
 	return err;
 }
