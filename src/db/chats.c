@@ -201,6 +201,49 @@ db_chat_view_free(struct db_chat_view *v)
 	v->pending_json = NULL;
 }
 
+/* $1 id $2 owner. The worker holding the chat hears aigw_cancel and
+ * abandons its calls; its fenced writes find the chat cancelled. The text
+ * a provider streamed is kept as its answer. */
+static const struct db_stmt stmt_chat_cancel = {
+	.name = "chat_cancel",
+	.nparams = 2,
+	.idempotent = false,
+	.sql = "WITH u AS ("
+	       " UPDATE chat_results r SET status = " SQL_CANCELLED ", completed_at = now(),"
+	       "  lease_until = NULL, version = r.version + 1, results = r.results || coalesce(("
+	       "   SELECT jsonb_object_agg(k, CASE WHEN t.text IS NOT NULL"
+	       "    THEN jsonb_build_object('ok', true, 'cancelled', true, 'text', t.text,"
+	       "     'model', r.models ->> k, 'attempts', r.attempts)"
+	       "    ELSE jsonb_build_object('ok', false, 'cancelled', true,"
+	       "     'error', 'cancelled before it answered', 'errorClass', 'cancelled',"
+	       "     'model', r.models ->> k, 'attempts', r.attempts) END)"
+	       "   FROM jsonb_object_keys(r.models) k LEFT JOIN "
+	       PIECES_TEXT_SO_FAR("chat_pieces", "p.chat_id = r.chat_id", "q.chat_id = p.chat_id")
+	       "    t ON t.provider = k"
+	       "   WHERE NOT r.results ? k), '{}'::jsonb)"
+	       " WHERE r.chat_id = $1 AND r.owner_user = $2 AND r.expires_at > now()"
+	       "  AND r.status IN (" SQL_PENDING ", " SQL_PROCESSING ")"
+	       " RETURNING r.chat_id)"
+	       " SELECT pg_notify('aigw_cancel', chat_id::text), " CHAT_NOTIFY " FROM u",
+};
+
+enum aigw_err
+db_chat_cancel(struct db *db, const char *id, const char *owner)
+{
+	const char *values[2] = { id, owner };
+	struct db_chat_view v;
+	int rows = 0;
+	enum aigw_err err;
+
+	err = db_exec_rows(db, &stmt_chat_cancel, values, &rows);
+	if (err != AIGW_OK || rows == 1)
+		return err;
+	/* Nothing to cancel: finished already, or not this owner's chat. */
+	err = db_chat_status(db, id, owner, &v);
+	db_chat_view_free(&v);
+	return err;
+}
+
 /* The claimed rows of res (CHAT_CLAIM_COLUMNS) as a new array. */
 static enum aigw_err
 claims_from(PGresult *res, struct db_chat_claim **out, size_t *n)

@@ -30,12 +30,17 @@
  * reset to its pieces ("p.chat_id" or "p.job_id, p.step_index"). */
 #define PIECES_STREAMING(table, cond, same, results, text) \
 	"(SELECT coalesce(jsonb_object_agg(g.provider, jsonb_build_object('ok', NULL," \
-	"  'streaming', true" text ")), '{}'::jsonb) FROM (" \
-	" SELECT p.provider, string_agg(p.text, '' ORDER BY p.seq) AS text FROM " table " p" \
-	" WHERE " cond " AND NOT (" results ") ? p.provider AND NOT p.reset" \
+	"  'streaming', true" text ")), '{}'::jsonb) FROM " \
+	PIECES_TEXT_SO_FAR(table, cond " AND NOT (" results ") ? p.provider", same) " g)"
+
+/* (provider, text) of every provider with text so far among the pieces
+ * matching cond (alias p), as a subquery. */
+#define PIECES_TEXT_SO_FAR(table, cond, same) \
+	"(SELECT p.provider, string_agg(p.text, '' ORDER BY p.seq) AS text FROM " table " p" \
+	" WHERE " cond " AND NOT p.reset" \
 	"  AND p.seq > coalesce((SELECT max(q.seq) FROM " table " q WHERE " same \
 	"   AND q.provider = p.provider AND q.reset), 0)" \
-	" GROUP BY p.provider HAVING string_agg(p.text, '') <> '') g)"
+	" GROUP BY p.provider HAVING string_agg(p.text, '') <> '')"
 
 /* A chat's (alias r) results with its streaming providers' entries while
  * it is not finished. */

@@ -385,3 +385,27 @@ chat_events(struct http_thread *t, struct http_req *req, const struct route_args
 	if (query_id(req, id))
 		rt_events(t, req, &chat_source, id);
 }
+
+void
+chat_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	char id[UUID_STR_LEN + 2];
+	struct rt_state s = { 0 };
+	enum aigw_err err;
+
+	(void)args;
+	if (!query_id(req, id))
+		return;
+	/* Cancelling is idempotent: a finished chat is shown as it is, so a
+	 * client may repeat it safely. */
+	err = db_chat_cancel(t->db, id, req->user);
+	if (err == AIGW_OK)
+		err = chat_read(t, req, id, &s);
+	if (err == AIGW_OK)
+		http_resp_raw(req, 200, s.json, s.len);
+	else if (err == AIGW_ENOTFOUND)
+		http_resp_error(req, 404, "not_found", NULL, "%s", chat_source.not_found);
+	else
+		http_resp_from_err(req, err);
+	rt_state_free(&s);
+}
