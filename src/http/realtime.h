@@ -156,9 +156,10 @@ void rt_state_free(struct rt_state *s);
 
 /* What is watched: its channel, how to read it, what its 404 says. The
  * reads answer AIGW_ENOTFOUND for a row that is not there for this user.
- * read gives the /status body; read_stream the /events one (streaming
- * providers without their text) and the pieces with after < seq, at most
- * RT_PIECES_PER_READ of them, read with it at once. */
+ * read gives the /status body; read_stream the /events one (as of the
+ * last state change, whose version it shows, with streaming providers
+ * without their text; version stays the row's) and the pieces with
+ * after < seq, at most RT_PIECES_PER_READ of them, read with it at once. */
 struct rt_source {
 	enum db_channel channel;
 	const char *not_found;
@@ -202,7 +203,9 @@ enum aigw_err rt_piece_json(struct buf *b, const struct db_piece *piece, bool wi
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see docs/api.md, "Long-poll and events");
+/* GET .../events: a text/event-stream of every change and every piece of
+ * a streamed answer, in rising id (rt_merge), reading again at once when
+ * a read was cut by its bound (see docs/api.md, "Long-poll and events");
  * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);

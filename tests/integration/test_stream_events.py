@@ -1,4 +1,4 @@
-"""Streamed answers as clients see them (docs/api.md, Streamed answers):
+"""Streamed answers as clients see them (docs/api.md, Long-poll and events):
 event streams carry every piece as a `delta` or `reset` in seq order with
 the states between them, resume from any Last-Event-ID without losing or
 repeating a piece, read a long backlog in bounded reads; /status and
