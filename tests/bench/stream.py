@@ -843,6 +843,7 @@ def report(res, args):
     prow("  PostgreSQL's / the mock's CPU s in all", "postgres_cpu_s", "mock_cpu_s", ".1f")
     row("  workers alive at most", "workers_peak", "d")
     prow("clients watching / reconnected mid-stream", "watchers", "reconnected", "d")
+    row("  streams the server closed without an end", "drops", "d")
     prow("  503 busy / errors", "busy_503", "client_errors", "d")
     row("  clients without their end", "unfinished_watchers", "d")
     row("texts unequal to the mock's (of clients x 3)", "text_mismatches", "d")
