@@ -1005,7 +1005,9 @@ def main():
             rt_env["AIGW_WORKERS_MAX"] = str(args.workers_max)
         if "fanout" not in skip:
             mock = EchoMock(s.base, s.mock.url(), args.fanout_delay_ms)
-            fan_env = dict(rt_env, **mock.base_urls())
+            # The echo mock answers whole bodies: the fan-out of whole
+            # answers (stream.py measures the streamed one).
+            fan_env = dict(rt_env, AIGW_STREAM="off", **mock.base_urls())
             fcgi_fan = stk.Fcgi(s.base, fan_env, args.rt_threads)
             nginx_fan = stk.Nginx(s.base, fcgi_fan.port, args.nginx_workers)
             rt = [nginx_fan, fcgi_fan, mock]
