@@ -1000,7 +1000,8 @@ def main():
         stk._Workers(s.base).stop()
         s.pg.psql("DELETE FROM chat_results; DELETE FROM jobs")
         s.pg.psql("VACUUM ANALYZE")
-        rt_env = dict(s.env, AIGW_SPAWN="on")
+        # Every client is 127.0.0.1: one owner for AIGW_WAIT_MAX_PER_OWNER.
+        rt_env = dict(s.env, AIGW_SPAWN="on", AIGW_WAIT_MAX_PER_OWNER="0")
         if args.workers_max is not None:
             rt_env["AIGW_WORKERS_MAX"] = str(args.workers_max)
         if "fanout" not in skip:
