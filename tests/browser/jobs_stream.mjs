@@ -21,7 +21,8 @@ const streamed = (page) => page.evaluate(() => {
 run("jobs_stream", async (c, browser) => {
 	const page = await newPage(browser);
 	await openJobs(page, base, "brief_generation");
-	await fill(page, { topic: "Streaming in the progress window ~~anthropic~words=80~tps=10" });
+	// The directive ends the prompt only in the context (the last input in it).
+	await fill(page, { topic: "Streaming in the progress window", context: "notes ~~anthropic~words=80~tps=10" });
 	await page.getByRole("button", { name: "Run job" }).click();
 	await page.waitForFunction(() => {
 		const a = document.querySelector('#dlg-stream section[data-provider="anthropic"] .answer');
