@@ -161,7 +161,10 @@
 			}
 		});
 		if (status.status === "pending") say("Queued; waiting for a worker…");
-		else if (status.status === "processing" && answered === 0) say("Asking " + running.chosen.length + " providers…");
+		else if (status.status === "processing" && answered === 0) {
+			var writing = running.chosen.some(function (p) { return running.cards[p].answerText; });
+			say(writing ? "The answers are being written…" : "Asking " + running.chosen.length + " providers…");
+		}
 	}
 
 	function summary(status) {
