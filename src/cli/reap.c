@@ -43,6 +43,8 @@ cli_reap(const struct aigw_config *cfg, int argc, char **argv)
 	       " %ld past keeping deleted\n", c.jobs_unclaimed, c.jobs_spent, c.jobs_requeued,
 	       c.jobs_deleted);
 	printf("batches: %ld finished past keeping deleted\n", c.batches_deleted);
+	printf("pieces: %ld of chats, %ld of jobs finished over a minute ago deleted\n",
+	       c.chat_pieces_deleted, c.job_pieces_deleted);
 	/* Leases that ran out with no live worker left: start one. */
 	if (db_queue_waiting(db, cfg->max_attempts, cfg->analysis_concurrency, &waiting) == AIGW_OK && waiting > 0) {
 		printf("%ld waiting to be claimed: waking the workers\n", waiting);

@@ -75,6 +75,14 @@ static const struct var vars[] = {
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
 	/* Off: an answer is never made up for a provider that has no key. */
 	{ "AIGW_MOCK", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, mock), false },
+	/* Words a second of the mock's streamed answer. */
+	L("AIGW_MOCK_TOKENS_PER_S", 1, 100000, "40", mock_tokens_per_s),
+	/* Off: every answer is stored whole, as it was before answers streamed. */
+	{ "AIGW_STREAM", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, stream), false },
+	/* How long new text may wait to be written with the text of other
+	 * streams: one statement a flush, whatever the number of streams. */
+	L("AIGW_STREAM_FLUSH_MS", 1, 10000, "50", stream_flush_ms),
+	L("AIGW_STREAM_IDLE_S", 1, 3600, "30", stream_idle_s),
 	/* 0: aigw-fcgi's threads less two (at least one), so that two threads
 	 * always remain for requests that do not wait. */
 	L("AIGW_WAIT_MAX", 0, 4096, "0", wait_max),

@@ -104,6 +104,10 @@ struct aigw_config {
 	char *jobtypes_dir;
 	long mock_delay_ms;
 	bool mock;               /* a provider without its key answered by the mock */
+	long mock_tokens_per_s;  /* the mock's streamed words a second */
+	bool stream;             /* sync providers' answers stream, stored in pieces */
+	long stream_flush_ms;    /* new text is written at most this often */
+	long stream_idle_s;      /* a stream silent this long is a timeout */
 	long wait_max;           /* long-polls and event streams waiting at once; 0: auto */
 	long wait_max_per_owner; /* of them, one user's (or address's); 0: no bound */
 	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */

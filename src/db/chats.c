@@ -8,6 +8,7 @@
 #include "db/cols.h"
 #include "db/sql.h"
 #include "db/status.h"
+#include "db/views_sql.h"
 
 /* What a worker needs to run a claimed chat (alias r). */
 #define CHAT_CLAIM_COLUMNS \
@@ -141,19 +142,34 @@ out:
 	return err;
 }
 
-/* $1 id $2 owner */
+/* $1 id $2 owner: the providers still answering show their text so far. */
 static const struct db_stmt stmt_chat_status = {
 	.name = "chat_status",
 	.nparams = 2,
 	.idempotent = true,
-	.sql = "SELECT chat_id, status, version, results::text,"
-	       " CASE WHEN status IN (" SQL_COMPLETED ", " SQL_FAILED ") THEN '[]' ELSE"
-	       "  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)"
-	       "   FROM jsonb_object_keys(models) k WHERE NOT results ? k)::text END, "
-	       TS("created_at") ", " TS("completed_at") ", " TS("expires_at")
-	       " FROM chat_results WHERE chat_id = $1 AND owner_user = $2"
-	       " AND expires_at > now()",
+	.sql = "SELECT" CHAT_VIEW_COLUMNS(PIECES_WITH_TEXT)
+	       " FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2"
+	       " AND r.expires_at > now()",
 };
+
+enum aigw_err
+db_chat_view_from(const PGresult *res, int row, struct db_chat_view *out)
+{
+	memset(out, 0, sizeof *out);
+	copy_field(out->chat_id, sizeof out->chat_id, res, row, 0);
+	copy_field(out->status, sizeof out->status, res, row, 1);
+	out->version = strtol(PQgetvalue(res, row, 2), NULL, 10);
+	out->results_json = db_value_dup(res, row, 3);
+	out->pending_json = db_value_dup(res, row, 4);
+	copy_field(out->created_at, sizeof out->created_at, res, row, 5);
+	copy_field(out->completed_at, sizeof out->completed_at, res, row, 6);
+	copy_field(out->expires_at, sizeof out->expires_at, res, row, 7);
+	if (out->results_json == NULL || out->pending_json == NULL) {
+		db_chat_view_free(out);
+		return AIGW_ENOMEM;
+	}
+	return AIGW_OK;
+}
 
 enum aigw_err
 db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_view *out)
@@ -166,23 +182,10 @@ db_chat_status(struct db *db, const char *id, const char *owner, struct db_chat_
 	err = db_exec(db, &stmt_chat_status, values, &res);
 	if (err != AIGW_OK)
 		return err;
-	if (PQntuples(res) != 1) {
+	if (PQntuples(res) == 1)
+		err = db_chat_view_from(res, 0, out);
+	else
 		err = AIGW_ENOTFOUND;
-		goto out;
-	}
-	copy_field(out->chat_id, sizeof out->chat_id, res, 0, 0);
-	copy_field(out->status, sizeof out->status, res, 0, 1);
-	out->version = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-	out->results_json = db_value_dup(res, 0, 3);
-	out->pending_json = db_value_dup(res, 0, 4);
-	copy_field(out->created_at, sizeof out->created_at, res, 0, 5);
-	copy_field(out->completed_at, sizeof out->completed_at, res, 0, 6);
-	copy_field(out->expires_at, sizeof out->expires_at, res, 0, 7);
-	if (out->results_json == NULL || out->pending_json == NULL) {
-		db_chat_view_free(out);
-		err = AIGW_ENOMEM;
-	}
-out:
 	PQclear(res);
 	return err;
 }
@@ -196,6 +199,49 @@ db_chat_view_free(struct db_chat_view *v)
 	free(v->pending_json);
 	v->results_json = NULL;
 	v->pending_json = NULL;
+}
+
+/* $1 id $2 owner. The worker holding the chat hears aigw_cancel and
+ * abandons its calls; its fenced writes find the chat cancelled. The text
+ * a provider streamed is kept as its answer. */
+static const struct db_stmt stmt_chat_cancel = {
+	.name = "chat_cancel",
+	.nparams = 2,
+	.idempotent = false,
+	.sql = "WITH u AS ("
+	       " UPDATE chat_results r SET status = " SQL_CANCELLED ", completed_at = now(),"
+	       "  lease_until = NULL, version = r.version + 1, results = r.results || coalesce(("
+	       "   SELECT jsonb_object_agg(k, CASE WHEN t.text IS NOT NULL"
+	       "    THEN jsonb_build_object('ok', true, 'cancelled', true, 'text', t.text,"
+	       "     'model', r.models ->> k, 'attempts', r.attempts)"
+	       "    ELSE jsonb_build_object('ok', false, 'cancelled', true,"
+	       "     'error', 'cancelled before it answered', 'errorClass', 'cancelled',"
+	       "     'model', r.models ->> k, 'attempts', r.attempts) END)"
+	       "   FROM jsonb_object_keys(r.models) k LEFT JOIN "
+	       PIECES_TEXT_SO_FAR("chat_pieces", "p.chat_id = r.chat_id", "q.chat_id = p.chat_id")
+	       "    t ON t.provider = k"
+	       "   WHERE NOT r.results ? k), '{}'::jsonb)"
+	       " WHERE r.chat_id = $1 AND r.owner_user = $2 AND r.expires_at > now()"
+	       "  AND r.status IN (" SQL_PENDING ", " SQL_PROCESSING ")"
+	       " RETURNING r.chat_id)"
+	       " SELECT pg_notify('aigw_cancel', chat_id::text), " CHAT_NOTIFY " FROM u",
+};
+
+enum aigw_err
+db_chat_cancel(struct db *db, const char *id, const char *owner)
+{
+	const char *values[2] = { id, owner };
+	struct db_chat_view v;
+	int rows = 0;
+	enum aigw_err err;
+
+	err = db_exec_rows(db, &stmt_chat_cancel, values, &rows);
+	if (err != AIGW_OK || rows == 1)
+		return err;
+	/* Nothing to cancel: finished already, or not this owner's chat. */
+	err = db_chat_status(db, id, owner, &v);
+	db_chat_view_free(&v);
+	return err;
 }
 
 /* The claimed rows of res (CHAT_CLAIM_COLUMNS) as a new array. */

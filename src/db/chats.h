@@ -56,6 +56,15 @@ enum aigw_err db_chat_status(struct db *db, const char *id, const char *owner,
 			     struct db_chat_view *out) AIGW_MUSTCHECK;
 void db_chat_view_free(struct db_chat_view *v);
 
+/* Cancels a pending or processing chat of owner in one statement: status
+ * cancelled, its lease dropped, and a result for every provider without
+ * one: {"ok": true, "cancelled": true, "text": <text so far>, ...} when it
+ * had streamed text, else {"ok": false, "cancelled": true, "error": ...,
+ * "errorClass": "cancelled"}; tells the worker (NOTIFY aigw_cancel) and
+ * the watchers. A finished chat is left as it is. AIGW_ENOTFOUND when no
+ * such chat of this owner, or expired. */
+enum aigw_err db_chat_cancel(struct db *db, const char *id, const char *owner) AIGW_MUSTCHECK;
+
 struct db_chat_claim {
 	char chat_id[UUID_STR_LEN + 1];
 	int attempt;

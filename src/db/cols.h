@@ -24,7 +24,7 @@ void db_cols_free(const char **items[], char *arrays[], size_t ncols);
 
 /* The columns of a worker's write to many rows, each fenced by its
  * claim: columns 0 and 1 are every row's id and attempt. */
-#define DB_FENCED_COLS_MAX 5
+#define DB_FENCED_COLS_MAX 6
 struct db_fenced_cols {
 	size_t ncols;
 	const char **items[DB_FENCED_COLS_MAX];

@@ -10,20 +10,8 @@
 #include "db/jobs.h"
 #include "db/sql.h"
 #include "db/status.h"
+#include "db/views_sql.h"
 
-/* A job as the API shows it, built by the database from the row (alias j). */
-#define JOB_STEPS_JSON \
-	"(SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status)" \
-	" ORDER BY s.step_index), '[]'::json) FROM job_steps s WHERE s.job_id = j.job_id)"
-#define JOB_HEAD_FIELDS \
-	"'id', j.job_id, 'type', j.type, 'status', j.status, 'progress', j.progress," \
-	" 'status_message', j.status_message, 'steps', " JOB_STEPS_JSON ","
-#define JOB_TAIL_FIELDS \
-	" 'error', j.error, 'attempts', j.attempts, 'decision_id', j.decision_id," \
-	" 'version', j.version, 'created_at', " TS("j.created_at") "," \
-	" 'started_at', " TS("j.started_at") ", 'completed_at', " TS("j.completed_at")
-#define JOB_STATUS_JSON "json_build_object(" JOB_HEAD_FIELDS JOB_TAIL_FIELDS ")::text"
-#define JOB_FULL_JSON "json_build_object(" JOB_HEAD_FIELDS " 'output', j.output," JOB_TAIL_FIELDS ")::text"
 #define JOB_ACCEPTED_JSON \
 	"json_build_object('id', j.job_id, 'job_id', j.job_id, 'type', j.type, 'status', j.status," \
 	" 'progress', j.progress, 'created_at', " TS("j.created_at") ")::text"

@@ -3,6 +3,8 @@ libaigw_la_SOURCES += \
 	src/db/status.c src/db/status.h src/db/sql.h \
 	src/db/cols.c src/db/cols.h \
 	src/db/chats.c src/db/chats.h \
+	src/db/pieces.c src/db/pieces.h \
+	src/db/pieces_view.c src/db/pieces_view.h src/db/views_sql.h \
 	src/db/jobs.c src/db/jobs.h \
 	src/db/ratelimit.c src/db/ratelimit.h \
 	src/db/reap.c src/db/reap.h \

@@ -194,6 +194,38 @@ static const struct db_stmt stmt_reap_batches_delete = {
 	       " DELETE FROM batches WHERE batch_id IN (SELECT batch_id FROM b)",
 };
 
+/* Pieces of streamed answers outlive their chat's or job's end by this
+ * much: a client that lost its stream just before the end resumes from
+ * them; later ones get the final state, which holds every text. */
+#define PIECES_KEEP_S "60"
+/* At most this many chats (jobs) a run lose their pieces: a few hundred
+ * each, so a turn's delete stays short. */
+#define PIECES_ROWS_PER_RUN "500"
+
+/* The pieces of finished chats: driven from the pieces, which hold only
+ * streams of the last minute or so, never from the finished rows. */
+static const struct db_stmt stmt_reap_chat_pieces = {
+	.name = "reap_chat_pieces",
+	.nparams = 0,
+	.idempotent = false,
+	.sql = "DELETE FROM chat_pieces WHERE chat_id IN (SELECT r.chat_id"
+	       " FROM (SELECT DISTINCT chat_id FROM chat_pieces) p JOIN chat_results r USING (chat_id)"
+	       " WHERE r.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ")"
+	       "  AND r.completed_at < now() - interval '" PIECES_KEEP_S " seconds'"
+	       " LIMIT " PIECES_ROWS_PER_RUN ")",
+};
+
+static const struct db_stmt stmt_reap_job_pieces = {
+	.name = "reap_job_pieces",
+	.nparams = 0,
+	.idempotent = false,
+	.sql = "DELETE FROM job_pieces WHERE job_id IN (SELECT j.job_id"
+	       " FROM (SELECT DISTINCT job_id FROM job_pieces) p JOIN jobs j USING (job_id)"
+	       " WHERE j.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ")"
+	       "  AND j.completed_at < now() - interval '" PIECES_KEEP_S " seconds'"
+	       " LIMIT " PIECES_ROWS_PER_RUN ")",
+};
+
 struct db_reap_limits
 db_reap_limits_of(const struct aigw_config *cfg)
 {
@@ -231,7 +263,9 @@ db_reap(struct db *db, const struct db_reap_limits *l, struct db_reap_counts *ou
 	    (err = count_of(db, &stmt_reap_jobs_spent, NULL, &out->jobs_spent)) ||
 	    (err = count_of(db, &stmt_reap_jobs_requeue, NULL, &out->jobs_requeued)) ||
 	    (err = count_of(db, &stmt_reap_jobs_delete, keep_v, &out->jobs_deleted)) ||
-	    (err = count_of(db, &stmt_reap_batches_delete, keep_v, &out->batches_deleted)))
+	    (err = count_of(db, &stmt_reap_batches_delete, keep_v, &out->batches_deleted)) ||
+	    (err = count_of(db, &stmt_reap_chat_pieces, NULL, &out->chat_pieces_deleted)) ||
+	    (err = count_of(db, &stmt_reap_job_pieces, NULL, &out->job_pieces_deleted)))
 		return err;
 	return AIGW_OK;
 }

@@ -4,11 +4,14 @@
  * fail work whose attempts are spent (its worker died or it ran past its
  * timeout), put work that ran past its timeout with attempts left back in
  * the queue, and delete expired chats, and jobs and finished batches past
- * their keeping time (AIGW_KEEP_DONE_DAYS, AIGW_KEEP_FAILED_DAYS).
+ * their keeping time (AIGW_KEEP_DONE_DAYS, AIGW_KEEP_FAILED_DAYS), and the
+ * pieces of streamed answers of chats and jobs finished more than 60 s ago
+ * (their final results hold the text).
  *
  * Each statement is one UPDATE or DELETE, fenced by status like every
  * other write, so it is safe beside running workers and other reapers.
- * Deletes take at most 5,000 rows a run. Errors: AIGW_EDB, with the
+ * Deletes take at most 5,000 rows a run (pieces: those of 500 chats and
+ * 500 jobs). Errors: AIGW_EDB, with the
  * statements already run kept (each is complete on its own).
  */
 #ifndef AIGW_DB_REAP_H
@@ -36,6 +39,7 @@ struct db_reap_counts {
 	long chats_unclaimed, chats_spent, chats_requeued, chats_deleted;
 	long jobs_unclaimed, jobs_spent, jobs_requeued, jobs_deleted;
 	long batches_deleted;
+	long chat_pieces_deleted, job_pieces_deleted;  /* of streams finished 60 s ago */
 };
 
 /* Takes the reaper's turn for processes that reap on their own: *due is

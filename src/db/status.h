@@ -6,7 +6,7 @@
  * CHECK constraints mirror.
  *
  * Which column takes which names:
- *   chats.status          pending processing completed failed
+ *   chats.status          pending processing completed failed cancelled
  *   jobs.status           pending running completed failed cancelled
  *   job_steps.status      pending running completed failed cancelled
  *   batches.status        submitting running done failed cancelled

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "db/chats.h"
+#include "db/pieces_view.h"
 #include "db/status.h"
 #include "http/auth.h"
 #include "http/chat.h"
@@ -266,29 +267,23 @@ out:
 	chat_request_free(&cr);
 }
 
-/* The chat as /status shows it. Every piece comes from the database as
- * valid JSON or a fixed alphabet (UUID, status, timestamps): no
+/* The chat of v as its /status body. Every piece comes from the database
+ * as valid JSON or a fixed alphabet (UUID, status, timestamps): no
  * re-parsing needed. */
 static enum aigw_err
-chat_read(struct http_thread *t, const struct http_req *req, const char *id,
-	  struct rt_state *out)
+chat_state(const struct db_chat_view *v, struct rt_state *out)
 {
-	struct db_chat_view v;
 	struct buf b;
 	enum aigw_err err;
 
-	memset(out, 0, sizeof *out);
-	err = db_chat_status(t->db, id, req->user, &v);
-	if (err != AIGW_OK)
-		return err;
 	buf_init(&b, 64L << 20);
 	err = buf_printf(&b,
 		"{\"success\":true,\"chatId\":\"%s\",\"status\":\"%s\",\"version\":%ld,"
 		"\"results\":%s,\"pending\":%s,\"createdAt\":\"%s\",\"completedAt\":%s%s%s,"
 		"\"expiresAt\":\"%s\"}",
-		v.chat_id, v.status, v.version, v.results_json, v.pending_json, v.created_at,
-		v.completed_at[0] ? "\"" : "null", v.completed_at, v.completed_at[0] ? "\"" : "",
-		v.expires_at);
+		v->chat_id, v->status, v->version, v->results_json, v->pending_json, v->created_at,
+		v->completed_at[0] ? "\"" : "null", v->completed_at, v->completed_at[0] ? "\"" : "",
+		v->expires_at);
 	if (err == AIGW_OK) {
 		out->len = b.len;
 		err = buf_steal(&b, &out->json);
@@ -296,17 +291,62 @@ chat_read(struct http_thread *t, const struct http_req *req, const char *id,
 	if (err == AIGW_ETOOBIG)
 		err = AIGW_ENOMEM;
 	if (err == AIGW_OK) {
-		out->version = v.version;
-		out->final = db_status_name_final(v.status);
-		snprintf(out->status, sizeof out->status, "%s", v.status);
+		out->version = v->version;
+		out->final = db_status_name_final(v->status);
+		snprintf(out->status, sizeof out->status, "%s", v->status);
 	}
 	buf_free(&b);
+	return err;
+}
+
+/* The chat as /status shows it: streaming providers with their text. */
+static enum aigw_err
+chat_read(struct http_thread *t, const struct http_req *req, const char *id,
+	  struct rt_state *out)
+{
+	struct db_chat_view v;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_chat_status(t->db, id, req->user, &v);
+	if (err != AIGW_OK)
+		return err;
+	err = chat_state(&v, out);
 	db_chat_view_free(&v);
 	return err;
 }
 
+/* The chat as /events shows it, with its pieces after after. */
+static enum aigw_err
+chat_read_stream(struct http_thread *t, const struct http_req *req, const char *id, long after,
+		 struct rt_state *out)
+{
+	struct db_chat_view v;
+	long row_version;
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_chat_stream_read(t->db, id, req->user, after, RT_PIECES_PER_READ, &v,
+				  &out->pieces);
+	if (err != AIGW_OK)
+		return err;
+	/* An event's state is the chat as of its last state change, its id:
+	 * a client resuming from the version it shows misses no piece. */
+	row_version = v.version;
+	v.version = out->pieces.state_version;
+	err = chat_state(&v, out);
+	out->version = row_version;
+	db_chat_view_free(&v);
+	if (err != AIGW_OK)
+		rt_state_free(out);
+	return err;
+}
+
 static const struct rt_source chat_source = {
-	DB_CHANNEL_CHAT, "no such chat, or it has expired", chat_read,
+	.channel = DB_CHANNEL_CHAT,
+	.not_found = "no such chat, or it has expired",
+	.read = chat_read,
+	.read_stream = chat_read_stream,
 };
 
 /* The chat id of the query, or a 400 already answered. */
@@ -344,4 +384,28 @@ chat_events(struct http_thread *t, struct http_req *req, const struct route_args
 	(void)args;
 	if (query_id(req, id))
 		rt_events(t, req, &chat_source, id);
+}
+
+void
+chat_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args)
+{
+	char id[UUID_STR_LEN + 2];
+	struct rt_state s = { 0 };
+	enum aigw_err err;
+
+	(void)args;
+	if (!query_id(req, id))
+		return;
+	/* Cancelling is idempotent: a finished chat is shown as it is, so a
+	 * client may repeat it safely. */
+	err = db_chat_cancel(t->db, id, req->user);
+	if (err == AIGW_OK)
+		err = chat_read(t, req, id, &s);
+	if (err == AIGW_OK)
+		http_resp_raw(req, 200, s.json, s.len);
+	else if (err == AIGW_ENOTFOUND)
+		http_resp_error(req, 404, "not_found", NULL, "%s", chat_source.not_found);
+	else
+		http_resp_from_err(req, err);
+	rt_state_free(&s);
 }

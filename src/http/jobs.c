@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "db/jobs.h"
+#include "db/pieces_view.h"
 #include "db/status.h"
 #include "http/auth.h"
 #include "http/jobs.h"
@@ -431,7 +432,29 @@ job_read(struct http_thread *t, const struct http_req *req, const char *id,
 	return AIGW_OK;
 }
 
-static const struct rt_source job_source = { DB_CHANNEL_JOB, "no such job", job_read };
+/* The job as /events shows it, with its pieces after after. */
+static enum aigw_err
+job_read_stream(struct http_thread *t, const struct http_req *req, const char *id, long after,
+		struct rt_state *out)
+{
+	enum aigw_err err;
+
+	memset(out, 0, sizeof *out);
+	err = db_job_stream_read(t->db, id, req->user, after, RT_PIECES_PER_READ, &out->json,
+				 &out->version, out->status, &out->pieces);
+	if (err != AIGW_OK)
+		return err;
+	out->len = strlen(out->json);
+	out->final = db_status_name_final(out->status);
+	return AIGW_OK;
+}
+
+static const struct rt_source job_source = {
+	.channel = DB_CHANNEL_JOB,
+	.not_found = "no such job",
+	.read = job_read,
+	.read_stream = job_read_stream,
+};
 
 void
 jobs_status(struct http_thread *t, struct http_req *req, const struct route_args *args)

@@ -265,10 +265,89 @@ void
 rt_state_free(struct rt_state *s)
 {
 	free(s->json);
+	db_pieces_free(&s->pieces);
 	memset(s, 0, sizeof *s);
 }
 
+size_t
+rt_merge(const struct db_pieces *p, long last, struct rt_ev *out)
+{
+	bool state = p->state_version > last && p->state_version <= p->upto;
+	long prev = last;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct db_piece *piece = &p->v[i];
+
+		if (piece->seq <= prev || piece->seq > p->upto)
+			continue;
+		if (state && piece->seq > p->state_version) {
+			out[n++] = (struct rt_ev){ RT_EV_STATE, p->state_version, NULL };
+			state = false;
+		}
+		out[n++] = (struct rt_ev){ piece->reset ? RT_EV_RESET : RT_EV_DELTA, piece->seq, piece };
+		prev = piece->seq;
+	}
+	if (state)
+		out[n++] = (struct rt_ev){ RT_EV_STATE, p->state_version, NULL };
+	return n;
+}
+
+/* s as a JSON string: the text is the database's, so valid UTF-8 without
+ * NUL; only quotes, backslashes and control characters need escaping. */
+static enum aigw_err
+json_string(struct buf *b, const char *s)
+{
+	enum aigw_err err = buf_puts(b, "\"");
+
+	while (err == AIGW_OK && *s != '\0') {
+		size_t n = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c"
+				   "\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+				   "\x1b\x1c\x1d\x1e\x1f");
+
+		err = buf_append(b, s, n);
+		s += n;
+		if (err != AIGW_OK || *s == '\0')
+			break;
+		if (*s == '"' || *s == '\\')
+			err = buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			err = buf_puts(b, "\\n");
+		else if (*s == '\r')
+			err = buf_puts(b, "\\r");
+		else if (*s == '\t')
+			err = buf_puts(b, "\\t");
+		else
+			err = buf_printf(b, "\\u%04x", (unsigned)(unsigned char)*s);
+		s++;
+	}
+	if (err == AIGW_OK)
+		err = buf_puts(b, "\"");
+	return err;
+}
+
+enum aigw_err
+rt_piece_json(struct buf *b, const struct db_piece *piece, bool with_step)
+{
+	enum aigw_err err = buf_puts(b, "{\"provider\":");
+
+	if (err == AIGW_OK)
+		err = json_string(b, piece->provider);
+	if (err == AIGW_OK && with_step)
+		err = buf_printf(b, ",\"step\":%d", piece->step);
+	if (err == AIGW_OK && !piece->reset) {
+		err = buf_puts(b, ",\"text\":");
+		if (err == AIGW_OK)
+			err = json_string(b, piece->text);
+	}
+	if (err == AIGW_OK)
+		err = buf_printf(b, ",\"seq\":%ld}", piece->seq);
+	return err;
+}
+
 /* ---- waiting ---- */
+
+#define NO_STREAM (-2L)  /* read_watched: the /status body, no pieces */
 
 static void
 resp_read_err(struct http_req *req, const struct rt_source *src, enum aigw_err err)
@@ -392,16 +471,18 @@ watch_end(struct watch *w)
 	w->active = false;
 }
 
-/* Reads the row, and fails when the watch may have missed a change. */
+/* Reads the row (with the pieces after after, for a stream: after >= -1;
+ * the /status body when after < -1), and fails when the watch may have
+ * missed a change. */
 static enum aigw_err
 read_watched(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
-	     const char *id, const struct watch *w, struct rt_state *s)
+	     const char *id, long after, const struct watch *w, struct rt_state *s)
 {
 	enum aigw_err err;
 	bool lost;
 
 	rt_state_free(s);
-	err = src->read(t, req, id, s);
+	err = after < -1 ? src->read(t, req, id, s) : src->read_stream(t, req, id, after, s);
 	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(w->db) != w->cid;
 	if (err == AIGW_OK && lost) {
 		log_warn("http", req->request_id, "lost the database's notifications while waiting");
@@ -444,7 +525,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 		goto out;
 	}
 	for (;;) {
-		err = read_watched(t, req, src, id, &w, &s);
+		err = read_watched(t, req, src, id, NO_STREAM, &w, &s);
 		if (err != AIGW_OK) {
 			resp_read_err(req, src, err);
 			goto out;
@@ -472,21 +553,39 @@ out:
 	rt_state_free(&s);
 }
 
-/* Writes the state as an event, and the end after a final one. */
+/* Writes the events of one read (rt_merge) after the client's last id,
+ * and the end when the final state is among them or was sent before;
+ * *ended tells which. evs has room for the read's pieces and the state. */
 static enum aigw_err
-send_state(struct http_req *req, struct buf *b, const struct rt_state *s)
+send_events(struct http_req *req, const struct rt_source *src, struct buf *b, struct buf *data,
+	    const struct rt_state *s, long last, struct rt_ev *evs, bool *ended)
 {
-	enum aigw_err err;
+	size_t n = rt_merge(&s->pieces, last, evs);
+	enum aigw_err err = AIGW_OK;
 
+	*ended = false;
 	buf_reset(b);
-	err = rt_sse_event(b, RT_EVENT_STATE, s->version, s->json, s->len);
+	for (size_t i = 0; i < n && err == AIGW_OK; i++) {
+		const char *name = evs[i].kind == RT_EV_DELTA ? RT_EVENT_DELTA : RT_EVENT_RESET;
+
+		if (evs[i].kind == RT_EV_STATE) {
+			err = rt_sse_event(b, RT_EVENT_STATE, evs[i].id, s->json, s->len);
+			continue;
+		}
+		buf_reset(data);
+		err = rt_piece_json(data, evs[i].piece, src->channel == DB_CHANNEL_JOB);
+		if (err == AIGW_OK)
+			err = rt_sse_event(b, name, evs[i].id, data->data, data->len);
+	}
 	/* What the client needs to stop: the final status and its version,
 	 * without repeating the state. No id: the last event id stays the
-	 * state's. The status is a word of the database's fixed set. */
-	if (err == AIGW_OK && s->final)
+	 * last one sent. The status is a word of the database's fixed set. */
+	if (err == AIGW_OK && s->final && !s->pieces.cut && s->pieces.upto >= s->version) {
 		err = buf_printf(b, "event: " RT_EVENT_END "\ndata: {\"status\":\"%s\",\"version\":%ld}\n\n",
-				 s->status, s->version);
-	if (err != AIGW_OK)
+				 s->status, s->pieces.state_version);
+		*ended = true;
+	}
+	if (err != AIGW_OK || b->len == 0)
 		return err;
 	return http_stream_write(req, b->data, b->len);
 }
@@ -501,8 +600,9 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	struct rt_state s = { 0 };
 	struct watch w = { 0 };
 	struct rt_place place;
-	struct buf b;
-	bool entered = false;
+	struct buf b, data;
+	struct rt_ev *evs = NULL;
+	bool entered = false, ended = false;
 	enum db_wait_result woke = DB_WAIT_TIMEOUT;
 	int64_t now, end_at, beat_at;
 	long last;
@@ -511,6 +611,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	char retry[32];
 
 	buf_init(&b, 80L << 20);
+	buf_init(&data, 16L << 20);
 	if (t->app->cgi) {
 		/* A process and a database connection for as long as the
 		 * stream lasts: a long-poll costs them for a bounded time. */
@@ -523,7 +624,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		goto out;
 	}
 	last = p.has_since ? p.since : -1;
-	err = src->read(t, req, id, &s);
+	err = src->read_stream(t, req, id, last, &s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
 		goto out;
@@ -532,6 +633,12 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		/* The client has seen the end. 204 is what tells a browser's
 		 * EventSource to stop reconnecting. */
 		http_resp_raw(req, 204, "", 0);
+		goto out;
+	}
+	/* Room for the events of a full read: its pieces and the state. */
+	evs = calloc(RT_PIECES_PER_READ + 1, sizeof *evs);
+	if (evs == NULL) {
+		http_resp_from_err(req, AIGW_ENOMEM);
 		goto out;
 	}
 	if (!enter_gate(t, req, &place))
@@ -558,23 +665,31 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 	end_at = now + cfg->sse_max_s * 1000;
 	beat_at = now + cfg->sse_heartbeat_s * 1000;
 	for (;;) {
-		err = read_watched(t, req, src, id, &w, &s);
+		err = read_watched(t, req, src, id, last, &w, &s);
 		if (err != AIGW_OK) {
 			/* Expired, or the database went away: the client
 			 * reconnects and hears 404 or 503. */
 			why = err == AIGW_ENOTFOUND ? "it is gone" : "the database failed";
 			break;
 		}
-		if (s.version > last) {
-			err = send_state(req, &b, &s);
+		if (s.pieces.n > RT_PIECES_PER_READ) {
+			why = "a read gave more pieces than it asks for";
+			break;
+		}
+		if (s.pieces.upto > last || s.final) {
+			err = send_events(req, src, &b, &data, &s, last, evs, &ended);
 			if (err != AIGW_OK) {
 				why = "the client went away";
 				break;
 			}
-			last = s.version;
+			if (s.pieces.upto > last)
+				last = s.pieces.upto;
 			beat_at = time_mono_ms() + cfg->sse_heartbeat_s * 1000;
-			if (s.final)
+			if (ended)
 				break;
+			/* The bound cut the read short: the rest is there now. */
+			if (s.pieces.cut)
+				continue;
 		}
 		if (rt_gate_closed(gate_of(t))) {
 			/* As at AIGW_SSE_MAX_S: the client resumes with
@@ -617,5 +732,7 @@ out:
 	if (entered)
 		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
+	buf_free(&data);
 	buf_free(&b);
+	free(evs);
 }

@@ -40,6 +40,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "db/listen.h"
+#include "db/pieces_view.h"
 #include "http/http.h"
 #include "http/server.h"
 
@@ -47,6 +48,11 @@
 #define RT_RETRY_MS 1000          /* the reconnect delay an event stream suggests */
 #define RT_EVENT_STATE "progress" /* every state sent, the final one too (docs/api.md) */
 #define RT_EVENT_END "end"        /* after the final state, just before closing */
+#define RT_EVENT_DELTA "delta"    /* new text of a provider's answer */
+#define RT_EVENT_RESET "reset"    /* a provider's text so far is void */
+/* How many pieces one read of an event stream takes at most; a stream
+ * with more reads again at once. */
+#define RT_PIECES_PER_READ 2000
 
 /* Who waits, for the per-owner bound: "user:<user>\x1f<org>" or
  * "addr:<address>"; identities are at most 255 bytes each. */
@@ -138,21 +144,56 @@ enum aigw_err rt_sse_event(struct buf *b, const char *event, long id, const char
 /* One read of a watched row. */
 struct rt_state {
 	long version;
-	bool final;       /* completed, failed (or cancelled): nothing follows */
+	bool final;       /* completed, failed, cancelled: nothing follows */
 	char status[16];
 	char *json;       /* the /status body; owned */
 	size_t len;
+	/* An event stream's read: the pieces after the client's last event
+	 * (their state_version and how far they reach, db/pieces_view.h). */
+	struct db_pieces pieces;
 };
 void rt_state_free(struct rt_state *s);
 
 /* What is watched: its channel, how to read it, what its 404 says. The
- * read answers AIGW_ENOTFOUND for a row that is not there for this user. */
+ * reads answer AIGW_ENOTFOUND for a row that is not there for this user.
+ * read gives the /status body; read_stream the /events one (as of the
+ * last state change, whose version it shows, with streaming providers
+ * without their text; version stays the row's) and the pieces with
+ * after < seq, at most RT_PIECES_PER_READ of them, read with it at once. */
 struct rt_source {
 	enum db_channel channel;
 	const char *not_found;
 	enum aigw_err (*read)(struct http_thread *t, const struct http_req *req, const char *id,
 			      struct rt_state *out);
+	enum aigw_err (*read_stream)(struct http_thread *t, const struct http_req *req,
+				     const char *id, long after, struct rt_state *out);
 };
+
+/* What an event stream sends of one read, in this order. */
+enum rt_ev_kind { RT_EV_DELTA, RT_EV_RESET, RT_EV_STATE };
+struct rt_ev {
+	enum rt_ev_kind kind;
+	long id;                       /* the piece's seq, or the state_version */
+	const struct db_piece *piece;  /* NULL for the state */
+};
+
+/*
+ * Orders the events of one read (pure): the pieces of p (in rising seq)
+ * with last < seq <= p->upto, each a delta (or a reset), and the state as
+ * one event with id p->state_version when last < state_version <= upto,
+ * placed between the pieces below it and those above (every seq is a piece
+ * or a state change, so none equals it). Pieces out of that window or not
+ * above the one before are left out. out has room for p->n + 1 events;
+ * returns how many it holds. A client that has seen id last and is sent
+ * these, then resumes from upto, misses no piece and sees none twice.
+ */
+size_t rt_merge(const struct db_pieces *p, long last, struct rt_ev *out);
+
+/* Appends the data of a delta or reset event of piece (its step when
+ * with_step: a job's) to b as one line of JSON. AIGW_ENOMEM, AIGW_ETOOBIG
+ * from b. */
+enum aigw_err rt_piece_json(struct buf *b, const struct db_piece *piece, bool with_step)
+	AIGW_MUSTCHECK;
 
 /* GET .../status with p: answers the current state at once without wait
  * (or wait=0), else as soon as version > since (since: the version at
@@ -162,7 +203,9 @@ struct rt_source {
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
 
-/* GET .../events: a text/event-stream of every change (see docs/api.md, "Long-poll and events");
+/* GET .../events: a text/event-stream of every change and every piece of
+ * a streamed answer, in rising id (rt_merge), reading again at once when
+ * a read was cut by its bound (see docs/api.md, "Long-poll and events");
  * 503 unavailable under CGI. */
 void rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	       const char *id);

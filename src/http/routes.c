@@ -8,6 +8,8 @@ static const struct http_route routes[] = {
 	{ "POST", "/api/ai/chat", chat_submit, true, false },
 	{ "GET", "/api/ai/chat/status", chat_status, false, false },
 	{ "GET", "/api/ai/chat/events", chat_events, false, false },
+	{ "POST", "/api/ai/chat/cancel", chat_cancel, false, false },
+	{ "DELETE", "/api/ai/chat", chat_cancel, false, false },
 	{ "GET", "/api/health", ops_health, false, true },
 	/* Open to the API's authentication: AIGW_METRICS_ACCESS guards it. */
 	{ "GET", "/api/metrics", ops_metrics, false, true },

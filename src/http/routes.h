@@ -40,8 +40,11 @@ enum route_match http_route_find(const char *method, const char *path,
 void chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);
 /* ?id=&wait=&since=: a long-poll when wait is given (http/realtime.h) */
 void chat_status(struct http_thread *t, struct http_req *req, const struct route_args *args);
-/* ?id=: Server-Sent Events of the chat's states */
+/* ?id=: Server-Sent Events of the chat's states and streamed pieces */
 void chat_events(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* POST /api/ai/chat/cancel?id= and DELETE /api/ai/chat?id=: 200 with the
+ * status, the chat now cancelled (a finished one unchanged). */
+void chat_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args *args);

@@ -186,3 +186,50 @@ prov_mock_answer(const struct prov_call *call, struct prov_result *out)
 out:
 	return prov_common_parse_end(out, err, &text, NULL);
 }
+
+/* The end of the word after byte i of s, or of s when none follows. */
+static size_t
+next_word_end(const char *s, size_t i)
+{
+	while (s[i] != '\0' && is_space(s[i]))
+		i++;
+	while (s[i] != '\0' && !is_space(s[i]))
+		i++;
+	return i;
+}
+
+/* Whether only blanks follow byte i of s. */
+static bool
+blank_rest(const char *s, size_t i)
+{
+	while (s[i] != '\0' && is_space(s[i]))
+		i++;
+	return s[i] == '\0';
+}
+
+size_t
+prov_mock_stream_len(const char *text, int64_t elapsed_ms, long tps)
+{
+	int64_t due = elapsed_ms < 0 ? 0 : elapsed_ms * tps / 1000 + 1;
+	size_t i = 0;
+
+	for (int64_t k = 0; k < due && !blank_rest(text, i); k++)
+		i = next_word_end(text, i);
+	return blank_rest(text, i) ? strlen(text) : i;
+}
+
+int64_t
+prov_mock_stream_next_ms(const char *text, size_t len, long tps)
+{
+	int64_t k = 0;
+	size_t i = 0;
+
+	if (text[len] == '\0')
+		return -1;
+	while (i < len) {
+		i = next_word_end(text, i);
+		k++;
+	}
+	/* Word k + 1 is out once elapsed * tps / 1000 + 1 > k. */
+	return (k * 1000 + tps - 1) / tps;
+}

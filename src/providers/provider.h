@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -250,6 +251,17 @@ const char *prov_errclass_name(enum prov_errclass c);
  */
 enum aigw_err prov_mock_answer(const struct prov_call *call,
 			       struct prov_result *out) AIGW_MUSTCHECK;
+/*
+ * The mock's answer streamed at tps (>= 1) words a second, a pure function
+ * of time: the bytes of text streamed elapsed_ms after its first word,
+ * which comes at once (nothing before: elapsed_ms < 0): whole words, each
+ * with the blanks before it; all of text (trailing blanks too) once its
+ * last word is out. Cannot fail.
+ */
+size_t prov_mock_stream_len(const char *text, int64_t elapsed_ms, long tps);
+/* When (ms after the first word) the stream grows past its first len
+ * bytes; -1 when len is all of text. Cannot fail. */
+int64_t prov_mock_stream_next_ms(const char *text, size_t len, long tps);
 
 /*
  * Price of a call in US dollars from the per-model table, or a negative

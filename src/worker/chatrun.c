@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "db/batches.h"
 #include "db/chats.h"
+#include "db/pieces.h"
 #include "db/status.h"
 #include "worker/chatrun.h"
 #include "worker/results.h"
@@ -32,6 +33,7 @@ struct chatrun {
 	struct chat_run *chats;
 	int n;
 	struct results_queue results;  /* the turn's results, written together */
+	int64_t pieces_hold_ms;        /* no piece write before (the database was away) */
 };
 
 /* ---- life cycle ---- */
@@ -183,6 +185,100 @@ write:
 	results_clear(q);
 }
 
+/* ---- streamed text ---- */
+
+/* When the chats' streams must be written next (PIECES_NEVER: nothing waits). */
+static int64_t
+chats_pieces_due(const struct chatrun *cr)
+{
+	int64_t due = PIECES_NEVER;
+	long flush_ms = cr->w->te.cfg->stream_flush_ms;
+
+	for (const struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
+		if (ch->state == CHAT_GONE)
+			continue;
+		for (size_t i = 0; i < ch->ntasks; i++) {
+			int64_t d = pieces_due(&ch->tasks[i].pieces, flush_ms);
+
+			if (d < due)
+				due = d;
+		}
+	}
+	return due == PIECES_NEVER ? due : pieces_flush_at(due, cr->pieces_hold_ms);
+}
+
+/*
+ * Writes the waiting text of every stream of every chat in one statement
+ * once the oldest has waited its AIGW_STREAM_FLUSH_MS. Kept, in order, when
+ * the database is away; void when the fence refused it (the chat is no
+ * longer this claim's).
+ */
+static void
+chats_pieces_flush(struct chatrun *cr, int64_t now)
+{
+	struct db_piece *rows;
+	struct pieces **streams;
+	size_t n = 0, cap = 0;
+
+	if (chats_pieces_due(cr) > now)
+		return;
+	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next)
+		for (size_t i = 0; ch->state != CHAT_GONE && i < ch->ntasks; i++)
+			cap += pieces_count(&ch->tasks[i].pieces);
+	if (cap == 0)
+		return;
+	rows = calloc(cap, sizeof *rows);
+	streams = calloc(cap, sizeof *streams);
+	if (rows == NULL || streams == NULL) {
+		cr->pieces_hold_ms = task_write_retry_at(now);
+		goto out;
+	}
+	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
+		for (size_t i = 0; ch->state != CHAT_GONE && i < ch->ntasks; i++) {
+			struct task *t = &ch->tasks[i];
+			const struct db_piece base = { .id = ch->c.chat_id, .attempt = ch->c.attempt,
+						       .provider = t->provider };
+
+			n += pieces_rows(&t->pieces, &base, rows + n, streams + n);
+		}
+	}
+	if (db_chat_pieces_write(cr->w->te.db, rows, n) != AIGW_OK) {
+		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
+		cr->pieces_hold_ms = task_write_retry_at(now);
+		pieces_rows_held(streams, n);
+		goto out;
+	}
+	cr->pieces_hold_ms = 0;
+	pieces_rows_written(streams, n);
+out:
+	free(rows);
+	free(streams);
+}
+
+/*
+ * A chat claimed again may hold text streamed by a worker that died: each
+ * provider of it that has text so far and is run again here starts with a
+ * reset. When the database cannot say, every provider resets (a reset of
+ * nothing costs a piece, a missed one a doubled text).
+ */
+static void
+chat_resume_pieces(struct task_engine *te, struct chat_run *ch)
+{
+	char **names = NULL;
+	size_t n = 0;
+	bool all = db_chat_pieces_open(te->db, ch->c.chat_id, &names, &n) != AIGW_OK;
+
+	for (size_t i = 0; i < ch->ntasks; i++) {
+		bool open = all;
+
+		for (size_t k = 0; k < n && !open; k++)
+			open = strcmp(names[k], ch->tasks[i].provider) == 0;
+		if (open)
+			pieces_mark_written(&ch->tasks[i].pieces);
+	}
+	db_pieces_names_free(names, n);
+}
+
 /* ---- claiming ---- */
 
 /* Takes ownership of the claim's strings. */
@@ -238,6 +334,8 @@ chat_add(struct chatrun *cr, struct db_chat_claim *c, int64_t now)
 	json_object_put(done);
 	ch->ntasks = n;
 	ch->open = n;
+	if (ch->c.attempt > 1 && n > 0 && te->cfg->stream)
+		chat_resume_pieces(te, ch);
 	chat_maybe_finish(te, ch, now);
 	return AIGW_OK;
 }
@@ -328,6 +426,7 @@ chatrun_turn(struct chatrun *cr, int64_t now, int64_t next)
 	struct chat_run *ch, *nextch;
 
 	chats_renew(cr, now);
+	chats_pieces_flush(cr, now);
 	chats_write(cr, now);
 	for (ch = cr->chats; ch != NULL; ch = nextch) {
 		nextch = ch->next;
@@ -346,7 +445,29 @@ chatrun_turn(struct chatrun *cr, int64_t now, int64_t next)
 		if (ch->state == CHAT_GONE)
 			chat_remove(cr, ch);
 	}
+	{
+		int64_t due = chats_pieces_due(cr);
+
+		if (due < next)
+			next = due;
+	}
 	return next;
+}
+
+void
+chatrun_cancelled(struct chatrun *cr, const char *chat_id)
+{
+	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
+		if (ch->state == CHAT_GONE || strcmp(ch->c.chat_id, chat_id) != 0)
+			continue;
+		log_info("worker", ch->c.chat_id, "cancelled; its calls are abandoned");
+		/* The transfers end now; the chat leaves at the turn, without
+		 * a write: the cancel stored its results. */
+		for (size_t i = 0; i < ch->ntasks; i++)
+			task_abandon(&cr->w->te, &ch->tasks[i]);
+		chat_state_move(&ch->state, CHAT_GONE, ch->c.chat_id);
+		return;
+	}
 }
 
 void

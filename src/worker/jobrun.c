@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "db/batches.h"
 #include "db/jobs.h"
+#include "db/pieces.h"
 #include "jobtype/output.h"
 #include "jobtype/template.h"
 #include "db/status.h"
@@ -65,6 +66,7 @@ struct jobrun {
 	struct job_run *jobs;
 	int n;
 	struct results_queue results;  /* the turn's results, written together */
+	int64_t pieces_hold_ms;        /* no piece write before (the database was away) */
 };
 
 /* ---- life cycle ---- */
@@ -299,6 +301,27 @@ render(const struct template *tpl, json_object *ctx, char **out, const char *wha
 	return err;
 }
 
+/* A step run again after a worker died may hold that worker's text: each
+ * call with text so far starts with a reset (all when the database cannot
+ * say). */
+static void
+step_resume_pieces(struct task_engine *te, struct job_run *j)
+{
+	char **names = NULL;
+	size_t n = 0;
+	bool all = db_job_pieces_open(te->db, j->c.job_id, (int)j->step, &names, &n) != AIGW_OK;
+
+	for (size_t i = 0; i < j->ntasks; i++) {
+		bool open = all;
+
+		for (size_t k = 0; k < n && !open; k++)
+			open = strcmp(names[k], j->tasks[i].provider) == 0;
+		if (open)
+			pieces_mark_written(&j->tasks[i].pieces);
+	}
+	db_pieces_names_free(names, n);
+}
+
 static void
 begin_step(struct task_engine *te, struct job_run *j, int64_t now)
 {
@@ -365,6 +388,8 @@ begin_step(struct task_engine *te, struct job_run *j, int64_t now)
 		j->ntasks++;
 	}
 	j->open = j->ntasks;
+	if (j->c.attempt > 1 && j->ntasks > 0 && te->cfg->stream)
+		step_resume_pieces(te, j);
 	if (te->cfg->log_prompts) {
 		const struct log_attr prompt[] = { LOG_STR("prompt", j->prompt) };
 
@@ -592,6 +617,69 @@ renew(struct task_engine *te, struct job_run *j, int64_t now)
 	j->renew_ms = task_lease_next(now, te->cfg->lease_s);
 }
 
+/* ---- streamed text (as the chat runner's, worker/chatrun.c) ---- */
+
+static int64_t
+jobs_pieces_due(const struct jobrun *jr)
+{
+	int64_t due = PIECES_NEVER;
+	long flush_ms = jr->w->te.cfg->stream_flush_ms;
+
+	for (const struct job_run *j = jr->jobs; j != NULL; j = j->next) {
+		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++) {
+			int64_t d = pieces_due(&j->tasks[i].pieces, flush_ms);
+
+			if (d < due)
+				due = d;
+		}
+	}
+	return due == PIECES_NEVER ? due : pieces_flush_at(due, jr->pieces_hold_ms);
+}
+
+/* The waiting text of every running step's calls, in one statement, once
+ * the oldest has waited its AIGW_STREAM_FLUSH_MS. */
+static void
+jobs_pieces_flush(struct jobrun *jr, int64_t now)
+{
+	struct db_piece *rows;
+	struct pieces **streams;
+	size_t n = 0, cap = 0;
+
+	if (jobs_pieces_due(jr) > now)
+		return;
+	for (struct job_run *j = jr->jobs; j != NULL; j = j->next)
+		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++)
+			cap += pieces_count(&j->tasks[i].pieces);
+	if (cap == 0)
+		return;
+	rows = calloc(cap, sizeof *rows);
+	streams = calloc(cap, sizeof *streams);
+	if (rows == NULL || streams == NULL) {
+		jr->pieces_hold_ms = task_write_retry_at(now);
+		goto out;
+	}
+	for (struct job_run *j = jr->jobs; j != NULL; j = j->next) {
+		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++) {
+			struct task *t = &j->tasks[i];
+			const struct db_piece base = { .id = j->c.job_id, .attempt = j->c.attempt,
+						       .step = (int)j->step, .provider = t->provider };
+
+			n += pieces_rows(&t->pieces, &base, rows + n, streams + n);
+		}
+	}
+	if (db_job_pieces_write(jr->w->te.db, rows, n) != AIGW_OK) {
+		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
+		jr->pieces_hold_ms = task_write_retry_at(now);
+		pieces_rows_held(streams, n);
+		goto out;
+	}
+	jr->pieces_hold_ms = 0;
+	pieces_rows_written(streams, n);
+out:
+	free(rows);
+	free(streams);
+}
+
 int64_t
 jobrun_turn(struct jobrun *jr, int64_t now)
 {
@@ -601,6 +689,7 @@ jobrun_turn(struct jobrun *jr, int64_t now)
 
 	for (j = jr->jobs; j != NULL; j = j->next)
 		renew(te, j, now);
+	jobs_pieces_flush(jr, now);
 	jobs_write(jr, now);
 	for (j = jr->jobs; j != NULL; j = nextj) {
 		nextj = j->next;
@@ -634,6 +723,12 @@ jobrun_turn(struct jobrun *jr, int64_t now)
 			next = j->due_ms;
 		if (j->renew_ms < next)
 			next = j->renew_ms;
+	}
+	{
+		int64_t due = jobs_pieces_due(jr);
+
+		if (due < next)
+			next = due;
 	}
 	return next;
 }

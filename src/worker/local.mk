@@ -5,6 +5,7 @@ libaigw_la_SOURCES += \
 	src/worker/rate.c src/worker/rate.h \
 	src/worker/provider_routes.c src/worker/provider_routes.h \
 	src/worker/resultjson.c src/worker/resultjson.h \
+	src/worker/pieces.c src/worker/pieces.h \
 	src/worker/task.c src/worker/task.h \
 	src/worker/results.c src/worker/results.h \
 	src/worker/states.c src/worker/states.h \

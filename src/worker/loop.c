@@ -103,8 +103,11 @@ heard(void *arg, enum db_channel kind, const char *payload)
 {
 	struct loop *l = arg;
 
-	if (kind == DB_CHANNEL_CANCEL)
+	if (kind == DB_CHANNEL_CANCEL) {
+		/* Chat and job ids never meet: each runner drops what it holds. */
+		chatrun_cancelled(l->chats, payload);
 		jobrun_cancelled(l->jobs, payload);
+	}
 	else if (kind == DB_CHANNEL_STEP)
 		jobrun_step_answered(l->jobs, payload);
 	else

@@ -54,6 +54,12 @@ task_attempt_timeout_s(const struct aigw_config *cfg)
 	return cfg->provider_timeout_s;
 }
 
+bool
+task_streams(const struct aigw_config *cfg, enum prov_kind kind)
+{
+	return cfg->stream && kind != PROV_ASYNC;
+}
+
 int64_t
 task_write_retry_at(int64_t now)
 {
@@ -130,6 +136,7 @@ task_complete(struct task_engine *te, struct task *t, const struct prov_result *
 {
 	const char *id = t->ops->log_id(t);
 
+	pieces_end(&t->pieces, pr->ok, now);
 	t->result_json = result_json(t, pr, latency_ms);
 	if (t->result_json == NULL) {
 		/* Out of memory: the owner hears of a lost result. */
@@ -300,7 +307,17 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 
 	t->xfer = NULL;
 	memset(&pr, 0, sizeof pr);
-	if (res->neterr != PROV_ERR_NONE) {
+	if (t->stream != NULL && (res->refused || (res->neterr == PROV_ERR_NONE &&
+						   res->http_status < 400) ||
+				  (res->neterr != PROV_ERR_NONE && prov_stream_finished(t->stream)))) {
+		/* The stream's own verdict: complete, or why not. */
+		if (prov_stream_end(t->stream, &pr) != AIGW_OK) {
+			prov_result_free(&pr);
+			memset(&pr, 0, sizeof pr);
+			pr.errclass = PROV_ERR_BAD_BODY;
+			pr.error = xstrdup("out of memory while reading the stream");
+		}
+	} else if (res->neterr != PROV_ERR_NONE) {
 		char msg[512];
 
 		snprintf(msg, sizeof msg, "%s: %s", t->provider, res->neterr_text);
@@ -312,6 +329,8 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 		pr.errclass = PROV_ERR_BAD_BODY;
 		pr.error = xstrdup("out of memory while parsing the answer");
 	}
+	prov_stream_free(t->stream);
+	t->stream = NULL;
 	if (res->neterr == PROV_ERR_NONE && pr.errclass == PROV_ERR_RATE_LIMIT)
 		pause_provider(te, t, res, now);
 	if (json_retry(t, &pr, now)) {
@@ -333,6 +352,53 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 		task_complete(te, t, &pr, res->elapsed_ms, now);
 	}
 	prov_result_free(&pr);
+}
+
+/* A streamed answer's next bytes: their new text joins the pieces. False
+ * ends the attempt; the stream then says why (prov_stream_end). */
+static bool
+on_stream_data(void *arg, const char *p, size_t n)
+{
+	struct task *t = arg;
+	enum aigw_err err;
+
+	buf_reset(&t->delta);
+	err = prov_stream_feed(t->stream, p, n, &t->delta);
+	if (err == AIGW_OK && t->delta.len > 0)
+		err = pieces_add(&t->pieces, t->delta.data, t->delta.len, time_mono_ms());
+	if (err != AIGW_OK && err != AIGW_EINVAL)
+		log_warn("worker", t->ops->log_id(t), "%s: the stream could not be read: %s",
+			 t->provider, aigw_strerror(err));
+	return err == AIGW_OK;
+}
+
+/*
+ * The mock's answer streams as time passes: the words due by now join the
+ * pieces; once all are out the answer is complete, as a provider's would
+ * be. due_ms is when the next word is.
+ */
+static void
+mock_stream_turn(struct task_engine *te, struct task *t, int64_t now)
+{
+	const char *text = t->mock.text != NULL ? t->mock.text : "";
+	size_t len = prov_mock_stream_len(text, now - t->mock_start_ms, te->cfg->mock_tokens_per_s);
+	int64_t next;
+
+	if (len > t->mock_sent &&
+	    pieces_add(&t->pieces, text + t->mock_sent, len - t->mock_sent, now) == AIGW_OK)
+		t->mock_sent = len;
+	next = prov_mock_stream_next_ms(text, t->mock_sent, te->cfg->mock_tokens_per_s);
+	if (next >= 0) {
+		t->due_ms = t->mock_start_ms + next;
+		if (t->due_ms <= now)
+			t->due_ms = now + 1; /* memory was short: a little later */
+		return;
+	}
+	t->mock_streaming = false;
+	if (!json_retry(t, &t->mock, now))
+		task_complete(te, t, &t->mock, te->cfg->mock_delay_ms + (now - t->mock_start_ms), now);
+	prov_result_free(&t->mock);
+	memset(&t->mock, 0, sizeof t->mock);
 }
 
 /*
@@ -398,6 +464,7 @@ task_start(struct task_engine *te, struct task *t, int64_t now)
 	if (!t->route->mock && (!pause_admit(te, t, now) || !rate_admit(te, t, now)))
 		return;
 	t->attempts++;
+	pieces_restart(&t->pieces, now);
 	if (t->route->mock) {
 		struct prov_result pr;
 
@@ -406,21 +473,48 @@ task_start(struct task_engine *te, struct task *t, int64_t now)
 			fail_task(te, t, PROV_ERR_SERVER, "%s: %s", "out of memory", now);
 			return;
 		}
+		if (task_streams(te->cfg, t->route->desc->kind)) {
+			t->mock = pr;
+			t->mock_sent = 0;
+			t->mock_start_ms = now;
+			t->mock_streaming = true;
+			task_state_move(&t->state, TASK_INFLIGHT, t->ops->log_id(t));
+			mock_stream_turn(te, t, now);
+			return;
+		}
 		if (!json_retry(t, &pr, now))
 			task_complete(te, t, &pr, te->cfg->mock_delay_ms, now);
 		prov_result_free(&pr);
 		return;
 	}
 	memset(&req, 0, sizeof req);
-	err = t->route->desc->build(&t->route->pc, &t->call, &req);
+	err = AIGW_ENOTFOUND;
+	if (task_streams(te->cfg, t->route->desc->kind) &&
+	    (err = prov_stream_build(t->route->desc->name, &t->route->pc, &t->call, &req)) ==
+		    AIGW_OK &&
+	    (err = prov_stream_new(t->route->desc->name, &t->stream)) != AIGW_OK)
+		prov_http_free(&req);
+	if (err == AIGW_ENOTFOUND)
+		err = t->route->desc->build(&t->route->pc, &t->call, &req);
 	if (err != AIGW_OK) {
 		fail_task(te, t, PROV_ERR_CLIENT, "%s: cannot build the request: %s",
 			  aigw_strerror(err), now);
 		return;
 	}
-	err = xfer_start(te->xe, &req, task_attempt_timeout_s(te->cfg), on_transfer_done, t, &t->xfer);
+	if (t->stream != NULL) {
+		const struct xfer_stream st = { .data = on_stream_data,
+						.idle_s = te->cfg->stream_idle_s };
+
+		err = xfer_start_stream(te->xe, &req, task_attempt_timeout_s(te->cfg), &st,
+					on_transfer_done, t, &t->xfer);
+	} else {
+		err = xfer_start(te->xe, &req, task_attempt_timeout_s(te->cfg), on_transfer_done, t,
+				 &t->xfer);
+	}
 	prov_http_free(&req);
 	if (err != AIGW_OK) {
+		prov_stream_free(t->stream);
+		t->stream = NULL;
 		fail_task(te, t, PROV_ERR_NETWORK, "%s: cannot start the request: %s",
 			  aigw_strerror(err), now);
 		return;
@@ -442,19 +536,25 @@ task_init(struct task_engine *te, struct task *t, const struct task_ops *ops, vo
 	t->route = route_find(&te->routes, provider);
 	t->state = TASK_WAITING;
 	t->rate_waiting = false;
+	pieces_init(&t->pieces);
+	buf_init(&t->delta, PROV_STREAM_TEXT_MAX);
 	t->due_ms = task_first_due(now, t->route && t->route->mock, te->cfg->mock_delay_ms);
 }
 
 void
 task_turn(struct task_engine *te, struct task *t, int64_t now, int64_t *next)
 {
+	if (t->state == TASK_INFLIGHT && t->mock_streaming && now >= t->due_ms)
+		mock_stream_turn(te, t, now);
 	if (t->state == TASK_WAITING && now >= t->due_ms) {
 		if (t->route == NULL)
 			fail_task(te, t, PROV_ERR_CLIENT, "%s: %s", "unknown provider", now);
 		else
 			task_start(te, t, now);
 	}
-	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN) && t->due_ms < *next)
+	/* (a mock stream started this turn included) */
+	if ((t->state == TASK_WAITING || t->state == TASK_UNWRITTEN ||
+	     (t->state == TASK_INFLIGHT && t->mock_streaming)) && t->due_ms < *next)
 		*next = t->due_ms;
 }
 
@@ -465,4 +565,11 @@ task_abandon(struct task_engine *te, struct task *t)
 	t->xfer = NULL;
 	free(t->result_json);
 	t->result_json = NULL;
+	prov_stream_free(t->stream);
+	t->stream = NULL;
+	buf_free(&t->delta);
+	pieces_free(&t->pieces);
+	if (t->mock_streaming)
+		prov_result_free(&t->mock);
+	t->mock_streaming = false;
 }

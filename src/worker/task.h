@@ -12,6 +12,13 @@
  * Failures of a call end up in its result ({"ok": false, ...}); a result
  * that cannot be built (ENOMEM) settles the task without one. Single
  * threaded, like the loop.
+ *
+ * Streaming (AIGW_STREAM on): a sync provider's attempt asks for its
+ * streamed answer and reads it as it arrives (providers/stream.h); the
+ * built-in mock streams its answer at AIGW_MOCK_TOKENS_PER_S. The new text
+ * waits in the task's pieces (worker/pieces.h) for its owner to write; the
+ * final result is the same as the whole answer's. A new attempt voids the
+ * text of the one before (a reset).
  */
 #ifndef AIGW_WORKER_TASK_H
 #define AIGW_WORKER_TASK_H
@@ -22,6 +29,8 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "providers/provider.h"
+#include "providers/stream.h"
+#include "worker/pieces.h"
 #include "worker/provider_routes.h"
 #include "worker/states.h"
 #include "worker/xfer.h"
@@ -72,6 +81,14 @@ struct task {
 	int64_t rate_since_ms;
 	struct xfer *xfer;
 	char *result_json;         /* UNWRITTEN: what to store */
+	/* streaming */
+	struct pieces pieces;      /* new text for the owner to write */
+	struct prov_stream *stream; /* the attempt's stream, while in flight */
+	struct buf delta;          /* a feed's new text */
+	bool mock_streaming;       /* INFLIGHT without xfer: the mock streams mock */
+	struct prov_result mock;   /* ... this answer, due_ms the next word */
+	size_t mock_sent;          /* bytes of mock.text streamed */
+	int64_t mock_start_ms;
 };
 
 /* Prepares a waiting task. A provider this process cannot reach (no
@@ -82,7 +99,8 @@ void task_init(struct task_engine *te, struct task *t, const struct task_ops *op
  * left to write included). */
 void task_turn(struct task_engine *te, struct task *t, int64_t now, int64_t *next);
 /* Abandons the transfer in flight, if any, and frees what t owns. The
- * callbacks of t never run after this. */
+ * callbacks of t never run after this. Also what a task_init'ed task
+ * needs before its memory is freed. */
 void task_abandon(struct task_engine *te, struct task *t);
 
 /* ---- timing rules: pure, time is an argument ---- */
@@ -103,6 +121,10 @@ int64_t task_first_due(int64_t now, bool mock, long mock_delay_ms);
  * AIGW_PROVIDER_TIMEOUT_S; the retries' total is bounded by the attempts
  * and their backoff, not by cutting later attempts short. */
 long task_attempt_timeout_s(const struct aigw_config *cfg);
+/* Whether an attempt of a provider of kind streams under cfg (routed to the
+ * mock or not): sync providers and the mock standing in for anything but
+ * a batch provider, when AIGW_STREAM is on. */
+bool task_streams(const struct aigw_config *cfg, enum prov_kind kind);
 /* When a write the database could not take is tried again. */
 int64_t task_write_retry_at(int64_t now);
 /* A lease of lease_s is renewed every third of it: when the next renewal

@@ -40,7 +40,11 @@ struct xfer {
 	struct buf response;
 	char errbuf[CURL_ERROR_SIZE];
 	xfer_done_fn done;
+	xfer_data_fn data;           /* a streamed answer: NULL when buffered */
 	void *arg;
+	bool refused;                /* data refused a chunk */
+	int64_t idle_ms;             /* > 0: no byte this long ends it as a timeout */
+	int64_t last_byte_ms;        /* when the last byte came (or it started) */
 	int64_t started_ms;          /* when it joined the multi handle */
 	bool too_big;
 	bool active;                 /* in the multi handle */
@@ -154,6 +158,7 @@ activate(struct xfer_engine *xe, struct xfer *x, int64_t now)
 		return AIGW_EIO;
 	x->active = true;
 	x->started_ms = now;
+	x->last_byte_ms = now;
 	xe->hosts[x->host].active++;
 	return AIGW_OK;
 }
@@ -335,6 +340,21 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
 
+	if (x->idle_ms > 0)
+		x->last_byte_ms = time_mono_ms();
+	if (x->data != NULL) {
+		long status = 0;
+
+		/* A failure's body goes whole to the error parser. */
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status < 400) {
+			if (!x->data(x->arg, ptr, n)) {
+				x->refused = true;
+				return 0;
+			}
+			return n;
+		}
+	}
 	if (x->spool_fd >= 0) {
 		if ((long long)n > x->spool_max - x->spooled) {
 			x->too_big = true;
@@ -373,6 +393,13 @@ enum aigw_err
 xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	   xfer_done_fn done, void *arg, struct xfer **out)
 {
+	return xfer_start_stream(xe, req, timeout_s, NULL, done, arg, out);
+}
+
+enum aigw_err
+xfer_start_stream(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
+		  const struct xfer_stream *st, xfer_done_fn done, void *arg, struct xfer **out)
+{
 	struct xfer *x;
 	struct xfer_host *target;
 	long host;
@@ -394,6 +421,7 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	}
 	x->done = done;
 	x->arg = arg;
+	x->data = st != NULL ? st->data : NULL;
 	x->easy = curl_easy_init();
 	if (x->easy == NULL)
 		goto fail;
@@ -427,6 +455,10 @@ xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 	    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "aigw/" PACKAGE_VERSION) != CURLE_OK)
 		goto fail;
+	/* Kept here, not by curl's low-speed check: that one averages the
+	 * speed over several seconds, so a burst then silence would run past
+	 * the bound by that much. */
+	x->idle_ms = st != NULL && st->idle_s > 0 ? (int64_t)st->idle_s * 1000 : 0;
 	host = host_find(xe, req->url);
 	if (host < 0) {
 		err = AIGW_ENOMEM;
@@ -504,6 +536,12 @@ finish(struct xfer_engine *xe, struct xfer *x, CURLcode rc, int64_t now)
 		r.neterr = PROV_ERR_NETWORK;
 		r.neterr_text = "the download could not be written to its file (is $TMPDIR full?)";
 		r.body = "";
+	} else if (x->refused) {
+		r.http_status = status;
+		r.body = "";
+		r.refused = true;
+		r.neterr = PROV_ERR_BAD_BODY;
+		r.neterr_text = "the stream could not be read";
 	} else if (x->too_big) {
 		r.http_status = status;
 		r.body = "";
@@ -549,6 +587,15 @@ xfer_run(struct xfer_engine *xe)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (x != NULL)
 			finish(xe, x, msg->data.result, now);
+	}
+	/* Streams silent past their idle bound end as timeouts. */
+	for (struct xfer *x = xe->head, *next; x != NULL; x = next) {
+		next = x->next;
+		if (x->active && x->idle_ms > 0 && now - x->last_byte_ms >= x->idle_ms) {
+			snprintf(x->errbuf, sizeof x->errbuf, "no byte of the stream for %lld s",
+				 (long long)(x->idle_ms / 1000));
+			finish(xe, x, CURLE_OPERATION_TIMEDOUT, now);
+		}
 	}
 	/* Room freed by the transfers that ended (or by cancels), and the
 	 * windows that grew, go to the transfers waiting. */

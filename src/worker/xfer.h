@@ -10,6 +10,12 @@
  * directory (TMPDIR, see xfer_engine_set_spool_dir) and handed to the callback mapped in memory, under the
  * engine's download bound instead of XFER_RESPONSE_MAX. Network failures and
  * timeouts are classified here; HTTP bodies are left to the provider.
+ * A streamed answer (xfer_start_stream) is handed to a data callback as
+ * its bytes arrive instead of being buffered, unless its status says it
+ * failed (>= 400): that body is buffered whole for the provider's error
+ * parser; such a transfer also ends as a TIMEOUT when no byte came for its
+ * idle bound (counted from the request's start, so the first byte too),
+ * checked at each xfer_run: callers wake at least every second.
  * Not thread-safe: one engine per event loop.
  */
 #ifndef AIGW_WORKER_XFER_H
@@ -35,9 +41,19 @@ struct xfer_result {
 	const char *neterr_text;     /* a sentence when neterr is set */
 	long retry_after_s;          /* from a Retry-After header, -1 when none */
 	int64_t elapsed_ms;
+	bool refused;                /* the data callback refused a chunk (neterr BAD_BODY) */
 };
 
 typedef void (*xfer_done_fn)(void *arg, const struct xfer_result *r);
+/* A streamed answer's next bytes (never for a status >= 400); false
+ * refuses them and ends the transfer. Runs inside xfer_run: it must not
+ * call the engine. */
+typedef bool (*xfer_data_fn)(void *arg, const char *p, size_t n);
+
+struct xfer_stream {
+	xfer_data_fn data;
+	long idle_s;                 /* > 0: no byte this long is a TIMEOUT */
+};
 
 /* At most host_connections transfers to one host at once, window_start
  * before it answered any, fewer while it shows overload (worker/hostwin.h);
@@ -56,7 +72,12 @@ void xfer_engine_free(struct xfer_engine *xe);
  * (curl refused); then no callback will come. */
 enum aigw_err xfer_start(struct xfer_engine *xe, const struct prov_http *req, long timeout_s,
 			 xfer_done_fn done, void *arg, struct xfer **out) AIGW_MUSTCHECK;
-/* Abandons one transfer; its callback never runs. */
+/* The same for an answer that streams: its body goes to st->data (st is
+ * copied) as it arrives, then done is called with an empty body. */
+enum aigw_err xfer_start_stream(struct xfer_engine *xe, const struct prov_http *req,
+				long timeout_s, const struct xfer_stream *st, xfer_done_fn done,
+				void *arg, struct xfer **out) AIGW_MUSTCHECK;
+/* Abandons one transfer; its callbacks never run. */
 void xfer_cancel(struct xfer_engine *xe, struct xfer *x);
 /* Transfers started and not ended: sending, and waiting for room in their
  * host's window. */

@@ -31,8 +31,9 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mockbatches  # noqa: E402  (bound to this module at the end of the file)
@@ -40,6 +41,10 @@ import mockbatches  # noqa: E402  (bound to this module at the end of the file)
 HANG_MAX_S = 600.0
 MAX_DELAY_MS = 600000
 MAX_BODY = 64 * 1024 * 1024
+MAX_WORDS = 1000000
+MAX_TPS = 1000000.0
+# A line past aigw's SSE bound (256 KiB), with room to spare.
+LONGLINE_BYTES = 300 * 1024 + 1024
 
 # --------------------------------------------------------------------------
 # shared state
@@ -81,6 +86,10 @@ class State:
                 "location": None,
                 "json": False,
                 "body": None,
+                # streamed answers only
+                "stream": False,
+                "done": None,
+                "tokens_at": None,
                 # batch routes only (see mockbatches.py)
                 "action": None,
                 "batch_id": None,
@@ -97,6 +106,28 @@ class State:
         with self.lock:
             entry["status"] = status
             entry["sent"] = time.time() if status is not None else None
+        self.write_line(entry)
+
+    def stream_started(self, entry, status):
+        """Records a streamed answer as its first byte is about to be written;
+        the log file gets its line when the stream ends (stream_ended)."""
+        with self.lock:
+            entry["status"] = status
+            entry["stream"] = True
+            entry["tokens_at"] = []
+            entry["sent"] = time.time()
+
+    def token_written(self, entry, when):
+        with self.lock:
+            entry["tokens_at"].append(when)
+
+    def stream_ended(self, entry, when):
+        with self.lock:
+            entry["done"] = when
+        self.write_line(entry)
+
+    def write_line(self, entry):
+        with self.lock:
             line = json.dumps(entry, ensure_ascii=False)
         if self.log_path:
             with self.file_lock:
@@ -153,19 +184,47 @@ def capacity_gate(provider, base, capacity):
         return gate
 
 
+# Faults of a streamed answer, each "after K tokens" (stall is "K:S"). A whole
+# (non-streamed) answer ignores them; fail=N counts them as it counts the others.
+STREAM_FAULTS = ("cut", "stream_error", "stall", "stream_garbage", "longline",
+                 "unknown_event", "midevent")
+
+
 def parse_model(full):
     """Split 'base~k=v~flag' into (base, directives dict). Raises BadRequest."""
     parts = full.split("~")
     base = parts[0]
     d = {"delay": 0, "status": None, "fail": None, "retry_after": None,
-         "garbage": False, "hang": False, "json": False, "capacity": None}
+         "garbage": False, "hang": False, "json": False, "capacity": None,
+         "words": None, "tps": None, "chunk": None}
+    d.update({k: None for k in STREAM_FAULTS})
     for p in parts[1:]:
         if not p:
             continue
         k, eq, v = p.partition("=")
         k = k.strip().lower()
         try:
-            if k in ("delay", "status", "fail", "capacity"):
+            if k in STREAM_FAULTS and k != "stall" or k in ("words", "chunk"):
+                if not eq:
+                    raise ValueError
+                n = int(v)
+                if n < 0 or (k == "chunk" and n < 1) or (k == "words" and n > MAX_WORDS):
+                    raise ValueError
+                d[k] = n
+            elif k == "tps":
+                x = float(v) if eq else -1.0
+                if not 0.0 < x <= MAX_TPS:  # also refuses nan
+                    raise ValueError
+                d[k] = x
+            elif k == "stall":
+                at, colon, secs = v.partition(":")
+                if not eq or not colon:
+                    raise ValueError
+                k_at, x = int(at), float(secs)
+                if k_at < 0 or not 0.0 <= x <= HANG_MAX_S:
+                    raise ValueError
+                d[k] = (k_at, x)
+            elif k in ("delay", "status", "fail", "capacity"):
                 if not eq:
                     raise ValueError
                 n = int(v)
@@ -237,10 +296,57 @@ def mentions_json(content):
     return any(JSON_WORD.search(t) for t in content_texts(content))
 
 
-def json_answer_text(provider, base, message):
+def json_answer_text(provider, base, message, more=""):
     ws = (message or "").split()[:10] or ["none"]
-    return json.dumps({"summary": "[%s/%s] %s" % (provider, base, message),
+    return json.dumps({"summary": "[%s/%s] %s%s" % (provider, base, message, more),
                        "items": ws}, ensure_ascii=False)
+
+
+FILLER = ("alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima "
+          "mike november oscar papa quebec romeo sierra tango uniform victor whiskey "
+          "xray yankee zulu amber basalt cobalt dune ember fjord granite harbor iris "
+          "jade kelp lagoon meadow nectar orchid pebble quartz river sable tundra "
+          "umber valley willow xenon yarrow zephyr").split()
+
+
+def filler_words(message, n):
+    """N words for ~words=N: the list cycled from a place the message picks,
+    so an answer is the same for the same request."""
+    start = zlib.crc32((message or "").encode("utf-8")) % len(FILLER)
+    return " ".join(FILLER[(start + i) % len(FILLER)] for i in range(n))
+
+
+def answer_text(provider, base, message, as_json, nwords):
+    """The answer's text: "[provider/base] message", then ~words=N's words;
+    as a JSON object (see json_answer_text) when the request asks for JSON."""
+    more = " " + filler_words(message, nwords) if nwords else ""
+    if as_json:
+        return json_answer_text(provider, base, message, more)
+    return "[%s/%s] %s%s" % (provider, base, message, more)
+
+
+def tokens_of(text):
+    """The streamed tokens of a text: each word with the spaces after it (the
+    first also with any before it); joined they are the text exactly."""
+    toks = re.findall(r"\s*\S+\s*", text)
+    if "".join(toks) != text:  # only spaces
+        toks = [text] if text else []
+    return toks
+
+
+def sse_event(obj, name=None):
+    """One SSE event, as the providers write them: compact JSON, UTF-8."""
+    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    head = "event: %s\n" % name if name else ""
+    return (head + "data: " + data + "\n\n").encode("utf-8")
+
+
+SSE_GARBAGE = b"data: <html>oops: mockproviders garbage</html>\n\n"
+SSE_UNKNOWN = b'event: surprise\ndata: {"type":"surprise"}\n\n'
+
+
+def padding():
+    return "x" * LONGLINE_BYTES
 
 
 def mock_sources(provider, n=2):
@@ -250,8 +356,21 @@ def mock_sources(provider, n=2):
             for i in range(1, n + 1)]
 
 
+def check_stream(req, allow_stream, param=None):
+    """"stream": a boolean; true only where a streamed answer can be given
+    (the sync routes, not a batch's lines). Raises BadRequest."""
+    v = req.get("stream")
+    if v is None or v is False:
+        return
+    if v is not True:
+        raise BadRequest("Invalid type for 'stream': expected a boolean.", param)
+    if not allow_stream:
+        raise BadRequest("mockproviders: streaming is not supported here", param)
+
+
 # --------------------------------------------------------------------------
-# provider definitions: each has auth(), validate(), success(), error()
+# provider definitions: each has auth(), validate(), success(), error(), and
+# stream_items() / stream_error() / stream_pad() for streamed answers
 
 OPENAI_ERR_TYPES = {
     400: ("invalid_request_error", None),
@@ -335,7 +454,7 @@ class OpenAI:
         return None
 
     @staticmethod
-    def validate(req):
+    def validate(req, allow_stream=False):
         model = req.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("you must provide a model parameter", "model")
@@ -350,8 +469,7 @@ class OpenAI:
             if "content" not in m and m.get("role") != "assistant":
                 raise BadRequest("Missing required parameter: 'messages[%d].content'." % i,
                                  "messages[%d].content" % i)
-        if req.get("stream"):
-            raise BadRequest("mockproviders: streaming is not supported", "stream")
+        check_stream(req, allow_stream, "stream")
         last = ""
         for m in msgs:
             if m.get("role") == "user":
@@ -417,6 +535,56 @@ class OpenAI:
             "system_fingerprint": "fp_mockproviders",
         }
 
+    # Streamed answers are built from the whole one, so the two always agree.
+
+    @staticmethod
+    def _chunker(req, body):
+        head = {k: body[k] for k in ("id", "object", "created", "model", "service_tier",
+                                     "system_fingerprint") if k in body}
+        head["object"] = "chat.completion.chunk"
+        so = req.get("stream_options")
+        usage = isinstance(so, dict) and so.get("include_usage") is True
+
+        def chunk(delta, finish=None, **extra):
+            c = dict(head)
+            c["choices"] = [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": finish}]
+            if usage:
+                c["usage"] = None
+            c.update(extra)
+            return c
+        return head, usage, chunk
+
+    @classmethod
+    def stream_items(cls, req, body, text):
+        """[(SSE bytes, is a token)]: a role chunk, one content chunk per token,
+        the annotations (web search) in a delta of their own, the finish chunk,
+        with stream_options.include_usage a usage chunk with no choices, and
+        [DONE]."""
+        head, usage, chunk = cls._chunker(req, body)
+        msg = body["choices"][0]["message"]
+        items = [(sse_event(chunk({"role": "assistant", "content": "", "refusal": None})),
+                  False)]
+        items += [(sse_event(chunk({"content": t})), True) for t in tokens_of(text)]
+        if msg.get("annotations"):
+            items.append((sse_event(chunk({"annotations": msg["annotations"]})), False))
+        items.append((sse_event(chunk({}, body["choices"][0]["finish_reason"])), False))
+        if usage:
+            items.append((sse_event(dict(head, choices=[], usage=body["usage"])), False))
+        items.append((b"data: [DONE]\n\n", False))
+        return items
+
+    @classmethod
+    def stream_error(cls):
+        return sse_event({"error": {"message": "The server had an error while processing "
+                                               "your request. Sorry about that!",
+                                    "type": "server_error", "param": None, "code": None}})
+
+    @classmethod
+    def stream_pad(cls, req, body):
+        _, _, chunk = cls._chunker(req, body)
+        return sse_event(chunk({}, mock_padding=padding()))
+
 
 class Perplexity(OpenAI):
     name = "perplexity"
@@ -436,8 +604,8 @@ class Perplexity(OpenAI):
         return None
 
     @staticmethod
-    def validate(req):
-        model, last = OpenAI.validate(req)
+    def validate(req, allow_stream=False):
+        model, last = OpenAI.validate(req, allow_stream)
         msgs = req["messages"]
         if msgs[-1].get("role") != "user":
             raise BadRequest("Last message must have role `user`.", "messages")
@@ -466,6 +634,46 @@ class Perplexity(OpenAI):
                                   for s in srcs]
         return body
 
+    @staticmethod
+    def _chunker(req, body):
+        head = {"id": body["id"], "model": body["model"], "created": body["created"],
+                "object": "chat.completion.chunk"}
+        extra = {"citations": body["citations"], "search_results": body["search_results"]}
+        u = body["usage"]
+
+        def chunk(delta, finish=None, done=None):
+            c = dict(head)
+            c["choices"] = [{"index": 0, "finish_reason": finish, "delta": delta}]
+            c.update(extra)
+            n = u["completion_tokens"] if done is None else done
+            c["usage"] = dict(u, completion_tokens=n, total_tokens=u["prompt_tokens"] + n)
+            return c
+        return chunk
+
+    @classmethod
+    def stream_items(cls, req, body, text):
+        """Sonar's stream: OpenAI-style chunks, each with the role, the
+        citations and search results, and the usage so far; the last one has
+        the finish reason and an empty content, and no [DONE] follows."""
+        chunk = cls._chunker(req, body)
+        items = [(sse_event(chunk({"role": "assistant", "content": t}, done=i + 1)), True)
+                 for i, t in enumerate(tokens_of(text))]
+        items.append((sse_event(chunk({"role": "assistant", "content": ""},
+                                      body["choices"][0]["finish_reason"])), False))
+        return items
+
+    @classmethod
+    def stream_error(cls):
+        return sse_event({"error": {"message": "Internal server error",
+                                    "type": "server_error", "code": 500}})
+
+    @classmethod
+    def stream_pad(cls, req, body):
+        chunk = cls._chunker(req, body)
+        c = chunk({"role": "assistant", "content": ""}, done=0)
+        c["mock_padding"] = padding()
+        return sse_event(c)
+
 
 class Anthropic:
     name = "anthropic"
@@ -486,7 +694,7 @@ class Anthropic:
         return None
 
     @staticmethod
-    def validate(req):
+    def validate(req, allow_stream=False):
         model = req.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model: Field required")
@@ -508,8 +716,7 @@ class Anthropic:
         sysp = req.get("system")
         if sysp is not None and not isinstance(sysp, (str, list)):
             raise BadRequest("system: Input should be a valid string or list")
-        if req.get("stream"):
-            raise BadRequest("mockproviders: streaming is not supported")
+        check_stream(req, allow_stream)
         last = ""
         for m in msgs:
             if m.get("role") == "user":
@@ -584,6 +791,63 @@ class Anthropic:
                 "model": base, "content": content, "stop_reason": "end_turn",
                 "stop_sequence": None, "usage": usage}
 
+    @staticmethod
+    def _event(obj):
+        return sse_event(obj, obj["type"])
+
+    @classmethod
+    def stream_items(cls, req, body, text):
+        """message_start (input usage), a ping, each content block as
+        content_block_start / _delta / _stop (a tool's input as
+        input_json_delta, a text block's citations as citations_delta, then
+        its text, one text_delta per token), message_delta (stop reason and
+        the cumulative usage), message_stop."""
+        ev = cls._event
+        usage = body["usage"]
+        start_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens",
+                                             "cache_read_input_tokens", "service_tier")}
+        start_usage["output_tokens"] = 1
+        msg = {k: body[k] for k in ("id", "type", "role", "model")}
+        msg.update(content=[], stop_reason=None, stop_sequence=None, usage=start_usage)
+        items = [(ev({"type": "message_start", "message": msg}), False),
+                 (ev({"type": "ping"}), False)]
+        for i, block in enumerate(body["content"]):
+            start = {"type": "content_block_start", "index": i}
+            deltas = []
+            if block["type"] == "text":
+                start["content_block"] = {"type": "text", "text": ""}
+                deltas = [({"type": "citations_delta", "citation": c}, False)
+                          for c in block.get("citations", ())]
+                deltas += [({"type": "text_delta", "text": t}, True)
+                           for t in tokens_of(block["text"])]
+            elif block["type"] == "server_tool_use":
+                start["content_block"] = dict(block, input={})
+                deltas = [({"type": "input_json_delta",
+                            "partial_json": json.dumps(block["input"], ensure_ascii=False)},
+                           False)]
+            else:
+                start["content_block"] = block
+            items.append((ev(start), False))
+            items += [(ev({"type": "content_block_delta", "index": i, "delta": d}), tok)
+                      for d, tok in deltas]
+            items.append((ev({"type": "content_block_stop", "index": i}), False))
+        end_usage = {k: v for k, v in usage.items() if k != "service_tier"}
+        items.append((ev({"type": "message_delta",
+                          "delta": {"stop_reason": body["stop_reason"],
+                                    "stop_sequence": body["stop_sequence"]},
+                          "usage": end_usage}), False))
+        items.append((ev({"type": "message_stop"}), False))
+        return items
+
+    @classmethod
+    def stream_error(cls):
+        return cls._event({"type": "error",
+                           "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+    @classmethod
+    def stream_pad(cls, req, body):
+        return cls._event({"type": "ping", "mock_padding": padding()})
+
 
 class Gemini:
     name = "gemini"
@@ -604,7 +868,7 @@ class Gemini:
         return None
 
     @staticmethod
-    def validate(req):
+    def validate(req, allow_stream=False):
         contents = req.get("contents")
         if contents is None:
             raise BadRequest("* GenerateContentRequest.contents: contents is not specified")
@@ -679,6 +943,38 @@ class Gemini:
                 "modelVersion": base,
                 "responseId": new_id("mock", 22)}
 
+    @classmethod
+    def stream_items(cls, req, body, text):
+        """One GenerateContentResponse per token with the usage so far, then
+        a last one with an empty text part, the finish reason, the grounding
+        (web search) and the whole usage."""
+        cand = body["candidates"][0]
+        um = body["usageMetadata"]
+        pt = um["promptTokenCount"]
+        head = {"modelVersion": body["modelVersion"], "responseId": body["responseId"]}
+
+        def chunk(t, n, **more):
+            c = {"content": {"parts": [{"text": t}], "role": "model"}, "index": 0}
+            c.update(more)
+            usage = dict(um, candidatesTokenCount=n, totalTokenCount=pt + n)
+            return sse_event(dict({"candidates": [c], "usageMetadata": usage}, **head))
+        items = [(chunk(t, i + 1), True) for i, t in enumerate(tokens_of(text))]
+        last = {"finishReason": cand["finishReason"]}
+        if "groundingMetadata" in cand:
+            last["groundingMetadata"] = cand["groundingMetadata"]
+        items.append((chunk("", um["candidatesTokenCount"], **last), False))
+        return items
+
+    @classmethod
+    def stream_error(cls):
+        return sse_event({"error": {"code": 503, "message": "The model is overloaded. "
+                                                            "Please try again later.",
+                                    "status": "UNAVAILABLE"}})
+
+    @classmethod
+    def stream_pad(cls, req, body):
+        return sse_event({"modelVersion": body["modelVersion"], "mock_padding": padding()})
+
 
 ROUTES = {
     "/openai/v1/chat/completions": OpenAI,
@@ -687,6 +983,7 @@ ROUTES = {
 }
 GEMINI_PREFIX = "/gemini/v1beta/models/"
 GEMINI_SUFFIX = ":generateContent"
+GEMINI_STREAM_SUFFIX = ":streamGenerateContent"
 
 
 # --------------------------------------------------------------------------
@@ -761,6 +1058,62 @@ class Handler(BaseHTTPRequestHandler):
                 break
         self.close_connection = True
 
+    # ---- streamed answers
+
+    def stream(self, items, status, headers, entry, d, faults):
+        """Writes a streamed answer: items [(SSE bytes, is a token)] paced
+        by ~tps, in writes of ~chunk bytes, with faults [(K, action)]
+        (see stream_faults) done after K tokens."""
+        st = self.server.state
+        firing = fault_points(items, faults)
+        out = SSEWriter(self, entry, d["chunk"])
+        gap = 1.0 / d["tps"] if d["tps"] else 0.0
+        due = time.monotonic()
+        st.stream_started(entry, status)
+        keep = False
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            for i in range(len(items) + 1):
+                for action in firing.get(i, ()):
+                    how = action(self, out, items[i:])
+                    if how == "stalled":
+                        due = max(due, time.monotonic())
+                    elif how is not None:
+                        keep = how == "ended"
+                        return
+                if i == len(items):
+                    break
+                data, tok = items[i]
+                if tok and gap:
+                    if not self.sleep_until(due):
+                        return
+                    due += gap
+                out.add(data, tok)
+            out.end()
+            keep = True
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+            pass
+        finally:
+            if not keep:
+                self.close_connection = True
+            st.stream_ended(entry, out.last or time.time())
+
+    def sleep_until(self, when):
+        """Sleeps until time.monotonic() reaches when; False if the server
+        is stopping meanwhile."""
+        while True:
+            left = when - time.monotonic()
+            if left <= 0:
+                return True
+            if self.server.stopping.wait(min(left, 0.25)):
+                return False
+
     # ---- dispatch
 
     def do_GET(self):
@@ -802,22 +1155,26 @@ class Handler(BaseHTTPRequestHandler):
         entry = st.new_entry(path, method)
         if mockbatches.route(self, method, path, url.query, raw, entry):
             return
-        provider, gemini_model = None, None
+        provider, gemini_model, gemini_stream = None, None, None
         if method == "POST" and path in ROUTES:
             provider = ROUTES[path]
-        elif method == "POST" and path.startswith(GEMINI_PREFIX) \
-                and path.endswith(GEMINI_SUFFIX) \
-                and len(path) > len(GEMINI_PREFIX) + len(GEMINI_SUFFIX):
-            provider = Gemini
-            gemini_model = unquote(path[len(GEMINI_PREFIX):-len(GEMINI_SUFFIX)])
+        elif method == "POST" and path.startswith(GEMINI_PREFIX):
+            for suffix in (GEMINI_SUFFIX, GEMINI_STREAM_SUFFIX):
+                if path.endswith(suffix) and len(path) > len(GEMINI_PREFIX) + len(suffix):
+                    provider = Gemini
+                    gemini_model = unquote(path[len(GEMINI_PREFIX):-len(suffix)])
+                    gemini_stream = suffix == GEMINI_STREAM_SUFFIX
         if provider is None:
             st.finish(entry, 404)
             return self.send(404, {"error": {
                 "message": "mockproviders: no route for %s %s" % (method, path),
                 "type": "not_found", "code": 404}})
-        self.handle_provider(provider, gemini_model, raw, entry)
+        self.handle_provider(provider, gemini_model, raw, entry,
+                             parse_qs(url.query).get("alt", []) if gemini_stream else None)
 
-    def handle_provider(self, P, gemini_model, raw, entry):
+    def handle_provider(self, P, gemini_model, raw, entry, gemini_alt=None):
+        """gemini_alt: for Gemini's streamGenerateContent, the alt= values
+        (a list, maybe empty); None for every other route."""
         st = self.server.state
         entry["provider"] = P.name
 
@@ -843,13 +1200,23 @@ class Handler(BaseHTTPRequestHandler):
                 directive_error = e
         delay_ms = d["delay"] if d else 0
 
-        def answer(status, body, ctype="application/json", headers=None):
+        def wait_turn(serve=None):
+            """The delay, in line for a ~capacity slot; serve() (a stream,
+            which takes time as a model generating does) runs in the slot."""
             if d and d["capacity"]:
                 with capacity_gate(P.name, base, d["capacity"]):
                     if delay_ms:
                         time.sleep(delay_ms / 1000.0)
-            elif delay_ms:
+                    if serve:
+                        serve()
+                return
+            if delay_ms:
                 time.sleep(delay_ms / 1000.0)
+            if serve:
+                serve()
+
+        def answer(status, body, ctype="application/json", headers=None):
+            wait_turn()
             st.finish(entry, status)
             self.send(status, body, ctype, headers)
 
@@ -864,9 +1231,13 @@ class Handler(BaseHTTPRequestHandler):
                    else "There was an error parsing the body of your request as JSON")
             return answer(400, P.error_body(400, msg))
         try:
-            _, message = P.validate(req)
+            _, message = P.validate(req, allow_stream=True)
+            if gemini_alt is not None and gemini_alt != ["sse"]:
+                raise BadRequest("mockproviders: streamGenerateContent is served "
+                                 "as server-sent events only (alt=sse)")
         except BadRequest as e:
             return answer(400, P.error_body(400, e.message, e.param))
+        streamed = gemini_alt is not None or req.get("stream") is True
         entry["message"] = message
         entry["websearch"] = bool(P.websearch(req))
         entry["location"] = P.location(req) if hasattr(P, "location") else None
@@ -882,7 +1253,9 @@ class Handler(BaseHTTPRequestHandler):
         delay_ms = d["delay"] if d else 0
 
         # 3. faults
-        faulty = d["status"] is not None or d["garbage"] or d["hang"] or d["fail"] is not None
+        stream_fault = any(d[k] is not None for k in STREAM_FAULTS)
+        faulty = d["status"] is not None or d["garbage"] or d["hang"] \
+            or d["fail"] is not None or stream_fault
         if faulty and d["fail"] is not None:
             n = st.count((P.name, model, message))
             faulty = n <= d["fail"]
@@ -892,19 +1265,147 @@ class Handler(BaseHTTPRequestHandler):
                 return self.hang()
             if d["garbage"]:
                 return answer(200, "<html>oops: mockproviders garbage", "text/html")
-            status = d["status"] if d["status"] is not None else 500
-            if status >= 400:
+            # fail=N alone means status=500; the stream faults come later
+            status = d["status"] if d["status"] is not None else \
+                None if stream_fault else 500
+            if status is not None and status >= 400:
                 headers = {"Retry-After": d["retry_after"]} if d["retry_after"] else None
                 return answer(status, P.error_body(status), headers=headers)
             # status=2xx/3xx: fall through to a normal answer with that status
         ok_status = d["status"] if (faulty and d["status"] is not None) else 200
 
-        text = json_answer_text(P.name, base, message) if entry["json"] \
-            else "[%s/%s] %s" % (P.name, base, message)
+        text = answer_text(P.name, base, message, entry["json"], d["words"])
         body = P.success(req, base, message, text, entry["websearch"])
         extra = {"x-request-id": new_id("req_")} if P is OpenAI else \
             {"request-id": new_id("req_")} if P is Anthropic else None
-        return answer(ok_status, body, headers=extra)
+        if not streamed:
+            return answer(ok_status, body, headers=extra)
+        faults = stream_faults(P, req, body, d) if faulty and stream_fault else []
+        wait_turn(lambda: self.stream(P.stream_items(req, body, text), ok_status, extra,
+                                      entry, d, faults))
+
+
+# --------------------------------------------------------------------------
+# streamed answers: the writer and the faults
+
+
+class SSEWriter:
+    """Writes a streamed answer's bytes as HTTP/1.1 chunks: one write per
+    event, or with ~chunk=N writes of N bytes cut anywhere in the stream
+    (a write waits until its last byte is due). Records when each token's
+    last byte went out. Writes raise OSError once the client has gone."""
+
+    def __init__(self, handler, entry, size):
+        self.h = handler
+        self.entry = entry
+        self.size = size
+        self.pending = bytearray()
+        self.total = 0         # bytes given
+        self.written = 0       # bytes written
+        self.token_ends = []   # offsets (in bytes given) of tokens not yet written
+        self.last = None       # time.time() of the last write
+
+    def add(self, data, token=False):
+        self.pending += data
+        self.total += len(data)
+        if token:
+            self.token_ends.append(self.total)
+        if self.size is None:
+            self.flush()
+        else:
+            while len(self.pending) >= self.size:
+                self._write(bytes(self.pending[:self.size]))
+                del self.pending[:self.size]
+
+    def flush(self):
+        if self.pending:
+            self._write(bytes(self.pending))
+            self.pending.clear()
+
+    def end(self):
+        """The stream's last bytes and the body's end (the zero chunk)."""
+        self.flush()
+        self._raw(b"0\r\n\r\n")
+
+    def _write(self, data):
+        self._raw(b"%x\r\n%s\r\n" % (len(data), data))
+        self.written += len(data)
+        n = 0
+        while n < len(self.token_ends) and self.token_ends[n] <= self.written:
+            self.h.server.state.token_written(self.entry, self.last)
+            n += 1
+        del self.token_ends[:n]
+
+    def _raw(self, data):
+        self.h.wfile.write(data)
+        self.h.wfile.flush()
+        self.last = time.time()
+
+
+def fault_points(items, faults):
+    """{item index: [actions]}: a fault "after K tokens" fires before the
+    token that follows the K-th, or right after the last token when the
+    answer has K tokens or fewer."""
+    toks = [i for i, (_, tok) in enumerate(items) if tok]
+    points = {}
+    for k, action in faults:
+        i = toks[k] if k < len(toks) else (toks[-1] + 1 if toks else 0)
+        points.setdefault(i, []).append(action)
+    return points
+
+
+def stream_faults(P, req, body, d):
+    """[(K, action)] of a streamed answer's fault directives. An action is
+    called as action(handler, writer, items still to send) and returns None
+    (go on), "stalled" (go on; pacing starts again from now), "ended" (the
+    body was ended properly) or "closed" (the connection must be closed).
+    The order here is the order of faults at the same K."""
+    faults = []
+
+    def add(k, action):
+        if d[k] is not None:
+            at = d[k][0] if k == "stall" else d[k]
+            faults.append((at, action))
+
+    def stall(h, out, rest):
+        out.flush()
+        return "stalled" if h.sleep_until(time.monotonic() + d["stall"][1]) else "closed"
+
+    def send(data):
+        def action(h, out, rest):
+            out.add(data)
+        return action
+
+    def stream_error(h, out, rest):
+        out.add(P.stream_error())
+        out.end()
+        return "ended"
+
+    def midevent(h, out, rest):
+        # Half of the next event (or the last one), cut inside its data line;
+        # the HTTP body itself ends properly, so only the SSE framing is cut.
+        ev = rest[0][0] if rest else P.stream_items(req, body, "")[-1][0]
+        cut = ev.index(b"data: ") + 6 + max(1, (len(ev) - ev.index(b"data: ") - 8) // 2)
+        out.add(ev[:cut])
+        out.end()
+        return "closed"
+
+    def cut(h, out, rest):
+        out.flush()
+        try:
+            h.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return "closed"
+
+    add("stall", stall)
+    add("stream_garbage", send(SSE_GARBAGE))
+    add("longline", send(P.stream_pad(req, body)) if d["longline"] is not None else None)
+    add("unknown_event", send(SSE_UNKNOWN))
+    add("stream_error", stream_error)
+    add("midevent", midevent)
+    add("cut", cut)
+    return faults
 
 
 mockbatches.bind(sys.modules[__name__])

@@ -127,7 +127,7 @@ endif
 # the worker engine: the task engine's timing rules and each runner's life cycle
 if HAVE_CMOCKA
 worker_unit_tests = tests/unit/test_task tests/unit/test_chatrun tests/unit/test_jobrun \
-	tests/unit/test_batchrun
+	tests/unit/test_batchrun tests/unit/test_pieces
 TESTS += $(worker_unit_tests)
 check_PROGRAMS += $(worker_unit_tests)
 tests_unit_test_task_SOURCES = tests/unit/test_task.c
@@ -139,6 +139,9 @@ tests_unit_test_chatrun_LDADD = $(unit_ldadd)
 tests_unit_test_jobrun_SOURCES = tests/unit/test_jobrun.c
 tests_unit_test_jobrun_CFLAGS = $(unit_cflags)
 tests_unit_test_jobrun_LDADD = $(unit_ldadd)
+tests_unit_test_pieces_SOURCES = tests/unit/test_pieces.c
+tests_unit_test_pieces_CFLAGS = $(unit_cflags)
+tests_unit_test_pieces_LDADD = $(unit_ldadd)
 tests_unit_test_batchrun_SOURCES = tests/unit/test_batchrun.c
 tests_unit_test_batchrun_CFLAGS = $(unit_cflags)
 tests_unit_test_batchrun_LDADD = $(unit_ldadd)

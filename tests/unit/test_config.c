@@ -172,6 +172,46 @@ test_invalid_value_names_the_variable(void **state)
 }
 
 static void
+test_streaming_settings(void **state)
+{
+	struct aigw_config cfg;
+	char err[256];
+	static const char *const bad[][2] = {
+		{ "AIGW_STREAM", "maybe" },          { "AIGW_STREAM_FLUSH_MS", "0" },
+		{ "AIGW_STREAM_FLUSH_MS", "10001" }, { "AIGW_STREAM_IDLE_S", "0" },
+		{ "AIGW_STREAM_IDLE_S", "soon" },    { "AIGW_MOCK_TOKENS_PER_S", "0" },
+	};
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_true(cfg.stream);
+	assert_int_equal(cfg.stream_flush_ms, 50);
+	assert_int_equal(cfg.stream_idle_s, 30);
+	assert_int_equal(cfg.mock_tokens_per_s, 40);
+	config_free(&cfg);
+	setenv("AIGW_STREAM", "off", 1);
+	setenv("AIGW_STREAM_FLUSH_MS", "200", 1);
+	setenv("AIGW_STREAM_IDLE_S", "5", 1);
+	setenv("AIGW_MOCK_TOKENS_PER_S", "1000", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_false(cfg.stream);
+	assert_int_equal(cfg.stream_flush_ms, 200);
+	assert_int_equal(cfg.stream_idle_s, 5);
+	assert_int_equal(cfg.mock_tokens_per_s, 1000);
+	config_free(&cfg);
+	unsetenv("AIGW_STREAM");
+	unsetenv("AIGW_STREAM_FLUSH_MS");
+	unsetenv("AIGW_STREAM_IDLE_S");
+	unsetenv("AIGW_MOCK_TOKENS_PER_S");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		setenv(bad[i][0], bad[i][1], 1);
+		assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+		assert_non_null(strstr(err, bad[i][0]));
+		unsetenv(bad[i][0]);
+	}
+}
+
+static void
 test_env_file_read_and_overridden(void **state)
 {
 	struct aigw_config cfg;
@@ -402,6 +442,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_value_names_the_variable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_streaming_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_database_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limits_by_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_file_read_and_overridden, setup, teardown),

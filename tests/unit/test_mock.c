@@ -293,6 +293,51 @@ test_descriptor(void **state)
 	assert_null(d->parse);
 }
 
+/* The mock's stream is a pure function of time: the first word at once,
+ * one more every 1000 / tps ms, whole words only, all of it at the end. */
+static void
+test_stream_timing(void **state)
+{
+	const char *text = "mock answer from m: a bc  d ";
+	size_t len;
+
+	(void)state;
+	/* 4 words a second: words at 0, 250, 500, ... ms. */
+	assert_int_equal(prov_mock_stream_len(text, 0, 4), strlen("mock"));
+	assert_int_equal(prov_mock_stream_len(text, -5, 4), 0);
+	assert_int_equal(prov_mock_stream_len(text, 249, 4), strlen("mock"));
+	assert_int_equal(prov_mock_stream_len(text, 250, 4), strlen("mock answer"));
+	assert_int_equal(prov_mock_stream_len(text, 1000, 4), strlen("mock answer from m: a"));
+	assert_int_equal(prov_mock_stream_len(text, 1250, 4), strlen("mock answer from m: a bc"));
+	/* The last word brings the trailing blanks with it. */
+	assert_int_equal(prov_mock_stream_len(text, 1500, 4), strlen(text));
+	assert_int_equal(prov_mock_stream_len(text, 99999, 4), strlen(text));
+	assert_int_equal(prov_mock_stream_next_ms(text, 0, 4), 0);
+	assert_int_equal(prov_mock_stream_next_ms(text, strlen("mock"), 4), 250);
+	assert_int_equal(prov_mock_stream_next_ms(text, strlen("mock answer from m: a bc"), 4),
+			 1500);
+	assert_int_equal(prov_mock_stream_next_ms(text, strlen(text), 4), -1);
+	/* 3 a second: the next word's time is rounded up, never early. */
+	assert_int_equal(prov_mock_stream_next_ms(text, strlen("mock"), 3), 334);
+	assert_int_equal(prov_mock_stream_len(text, 333, 3), strlen("mock"));
+	assert_int_equal(prov_mock_stream_len(text, 334, 3), strlen("mock answer"));
+	/* Following next_ms from the start walks every word once. */
+	len = prov_mock_stream_len(text, 0, 7);
+	for (int words = 1; len < strlen(text); words++) {
+		int64_t at = prov_mock_stream_next_ms(text, len, 7);
+		size_t more = prov_mock_stream_len(text, at, 7);
+
+		assert_true(at >= 0);
+		assert_true(more > len);
+		assert_int_equal(prov_mock_stream_len(text, at - 1, 7), len);
+		len = more;
+		assert_true(words < 8);
+	}
+	assert_int_equal(prov_mock_stream_len("", 0, 40), 0);
+	assert_int_equal(prov_mock_stream_next_ms("", 0, 40), -1);
+	assert_int_equal(prov_mock_stream_len("  ", 0, 40), 2);
+}
+
 int
 main(void)
 {
@@ -308,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_json_output_websearch),
 		cmocka_unit_test(test_model_cut_on_character),
 		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_stream_timing),
 	};
 
 	return cmocka_run_group_tests_name("mock", tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* test_realtime.c: wait/since/Last-Event-ID parsing, event formatting, the
- * wait gate, and the streaming response head. */
+ * order of a stream's pieces and states, the wait gate, and the streaming
+ * response head. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -414,6 +415,228 @@ test_stream_head_and_no_second_response(void **state)
 	buf_free(&written);
 }
 
+/* ---- the order of a stream's events ---- */
+
+static struct db_piece
+piece(long seq, const char *provider, bool reset, const char *text)
+{
+	struct db_piece p = { .seq = seq, .reset = reset, .text = (char *)text };
+
+	snprintf(p.provider, sizeof p.provider, "%s", provider);
+	return p;
+}
+
+/* "D1 R2 S3 ..." of the events of out. */
+static void
+events_text(const struct rt_ev *out, size_t n, char *text, size_t len)
+{
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		char k = out[i].kind == RT_EV_STATE ? 'S' : out[i].kind == RT_EV_RESET ? 'R' : 'D';
+		int w = snprintf(text + used, len - used, "%s%c%ld", i ? " " : "", k, out[i].id);
+
+		if (w > 0)
+			used += (size_t)w;
+	}
+}
+
+static void
+test_merge_places_the_state_between_pieces(void **state)
+{
+	struct db_piece v[] = {
+		piece(1, "openai", false, "Hel"), piece(2, "gemini", false, "Hi"),
+		piece(4, "openai", true, ""), piece(5, "openai", false, "lo"),
+	};
+	struct db_pieces p = { .v = v, .n = 4, .state_version = 3, .upto = 5 };
+	struct rt_ev out[5];
+	char text[128];
+	struct { long last; const char *want; } cases[] = {
+		{ -1, "D1 D2 S3 R4 D5" }, { 0, "D1 D2 S3 R4 D5" }, { 1, "D2 S3 R4 D5" },
+		{ 2, "S3 R4 D5" }, { 3, "R4 D5" }, { 4, "D5" }, { 5, "" }, { 99, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n = rt_merge(&p, cases[i].last, out);
+
+		events_text(out, n, text, sizeof text);
+		assert_string_equal(text, cases[i].want);
+	}
+	/* the state after every piece, and a state change with no piece */
+	p.state_version = 6;
+	p.upto = 6;
+	events_text(out, rt_merge(&p, -1, out), text, sizeof text);
+	assert_string_equal(text, "D1 D2 R4 D5 S6");
+	p.n = 0;
+	events_text(out, rt_merge(&p, 5, out), text, sizeof text);
+	assert_string_equal(text, "S6");
+	assert_ptr_equal(out[0].piece, NULL);
+}
+
+static void
+test_merge_stops_where_the_read_was_cut(void **state)
+{
+	struct db_piece v[] = {
+		piece(3, "openai", false, "a"), piece(4, "openai", false, "b"),
+		piece(4, "openai", false, "again"), piece(2, "openai", false, "old"),
+		piece(9, "openai", false, "beyond"),
+	};
+	struct db_pieces p = { .v = v, .n = 5, .state_version = 6, .upto = 4, .cut = true };
+	struct rt_ev out[6];
+	char text[128];
+
+	(void)state;
+	/* a state above the cut waits for the next read; a piece repeated,
+	 * out of order, or above upto is not sent */
+	events_text(out, rt_merge(&p, 2, out), text, sizeof text);
+	assert_string_equal(text, "D3 D4");
+	assert_ptr_equal(out[1].piece, &v[1]);
+}
+
+/*
+ * A random history of pieces and state changes, read by a client at
+ * random moments with a random bound on pieces per read, dropping its
+ * connection after a random event and resuming from the last id it saw:
+ * every piece arrives once, in order, and the texts it rebuilds are the
+ * history's.
+ */
+#define HIST_MAX 400
+struct history {
+	struct db_piece v[HIST_MAX];  /* seq i + 1 at index i; provider "" a state */
+	long n;
+};
+
+static unsigned long rnd_state = 12345;
+static unsigned long
+rnd(unsigned long below)
+{
+	rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (rnd_state >> 33) % below;
+}
+
+static const char *const provs[] = { "openai", "anthropic", "gemini" };
+static const char *const words[] = { "a", "bc", "d e", "\"q\"", "\n" };
+
+/* What a stream reads at version version after last, at most limit
+ * pieces: as pieces_view.c does. */
+static void
+read_at(const struct history *h, long version, long last, size_t limit, struct db_pieces *p,
+	struct db_piece *buf)
+{
+	memset(p, 0, sizeof *p);
+	p->v = buf;
+	p->upto = version;
+	for (long s = version; s >= 1; s--)
+		if (h->v[s - 1].provider[0] == '\0') {
+			p->state_version = s;
+			break;
+		}
+	for (long s = last < 0 ? 1 : last + 1; s <= version && p->n < limit; s++)
+		if (h->v[s - 1].provider[0] != '\0')
+			buf[p->n++] = h->v[s - 1];
+	if (p->n == limit) {
+		p->cut = true;
+		p->upto = buf[p->n - 1].seq;
+	}
+}
+
+/* Applies an event to texts (one per provider), as a client does. */
+static void
+apply(char texts[3][HIST_MAX * 4], const struct db_piece *piece)
+{
+	for (int k = 0; k < 3; k++) {
+		if (strcmp(piece->provider, provs[k]) != 0)
+			continue;
+		if (piece->reset)
+			texts[k][0] = '\0';
+		else
+			strcat(texts[k], piece->text);
+	}
+}
+
+static void
+test_merge_resumes_exactly_from_any_event(void **state)
+{
+	static struct history h;
+	static struct db_piece buf[HIST_MAX];
+	static char want[3][HIST_MAX * 4], got[3][HIST_MAX * 4];
+	static long seen[HIST_MAX + 1];
+	struct rt_ev out[HIST_MAX + 1];
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		long version, last = -1, states = 0;
+
+		memset(&h, 0, sizeof h);
+		memset(want, 0, sizeof want);
+		memset(got, 0, sizeof got);
+		memset(seen, 0, sizeof seen);
+		h.n = 20 + (long)rnd(HIST_MAX - 20);
+		for (long i = 0; i < h.n; i++) {
+			unsigned long r = rnd(10);
+
+			if (r < 2) {
+				h.v[i] = piece(i + 1, "", false, "");
+				continue;
+			}
+			h.v[i] = piece(i + 1, provs[rnd(3)], r == 2, r == 2 ? "" : words[rnd(5)]);
+			apply(want, &h.v[i]);
+		}
+		version = 0;
+		while (last < h.n) {
+			struct db_pieces p;
+			size_t n, stop;
+
+			/* the row moved on by some versions, or not at all */
+			version += (long)rnd(30);
+			if (version > h.n)
+				version = h.n;
+			read_at(&h, version, last, 1 + rnd(40), &p, buf);
+			n = rt_merge(&p, last, out);
+			/* the connection drops after a random event, or none */
+			stop = rnd(4) == 0 && n > 0 ? rnd(n) + 1 : n;
+			for (size_t i = 0; i < stop; i++) {
+				assert_true(out[i].id > last);
+				if (out[i].kind == RT_EV_STATE) {
+					states++;
+				} else {
+					assert_int_equal(seen[out[i].id], 0);
+					seen[out[i].id] = 1;
+					apply(got, out[i].piece);
+				}
+				last = out[i].id;
+			}
+			if (stop == n && p.upto > last)
+				last = p.upto;
+		}
+		for (long s = 1; s <= h.n; s++)
+			assert_int_equal(seen[s], h.v[s - 1].provider[0] != '\0');
+		for (int k = 0; k < 3; k++)
+			assert_string_equal(got[k], want[k]);
+	}
+}
+
+static void
+test_piece_json(void **state)
+{
+	struct db_piece d = piece(7, "openai", false, "a\"b\\c\nd\x01 \xc3\xa9/");
+	struct db_piece r = piece(9, "gemini", true, "");
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(rt_piece_json(&b, &d, false), AIGW_OK);
+	assert_string_equal(b.data,
+			    "{\"provider\":\"openai\",\"text\":\"a\\\"b\\\\c\\nd\\u0001 \xc3\xa9/\",\"seq\":7}");
+	buf_reset(&b);
+	r.step = 2;
+	assert_int_equal(rt_piece_json(&b, &r, true), AIGW_OK);
+	assert_string_equal(b.data, "{\"provider\":\"gemini\",\"step\":2,\"seq\":9}");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -428,6 +651,10 @@ main(void)
 		cmocka_unit_test(test_gate_per_owner),
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_stream_head_and_no_second_response),
+		cmocka_unit_test(test_merge_places_the_state_between_pieces),
+		cmocka_unit_test(test_merge_stops_where_the_read_was_cut),
+		cmocka_unit_test(test_merge_resumes_exactly_from_any_event),
+		cmocka_unit_test(test_piece_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

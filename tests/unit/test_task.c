@@ -7,9 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "worker/results.h"
 #include "worker/task.h"
@@ -230,6 +233,105 @@ test_attempt_timeout(void **state)
 	assert_int_equal(task_attempt_timeout_s(&cfg), 3600);
 }
 
+/* Which attempts stream: everything but a batch provider, when on. */
+static void
+test_what_streams(void **state)
+{
+	struct aigw_config cfg;
+
+	(void)state;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.stream = true;
+	assert_true(task_streams(&cfg, PROV_SYNC));
+	assert_true(task_streams(&cfg, PROV_BUILTIN));
+	assert_false(task_streams(&cfg, PROV_ASYNC));
+	cfg.stream = false;
+	assert_false(task_streams(&cfg, PROV_SYNC));
+	assert_false(task_streams(&cfg, PROV_BUILTIN));
+}
+
+/* Writes t's waiting pieces as its owner would, appending their text to
+ * *text (a reset empties it). */
+static void
+owner_flush(struct task *t, char *text, size_t len)
+{
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = t->provider };
+	struct db_piece rows[2];
+	struct pieces *streams[2];
+	size_t n = pieces_rows(&t->pieces, &base, rows, streams);
+
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].reset)
+			text[0] = '\0';
+		else
+			strncat(text, rows[i].text, len - strlen(text) - 1);
+	}
+	pieces_rows_written(streams, n);
+}
+
+/* The built-in mock streams its answer word by word on the fake clock,
+ * then completes with the whole text as its result. */
+static void
+test_the_mock_streams_its_answer(void **state)
+{
+	struct aigw_config cfg;
+	struct route rt = { .desc = prov_find("mock"), .mock = true };
+	struct task_engine te = { .cfg = &cfg, .routes = { &rt, 1 }, .rng = 1 };
+	struct task t;
+	char streamed[512] = "";
+	int64_t now = 0, next;
+	int turns = 0;
+	json_object *result;
+
+	(void)state;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.stream = true;
+	cfg.mock_tokens_per_s = 10;
+	cfg.mock_delay_ms = 100;
+	cfg.max_attempts = 3;
+	memset(&t, 0, sizeof t);
+	task_init(&te, &t, &fake_ops, NULL, "mock", "m", now);
+	t.call.message = "one two three four five";
+	t.call.max_tokens = 100;
+	/* Nothing before the mock's delay. */
+	next = INT64_MAX;
+	task_turn(&te, &t, 50, &next);
+	assert_int_equal(t.state, TASK_WAITING);
+	assert_int_equal(next, 100);
+	/* Then a word at once, and one every 100 ms. */
+	now = 100;
+	while (t.state != TASK_UNWRITTEN) {
+		next = INT64_MAX;
+		task_turn(&te, &t, now, &next);
+		if (t.state == TASK_INFLIGHT) {
+			assert_int_equal(next, now + 100);
+			assert_int_equal(pieces_count(&t.pieces), 1);
+		}
+		owner_flush(&t, streamed, sizeof streamed);
+		now = next;
+		assert_true(++turns < 20);
+	}
+	/* "mock answer from m: " and the five words: 9 words, 9 turns. */
+	assert_int_equal(turns, 9);
+	result = json_tokener_parse(t.result_json);
+	assert_non_null(result);
+	assert_string_equal(json_object_get_string(json_object_object_get(result, "text")),
+			    streamed);
+	assert_string_equal(streamed, "mock answer from m: one two three four five");
+	json_object_put(result);
+	task_abandon(&te, &t);
+	/* Off: the whole answer at once. */
+	cfg.stream = false;
+	memset(&t, 0, sizeof t);
+	task_init(&te, &t, &fake_ops, NULL, "mock", "m", 0);
+	t.call.message = "one two";
+	next = INT64_MAX;
+	task_turn(&te, &t, 100, &next);
+	assert_int_equal(t.state, TASK_UNWRITTEN);
+	assert_int_equal(pieces_count(&t.pieces), 0);
+	task_abandon(&te, &t);
+}
+
 int
 main(void)
 {
@@ -245,6 +347,8 @@ main(void)
 		cmocka_unit_test(test_task_moves),
 		cmocka_unit_test(test_results_written_once_per_turn),
 		cmocka_unit_test(test_attempt_timeout),
+		cmocka_unit_test(test_what_streams),
+		cmocka_unit_test(test_the_mock_streams_its_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

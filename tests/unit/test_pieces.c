@@ -1,0 +1,270 @@
+/* test_pieces.c: a call's streamed text on its way to the database, with a
+ * fake clock: coalescing, order, resets, the bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "providers/stream.h"
+#include "worker/pieces.h"
+
+#define FLUSH 50
+
+/* Writes p's waiting pieces as a runner does; returns how many, their
+ * texts copied into texts (the rows borrow them only until written). */
+static char texts[2][64];
+
+static size_t
+flush(struct pieces *p, struct db_piece rows[2])
+{
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "openai" };
+	struct pieces *streams[2];
+	size_t n = pieces_rows(p, &base, rows, streams);
+
+	assert_int_equal(n, pieces_count(p));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(texts[i], sizeof texts[i], "%s", rows[i].text);
+		rows[i].text = texts[i];
+	}
+	pieces_rows_written(streams, n);
+	return n;
+}
+
+static void
+test_text_coalesces_until_the_first_is_due(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "openai" };
+	struct pieces *streams[2];
+
+	(void)state;
+	pieces_init(&p);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_add(&p, "Hello", 5, 1000), AIGW_OK);
+	assert_int_equal(pieces_add(&p, "", 0, 1010), AIGW_OK);
+	assert_int_equal(pieces_add(&p, ", world", 7, 1030), AIGW_OK);
+	/* Due FLUSH after the first new text, not after the last. */
+	assert_int_equal(pieces_due(&p, FLUSH), 1000 + FLUSH);
+	assert_int_equal(pieces_count(&p), 1);
+	assert_int_equal(pieces_rows(&p, &base, rows, streams), 1);
+	assert_string_equal(rows[0].text, "Hello, world");
+	assert_false(rows[0].reset);
+	assert_string_equal(rows[0].id, "c");
+	assert_string_equal(rows[0].provider, "openai");
+	pieces_rows_written(streams, 1);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* The next text is due from its own arrival. */
+	assert_int_equal(pieces_add(&p, "!", 1, 2000), AIGW_OK);
+	assert_int_equal(pieces_due(&p, FLUSH), 2000 + FLUSH);
+	pieces_free(&p);
+}
+
+static void
+test_a_write_without_answer_is_said_again_whole(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "openai" };
+	struct pieces *streams[2];
+
+	(void)state;
+	pieces_init(&p);
+	pieces_restart(&p, 0);
+	assert_int_equal(pieces_add(&p, "one ", 4, 0), AIGW_OK);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_int_equal(pieces_add(&p, "two ", 4, 100), AIGW_OK);
+	/* The write of "two " got no answer: it may be stored or not. */
+	assert_int_equal(pieces_rows(&p, &base, rows, streams), 1);
+	pieces_rows_held(streams, 1);
+	assert_int_equal(pieces_add(&p, "three", 5, 200), AIGW_OK);
+	/* So the next write resets and says the attempt's text whole. */
+	assert_int_equal(flush(&p, rows), 2);
+	assert_true(rows[0].reset);
+	assert_string_equal(rows[1].text, "one two three");
+	/* A held write of a reset alone stays a reset. */
+	pieces_restart(&p, 300);
+	assert_int_equal(pieces_rows(&p, &base, rows, streams), 1);
+	pieces_rows_held(streams, 1);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_true(rows[0].reset);
+	pieces_free(&p);
+}
+
+static void
+test_a_held_write_keeps_the_text_in_order(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+
+	(void)state;
+	pieces_init(&p);
+	assert_int_equal(pieces_add(&p, "one ", 4, 0), AIGW_OK);
+	/* The database was away: nothing is written, more text comes. */
+	assert_int_equal(pieces_flush_at(pieces_due(&p, FLUSH), 1000), 1000);
+	assert_int_equal(pieces_flush_at(pieces_due(&p, FLUSH), 0), FLUSH);
+	assert_int_equal(pieces_add(&p, "two", 3, 500), AIGW_OK);
+	assert_int_equal(pieces_due(&p, FLUSH), FLUSH);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_string_equal(rows[0].text, "one two");
+	pieces_free(&p);
+}
+
+static void
+test_a_new_attempt_resets_only_written_text(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+
+	(void)state;
+	pieces_init(&p);
+	/* The first attempt: no reset before it. */
+	pieces_restart(&p, 0);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* Its text was never written: a retry drops it without a reset. */
+	assert_int_equal(pieces_add(&p, "lost", 4, 10), AIGW_OK);
+	pieces_restart(&p, 20);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* Written text, then a retry: a reset, due FLUSH after it, goes
+	 * before the new attempt's text. */
+	assert_int_equal(pieces_add(&p, "half", 4, 30), AIGW_OK);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_int_equal(pieces_add(&p, " more", 5, 90), AIGW_OK);
+	pieces_restart(&p, 100);
+	assert_int_equal(pieces_count(&p), 1);
+	assert_int_equal(pieces_due(&p, FLUSH), 100 + FLUSH);
+	assert_int_equal(pieces_add(&p, "whole", 5, 120), AIGW_OK);
+	assert_int_equal(pieces_due(&p, FLUSH), 100 + FLUSH);
+	assert_int_equal(flush(&p, rows), 2);
+	assert_true(rows[0].reset);
+	assert_string_equal(rows[0].text, "");
+	assert_false(rows[1].reset);
+	assert_string_equal(rows[1].text, "whole");
+	/* A reset written alone leaves nothing to reset again. */
+	pieces_restart(&p, 200);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_true(rows[0].reset);
+	pieces_restart(&p, 300);
+	assert_int_equal(pieces_count(&p), 0);
+	pieces_free(&p);
+}
+
+static void
+test_a_dead_workers_text_is_reset(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+
+	(void)state;
+	pieces_init(&p);
+	pieces_mark_written(&p);
+	pieces_restart(&p, 5);
+	assert_int_equal(pieces_due(&p, FLUSH), 5 + FLUSH);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_true(rows[0].reset);
+	pieces_free(&p);
+}
+
+static void
+test_the_end_writes_a_complete_answer_at_once(void **state)
+{
+	struct pieces p;
+	struct db_piece rows[2];
+
+	(void)state;
+	pieces_init(&p);
+	/* An answer that came whole within one interval: its result alone. */
+	assert_int_equal(pieces_add(&p, "all of it", 9, 0), AIGW_OK);
+	pieces_end(&p, true, 20);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* One being streamed: its last text goes at once, before its result. */
+	pieces_restart(&p, 100);
+	assert_int_equal(pieces_add(&p, "first ", 6, 100), AIGW_OK);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_int_equal(pieces_add(&p, "last", 4, 180), AIGW_OK);
+	assert_int_equal(pieces_due(&p, FLUSH), 180 + FLUSH);
+	pieces_end(&p, true, 190);
+	assert_int_equal(pieces_due(&p, FLUSH), 180);
+	assert_int_equal(flush(&p, rows), 1);
+	assert_string_equal(rows[0].text, "last");
+	/* A failure's text (and reset) is superseded by its result. */
+	pieces_restart(&p, 200);
+	assert_int_equal(pieces_add(&p, "partial", 7, 210), AIGW_OK);
+	pieces_end(&p, false, 220);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	/* An answer complete with nothing waiting has nothing due. */
+	pieces_end(&p, true, 300);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	pieces_free(&p);
+}
+
+static void
+test_the_waiting_text_is_bounded(void **state)
+{
+	struct pieces p;
+	size_t big = PROV_STREAM_TEXT_MAX;
+	char *s = malloc(big + 1);
+
+	(void)state;
+	assert_non_null(s);
+	memset(s, 'a', big + 1);
+	pieces_init(&p);
+	assert_int_equal(pieces_add(&p, s, big, 0), AIGW_OK);
+	assert_int_equal(pieces_add(&p, s, 1, 1), AIGW_ETOOBIG);
+	assert_int_equal(p.text.len, big);
+	pieces_free(&p);
+	pieces_init(&p);
+	assert_int_equal(pieces_add(&p, s, big + 1, 0), AIGW_ETOOBIG);
+	assert_int_equal(pieces_count(&p), 0);
+	assert_int_equal(pieces_due(&p, FLUSH), PIECES_NEVER);
+	pieces_free(&p);
+	free(s);
+}
+
+static void
+test_many_streams_flush_together(void **state)
+{
+	struct pieces a, b;
+
+	(void)state;
+	pieces_init(&a);
+	pieces_init(&b);
+	assert_int_equal(pieces_add(&a, "a", 1, 10), AIGW_OK);
+	assert_int_equal(pieces_add(&b, "b", 1, 40), AIGW_OK);
+	/* The earliest due decides: b's newer text goes with a's. */
+	{
+		int64_t da = pieces_due(&a, FLUSH), db = pieces_due(&b, FLUSH);
+
+		assert_int_equal(pieces_flush_at(da < db ? da : db, 0), 10 + FLUSH);
+	}
+	pieces_free(&a);
+	pieces_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_coalesces_until_the_first_is_due),
+		cmocka_unit_test(test_a_held_write_keeps_the_text_in_order),
+		cmocka_unit_test(test_a_write_without_answer_is_said_again_whole),
+		cmocka_unit_test(test_a_new_attempt_resets_only_written_text),
+		cmocka_unit_test(test_a_dead_workers_text_is_reset),
+		cmocka_unit_test(test_the_end_writes_a_complete_answer_at_once),
+		cmocka_unit_test(test_the_waiting_text_is_bounded),
+		cmocka_unit_test(test_many_streams_flush_together),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
