@@ -27,7 +27,7 @@ run("jobs_stream", async (c, browser) => {
 	await page.waitForFunction(() => {
 		const a = document.querySelector('#dlg-stream section[data-provider="anthropic"] .answer');
 		return a && !document.getElementById("dlg-stream").hidden && a.textContent.length > 30;
-	}, null, { timeout: 30000 });
+	}, null, { timeout: 60000 });
 	const first = await streamed(page);
 	await screenshot(page, artifacts, "jobs-stream", false);
 	await page.waitForTimeout(1200);
