@@ -12,6 +12,9 @@
  *   aigw.cancelJob(id)                              POST /api/jobs/<id>/cancel
  *   aigw.getJobTypes()                              GET /api/jobtypes
  *   aigw.subscribe(kind, id, onEvent, opts)         events, long-poll or polling
+ *   aigw.streamChat(message, models, {onDelta, onUpdate, signal})
+ *   aigw.followChat(id, {onDelta, onUpdate, signal})
+ *   aigw.cancelChat(id)                             POST /api/ai/chat/cancel
  *
  * Every failure is an aigw.AigwError with `status`, `code` and, where the
  * API names one, `field`.
@@ -20,7 +23,7 @@
 	"use strict";
 
 	var FINAL = {
-		chat: ["completed", "failed"],
+		chat: ["completed", "failed", "cancelled"],
 		job: ["completed", "failed", "cancelled"],
 	};
 
@@ -292,6 +295,84 @@
 		}).done;
 	}
 
+	/** POST /api/ai/chat/cancel?id=: stops the chat's providers; resolves
+	 *  with its status (`cancelled`, each provider's text so far kept; a
+	 *  chat that had already finished comes back unchanged). */
+	async function cancelChat(id, opts) {
+		opts = opts || {};
+		return (await request("POST", "/api/ai/chat/cancel" + query({ id: id }), {
+			signal: opts.signal, headers: opts.headers,
+		})).body;
+	}
+
+	/**
+	 * Follows a chat as its answers stream: onDelta(provider, text, state)
+	 * with each provider's whole text so far whenever it grows (or is
+	 * cleared, when the server restarts that provider's answer),
+	 * onUpdate(status) at each new version. Resolves with the final status
+	 * (`completed`, `failed` or `cancelled`). Aborting opts.signal cancels
+	 * the chat on the server and resolves with the cancelled status (each
+	 * provider's text so far kept), which onUpdate gets too; it rejects
+	 * with `aborted` only when the cancel could not be made (its error is
+	 * the `cause`). Rejects with `timeout` after timeoutMs (default 2
+	 * minutes) without cancelling. opts: onDelta, onUpdate, signal,
+	 * timeoutMs, transport, onTransport, intervalMs.
+	 */
+	async function followChat(id, opts) {
+		opts = opts || {};
+		var user = opts.signal;
+		var ctl = new AbortController();
+		var sub = subscribe("chat", id, opts.onUpdate, {
+			onDelta: opts.onDelta,
+			intervalMs: opts.intervalMs != null ? opts.intervalMs : 1000,
+			timeoutMs: opts.timeoutMs != null ? opts.timeoutMs : 120000,
+			signal: ctl.signal,
+			transport: opts.transport,
+			onTransport: opts.onTransport,
+		});
+		var stopped = null;
+		var onAbort = function () {
+			stopped = cancelChat(id).then(function (state) {
+				sub.push(state);
+				return state;
+			}, function (e) {
+				var err = abortError(user, "chat " + id);
+				err.cause = e;
+				err.chatId = id;
+				throw err;
+			});
+			ctl.abort();
+		};
+		if (user) {
+			if (user.aborted) onAbort();
+			else user.addEventListener("abort", onAbort, { once: true });
+		}
+		try {
+			return await sub.done;
+		} catch (e) {
+			if (stopped) return await stopped;
+			e.chatId = id;
+			throw e;
+		} finally {
+			if (user) user.removeEventListener("abort", onAbort);
+		}
+	}
+
+	/**
+	 * Submits a chat and follows it as its answers stream (followChat).
+	 * opts: those of submitChat and of followChat, and onSubmit(chat)
+	 * called with the 202 body once the chat is stored (its `id` is the
+	 * chatId). A signal that fires while the submit is under way rejects
+	 * with `aborted` (the chat may or may not have been stored).
+	 */
+	async function streamChat(message, models, opts) {
+		opts = opts || {};
+		throwIfAborted(opts.signal, "the chat");
+		var chat = await submitChat(message, models, opts);
+		if (opts.onSubmit) opts.onSubmit(chat);
+		return followChat(chat.id, opts);
+	}
+
 	// ------------------------------------------------------------ jobs
 
 	/**
@@ -404,6 +485,87 @@
 		throw new AigwError(final.error || "the job failed", { code: "job_failed", jobId: job.id, state: final });
 	}
 
+	// ------------------------------------------------------------ streamed text
+
+	/**
+	 * The text so far of each provider of one chat (of each step and
+	 * provider of one job), rebuilt from what the server sends by the rule
+	 * of its events: a `delta` appends, a `reset` clears, a status's final
+	 * result (`ok` true or false) replaces the text with the final one, and
+	 * a status's streaming entry that carries `text` (long-poll and plain
+	 * status do; an event stream's progress does not) replaces it with
+	 * that text so far. Each apply* returns the changes as
+	 * [{provider, step, text}] (step is null for a chat).
+	 */
+	class StreamText {
+		constructor() {
+			this.texts = {};
+			this.done = {};  // keys with a final result: later pieces are stale
+			this.lastSeq = 0;
+		}
+
+		static key(provider, step) {
+			return step === null || step === undefined ? String(provider) : step + "\u0000" + provider;
+		}
+
+		get(provider, step) {
+			var t = this.texts[StreamText.key(provider, step)];
+			return t === undefined ? "" : t;
+		}
+
+		set(provider, step, text, out) {
+			var k = StreamText.key(provider, step);
+			if (this.texts[k] === text) return;
+			this.texts[k] = text;
+			out.push({ provider: provider, step: step === undefined ? null : step, text: text });
+		}
+
+		/** One `delta` or `reset` event's data ({provider, text, seq, step?}).
+		 *  A piece at or below a sequence already applied is a repeat. */
+		applyPiece(event, data) {
+			var out = [];
+			if (!data || typeof data.provider !== "string") return out;
+			if (typeof data.seq === "number") {
+				if (data.seq <= this.lastSeq) return out;
+				this.lastSeq = data.seq;
+			}
+			var step = typeof data.step === "number" ? data.step : null;
+			if (this.done[StreamText.key(data.provider, step)]) return out;
+			if (event === "reset") this.set(data.provider, step, "", out);
+			else if (event === "delta" && typeof data.text === "string" && data.text !== "")
+				this.set(data.provider, step, this.get(data.provider, step) + data.text, out);
+			return out;
+		}
+
+		/** A status JSON (chat or job). */
+		applyStatus(state) {
+			var out = [];
+			if (!state || typeof state !== "object") return out;
+			var self = this;
+			var take = function (results, step) {
+				if (!results || typeof results !== "object") return;
+				Object.keys(results).forEach(function (p) {
+					var r = results[p];
+					if (!r || typeof r !== "object") return;
+					if (r.ok === true || r.ok === false) {
+						self.done[StreamText.key(p, step)] = true;
+						self.set(p, step, r.ok && typeof r.text === "string" ? r.text : "", out);
+					} else if (r.streaming && typeof r.text === "string") {
+						self.set(p, step, r.text, out);
+					}
+				});
+			};
+			if (Array.isArray(state.steps)) {
+				state.steps.forEach(function (s, i) {
+					if (s && typeof s === "object") take(s.results, typeof s.index === "number" ? s.index : i);
+				});
+			} else {
+				take(state.results, null);
+			}
+			return out;
+		}
+	}
+
 	// ------------------------------------------------------------ realtime
 
 	var KINDS = {
@@ -473,7 +635,10 @@
 	/**
 	 * Follows a chat (kind "chat") or a job (kind "job") and calls
 	 * onEvent(state) with the status JSON at every new version, the final
-	 * one included. Transports, in order, with opts.transport "auto" (the
+	 * one included, and opts.onDelta(provider, text, state, step) whenever
+	 * a provider's streamed text changes, with its whole text so far (see
+	 * StreamText; step is null for a chat; state is the last status seen).
+	 * subscribe(id, {onUpdate, onDelta, ...}) follows a chat. Transports, in order, with opts.transport "auto" (the
 	 * default): "sse" (GET the events URL as a text/event-stream; on 404,
 	 * 405 or any answer that is not a stream, the next), "longpoll"
 	 * (status with wait=<opts.wait, 25> and since=<version>; when the
@@ -483,11 +648,22 @@
 	 * intervalMs, which never waits on the server). Naming one
 	 * transport starts there and falls back the same way.
 	 * opts: since, intervalMs, timeoutMs, maxPollAttempts, wait, signal,
-	 * transport, onTransport(name).
-	 * Returns {done, close(), transport}: done resolves with the final
-	 * state, or rejects (timeout, aborted by close() or signal, API error).
+	 * transport, onTransport(name), onDelta.
+	 * Returns {done, close(), transport, state, text(provider, step),
+	 * push(state)}: done resolves with the final state, or rejects
+	 * (timeout, aborted by close() or signal, API error); push hands a
+	 * status obtained elsewhere (a cancel's answer) to the callbacks.
 	 */
 	function subscribe(kind, id, onEvent, opts) {
+		if (!KINDS[kind] && (id === undefined || (id && typeof id === "object"))) {
+			opts = id;
+			id = kind;
+			kind = "chat";
+			onEvent = opts && opts.onUpdate;
+		} else if (onEvent && typeof onEvent === "object") {
+			opts = onEvent;
+			onEvent = opts.onUpdate;
+		}
 		opts = opts || {};
 		var k = KINDS[kind];
 		if (!k) throw new TypeError("aigw.subscribe: kind must be \"chat\" or \"job\"");
@@ -502,12 +678,27 @@
 		var lastJson = null;
 		var last = null;
 		var timedOut = false;
+		var texts = new StreamText();
 		var handle = {
 			transport: null,
 			state: null,
 			close: function () { ctl.abort(); },
+			text: function (provider, step) { return texts.get(provider, step); },
+			push: function (state) { return take(state); },
 			done: null,
 		};
+
+		function tell(changes) {
+			if (!opts.onDelta) return;
+			for (var i = 0; i < changes.length; i++) {
+				var c = changes[i];
+				try {
+					opts.onDelta(c.provider, c.text, last, c.step);
+				} catch (e) {
+					if (root.console) root.console.error("aigw.subscribe: onDelta threw", e);
+				}
+			}
+		}
 
 		function use(name) {
 			if (handle.transport === name) return;
@@ -530,6 +721,7 @@
 				if (v !== null) lastVersion = v;
 				last = state;
 				handle.state = state;
+				tell(texts.applyStatus(state));
 				if (onEvent) {
 					try {
 						onEvent(state);
@@ -577,6 +769,13 @@
 						} catch (e) {
 							return false;
 						}
+						if (m.event === "delta" || m.event === "reset") {
+							tell(texts.applyPiece(m.event, state));
+							return false;
+						}
+						if (m.event === "end")
+							return !!state && finals.indexOf(state.status) >= 0 && last !== null &&
+								finals.indexOf(last.status) >= 0;
 						return take(state);
 					});
 				} catch (e) {
@@ -677,6 +876,10 @@
 		submitChat: submitChat,
 		getChat: getChat,
 		pollChat: pollChat,
+		streamChat: streamChat,
+		followChat: followChat,
+		cancelChat: cancelChat,
+		StreamText: StreamText,
 		submitJob: submitJob,
 		getJob: getJob,
 		getJobStatus: getJobStatus,

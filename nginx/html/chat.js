@@ -1,6 +1,9 @@
 /* chat.js: the chat page. Submits one message to the chosen providers and
- * fills in one card per provider as its answer arrives (pending →
- * loading → done or failed), for at most two minutes. */
+ * shows one card per provider whose answer grows as it streams, rendered
+ * as Markdown (markdown.js), for at most two minutes. The chat's id goes
+ * into the URL (#<id>) so that a reload follows the same chat from where
+ * the server has it; Stop cancels the chat on the server and keeps what
+ * was written; the chats of this browser are listed until they expire. */
 (function () {
 	"use strict";
 	var P = window.aigwPages;
@@ -11,10 +14,15 @@
 	var LIMIT_TEXT = LIMIT_MS % 60000 === 0 ? LIMIT_MS / 60000 + " minute" + (LIMIT_MS === 60000 ? "" : "s")
 		: Math.round(LIMIT_MS / 1000) + " s";
 	var STATE_LABEL = {
-		pending: "Queued", loading: "Answering…", done: "Done", failed: "Failed", timeout: "No answer",
+		pending: "Queued", loading: "Answering…", streaming: "Writing…", done: "Done", failed: "Failed",
+		cancelled: "Stopped", timeout: "No answer",
 	};
+	var FINAL_CARD = { done: 1, failed: 1, cancelled: 1, timeout: 1 };
+	var HISTORY_KEY = "aigw.chats";
+	var HISTORY_MAX = 20;
+	var CHAT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-	var running = null; // {controller, cards, started, chosen}
+	var running = null; // {id, controller, cards, chosen, started, dirty, frame}
 
 	function $(id) {
 		return document.getElementById(id);
@@ -24,18 +32,27 @@
 		$("state").textContent = text;
 	}
 
+	// ------------------------------------------------------------ cards
+
 	function makeCard(provider, model) {
 		var card = el("article", {
 			class: "card", "data-provider": provider, "data-state": "pending",
 			"aria-labelledby": "card-title-" + provider,
 		});
+		var copy = el("button", {
+			type: "button", class: "copy ghost", "data-copy": "", hidden: true,
+			"aria-label": "Copy " + P.providerName(provider) + "'s answer", text: "Copy",
+			onclick: function () { copyAnswer(card, copy); },
+		});
 		var head = el("header", { class: "card-head" },
 			el("h2", { id: "card-title-" + provider },
-				P.providerName(provider), el("span", { class: "model", text: model })),
-			el("span", { class: "badge", "data-badge": "", text: STATE_LABEL.pending }));
+				P.providerName(provider), el("span", { class: "model", text: model || "" })),
+			el("span", { class: "card-tools" }, copy,
+				el("span", { class: "badge", "data-badge": "", text: STATE_LABEL.pending })));
 		card.appendChild(head);
 		card.appendChild(el("div", { class: "card-body" },
 			el("p", { class: "placeholder", text: "Waiting for a worker to pick this up…" })));
+		card.answerText = "";
 		return card;
 	}
 
@@ -43,23 +60,81 @@
 		if (card.getAttribute("data-state") === state) return false;
 		card.setAttribute("data-state", state);
 		card.querySelector("[data-badge]").textContent = STATE_LABEL[state];
-		card.setAttribute("aria-busy", state === "pending" || state === "loading" ? "true" : "false");
+		card.setAttribute("aria-busy", FINAL_CARD[state] ? "false" : "true");
 		return true;
+	}
+
+	function setText(card, text) {
+		card.answerText = text || "";
+		card.querySelector("[data-copy]").hidden = !card.answerText;
+	}
+
+	// The answer as Markdown into the card's body (one .answer element,
+	// kept while the text grows so that the card does not jump).
+	function showAnswer(card, text) {
+		var body = card.querySelector(".card-body");
+		var answer = body.querySelector(".answer");
+		if (!answer) {
+			answer = el("div", { class: "answer markdown" });
+			body.replaceChildren(answer);
+		}
+		aigwMarkdown.fill(answer, text);
+	}
+
+	function loadingBody(card, text) {
+		card.querySelector(".card-body").replaceChildren(
+			el("p", { class: "placeholder" }, el("span", { class: "spinner", "aria-hidden": "true" }), " " + text));
 	}
 
 	function fillCard(card, result) {
 		var body = card.querySelector(".card-body");
 		body.replaceChildren();
+		var text = typeof result.text === "string" ? result.text : "";
 		if (result.ok) {
-			body.appendChild(el("div", { class: "answer", text: result.text || "(empty answer)" }));
+			setText(card, text);
+			if (text) showAnswer(card, text);
+			else body.appendChild(el("div", { class: "answer", text: "(empty answer)" }));
+			if (result.cancelled) body.appendChild(el("p", { class: "note", text: "Stopped: the answer ends here." }));
 			var c = P.citations(result.citations);
 			if (c) body.appendChild(c);
 		} else {
-			body.appendChild(el("p", { class: "error-text", text: result.error || "the provider failed" }));
+			setText(card, "");
+			body.appendChild(el("p", { class: "error-text", text: result.cancelled
+				? "Stopped before this provider answered." : result.error || "the provider failed" }));
 		}
 		if (result.model) card.querySelector(".model").textContent = result.model;
 		body.appendChild(P.resultMeta(result));
-		setCardState(card, result.ok ? "done" : "failed");
+		setCardState(card, result.cancelled ? "cancelled" : result.ok ? "done" : "failed");
+	}
+
+	// Streamed text is drawn once per animation frame, whatever the number
+	// of deltas in between: Markdown is rendered from the whole text.
+	function onDelta(provider, text) {
+		if (!running || !running.cards[provider]) return;
+		var card = running.cards[provider];
+		if (FINAL_CARD[card.getAttribute("data-state")]) return;
+		setText(card, text);
+		running.dirty[provider] = true;
+		if (!running.frame) running.frame = requestAnimationFrame(draw);
+	}
+
+	function draw() {
+		if (!running) return;
+		running.frame = 0;
+		var dirty = running.dirty;
+		running.dirty = {};
+		Object.keys(dirty).forEach(function (p) {
+			var card = running.cards[p];
+			if (FINAL_CARD[card.getAttribute("data-state")]) return;
+			if (card.answerText) {
+				setCardState(card, "streaming");
+				showAnswer(card, card.answerText);
+			} else if (card.getAttribute("data-state") === "streaming") {
+				// The server restarts this answer (its stream broke): start over.
+				setCardState(card, "loading");
+				loadingBody(card, "Trying again…");
+			}
+		});
 	}
 
 	function render(status) {
@@ -70,29 +145,33 @@
 		running.chosen.forEach(function (provider) {
 			var card = running.cards[provider];
 			var r = results[provider];
-			if (r) {
+			if (r && (r.ok === true || r.ok === false)) {
 				answered++;
-				if (card.getAttribute("data-state") !== (r.ok ? "done" : "failed")) {
+				var want = r.cancelled ? "cancelled" : r.ok ? "done" : "failed";
+				if (card.getAttribute("data-state") !== want) {
 					fillCard(card, r);
-					say(P.providerName(provider) + (r.ok ? " answered" : " failed") + " (" + answered + " of " +
-						running.chosen.length + " so far)");
+					if (status.status !== "cancelled") {
+						say(P.providerName(provider) + (r.ok ? " answered" : " failed") + " (" + answered + " of " +
+							running.chosen.length + " so far)");
+					}
 				}
-			} else if (status.status !== "pending" && pending.indexOf(provider) >= 0) {
-				if (setCardState(card, "loading")) {
-					card.querySelector(".card-body").replaceChildren(
-						el("p", { class: "placeholder" }, el("span", { class: "spinner", "aria-hidden": "true" }), " Waiting for the answer…"));
-				}
+			} else if (status.status !== "pending" && (pending.indexOf(provider) >= 0 || r)) {
+				if (card.getAttribute("data-state") === "pending" && setCardState(card, "loading"))
+					loadingBody(card, "Waiting for the answer…");
 			}
 		});
 		if (status.status === "pending") say("Queued; waiting for a worker…");
-		else if (status.status === "processing" && answered === 0) say("Asking " + running.chosen.length + " providers…");
+		else if (status.status === "processing" && answered === 0) {
+			var writing = running.chosen.some(function (p) { return running.cards[p].answerText; });
+			say(writing ? "The answers are being written…" : "Asking " + running.chosen.length + " providers…");
+		}
 	}
 
 	function summary(status) {
 		var results = status.results || {};
 		var ok = 0, cost = 0, costKnown = false;
 		Object.keys(results).forEach(function (p) {
-			if (results[p].ok) ok++;
+			if (results[p].ok && !results[p].cancelled) ok++;
 			if (typeof results[p].costUsd === "number") {
 				cost += results[p].costUsd;
 				costKnown = true;
@@ -102,13 +181,105 @@
 		var text = ok + " of " + running.chosen.length + " providers answered in " + secs + " s";
 		if (costKnown) text += " · total " + P.fmtCost(cost);
 		if (status.status === "failed") text = "No provider answered (" + secs + " s). See each card for the reason.";
+		if (status.status === "cancelled") text = "Stopped. What the providers had written is kept.";
 		return text;
 	}
+
+	async function copyAnswer(card, button) {
+		var text = card.answerText;
+		var done = function (label) {
+			button.textContent = label;
+			setTimeout(function () { button.textContent = "Copy"; }, 1500);
+		};
+		try {
+			if (navigator.clipboard && navigator.clipboard.writeText) {
+				await navigator.clipboard.writeText(text);
+			} else {
+				var area = el("textarea", { class: "sr-only", "aria-hidden": "true" });
+				area.value = text;
+				document.body.appendChild(area);
+				area.select();
+				var copied = document.execCommand("copy");
+				document.body.removeChild(area);
+				if (!copied) throw new Error("copy refused");
+			}
+			done("Copied");
+		} catch (e) {
+			done("Copy failed");
+		}
+	}
+
+	// ------------------------------------------------------------ a chat
 
 	function finish() {
 		$("send").disabled = false;
 		$("stop").hidden = true;
 		$("results").setAttribute("aria-busy", "false");
+	}
+
+	function showCards(chosen, models) {
+		var results = $("results");
+		results.replaceChildren();
+		results.removeAttribute("data-final");
+		results.removeAttribute("data-chat-id");
+		results.setAttribute("aria-busy", "true");
+		var cards = {};
+		chosen.forEach(function (p) {
+			cards[p] = makeCard(p, models[p]);
+			results.appendChild(cards[p]);
+		});
+		return cards;
+	}
+
+	// Follows chat `id` (just submitted, or found in the URL) to its end.
+	async function follow(id) {
+		var results = $("results");
+		results.setAttribute("data-chat-id", id);
+		if (location.hash !== "#" + id && history.replaceState) history.replaceState(null, "", "#" + id);
+		try {
+			var final = await aigw.followChat(id, {
+				onUpdate: render, onDelta: onDelta, timeoutMs: LIMIT_MS, signal: running.controller.signal,
+			});
+			draw();
+			render(final);
+			say(summary(final));
+			results.setAttribute("data-final", final.status);
+			remember({ id: id, status: final.status, expiresAt: final.expiresAt });
+		} catch (err) {
+			draw();
+			var stopped = err.code === "aborted";
+			running.chosen.forEach(function (p) {
+				var card = running.cards[p];
+				if (FINAL_CARD[card.getAttribute("data-state")]) return;
+				var partial = card.getAttribute("data-state") === "streaming";
+				setCardState(card, "timeout");
+				var note = el("p", { class: "error-text",
+					text: stopped ? "You stopped waiting before this provider answered."
+						: err.code === "timeout" ? "No answer within " + LIMIT_TEXT + "."
+						: "Unknown: " + P.describeError(err) });
+				if (partial) card.querySelector(".card-body").appendChild(note);
+				else card.querySelector(".card-body").replaceChildren(note);
+			});
+			results.setAttribute("data-final", stopped ? "stopped" : err.code === "timeout" ? "timeout" : "error");
+			say(stopped ? "Stopped waiting. Answers that arrived are shown."
+				: err.code === "timeout" ? "No final answer after " + LIMIT_TEXT + "; the answers that arrived are shown."
+				: "Error: " + P.describeError(err));
+		} finally {
+			if (running && running.frame) cancelAnimationFrame(running.frame);
+			running = null;
+			finish();
+			showHistory();
+		}
+	}
+
+	function begin(chosen, models) {
+		running = {
+			id: null, controller: new AbortController(), cards: showCards(chosen, models), chosen: chosen,
+			started: Date.now(), dirty: {}, frame: 0,
+		};
+		$("send").disabled = true;
+		$("stop").hidden = false;
+		return running;
 	}
 
 	async function send(ev) {
@@ -151,63 +322,57 @@
 		if ($("location").value.trim()) opts.location = $("location").value.trim().toUpperCase();
 		if ($("websearch").checked) opts.websearch = true;
 
-		var controller = new AbortController();
-		opts.signal = controller.signal;
+		var run = begin(chosen, models);
+		opts.signal = run.controller.signal;
 		opts.onRetry = function (r) {
 			say(r.reason === "busy" ? "aigw is busy; trying again in " + Math.ceil(r.waitMs / 1000) + " s…"
 				: "aigw is unavailable; trying again…");
 		};
-		var results = $("results");
-		results.replaceChildren();
-		results.setAttribute("aria-busy", "true");
-		running = { controller: controller, cards: {}, chosen: chosen, started: Date.now() };
-		chosen.forEach(function (p) {
-			running.cards[p] = makeCard(p, models[p]);
-			results.appendChild(running.cards[p]);
-		});
-		$("send").disabled = true;
-		$("stop").hidden = false;
 		say("Sending…");
 		var chat;
 		try {
 			chat = await aigw.submitChat(message, models, opts);
 		} catch (err) {
-			results.replaceChildren();
+			$("results").replaceChildren();
 			running = null;
 			finish();
 			showSubmitError(err);
 			return;
 		}
-		results.setAttribute("data-chat-id", chat.id);
+		run.id = chat.id;
+		remember({ id: chat.id, message: message, models: models, time: Date.now(), status: "pending" });
 		say("Queued; waiting for a worker…");
+		await follow(chat.id);
+	}
+
+	// A chat named in the URL: show its cards and follow it (a reload in
+	// the middle of a stream continues from the server's text so far).
+	async function resume(id) {
+		if (running) return;
+		var status;
 		try {
-			var final = await aigw.pollChat(chat.id, {
-				onUpdate: render, intervalMs: 1000, timeoutMs: LIMIT_MS, signal: controller.signal,
-			});
-			render(final);
-			say(summary(final));
-			results.setAttribute("data-final", final.status);
+			status = await aigw.getChat(id, { retries: 1 });
 		} catch (err) {
-			var stopped = err.code === "aborted";
-			chosen.forEach(function (p) {
-				var card = running.cards[p];
-				var st = card.getAttribute("data-state");
-				if (st === "pending" || st === "loading") {
-					setCardState(card, "timeout");
-					card.querySelector(".card-body").replaceChildren(el("p", { class: "error-text",
-						text: stopped ? "You stopped waiting before this provider answered."
-							: err.code === "timeout" ? "No answer within " + LIMIT_TEXT + "."
-							: "Unknown: " + P.describeError(err) }));
-				}
-			});
-			results.setAttribute("data-final", stopped ? "stopped" : err.code === "timeout" ? "timeout" : "error");
-			say(stopped ? "Stopped waiting. Answers that arrived are shown."
-				: err.code === "timeout" ? "No final answer after " + LIMIT_TEXT + "; the answers that arrived are shown."
-				: "Error: " + P.describeError(err));
-		} finally {
-			running = null;
-			finish();
+			if (err.status === 404) {
+				forget(id);
+				if (history.replaceState) history.replaceState(null, "", location.pathname + location.search);
+				say("That chat has expired (or belongs to someone else).");
+			} else {
+				say("Could not load chat " + id + ": " + P.describeError(err));
+			}
+			showHistory();
+			return;
 		}
+		var saved = history_().filter(function (h) { return h.id === id; })[0] || {};
+		var names = Object.keys(status.results || {}).concat(status.pending || []);
+		var chosen = PROVIDERS.filter(function (p) { return names.indexOf(p) >= 0; })
+			.concat(names.filter(function (p, i) { return PROVIDERS.indexOf(p) < 0 && names.indexOf(p) === i; }));
+		if (saved.message && !$("message").value) $("message").value = saved.message;
+		var run = begin(chosen, saved.models || {});
+		run.id = id;
+		if (status.createdAt && !isNaN(Date.parse(status.createdAt))) run.started = Date.parse(status.createdAt);
+		say(aigw.isFinal("chat", status.status) ? "" : "Following the chat where it was…");
+		await follow(id);
 	}
 
 	function showSubmitError(err) {
@@ -224,10 +389,96 @@
 		}
 	}
 
+	// ------------------------------------------------------------ past chats
+
+	function history_() {
+		try {
+			var list = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
+			return Array.isArray(list) ? list.filter(function (h) { return h && CHAT_ID.test(h.id || ""); }) : [];
+		} catch (e) {
+			return [];
+		}
+	}
+
+	function store(list) {
+		try {
+			localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, HISTORY_MAX)));
+		} catch (e) { /* private mode or full: the list is not kept */ }
+	}
+
+	/** Adds a chat of this browser (first in the list) or updates it. */
+	function remember(entry) {
+		if (entry.message) entry.message = String(entry.message).slice(0, 300);
+		var list = history_();
+		var i = list.map(function (h) { return h.id; }).indexOf(entry.id);
+		if (i >= 0) list[i] = Object.assign({}, list[i], entry);
+		else list.unshift(entry);
+		store(list);
+	}
+
+	function forget(id) {
+		store(history_().filter(function (h) { return h.id !== id; }));
+	}
+
+	function showHistory() {
+		var list = history_();
+		var ul = $("history-list");
+		ul.replaceChildren();
+		list.forEach(function (h) {
+			var when = typeof h.time === "number" ? new Date(h.time).toLocaleString() : "";
+			ul.appendChild(el("li", { "data-chat-id": h.id },
+				el("a", { href: "#" + h.id, text: h.message || h.id }),
+				el("small", { text: [when, h.status].filter(Boolean).join(" · ") })));
+		});
+		$("history").hidden = !list.length;
+	}
+
+	// Drops the chats the server no longer has (expired: 404).
+	async function pruneHistory() {
+		var now = Date.now();
+		var seen = {};
+		await Promise.all(history_().map(async function (h) {
+			if (h.expiresAt && Date.parse(h.expiresAt) < now) {
+				seen[h.id] = null;
+				return;
+			}
+			try {
+				seen[h.id] = await aigw.getChat(h.id, { retries: 0 });
+			} catch (err) {
+				if (err.status === 404) seen[h.id] = null;
+			}
+		}));
+		store(history_().filter(function (h) { return seen[h.id] !== null; }).map(function (h) {
+			var st = seen[h.id];
+			if (st && !(running && running.id === h.id)) {
+				h.status = st.status;
+				if (st.expiresAt) h.expiresAt = st.expiresAt;
+			}
+			return h;
+		}));
+		showHistory();
+	}
+
+	// ------------------------------------------------------------ start
+
+	function hashId() {
+		var h = decodeURIComponent(location.hash.slice(1));
+		return CHAT_ID.test(h) ? h : null;
+	}
+
 	document.addEventListener("DOMContentLoaded", function () {
-		$("chat-form").addEventListener("submit", send);
+		var form = $("chat-form");
+		form.addEventListener("submit", send);
+		form.addEventListener("keydown", function (e) {
+			if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+			e.preventDefault();
+			if (form.requestSubmit) form.requestSubmit();
+			else form.dispatchEvent(new Event("submit", { cancelable: true }));
+		});
 		$("stop").addEventListener("click", function () {
-			if (running) running.controller.abort();
+			if (!running) return;
+			say("Stopping…");
+			running.controller.abort();
 		});
 		PROVIDERS.forEach(function (p) {
 			var box = $("use-" + p);
@@ -235,5 +486,17 @@
 			box.addEventListener("change", sync);
 			sync();
 		});
+		window.addEventListener("hashchange", function () {
+			var id = hashId();
+			if (!id || (running && running.id === id)) return;
+			// Following another chat: load it afresh (the one shown goes on
+			// running on the server and stays in the list).
+			if (running) location.reload();
+			else resume(id);
+		});
+		showHistory();
+		var id = hashId();
+		if (id) resume(id);
+		pruneHistory();
 	});
 })();

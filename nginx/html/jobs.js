@@ -1,7 +1,8 @@
 /* jobs.js: the jobs page. Offers the declared job types (GET /api/jobtypes)
  * with a form generated from each type's input, runs a job with a progress
- * window (bar, status message, steps, Cancel), renders the output, and
- * shows a notice when a job ends while its window is closed. */
+ * window (bar, status message, steps, the running step's answers as they
+ * stream, Cancel), renders the output, and shows a notice when a job ends
+ * while its window is closed. */
 (function () {
 	"use strict";
 	var P = window.aigwPages;
@@ -15,6 +16,7 @@
 	var order = [];   // ids, newest first
 	var shown = null; // id in the dialog
 	var ticker = null;
+	var streamFrame = 0;
 
 	function $(id) {
 		return document.getElementById(id);
@@ -241,6 +243,9 @@
 			updateRow(job);
 			if (shown === job.id) renderDialog();
 		}, {
+			onDelta: function (provider, text, state, step) {
+				streamed(job, provider, text, step);
+			},
 			intervalMs: job.interval || (t.poll_interval_s || 2) * 1000,
 			timeoutMs: ((t.timeout_s || 600) + 120) * 1000,
 		});
@@ -257,6 +262,50 @@
 				});
 			}
 		});
+	}
+
+	// Keeps the latest step's streamed texts; drawn once per frame.
+	function streamed(job, provider, text, step) {
+		step = typeof step === "number" ? step : 0;
+		if (!job.stream || step > job.stream.step) job.stream = { step: step, texts: {} };
+		if (step < job.stream.step) return;
+		job.stream.texts[provider] = text;
+		if (shown === job.id && !streamFrame) streamFrame = requestAnimationFrame(drawStream);
+	}
+
+	function drawStream() {
+		streamFrame = 0;
+		var box = $("dlg-stream");
+		var job = jobs[shown];
+		var st = job && job.stream;
+		var names = st ? Object.keys(st.texts).filter(function (p) { return st.texts[p]; }) : [];
+		if (!job || isFinal(job.state) || !names.length) {
+			box.hidden = true;
+			box.replaceChildren();
+			return;
+		}
+		var decl = ((types[job.type] || {}).steps || [])[st.step];
+		var stepName = decl ? humanize(decl.name) : "Step " + (st.step + 1);
+		box.setAttribute("data-step", String(st.step));
+		names.forEach(function (p) {
+			var sec = box.querySelector('section[data-provider="' + p + '"]');
+			if (!sec || sec.getAttribute("data-step") !== String(st.step)) {
+				if (sec) sec.remove();
+				sec = el("section", { "data-provider": p, "data-step": String(st.step) },
+					el("h3", { text: stepName + " · " + P.providerName(p) + " is writing…" }),
+					el("div", { class: "answer" }));
+				box.appendChild(sec);
+			}
+			var answer = sec.querySelector(".answer");
+			if (answer.textContent !== st.texts[p]) {
+				answer.textContent = st.texts[p];
+				sec.scrollTop = sec.scrollHeight;
+			}
+		});
+		Array.prototype.slice.call(box.querySelectorAll("section")).forEach(function (sec) {
+			if (sec.getAttribute("data-step") !== String(st.step) || !st.texts[sec.getAttribute("data-provider")]) sec.remove();
+		});
+		box.hidden = false;
 	}
 
 	async function finished(job, live) {
@@ -393,6 +442,7 @@
 				el("span", { class: "badge", "data-status": st, text: st })));
 		});
 		$("dlg-error").textContent = s.status === "failed" ? (s.error || "The job failed.") : "";
+		drawStream();
 
 		var final = isFinal(s);
 		$("dlg-cancel").hidden = final;

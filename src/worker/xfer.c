@@ -44,7 +44,7 @@ struct xfer {
 	void *arg;
 	bool refused;                /* data refused a chunk */
 	int64_t idle_ms;             /* > 0: no byte this long ends it as a timeout */
-	int64_t last_byte_ms;        /* when the last byte came (or it started) */
+	int64_t last_byte_ms;        /* when the last byte came; 0: none yet */
 	int64_t started_ms;          /* when it joined the multi handle */
 	bool too_big;
 	bool active;                 /* in the multi handle */
@@ -158,7 +158,7 @@ activate(struct xfer_engine *xe, struct xfer *x, int64_t now)
 		return AIGW_EIO;
 	x->active = true;
 	x->started_ms = now;
-	x->last_byte_ms = now;
+	x->last_byte_ms = 0;
 	xe->hosts[x->host].active++;
 	return AIGW_OK;
 }
@@ -591,7 +591,8 @@ xfer_run(struct xfer_engine *xe)
 	/* Streams silent past their idle bound end as timeouts. */
 	for (struct xfer *x = xe->head, *next; x != NULL; x = next) {
 		next = x->next;
-		if (x->active && x->idle_ms > 0 && now - x->last_byte_ms >= x->idle_ms) {
+		if (x->active && x->idle_ms > 0 && x->last_byte_ms > 0 &&
+		    now - x->last_byte_ms >= x->idle_ms) {
 			snprintf(x->errbuf, sizeof x->errbuf, "no byte of the stream for %lld s",
 				 (long long)(x->idle_ms / 1000));
 			finish(xe, x, CURLE_OPERATION_TIMEDOUT, now);

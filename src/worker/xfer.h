@@ -14,8 +14,10 @@
  * its bytes arrive instead of being buffered, unless its status says it
  * failed (>= 400): that body is buffered whole for the provider's error
  * parser; such a transfer also ends as a TIMEOUT when no byte came for its
- * idle bound (counted from the request's start, so the first byte too),
- * checked at each xfer_run: callers wake at least every second.
+ * idle bound once its answer began (from its first byte: a model that
+ * thinks before it writes is bounded by the transfer's timeout alone, as
+ * a whole answer is), checked at each xfer_run: callers wake at least
+ * every second.
  * Not thread-safe: one engine per event loop.
  */
 #ifndef AIGW_WORKER_XFER_H

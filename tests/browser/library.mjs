@@ -29,8 +29,8 @@ run("library", async (c, browser) => {
 	const ev = (fn, arg) => page.evaluate(fn, arg);
 
 	await c.step("classic script: a global aigw with the documented functions", async () => {
-		const names = await ev(() => ["submitChat", "pollChat", "submitJob", "processAsyncJob", "cancelJob",
-			"getJobTypes", "subscribe", "configure"].filter((f) => typeof aigw[f] !== "function"));
+		const names = await ev(() => ["submitChat", "pollChat", "streamChat", "followChat", "cancelChat", "submitJob",
+			"processAsyncJob", "cancelJob", "getJobTypes", "subscribe", "configure"].filter((f) => typeof aigw[f] !== "function"));
 		return { ok: names.length === 0, detail: names };
 	});
 

@@ -1,6 +1,8 @@
 """The web pages in headless chromium against a real stack: the chat page
-(cards arriving one by one, a failing provider), the jobs page (progress,
-steps, output, Cancel, a notice for a job finished in the background) and
+(cards arriving one by one, a failing provider; answers streaming into
+three cards at once, a reload mid-stream, Stop), the jobs page (progress,
+steps, the running step's streamed text, output, Cancel, a notice for a
+job finished in the background) and
 the aigw.js client library (errors, retries, transports). Each test runs
 one node scenario (tests/browser/<name>.mjs) and asserts on its checks;
 screenshots go to tests/browser/artifacts/."""
@@ -31,3 +33,11 @@ def test_jobs_page_cancel_and_background_notice(stack):
 
 def test_client_library(stack):
     assert_scenario(run_scenario("library", stack))
+
+
+def test_chat_streams_resumes_and_stops(stack):
+    assert_scenario(run_scenario("chat_stream", stack))
+
+
+def test_jobs_page_streams_the_running_step(stack):
+    assert_scenario(run_scenario("jobs_stream", stack))

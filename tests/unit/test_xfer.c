@@ -255,6 +255,24 @@ test_a_silent_stream_is_a_timeout(void **state)
 }
 
 static void
+test_a_slow_first_byte_is_not_idle(void **state)
+{
+	/* A model that thinks before it writes: 2 s before the first byte
+	 * against an idle bound of 1 s; the transfer's own timeout rules it. */
+	struct server sv = { .parts = { HEAD_200, "data: one\n\n" }, .pause_ms = 2000 };
+	struct outcome o;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	buf_init(&o.streamed, 1 << 16);
+	stream_once(&sv, 1, &o);
+	assert_int_equal(o.neterr, PROV_ERR_NONE);
+	assert_int_equal(o.status, 200);
+	assert_string_equal(o.streamed.data, "data: one\n\n");
+	buf_free(&o.streamed);
+}
+
+static void
 test_a_refused_chunk_ends_the_transfer(void **state)
 {
 	struct server sv = { .parts = { HEAD_200 "garbage\n\n", "data: more\n\n" }, .pause_ms = 200 };
@@ -281,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_a_stream_arrives_in_its_chunks),
 		cmocka_unit_test(test_a_failure_status_keeps_its_body_for_the_error_parser),
 		cmocka_unit_test(test_a_silent_stream_is_a_timeout),
+		cmocka_unit_test(test_a_slow_first_byte_is_not_idle),
 		cmocka_unit_test(test_a_refused_chunk_ends_the_transfer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,25 @@
+"""aigw.js and markdown.js checked in node alone (no browser, no server):
+tests/browser/client_units.mjs rebuilds streamed texts from recorded event
+sequences, follows a faked event stream cut at every event, cancels a
+streamed chat, and feeds Markdown attacks to the renderer."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from browser_harness import HERE, NODE
+
+
+def test_client_units():
+    if not os.access(NODE, os.X_OK):
+        pytest.fail("node is not installed: run script/bootstrap", pytrace=False)
+    proc = subprocess.run([NODE, os.path.join(HERE, "client_units.mjs")], cwd=HERE,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert lines, f"no result line; exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    failed = [c for c in result["checks"] if not c["ok"]]
+    assert not failed and result["ok"] and proc.returncode == 0, \
+        "\n".join(f"FAILED {c['name']}: {json.dumps(c['detail'])[:1500]}" for c in failed) + proc.stderr[-2000:]
