@@ -25,6 +25,7 @@ import math
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -46,11 +47,12 @@ MESSAGE_RE = re.compile(r"bench-stream c(\d+) ")
 WORKER_ROLE = "aigw_worker"  # the workers' own PostgreSQL role: their statements alone
 # Every word the mock writes carries the time it was written: "o17@703605"
 # is token 17 of an OpenAI answer written at 703.605 s past a multiple of
-# 1,000 s ($msec's last digits). The client reads the write time of each
-# token it receives from the token itself, exact however late nginx's
-# timers fire under load; the text without the stamps is the same for
+# 1,000 s (the clock's last digits). The client reads the write time of
+# each token it receives from the token itself, exact however late the
+# mock writes under load; the text without the stamps is the same for
 # every call ("o1 o2 ... o200").
-STAMP = "STAMP"  # in the generated JSON; nginx's $stamp in the config
+# The answers are templates: @_ is a space but before the first word, @K
+# the token's number, @S its stamp, @W the whole stamped text.
 STAMP_RE = re.compile(r"@(\d+)")
 WORD_RE = re.compile(r"(\d+)@(\d+)")
 STAMP_MAP = ('map $msec $stamp { volatile; "~(?<s>\\d{3})\\.(?<ms>\\d{3})$" $s$ms; '
@@ -75,26 +77,27 @@ def written_at(stamp, near):
 
 def compact(obj):
     text = json.dumps(obj, separators=(",", ":"))
-    # echo takes a single-quoted nginx string: no quote, no $ (a variable)
-    # but the stamp's, no backslash (nginx would read it as an escape).
-    if any(c in text for c in "'$\\"):
+    # echo takes a single-quoted nginx string: no quote, no $ (a variable),
+    # no backslash (nginx would read it as an escape); streammock.c's
+    # templates are lines with \n for a newline.
+    if any(c in text for c in "'$\\\n"):
         raise RuntimeError(f"cannot echo {text[:200]}")
-    return text.replace(STAMP, "${stamp}")
+    return text
 
 
 # ---------------------------------------------------------------- the mock
 
 def sse(obj, event=None):
-    """One SSE event as an echo argument ('\\n' is nginx's escape)."""
+    """One SSE event as a template ('\\n' is nginx's escape and streammock.c's)."""
     return (f"event: {event}\\n" if event else "") + f"data: {compact(obj)}\\n\\n"
 
 
 def stream_events(provider, tokens):
-    """(preamble, [event of token k], ending) in the provider's documented
-    streaming format, as tests/fixtures/streams/ has them."""
+    """(preamble, a token's event, ending) in the provider's documented
+    streaming format, as tests/fixtures/streams/ has them (Gemini's usage
+    only in the last chunk, which the parser reads)."""
     model = PROVIDERS[provider]
-    word = [None] + [(" " if k > 1 else "") + f"{LETTER[provider]}{k}@{STAMP}"
-                     for k in range(1, tokens + 1)]
+    word = f"@_{LETTER[provider]}@K@@S"
     if provider == "openai":
         def chunk(delta, finish=None, **extra):
             return sse({"id": "chatcmpl-bench", "object": "chat.completion.chunk",
@@ -102,7 +105,7 @@ def stream_events(provider, tokens):
                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
                         **extra})
         pre = chunk({"role": "assistant", "content": ""})
-        each = [chunk({"content": word[k]}) for k in range(1, tokens + 1)]
+        each = chunk({"content": word})
         end = (chunk({}, "stop") +
                sse({"id": "chatcmpl-bench", "object": "chat.completion.chunk",
                     "created": 1733580000, "model": model, "choices": [],
@@ -116,33 +119,37 @@ def stream_events(provider, tokens):
                     "usage": {"input_tokens": 12, "output_tokens": 1}}}, "message_start") +
                sse({"type": "content_block_start", "index": 0,
                     "content_block": {"type": "text", "text": ""}}, "content_block_start"))
-        each = [sse({"type": "content_block_delta", "index": 0,
-                     "delta": {"type": "text_delta", "text": word[k]}}, "content_block_delta")
-                for k in range(1, tokens + 1)]
+        each = sse({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": word}}, "content_block_delta")
         end = (sse({"type": "content_block_stop", "index": 0}, "content_block_stop") +
                sse({"type": "message_delta",
                     "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                     "usage": {"input_tokens": 12, "output_tokens": tokens}}, "message_delta") +
                sse({"type": "message_stop"}, "message_stop"))
     else:
-        def chunk(text, k, finish=None):
+        def chunk(text, usage=None, finish=None):
             cand = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
             if finish:
                 cand["finishReason"] = finish
-            return sse({"candidates": [cand],
-                        "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": k,
-                                          "totalTokenCount": 8 + k},
-                        "modelVersion": model, "responseId": "bench"})
+            extra = {"usageMetadata": usage} if usage else {}
+            return sse({"candidates": [cand], **extra, "modelVersion": model,
+                        "responseId": "bench"})
         pre = ""
-        each = [chunk(word[k], k) for k in range(1, tokens + 1)]
-        end = chunk("", tokens, "STOP")
+        each = chunk(word)
+        end = chunk("", {"promptTokenCount": 8, "candidatesTokenCount": tokens,
+                         "totalTokenCount": 8 + tokens}, "STOP")
     return pre, each, end
 
 
+def token_event(template, k, stamp):
+    """Token k's event from its template, stamped with `stamp`."""
+    return (template.replace("@_", " " if k > 1 else "").replace("@K", str(k))
+            .replace("@S", stamp))
+
+
 def whole_answer(provider, tokens):
-    """The provider's whole (non-stream) answer with the same text."""
-    model = PROVIDERS[provider]
-    text = " ".join(f"{LETTER[provider]}{k}@{STAMP}" for k in range(1, tokens + 1))
+    """The provider's whole (non-stream) answer, its text @W."""
+    model, text = PROVIDERS[provider], "@W"
     if provider == "openai":
         return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1733580000,
                 "model": model, "choices": [{"index": 0, "message": {
@@ -159,36 +166,10 @@ def whole_answer(provider, tokens):
                               "totalTokenCount": 8 + tokens}, "modelVersion": model}
 
 
-class StreamMock(echomock.EchoServer):
-    """The three providers answering every call with the same text, in
-    their streaming format (mode "on": token k written and flushed at the
-    call's start + k / rate s) or whole after the same time (mode "off").
-    Each word carries its write time (STAMP). The access log has each
-    call's end ($msec), duration and body (which names the chat)."""
-
-    PATHS = {"openai": "= /openai/v1/chat/completions",
-             "anthropic": "= /anthropic/v1/messages",
-             "gemini": "~ ^/gemini/v1beta/models/[^/]+:(stream)?[gG]enerateContent$"}
-
-    def __init__(self, base, mode, tokens, rate, nice=0):
-        self.mode, self.tokens, self.rate = mode, tokens, rate
-        step = 1.0 / rate
-        locations = []
-        for provider, match in self.PATHS.items():
-            if mode == "on":
-                pre, each, end = stream_events(provider, tokens)
-                body = [f"echo -n '{pre}'; echo_flush;"] if pre else []
-                body += [f"echo_sleep {step:.3f}; echo -n '{ev}'; echo_flush;" for ev in each]
-                body.append(f"echo -n '{end}';")
-                ctype = "text/event-stream"
-            else:
-                body = [f"echo_sleep {tokens * step:.3f};",
-                        f"echo -n '{compact(whole_answer(provider, tokens))}';"]
-                ctype = "application/json"
-            locations.append(f"location {match} {{ default_type {ctype}; "
-                             f"echo_read_request_body; {' '.join(body)} }}")
-        super().__init__(base, locations, "escape=json '$msec $request_time $status "
-                         "$bytes_sent $uri $request_body'", http_extra=STAMP_MAP, nice=nice)
+class MockCalls:
+    """What both mocks share: the environment that points aigw at them
+    and their access log (end, duration, status, bytes, uri, then the
+    body or the chat's mark), at self.access_log."""
 
     def base_urls(self):
         base = self.url()
@@ -210,6 +191,89 @@ class StreamMock(echomock.EchoServer):
                             "time": float(msec) - float(took), "sent": float(msec),
                             "status": int(status), "bytes": int(sent)})
         return out
+
+
+class StreamMock(MockCalls, echomock.EchoServer):
+    """nginx's echo module answering every call with the same text, in the
+    provider's streaming format (mode "on": token k written and flushed
+    1 / rate s after token k-1) or whole after tokens / rate s (mode
+    "off"). Stamps are $msec's last digits (a volatile map). Each sleep
+    starts when the one before ended: on a loaded machine the lateness of
+    every wake-up adds up over an answer."""
+
+    PATHS = {"openai": "= /openai/v1/chat/completions",
+             "anthropic": "= /anthropic/v1/messages",
+             "gemini": "~ ^/gemini/v1beta/models/[^/]+:(stream)?[gG]enerateContent$"}
+
+    def __init__(self, base, mode, tokens, rate, nice=0):
+        self.mode, self.tokens, self.rate = mode, tokens, rate
+        step = 1.0 / rate
+        locations = []
+        for provider, match in self.PATHS.items():
+            if mode == "on":
+                pre, tok, end = stream_events(provider, tokens)
+                body = [f"echo -n '{pre}'; echo_flush;"] if pre else []
+                body += [f"echo_sleep {step:.3f}; echo -n '{token_event(tok, k, '${stamp}')}';"
+                         " echo_flush;" for k in range(1, tokens + 1)]
+                body.append(f"echo -n '{end}';")
+                ctype = "text/event-stream"
+            else:
+                text = " ".join(f"{LETTER[provider]}{k}@${{stamp}}" for k in range(1, tokens + 1))
+                body = [f"echo_sleep {tokens * step:.3f};",
+                        f"echo -n '{compact(whole_answer(provider, tokens)).replace('@W', text)}';"]
+                ctype = "application/json"
+            locations.append(f"location {match} {{ default_type {ctype}; "
+                             f"echo_read_request_body; {' '.join(body)} }}")
+        super().__init__(base, locations, "escape=json '$msec $request_time $status "
+                         "$bytes_sent $uri $request_body'", http_extra=STAMP_MAP, nice=nice)
+
+
+class CStreamMock(MockCalls):
+    """streammock.c (built here with cc): the same answers on an absolute
+    schedule, token k at the call's start + k / rate s however late the
+    one before was written, so that a loaded machine delays words without
+    slowing the rate. Stamps from the wall clock when a word is written."""
+
+    def __init__(self, base, mode, tokens, rate, nice=0):
+        self.mode, self.tokens, self.rate = mode, tokens, rate
+        self.port = stk.free_port()
+        self.dir = stk.world_readable_dir(base, f"streammock-{self.port}")
+        self.bin = os.path.join(base, "streammock")
+        if not os.path.exists(self.bin):
+            bench.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", self.bin,
+                       os.path.join(HERE, "streammock.c")], timeout=120)
+        templates = os.path.join(self.dir, "templates")
+        with open(templates, "w") as f:
+            for provider, prefix in (("openai", "/openai/"), ("anthropic", "/anthropic/"),
+                                     ("gemini", "/gemini/")):
+                pre, tok, end = stream_events(provider, tokens)
+                f.write(f"P {provider} {prefix}\npre {pre}\ntok {tok}\nend {end}\n"
+                        f"whole {compact(whole_answer(provider, tokens))}\n")
+        self.access_log = os.path.join(self.dir, "access.log")
+        self.errlog = os.path.join(self.dir, "stderr")
+        prefix = ["nice", "-n", str(nice)] if nice else []
+        with open(self.errlog, "w") as err:
+            self.proc = subprocess.Popen(
+                prefix + [self.bin, "--port", str(self.port), "--tokens", str(tokens),
+                          "--rate", str(rate), "--templates", templates,
+                          "--log", self.access_log, "--whole", "1" if mode == "off" else "0"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=self.dir)
+        stk._track(self)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        stk.wait_for(listening, 15, "streammock", proc=self.proc, log=self.errlog)
+
+    def __repr__(self):
+        return f"<CStreamMock 127.0.0.1:{self.port}>"
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        stk._untrack(self)
+        stk.stop_process(self.proc)
 
 
 # ---------------------------------------------------------------- the clients
@@ -630,7 +694,8 @@ def plan_chats(args):
 def run_mode(s, args, mode):
     log(f"AIGW_STREAM={mode}: {args.chats} chats x {len(PROVIDERS)} providers, "
         f"{args.tokens} tokens at {args.rate}/s, {args.watchers} event-stream clients ...")
-    mock = StreamMock(s.base, mode, args.tokens, args.rate, args.nice)
+    kind = CStreamMock if args.mock == "c" else StreamMock
+    mock = kind(s.base, mode, args.tokens, args.rate, args.nice)
     s.start(mode, mock)
     try:
         return measure(s, args, mode, mock)
@@ -794,7 +859,8 @@ def report(res, args):
     L = ["", f"aigw streaming benchmark, {res['started']}; {os.cpu_count()} CPUs; load average "
          f"{res['load_before']} before, {res['load_after']} after",
          f"{args.chats} chats x {len(PROVIDERS)} providers ({', '.join(PROVIDERS)}), "
-         f"{args.tokens} tokens each at {args.rate:g} tokens/s from the echo mock; "
+         f"{args.tokens} tokens each at {args.rate:g} tokens/s from "
+         f"{'streammock.c' if args.mock == 'c' else 'the echo mock'}; "
          f"{args.watchers} event-stream clients, {args.reconnects} of them reconnecting "
          f"mid-stream; AIGW_STREAM_FLUSH_MS "
          f"{args.flush_ms if args.flush_ms is not None else 'default'}; "
@@ -903,6 +969,9 @@ def main():
     ap.add_argument("--submitters", type=int, default=32,
                     help="coroutines submitting the chats, over all client processes (32)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds a run may take (300)")
+    ap.add_argument("--mock", choices=("c", "echo"), default="c",
+                    help="the providers: streammock.c on an absolute schedule (c, the "
+                    "default) or nginx's echo module, one sleep after the other (echo)")
     ap.add_argument("--nice", type=int, default=None,
                     help="niceness of the mock and the clients, which stand for other "
                     "machines (-10 as root: they get the CPU first; 0: equal to aigw)")
