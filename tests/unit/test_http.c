@@ -277,6 +277,14 @@ test_routes(void **state)
 	assert_int_equal(http_route_find("GET", "/api/ai/chat/status", &route, &args, allow, sizeof allow), ROUTE_FOUND);
 	assert_ptr_equal(route->handler, chat_status);
 	assert_int_equal(http_route_find("GET", "/api/ai/chat", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "POST, DELETE");
+	assert_int_equal(http_route_find("DELETE", "/api/ai/chat", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, chat_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("POST", "/api/ai/chat/cancel", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, chat_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("GET", "/api/ai/chat/cancel", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
 	assert_string_equal(allow, "POST");
 	assert_int_equal(http_route_find("DELETE", "/api/health", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
 	assert_string_equal(allow, "GET");
@@ -379,13 +387,13 @@ test_method_echoed_only_when_a_token(void **state)
 
 	(void)state;
 	text = method_not_allowed_text("PUT");
-	assert_string_equal(text, "method PUT is not allowed here; use POST");
+	assert_string_equal(text, "method PUT is not allowed here; use POST, DELETE");
 	free(text);
 	text = method_not_allowed_text("\xa9GET");
-	assert_string_equal(text, "method ? is not allowed here; use POST");
+	assert_string_equal(text, "method ? is not allowed here; use POST, DELETE");
 	free(text);
 	text = method_not_allowed_text("GET \"x\"");
-	assert_string_equal(text, "method ? is not allowed here; use POST");
+	assert_string_equal(text, "method ? is not allowed here; use POST, DELETE");
 	free(text);
 }
 
