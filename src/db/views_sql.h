@@ -52,13 +52,15 @@
 	" ELSE r.results END"
 
 /* A chat (alias r) as db_chat_view_from reads it: id, status, version,
- * results, pending, created, completed, expires. */
-#define CHAT_VIEW_COLUMNS(text) \
-	" r.chat_id, r.status, r.version, (" CHAT_RESULTS_SHOWN(text) ")::text," \
+ * results (the SQL expression given), pending, created, completed,
+ * expires. */
+#define CHAT_VIEW_COLUMNS_OF(results) \
+	" r.chat_id, r.status, r.version, " results "," \
 	" CASE WHEN r.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ") THEN '[]' ELSE" \
 	"  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)" \
 	"   FROM jsonb_object_keys(r.models) k WHERE NOT r.results ? k)::text END, " \
 	TS("r.created_at") ", " TS("r.completed_at") ", " TS("r.expires_at")
+#define CHAT_VIEW_COLUMNS(text) CHAT_VIEW_COLUMNS_OF("(" CHAT_RESULTS_SHOWN(text) ")::text")
 
 /* A job's running step (alias s) shows its results with its streaming
  * providers' entries; other steps show their name and status only. */
