@@ -218,7 +218,7 @@ static const struct db_stmt stmt_chat_cancel = {
 	       "     'error', 'cancelled before it answered', 'errorClass', 'cancelled',"
 	       "     'model', r.models ->> k, 'attempts', r.attempts) END)"
 	       "   FROM jsonb_object_keys(r.models) k LEFT JOIN "
-	       PIECES_TEXT_SO_FAR("chat_pieces", "p.chat_id = r.chat_id", "q.chat_id = p.chat_id")
+	       PIECES_TEXT_SO_FAR("chat_pieces", "p.chat_id = r.chat_id")
 	       "    t ON t.provider = k"
 	       "   WHERE NOT r.results ? k), '{}'::jsonb)"
 	       " WHERE r.chat_id = $1 AND r.owner_user = $2 AND r.expires_at > now()"

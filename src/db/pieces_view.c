@@ -16,6 +16,13 @@
  * is the first row (k = 0), the pieces follow in seq order, each row
  * with the other's columns NULL, so the state's text is not repeated.
  */
+/* The state's JSON only when it changed after the client's last id ($3,
+ * with r or j the row): a stream wakes at every piece write, and building
+ * the state (the streaming providers among all the pieces) at each wake
+ * made the reads cost the square of a chat's pieces; a state not newer
+ * than $3 is never sent (rt_merge). */
+#define STATE_IF_NEW(json) \
+	"CASE WHEN state_version > $3::int THEN " json " ELSE '{}' END"
 #define PIECE_COLUMNS(step) " p.seq, " step ", p.provider, p.reset, p.text"
 #define PIECE_NULLS " NULL::int AS seq, NULL::int AS step, NULL::text AS provider," \
 	" NULL::bool AS reset, NULL::text AS text"
@@ -28,7 +35,8 @@ static const struct db_stmt stmt_chat_stream = {
 	.idempotent = true,
 	.sql = "WITH v (chat_id, status, version, results, pending, created_at, completed_at,"
 	       "  expires_at, state_version) AS ("
-	       " SELECT" CHAT_VIEW_COLUMNS(PIECES_NO_TEXT) ", r.state_version"
+	       " SELECT" CHAT_VIEW_COLUMNS_OF(STATE_IF_NEW("(" CHAT_RESULTS_SHOWN(PIECES_NO_TEXT) ")::text"))
+	       ", r.state_version"
 	       " FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2"
 	       "  AND r.expires_at > now())"
 	       " SELECT v.*," PIECE_NULLS ", 0 AS k FROM v"
@@ -45,7 +53,7 @@ static const struct db_stmt stmt_job_stream = {
 	.nparams = 4,
 	.idempotent = true,
 	.sql = "WITH v (json, version, status, state_version) AS ("
-	       " SELECT " JOB_EVENT_JSON ", j.version, j.status, j.state_version"
+	       " SELECT " STATE_IF_NEW(JOB_EVENT_JSON) ", j.version, j.status, j.state_version"
 	       " FROM jobs j WHERE j.job_id = $1 AND j.owner_user = $2)"
 	       " SELECT v.*," PIECE_NULLS ", 0 AS k FROM v"
 	       " UNION ALL (SELECT NULL, NULL, NULL, NULL," PIECE_COLUMNS("p.step_index")

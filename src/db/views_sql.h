@@ -26,44 +26,47 @@
 
 /* {"provider": {"ok": null, "streaming": true[, "text": ...]}, ...} of the
  * pieces whose rows match cond (alias p), for the providers not in
- * results; table is chat_pieces or job_pieces, key the columns that tie a
- * reset to its pieces ("p.chat_id" or "p.job_id, p.step_index"). */
-#define PIECES_STREAMING(table, cond, same, results, text) \
+ * results; table is chat_pieces or job_pieces, cond picks one chat's
+ * pieces or one job step's. */
+#define PIECES_STREAMING(table, cond, results, text) \
 	"(SELECT coalesce(jsonb_object_agg(g.provider, jsonb_build_object('ok', NULL," \
 	"  'streaming', true" text ")), '{}'::jsonb) FROM " \
-	PIECES_TEXT_SO_FAR(table, cond " AND NOT (" results ") ? p.provider", same) " g)"
+	PIECES_TEXT_SO_FAR(table, cond " AND NOT (" results ") ? p.provider") " g)"
 
 /* (provider, text) of every provider with text so far among the pieces
- * matching cond (alias p), as a subquery. */
-#define PIECES_TEXT_SO_FAR(table, cond, same) \
-	"(SELECT p.provider, string_agg(p.text, '' ORDER BY p.seq) AS text FROM " table " p" \
-	" WHERE " cond " AND NOT p.reset" \
-	"  AND p.seq > coalesce((SELECT max(q.seq) FROM " table " q WHERE " same \
-	"   AND q.provider = p.provider AND q.reset), 0)" \
-	" GROUP BY p.provider HAVING string_agg(p.text, '') <> '')"
+ * matching cond (alias p), as a subquery: one pass over them (a window
+ * finds each provider's last reset), not one per piece. */
+#define PIECES_TEXT_SO_FAR(table, cond) \
+	"(SELECT x.provider, string_agg(x.text, '' ORDER BY x.seq) AS text FROM (" \
+	" SELECT p.provider, p.seq, p.reset, p.text," \
+	"  max(CASE WHEN p.reset THEN p.seq ELSE 0 END) OVER (PARTITION BY p.provider) AS cut" \
+	" FROM " table " p WHERE " cond ") x" \
+	" WHERE NOT x.reset AND x.seq > x.cut" \
+	" GROUP BY x.provider HAVING string_agg(x.text, '') <> '')"
 
 /* A chat's (alias r) results with its streaming providers' entries while
  * it is not finished. */
 #define CHAT_RESULTS_SHOWN(text) \
 	"CASE WHEN r.status IN (" SQL_PENDING ", " SQL_PROCESSING ") THEN r.results || " \
-	PIECES_STREAMING("chat_pieces", "p.chat_id = r.chat_id", "q.chat_id = p.chat_id", \
-			 "r.results", text) " ELSE r.results END"
+	PIECES_STREAMING("chat_pieces", "p.chat_id = r.chat_id", "r.results", text) \
+	" ELSE r.results END"
 
 /* A chat (alias r) as db_chat_view_from reads it: id, status, version,
- * results, pending, created, completed, expires. */
-#define CHAT_VIEW_COLUMNS(text) \
-	" r.chat_id, r.status, r.version, (" CHAT_RESULTS_SHOWN(text) ")::text," \
+ * results (the SQL expression given), pending, created, completed,
+ * expires. */
+#define CHAT_VIEW_COLUMNS_OF(results) \
+	" r.chat_id, r.status, r.version, " results "," \
 	" CASE WHEN r.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ") THEN '[]' ELSE" \
 	"  (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb)" \
 	"   FROM jsonb_object_keys(r.models) k WHERE NOT r.results ? k)::text END, " \
 	TS("r.created_at") ", " TS("r.completed_at") ", " TS("r.expires_at")
+#define CHAT_VIEW_COLUMNS(text) CHAT_VIEW_COLUMNS_OF("(" CHAT_RESULTS_SHOWN(text) ")::text")
 
 /* A job's running step (alias s) shows its results with its streaming
  * providers' entries; other steps show their name and status only. */
 #define JOB_STEP_RESULTS_SHOWN(text) \
 	"s.results || " PIECES_STREAMING("job_pieces", \
-		"p.job_id = s.job_id AND p.step_index = s.step_index", \
-		"q.job_id = p.job_id AND q.step_index = p.step_index", "s.results", text)
+		"p.job_id = s.job_id AND p.step_index = s.step_index", "s.results", text)
 #define JOB_STEPS_JSON(text) \
 	"(SELECT coalesce(json_agg(CASE WHEN s.status = " SQL_RUNNING \
 	"  THEN json_build_object('name', s.name, 'status', s.status, 'results', " \

@@ -8,7 +8,9 @@
  * one committed before it is in what was read. A notification only says
  * "read again": the row is the truth, so coalesced or extra notifications
  * cost a read at most, and versions that came and went between two reads
- * are never shown (an event carries the row as it is now). When the
+ * are never shown (an event carries the row as it is now), while the
+ * pieces of a streamed answer are each read and sent once, by their seq
+ * (rt_merge), whatever the reads they fall between. When the
  * notifications may have been lost under a read (the hub's or our own
  * connection was replaced), that counts as a database failure. A LISTEN
  * of our own ends with UNLISTEN and the queue drained, so the thread's
@@ -679,7 +681,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		if (s.pieces.upto > last || s.final) {
 			err = send_events(req, src, &b, &data, &s, last, evs, &ended);
 			if (err != AIGW_OK) {
-				why = "the client went away";
+				why = err == AIGW_EIO ? "the client went away" : "its events did not fit";
 				break;
 			}
 			if (s.pieces.upto > last)

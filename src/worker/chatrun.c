@@ -216,43 +216,22 @@ chats_pieces_due(const struct chatrun *cr)
 static void
 chats_pieces_flush(struct chatrun *cr, int64_t now)
 {
-	struct db_piece *rows;
-	struct pieces **streams;
-	size_t n = 0, cap = 0;
+	struct pieces_flush f;
 
 	if (chats_pieces_due(cr) > now)
 		return;
-	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next)
-		for (size_t i = 0; ch->state != CHAT_GONE && i < ch->ntasks; i++)
-			cap += pieces_count(&ch->tasks[i].pieces);
-	if (cap == 0)
-		return;
-	rows = calloc(cap, sizeof *rows);
-	streams = calloc(cap, sizeof *streams);
-	if (rows == NULL || streams == NULL) {
-		cr->pieces_hold_ms = task_write_retry_at(now);
-		goto out;
-	}
+	pieces_flush_init(&f);
 	for (struct chat_run *ch = cr->chats; ch != NULL; ch = ch->next) {
 		for (size_t i = 0; ch->state != CHAT_GONE && i < ch->ntasks; i++) {
 			struct task *t = &ch->tasks[i];
 			const struct db_piece base = { .id = ch->c.chat_id, .attempt = ch->c.attempt,
 						       .provider = t->provider };
 
-			n += pieces_rows(&t->pieces, &base, rows + n, streams + n);
+			pieces_flush_add(&f, &t->pieces, &base);
 		}
 	}
-	if (db_chat_pieces_write(cr->w->te.db, rows, n) != AIGW_OK) {
-		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
-		cr->pieces_hold_ms = task_write_retry_at(now);
-		pieces_rows_held(streams, n);
-		goto out;
-	}
-	cr->pieces_hold_ms = 0;
-	pieces_rows_written(streams, n);
-out:
-	free(rows);
-	free(streams);
+	cr->pieces_hold_ms = pieces_flush_write(&f, cr->w->te.db, db_chat_pieces_write)
+			     ? 0 : task_write_retry_at(now);
 }
 
 /*

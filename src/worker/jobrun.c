@@ -641,43 +641,22 @@ jobs_pieces_due(const struct jobrun *jr)
 static void
 jobs_pieces_flush(struct jobrun *jr, int64_t now)
 {
-	struct db_piece *rows;
-	struct pieces **streams;
-	size_t n = 0, cap = 0;
+	struct pieces_flush f;
 
 	if (jobs_pieces_due(jr) > now)
 		return;
-	for (struct job_run *j = jr->jobs; j != NULL; j = j->next)
-		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++)
-			cap += pieces_count(&j->tasks[i].pieces);
-	if (cap == 0)
-		return;
-	rows = calloc(cap, sizeof *rows);
-	streams = calloc(cap, sizeof *streams);
-	if (rows == NULL || streams == NULL) {
-		jr->pieces_hold_ms = task_write_retry_at(now);
-		goto out;
-	}
+	pieces_flush_init(&f);
 	for (struct job_run *j = jr->jobs; j != NULL; j = j->next) {
 		for (size_t i = 0; j->state == JOB_CALLING && i < j->ntasks; i++) {
 			struct task *t = &j->tasks[i];
 			const struct db_piece base = { .id = j->c.job_id, .attempt = j->c.attempt,
 						       .step = (int)j->step, .provider = t->provider };
 
-			n += pieces_rows(&t->pieces, &base, rows + n, streams + n);
+			pieces_flush_add(&f, &t->pieces, &base);
 		}
 	}
-	if (db_job_pieces_write(jr->w->te.db, rows, n) != AIGW_OK) {
-		log_debug("worker", NULL, "streamed text not written; again in %d ms", WRITE_RETRY_MS);
-		jr->pieces_hold_ms = task_write_retry_at(now);
-		pieces_rows_held(streams, n);
-		goto out;
-	}
-	jr->pieces_hold_ms = 0;
-	pieces_rows_written(streams, n);
-out:
-	free(rows);
-	free(streams);
+	jr->pieces_hold_ms = pieces_flush_write(&f, jr->w->te.db, db_job_pieces_write)
+			     ? 0 : task_write_retry_at(now);
 }
 
 int64_t

@@ -1,4 +1,8 @@
 /* pieces.c: one call's streamed text on its way (see pieces.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
 #include "providers/stream.h"
 #include "worker/pieces.h"
 
@@ -138,6 +142,61 @@ pieces_rows_written(struct pieces **streams, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (i + 1 == n || streams[i + 1] != streams[i])
 			pieces_written(streams[i]);
+}
+
+void
+pieces_flush_init(struct pieces_flush *f)
+{
+	memset(f, 0, sizeof *f);
+}
+
+void
+pieces_flush_add(struct pieces_flush *f, struct pieces *p, const struct db_piece *base)
+{
+	size_t need = f->n + pieces_count(p);
+
+	if (f->failed || need == f->n)
+		return;
+	if (need > f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct db_piece *rows;
+		struct pieces **streams;
+
+		while (cap < need)
+			cap *= 2;
+		rows = reallocarray(f->rows, cap, sizeof *rows);
+		if (rows != NULL)
+			f->rows = rows;
+		streams = reallocarray(f->streams, cap, sizeof *streams);
+		if (streams != NULL)
+			f->streams = streams;
+		if (rows == NULL || streams == NULL) {
+			f->failed = true;
+			return;
+		}
+		f->cap = cap;
+	}
+	f->n += pieces_rows(p, base, f->rows + f->n, f->streams + f->n);
+}
+
+bool
+pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write)
+{
+	bool stored = !f->failed;
+
+	if (stored && f->n > 0) {
+		if (write(db, f->rows, f->n) == AIGW_OK) {
+			pieces_rows_written(f->streams, f->n);
+		} else {
+			log_debug("worker", NULL, "streamed text not written; kept for a later flush");
+			pieces_rows_held(f->streams, f->n);
+			stored = false;
+		}
+	}
+	free(f->rows);
+	free(f->streams);
+	pieces_flush_init(f);
+	return stored;
 }
 
 int64_t

@@ -75,6 +75,29 @@ void pieces_rows_written(struct pieces **streams, size_t n);
  * never a text doubled. */
 void pieces_rows_held(struct pieces **streams, size_t n);
 
+/* One flush of a runner: the rows of every stream's waiting pieces, for
+ * one statement. */
+struct pieces_flush {
+	struct db_piece *rows;
+	struct pieces **streams;   /* the stream of each row */
+	size_t n, cap;
+	bool failed;               /* memory ran out: nothing is written */
+};
+
+typedef enum aigw_err (*pieces_write_fn)(struct db *db, struct db_piece *rows, size_t n);
+
+/* Cannot fail. */
+void pieces_flush_init(struct pieces_flush *f);
+/* Adds p's waiting pieces as copies of base (pieces_rows). Out of memory,
+ * f fails as a whole: its streams keep their pieces. */
+void pieces_flush_add(struct pieces_flush *f, struct pieces *p, const struct db_piece *base);
+/* Writes f's rows in one statement with write (none: nothing to do) and
+ * settles their streams: written (or refused by the fence), else held
+ * (pieces_rows_held). Frees what f holds. false when the rows were not
+ * stored (memory, or the database away): the caller holds its flushes a
+ * while. */
+bool pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write);
+
 /* When p's waiting text must be written at the latest; PIECES_NEVER. */
 int64_t pieces_due(const struct pieces *p, long flush_ms);
 /* When the runner flushes, given the earliest due of its streams and a

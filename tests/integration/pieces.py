@@ -96,6 +96,9 @@ def chat_status(stack, headers, chat_id, **params):
                         headers=headers, timeout=HTTP_TIMEOUT + 30)
 
 
+TIMEOUT = object()
+
+
 class Stream:
     """An event stream read event by event."""
 
@@ -107,18 +110,31 @@ class Stream:
                               timeout=(5, 10))
         self.it = self.r.iter_lines(chunk_size=1, decode_unicode=False) \
             if self.r.status_code == 200 else iter(())
+        self.cur = {}
 
-    def next(self):
-        cur = {}
+    def next(self, limit_s=15):
+        """The next event, None at the stream's end."""
+        e = self.wait(limit_s)
+        assert e is not TIMEOUT, "no event came"
+        return e
+
+    def wait(self, limit_s):
+        """The next event, None at the stream's end, or TIMEOUT when none
+        came within about limit_s (the heartbeats, AIGW_SSE_HEARTBEAT_S,
+        let it see the time pass); a later call goes on where it stopped."""
+        deadline = time.monotonic() + limit_s
         for raw in self.it:
             line = raw.decode()
             if line == "":
-                if "data" in cur:
-                    return cur
-                cur = {}
+                if "data" in self.cur:
+                    e, self.cur = self.cur, {}
+                    return e
+                self.cur = {}
             elif not line.startswith(":"):
                 name, _, value = line.partition(":")
-                cur[name] = value[1:] if value.startswith(" ") else value
+                self.cur[name] = value[1:] if value.startswith(" ") else value
+            if time.monotonic() >= deadline:
+                return TIMEOUT
         return None
 
     def close(self):

@@ -96,7 +96,7 @@ def test_cgi_health(cgi):
 def test_cgi_errors_have_the_same_shape(cgi):
     r = requests.get(cgi.url("/cgi-bin/aigw/api/ai/chat"), timeout=10)
     assert_error(r, 405, "method_not_allowed")
-    assert r.headers["Allow"] == "POST"
+    assert r.headers["Allow"] == "POST, DELETE"
     r = requests.post(cgi.url("/cgi-bin/aigw/api/ai/chat"), data=b"not json",
                       headers={"Content-Type": "application/json"}, timeout=10)
     assert_error(r, 400, "invalid_json")

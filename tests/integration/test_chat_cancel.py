@@ -142,6 +142,9 @@ def test_bad_unknown_and_others_ids(stack, alice, bob):
     for form in ("post", "delete"):
         assert_error(cancel(stack, bob, chat_id, form), 404, "not_found")
     assert chat_status(stack, alice, chat_id).json()["status"] == "processing"
+    # without a key: 401, as every chat route
+    for form in ("post", "delete"):
+        assert_error(cancel(stack, {}, chat_id, form), 401, "unauthorized")
     # no id at all
     r = requests.post(stack.url("/api/ai/chat/cancel"), headers=alice, timeout=HTTP_TIMEOUT)
     assert_error(r, 400, "invalid_id", "id")

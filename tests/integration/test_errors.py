@@ -103,6 +103,7 @@ def test_unknown_api_path_is_404(stack):
 @pytest.mark.parametrize("method,path,allow", [
     ("GET", "/api/ai/chat", "POST, DELETE"),
     ("PUT", "/api/ai/chat", "POST, DELETE"),
+    ("GET", "/api/ai/chat/cancel", "POST"),
     ("POST", "/api/ai/chat/status", "GET"),
     ("DELETE", "/api/health", "GET"),
 ])

@@ -278,6 +278,14 @@ test_routes(void **state)
 	assert_ptr_equal(route->handler, chat_status);
 	assert_int_equal(http_route_find("GET", "/api/ai/chat", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
 	assert_string_equal(allow, "POST, DELETE");
+	assert_int_equal(http_route_find("DELETE", "/api/ai/chat", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, chat_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("POST", "/api/ai/chat/cancel", &route, &args, allow, sizeof allow), ROUTE_FOUND);
+	assert_ptr_equal(route->handler, chat_cancel);
+	assert_false(route->json_body);
+	assert_int_equal(http_route_find("GET", "/api/ai/chat/cancel", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
+	assert_string_equal(allow, "POST");
 	assert_int_equal(http_route_find("DELETE", "/api/health", &route, &args, allow, sizeof allow), ROUTE_WRONG_METHOD);
 	assert_string_equal(allow, "GET");
 	assert_int_equal(http_route_find("GET", "/api/nothing", &route, &args, allow, sizeof allow), ROUTE_NONE);

@@ -252,6 +252,70 @@ test_many_streams_flush_together(void **state)
 	pieces_free(&b);
 }
 
+/* A fake statement: keeps what it was given, answers as told. */
+static struct {
+	enum aigw_err answer;
+	size_t calls, rows;
+	char text[64][16];
+} fake_db;
+
+static enum aigw_err
+fake_write(struct db *db, struct db_piece *rows, size_t n)
+{
+	(void)db;
+	fake_db.calls++;
+	fake_db.rows = n;
+	for (size_t i = 0; i < n && i < 64; i++)
+		snprintf(fake_db.text[i], sizeof fake_db.text[i], "%s", rows[i].reset ? "<reset>" : rows[i].text);
+	return fake_db.answer;
+}
+
+static void
+test_a_flush_writes_every_stream_in_one_statement(void **state)
+{
+	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "p" };
+	struct pieces p[40];
+	struct pieces_flush f;
+	char word[16];
+
+	(void)state;
+	memset(&fake_db, 0, sizeof fake_db);
+	for (int i = 0; i < 40; i++) {
+		pieces_init(&p[i]);
+		snprintf(word, sizeof word, "w%d", i);
+		assert_int_equal(pieces_add(&p[i], word, strlen(word), 0), AIGW_OK);
+	}
+	/* Nothing waits: no statement. */
+	pieces_flush_init(&f);
+	assert_true(pieces_flush_write(&f, NULL, fake_write));
+	assert_int_equal(fake_db.calls, 0);
+	/* The database is away: one try; the write may have been stored all
+	 * the same, so each stream says its text again after a reset. */
+	fake_db.answer = AIGW_EDB;
+	pieces_flush_init(&f);
+	for (int i = 0; i < 40; i++)
+		pieces_flush_add(&f, &p[i], &base);
+	assert_false(pieces_flush_write(&f, NULL, fake_write));
+	assert_int_equal(fake_db.calls, 1);
+	assert_int_equal(fake_db.rows, 40);
+	assert_int_equal(pieces_count(&p[7]), 2);
+	/* Back: 80 rows past the first capacity, in their order, in one. */
+	fake_db.answer = AIGW_OK;
+	pieces_flush_init(&f);
+	for (int i = 0; i < 40; i++)
+		pieces_flush_add(&f, &p[i], &base);
+	assert_true(pieces_flush_write(&f, NULL, fake_write));
+	assert_int_equal(fake_db.calls, 2);
+	assert_int_equal(fake_db.rows, 80);
+	assert_string_equal(fake_db.text[0], "<reset>");
+	assert_string_equal(fake_db.text[1], "w0");
+	assert_string_equal(fake_db.text[63], "w31");
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(pieces_count(&p[i]), 0);
+		pieces_free(&p[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -264,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_the_end_writes_a_complete_answer_at_once),
 		cmocka_unit_test(test_the_waiting_text_is_bounded),
 		cmocka_unit_test(test_many_streams_flush_together),
+		cmocka_unit_test(test_a_flush_writes_every_stream_in_one_statement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
