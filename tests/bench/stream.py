@@ -2,8 +2,9 @@
 """aigw's streaming benchmark: one command, one table. Asserts nothing.
 
 A fan-out of chats to three providers (OpenAI, Anthropic and Gemini
-formats), each answering a deterministic text token by token from an nginx
-echo mock, watched by event-stream clients (`GET /api/ai/chat/events`,
+formats), each answering a deterministic text token by token from a mock
+(streammock.c, or nginx's echo module), watched by event-stream clients
+(`GET /api/ai/chat/events`,
 raw HTTP on asyncio, SSE parsed here), some of which reconnect mid-stream
 with Last-Event-ID. Run with AIGW_STREAM=on and =off beside it:
 
