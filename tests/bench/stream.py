@@ -4,9 +4,8 @@
 A fan-out of chats to three providers (OpenAI, Anthropic and Gemini
 formats), each answering a deterministic text token by token from a mock
 (streammock.c, or nginx's echo module), watched by event-stream clients
-(`GET /api/ai/chat/events`,
-raw HTTP on asyncio, SSE parsed here), some of which reconnect mid-stream
-with Last-Event-ID. Run with AIGW_STREAM=on and =off beside it:
+(`GET /api/ai/chat/events`, raw HTTP on asyncio, SSE parsed here), some
+of which reconnect mid-stream with Last-Event-ID. Run with AIGW_STREAM=on and =off beside it:
 
   piece latency   mock writing token k -> a client holding the delta with it
   database        the workers' statements per second, WAL bytes per token
