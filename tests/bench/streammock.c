@@ -312,17 +312,17 @@ main(int argc, char **argv)
 	const char *tmpl = NULL, *logpath = NULL;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--port") == 0)
-			port = atoi(argv[i + 1]);
+			port = (int)strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--tokens") == 0)
-			tokens = atoi(argv[i + 1]);
+			tokens = (int)strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--rate") == 0)
-			rate = atof(argv[i + 1]);
+			rate = strtod(argv[i + 1], NULL);
 		else if (strcmp(argv[i], "--templates") == 0)
 			tmpl = argv[i + 1];
 		else if (strcmp(argv[i], "--log") == 0)
 			logpath = argv[i + 1];
 		else if (strcmp(argv[i], "--whole") == 0)
-			whole = atoi(argv[i + 1]);
+			whole = (int)strtol(argv[i + 1], NULL, 10);
 	}
 	if (port <= 0 || tokens <= 0 || rate <= 0 || !tmpl || !logpath || load(tmpl) != 0) {
 		fprintf(stderr, "usage: streammock --port P --tokens N --rate R --templates F --log F"
