@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import stack as stk  # noqa: E402
+import echomock  # noqa: E402
 
 MARK = "pgbench row"  # the message (chats) or topic (jobs) of pgbench's rows
 JOB_TYPE = "brief_generation"  # a shipped type; steps draft, review
@@ -451,7 +452,7 @@ def post_many(url, bodies, threads):
     return state
 
 
-class EchoMock:
+class EchoMock(echomock.EchoServer):
     """The three providers of PROVIDERS answering every call after a fixed
     delay, served by nginx's echo module (Debian's nginx-light has it).
     The Python mock serves the tests' faults, but one thread a connection
@@ -460,19 +461,12 @@ class EchoMock:
     measured the mock. Bodies are the Python mock's own answers, taken
     once; the access log gives each call's arrival and answer."""
 
-    MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
     PATHS = {"openai": ("= /openai/v1/chat/completions", "/openai/v1/chat/completions"),
              "anthropic": ("= /anthropic/v1/messages", "/anthropic/v1/messages"),
              "gemini": ("~ ^/gemini/v1beta/models/[^/]+:generateContent$",
                         "/gemini/v1beta/models/{model}:generateContent")}
 
     def __init__(self, base, python_mock_url, delay_ms):
-        if not os.path.exists(self.MODULE):
-            raise RuntimeError(f"no {self.MODULE}: install libnginx-mod-http-echo")
-        self.port = stk.free_port()
-        self.dir = stk.world_readable_dir(base, f"echomock-{self.port}")
-        self.access_log = os.path.join(self.dir, "access.log")
-        error_log = os.path.join(self.dir, "error.log")
         locations = []
         for provider, (match, path) in self.PATHS.items():
             body = self.answer(python_mock_url, provider, path)
@@ -482,38 +476,7 @@ class EchoMock:
                 raise RuntimeError(f"{provider}'s answer cannot be echoed: {body[:200]}")
             locations.append(f"location {match} {{ default_type application/json;"
                              f" echo_sleep {delay_ms / 1000:.3f}; echo '{body}'; }}")
-        user = "user www-data;\n" if os.geteuid() == 0 else ""
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""{user}load_module {self.MODULE};
-worker_processes 1;
-worker_rlimit_nofile 20000;
-daemon off;
-pid {self.dir}/nginx.pid;
-error_log {error_log} warn;
-events {{ worker_connections 10000; }}
-http {{
-    log_format calls '$msec $request_time $uri';
-    access_log {self.access_log} calls;
-    client_body_temp_path {self.dir}/body;
-    proxy_temp_path {self.dir}/proxy;
-    fastcgi_temp_path {self.dir}/fastcgi;
-    uwsgi_temp_path {self.dir}/uwsgi;
-    scgi_temp_path {self.dir}/scgi;
-    server {{
-        listen 127.0.0.1:{self.port} backlog=4096;
-        {chr(10).join(locations)}
-    }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-e", error_log, "-c", conf],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd=self.dir)
-
-        def listening():
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        stk.wait_for(listening, 15, "the echo mock", proc=self.proc, log=error_log)
+        super().__init__(base, locations)
 
     @staticmethod
     def answer(url, provider, path):
@@ -540,9 +503,6 @@ http {{
                 msec, took, _ = line.split(" ", 2)
                 out.append({"time": float(msec) - float(took), "sent": float(msec)})
         return out
-
-    def stop(self):
-        stk.stop_process(self.proc)
 
 
 def mock_entries(mock):
@@ -1040,12 +1000,15 @@ def main():
         stk._Workers(s.base).stop()
         s.pg.psql("DELETE FROM chat_results; DELETE FROM jobs")
         s.pg.psql("VACUUM ANALYZE")
-        rt_env = dict(s.env, AIGW_SPAWN="on")
+        # Every client is 127.0.0.1: one owner for AIGW_WAIT_MAX_PER_OWNER.
+        rt_env = dict(s.env, AIGW_SPAWN="on", AIGW_WAIT_MAX_PER_OWNER="0")
         if args.workers_max is not None:
             rt_env["AIGW_WORKERS_MAX"] = str(args.workers_max)
         if "fanout" not in skip:
             mock = EchoMock(s.base, s.mock.url(), args.fanout_delay_ms)
-            fan_env = dict(rt_env, **mock.base_urls())
+            # The echo mock answers whole bodies: the fan-out of whole
+            # answers (stream.py measures the streamed one).
+            fan_env = dict(rt_env, AIGW_STREAM="off", **mock.base_urls())
             fcgi_fan = stk.Fcgi(s.base, fan_env, args.rt_threads)
             nginx_fan = stk.Nginx(s.base, fcgi_fan.port, args.nginx_workers)
             rt = [nginx_fan, fcgi_fan, mock]
