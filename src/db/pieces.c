@@ -11,26 +11,34 @@
 #include "db/sql.h"
 
 /*
- * $1 ids $2 attempts $3 providers $4 resets $5 texts: array literals, one
- * element a piece, a chat's pieces in their order. Only new rows are
- * inserted: the text so far is never rewritten (that would cost the square
- * of an answer's length). A row per chat written: its id.
+ * The pieces x(id, att, [step,] provider, reset, text, ord), one a row, a
+ * row's pieces in their order, go into table pieces (columns cols) for the
+ * rows of table parent (key id) still claimed by att in status running:
+ * each such row's version rises by its count and its pieces take the seqs
+ * between. Only new rows are inserted: the text so far is never rewritten
+ * (that would cost the square of an answer's length). A row written: its
+ * id.
  */
+#define PIECES_WRITE_SQL(unnest, pieces, cols, step, parent, id, running) \
+	"WITH x AS (SELECT * FROM " unnest ")," \
+	" g AS (SELECT id, min(att) AS att, count(*)::int AS n FROM x GROUP BY id)," \
+	" u AS (UPDATE " parent " r SET version = r.version + g.n, pieces_seq = r.version + g.n" \
+	"  FROM g WHERE r." id " = g.id AND r.attempts = g.att AND r.status = " running \
+	"  RETURNING r." id ", r.version - g.n AS base)," \
+	" i AS (INSERT INTO " pieces " (" id ", seq, " cols "provider, reset, text)" \
+	"  SELECT x.id, u.base + row_number() OVER (PARTITION BY x.id ORDER BY x.ord)," \
+	"   " step "x.provider, x.reset, x.text FROM x JOIN u ON u." id " = x.id)" \
+	" SELECT " id "::text FROM u"
+
+/* $1 ids $2 attempts $3 providers $4 resets $5 texts: array literals, one
+ * element a piece. */
 static const struct db_stmt stmt_chat_pieces_write = {
 	.name = "chat_pieces_write",
 	.nparams = 5,
 	.idempotent = false,
-	.sql = "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[],"
-	       "  $5::text[]) WITH ORDINALITY AS x(id, att, provider, reset, text, ord)),"
-	       " g AS (SELECT id, min(att) AS att, count(*)::int AS n FROM x GROUP BY id),"
-	       " u AS (UPDATE chat_results r SET version = r.version + g.n,"
-	       "  pieces_seq = r.version + g.n"
-	       "  FROM g WHERE r.chat_id = g.id AND r.attempts = g.att AND r.status = " SQL_PROCESSING
-	       "  RETURNING r.chat_id, r.version - g.n AS base),"
-	       " i AS (INSERT INTO chat_pieces (chat_id, seq, provider, reset, text)"
-	       "  SELECT x.id, u.base + row_number() OVER (PARTITION BY x.id ORDER BY x.ord),"
-	       "   x.provider, x.reset, x.text FROM x JOIN u ON u.chat_id = x.id)"
-	       " SELECT chat_id::text FROM u",
+	.sql = PIECES_WRITE_SQL("unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::text[])"
+				" WITH ORDINALITY AS x(id, att, provider, reset, text, ord)",
+				"chat_pieces", "", "", "chat_results", "chat_id", SQL_PROCESSING),
 };
 
 /* $1 ids $2 attempts $3 steps $4 providers $5 resets $6 texts: as above,
@@ -39,17 +47,10 @@ static const struct db_stmt stmt_job_pieces_write = {
 	.name = "job_pieces_write",
 	.nparams = 6,
 	.idempotent = false,
-	.sql = "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[],"
-	       "  $5::bool[], $6::text[]) WITH ORDINALITY AS x(id, att, step, provider, reset, text,"
-	       "  ord)),"
-	       " g AS (SELECT id, min(att) AS att, count(*)::int AS n FROM x GROUP BY id),"
-	       " u AS (UPDATE jobs j SET version = j.version + g.n, pieces_seq = j.version + g.n"
-	       "  FROM g WHERE j.job_id = g.id AND j.attempts = g.att AND j.status = " SQL_RUNNING
-	       "  RETURNING j.job_id, j.version - g.n AS base),"
-	       " i AS (INSERT INTO job_pieces (job_id, seq, step_index, provider, reset, text)"
-	       "  SELECT x.id, u.base + row_number() OVER (PARTITION BY x.id ORDER BY x.ord),"
-	       "   x.step, x.provider, x.reset, x.text FROM x JOIN u ON u.job_id = x.id)"
-	       " SELECT job_id::text FROM u",
+	.sql = PIECES_WRITE_SQL("unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::bool[],"
+				" $6::text[]) WITH ORDINALITY AS x(id, att, step, provider, reset,"
+				" text, ord)",
+				"job_pieces", "step_index, ", "x.step, ", "jobs", "job_id", SQL_RUNNING),
 };
 
 /*

@@ -202,28 +202,28 @@ static const struct db_stmt stmt_reap_batches_delete = {
  * each, so a turn's delete stays short. */
 #define PIECES_ROWS_PER_RUN "500"
 
-/* The pieces of finished chats: driven from the pieces, which hold only
- * streams of the last minute or so, never from the finished rows. */
+/* The pieces (table pieces) of finished rows of table parent, keyed by
+ * column id: driven from the pieces, which hold only streams of the last
+ * minute or so, never from the finished rows. */
+#define REAP_PIECES_SQL(pieces, parent, id) \
+	"DELETE FROM " pieces " WHERE " id " IN (SELECT r." id \
+	" FROM (SELECT DISTINCT " id " FROM " pieces ") p JOIN " parent " r USING (" id ")" \
+	" WHERE r.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ")" \
+	"  AND r.completed_at < now() - interval '" PIECES_KEEP_S " seconds'" \
+	" LIMIT " PIECES_ROWS_PER_RUN ")"
+
 static const struct db_stmt stmt_reap_chat_pieces = {
 	.name = "reap_chat_pieces",
 	.nparams = 0,
 	.idempotent = false,
-	.sql = "DELETE FROM chat_pieces WHERE chat_id IN (SELECT r.chat_id"
-	       " FROM (SELECT DISTINCT chat_id FROM chat_pieces) p JOIN chat_results r USING (chat_id)"
-	       " WHERE r.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ")"
-	       "  AND r.completed_at < now() - interval '" PIECES_KEEP_S " seconds'"
-	       " LIMIT " PIECES_ROWS_PER_RUN ")",
+	.sql = REAP_PIECES_SQL("chat_pieces", "chat_results", "chat_id"),
 };
 
 static const struct db_stmt stmt_reap_job_pieces = {
 	.name = "reap_job_pieces",
 	.nparams = 0,
 	.idempotent = false,
-	.sql = "DELETE FROM job_pieces WHERE job_id IN (SELECT j.job_id"
-	       " FROM (SELECT DISTINCT job_id FROM job_pieces) p JOIN jobs j USING (job_id)"
-	       " WHERE j.status IN (" SQL_COMPLETED ", " SQL_FAILED ", " SQL_CANCELLED ")"
-	       "  AND j.completed_at < now() - interval '" PIECES_KEEP_S " seconds'"
-	       " LIMIT " PIECES_ROWS_PER_RUN ")",
+	.sql = REAP_PIECES_SQL("job_pieces", "jobs", "job_id"),
 };
 
 struct db_reap_limits
