@@ -50,7 +50,8 @@ def test_cancel_mid_stream_records_the_usage_the_streams_reported(stack):
                 lambda b: "usage" in b["results"]["anthropic"]
                 and "usage" in b["results"]["gemini"], 10, what="usage recorded")
     assert body["status"] == "cancelled", body
-    assert body["version"] > cancelled["version"], body
+    # (The worker may be quicker than the cancel's answer, which then holds it.)
+    assert body["version"] in (cancelled["version"], cancelled["version"] + 1), body
 
     anthropic = body["results"]["anthropic"]
     assert anthropic["usage"]["inputTokens"] == words_in, anthropic
@@ -64,11 +65,11 @@ def test_cancel_mid_stream_records_the_usage_the_streams_reported(stack):
     assert "usage" not in openai and "costUsd" not in openai, openai
 
     # The usage joins the cancelled results; nothing else of them changes.
+    def without_usage(res):
+        return {k: v for k, v in res.items() if k not in ("usage", "costUsd")}
+
     for p in MODELS:
-        res = dict(body["results"][p])
-        res.pop("usage", None)
-        res.pop("costUsd", None)
-        assert res == cancelled["results"][p], (p, res)
+        assert without_usage(body["results"][p]) == without_usage(cancelled["results"][p]), p
 
     # That one write is all: the chat stays as it is.
     time.sleep(1.0)
