@@ -244,6 +244,51 @@ db_chat_cancel(struct db *db, const char *id, const char *owner)
 	return err;
 }
 
+/* $1 id $2 attempt $3 providers $4 usages: array literals. */
+static const struct db_stmt stmt_chat_cancel_usage = {
+	.name = "chat_cancel_usage",
+	.nparams = 4,
+	.idempotent = false,
+	.sql = "WITH v AS (SELECT x.p, x.u FROM unnest($3::text[], $4::jsonb[]) AS x(p, u)),"
+	       " u AS ("
+	       " UPDATE chat_results r SET version = r.version + 1, results = r.results || ("
+	       "   SELECT jsonb_object_agg(v.p, (r.results -> v.p) || v.u) FROM v"
+	       "   WHERE (r.results -> v.p) ? 'cancelled')"
+	       " WHERE r.chat_id = $1 AND r.attempts = $2 AND r.status = " SQL_CANCELLED
+	       "  AND EXISTS (SELECT 1 FROM v WHERE (r.results -> v.p) ? 'cancelled')"
+	       " RETURNING r.chat_id)"
+	       " SELECT " CHAT_NOTIFY " FROM u",
+};
+
+enum aigw_err
+db_chat_cancel_usage(struct db *db, const char *id, int attempt, const struct db_chat_usage *rows,
+		     size_t n)
+{
+	const char **items[2];
+	char *arrays[2] = { NULL, NULL };
+	char att[16];
+	int changed = 0;
+	enum aigw_err err;
+
+	if (n == 0)
+		return AIGW_OK;
+	if (!db_cols_new(items, 2, n))
+		return AIGW_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		items[0][i] = rows[i].provider;
+		items[1][i] = rows[i].usage_json;
+	}
+	snprintf(att, sizeof att, "%d", attempt);
+	err = db_cols_literals(items, 2, n, arrays);
+	if (err == AIGW_OK) {
+		const char *values[4] = { id, att, arrays[0], arrays[1] };
+
+		err = db_exec_rows(db, &stmt_chat_cancel_usage, values, &changed);
+	}
+	db_cols_free(items, arrays, 2);
+	return err;
+}
+
 /* The claimed rows of res (CHAT_CLAIM_COLUMNS) as a new array. */
 static enum aigw_err
 claims_from(PGresult *res, struct db_chat_claim **out, size_t *n)

@@ -65,6 +65,22 @@ void db_chat_view_free(struct db_chat_view *v);
  * such chat of this owner, or expired. */
 enum aigw_err db_chat_cancel(struct db *db, const char *id, const char *owner) AIGW_MUSTCHECK;
 
+/* What a worker knew of a cancelled call's usage: its provider, and the
+ * JSON object ({"usage": ..., "costUsd": ...}) merged into its result. */
+struct db_chat_usage {
+	const char *provider;
+	const char *usage_json;
+};
+
+/* Merges n usages into the cancelled results of their providers (results
+ * the cancel stored, "cancelled": true; any other is left as it is), in
+ * one statement fenced by the claim's attempt and status cancelled; the
+ * watchers are told. A chat claimed again, or not cancelled: nothing.
+ * AIGW_EDB: nothing was written (the worker drops it: the cancel stored
+ * the text, the usage is best effort). */
+enum aigw_err db_chat_cancel_usage(struct db *db, const char *id, int attempt,
+				   const struct db_chat_usage *rows, size_t n) AIGW_MUSTCHECK;
+
 struct db_chat_claim {
 	char chat_id[UUID_STR_LEN + 1];
 	int attempt;

@@ -188,11 +188,20 @@ text_blocks(json_object *content, struct buf *text, struct prov_result *out, con
 	return err;
 }
 
+static void
+usage_of(json_object *root, long *input, long *output)
+{
+	json_object *usage = prov_common_get(root, "usage", json_type_object);
+
+	*input = prov_common_get_count(usage, "input_tokens");
+	*output = prov_common_get_count(usage, "output_tokens");
+}
+
 enum aigw_err
 prov_anthropic_message_parse(const char *name, long status, const char *body, size_t len,
 			     struct prov_result *out)
 {
-	json_object *root = NULL, *content, *usage;
+	json_object *root = NULL, *content;
 	const char *what = NULL;
 	struct buf text;
 	enum aigw_err err;
@@ -214,9 +223,7 @@ prov_anthropic_message_parse(const char *name, long status, const char *body, si
 	}
 	if ((err = search_results(content, out)) != AIGW_OK)
 		goto out;
-	usage = prov_common_get(root, "usage", json_type_object);
-	out->input_tokens = prov_common_get_count(usage, "input_tokens");
-	out->output_tokens = prov_common_get_count(usage, "output_tokens");
+	usage_of(root, &out->input_tokens, &out->output_tokens);
 	if ((err = prov_common_model(out, prov_common_get_str(root, "model"))) != AIGW_OK)
 		goto out;
 	err = prov_common_finish(out, name, &text, prov_common_get_str(root, "stop_reason"));
@@ -461,5 +468,6 @@ const struct prov_stream_format prov_anthropic_stream = {
 	.event = stream_event,
 	.whole = stream_whole,
 	.parse = prov_anthropic_parse,
+	.usage = usage_of,
 	.build = build_stream,
 };

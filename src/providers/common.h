@@ -459,6 +459,9 @@ struct prov_stream_format {
 	json_object *(*whole)(json_object *acc, const char *text, size_t len);
 	enum aigw_err (*parse)(long http_status, const char *body, size_t len,
 			       struct prov_result *out);
+	/* The token counts of a whole() answer as parse reads them (-1 where
+	 * absent), even of an answer parse would refuse (no text yet). */
+	void (*usage)(json_object *whole, long *input, long *output);
 	/* The streaming request of a call; fails as a prov_desc build op. */
 	enum aigw_err (*build)(const struct prov_config *cfg, const struct prov_call *call,
 			       struct prov_http *out);
@@ -504,6 +507,8 @@ int prov_stream_keep(json_object *acc, const char *key, json_object *v);
 enum aigw_err prov_openai_chunk_event(struct prov_stream *st, const struct sse_event *ev,
 				      json_object *acc, const char *const *extra) AIGW_MUSTCHECK;
 /* The whole answer such chunks make, with the extra keys; NULL on ENOMEM. */
+/* The token counts of a chat completion (root), -1 where absent. */
+void prov_openai_usage(json_object *root, long *input, long *output);
 json_object *prov_openai_chunk_whole(json_object *acc, const char *text, size_t len,
 				     const char *const *extra);
 

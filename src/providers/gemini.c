@@ -291,12 +291,27 @@ first_candidate(json_object *root, json_object **cand, struct buf *text, const c
 	return candidate_text(*cand, text, what);
 }
 
+static void
+usage_of(json_object *root, long *input, long *output)
+{
+	json_object *usage = prov_common_get(root, "usageMetadata", json_type_object);
+	long cand_tokens, thought_tokens;
+
+	*input = prov_common_get_count(usage, "promptTokenCount");
+	/* Thinking tokens are billed as output, as OpenAI and Anthropic count them. */
+	cand_tokens = prov_common_get_count(usage, "candidatesTokenCount");
+	thought_tokens = prov_common_get_count(usage, "thoughtsTokenCount");
+	if (thought_tokens < 0)
+		thought_tokens = 0;
+	*output = cand_tokens < 0 || cand_tokens > LONG_MAX - thought_tokens ?
+		  -1 : cand_tokens + thought_tokens;
+}
+
 enum aigw_err
 prov_gemini_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
-	json_object *root = NULL, *cand, *usage;
+	json_object *root = NULL, *cand;
 	const char *block, *what = NULL;
-	long cand_tokens, thought_tokens;
 	struct buf text;
 	enum aigw_err err;
 
@@ -329,15 +344,7 @@ prov_gemini_parse(long status, const char *body, size_t len, struct prov_result 
 		err = prov_common_fail(out, PROV_ERR_CLIENT, "%s returned no candidates", NAME);
 		goto out;
 	}
-	usage = prov_common_get(root, "usageMetadata", json_type_object);
-	out->input_tokens = prov_common_get_count(usage, "promptTokenCount");
-	/* Thinking tokens are billed as output, as OpenAI and Anthropic count them. */
-	cand_tokens = prov_common_get_count(usage, "candidatesTokenCount");
-	thought_tokens = prov_common_get_count(usage, "thoughtsTokenCount");
-	if (thought_tokens < 0)
-		thought_tokens = 0;
-	out->output_tokens = cand_tokens < 0 || cand_tokens > LONG_MAX - thought_tokens ?
-			     -1 : cand_tokens + thought_tokens;
+	usage_of(root, &out->input_tokens, &out->output_tokens);
 	if ((err = prov_common_model(out, prov_common_get_str(root, "modelVersion"))) != AIGW_OK)
 		goto out;
 	if ((err = grounding(cand, out)) != AIGW_OK)
@@ -445,6 +452,7 @@ const struct prov_stream_format prov_gemini_stream = {
 	.event = stream_event,
 	.whole = stream_whole,
 	.parse = prov_gemini_parse,
+	.usage = usage_of,
 	.build = build_stream,
 	/* No final event: the last chunk carries the finish reason; a blocked
 	 * prompt ends with the feedback alone. */

@@ -148,7 +148,7 @@ enum aigw_err
 prov_openai_chat_parse(const char *name, long status, const char *body, size_t len,
 		       struct prov_result *out, prov_chat_extra_fn extra)
 {
-	json_object *root = NULL, *choices, *choice, *msg, *content = NULL, *usage;
+	json_object *root = NULL, *choices, *choice, *msg, *content = NULL;
 	const char *why, *refusal;
 	struct buf text;
 	enum aigw_err err;
@@ -201,9 +201,7 @@ prov_openai_chat_parse(const char *name, long status, const char *body, size_t l
 		if (err != AIGW_OK)
 			goto out;
 	}
-	usage = prov_common_get(root, "usage", json_type_object);
-	out->input_tokens = prov_common_get_count(usage, "prompt_tokens");
-	out->output_tokens = prov_common_get_count(usage, "completion_tokens");
+	prov_openai_usage(root, &out->input_tokens, &out->output_tokens);
 	if ((err = prov_common_model(out, prov_common_get_str(root, "model"))) != AIGW_OK)
 		goto out;
 	if ((err = annotations(msg, out)) != AIGW_OK)
@@ -287,6 +285,15 @@ chunk_annotations(struct prov_stream *st, const struct sse_event *ev, json_objec
 			return AIGW_ENOMEM;
 	}
 	return AIGW_OK;
+}
+
+void
+prov_openai_usage(json_object *root, long *input, long *output)
+{
+	json_object *usage = prov_common_get(root, "usage", json_type_object);
+
+	*input = prov_common_get_count(usage, "prompt_tokens");
+	*output = prov_common_get_count(usage, "completion_tokens");
 }
 
 enum aigw_err
@@ -393,5 +400,6 @@ const struct prov_stream_format prov_openai_stream = {
 	.event = stream_event,
 	.whole = stream_whole,
 	.parse = prov_openai_parse,
+	.usage = prov_openai_usage,
 	.build = build_stream,
 };

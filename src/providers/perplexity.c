@@ -158,6 +158,7 @@ stream_whole(json_object *acc, const char *text, size_t len)
 const struct prov_stream_format prov_perplexity_stream = {
 	.name = NAME,
 	.event = stream_event,
+	.usage = prov_openai_usage,
 	.whole = stream_whole,
 	.parse = prov_perplexity_parse,
 	.build = build_stream,

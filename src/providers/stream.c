@@ -284,3 +284,23 @@ prov_stream_end(struct prov_stream *st, struct prov_result *out)
 	json_object_put(whole);
 	return err;
 }
+
+enum aigw_err
+prov_stream_usage(const struct prov_stream *st, long *input, long *output)
+{
+	json_object *acc = NULL, *whole;
+
+	*input = *output = -1;
+	/* The answer as it would read had it ended here, its counts read as
+	 * the adapter reads a final answer's. A format's whole() may consume
+	 * what it keeps, and the stream may go on: it gets a copy. */
+	if (json_object_deep_copy(st->acc, &acc, NULL) != 0 || acc == NULL)
+		return AIGW_ENOMEM;
+	whole = st->fmt->whole(acc, st->text.data ? st->text.data : "", st->text.len);
+	json_object_put(acc);
+	if (whole == NULL)
+		return AIGW_ENOMEM;
+	st->fmt->usage(whole, input, output);
+	json_object_put(whole);
+	return AIGW_OK;
+}

@@ -53,6 +53,14 @@ bool prov_stream_finished(const struct prov_stream *st);
 /* The result of the whole stream, into *out (freed with prov_result_free in
  * every case). AIGW_ENOMEM only. */
 enum aigw_err prov_stream_end(struct prov_stream *st, struct prov_result *out) AIGW_MUSTCHECK;
+/* The usage the stream reported so far, as the final result would give it
+ * from the same figures: *input and *output are -1 where it said nothing
+ * yet (OpenAI sends its usage only in the last chunk; Anthropic gives the
+ * input and a first output count at the start, Gemini and Perplexity the
+ * counts so far in every chunk). For an answer cut short, such as a
+ * cancelled one. AIGW_ENOMEM only (both then -1). */
+enum aigw_err prov_stream_usage(const struct prov_stream *st, long *input,
+				long *output) AIGW_MUSTCHECK;
 /* Safe on NULL. */
 void prov_stream_free(struct prov_stream *st);
 

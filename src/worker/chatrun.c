@@ -11,6 +11,7 @@
 #include "db/pieces.h"
 #include "db/status.h"
 #include "worker/chatrun.h"
+#include "worker/resultjson.h"
 #include "worker/results.h"
 
 #define CHAT_WRITE_MAX 512          /* results stored by one statement */
@@ -433,6 +434,41 @@ chatrun_turn(struct chatrun *cr, int64_t now, int64_t next)
 	return next;
 }
 
+/*
+ * The usage a cancelled chat's streams in flight reported, added to the
+ * results the cancel stored, in one statement. Before the tasks are
+ * abandoned: their streams hold it. Best effort: the cancel stored the
+ * text already, so a database away (or memory short) only loses this.
+ */
+static void
+chat_cancel_usage(struct chatrun *cr, struct chat_run *ch)
+{
+	struct db_chat_usage *rows = calloc(ch->ntasks ? ch->ntasks : 1, sizeof *rows);
+	size_t n = 0;
+	enum aigw_err err;
+
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < ch->ntasks; i++) {
+		const struct task *t = &ch->tasks[i];
+		long in, out;
+
+		if (t->stream == NULL || prov_stream_usage(t->stream, &in, &out) != AIGW_OK ||
+		    (in < 0 && out < 0))
+			continue;
+		if ((rows[n].usage_json = worker_usage_json(t->provider, t->model, in, out)) == NULL)
+			continue;
+		rows[n++].provider = t->provider;
+	}
+	err = db_chat_cancel_usage(cr->w->te.db, ch->c.chat_id, ch->c.attempt, rows, n);
+	if (err != AIGW_OK)
+		log_warn("worker", ch->c.chat_id, "the usage of its cancelled calls is not stored: %s",
+			 aigw_strerror(err));
+	for (size_t i = 0; i < n; i++)
+		free((char *)rows[i].usage_json);
+	free(rows);
+}
+
 void
 chatrun_cancelled(struct chatrun *cr, const char *chat_id)
 {
@@ -440,8 +476,9 @@ chatrun_cancelled(struct chatrun *cr, const char *chat_id)
 		if (ch->state == CHAT_GONE || strcmp(ch->c.chat_id, chat_id) != 0)
 			continue;
 		log_info("worker", ch->c.chat_id, "cancelled; its calls are abandoned");
-		/* The transfers end now; the chat leaves at the turn, without
-		 * a write: the cancel stored its results. */
+		chat_cancel_usage(cr, ch);
+		/* The transfers end now; the chat leaves at the turn: the
+		 * cancel stored its results. */
 		for (size_t i = 0; i < ch->ntasks; i++)
 			task_abandon(&cr->w->te, &ch->tasks[i]);
 		chat_state_move(&ch->state, CHAT_GONE, ch->c.chat_id);

@@ -35,8 +35,10 @@ size_t chatrun_claim(struct chatrun *cr, long want, int64_t now);
 /* Renews the leases due, writes the results that came in, and moves every
  * chat on; returns the time of the next thing due (at most next). */
 int64_t chatrun_turn(struct chatrun *cr, int64_t now, int64_t next);
-/* A chat was cancelled (NOTIFY aigw_cancel): its calls held here end at
- * once and it is dropped without a write. Unknown ids: nothing. */
+/* A chat was cancelled (NOTIFY aigw_cancel): the usage its streams in
+ * flight reported is added to the results the cancel stored (best effort:
+ * logged and dropped when the database is away), then its calls held here
+ * end at once and it is dropped. Unknown ids: nothing. */
 void chatrun_cancelled(struct chatrun *cr, const char *chat_id);
 /* Hands every chat with calls still open back (lease ended) and frees them. */
 void chatrun_hand_back(struct chatrun *cr);

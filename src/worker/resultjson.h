@@ -19,4 +19,10 @@
 char *worker_result_json(const char *provider, const char *model, bool mock,
 			 const struct prov_result *pr, int64_t latency_ms, int attempts);
 
+/* The "usage" and "costUsd" members worker_result_json gives a call whose
+ * provider reported input and output tokens (-1: not said), as a JSON
+ * object's text: for a result stored otherwise (a cancelled call's).
+ * malloc'd; NULL on ENOMEM. */
+char *worker_usage_json(const char *provider, const char *model, long input, long output);
+
 #endif

@@ -117,6 +117,14 @@ tests_unit_test_hub_LDADD = $(unit_ldadd)
 endif
 
 if HAVE_CMOCKA
+TESTS += tests/unit/test_resultjson
+check_PROGRAMS += tests/unit/test_resultjson
+tests_unit_test_resultjson_SOURCES = tests/unit/test_resultjson.c
+tests_unit_test_resultjson_CFLAGS = $(unit_cflags)
+tests_unit_test_resultjson_LDADD = $(unit_ldadd)
+endif
+
+if HAVE_CMOCKA
 TESTS += tests/unit/test_wake
 check_PROGRAMS += tests/unit/test_wake
 tests_unit_test_wake_SOURCES = tests/unit/test_wake.c

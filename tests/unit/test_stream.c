@@ -154,6 +154,75 @@ test_perplexity(void **state)
 	check_provider("perplexity", 9, 21, 3);
 }
 
+/* The usage a stream reported by the end of its first `events` events
+ * (whole SSE events of the fixture); reading it leaves the stream as it
+ * was: fed the rest, it ends with the same result as the whole stream. */
+static void
+check_usage_at(const char *provider, size_t events, long in, long outt)
+{
+	char file[64];
+	size_t len, at = 0, wlen;
+	char *body, *whole;
+	struct prov_stream *st = NULL;
+	struct prov_result want, got;
+	struct buf delta;
+	long gin = 0, gout = 0;
+
+	snprintf(file, sizeof file, "%s.sse", provider);
+	body = fx_read(STREAMS, file, &len);
+	snprintf(file, sizeof file, "%s.whole.json", provider);
+	whole = fx_read(STREAMS, file, &wlen);
+	fx_parse(provider, 200, whole, wlen, &want);
+	/* (Some fixtures end their lines with CRLF.) */
+	for (size_t e = 0; e < events; e++) {
+		const char *lf = strstr(body + at, "\n\n"), *crlf = strstr(body + at, "\r\n\r\n");
+
+		assert_true(lf != NULL || crlf != NULL);
+		if (crlf != NULL && (lf == NULL || crlf < lf))
+			at = (size_t)(crlf - body) + 4;
+		else
+			at = (size_t)(lf - body) + 2;
+	}
+	buf_init(&delta, 1u << 24);
+	assert_int_equal(prov_stream_new(provider, &st), AIGW_OK);
+	assert_int_equal(prov_stream_feed(st, body, at, &delta), AIGW_OK);
+	assert_int_equal(prov_stream_usage(st, &gin, &gout), AIGW_OK);
+	assert_int_equal(gin, in);
+	assert_int_equal(gout, outt);
+	assert_int_equal(prov_stream_feed(st, body + at, len - at, &delta), AIGW_OK);
+	assert_int_equal(prov_stream_end(st, &got), AIGW_OK);
+	assert_same_result(&got, &want);
+	prov_result_free(&got);
+	prov_result_free(&want);
+	prov_stream_free(st);
+	buf_free(&delta);
+	free(body);
+	free(whole);
+}
+
+static void
+test_usage_so_far(void **state)
+{
+	(void)state;
+	/* Nothing read: nothing reported. */
+	check_usage_at("anthropic", 0, -1, -1);
+	/* message_start: the input and a first output count, until
+	 * message_delta's cumulative one. */
+	check_usage_at("anthropic", 1, 2679, 3);
+	check_usage_at("anthropic", 12, 2679, 3);
+	check_usage_at("anthropic", 19, 2679, 48);
+	/* OpenAI: only the last chunk has the usage. */
+	check_usage_at("openai", 1, -1, -1);
+	check_usage_at("openai", 13, -1, -1);
+	check_usage_at("openai", 14, 12, 17);
+	/* Gemini: the counts so far in every chunk (thoughts are output). */
+	check_usage_at("gemini", 1, 8, 17);
+	check_usage_at("gemini", 2, 8, 22);
+	/* Perplexity: OpenAI's chunks with the usage so far in each. */
+	check_usage_at("perplexity", 1, 9, 1);
+	check_usage_at("perplexity", 2, 9, 2);
+}
+
 /* A whole stream given as one string; the failure it must end with. */
 static void
 check_bad(const char *provider, const char *body, enum aigw_err feed_err,
@@ -458,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_anthropic),
 		cmocka_unit_test(test_gemini),
 		cmocka_unit_test(test_perplexity),
+		cmocka_unit_test(test_usage_so_far),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_refusal),
 		cmocka_unit_test(test_unknown_event),
