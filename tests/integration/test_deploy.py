@@ -578,6 +578,8 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
     assert listing(inst("pkgdatadir", "migrations")) == listing(f"{src}/migrations", r"\.sql$")
     assert listing(inst("pkgdatadir", "nginx")) == ["aigw-http.conf", "aigw.conf", "html"]
     assert listing(inst("pkgdatadir", "nginx", "html")) == listing(f"{src}/nginx/html")
+    assert listing(inst("pkgdatadir", "nginx", "html", "vendor")) == \
+        listing(f"{src}/nginx/html/vendor")
     assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
                                                                         r"\.json$")
     assert listing(inst("pkgdatadir", "prometheus")) == ["aigw-alerts.yml"]
