@@ -15,15 +15,22 @@
  * row's pieces in their order, go into table pieces (columns cols) for the
  * rows of table parent (key id) still claimed by att in status running:
  * each such row's version rises by its count and its pieces take the seqs
- * between. Only new rows are inserted: the text so far is never rewritten
- * (that would cost the square of an answer's length). A row written: its
- * id.
+ * between, unless the write's number (the claim's attempt above the
+ * writer's write_no, migrations/0014) is not above the row's last: a write
+ * given up on that arrives late is refused. Only new rows are inserted:
+ * the text so far is never rewritten (that would cost the square of an
+ * answer's length). A row written: its id.
  */
-#define PIECES_WRITE_SQL(unnest, pieces, cols, step, parent, id, running) \
+#define PIECES_FENCE_SHIFT "40"
+#define PIECES_WRITE_SQL(unnest, write_no, pieces, cols, step, parent, id, running) \
 	"WITH x AS (SELECT * FROM " unnest ")," \
-	" g AS (SELECT id, min(att) AS att, count(*)::int AS n FROM x GROUP BY id)," \
-	" u AS (UPDATE " parent " r SET version = r.version + g.n, pieces_seq = r.version + g.n" \
+	" g AS (SELECT id, min(att) AS att, count(*)::int AS n," \
+	"  (min(att)::bigint << " PIECES_FENCE_SHIFT ") | " write_no "::bigint AS fence" \
+	"  FROM x GROUP BY id)," \
+	" u AS (UPDATE " parent " r SET version = r.version + g.n, pieces_seq = r.version + g.n," \
+	"  pieces_fence = g.fence" \
 	"  FROM g WHERE r." id " = g.id AND r.attempts = g.att AND r.status = " running \
+	"  AND r.pieces_fence < g.fence" \
 	"  RETURNING r." id ", r.version - g.n AS base)," \
 	" i AS (INSERT INTO " pieces " (" id ", seq, " cols "provider, reset, text)" \
 	"  SELECT x.id, u.base + row_number() OVER (PARTITION BY x.id ORDER BY x.ord)," \
@@ -31,25 +38,25 @@
 	" SELECT " id "::text FROM u"
 
 /* $1 ids $2 attempts $3 providers $4 resets $5 texts: array literals, one
- * element a piece. */
+ * element a piece; $6 the write's number. */
 static const struct db_stmt stmt_chat_pieces_write = {
 	.name = "chat_pieces_write",
-	.nparams = 5,
+	.nparams = 6,
 	.idempotent = false,
 	.sql = PIECES_WRITE_SQL("unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::text[])"
-				" WITH ORDINALITY AS x(id, att, provider, reset, text, ord)",
+				" WITH ORDINALITY AS x(id, att, provider, reset, text, ord)", "$6",
 				"chat_pieces", "", "", "chat_results", "chat_id", SQL_PROCESSING),
 };
 
-/* $1 ids $2 attempts $3 steps $4 providers $5 resets $6 texts: as above,
- * for jobs that are still running under the claim. */
+/* $1 ids $2 attempts $3 steps $4 providers $5 resets $6 texts $7 the
+ * write's number: as above, for jobs still running under the claim. */
 static const struct db_stmt stmt_job_pieces_write = {
 	.name = "job_pieces_write",
-	.nparams = 6,
+	.nparams = 7,
 	.idempotent = false,
 	.sql = PIECES_WRITE_SQL("unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::bool[],"
 				" $6::text[]) WITH ORDINALITY AS x(id, att, step, provider, reset,"
-				" text, ord)",
+				" text, ord)", "$7",
 				"job_pieces", "step_index, ", "x.step, ", "jobs", "job_id", SQL_RUNNING),
 };
 
@@ -90,9 +97,11 @@ notify_written(struct db *db, const char *channel, const PGresult *written)
 }
 
 static enum aigw_err
-pieces_write(struct db *db, bool job, struct db_piece *rows, size_t n)
+pieces_write(struct db *db, bool job, struct db_piece *rows, size_t n, uint64_t write_no)
 {
 	struct db_fenced_cols c;
+	const char *values[DB_FENCED_COLS_MAX + 1];
+	char write_no_s[24];
 	char (*steps)[16] = NULL;
 	size_t k;
 	PGresult *res = NULL;
@@ -118,9 +127,16 @@ pieces_write(struct db *db, bool job, struct db_piece *rows, size_t n)
 		c.items[k][i] = rows[i].reset ? "" : rows[i].text;
 	}
 	err = db_cols_literals(c.items, c.ncols, n, c.arrays);
-	if (err == AIGW_OK)
-		err = db_exec(db, job ? &stmt_job_pieces_write : &stmt_chat_pieces_write,
-			      (const char *const *)c.arrays, &res);
+	if (err == AIGW_OK) {
+		/* The number keeps below the claim's attempt (PIECES_FENCE_SHIFT). */
+		snprintf(write_no_s, sizeof write_no_s, "%llu",
+			 (unsigned long long)(write_no & ((1ULL << 40) - 1)));
+		for (k = 0; k < c.ncols; k++)
+			values[k] = c.arrays[k];
+		values[c.ncols] = write_no_s;
+		err = db_exec(db, job ? &stmt_job_pieces_write : &stmt_chat_pieces_write, values,
+			      &res);
+	}
 	if (err != AIGW_OK)
 		goto out;
 	for (int row = 0; row < PQntuples(res); row++)
@@ -136,15 +152,15 @@ out:
 }
 
 enum aigw_err
-db_chat_pieces_write(struct db *db, struct db_piece *rows, size_t n)
+db_chat_pieces_write(struct db *db, struct db_piece *rows, size_t n, uint64_t write_no)
 {
-	return pieces_write(db, false, rows, n);
+	return pieces_write(db, false, rows, n, write_no);
 }
 
 enum aigw_err
-db_job_pieces_write(struct db *db, struct db_piece *rows, size_t n)
+db_job_pieces_write(struct db *db, struct db_piece *rows, size_t n, uint64_t write_no)
 {
-	return pieces_write(db, true, rows, n);
+	return pieces_write(db, true, rows, n, write_no);
 }
 
 /* $1 id: the providers with text after their last reset. */

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "db/db.h"
@@ -34,10 +35,15 @@ struct db_piece {
  * gets version += its count, pieces_seq = version, and its pieces the seqs
  * between; then one notification per chat on aigw_chat, as a result write
  * sends. The job form does the same for jobs (running) into job_pieces,
- * notifying aigw_job.
+ * notifying aigw_job. write_no must rise with every write of the caller
+ * (below 2^40): a row whose last write had a number as high (a write the
+ * caller gave up on that reached the database late) keeps out this one,
+ * which is then not written (migrations/0014).
  */
-enum aigw_err db_chat_pieces_write(struct db *db, struct db_piece *rows, size_t n) AIGW_MUSTCHECK;
-enum aigw_err db_job_pieces_write(struct db *db, struct db_piece *rows, size_t n) AIGW_MUSTCHECK;
+enum aigw_err db_chat_pieces_write(struct db *db, struct db_piece *rows, size_t n,
+				   uint64_t write_no) AIGW_MUSTCHECK;
+enum aigw_err db_job_pieces_write(struct db *db, struct db_piece *rows, size_t n,
+				  uint64_t write_no) AIGW_MUSTCHECK;
 
 /*
  * The providers of chat id (of job id's step) whose text so far is not

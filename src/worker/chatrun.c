@@ -35,6 +35,7 @@ struct chatrun {
 	int n;
 	struct results_queue results;  /* the turn's results, written together */
 	int64_t pieces_hold_ms;        /* no piece write before (the database was away) */
+	uint64_t pieces_writes;        /* piece writes so far: each one's number */
 };
 
 /* ---- life cycle ---- */
@@ -231,7 +232,8 @@ chats_pieces_flush(struct chatrun *cr, int64_t now)
 			pieces_flush_add(&f, &t->pieces, &base);
 		}
 	}
-	cr->pieces_hold_ms = pieces_flush_write(&f, cr->w->te.db, db_chat_pieces_write)
+	cr->pieces_hold_ms = pieces_flush_write(&f, cr->w->te.db, db_chat_pieces_write,
+						&cr->pieces_writes)
 			     ? 0 : task_write_retry_at(now);
 }
 

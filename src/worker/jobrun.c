@@ -67,6 +67,7 @@ struct jobrun {
 	int n;
 	struct results_queue results;  /* the turn's results, written together */
 	int64_t pieces_hold_ms;        /* no piece write before (the database was away) */
+	uint64_t pieces_writes;        /* piece writes so far: each one's number */
 };
 
 /* ---- life cycle ---- */
@@ -655,7 +656,8 @@ jobs_pieces_flush(struct jobrun *jr, int64_t now)
 			pieces_flush_add(&f, &t->pieces, &base);
 		}
 	}
-	jr->pieces_hold_ms = pieces_flush_write(&f, jr->w->te.db, db_job_pieces_write)
+	jr->pieces_hold_ms = pieces_flush_write(&f, jr->w->te.db, db_job_pieces_write,
+						&jr->pieces_writes)
 			     ? 0 : task_write_retry_at(now);
 }
 

@@ -180,12 +180,13 @@ pieces_flush_add(struct pieces_flush *f, struct pieces *p, const struct db_piece
 }
 
 bool
-pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write)
+pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write,
+		   uint64_t *writes)
 {
 	bool stored = !f->failed;
 
 	if (stored && f->n > 0) {
-		if (write(db, f->rows, f->n) == AIGW_OK) {
+		if (write(db, f->rows, f->n, ++*writes) == AIGW_OK) {
 			pieces_rows_written(f->streams, f->n);
 		} else {
 			log_debug("worker", NULL, "streamed text not written; kept for a later flush");

@@ -84,19 +84,22 @@ struct pieces_flush {
 	bool failed;               /* memory ran out: nothing is written */
 };
 
-typedef enum aigw_err (*pieces_write_fn)(struct db *db, struct db_piece *rows, size_t n);
+typedef enum aigw_err (*pieces_write_fn)(struct db *db, struct db_piece *rows, size_t n,
+					 uint64_t write_no);
 
 /* Cannot fail. */
 void pieces_flush_init(struct pieces_flush *f);
 /* Adds p's waiting pieces as copies of base (pieces_rows). Out of memory,
  * f fails as a whole: its streams keep their pieces. */
 void pieces_flush_add(struct pieces_flush *f, struct pieces *p, const struct db_piece *base);
-/* Writes f's rows in one statement with write (none: nothing to do) and
+/* Writes f's rows in one statement with write, numbered by *writes (raised
+ * for each write: db/pieces.h says why), (none: nothing to do) and
  * settles their streams: written (or refused by the fence), else held
  * (pieces_rows_held). Frees what f holds. false when the rows were not
  * stored (memory, or the database away): the caller holds its flushes a
  * while. */
-bool pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write);
+bool pieces_flush_write(struct pieces_flush *f, struct db *db, pieces_write_fn write,
+			uint64_t *writes);
 
 /* When p's waiting text must be written at the latest; PIECES_NEVER. */
 int64_t pieces_due(const struct pieces *p, long flush_ms);

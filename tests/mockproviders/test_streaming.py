@@ -209,6 +209,17 @@ def get_log(base):
     return requests.get(base + "/_log", timeout=5).json()
 
 
+def last_ended(base, timeout=5):
+    """The last log entry once its stream has ended: a client sees a cut
+    connection before the mock's thread records the end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = get_log(base)[-1]
+        if e["done"] is not None or time.monotonic() >= deadline:
+            return e
+        time.sleep(0.02)
+
+
 # ---- each format: the stream joined is the whole answer
 
 @pytest.mark.parametrize("websearch", [False, True], ids=["plain", "websearch"])
@@ -356,7 +367,7 @@ def test_cut_closes_mid_stream(base, provider):
     assert stream_text(provider, events) == "[%s/%s] tell " % (provider, MODELS[provider])
     names = [n for n, _ in events]
     assert "message_stop" not in names and (None, "[DONE]") not in events
-    e = get_log(base)[-1]
+    e = last_ended(base)
     assert e["stream"] is True and len(e["tokens_at"]) == 2 and e["done"] >= e["sent"]
 
 

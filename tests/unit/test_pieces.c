@@ -260,9 +260,11 @@ static struct {
 } fake_db;
 
 static enum aigw_err
-fake_write(struct db *db, struct db_piece *rows, size_t n)
+fake_write(struct db *db, struct db_piece *rows, size_t n, uint64_t write_no)
 {
 	(void)db;
+	/* Every write is numbered above the one before. */
+	assert_int_equal(write_no, fake_db.calls + 1);
 	fake_db.calls++;
 	fake_db.rows = n;
 	for (size_t i = 0; i < n && i < 64; i++)
@@ -276,6 +278,7 @@ test_a_flush_writes_every_stream_in_one_statement(void **state)
 	const struct db_piece base = { .id = "c", .attempt = 1, .provider = "p" };
 	struct pieces p[40];
 	struct pieces_flush f;
+	uint64_t writes = 0;
 	char word[16];
 
 	(void)state;
@@ -287,7 +290,7 @@ test_a_flush_writes_every_stream_in_one_statement(void **state)
 	}
 	/* Nothing waits: no statement. */
 	pieces_flush_init(&f);
-	assert_true(pieces_flush_write(&f, NULL, fake_write));
+	assert_true(pieces_flush_write(&f, NULL, fake_write, &writes));
 	assert_int_equal(fake_db.calls, 0);
 	/* The database is away: one try; the write may have been stored all
 	 * the same, so each stream says its text again after a reset. */
@@ -295,7 +298,7 @@ test_a_flush_writes_every_stream_in_one_statement(void **state)
 	pieces_flush_init(&f);
 	for (int i = 0; i < 40; i++)
 		pieces_flush_add(&f, &p[i], &base);
-	assert_false(pieces_flush_write(&f, NULL, fake_write));
+	assert_false(pieces_flush_write(&f, NULL, fake_write, &writes));
 	assert_int_equal(fake_db.calls, 1);
 	assert_int_equal(fake_db.rows, 40);
 	assert_int_equal(pieces_count(&p[7]), 2);
@@ -304,7 +307,7 @@ test_a_flush_writes_every_stream_in_one_statement(void **state)
 	pieces_flush_init(&f);
 	for (int i = 0; i < 40; i++)
 		pieces_flush_add(&f, &p[i], &base);
-	assert_true(pieces_flush_write(&f, NULL, fake_write));
+	assert_true(pieces_flush_write(&f, NULL, fake_write, &writes));
 	assert_int_equal(fake_db.calls, 2);
 	assert_int_equal(fake_db.rows, 80);
 	assert_string_equal(fake_db.text[0], "<reset>");
