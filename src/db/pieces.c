@@ -163,14 +163,18 @@ db_job_pieces_write(struct db *db, struct db_piece *rows, size_t n, uint64_t wri
 	return pieces_write(db, true, rows, n, write_no);
 }
 
+/* Of the pieces (alias p) grouped by provider: those with text after
+ * their last reset. */
+#define PIECES_OPEN_HAVING \
+	" GROUP BY p.provider HAVING max(p.seq) FILTER (WHERE p.text <> '')" \
+	"  > coalesce(max(p.seq) FILTER (WHERE p.reset), 0)"
+
 /* $1 id: the providers with text after their last reset. */
 static const struct db_stmt stmt_chat_pieces_open = {
 	.name = "chat_pieces_open",
 	.nparams = 1,
 	.idempotent = true,
-	.sql = "SELECT p.provider FROM chat_pieces p WHERE p.chat_id = $1 GROUP BY p.provider"
-	       " HAVING max(p.seq) FILTER (WHERE p.text <> '')"
-	       "  > coalesce(max(p.seq) FILTER (WHERE p.reset), 0)",
+	.sql = "SELECT p.provider FROM chat_pieces p WHERE p.chat_id = $1" PIECES_OPEN_HAVING,
 };
 
 /* $1 id $2 step: the same for a job's step. */
@@ -179,9 +183,7 @@ static const struct db_stmt stmt_job_pieces_open = {
 	.nparams = 2,
 	.idempotent = true,
 	.sql = "SELECT p.provider FROM job_pieces p WHERE p.job_id = $1 AND p.step_index = $2"
-	       " GROUP BY p.provider"
-	       " HAVING max(p.seq) FILTER (WHERE p.text <> '')"
-	       "  > coalesce(max(p.seq) FILTER (WHERE p.reset), 0)",
+	       PIECES_OPEN_HAVING,
 };
 
 void
