@@ -13,7 +13,7 @@
 /* What a worker needs to run a claimed chat (alias r). */
 #define CHAT_CLAIM_COLUMNS \
 	" r.chat_id, r.attempts, r.message, r.system_prompt, r.max_tokens," \
-	"  r.websearch, r.location, r.models::text, r.results::text"
+	"  r.websearch, r.location, r.models::text, r.results::text, r.messages::text"
 
 static void
 copy_field(char *dst, size_t size, const PGresult *res, int row, int col)
@@ -44,18 +44,22 @@ chats_stored(struct db *db, const char *ids, long *count)
 }
 
 /* $1 ids $2 users $3 orgs $4 messages $5 system prompts $6 max tokens
- * $7 websearch $8 locations $9 models $10 ttl_s: array literals, one
- * element a chat. Many submits, one statement and one commit. */
+ * $7 websearch $8 locations $9 models $10 ttl_s $11 conversations $12 apis
+ * $13 API requests $14 webhook URLs: array literals, one element a chat.
+ * Many submits, one statement and one commit. */
 static const struct db_stmt stmt_chat_insert = {
 	.name = "chat_insert",
-	.nparams = 10,
+	.nparams = 14,
 	.idempotent = false,
 	.sql = "INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
-	       " system_prompt, max_tokens, websearch, location, models, expires_at)"
-	       " SELECT id, u, o, m, sp, mt, ws, loc, mo, now() + ttl * interval '1 second'"
+	       " system_prompt, max_tokens, websearch, location, models, expires_at,"
+	       " messages, api, api_request, webhook_url)"
+	       " SELECT id, u, o, m, sp, mt, ws, loc, mo, now() + ttl * interval '1 second',"
+	       "  conv, api, areq, wh"
 	       " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
-	       "  $7::bool[], $8::text[], $9::jsonb[], $10::int[])"
-	       "  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl)",
+	       "  $7::bool[], $8::text[], $9::jsonb[], $10::int[], $11::jsonb[], $12::text[],"
+	       "  $13::jsonb[], $14::text[])"
+	       "  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl, conv, api, areq, wh)",
 };
 
 /*
@@ -105,7 +109,7 @@ db_chat_stored(struct db *db, const char *chat_id, bool *stored)
 enum aigw_err
 db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 {
-	enum { NCOLS = 10 };
+	enum { NCOLS = 14 };
 	const char **items[NCOLS] = { NULL };
 	char *arrays[NCOLS] = { NULL };
 	char (*numbers)[2][24] = calloc(n ? n : 1, sizeof *numbers);
@@ -129,6 +133,10 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 		items[7][i] = in->location;
 		items[8][i] = in->models_json;
 		items[9][i] = numbers[i][1];
+		items[10][i] = in->messages_json;
+		items[11][i] = in->api != NULL ? in->api : "chat";
+		items[12][i] = in->api_request_json;
+		items[13][i] = in->webhook_url;
 	}
 	err = db_cols_literals(items, NCOLS, n, arrays);
 	if (err == AIGW_OK)
@@ -313,7 +321,9 @@ claims_from(PGresult *res, struct db_chat_claim **out, size_t *n)
 		c->location = db_value_dup(res, i, 6);
 		c->models_json = db_value_dup(res, i, 7);
 		c->results_json = db_value_dup(res, i, 8);
+		c->messages_json = db_value_dup(res, i, 9);
 		if (c->message == NULL || c->models_json == NULL || c->results_json == NULL ||
+		    (c->messages_json == NULL && !PQgetisnull(res, i, 9)) ||
 		    (c->system == NULL && !PQgetisnull(res, i, 3)) ||
 		    (c->location == NULL && !PQgetisnull(res, i, 6))) {
 			/* The rows stay claimed; their lease runs out and another
@@ -392,6 +402,7 @@ db_chat_claims_free(struct db_chat_claim *c, size_t n)
 		free(c[i].location);
 		free(c[i].models_json);
 		free(c[i].results_json);
+		free(c[i].messages_json);
 	}
 	free(c);
 }

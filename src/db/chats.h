@@ -29,6 +29,12 @@ struct db_chat_new {
 	const char *location;     /* NULL when not given */
 	const char *models_json;  /* {"provider": "model", ...} */
 	long ttl_s;
+	/* A conversation: [{"role", "content"}, ...] whose last turn is the
+	 * user's and is message too; NULL for message alone. */
+	const char *messages_json;
+	const char *api;          /* "chat", "response", "completion"; NULL: "chat" */
+	const char *api_request_json; /* /v1/ only: what the request asked; else NULL */
+	const char *webhook_url;  /* NULL: none (or the owner's key's) */
 };
 
 /* Inserts n chats in one statement: all or none. The caller then wakes
@@ -91,6 +97,7 @@ struct db_chat_claim {
 	char *location;           /* NULL when none */
 	char *models_json;
 	char *results_json;       /* results already stored by earlier attempts */
+	char *messages_json;      /* the conversation, or NULL: message alone */
 };
 
 /* Claims up to limit claimable chats under a lease of lease_s seconds.

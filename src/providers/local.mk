@@ -10,6 +10,7 @@ libaigw_la_SOURCES += \
 	src/providers/anthropic_batch.c \
 	src/providers/snapshot.c \
 	src/providers/mock.c \
+	src/providers/turns.c \
 	src/providers/pricing.c \
 	src/providers/sse.h src/providers/sse.c \
 	src/providers/stream.h src/providers/stream.c

@@ -49,6 +49,12 @@ enum prov_errclass {
 	PROV_ERR__MAX
 };
 
+/* One turn of a conversation. */
+struct prov_turn {
+	const char *role;      /* "user" or "assistant" */
+	const char *content;   /* non-empty text */
+};
+
 /* What the caller asks of a provider: borrowed, never modified. */
 struct prov_call {
 	const char *model;     /* non-empty */
@@ -59,7 +65,21 @@ struct prov_call {
 	const char *location;  /* ISO 3166-1 alpha-2 country or NULL */
 	bool json_output;      /* the answer must be one JSON object: use the
 				* provider's JSON mode where it has one */
+	/* A conversation of nturns turns, the last one the user's, whose
+	 * content is message; nturns 0: message alone. */
+	const struct prov_turn *turns;
+	size_t nturns;
 };
+
+/*
+ * The turns of a stored conversation (a JSON array of {"role": "user" |
+ * "assistant", "content": non-empty string}, the last one the user's), as
+ * an array borrowing its strings from conv: *out is malloc'd (free it
+ * before conv is put). AIGW_EINVAL for anything else (nothing allocated),
+ * AIGW_ENOMEM.
+ */
+enum aigw_err prov_turns_from_json(json_object *conv, struct prov_turn **out,
+				   size_t *n) AIGW_MUSTCHECK;
 
 /* Where and as whom to call: borrowed. */
 struct prov_config {

@@ -20,6 +20,9 @@ struct chat_run {
 	struct chatrun *cr;
 	struct db_chat_claim c;
 	json_object *models;
+	json_object *conversation;   /* the stored messages, or NULL */
+	struct prov_turn *turns;     /* borrowing from conversation */
+	size_t nturns;
 	struct task *tasks;
 	size_t ntasks;
 	size_t open;               /* tasks not settled */
@@ -47,11 +50,14 @@ chat_free(struct task_engine *te, struct chat_run *ch)
 		task_abandon(te, &ch->tasks[i]);
 	free(ch->tasks);
 	json_object_put(ch->models);
+	free(ch->turns);
+	json_object_put(ch->conversation);
 	free(ch->c.message);
 	free(ch->c.system);
 	free(ch->c.location);
 	free(ch->c.models_json);
 	free(ch->c.results_json);
+	free(ch->c.messages_json);
 	free(ch);
 }
 
@@ -284,6 +290,15 @@ chat_add(struct chatrun *cr, struct db_chat_claim *c, int64_t now)
 	ch->next = cr->chats;
 	cr->chats = ch;
 	cr->n++;
+	if (ch->c.messages_json != NULL) {
+		ch->conversation = json_tokener_parse(ch->c.messages_json);
+		if (prov_turns_from_json(ch->conversation, &ch->turns, &ch->nturns) != AIGW_OK) {
+			/* Not a conversation the API let in: run it as its last
+			 * message rather than not at all. */
+			log_error("worker", ch->c.chat_id, "stored messages are not a conversation");
+			ch->nturns = 0;
+		}
+	}
 	if (!json_object_is_type(ch->models, json_type_object) ||
 	    !json_object_is_type(done, json_type_object)) {
 		/* Nothing can be run: finishing it with no results fails it. */
@@ -311,6 +326,8 @@ chat_add(struct chatrun *cr, struct db_chat_claim *c, int64_t now)
 		t->call.max_tokens = ch->c.max_tokens;
 		t->call.websearch = ch->c.websearch;
 		t->call.location = ch->c.location;
+		t->call.turns = ch->turns;
+		t->call.nturns = ch->nturns;
 		n++;
 	}
 	json_object_put(done);
