@@ -53,6 +53,12 @@ tests_unit_test_mock_SOURCES = tests/unit/test_mock.c
 tests_unit_test_mock_CFLAGS = $(unit_cflags)
 tests_unit_test_mock_LDADD = $(unit_ldadd)
 
+TESTS += tests/unit/test_turns
+check_PROGRAMS += tests/unit/test_turns
+tests_unit_test_turns_SOURCES = tests/unit/test_turns.c
+tests_unit_test_turns_CFLAGS = $(unit_cflags)
+tests_unit_test_turns_LDADD = $(unit_ldadd)
+
 TESTS += tests/unit/test_pricing
 check_PROGRAMS += tests/unit/test_pricing
 tests_unit_test_pricing_SOURCES = tests/unit/test_pricing.c
