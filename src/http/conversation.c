@@ -278,7 +278,7 @@ conversation_providers_ok(json_object *models, struct http_field_error *e)
 		char field[96];
 
 		(void)model;
-		if (d == NULL || d->kind != PROV_ASYNC)
+		if (d == NULL || prov_takes_turns(d))
 			continue;
 		snprintf(field, sizeof field, "models.%.*s", shown, name);
 		http_field_error_set(e, 400, "invalid_field", field,

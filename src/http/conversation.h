@@ -50,8 +50,8 @@ enum aigw_err conversation_parse(json_object *messages, const char *system,
 void conversation_free(struct conversation *c);
 
 /* Whether every provider models (a validated {"provider": "model"}) names
- * can carry a conversation of more than one turn: the batch providers and
- * the snapshot cannot. When one cannot, false with e filled (400 naming
+ * can carry a conversation of more than one turn (prov_takes_turns: the
+ * snapshot cannot). When one cannot, false with e filled (400 naming
  * "models.<provider>"). Cannot fail otherwise. */
 bool conversation_providers_ok(json_object *models, struct http_field_error *e);
 

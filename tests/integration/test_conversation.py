@@ -32,7 +32,8 @@ CONVERSATION = [
 def conv_stack(request):
     """A deployment with streaming on, then one with it off."""
     _require_programs()
-    s = stk.Stack(extra_env={"AIGW_STREAM": request.param, "AIGW_STREAM_FLUSH_MS": "20"})
+    s = stk.Stack(extra_env={"AIGW_STREAM": request.param, "AIGW_STREAM_FLUSH_MS": "20",
+                             "AIGW_BATCH_WINDOW_MS": "300"})
     s.streaming = request.param == "on"
     try:
         yield s
@@ -150,10 +151,43 @@ def test_bad_messages(conv_stack, extra, field):
     assert_error(chat(conv_stack, body), 400, "invalid_field", field)
 
 
-def test_batch_provider_takes_no_conversation(conv_stack):
+def test_snapshot_takes_no_conversation(conv_stack):
     if not conv_stack.streaming:
         pytest.skip("input checks do not depend on streaming")
-    msgs = CONVERSATION[1:]
-    for p in ("openai-batch", "anthropic-batch", "snapshot"):
-        r = chat(conv_stack, {"models": {"openai": "gpt-4o", p: "x"}, "messages": msgs})
-        assert_error(r, 400, "invalid_field", f"models.{p}")
+    r = chat(conv_stack, {"models": {"openai": "gpt-4o", "snapshot": "x"},
+                          "messages": CONVERSATION[1:]})
+    assert_error(r, 400, "invalid_field", "models.snapshot")
+
+
+def test_batch_providers_get_the_whole_conversation(conv_stack):
+    """A conversation delegated to a batch keeps its turns (batch_items.messages):
+    each batch line is the sync request with every turn."""
+    s = conv_stack
+    if not s.streaming:
+        pytest.skip("batches do not stream")
+    s.mock.reset()
+    r = chat(s, {"models": {"openai-batch": "gpt-4o-mini~batch_s=1",
+                            "anthropic-batch": "claude-3-5-haiku-latest~batch_s=1"},
+                 "system": "Be kind.", "messages": CONVERSATION})
+    assert r.status_code == 202, r.text
+    chat_id = r.json()["chatId"]
+    body = wait_final(s.url(), chat_id, timeout=60)
+    assert body["status"] == "completed", body
+    for p in ("openai-batch", "anthropic-batch"):
+        assert body["results"][p]["ok"] is True, (p, body["results"][p])
+        assert "And why not Rust?" in body["results"][p]["text"], body["results"][p]
+    turns = [{"role": "user", "content": "Name a language for command-line tools."},
+             {"role": "assistant", "content": "Go is a good choice."},
+             {"role": "user", "content": "And why not Rust?"}]
+    system = "Be kind.\n\nAnswer in one line."
+    log = s.mock.requests_log()
+    uploads = [e for e in log if e["provider"] == "openai-batch" and e["action"] == "upload"]
+    assert len(uploads) == 1, uploads
+    (line,) = uploads[0]["body"]
+    assert line["messages"] == [{"role": "system", "content": system}] + turns, line
+    creates = [e for e in log if e["provider"] == "anthropic-batch" and e["action"] == "create"]
+    assert len(creates) == 1, creates
+    (req,) = creates[0]["body"]["requests"]
+    assert req["params"]["system"] == system and req["params"]["messages"] == turns, req
+    assert json.loads(s.pg.psql(
+        f"SELECT json_agg(messages) FROM batch_items WHERE chat_id = '{chat_id}'")) == [turns, turns]

@@ -220,17 +220,20 @@ test_chat_request(void **state)
 	chat_error("{\"models\":{\"openai\":\"gpt-4o\"}}", "message");
 	chat_error("{\"models\":{\"openai\":\"gpt-4o\"},\"messages\":[{\"role\":\"user\"}]}",
 		   "messages[0].content");
-	/* a batch provider or the snapshot takes no conversation */
-	chat_error("{\"models\":{\"openai\":\"gpt-4o\",\"openai-batch\":\"gpt-4o\"},"
-		   "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-		   "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}",
-		   "models.openai-batch");
+	/* the batch providers take a conversation ... */
+	body = "{\"models\":{\"openai\":\"gpt-4o\",\"openai-batch\":\"gpt-4o\",\"anthropic-batch\":\"c\"},"
+	       "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+	       "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}";
+	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_OK);
+	assert_int_equal(r.conv.nturns, 3);
+	chat_request_free(&r);
+	/* ... the snapshot does not */
 	chat_error("{\"models\":{\"snapshot\":\"x\"},"
 		   "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
 		   "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}",
 		   "models.snapshot");
-	/* ... but one user turn is a message, which they take */
-	body = "{\"models\":{\"anthropic-batch\":\"claude\"},\"messages\":["
+	/* ... but one user turn is a message, which it takes */
+	body = "{\"models\":{\"snapshot\":\"ds\"},\"messages\":["
 	       "{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"a\"}]}";
 	assert_int_equal(chat_request_parse(body, strlen(body), &r, &e), AIGW_OK);
 	assert_string_equal(r.message, "a");
