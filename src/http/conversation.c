@@ -16,10 +16,11 @@
 /* What one element of messages was read as. */
 enum turn_role { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT };
 
+/* A 400 naming field: "<field> <rule>". */
 static bool
-fail(struct http_field_error *e, const char *field, const char *fmt, const char *what)
+fail(struct http_field_error *e, const char *field, const char *rule)
 {
-	http_field_error_set(e, 400, "invalid_field", field, fmt, field, what);
+	http_field_error_set(e, 400, "invalid_field", field, "%s %s", field, rule);
 	return false;
 }
 
@@ -32,7 +33,7 @@ role_of(json_object *turn, size_t i, enum turn_role *role, struct http_field_err
 
 	snprintf(field, sizeof field, "messages[%zu].role", i);
 	if (!json_object_object_get_ex(turn, "role", &v) || !json_object_is_type(v, json_type_string))
-		return fail(e, field, "%s must be one of %s", "system, user, assistant");
+		return fail(e, field, "must be one of system, user, assistant");
 	r = json_object_get_string(v);
 	if (strcmp(r, "user") == 0)
 		*role = ROLE_USER;
@@ -41,11 +42,12 @@ role_of(json_object *turn, size_t i, enum turn_role *role, struct http_field_err
 	else if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0)
 		*role = ROLE_SYSTEM;
 	else
-		return fail(e, field, "%s must be one of %s", "system, user, assistant");
+		return fail(e, field, "must be one of system, user, assistant");
 	return true;
 }
 
-/* Appends text s (of UTF-8 checked by the caller's count) to b. */
+/* Appends the text of string s to b after checking it is UTF-8 without NUL;
+ * *chars grows by its characters. */
 static bool
 add_text(struct buf *b, json_object *s, const char *field, long *chars,
 	 struct http_field_error *e)
@@ -53,7 +55,7 @@ add_text(struct buf *b, json_object *s, const char *field, long *chars,
 	long n = utf8_length(json_object_get_string(s), (size_t)json_object_get_string_len(s));
 
 	if (n < 0)
-		return fail(e, field, "%s must be UTF-8 text without NUL characters%s", "");
+		return fail(e, field, "must be UTF-8 text without NUL characters");
 	*chars += n;
 	if (buf_append(b, json_object_get_string(s), (size_t)json_object_get_string_len(s)) != AIGW_OK) {
 		http_field_error_set(e, 500, "internal", NULL, "out of memory");
@@ -74,12 +76,11 @@ content_of(json_object *turn, size_t i, struct buf *b, long *chars, struct http_
 	*chars = 0;
 	snprintf(field, sizeof field, "messages[%zu].content", i);
 	if (!json_object_object_get_ex(turn, "content", &c))
-		return fail(e, field, "%s is required%s", "");
+		return fail(e, field, "is required");
 	if (json_object_is_type(c, json_type_string))
 		return add_text(b, c, field, chars, e);
 	if (!json_object_is_type(c, json_type_array))
-		return fail(e, field, "%s must be a string or a list of %s",
-			    "{\"type\": \"text\", \"text\": ...} parts");
+		return fail(e, field, "must be a string or a list of {\"type\": \"text\", \"text\": ...} parts");
 	n = json_object_array_length(c);
 	for (size_t k = 0; k < n; k++) {
 		json_object *part = json_object_array_get_idx(c, k), *v;
@@ -89,10 +90,10 @@ content_of(json_object *turn, size_t i, struct buf *b, long *chars, struct http_
 		    !json_object_object_get_ex(part, "type", &v) ||
 		    !json_object_is_type(v, json_type_string) ||
 		    strcmp(json_object_get_string(v), "text") != 0)
-			return fail(e, field, "%s must be \"text\"%s: only text parts are supported", "");
+			return fail(e, field, "must be \"text\": only text parts are supported");
 		snprintf(field, sizeof field, "messages[%zu].content[%zu].text", i, k);
 		if (!json_object_object_get_ex(part, "text", &v) || !json_object_is_type(v, json_type_string))
-			return fail(e, field, "%s must be a string%s", "");
+			return fail(e, field, "must be a string");
 		if (k > 0 && buf_puts(b, "\n") != AIGW_OK) {
 			http_field_error_set(e, 500, "internal", NULL, "out of memory");
 			return false;
@@ -144,7 +145,7 @@ take_turn(json_object *turn, size_t i, struct conversation *out, struct buf *sys
 
 	snprintf(field, sizeof field, "messages[%zu]", i);
 	if (!json_object_is_type(turn, json_type_object))
-		return fail(e, field, "%s must be an object with a role and a content%s", "");
+		return fail(e, field, "must be an object with a role and a content");
 	if (!role_of(turn, i, &role, e))
 		return false;
 	buf_init(&text, CONV_BYTES_MAX);
