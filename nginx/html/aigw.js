@@ -4,7 +4,9 @@
  * dependency: load it with <script src="aigw.js"></script> and use the
  * global `aigw`.
  *
- *   aigw.submitChat(message, models, opts)          POST /api/ai/chat
+ *   aigw.submitChat(message, models, opts)          POST /api/ai/chat (message:
+ *                                                   a string, or an array of
+ *                                                   turns sent as messages)
  *   aigw.pollChat(id, {onUpdate, intervalMs, timeoutMs, signal})
  *   aigw.submitJob(type, input, opts)               POST /api/jobs
  *   aigw.processAsyncJob(request, {pollInterval, maxPollAttempts, timeout,
@@ -256,7 +258,9 @@
 	 */
 	async function submitChat(message, models, opts) {
 		opts = opts || {};
-		var body = { message: message, models: models };
+		// An array of turns is a conversation: sent as messages.
+		var body = Array.isArray(message) ? { messages: message, models: models }
+			: { message: message, models: models };
 		if (opts.system != null) body.system = opts.system;
 		var mt = opts.maxTokens != null ? opts.maxTokens : opts.max_tokens;
 		if (mt != null) body.max_tokens = mt;

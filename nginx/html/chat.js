@@ -3,7 +3,11 @@
  * as Markdown (markdown.js), for at most two minutes. The chat's id goes
  * into the URL (#<id>) so that a reload follows the same chat from where
  * the server has it; Stop cancels the chat on the server and keeps what
- * was written; the chats of this browser are listed until they expire. */
+ * was written; the chats of this browser are listed until they expire.
+ * It holds a conversation: once a chat sent from the page ends, its message
+ * and the answer of the first provider that answered (ties in the page's
+ * provider order) become two turns, sent with the next message as
+ * `messages`, until "New conversation". */
 (function () {
 	"use strict";
 	var P = window.aigwPages;
@@ -22,7 +26,9 @@
 	var HISTORY_MAX = 20;
 	var CHAT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-	var running = null; // {id, controller, cards, chosen, started, dirty, frame}
+	var running = null; // {id, controller, cards, chosen, started, dirty, frame, sent, firstOk}
+	// The conversation so far: [{role: "user"|"assistant", content, provider?, model?}].
+	var conversation = [];
 
 	function $(id) {
 		return document.getElementById(id);
@@ -147,6 +153,7 @@
 			var r = results[provider];
 			if (r && (r.ok === true || r.ok === false)) {
 				answered++;
+				if (r.ok && !r.cancelled && !running.firstOk) running.firstOk = provider;
 				var want = r.cancelled ? "cancelled" : r.ok ? "done" : "failed";
 				if (card.getAttribute("data-state") !== want) {
 					fillCard(card, r);
@@ -209,6 +216,50 @@
 		}
 	}
 
+	// ------------------------------------------------------------ the conversation
+
+	function showConversation() {
+		var list = $("conversation-list");
+		list.replaceChildren();
+		conversation.forEach(function (t) {
+			var who = t.role === "user" ? "You"
+				: P.providerName(t.provider) + (t.model ? " (" + t.model + ")" : "");
+			list.appendChild(el("li", { "data-role": t.role, "data-provider": t.provider || null },
+				el("span", { class: "who", text: who }), el("span", { class: "said", text: t.content })));
+		});
+		$("conversation").hidden = !conversation.length;
+	}
+
+	// What to send: the message alone, or the conversation and the message.
+	function outgoing(message) {
+		if (!conversation.length) return message;
+		return conversation.map(function (t) { return { role: t.role, content: t.content }; })
+			.concat([{ role: "user", content: message }]);
+	}
+
+	// After a chat sent from this page: its message and the first answer
+	// join the conversation (nothing when no provider answered, or it was
+	// stopped: the same message can be sent again).
+	function keepTurn(run, final) {
+		if (!run.sent || final.status === "cancelled" || !run.firstOk) return;
+		var r = (final.results || {})[run.firstOk];
+		if (!r || !r.ok || typeof r.text !== "string" || !r.text) return;
+		conversation.push({ role: "user", content: run.message },
+			{ role: "assistant", content: r.text, provider: run.firstOk, model: r.model || run.models[run.firstOk] });
+		var card = run.cards[run.firstOk];
+		card.setAttribute("data-kept", "true");
+		card.querySelector(".card-body").appendChild(el("p", { class: "note kept",
+			text: "Kept as the answer in this conversation: your next message is sent with it." }));
+		$("message").value = "";
+		showConversation();
+	}
+
+	function newConversation() {
+		conversation = [];
+		showConversation();
+		$("message").focus();
+	}
+
 	// ------------------------------------------------------------ a chat
 
 	function finish() {
@@ -233,6 +284,7 @@
 
 	// Follows chat `id` (just submitted, or found in the URL) to its end.
 	async function follow(id) {
+		var run = running;
 		var results = $("results");
 		results.setAttribute("data-chat-id", id);
 		if (location.hash !== "#" + id && history.replaceState) history.replaceState(null, "", "#" + id);
@@ -243,6 +295,7 @@
 			draw();
 			render(final);
 			say(summary(final));
+			keepTurn(run, final);
 			results.setAttribute("data-final", final.status);
 			remember({ id: id, status: final.status, expiresAt: final.expiresAt });
 		} catch (err) {
@@ -275,7 +328,7 @@
 	function begin(chosen, models) {
 		running = {
 			id: null, controller: new AbortController(), cards: showCards(chosen, models), chosen: chosen,
-			started: Date.now(), dirty: {}, frame: 0,
+			started: Date.now(), dirty: {}, frame: 0, sent: false, firstOk: null, models: models,
 		};
 		$("send").disabled = true;
 		$("stop").hidden = false;
@@ -331,7 +384,7 @@
 		say("Sending…");
 		var chat;
 		try {
-			chat = await aigw.submitChat(message, models, opts);
+			chat = await aigw.submitChat(outgoing(message), models, opts);
 		} catch (err) {
 			$("results").replaceChildren();
 			running = null;
@@ -340,6 +393,8 @@
 			return;
 		}
 		run.id = chat.id;
+		run.sent = true;
+		run.message = message;
 		remember({ id: chat.id, message: message, models: models, time: Date.now(), status: "pending" });
 		say("Queued; waiting for a worker…");
 		await follow(chat.id);
@@ -381,7 +436,7 @@
 		say("");
 		// models.gemini → that model's input; message → the message box.
 		var f = err.field || "";
-		var target = f === "message" ? $("message")
+		var target = f === "message" || f.indexOf("messages") === 0 ? $("message")
 			: f.indexOf("models.") === 0 ? $("model-" + f.slice(7)) : null;
 		if (target) {
 			target.setAttribute("aria-invalid", "true");
@@ -475,6 +530,7 @@
 			if (form.requestSubmit) form.requestSubmit();
 			else form.dispatchEvent(new Event("submit", { cancelable: true }));
 		});
+		$("new-conversation").addEventListener("click", newConversation);
 		$("stop").addEventListener("click", function () {
 			if (!running) return;
 			say("Stopping…");

@@ -34,15 +34,15 @@ dup_optional(const PGresult *res, int row, int col, char **out)
 }
 
 /* $1 item $2 provider $3 model $4 chat $5 job $6 step $7 message
- * $8 system $9 max_tokens $10 websearch $11 location $12 json_output:
- * a call waits for a batch, once however often it is asked. */
+ * $8 system $9 max_tokens $10 websearch $11 location $12 json_output
+ * $13 messages: a call waits for a batch, once however often it is asked. */
 static const struct db_stmt stmt_batch_item_add = {
 	.name = "batch_item_add",
-	.nparams = 12,
+	.nparams = 13,
 	.idempotent = false,
 	.sql = "INSERT INTO batch_items (item_id, provider, model, chat_id, job_id, step_index,"
-	       " message, system_prompt, max_tokens, websearch, location, json_output)"
-	       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+	       " message, system_prompt, max_tokens, websearch, location, json_output, messages)"
+	       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)"
 	       " ON CONFLICT DO NOTHING",
 };
 
@@ -50,7 +50,7 @@ enum aigw_err
 db_batch_item_add(struct db *db, const struct db_batch_call *c)
 {
 	char id[UUID_STR_LEN + 1], step[16], tokens[16];
-	const char *values[12];
+	const char *values[13];
 	int rows = 0;
 	enum aigw_err err;
 
@@ -71,6 +71,7 @@ db_batch_item_add(struct db *db, const struct db_batch_call *c)
 	values[9] = c->websearch ? "true" : "false";
 	values[10] = c->location;
 	values[11] = c->json_output ? "true" : "false";
+	values[12] = c->messages_json;
 	return db_exec_rows(db, &stmt_batch_item_add, values, &rows);
 }
 
@@ -137,7 +138,8 @@ static const struct db_stmt stmt_batch_form = {
 	.nparams = 8,
 	.idempotent = false,
 	.sql = "WITH w AS (SELECT item_id, queued_at,"
-	       "  2 * (octet_length(message) + coalesce(octet_length(system_prompt), 0)) + 1024 AS size"
+	       "  2 * (octet_length(message) + coalesce(octet_length(system_prompt), 0)"
+	       "   + coalesce(octet_length(messages::text), 0)) + 1024 AS size"
 	       "  FROM batch_items w WHERE batch_id IS NULL AND result IS NULL"
 	       "  AND provider = $2 AND model = $3 AND " BATCH_ITEM_LIVE("w")
 	       "  ORDER BY queued_at LIMIT $4 FOR UPDATE OF w SKIP LOCKED),"
@@ -253,7 +255,8 @@ static const struct db_stmt stmt_batch_items = {
 	.nparams = 1,
 	.idempotent = true,
 	.sql = "SELECT item_id, message, system_prompt, max_tokens, websearch, location, json_output,"
-	       " result IS NOT NULL, (extract(epoch FROM now() - queued_at) * 1000)::bigint"
+	       " result IS NOT NULL, (extract(epoch FROM now() - queued_at) * 1000)::bigint,"
+	       " messages::text"
 	       " FROM batch_items WHERE batch_id = $1 ORDER BY queued_at, item_id",
 };
 
@@ -282,7 +285,7 @@ db_batch_items(struct db *db, const char *batch_id, struct db_batch_item **out, 
 		it[i].answered = PQgetvalue(res, i, 7)[0] == 't';
 		it[i].waited_ms = strtoll(PQgetvalue(res, i, 8), NULL, 10);
 		if (!dup_required(res, i, 1, &it[i].message) || !dup_optional(res, i, 2, &it[i].system) ||
-		    !dup_optional(res, i, 5, &it[i].location))
+		    !dup_optional(res, i, 5, &it[i].location) || !dup_optional(res, i, 9, &it[i].messages_json))
 			err = AIGW_ENOMEM;
 	}
 	PQclear(res);
@@ -302,6 +305,7 @@ db_batch_items_free(struct db_batch_item *it, size_t n)
 		free(it[i].message);
 		free(it[i].system);
 		free(it[i].location);
+		free(it[i].messages_json);
 	}
 	free(it);
 }

@@ -34,6 +34,9 @@ struct db_batch_call {
 	bool websearch;
 	const char *location;     /* or NULL */
 	bool json_output;
+	/* The chat's conversation (chat_results.messages as JSON text), whose
+	 * last turn is message; NULL: message alone. */
+	const char *messages_json;
 };
 /* Queues the call, unless it is queued already. */
 enum aigw_err db_batch_item_add(struct db *db, const struct db_batch_call *c) AIGW_MUSTCHECK;
@@ -77,6 +80,7 @@ struct db_batch_item {
 	bool websearch;
 	char *location;           /* or NULL */
 	bool json_output;
+	char *messages_json;      /* its conversation, or NULL: message alone */
 	bool answered;            /* its result is stored already */
 	int64_t waited_ms;        /* since it was queued */
 };

@@ -75,7 +75,8 @@ enum aigw_err
 chat_request_parse(const char *body, size_t len, struct chat_request *out,
 		   struct http_field_error *e)
 {
-	json_object *v;
+	json_object *v, *turns = NULL;
+	bool conv;
 
 	memset(out, 0, sizeof *out);
 	out->max_tokens = CHAT_MAX_TOKENS_DEFAULT;
@@ -86,13 +87,22 @@ chat_request_parse(const char *body, size_t len, struct chat_request *out,
 		http_field_error_set(e, 400, "invalid_json", NULL, "the body must be a JSON object");
 		goto invalid;
 	}
-	if (!json_object_object_get_ex(out->root, "message", &v)) {
-		http_field_error_set(e, 400, "invalid_field", "message", "message is required");
+	conv = json_object_object_get_ex(out->root, "messages", &turns) &&
+	       !json_object_is_type(turns, json_type_null);
+	if (json_object_object_get_ex(out->root, "message", &v) && !json_object_is_type(v, json_type_null)) {
+		if (conv) {
+			http_field_error_set(e, 400, "invalid_field", "messages",
+					     "send message or messages, not both");
+			goto invalid;
+		}
+		if (!check_text(v, "message", CHAT_MESSAGE_MAX, e))
+			goto invalid;
+		out->message = json_object_get_string(v);
+	} else if (!conv) {
+		http_field_error_set(e, 400, "invalid_field", "message",
+				     "message (or messages, a conversation) is required");
 		goto invalid;
 	}
-	if (!check_text(v, "message", CHAT_MESSAGE_MAX, e))
-		goto invalid;
-	out->message = json_object_get_string(v);
 
 	if (!json_object_object_get_ex(out->root, "models", &out->models)) {
 		http_field_error_set(e, 400, "invalid_field", "models", "models is required");
@@ -105,6 +115,18 @@ chat_request_parse(const char *body, size_t len, struct chat_request *out,
 		if (!check_text(v, "system", CHAT_SYSTEM_MAX, e))
 			goto invalid;
 		out->system = json_object_get_string(v);
+	}
+	if (conv) {
+		enum aigw_err err = conversation_parse(turns, out->system, &out->conv, e);
+
+		if (err != AIGW_OK) {
+			chat_request_free(out);
+			return err;
+		}
+		out->message = out->conv.last;
+		out->system = out->conv.system;
+		if (out->conv.nturns > 1 && !conversation_providers_ok(out->models, e))
+			goto invalid;
 	}
 	if (json_object_object_get_ex(out->root, "max_tokens", &v) && !json_object_is_type(v, json_type_null)) {
 		int64_t n = json_object_get_int64(v);
@@ -149,6 +171,7 @@ void
 chat_request_free(struct chat_request *r)
 {
 	json_object_put(r->root);
+	conversation_free(&r->conv);
 	memset(r, 0, sizeof *r);
 }
 
@@ -219,7 +242,12 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		.models_json = json_object_to_json_string_ext(cr.models, JSON_C_TO_STRING_PLAIN),
 		.ttl_s = cfg->chat_ttl_s,
 	};
-	if (row.models_json == NULL) {
+	/* One user turn is the message alone: stored as such, it goes to
+	 * every provider, the batch ones too. */
+	if (cr.conv.nturns > 1)
+		row.messages_json = json_object_to_json_string_ext(cr.conv.turns,
+								   JSON_C_TO_STRING_PLAIN);
+	if (row.models_json == NULL || (cr.conv.nturns > 1 && row.messages_json == NULL)) {
 		http_resp_from_err(req, AIGW_ENOMEM);
 		goto out;
 	}

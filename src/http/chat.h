@@ -18,6 +18,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "http/conversation.h"
 #include "http/server.h"
 
 #define CHAT_MESSAGE_MAX 32768   /* characters */
@@ -29,8 +30,9 @@
 
 struct chat_request {
 	json_object *root;
-	const char *message;
-	const char *system;       /* NULL when absent */
+	const char *message;      /* the user's message: the last turn of messages */
+	const char *system;       /* NULL when absent; with messages, joined */
+	struct conversation conv; /* messages, normalized; nturns 0 without */
 	json_object *models;      /* borrowed from root */
 	int max_tokens;
 	bool websearch;

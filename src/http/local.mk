@@ -4,6 +4,7 @@ libaigw_la_SOURCES += \
 	src/http/routes.c src/http/routes.h \
 	src/http/auth.c src/http/auth.h \
 	src/http/chat.c src/http/chat.h \
+	src/http/conversation.c src/http/conversation.h \
 	src/http/commit.c src/http/commit.h \
 	src/http/hub.c src/http/hub.h \
 	src/http/jobs.c src/http/jobs.h \

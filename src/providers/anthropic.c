@@ -59,7 +59,7 @@ out:
 static json_object *
 messages(const struct prov_call *call)
 {
-	return prov_common_messages(NULL, call->message);
+	return prov_common_call_messages(call, NULL, false);
 }
 
 json_object *

@@ -62,7 +62,7 @@ enum aigw_err prov_openai_chat_parse(const char *name, long http_status, const c
 				     size_t len, struct prov_result *out,
 				     prov_chat_extra_fn extra) AIGW_MUSTCHECK;
 /* The Chat Completions messages of a call: an optional system message, then
- * the user message. NULL on ENOMEM. */
+ * the conversation's turns (or the user message alone). NULL on ENOMEM. */
 json_object *prov_openai_messages(const struct prov_call *call);
 
 /*
@@ -344,6 +344,14 @@ enum aigw_err prov_common_header(struct prov_http *h, const char *name, const ch
  * it is given and not empty, then {"role":"user"} with user. NULL on
  * ENOMEM. */
 json_object *prov_common_messages(const char *system, const char *user);
+/* The Chat-style messages of a whole call: {"role":"system"} with system
+ * when it is given and not empty, then the call's turns in order (its
+ * message alone as the user's when it has none). alternate, for servers
+ * that take only alternating turns opening with the user's: turns before
+ * the first user turn are left out and adjacent turns of one role become
+ * one, their texts joined by a blank line. NULL on ENOMEM. */
+json_object *prov_common_call_messages(const struct prov_call *call, const char *system,
+				       bool alternate);
 /* Serialises body into h->body / h->body_len (body is borrowed). AIGW_ENOMEM. */
 enum aigw_err prov_common_body(struct prov_http *h, json_object *body) AIGW_MUSTCHECK;
 /* A malloc'd copy of s with every byte except A-Z a-z 0-9 - . _ ~ written

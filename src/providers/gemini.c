@@ -144,6 +144,31 @@ stream_path_for(const struct prov_call *call, char **path)
 	return model_path(call, ":streamGenerateContent?alt=sse", path);
 }
 
+/* The call's contents: its turns, the assistant's under Gemini's name for
+ * it ("model"), or its message alone as the user's; NULL on ENOMEM. */
+static json_object *
+contents(const struct prov_call *call)
+{
+	json_object *list;
+	int rc = 0;
+
+	if (call->nturns == 0)
+		return array_of(content("user", call->message));
+	if ((list = json_object_new_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < call->nturns && rc == 0; i++) {
+		const struct prov_turn *t = &call->turns[i];
+
+		rc |= prov_common_push(list, content(strcmp(t->role, "user") == 0 ? "user" : "model",
+						     t->content));
+	}
+	if (rc != 0) {
+		json_object_put(list);
+		list = NULL;
+	}
+	return list;
+}
+
 /* The generateContent body of a call; NULL on ENOMEM. */
 static json_object *
 gemini_body(const struct prov_call *call)
@@ -153,7 +178,7 @@ gemini_body(const struct prov_call *call)
 
 	if ((body = json_object_new_object()) == NULL)
 		return NULL;
-	rc |= prov_common_add(body, "contents", array_of(content("user", call->message)));
+	rc |= prov_common_add(body, "contents", contents(call));
 	if (call->system != NULL && call->system[0] != '\0')
 		rc |= prov_common_add(body, "systemInstruction", content(NULL, call->system));
 	rc |= prov_common_add(body, "generationConfig", generation_config(call));

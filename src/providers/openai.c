@@ -21,7 +21,7 @@
 json_object *
 prov_openai_messages(const struct prov_call *call)
 {
-	return prov_common_messages(call->system, call->message);
+	return prov_common_call_messages(call, call->system, false);
 }
 
 /* {"user_location":{"type":"approximate","approximate":{"country":..}}}, or

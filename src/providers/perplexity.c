@@ -49,7 +49,9 @@ perplexity_body(const struct prov_call *call)
 	if ((body = json_object_new_object()) == NULL)
 		return NULL;
 	rc |= prov_common_add(body, "model", json_object_new_string(call->model));
-	rc |= prov_common_add(body, "messages", prov_openai_messages(call));
+	/* Sonar refuses a conversation that does not alternate user and
+	 * assistant turns after the system prompt, opening with the user's. */
+	rc |= prov_common_add(body, "messages", prov_common_call_messages(call, call->system, true));
 	rc |= prov_common_add(body, "max_tokens", json_object_new_int(call->max_tokens));
 	/* Sonar always searches, so websearch changes nothing; a location
 	 * still localises the search it does anyway. */

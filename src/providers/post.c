@@ -44,6 +44,55 @@ prov_common_messages(const char *system, const char *user)
 	return msgs;
 }
 
+/* m's content with "\n\n" and more appended; -1 on ENOMEM. */
+static int
+message_extend(json_object *m, const char *more)
+{
+	json_object *c = prov_common_get(m, "content", json_type_string);
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, (size_t)json_object_get_string_len(c) + strlen(more) + 3);
+	if (buf_append(&b, json_object_get_string(c), (size_t)json_object_get_string_len(c)) == AIGW_OK &&
+	    buf_puts(&b, "\n\n") == AIGW_OK && buf_puts(&b, more) == AIGW_OK &&
+	    json_object_set_string_len(c, b.data, (int)b.len) != 0)
+		rc = 0;
+	buf_free(&b);
+	return rc;
+}
+
+json_object *
+prov_common_call_messages(const struct prov_call *call, const char *system, bool alternate)
+{
+	json_object *msgs, *last = NULL;
+	int rc = 0;
+
+	if (call->nturns == 0)
+		return prov_common_messages(system, call->message);
+	if ((msgs = json_object_new_array()) == NULL)
+		return NULL;
+	if (system != NULL && system[0] != '\0')
+		rc |= prov_common_push(msgs, message("system", system));
+	for (size_t i = 0; i < call->nturns && rc == 0; i++) {
+		const struct prov_turn *t = &call->turns[i];
+		const char *prev = last ? prov_common_get_str(last, "role") : NULL;
+
+		if (alternate && last == NULL && strcmp(t->role, "user") != 0)
+			continue; /* the conversation must open with the user */
+		if (alternate && prev != NULL && strcmp(prev, t->role) == 0) {
+			rc |= message_extend(last, t->content);
+			continue;
+		}
+		last = message(t->role, t->content);
+		rc |= prov_common_push(msgs, last);
+	}
+	if (rc != 0) {
+		json_object_put(msgs);
+		msgs = NULL;
+	}
+	return msgs;
+}
+
 enum aigw_err
 prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h, const char *api_key)
 {

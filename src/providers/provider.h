@@ -173,8 +173,9 @@ struct prov_async_ops {
 	size_t max_items;         /* the most calls one batch may hold */
 	/* The provider's limit on the size of one batch's request, in bytes;
 	 * 0: none. Batches are formed under it with an estimate that errs
-	 * high: each call counts twice the bytes of its message and system
-	 * prompt (room for JSON escapes) plus 1 KiB (its envelope). */
+	 * high: each call counts twice the bytes of its message, system
+	 * prompt and conversation (room for JSON escapes) plus 1 KiB (its
+	 * envelope). */
 	size_t max_bytes;
 	/* Builds the next request. items and n describe the batch's calls
 	 * (the engine passes them at every step; most steps ignore them).
@@ -249,6 +250,10 @@ const struct prov_desc *prov_none_reachable_in(const struct aigw_config *cfg,
 					       const char *const *names, size_t n);
 /* "openai is not configured: set OPENAI_API_KEY" into buf (cut to len). */
 void prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len);
+
+/* Whether d's calls can carry a conversation (turns): every provider but
+ * the snapshot, whose dataset takes one input. Cannot fail. */
+bool prov_takes_turns(const struct prov_desc *d);
 
 /* Looks a provider up by its API name; NULL when unknown. */
 const struct prov_desc *prov_find(const char *name);

@@ -33,6 +33,7 @@
 #include "db/batches.h"
 #include "db/status.h"
 #include "worker/batchrun.h"
+#include "worker/batchturns.h"
 #include "worker/itemindex.h"
 #include "worker/resultjson.h"
 #include "worker/results.h"
@@ -55,6 +56,7 @@ struct batch_run {
 	const struct route *route;
 	struct db_batch_item *items;
 	struct prov_batch_item *calls;
+	struct batch_turns turns;   /* the calls' conversations */
 	size_t nitems;
 	struct item_index index;    /* the items by id */
 	struct prov_step step;      /* BATCH_WRITE: the answer read, its results written */
@@ -94,6 +96,7 @@ static void
 batch_free(struct task_engine *te, struct batch_run *b)
 {
 	xfer_cancel(te->xe, b->xfer);
+	batch_turns_free(&b->turns);
 	db_batch_items_free(b->items, b->nitems);
 	free(b->calls);
 	item_index_free(&b->index);
@@ -643,6 +646,10 @@ batch_add(struct batchrun *br, struct db_batch_claim *c, int64_t now)
 		call->call.websearch = it->websearch;
 		call->call.location = it->location;
 		call->call.json_output = it->json_output;
+	}
+	if (batch_turns_load(&b->turns, b->items, b->calls, b->nitems) != AIGW_OK) {
+		batch_remove(br, b);
+		return AIGW_ENOMEM;
 	}
 	if (!batchable(b->route))
 		finish(b, DB_STATUS_FAILED, "%s cannot be reached from this worker (is its key set?)",

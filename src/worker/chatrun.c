@@ -119,6 +119,8 @@ chat_task_delegate(struct task_engine *te, struct task *t, int64_t now)
 		.message = t->call.message, .system = t->call.system,
 		.max_tokens = t->call.max_tokens, .websearch = t->call.websearch,
 		.location = t->call.location, .json_output = t->call.json_output,
+		/* the conversation read at the claim, when it was one */
+		.messages_json = ch->nturns > 0 ? ch->c.messages_json : NULL,
 	};
 	enum aigw_err err = db_batch_item_add(te->db, &c);
 

@@ -13,5 +13,6 @@ libaigw_la_SOURCES += \
 	src/worker/chatrun.c src/worker/chatrun.h \
 	src/worker/jobrun.c src/worker/jobrun.h \
 	src/worker/itemindex.c src/worker/itemindex.h \
+	src/worker/batchturns.c src/worker/batchturns.h \
 	src/worker/batchrun.c src/worker/batchrun.h \
 	src/worker/loop.c src/worker/loop.h

@@ -78,6 +78,22 @@ run("library", async (c, browser) => {
 		return { ok: r.thrown && r.thrown.code === "unknown_provider" && r.thrown.status === 400, detail: r };
 	});
 
+	await c.step("submitChat with an array of turns sends a conversation, answered as its last turn", async () => {
+		const r = await ev(() => __try(async () => {
+			const chat = await aigw.submitChat([{ role: "user", content: "Name a colour" },
+				{ role: "assistant", content: "Blue." }, { role: "user", content: "Another one" }], { mock: "m" });
+			return aigw.pollChat(chat.id, { intervalMs: 200 });
+		}));
+		const text = r.value && r.value.results && r.value.results.mock && r.value.results.mock.text;
+		return { ok: !r.thrown && r.value.status === "completed" && /Another one/.test(text || ""), detail: r };
+	});
+
+	await c.step("submitChat with a conversation ending with the assistant rejects naming the turn", async () => {
+		const r = await ev(() => __try(() => aigw.submitChat([{ role: "user", content: "a" },
+			{ role: "assistant", content: "b" }], { mock: "m" })));
+		return { ok: r.thrown && r.thrown.status === 400 && r.thrown.field === "messages[1].role", detail: r };
+	});
+
 	await c.step("pollChat of an unknown chat rejects with not_found", async () => {
 		const r = await ev(() => __try(() => aigw.pollChat("00000000-0000-4000-8000-000000000000")));
 		return { ok: r.thrown && r.thrown.code === "not_found" && r.thrown.status === 404, detail: r };

@@ -1,6 +1,7 @@
 """The web pages in headless chromium against a real stack: the chat page
 (cards arriving one by one, a failing provider; answers streaming into
-three cards at once, a reload mid-stream, Stop), the jobs page (progress,
+three cards at once, a reload mid-stream, Stop; a conversation of two
+turns), the jobs page (progress,
 steps, the running step's streamed text, output, Cancel, a notice for a
 job finished in the background) and
 the aigw.js client library (errors, retries, transports). Each test runs
@@ -41,3 +42,18 @@ def test_chat_streams_resumes_and_stops(stack):
 
 def test_jobs_page_streams_the_running_step(stack):
     assert_scenario(run_scenario("jobs_stream", stack))
+
+
+def test_chat_holds_a_conversation(stack):
+    stack.mock.reset()
+    sc = run_scenario("chat_conversation", stack)
+    assert_scenario(sc)
+    # the providers got the whole conversation of the second chat
+    seconds = [e for e in stack.mock.requests_log()
+               if e["provider"] in ("openai", "anthropic") and e["message"] == "Why that one"]
+    assert sorted(e["provider"] for e in seconds) == ["anthropic", "openai"], seconds
+    for e in seconds:
+        assert [t["role"] for t in e["turns"]] == ["user", "assistant", "user"], e["turns"]
+        assert e["turns"][0]["text"] == "Name a language for command line tools"
+        assert e["turns"][1]["text"].startswith(
+            "[openai/gpt-4o] Name a language for command line tools"), e["turns"]

@@ -86,6 +86,8 @@ class State:
                 "location": None,
                 "json": False,
                 "body": None,
+                # the conversation the request carried (see wire_turns)
+                "turns": None,
                 # streamed answers only
                 "stream": False,
                 "done": None,
@@ -284,6 +286,37 @@ def content_texts(content):
 def content_text(content):
     """Text of an OpenAI/Anthropic message content (string or list of parts)."""
     return "".join(content_texts(content))
+
+
+def wire_turns(provider, req):
+    """The conversation a chat request carried, read the same whatever its
+    wire format: [{"role": "system" | "user" | "assistant", "text"}] in
+    order, the system prompt first (Anthropic's "system", Gemini's
+    "systemInstruction", OpenAI's "developer" read as "system"; Gemini's
+    "model" as "assistant"). Tests compare it with what they sent."""
+    out = []
+    if provider == "gemini":
+        si = req.get("systemInstruction")
+        if isinstance(si, dict) and isinstance(si.get("parts"), list):
+            out.append({"role": "system", "text": "".join(
+                p.get("text", "") for p in si["parts"]
+                if isinstance(p, dict) and isinstance(p.get("text"), str))})
+        for c in req.get("contents") or []:
+            if isinstance(c, dict):
+                role = c.get("role", "user")
+                out.append({"role": "assistant" if role == "model" else role,
+                            "text": "".join(p.get("text", "") for p in c.get("parts") or []
+                                            if isinstance(p, dict)
+                                            and isinstance(p.get("text"), str))})
+        return out
+    if provider == "anthropic" and req.get("system") is not None:
+        out.append({"role": "system", "text": content_text(req.get("system"))})
+    for m in req.get("messages") or []:
+        if isinstance(m, dict):
+            role = m.get("role")
+            out.append({"role": "system" if role == "developer" else role,
+                        "text": content_text(m.get("content"))})
+    return out
 
 
 # "JSON" as a word, in any case (OpenAI's JSON mode looks for it so too).
@@ -609,6 +642,15 @@ class Perplexity(OpenAI):
         msgs = req["messages"]
         if msgs[-1].get("role") != "user":
             raise BadRequest("Last message must have role `user`.", "messages")
+        # Sonar's rule: after the optional system messages, user and
+        # assistant turns alternate, the user's first.
+        turns = [m.get("role") for m in msgs]
+        while turns and turns[0] == "system":
+            turns.pop(0)
+        for i, role in enumerate(turns):
+            if role != ("user" if i % 2 == 0 else "assistant"):
+                raise BadRequest("After the (optional) system message(s), user and "
+                                 "assistant roles should be alternating.", "messages")
         return model, last
 
     @staticmethod
@@ -1239,6 +1281,7 @@ class Handler(BaseHTTPRequestHandler):
             return answer(400, P.error_body(400, e.message, e.param))
         streamed = gemini_alt is not None or req.get("stream") is True
         entry["message"] = message
+        entry["turns"] = wire_turns(P.name, req)
         entry["websearch"] = bool(P.websearch(req))
         entry["location"] = P.location(req) if hasattr(P, "location") else None
         # A JSON answer when the model name says ~json, or when the request asks

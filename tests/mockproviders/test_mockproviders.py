@@ -239,6 +239,48 @@ def test_message_parts_and_last_user(base):
     assert r.json()["choices"][0]["message"]["content"] == "[openai/gpt-4o] second part"
 
 
+def test_turns_logged_alike_for_every_format(base):
+    """The log's turns read a conversation the same from every wire format."""
+    want = [{"role": "system", "text": "be brief"}, {"role": "user", "text": "first"},
+            {"role": "assistant", "text": "ok"}, {"role": "user", "text": "second"}]
+    oa = [{"role": "developer", "content": "be brief"}, {"role": "user", "content": "first"},
+          {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+          {"role": "user", "content": "second"}]
+    assert openai(base, "gpt-4o", messages=oa).status_code == 200
+    assert perplexity(base, "sonar", messages=[{"role": "system", "content": "be brief"}]
+                      + oa[1:]).status_code == 200
+    assert anthropic(base, "claude-3-5-haiku-latest", system="be brief",
+                     messages=oa[1:]).status_code == 200
+    r = gemini(base, "gemini-2.5-flash", systemInstruction={"parts": [{"text": "be brief"}]},
+               contents=[{"role": "user", "parts": [{"text": "first"}]},
+                         {"role": "model", "parts": [{"text": "ok"}]},
+                         {"role": "user", "parts": [{"text": "sec"}, {"text": "ond"}]}])
+    assert r.json()["candidates"][0]["content"]["parts"][0]["text"] == \
+        "[gemini/gemini-2.5-flash] second"
+    log = get_log(base)
+    assert [e["provider"] for e in log] == ["openai", "perplexity", "anthropic", "gemini"]
+    for e in log:
+        assert e["turns"] == want, e["provider"]
+    # a request with one message has one user turn
+    openai(base, "gpt-4o", "alone")
+    assert get_log(base)[-1]["turns"] == [{"role": "system", "text": "be brief"},
+                                          {"role": "user", "text": "alone"}]
+
+
+def test_perplexity_turns_must_alternate(base):
+    ok = [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
+          {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    assert perplexity(base, "sonar", messages=ok).status_code == 200
+    for bad in ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+                [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}],
+                [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
+                 {"role": "assistant", "content": "b"}, {"role": "assistant", "content": "c"},
+                 {"role": "user", "content": "d"}]):
+        r = perplexity(base, "sonar", messages=bad)
+        assert r.status_code == 400, bad
+        assert "alternating" in r.json()["error"]["message"]
+
+
 # ---- auth and validation errors
 
 def test_auth_errors(base):

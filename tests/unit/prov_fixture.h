@@ -4,7 +4,8 @@
  * Fixtures live in $AIGW_SRCDIR/tests/fixtures/providers/<provider>/:
  *   <case>.call.json + <case>.request.json   a call in, the exact request out
  *     (call keys: api_key, base_url, model, message, system, location,
- *      max_tokens, websearch, json_output; a missing one is NULL / 0 / false)
+ *      max_tokens, websearch, json_output, turns; a missing one is NULL / 0
+ *      / false / none)
  *   <case>.body      + <case>.expect.json    a recorded answer in, the result out
  * A test file defines FX_PROVIDER ("openai", ...) before including this, and
  * lists its cases with FX_REQUEST(name) / FX_RESPONSE(name) plus the generic
@@ -28,6 +29,10 @@
 
 #include "core/buf.h"
 #include "providers/provider.h"
+#include "providers/stream.h"
+
+/* The most turns a <case>.call.json may hold. */
+#define FX_TURNS_MAX 16
 
 /* Each provider's fixtures use a key with this in it; no error text may. */
 #define FX_SECRET "SECRETKEY"
@@ -156,6 +161,21 @@ fx_call(json_object *in, struct prov_config *cfg, struct prov_call *call)
 	call->max_tokens = json_object_object_get_ex(in, "max_tokens", &v) ? json_object_get_int(v) : 0;
 	call->websearch = json_object_object_get_ex(in, "websearch", &v) && json_object_get_boolean(v);
 	call->json_output = json_object_object_get_ex(in, "json_output", &v) && json_object_get_boolean(v);
+	/* "turns": a conversation, [{"role", "content"}, ...] */
+	if (json_object_object_get_ex(in, "turns", &v)) {
+		static struct prov_turn turns[FX_TURNS_MAX];
+		size_t n = json_object_array_length(v);
+
+		assert_true(n <= FX_TURNS_MAX);
+		for (size_t i = 0; i < n; i++) {
+			json_object *t = json_object_array_get_idx(v, i);
+
+			turns[i].role = fx_str(t, "role");
+			turns[i].content = fx_str(t, "content");
+		}
+		call->turns = turns;
+		call->nturns = n;
+	}
 }
 
 static inline void
@@ -192,6 +212,40 @@ fx_test_request(void **state)
 	body = json_tokener_parse(h.body);
 	assert_non_null(body);
 	fx_assert_json_equal(body, v, "request body");
+	json_object_put(body);
+	prov_http_free(&h);
+	json_object_put(in);
+	json_object_put(want);
+}
+
+/*
+ * The streaming request of <case>.call.json sends what its plain request
+ * (<case>.request.json) does: the same body once "stream" and
+ * "stream_options" are set aside.
+ */
+static inline void
+fx_test_stream_request(void **state)
+{
+	const char *name = *state;
+	char file[256];
+	json_object *in, *want, *body, *v;
+	struct prov_config cfg;
+	struct prov_call call;
+	struct prov_http h;
+
+	snprintf(file, sizeof file, "%s.call.json", name);
+	in = fx_json(FX_PROVIDER, file);
+	snprintf(file, sizeof file, "%s.request.json", name);
+	want = fx_json(FX_PROVIDER, file);
+	fx_call(in, &cfg, &call);
+	memset(&h, 0, sizeof h);
+	assert_int_equal(prov_stream_build(FX_PROVIDER, &cfg, &call, &h), AIGW_OK);
+	body = json_tokener_parse(h.body);
+	assert_non_null(body);
+	json_object_object_del(body, "stream");
+	json_object_object_del(body, "stream_options");
+	assert_true(json_object_object_get_ex(want, "body", &v));
+	fx_assert_json_equal(body, v, "streaming request body");
 	json_object_put(body);
 	prov_http_free(&h);
 	json_object_put(in);
@@ -433,6 +487,8 @@ fx_test_deep_and_huge(void **state)
 }
 
 #define FX_REQUEST(name) { "request " name, fx_test_request, NULL, NULL, (void *)(name) }
+#define FX_STREAM_REQUEST(name) \
+	{ "stream request " name, fx_test_stream_request, NULL, NULL, (void *)(name) }
 #define FX_RESPONSE(name) { "response " name, fx_test_response, NULL, NULL, (void *)(name) }
 #define FX_JSON_IGNORED(name) \
 	{ "json_output ignored " name, fx_test_json_output_ignored, NULL, NULL, (void *)(name) }

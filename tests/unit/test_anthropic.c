@@ -58,6 +58,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_REQUEST("basic"),
 		FX_REQUEST("system"),
+		FX_REQUEST("conversation"),
+		FX_STREAM_REQUEST("conversation"),
 		FX_REQUEST("websearch"),
 		FX_REQUEST("websearch_location"),
 		FX_REQUEST("location_only"),

@@ -39,6 +39,44 @@ test_requests_are_sync_requests(void **state)
 	fx_batch_free(&b);
 }
 
+
+/* A conversation of three turns with a system prompt. */
+static const struct prov_turn conv_turns[] = {
+	{ "user", "Name a language for CLIs." },
+	{ "assistant", "Go is a good choice." },
+	{ "user", "And why not Rust?" },
+};
+
+/* A call with a conversation goes into its request whole, the system
+ * prompt beside the turns, as its sync request would. */
+static void
+test_conversation_request(void **state)
+{
+	struct fx_batch b;
+	struct prov_http h;
+	json_object *body, *reqs, *params, *want;
+
+	(void)state;
+	fx_batch_load(&b);
+	b.items[0].call.system = "Answer in one line.";
+	b.items[0].call.message = "And why not Rust?";
+	b.items[0].call.turns = conv_turns;
+	b.items[0].call.nturns = 3;
+	assert_int_equal(fx_ops()->build(&b.cfg, b.model, NULL, b.items, 1, &h), AIGW_OK);
+	body = json_tokener_parse(h.body);
+	assert_true(json_object_object_get_ex(body, "requests", &reqs));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(reqs, 0), "params", &params));
+	assert_string_equal(fx_str(params, "system"), "Answer in one line.");
+	want = json_tokener_parse("[{\"role\":\"user\",\"content\":\"Name a language for CLIs.\"},"
+				  "{\"role\":\"assistant\",\"content\":\"Go is a good choice.\"},"
+				  "{\"role\":\"user\",\"content\":\"And why not Rust?\"}]");
+	fx_assert_json_equal(json_object_object_get(params, "messages"), want, "params messages");
+	json_object_put(want);
+	json_object_put(body);
+	prov_http_free(&h);
+	fx_batch_free(&b);
+}
+
 static void
 test_build_rejects(void **state)
 {
@@ -173,6 +211,7 @@ main(void)
 		FX_ASYNC_BUILD("cancel_fetching"),
 		FX_ASYNC_BUILD("cancel_unsent"),
 		cmocka_unit_test(test_requests_are_sync_requests),
+		cmocka_unit_test(test_conversation_request),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
 		cmocka_unit_test(test_lines_are_bounded_one_by_one),

@@ -50,6 +50,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_REQUEST("basic"),
 		FX_REQUEST("system"),
+		FX_REQUEST("conversation"),
+		FX_STREAM_REQUEST("conversation"),
 		FX_REQUEST("websearch"),
 		FX_REQUEST("resource_name"),
 		FX_REQUEST("escaped_model"),

@@ -54,6 +54,53 @@ test_upload_lines_are_sync_requests(void **state)
 	fx_batch_free(&b);
 }
 
+
+/* A conversation of three turns with a system prompt. */
+static const struct prov_turn conv_turns[] = {
+	{ "user", "Name a language for CLIs." },
+	{ "assistant", "Go is a good choice." },
+	{ "user", "And why not Rust?" },
+};
+
+/* A call with a conversation goes into its line whole, as its sync
+ * request would. */
+static void
+test_conversation_line(void **state)
+{
+	struct fx_batch b;
+	struct prov_http h;
+	const char *p, *nl;
+	char *text;
+	json_object *line, *body, *want;
+
+	(void)state;
+	fx_batch_load(&b);
+	b.items[0].call.system = "Answer in one line.";
+	b.items[0].call.message = "And why not Rust?";
+	b.items[0].call.turns = conv_turns;
+	b.items[0].call.nturns = 3;
+	assert_int_equal(fx_ops()->build(&b.cfg, b.model, NULL, b.items, 1, &h), AIGW_OK);
+	p = strstr(h.body, "application/jsonl\r\n\r\n");
+	assert_non_null(p);
+	p += strlen("application/jsonl\r\n\r\n");
+	nl = strchr(p, '\n');
+	assert_non_null(nl);
+	text = strndup(p, (size_t)(nl - p));
+	line = json_tokener_parse(text);
+	assert_non_null(line);
+	assert_true(json_object_object_get_ex(line, "body", &body));
+	want = json_tokener_parse("[{\"role\":\"system\",\"content\":\"Answer in one line.\"},"
+				  "{\"role\":\"user\",\"content\":\"Name a language for CLIs.\"},"
+				  "{\"role\":\"assistant\",\"content\":\"Go is a good choice.\"},"
+				  "{\"role\":\"user\",\"content\":\"And why not Rust?\"}]");
+	fx_assert_json_equal(json_object_object_get(body, "messages"), want, "line messages");
+	json_object_put(want);
+	json_object_put(line);
+	free(text);
+	prov_http_free(&h);
+	fx_batch_free(&b);
+}
+
 static void
 test_build_rejects(void **state)
 {
@@ -236,6 +283,7 @@ main(void)
 		FX_ASYNC_BUILD("cancel_uploaded"),
 		FX_ASYNC_BUILD("empty_model"),
 		cmocka_unit_test(test_upload_lines_are_sync_requests),
+		cmocka_unit_test(test_conversation_line),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_max_items),
 		FX_ASYNC_PARSE("find_found"),

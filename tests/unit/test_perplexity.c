@@ -50,6 +50,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_REQUEST("basic"),
 		FX_REQUEST("system"),
+		FX_REQUEST("conversation"),
+		FX_STREAM_REQUEST("conversation"),
+		FX_REQUEST("conversation_merged"),
+		FX_STREAM_REQUEST("conversation_merged"),
 		FX_REQUEST("websearch"),
 		FX_REQUEST("location"),
 		FX_REQUEST("location_without_websearch"),
