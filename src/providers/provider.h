@@ -225,7 +225,16 @@ struct prov_desc {
 			       struct prov_result *out);
 	/* PROV_ASYNC only (build and parse are NULL then). */
 	const struct prov_async_ops *async;
+	/* The streaming format (stream.h) when it is not the one named like
+	 * the provider: a named provider speaks PROV_FORMAT_OPENAI_COMPAT. */
+	const char *format;
+	/* Reached without a key too (a named provider: a local server may
+	 * want none); never PROV_MOCK or PROV_MISSING then. */
+	bool key_optional;
 };
+
+/* The streaming format of the named OpenAI-compatible providers. */
+#define PROV_FORMAT_OPENAI_COMPAT "openai-compatible"
 
 /*
  * How a provider is reached in a process: with its key (CONFIGURED); by
@@ -250,10 +259,31 @@ const struct prov_desc *prov_none_reachable_in(const struct aigw_config *cfg,
 /* "openai is not configured: set OPENAI_API_KEY" into buf (cut to len). */
 void prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len);
 
-/* Looks a provider up by its API name; NULL when unknown. */
+/* Looks a built-in provider up by its API name; NULL when unknown. */
 const struct prov_desc *prov_find(const char *name);
-/* The table, for listing; *n receives the count. */
+/* The built-in table, for listing; *n receives the count. */
 const struct prov_desc *prov_all(size_t *n);
+
+/*
+ * The providers of a process: the built-in ones, then the named
+ * OpenAI-compatible ones of its configuration (AIGW_PROVIDER_<NAME>_*,
+ * core/config.h), whose descriptions cfg owns. What every caller that
+ * resolves or lists providers uses; a NULL cfg has the built-in ones only.
+ * prov_find_in: NULL when unknown; prov_at_in: i below prov_count_in.
+ * Cannot fail.
+ */
+const struct prov_desc *prov_find_in(const struct aigw_config *cfg, const char *name);
+size_t prov_count_in(const struct aigw_config *cfg);
+const struct prov_desc *prov_at_in(const struct aigw_config *cfg, size_t i);
+
+/* The description of a named provider (config_load fills one per name;
+ * openai.c): OpenAI's adapter under name, whose key and base URL are the variables
+ * named (borrowed: they must outlive out). Cannot fail. */
+void prov_named_desc(struct prov_desc *out, const char *name, const char *key_env,
+		     const char *base_env);
+/* The streaming format of d's answers (stream.h): d->format or its name.
+ * Cannot fail. */
+const char *prov_format(const struct prov_desc *d);
 
 void prov_http_free(struct prov_http *h);
 void prov_result_free(struct prov_result *r);

@@ -490,9 +490,9 @@ task_start(struct task_engine *te, struct task *t, int64_t now)
 	memset(&req, 0, sizeof req);
 	err = AIGW_ENOTFOUND;
 	if (task_streams(te->cfg, t->route->desc->kind) &&
-	    (err = prov_stream_build(t->route->desc->name, &t->route->pc, &t->call, &req)) ==
-		    AIGW_OK &&
-	    (err = prov_stream_new(t->route->desc->name, &t->stream)) != AIGW_OK)
+	    (err = prov_stream_build(prov_format(t->route->desc), &t->route->pc, &t->call,
+				     &req)) == AIGW_OK &&
+	    (err = prov_stream_new(prov_format(t->route->desc), &t->stream)) != AIGW_OK)
 		prov_http_free(&req);
 	if (err == AIGW_ENOTFOUND)
 		err = t->route->desc->build(&t->route->pc, &t->call, &req);
