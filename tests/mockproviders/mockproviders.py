@@ -86,6 +86,8 @@ class State:
                 "location": None,
                 "json": False,
                 "body": None,
+                # the Authorization header as sent (test keys only)
+                "authorization": None,
                 # streamed answers only
                 "stream": False,
                 "done": None,
@@ -1177,6 +1179,7 @@ class Handler(BaseHTTPRequestHandler):
         (a list, maybe empty); None for every other route."""
         st = self.server.state
         entry["provider"] = P.name
+        entry["authorization"] = self.headers.get("Authorization")
 
         req = None
         try:
