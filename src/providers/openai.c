@@ -142,6 +142,9 @@ prov_openai_compat_build(const struct prov_config *cfg, const struct prov_call *
 	return prov_scheme_build(&compat_scheme, cfg, call, out);
 }
 
+static enum aigw_err compat_parse(long status, const char *body, size_t len,
+				  struct prov_result *out);
+
 void
 prov_named_desc(struct prov_desc *out, const char *name, const char *key_env,
 		const char *base_env)
@@ -152,7 +155,7 @@ prov_named_desc(struct prov_desc *out, const char *name, const char *key_env,
 		.key_env = key_env,
 		.base_env = base_env,
 		.build = prov_openai_compat_build,
-		.parse = prov_openai_parse,
+		.parse = compat_parse,
 		.format = PROV_FORMAT_OPENAI_COMPAT,
 		.key_optional = true,
 	};
@@ -261,6 +264,14 @@ enum aigw_err
 prov_openai_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
 	return prov_openai_chat_parse(NAME, status, body, len, out, NULL);
+}
+
+/* A named server's answer: its errors say PROV_FORMAT_OPENAI_COMPAT, which
+ * prov_result_named() turns into the provider's own name. */
+static enum aigw_err
+compat_parse(long status, const char *body, size_t len, struct prov_result *out)
+{
+	return prov_openai_chat_parse(PROV_FORMAT_OPENAI_COMPAT, status, body, len, out, NULL);
 }
 
 /* ---- the streamed answer: "data: {chunk}" lines, then "data: [DONE]" ---- */
@@ -451,7 +462,7 @@ const struct prov_stream_format prov_openai_compat_stream = {
 	.name = PROV_FORMAT_OPENAI_COMPAT,
 	.event = stream_event,
 	.whole = stream_whole,
-	.parse = prov_openai_parse,
+	.parse = compat_parse,
 	.usage = prov_openai_usage,
 	.build = compat_build_stream,
 };

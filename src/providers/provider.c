@@ -105,6 +105,23 @@ prov_format(const struct prov_desc *d)
 }
 
 void
+prov_result_named(const struct prov_desc *d, struct prov_result *r)
+{
+	size_t n = d->format != NULL ? strlen(d->format) : 0;
+	char *named;
+
+	if (n == 0 || r->error == NULL || strcmp(d->format, d->name) == 0 ||
+	    strncmp(r->error, d->format, n) != 0 || (r->error[n] != ' ' && r->error[n] != ':'))
+		return;
+	if ((named = malloc(strlen(d->name) + strlen(r->error + n) + 1)) == NULL)
+		return;
+	memcpy(named, d->name, strlen(d->name));
+	memcpy(named + strlen(d->name), r->error + n, strlen(r->error + n) + 1);
+	free(r->error);
+	r->error = named;
+}
+
+void
 prov_http_free(struct prov_http *h)
 {
 	if (h != NULL) {

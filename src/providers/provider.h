@@ -285,6 +285,13 @@ void prov_named_desc(struct prov_desc *out, const char *name, const char *key_en
  * Cannot fail. */
 const char *prov_format(const struct prov_desc *d);
 
+/* A result of d's adapter in d's words: the errors of a named provider's
+ * answers (from its format's parser or stream) start with the format's
+ * name, PROV_FORMAT_OPENAI_COMPAT, which becomes d's name ("groq returned
+ * 429: ..."); other results are left as they are. Best effort: when memory
+ * runs out the format's words stay. Cannot fail. */
+void prov_result_named(const struct prov_desc *d, struct prov_result *r);
+
 void prov_http_free(struct prov_http *h);
 void prov_result_free(struct prov_result *r);
 /* Frees what a step owns; safe on a zeroed one. */

@@ -331,6 +331,7 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 	}
 	prov_stream_free(t->stream);
 	t->stream = NULL;
+	prov_result_named(t->route->desc, &pr);
 	if (res->neterr == PROV_ERR_NONE && pr.errclass == PROV_ERR_RATE_LIMIT)
 		pause_provider(te, t, res, now);
 	if (json_retry(t, &pr, now)) {

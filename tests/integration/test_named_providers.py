@@ -89,6 +89,17 @@ def test_a_chat_naming_two_named_providers_and_openai(named):
     assert all(e["path"] == "/openai/v1/chat/completions" for e in seen.values()), seen
 
 
+def test_a_named_providers_error_carries_its_name(named):
+    message = f"named error {uuid.uuid4().hex[:8]}"
+    r = submit(named.url(), {"groq": "llama~status=400", "local": "llama"}, message=message)
+    assert r.status_code == 202, r.text
+    final = wait_final(named.url(), r.json()["chatId"], timeout=30)
+    groq = final["results"]["groq"]
+    assert groq["ok"] is False and groq["errorClass"] == "client", groq
+    assert groq["error"].startswith("groq returned 400"), groq
+    assert final["results"]["local"]["ok"] is True, final
+
+
 def test_named_answers_stream(named):
     message = f"named stream {uuid.uuid4().hex[:8]}"
     # 30 more words at 20 a second: the answer is written in pieces

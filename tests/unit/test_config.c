@@ -544,6 +544,21 @@ test_named_provider_request(void **state)
 	assert_int_equal(d->build(&pc, &call, &h), AIGW_OK);
 	assert_string_equal(h.headers[0], "Authorization: Bearer sk-local");
 	prov_http_free(&h);
+	/* its errors carry its name, not the adapter's */
+	{
+		static const char body[] = "{\"error\":{\"message\":\"slow down\",\"type\":\"x\"}}";
+		struct prov_result r;
+
+		assert_int_equal(d->parse(429, body, sizeof body - 1, &r), AIGW_OK);
+		assert_int_equal(r.errclass, PROV_ERR_RATE_LIMIT);
+		prov_result_named(d, &r);
+		assert_string_equal(r.error, "local returned 429: slow down");
+		prov_result_free(&r);
+		assert_int_equal(prov_find("openai")->parse(429, body, sizeof body - 1, &r), AIGW_OK);
+		prov_result_named(prov_find("openai"), &r);
+		assert_string_equal(r.error, "openai returned 429: slow down");
+		prov_result_free(&r);
+	}
 	/* openai's own adapter still wants its key */
 	pc.api_key = "";
 	assert_int_equal(prov_find("openai")->build(&pc, &call, &h), AIGW_EINVAL);
