@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "http/chat.h"
+#include "jobtype/jobtype.h"
 
 static char env_path[64];
 
@@ -566,6 +568,40 @@ test_named_provider_request(void **state)
 	unset_named();
 }
 
+/* Job types and chats resolve a named provider through the configuration
+ * they are given; without one, only the built-in ones are known. */
+static void
+test_named_provider_resolved_by_callers(void **state)
+{
+	static const char decl[] =
+		"{\"name\":\"t\",\"steps\":[{\"name\":\"a\",\"status_message\":\"A\","
+		"\"progress\":100,\"provider\":\"local\",\"model\":\"m\",\"prompt\":\"p\"}]}";
+	static const char chat[] = "{\"message\":\"hi\",\"models\":{\"local\":\"m\"}}";
+	struct aigw_config cfg;
+	struct jobtype *t = NULL;
+	struct chat_request cr;
+	struct http_field_error fe;
+	char err[256];
+
+	(void)state;
+	unset_named();
+	setenv("AIGW_PROVIDER_LOCAL_BASE_URL", "http://127.0.0.1:11434/v1", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(jobtype_parse_in(&cfg, decl, sizeof decl - 1, &t, err, sizeof err),
+			 AIGW_OK);
+	jobtype_free(t);
+	assert_int_equal(jobtype_parse(decl, sizeof decl - 1, &t, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "provider 'local' is not a known provider"));
+	assert_int_equal(chat_request_parse_in(&cfg, chat, sizeof chat - 1, &cr, &fe), AIGW_OK);
+	chat_request_free(&cr);
+	assert_int_equal(chat_request_parse(chat, sizeof chat - 1, &cr, &fe), AIGW_EINVAL);
+	assert_int_equal(fe.status, 400);
+	assert_string_equal(fe.code, "unknown_provider");
+	chat_request_free(&cr);
+	config_free(&cfg);
+	unset_named();
+}
+
 /* Sets name=value, expects config_load to refuse with want, unsets name. */
 static void
 refused(const char *name, const char *value, const char *want)
@@ -708,6 +744,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_named_providers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_provider_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_provider_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_provider_resolved_by_callers, setup,
+						teardown),
 		cmocka_unit_test(test_every_variable_is_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
