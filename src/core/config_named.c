@@ -97,12 +97,17 @@ static enum aigw_err
 set_base_url(struct config_named *e, const char *var, const char *value, char *errbuf,
 	     size_t errlen)
 {
-	size_t n = str_has_prefix_ci(value, "http://") ? 7 : str_has_prefix_ci(value, "https://") ? 8 : 0;
+	size_t n = 0;
+
+	if (str_has_prefix_ci(value, "http://"))
+		n = strlen("http://");
+	else if (str_has_prefix_ci(value, "https://"))
+		n = strlen("https://");
 
 	/* a scheme, then a host */
 	if (n == 0 || value[n] == '\0' || value[n] == '/' || has_blank_or_control(value)) {
-		snprintf(errbuf, errlen, "%s: expected an http:// or https:// URL with a host and without blanks",
-			 var);
+		snprintf(errbuf, errlen, "%s: expected an http:// or https:// URL with a host and"
+			 " without blanks", var);
 		return AIGW_ECONFIG;
 	}
 	free(e->account.base_url);
