@@ -34,7 +34,6 @@ static const struct prov_desc providers[] = {
 
 #define NBUILTIN (sizeof providers / sizeof providers[0])
 
-
 static const char *const errclass_names[PROV_ERR__MAX] = {
 	[PROV_ERR_NONE] = "none",
 	[PROV_ERR_NETWORK] = "network",

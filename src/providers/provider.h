@@ -6,8 +6,10 @@
  * request (URL, headers, body) out; an HTTP status and body in, a result or
  * a classified error out. The transfer engine (worker/) sends the request and
  * owns the retry policy; it retries only the classes prov_err_retryable()
- * names. All providers sit in one const table looked up by name; where each
- * is reached and with which key is the config table's (core/config.h).
+ * names. The built-in providers sit in one const table looked up by name;
+ * where each is reached and with which key is the config table's
+ * (core/config.h), which also owns the named OpenAI-compatible providers
+ * (AIGW_PROVIDER_<NAME>_*): prov_find_in() finds both.
  *
  * What can fail: a build refuses a call it cannot express or a key or URL
  * that cannot go on the wire (AIGW_EINVAL) and may run out of memory; a
