@@ -102,7 +102,7 @@ main(int argc, char **argv)
 	app.chat_commits = NULL;
 	app.hub = NULL;
 	app.cgi = false;
-	if (jobtype_load_program("aigw-fcgi", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
+	if (jobtype_load_program_in("aigw-fcgi", &cfg, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;
 	}

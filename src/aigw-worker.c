@@ -58,7 +58,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (jobtype_load_program("aigw-worker", cfg.jobtypes_dir, &jobtypes) != AIGW_OK) {
+	if (jobtype_load_program_in("aigw-worker", &cfg, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
 		return 2;
 	}

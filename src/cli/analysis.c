@@ -34,7 +34,7 @@ analysis_type(const char *cmd, const struct aigw_config *cfg, struct jobtype_reg
 	const struct jobtype *t;
 
 	*reg = NULL;
-	if (jobtype_load_program(cmd, cfg->jobtypes_dir, reg) != AIGW_OK)
+	if (jobtype_load_program_in(cmd, cfg, reg) != AIGW_OK)
 		return NULL;
 	t = jobtype_find(*reg, ANALYSIS_TYPE);
 	if (t == NULL)

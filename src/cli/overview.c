@@ -43,13 +43,15 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 	/* As this environment (the same AIGW_ENV_FILE as the services) reaches
 	 * each provider: the mock standing in for one is never silent. */
 	{
-		size_t n;
-		const struct prov_desc *all = prov_all(&n);
+		size_t n = prov_count_in(cfg);
 
 		printf("providers:      ");
-		for (size_t i = 0; i < n; i++)
-			printf(" %s %s%s", all[i].name,
-			       prov_state_name(prov_state_in(&all[i], cfg)), i + 1 < n ? "," : "\n");
+		for (size_t i = 0; i < n; i++) {
+			const struct prov_desc *d = prov_at_in(cfg, i);
+
+			printf(" %s %s%s", d->name, prov_state_name(prov_state_in(d, cfg)),
+			       i + 1 < n ? "," : "\n");
+		}
 	}
 	return 0;
 }

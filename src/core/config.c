@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/config_named.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -18,6 +19,8 @@
 #endif
 
 #define DEFAULT_ENV_FILE "/etc/aigw/aigw.env"
+
+extern char **environ;
 
 enum var_type { VT_LONG, VT_STRING, VT_BOOL, VT_AUTH, VT_METRICS, VT_LOGLEVEL, VT_POOLER };
 
@@ -378,6 +381,10 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 			return err;
 		}
 	}
+	if ((err = config_named_load(cfg, environ, config_names(), errbuf, errlen)) != AIGW_OK) {
+		config_free(cfg);
+		return err;
+	}
 	/* A relative TMPDIR would depend on where the worker was started. */
 	if (cfg->spool_dir[0] != '/') {
 		free(cfg->spool_dir);
@@ -412,6 +419,7 @@ config_free(struct aigw_config *cfg)
 		free(cfg->provider[i].base_url);
 		memset(&cfg->provider[i], 0, sizeof cfg->provider[i]);
 	}
+	config_named_free(cfg);
 }
 
 /* The account of provider `name` ("openai-batch": openai's), -1 for none. */
@@ -430,9 +438,11 @@ account_of(const char *name)
 const struct config_provider *
 config_provider(const struct aigw_config *cfg, const char *name)
 {
+	const struct config_named *e = config_named_find(cfg, name);
 	int i = account_of(name);
 
-	return i < 0 ? NULL : &cfg->provider[i];
+	/* A named provider first: "openai-azure" is its own, not openai's. */
+	return e != NULL ? &e->account : i < 0 ? NULL : &cfg->provider[i];
 }
 
 bool
@@ -450,6 +460,10 @@ config_is_provider_var(const char *name, size_t len)
 const struct config_rate *
 config_rate_limit(const struct aigw_config *cfg, const char *provider)
 {
+	const struct config_named *e = config_named_find(cfg, provider);
+
+	if (e != NULL)
+		return &e->rate;
 	for (int i = 0; i < RATE__MAX; i++)
 		if (strcmp(rate_names[i], provider) == 0)
 			return &cfg->rate[i];
@@ -517,5 +531,7 @@ config_each_value(const struct aigw_config *cfg, config_value_fn fn, void *arg)
 			rc = fn(arg, p->base_var, strcmp(p->base_url, accounts[i].default_base) == 0
 						  ? "(default)" : secret_text(p->base_url));
 	}
+	if (rc == 0)
+		rc = config_named_each_value(cfg, fn, arg);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "providers/provider.h"
 
 enum config_auth { AUTH_NONE, AUTH_KEYS, AUTH_SERVER, AUTH__MAX };
 /* Who may read GET /api/metrics: anyone, loopback clients, or a bearer of
@@ -70,6 +71,35 @@ struct config_provider {
 	const char *base_var;  /* "OPENAI_BASE_URL" */
 	char *key;             /* "" when not set */
 	char *base_url;        /* http:// or https://, defaulted, no trailing slash */
+};
+
+/*
+ * Named providers: any OpenAI-compatible server (Ollama, vLLM, OpenRouter,
+ * Groq, ...) from the variables AIGW_PROVIDER_<NAME>_BASE_URL (required:
+ * http:// or https://), _API_KEY (optional, a secret), _FORMAT (openai, the
+ * default and the only one yet), _RPM and _TPM (shared rate limits as
+ * AIGW_RPM_*). NAME is upper-case letters, digits and single _ inside; the
+ * API name is it in lower case with - for _ (MY_VLLM: "my-vllm"). A name may
+ * not be a built-in provider's, a variable not one of those five is an
+ * error (a typo would silently drop a setting), and there are at most
+ * CONFIG_NAMED_MAX names. Sorted by API name.
+ */
+#define CONFIG_NAMED_MAX 32
+/* The longest NAME. */
+#define CONFIG_NAMED_NAME_MAX 40
+#define CONFIG_NAMED_PREFIX "AIGW_PROVIDER_"
+
+struct config_named {
+	char name[CONFIG_NAMED_NAME_MAX + 1];            /* "my-vllm" */
+	char key_var[sizeof CONFIG_NAMED_PREFIX + CONFIG_NAMED_NAME_MAX + 8];
+	char base_var[sizeof CONFIG_NAMED_PREFIX + CONFIG_NAMED_NAME_MAX + 9];
+	/* name, key_var, base_var and the owned key and base URL */
+	struct config_provider account;
+	struct config_rate rate;
+	/* OpenAI's adapter under the name (providers/provider.h): what
+	 * prov_find_in() gives for it. Points into this struct: never copy
+	 * a loaded config. */
+	struct prov_desc desc;
 };
 
 struct aigw_config {
@@ -125,6 +155,8 @@ struct aigw_config {
 	 * spools batch result files. */
 	char *spool_dir;
 	struct config_provider provider[ACCOUNT__MAX];
+	struct config_named named[CONFIG_NAMED_MAX]; /* AIGW_PROVIDER_<NAME>_* */
+	size_t nnamed;
 };
 
 enum aigw_err config_load(struct aigw_config *cfg, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
@@ -135,15 +167,16 @@ void config_free(struct aigw_config *cfg);
  * chat back. Cannot fail. */
 long config_chat_timeout_s(const struct aigw_config *cfg);
 
-/* The rate limits of a provider by its API name ("openai"); NULL for a
- * provider without any (the built-in mock). Borrowed from cfg. Cannot
- * fail. */
+/* The rate limits of a provider by its API name ("openai", or a named
+ * provider's); NULL for a provider without any (the built-in mock).
+ * Borrowed from cfg. Cannot fail. */
 const struct config_rate *config_rate_limit(const struct aigw_config *cfg, const char *provider);
 
-/* The account a provider uses, by the provider's API name: "openai", and
- * "openai-batch" (a provider "<account>-<variant>" shares its account's key
- * and URL); NULL for a provider without one (the built-in mock). Borrowed
- * from cfg. Cannot fail. */
+/* The account a provider uses, by the provider's API name: a named
+ * provider's own; "openai", and "openai-batch" (a built-in provider
+ * "<account>-<variant>" shares its account's key and URL); NULL for a
+ * provider without one (the built-in mock). Borrowed from cfg. Cannot
+ * fail. */
 const struct config_provider *config_provider(const struct aigw_config *cfg, const char *name);
 
 /* Whether a variable (its whole name) is a provider account's key or base

@@ -4,6 +4,7 @@ libaigw_la_SOURCES += \
 	src/core/log.c src/core/log.h
 libaigw_la_SOURCES += \
 	src/core/util.c src/core/util.h \
-	src/core/config.c src/core/config.h
+	src/core/config.c src/core/config.h \
+	src/core/config_named.c src/core/config_named.h
 libaigw_la_SOURCES += \
 	src/core/secret.c src/core/secret.h

@@ -40,7 +40,7 @@ check_text(json_object *v, const char *field, long max, struct http_field_error 
 }
 
 static bool
-check_models(json_object *models, struct http_field_error *e)
+check_models(const struct aigw_config *cfg, json_object *models, struct http_field_error *e)
 {
 	char field[96];
 	int n;
@@ -60,7 +60,7 @@ check_models(json_object *models, struct http_field_error *e)
 		int shown = (int)utf8_cut(name, NAME_SHOWN_MAX);
 
 		snprintf(field, sizeof field, "models.%.*s", shown, name);
-		if (prov_find(name) == NULL) {
+		if (prov_find_in(cfg, name) == NULL) {
 			http_field_error_set(e, 400, "unknown_provider", field,
 					     "unknown provider '%.*s'", shown, name);
 			return false;
@@ -74,6 +74,13 @@ check_models(json_object *models, struct http_field_error *e)
 enum aigw_err
 chat_request_parse(const char *body, size_t len, struct chat_request *out,
 		   struct http_field_error *e)
+{
+	return chat_request_parse_in(NULL, body, len, out, e);
+}
+
+enum aigw_err
+chat_request_parse_in(const struct aigw_config *cfg, const char *body, size_t len,
+		      struct chat_request *out, struct http_field_error *e)
 {
 	json_object *v, *turns = NULL;
 	bool conv;
@@ -108,7 +115,7 @@ chat_request_parse(const char *body, size_t len, struct chat_request *out,
 		http_field_error_set(e, 400, "invalid_field", "models", "models is required");
 		goto invalid;
 	}
-	if (!check_models(out->models, e))
+	if (!check_models(cfg, out->models, e))
 		goto invalid;
 
 	if (json_object_object_get_ex(out->root, "system", &v) && !json_object_is_type(v, json_type_null)) {
@@ -210,7 +217,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	enum aigw_err err;
 
 	(void)args;
-	err = chat_request_parse(req->body.data ? req->body.data : "", req->body.len, &cr, &fe);
+	err = chat_request_parse_in(cfg, req->body.data ? req->body.data : "", req->body.len, &cr,
+				    &fe);
 	if (err == AIGW_EINVAL) {
 		http_resp_field_error(req, &fe);
 		return;

@@ -43,6 +43,11 @@ struct chat_request {
  * unknown_provider), or AIGW_ENOMEM. */
 enum aigw_err chat_request_parse(const char *body, size_t len, struct chat_request *out,
 				 struct http_field_error *e) AIGW_MUSTCHECK;
+/* The same where the providers are cfg's (prov_find_in: the named ones
+ * too); cfg NULL: the built-in ones. */
+enum aigw_err chat_request_parse_in(const struct aigw_config *cfg, const char *body, size_t len,
+				    struct chat_request *out,
+				    struct http_field_error *e) AIGW_MUSTCHECK;
 void chat_request_free(struct chat_request *r);
 
 /* Whether some provider that models names (validated) is reached by this

@@ -9,8 +9,9 @@
 void
 ops_health(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
-	char body[1024];
-	const struct prov_desc *all;
+	/* the built-in providers and up to CONFIG_NAMED_MAX named ones */
+	char body[4096];
+	const struct aigw_config *cfg = t->app->cfg;
 	size_t nprov;
 	long queue = 0, workers = 0;
 	int n;
@@ -29,10 +30,13 @@ ops_health(struct http_thread *t, struct http_req *req, const struct route_args 
 		     "\"queue_depth\":%ld,\"workers\":%ld,\"providers\":{", queue, workers);
 	/* How each provider is reached from here: no answer is made up
 	 * without the operator seeing it. */
-	all = prov_all(&nprov);
-	for (size_t i = 0; i < nprov && n > 0 && (size_t)n < sizeof body; i++)
+	nprov = prov_count_in(cfg);
+	for (size_t i = 0; i < nprov && n > 0 && (size_t)n < sizeof body; i++) {
+		const struct prov_desc *d = prov_at_in(cfg, i);
+
 		n += snprintf(body + n, sizeof body - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "",
-			      all[i].name, prov_state_name(prov_state_in(&all[i], t->app->cfg)));
+			      d->name, prov_state_name(prov_state_in(d, cfg)));
+	}
 	if (n > 0 && (size_t)n < sizeof body)
 		n += snprintf(body + n, sizeof body - (size_t)n, "}}");
 	if (n < 0 || (size_t)n >= sizeof body) {

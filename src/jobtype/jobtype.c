@@ -383,14 +383,15 @@ parse_platforms(struct jobtype *t, json_object *o, struct jobtype_step *s, const
 }
 
 static enum aigw_err
-parse_call(json_object *o, struct jobtype_call *call, const char *where, char *errbuf, size_t errlen)
+parse_call(const struct aigw_config *cfg, json_object *o, struct jobtype_call *call,
+	   const char *where, char *errbuf, size_t errlen)
 {
 	enum aigw_err err;
 
 	err = get_string(o, "provider", true, &call->provider, where, errbuf, errlen);
 	if (err != AIGW_OK)
 		return err;
-	if (prov_find(call->provider) == NULL) {
+	if (prov_find_in(cfg, call->provider) == NULL) {
 		snprintf(errbuf, errlen, "%sprovider '%.*s' is not a known provider", where,
 			 (int)utf8_cut(call->provider, NAME_SHOWN_MAX), call->provider);
 		return AIGW_ECONFIG;
@@ -404,8 +405,8 @@ parse_call(json_object *o, struct jobtype_call *call, const char *where, char *e
 }
 
 static enum aigw_err
-parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, char *errbuf,
-	   size_t errlen)
+parse_step(const struct aigw_config *cfg, struct jobtype *t, json_object *o, size_t index,
+	   int prev_progress, char *errbuf, size_t errlen)
 {
 	struct jobtype_step *s = &t->steps[index];
 	struct check_ctx ctx = { t, index };
@@ -498,7 +499,7 @@ parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, c
 				snprintf(errbuf, errlen, "%sfanout[%zu] must be an object", where, i);
 				return AIGW_ECONFIG;
 			}
-			err = parse_call(c, &s->calls[s->ncalls++], cwhere, errbuf, errlen);
+			err = parse_call(cfg, c, &s->calls[s->ncalls++], cwhere, errbuf, errlen);
 			if (err != AIGW_OK)
 				return err;
 			for (size_t k = 0; k + 1 < s->ncalls; k++) {
@@ -510,7 +511,7 @@ parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, c
 			}
 		}
 	} else {
-		err = parse_call(o, &s->calls[s->ncalls++], where, errbuf, errlen);
+		err = parse_call(cfg, o, &s->calls[s->ncalls++], where, errbuf, errlen);
 		if (err != AIGW_OK)
 			return err;
 	}
@@ -531,6 +532,13 @@ parse_step(struct jobtype *t, json_object *o, size_t index, int prev_progress, c
 
 enum aigw_err
 jobtype_parse(const char *json, size_t len, struct jobtype **out, char *errbuf, size_t errlen)
+{
+	return jobtype_parse_in(NULL, json, len, out, errbuf, errlen);
+}
+
+enum aigw_err
+jobtype_parse_in(const struct aigw_config *cfg, const char *json, size_t len,
+		 struct jobtype **out, char *errbuf, size_t errlen)
 {
 	struct json_tokener *tok = NULL;
 	struct jobtype *t = NULL;
@@ -585,7 +593,7 @@ jobtype_parse(const char *json, size_t len, struct jobtype **out, char *errbuf, 
 	}
 	for (size_t i = 0; i < json_object_array_length(steps); i++) {
 		t->nsteps = i + 1;
-		err = parse_step(t, json_object_array_get_idx(steps, i), i, prev, errbuf, errlen);
+		err = parse_step(cfg, t, json_object_array_get_idx(steps, i), i, prev, errbuf, errlen);
 		if (err != AIGW_OK)
 			goto fail;
 		prev = t->steps[i].progress;

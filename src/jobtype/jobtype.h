@@ -86,10 +86,17 @@ struct jobtype {
 	json_object *declaration;     /* the file as loaded, for GET /api/jobtypes */
 };
 
+struct aigw_config;
+
 /* Parses one declaration (for tests and for jobtype_load_dir). AIGW_ECONFIG
- * with the first fault in errbuf; AIGW_ENOMEM. */
+ * with the first fault in errbuf; AIGW_ENOMEM. Its providers are the
+ * built-in ones. */
 enum aigw_err jobtype_parse(const char *json, size_t len, struct jobtype **out,
 			    char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+/* The same where the providers are cfg's (prov_find_in: the named ones
+ * too); cfg NULL: the built-in ones. */
+enum aigw_err jobtype_parse_in(const struct aigw_config *cfg, const char *json, size_t len,
+			       struct jobtype **out, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
 void jobtype_free(struct jobtype *t);
 
 const char *jobtype_input_type_name(enum input_type t);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "jobtype/jobtype.h"
 
@@ -50,6 +51,13 @@ is_json_file(const struct dirent *d)
 enum aigw_err
 jobtype_load_dir(const char *dir, struct jobtype_registry **out, char *errbuf, size_t errlen)
 {
+	return jobtype_load_dir_in(NULL, dir, out, errbuf, errlen);
+}
+
+enum aigw_err
+jobtype_load_dir_in(const struct aigw_config *cfg, const char *dir,
+		    struct jobtype_registry **out, char *errbuf, size_t errlen)
+{
 	struct jobtype_registry *r = calloc(1, sizeof *r);
 	struct dirent **files = NULL;
 	enum aigw_err err = AIGW_OK;
@@ -76,7 +84,7 @@ jobtype_load_dir(const char *dir, struct jobtype_registry **out, char *errbuf, s
 		buf_init(&b, JOBTYPE_FILE_MAX);
 		err = read_file(path, &b, errbuf, errlen);
 		if (err == AIGW_OK) {
-			err = jobtype_parse(b.data ? b.data : "", b.len, &t, why, sizeof why);
+			err = jobtype_parse_in(cfg, b.data ? b.data : "", b.len, &t, why, sizeof why);
 			if (err == AIGW_ECONFIG)
 				snprintf(errbuf, errlen, "%s: %s", path, why);
 		}
@@ -100,11 +108,12 @@ jobtype_load_dir(const char *dir, struct jobtype_registry **out, char *errbuf, s
 	return AIGW_OK;
 }
 
-enum aigw_err
-jobtype_load_program(const char *program, const char *dir, struct jobtype_registry **out)
+static enum aigw_err
+load_program(const char *program, const struct aigw_config *cfg, const char *dir,
+	     struct jobtype_registry **out)
 {
 	char errbuf[1024];
-	enum aigw_err err = jobtype_load_dir(dir, out, errbuf, sizeof errbuf);
+	enum aigw_err err = jobtype_load_dir_in(cfg, dir, out, errbuf, sizeof errbuf);
 
 	if (err == AIGW_ENOTFOUND) {
 		log_warn("jobs", NULL, "%s: no such directory; no job types are served", dir);
@@ -115,6 +124,19 @@ jobtype_load_program(const char *program, const char *dir, struct jobtype_regist
 		fprintf(stderr, "%s: AIGW_JOBTYPES_DIR: %s\n", program,
 			err == AIGW_ENOMEM ? "out of memory" : errbuf);
 	return err;
+}
+
+enum aigw_err
+jobtype_load_program(const char *program, const char *dir, struct jobtype_registry **out)
+{
+	return load_program(program, NULL, dir, out);
+}
+
+enum aigw_err
+jobtype_load_program_in(const char *program, const struct aigw_config *cfg,
+			struct jobtype_registry **out)
+{
+	return load_program(program, cfg, cfg->jobtypes_dir, out);
 }
 
 void

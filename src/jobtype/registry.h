@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 
+struct aigw_config;
 struct jobtype;
 struct jobtype_registry;
 
@@ -22,12 +23,20 @@ struct jobtype_registry;
  * directory; AIGW_ENOMEM. An empty directory is a valid, empty registry. */
 enum aigw_err jobtype_load_dir(const char *dir, struct jobtype_registry **out,
 			       char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+/* The same where the providers are cfg's, the named ones too
+ * (jobtype_parse_in); cfg NULL: the built-in ones. */
+enum aigw_err jobtype_load_dir_in(const struct aigw_config *cfg, const char *dir,
+				  struct jobtype_registry **out, char *errbuf,
+				  size_t errlen) AIGW_MUSTCHECK;
 /* jobtype_load_dir for a program's start: an invalid file, or a directory
  * that exists but cannot be read, prints one line on stderr starting with
  * program and fails; a missing directory is no job types (*out NULL, which
  * every lookup below takes as an empty registry), with a log line. */
 enum aigw_err jobtype_load_program(const char *program, const char *dir,
 				   struct jobtype_registry **out) AIGW_MUSTCHECK;
+/* jobtype_load_program of cfg's AIGW_JOBTYPES_DIR, with its providers. */
+enum aigw_err jobtype_load_program_in(const char *program, const struct aigw_config *cfg,
+				      struct jobtype_registry **out) AIGW_MUSTCHECK;
 void jobtype_registry_free(struct jobtype_registry *r);
 
 const struct jobtype *jobtype_find(const struct jobtype_registry *r, const char *name);

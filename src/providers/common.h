@@ -36,6 +36,10 @@
 
 enum aigw_err prov_openai_build(const struct prov_config *cfg, const struct prov_call *call,
 				struct prov_http *out) AIGW_MUSTCHECK;
+/* prov_openai_build for a named OpenAI-compatible server: the key may be
+ * empty (no Authorization header then). */
+enum aigw_err prov_openai_compat_build(const struct prov_config *cfg,
+				       const struct prov_call *call, struct prov_http *out);
 enum aigw_err prov_openai_parse(long http_status, const char *body, size_t len,
 				struct prov_result *out) AIGW_MUSTCHECK;
 enum aigw_err prov_anthropic_build(const struct prov_config *cfg, const struct prov_call *call,
@@ -305,6 +309,9 @@ struct prov_scheme {
 	enum aigw_err (*stream_path_of)(const struct prov_call *call, char **path);
 	bool stream_flag;
 	bool stream_usage;
+	/* A server that may need no key (a named OpenAI-compatible one, such
+	 * as a local Ollama): without one, no key header goes out. */
+	bool key_optional;
 };
 
 /* The key's header and the fixed headers, appended to h; fails as
@@ -328,6 +335,9 @@ enum aigw_err prov_scheme_build_stream(const struct prov_scheme *s, const struct
  * model, a message and max_tokens > 0. Cannot fail otherwise. */
 enum aigw_err prov_common_check(const struct prov_config *cfg,
 				const struct prov_call *call) AIGW_MUSTCHECK;
+/* The same, the key required only when key_required. */
+enum aigw_err prov_common_check_key(const struct prov_config *cfg, const struct prov_call *call,
+				    bool key_required) AIGW_MUSTCHECK;
 /* call->location when it names a country, else NULL: callers pass "" for
  * none as readily as NULL. Cannot fail. */
 const char *prov_common_location(const struct prov_call *call);
@@ -479,6 +489,8 @@ struct prov_stream_format {
 };
 
 extern const struct prov_stream_format prov_openai_stream;
+/* OpenAI's format at a named OpenAI-compatible server (its key optional). */
+extern const struct prov_stream_format prov_openai_compat_stream;
 extern const struct prov_stream_format prov_perplexity_stream;
 extern const struct prov_stream_format prov_anthropic_stream;
 extern const struct prov_stream_format prov_gemini_stream;

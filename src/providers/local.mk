@@ -1,5 +1,5 @@
 libaigw_la_SOURCES += \
-	src/providers/provider.h src/providers/provider.c \
+	src/providers/provider.h src/providers/provider.c src/providers/state.c \
 	src/providers/common.h src/providers/post.c \
 	src/providers/openai.c \
 	src/providers/anthropic.c \

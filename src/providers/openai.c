@@ -122,6 +122,52 @@ build_stream(const struct prov_config *cfg, const struct prov_call *call, struct
 	return prov_scheme_build_stream(&scheme, cfg, call, out);
 }
 
+/* OpenAI's wire format at another server (AIGW_PROVIDER_<NAME>_*): the
+ * same requests; a server on the operator's own machine may want no key. */
+static const struct prov_scheme compat_scheme = {
+	.path = "/chat/completions",
+	.auth_name = "Authorization",
+	.auth_prefix = "Bearer ",
+	.content_type = "application/json",
+	.stream_flag = true,
+	.stream_usage = true,
+	.body = prov_openai_body,
+	.key_optional = true,
+};
+
+enum aigw_err
+prov_openai_compat_build(const struct prov_config *cfg, const struct prov_call *call,
+			 struct prov_http *out)
+{
+	return prov_scheme_build(&compat_scheme, cfg, call, out);
+}
+
+static enum aigw_err compat_parse(long status, const char *body, size_t len,
+				  struct prov_result *out);
+
+void
+prov_named_desc(struct prov_desc *out, const char *name, const char *key_env,
+		const char *base_env)
+{
+	*out = (struct prov_desc){
+		.name = name,
+		.kind = PROV_SYNC,
+		.key_env = key_env,
+		.base_env = base_env,
+		.build = prov_openai_compat_build,
+		.parse = compat_parse,
+		.format = PROV_FORMAT_OPENAI_COMPAT,
+		.key_optional = true,
+	};
+}
+
+static enum aigw_err
+compat_build_stream(const struct prov_config *cfg, const struct prov_call *call,
+		    struct prov_http *out)
+{
+	return prov_scheme_build_stream(&compat_scheme, cfg, call, out);
+}
+
 /* message.annotations[]: {"type":"url_citation","url_citation":{"url","title",..}}. */
 static enum aigw_err
 annotations(json_object *msg, struct prov_result *out)
@@ -218,6 +264,14 @@ enum aigw_err
 prov_openai_parse(long status, const char *body, size_t len, struct prov_result *out)
 {
 	return prov_openai_chat_parse(NAME, status, body, len, out, NULL);
+}
+
+/* A named server's answer: its errors say PROV_FORMAT_OPENAI_COMPAT, which
+ * prov_result_named() turns into the provider's own name. */
+static enum aigw_err
+compat_parse(long status, const char *body, size_t len, struct prov_result *out)
+{
+	return prov_openai_chat_parse(PROV_FORMAT_OPENAI_COMPAT, status, body, len, out, NULL);
 }
 
 /* ---- the streamed answer: "data: {chunk}" lines, then "data: [DONE]" ---- */
@@ -402,4 +456,13 @@ const struct prov_stream_format prov_openai_stream = {
 	.parse = prov_openai_parse,
 	.usage = prov_openai_usage,
 	.build = build_stream,
+};
+
+const struct prov_stream_format prov_openai_compat_stream = {
+	.name = PROV_FORMAT_OPENAI_COMPAT,
+	.event = stream_event,
+	.whole = stream_whole,
+	.parse = compat_parse,
+	.usage = prov_openai_usage,
+	.build = compat_build_stream,
 };

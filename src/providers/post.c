@@ -96,7 +96,9 @@ prov_common_call_messages(const struct prov_call *call, const char *system, bool
 enum aigw_err
 prov_scheme_headers(const struct prov_scheme *s, struct prov_http *h, const char *api_key)
 {
-	enum aigw_err err = prov_common_header(h, s->auth_name, s->auth_prefix, api_key);
+	bool keyless = s->key_optional && (api_key == NULL || api_key[0] == '\0');
+	enum aigw_err err = keyless ? AIGW_OK
+				    : prov_common_header(h, s->auth_name, s->auth_prefix, api_key);
 
 	for (const struct prov_fixed_header *f = s->fixed;
 	     err == AIGW_OK && f != NULL && f->name != NULL; f++)
@@ -129,7 +131,7 @@ build(const struct prov_scheme *s, const struct prov_config *cfg, const struct p
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	if ((err = prov_common_check(cfg, call)) != AIGW_OK)
+	if ((err = prov_common_check_key(cfg, call, !s->key_optional)) != AIGW_OK)
 		goto out;
 	if ((s->path == NULL || (stream && s->stream_path_of != NULL)) &&
 	    (err = path_of(call, &path)) != AIGW_OK)

@@ -15,18 +15,24 @@
 #include "providers/provider.h"
 
 static const struct prov_desc providers[] = {
-	{ "openai", PROV_SYNC, CONFIG_ACCOUNT_OPENAI, prov_openai_build, prov_openai_parse, NULL },
+	{ "openai", PROV_SYNC, CONFIG_ACCOUNT_OPENAI, prov_openai_build, prov_openai_parse, NULL,
+	  NULL, false },
 	{ "anthropic", PROV_SYNC, CONFIG_ACCOUNT_ANTHROPIC, prov_anthropic_build,
-	  prov_anthropic_parse, NULL },
-	{ "gemini", PROV_SYNC, CONFIG_ACCOUNT_GEMINI, prov_gemini_build, prov_gemini_parse, NULL },
+	  prov_anthropic_parse, NULL, NULL, false },
+	{ "gemini", PROV_SYNC, CONFIG_ACCOUNT_GEMINI, prov_gemini_build, prov_gemini_parse, NULL,
+	  NULL, false },
 	{ "perplexity", PROV_SYNC, CONFIG_ACCOUNT_PERPLEXITY, prov_perplexity_build,
-	  prov_perplexity_parse, NULL },
-	{ "openai-batch", PROV_ASYNC, CONFIG_ACCOUNT_OPENAI, NULL, NULL, &prov_openai_batch_ops },
+	  prov_perplexity_parse, NULL, NULL, false },
+	{ "openai-batch", PROV_ASYNC, CONFIG_ACCOUNT_OPENAI, NULL, NULL, &prov_openai_batch_ops,
+	  NULL, false },
 	{ "anthropic-batch", PROV_ASYNC, CONFIG_ACCOUNT_ANTHROPIC, NULL, NULL,
-	  &prov_anthropic_batch_ops },
-	{ "snapshot", PROV_ASYNC, CONFIG_ACCOUNT_SNAPSHOT, NULL, NULL, &prov_snapshot_ops },
-	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL },
+	  &prov_anthropic_batch_ops, NULL, false },
+	{ "snapshot", PROV_ASYNC, CONFIG_ACCOUNT_SNAPSHOT, NULL, NULL, &prov_snapshot_ops, NULL,
+	  false },
+	{ "mock", PROV_BUILTIN, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
+
+#define NBUILTIN (sizeof providers / sizeof providers[0])
 
 static const char *const errclass_names[PROV_ERR__MAX] = {
 	[PROV_ERR_NONE] = "none",
@@ -71,56 +77,54 @@ out:
 const struct prov_desc *
 prov_all(size_t *n)
 {
-	*n = sizeof providers / sizeof providers[0];
+	*n = NBUILTIN;
 	return providers;
 }
 
-enum prov_state
-prov_state_decide(const struct prov_desc *d, const char *key, bool mock_fallback)
+const struct prov_desc *
+prov_find_in(const struct aigw_config *cfg, const char *name)
 {
-	enum prov_state s = PROV_CONFIGURED;
+	const struct prov_desc *found = prov_find(name);
 
-	/* No answer is made up unless the operator asked for that. */
-	if (d->kind != PROV_BUILTIN && (key == NULL || key[0] == '\0'))
-		s = mock_fallback ? PROV_MOCK : PROV_MISSING;
-	return s;
+	for (size_t i = 0; found == NULL && name != NULL && cfg != NULL && i < cfg->nnamed; i++)
+		if (strcmp(cfg->named[i].desc.name, name) == 0)
+			found = &cfg->named[i].desc;
+	return found;
 }
 
-enum prov_state
-prov_state_in(const struct prov_desc *d, const struct aigw_config *cfg)
+size_t
+prov_count_in(const struct aigw_config *cfg)
 {
-	const struct config_provider *p = config_provider(cfg, d->name);
-
-	return prov_state_decide(d, p != NULL ? p->key : NULL, cfg->mock);
-}
-
-const char *
-prov_state_name(enum prov_state s)
-{
-	return s == PROV_CONFIGURED ? "configured" : s == PROV_MOCK ? "mock" : "missing";
+	return NBUILTIN + (cfg != NULL ? cfg->nnamed : 0);
 }
 
 const struct prov_desc *
-prov_none_reachable_in(const struct aigw_config *cfg, const char *const *names, size_t n)
+prov_at_in(const struct aigw_config *cfg, size_t i)
 {
-	const struct prov_desc *first = NULL;
+	return i < NBUILTIN ? &providers[i] : &cfg->named[i - NBUILTIN].desc;
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const struct prov_desc *d = prov_find(names[i]);
-
-		if (d == NULL || prov_state_in(d, cfg) != PROV_MISSING)
-			return NULL;
-		if (first == NULL)
-			first = d;
-	}
-	return first;
+const char *
+prov_format(const struct prov_desc *d)
+{
+	return d->format != NULL ? d->format : d->name;
 }
 
 void
-prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len)
+prov_result_named(const struct prov_desc *d, struct prov_result *r)
 {
-	snprintf(buf, len, "%s is not configured: set %s", d->name,
-		 d->key_env != NULL ? d->key_env : "its key");
+	size_t n = d->format != NULL ? strlen(d->format) : 0;
+	char *named;
+
+	if (n == 0 || r->error == NULL || strcmp(d->format, d->name) == 0 ||
+	    strncmp(r->error, d->format, n) != 0 || (r->error[n] != ' ' && r->error[n] != ':'))
+		return;
+	if ((named = malloc(strlen(d->name) + strlen(r->error + n) + 1)) == NULL)
+		return;
+	memcpy(named, d->name, strlen(d->name));
+	memcpy(named + strlen(d->name), r->error + n, strlen(r->error + n) + 1);
+	free(r->error);
+	r->error = named;
 }
 
 void
@@ -232,8 +236,15 @@ has_control(const char *s)
 enum aigw_err
 prov_common_check(const struct prov_config *cfg, const struct prov_call *call)
 {
+	return prov_common_check_key(cfg, call, true);
+}
+
+enum aigw_err
+prov_common_check_key(const struct prov_config *cfg, const struct prov_call *call,
+		      bool key_required)
+{
 	bool ok = cfg != NULL && call != NULL &&
-		  cfg->api_key != NULL && cfg->api_key[0] != '\0' &&
+		  (!key_required || (cfg->api_key != NULL && cfg->api_key[0] != '\0')) &&
 		  cfg->base_url != NULL && cfg->base_url[0] != '\0' &&
 		  call->model != NULL && call->model[0] != '\0' &&
 		  call->message != NULL && call->message[0] != '\0' &&

@@ -6,8 +6,10 @@
  * request (URL, headers, body) out; an HTTP status and body in, a result or
  * a classified error out. The transfer engine (worker/) sends the request and
  * owns the retry policy; it retries only the classes prov_err_retryable()
- * names. All providers sit in one const table looked up by name; where each
- * is reached and with which key is the config table's (core/config.h).
+ * names. The built-in providers sit in one const table looked up by name;
+ * where each is reached and with which key is the config table's
+ * (core/config.h), which also owns the named OpenAI-compatible providers
+ * (AIGW_PROVIDER_<NAME>_*): prov_find_in() finds both.
  *
  * What can fail: a build refuses a call it cannot express or a key or URL
  * that cannot go on the wire (AIGW_EINVAL) and may run out of memory; a
@@ -226,7 +228,16 @@ struct prov_desc {
 			       struct prov_result *out);
 	/* PROV_ASYNC only (build and parse are NULL then). */
 	const struct prov_async_ops *async;
+	/* The streaming format (stream.h) when it is not the one named like
+	 * the provider: a named provider speaks PROV_FORMAT_OPENAI_COMPAT. */
+	const char *format;
+	/* Reached without a key too (a named provider: a local server may
+	 * want none); never PROV_MOCK or PROV_MISSING then. */
+	bool key_optional;
 };
+
+/* The streaming format of the named OpenAI-compatible providers. */
+#define PROV_FORMAT_OPENAI_COMPAT "openai-compatible"
 
 /*
  * How a provider is reached in a process: with its key (CONFIGURED); by
@@ -255,10 +266,38 @@ void prov_not_configured_text(const struct prov_desc *d, char *buf, size_t len);
  * the snapshot, whose dataset takes one input. Cannot fail. */
 bool prov_takes_turns(const struct prov_desc *d);
 
-/* Looks a provider up by its API name; NULL when unknown. */
+/* Looks a built-in provider up by its API name; NULL when unknown. */
 const struct prov_desc *prov_find(const char *name);
-/* The table, for listing; *n receives the count. */
+/* The built-in table, for listing; *n receives the count. */
 const struct prov_desc *prov_all(size_t *n);
+
+/*
+ * The providers of a process: the built-in ones, then the named
+ * OpenAI-compatible ones of its configuration (AIGW_PROVIDER_<NAME>_*,
+ * core/config.h), whose descriptions cfg owns. What every caller that
+ * resolves or lists providers uses; a NULL cfg has the built-in ones only.
+ * prov_find_in: NULL when unknown; prov_at_in: i below prov_count_in.
+ * Cannot fail.
+ */
+const struct prov_desc *prov_find_in(const struct aigw_config *cfg, const char *name);
+size_t prov_count_in(const struct aigw_config *cfg);
+const struct prov_desc *prov_at_in(const struct aigw_config *cfg, size_t i);
+
+/* The description of a named provider (config_load fills one per name;
+ * openai.c): OpenAI's adapter under name, whose key and base URL are the variables
+ * named (borrowed: they must outlive out). Cannot fail. */
+void prov_named_desc(struct prov_desc *out, const char *name, const char *key_env,
+		     const char *base_env);
+/* The streaming format of d's answers (stream.h): d->format or its name.
+ * Cannot fail. */
+const char *prov_format(const struct prov_desc *d);
+
+/* A result of d's adapter in d's words: the errors of a named provider's
+ * answers (from its format's parser or stream) start with the format's
+ * name, PROV_FORMAT_OPENAI_COMPAT, which becomes d's name ("groq returned
+ * 429: ..."); other results are left as they are. Best effort: when memory
+ * runs out the format's words stay. Cannot fail. */
+void prov_result_named(const struct prov_desc *d, struct prov_result *r);
 
 void prov_http_free(struct prov_http *h);
 void prov_result_free(struct prov_result *r);

@@ -28,6 +28,7 @@ static const struct {
 	const struct prov_stream_format *fmt;
 } formats[] = {
 	{ "openai", &prov_openai_stream },
+	{ PROV_FORMAT_OPENAI_COMPAT, &prov_openai_compat_stream },
 	{ "anthropic", &prov_anthropic_stream },
 	{ "gemini", &prov_gemini_stream },
 	{ "perplexity", &prov_perplexity_stream },

@@ -9,39 +9,39 @@
 int
 routes_init(struct routes *rs, const struct aigw_config *cfg)
 {
-	const struct prov_desc *all = prov_all(&rs->n);
-
+	rs->n = prov_count_in(cfg);
 	rs->all = calloc(rs->n, sizeof *rs->all);
 	if (rs->all == NULL)
 		return 1;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct route *rt = &rs->all[i];
-		const struct config_provider *acct = config_provider(cfg, all[i].name);
+		const struct prov_desc *d = prov_at_in(cfg, i);
+		const struct config_provider *acct = config_provider(cfg, d->name);
 		const struct config_rate *limit;
 
-		rt->desc = &all[i];
-		switch (prov_state_in(&all[i], cfg)) {
+		rt->desc = d;
+		switch (prov_state_in(d, cfg)) {
 		case PROV_CONFIGURED:
 			break;
 		case PROV_MOCK:
 			log_warn("worker", NULL, "%s: %s is not set; the built-in mock answers its"
-				 " calls (AIGW_MOCK=on)", all[i].name, acct->key_var);
+				 " calls (AIGW_MOCK=on)", d->name, acct->key_var);
 			rt->mock = true;
 			continue;
 		case PROV_MISSING:
-			log_info("worker", NULL, "%s: %s is not set; its calls fail", all[i].name,
+			log_info("worker", NULL, "%s: %s is not set; its calls fail", d->name,
 				 acct->key_var);
 			rt->missing = true;
 			continue;
 		}
-		if (all[i].kind == PROV_BUILTIN) {
+		if (d->kind == PROV_BUILTIN) {
 			rt->mock = true;
 			continue;
 		}
 		/* config_load checked the URL and dropped its trailing slashes. */
 		rt->pc.api_key = acct->key;
 		rt->pc.base_url = acct->base_url;
-		limit = config_rate_limit(cfg, all[i].name);
+		limit = config_rate_limit(cfg, d->name);
 		if (limit != NULL) {
 			rt->rpm = limit->rpm;
 			rt->tpm = limit->tpm;

@@ -331,6 +331,7 @@ on_transfer_done(void *arg, const struct xfer_result *res)
 	}
 	prov_stream_free(t->stream);
 	t->stream = NULL;
+	prov_result_named(t->route->desc, &pr);
 	if (res->neterr == PROV_ERR_NONE && pr.errclass == PROV_ERR_RATE_LIMIT)
 		pause_provider(te, t, res, now);
 	if (json_retry(t, &pr, now)) {
@@ -490,9 +491,9 @@ task_start(struct task_engine *te, struct task *t, int64_t now)
 	memset(&req, 0, sizeof req);
 	err = AIGW_ENOTFOUND;
 	if (task_streams(te->cfg, t->route->desc->kind) &&
-	    (err = prov_stream_build(t->route->desc->name, &t->route->pc, &t->call, &req)) ==
-		    AIGW_OK &&
-	    (err = prov_stream_new(t->route->desc->name, &t->stream)) != AIGW_OK)
+	    (err = prov_stream_build(prov_format(t->route->desc), &t->route->pc, &t->call,
+				     &req)) == AIGW_OK &&
+	    (err = prov_stream_new(prov_format(t->route->desc), &t->stream)) != AIGW_OK)
 		prov_http_free(&req);
 	if (err == AIGW_ENOTFOUND)
 		err = t->route->desc->build(&t->route->pc, &t->call, &req);

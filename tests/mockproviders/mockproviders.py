@@ -88,6 +88,8 @@ class State:
                 "body": None,
                 # the conversation the request carried (see wire_turns)
                 "turns": None,
+                # the Authorization header as sent (test keys only)
+                "authorization": None,
                 # streamed answers only
                 "stream": False,
                 "done": None,
@@ -1219,6 +1221,7 @@ class Handler(BaseHTTPRequestHandler):
         (a list, maybe empty); None for every other route."""
         st = self.server.state
         entry["provider"] = P.name
+        entry["authorization"] = self.headers.get("Authorization")
 
         req = None
         try:
