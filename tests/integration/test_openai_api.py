@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from conftest import HTTP_TIMEOUT, bearer, poll
+from pieces import add_pieces
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mockproviders"))
 from mockproviders import answer_text  # noqa: E402
@@ -386,3 +387,54 @@ def test_models(stack, alice):
             "perplexity/sonar"} <= ids
     for m in body["data"]:
         assert m["object"] == "model" and m["id"].startswith(m["owned_by"] + "/")
+
+
+# ---- a retried attempt's reset, live pieces ----
+
+def chat_uuid(rid):
+    """The chat of a resp_ id: its hex with the UUID's dashes."""
+    h = rid[len("resp_"):]
+    return "-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))
+
+
+def test_reset_ends_the_stream_with_an_error(stack, alice):
+    o = post(stack, "/v1/responses", alice,
+             {"model": "gpt-4o~hang", "input": "reset", "background": True}).json()
+    chat_id = chat_uuid(o["id"])
+    poll(lambda: get(stack, f"/v1/responses/{o['id']}", alice).json()["status"],
+         lambda s: s == "in_progress", 10, 0.05, "claimed")
+    add_pieces(stack, chat_id, [("openai", False, "Hel"), ("openai", True, ""),
+                                ("openai", False, "Other")])
+    with get(stack, f"/v1/responses/{o['id']}", alice, params={"stream": "true"},
+             stream=True) as r:
+        assert r.status_code == 200, r.text
+        events = stream_events(r)
+    assert [e for e, _ in events][4:] == ["response.output_text.delta", "error"]
+    assert events[4][1]["delta"] == "Hel"
+    assert events[5][1]["code"] == "stream_reset" and events[5][1]["sequence_number"] == 5
+    # The same on a resume: the numbering does not change.
+    with get(stack, f"/v1/responses/{o['id']}", alice,
+             params={"stream": "true", "starting_after": "4"}, stream=True) as r:
+        assert stream_events(r) == events[5:]
+    assert post(stack, f"/v1/responses/{o['id']}/cancel", alice, None).status_code == 200
+
+
+def test_stream_is_live(stack, alice):
+    o = post(stack, "/v1/responses", alice,
+             {"model": "gpt-4o~hang", "input": "live", "background": True}).json()
+    chat_id = chat_uuid(o["id"])
+    poll(lambda: get(stack, f"/v1/responses/{o['id']}", alice).json()["status"],
+         lambda s: s == "in_progress", 10, 0.05, "claimed")
+    with get(stack, f"/v1/responses/{o['id']}", alice, params={"stream": "true"},
+             stream=True, timeout=20) as r:
+        it = sse(r)
+        head = [next(it) for _ in range(4)]
+        assert json.loads(head[0][1])["response"]["status"] == "queued"
+        add_pieces(stack, chat_id, [("openai", False, "now")])
+        ev, data = next(it)
+        assert ev == "response.output_text.delta" and json.loads(data)["delta"] == "now"
+        assert post(stack, f"/v1/responses/{o['id']}/cancel", alice, None).status_code == 200
+        rest = list(it)
+    assert rest[-1][0] == "response.failed"
+    final = json.loads(rest[-1][1])["response"]
+    assert final["status"] == "cancelled" and final["output_text"] == "now"
