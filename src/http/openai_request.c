@@ -44,6 +44,15 @@ oa_model_split(const char *model, char provider[OA_PROVIDER_MAX], const char **m
 	return true;
 }
 
+/* How much of a client's string a message may show: at most max bytes,
+ * cut on a character boundary, nothing of text that is not UTF-8 (a
+ * JSON escape can decode to a lone surrogate). */
+static int
+shown(const char *s, size_t max)
+{
+	return utf8_length(s, strlen(s)) < 0 ? 0 : (int)utf8_cut(s, max);
+}
+
 static bool
 is_null(json_object *v)
 {
@@ -97,6 +106,26 @@ check_bool(json_object *o, const char *name, bool *out, struct http_field_error 
 		return false;
 	}
 	*out = json_object_get_boolean(v);
+	return true;
+}
+
+/* A sampling parameter: a number from 0 to max, echoed in the object
+ * (the providers are not sent it yet: docs/openai.md). */
+static bool
+check_number(json_object *o, const char *name, double max, struct http_field_error *e)
+{
+	json_object *v = member(o, name);
+	double d;
+
+	if (v == NULL)
+		return true;
+	d = json_object_get_double(v);
+	if ((!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) ||
+	    !(d >= 0 && d <= max)) {
+		http_field_error_set(e, 400, "invalid_value", name,
+				     "%s must be a number from 0 to %g", name, max);
+		return false;
+	}
 	return true;
 }
 
@@ -275,13 +304,17 @@ content_text(json_object *content, const char *field, const char *const *types, 
 			known |= strcmp(json_object_get_string(type), types[k]) == 0;
 		if (!known) {
 			http_field_error_set(e, 400, "unsupported_value", f,
-					     "content of type '%.40s' is not supported yet: only text",
+					     "content of type '%.*s' is not supported yet: only text",
+					     shown(json_object_get_string(type), 40),
 					     json_object_get_string(type));
 			goto bad;
 		}
 		snprintf(f, sizeof f, "%s[%zu].text", field, j);
-		if (!json_object_object_get_ex(part, "text", &v) ||
-		    !check_string(v, f, CHAT_MESSAGE_MAX, true, e))
+		if (!json_object_object_get_ex(part, "text", &v)) {
+			http_field_error_set(e, 400, "missing_required_parameter", f, "%s is required", f);
+			goto bad;
+		}
+		if (!check_string(v, f, CHAT_MESSAGE_MAX, true, e))
 			goto bad;
 		n = (size_t)json_object_get_string_len(v);
 		grown = realloc(*text, used + n + 1);
@@ -362,8 +395,8 @@ role_of(json_object *item, const char *field, const char *const *roles, const ch
 		}
 	}
 	http_field_error_set(e, 400, "unsupported_value", field,
-			     "role '%.40s' is not supported: system, developer, user or assistant",
-			     json_object_get_string(v));
+			     "role '%.*s' is not supported: system, developer, user or assistant",
+			     shown(json_object_get_string(v), 40), json_object_get_string(v));
 	return false;
 }
 
@@ -405,8 +438,10 @@ parse_input(json_object *root, struct oa_request *out, struct http_field_error *
 		if (type != NULL && (!json_object_is_type(type, json_type_string) ||
 				     strcmp(json_object_get_string(type), "message") != 0)) {
 			http_field_error_set(e, 400, "unsupported_value", f,
-					     "input items of type '%.40s' are not supported yet: only"
-					     " message items with text", json_object_get_string(type));
+					     "input items of type '%.*s' are not supported yet: only"
+					     " message items with text",
+					     shown(json_object_get_string(type), 40),
+					     json_object_get_string(type));
 			return false;
 		}
 		snprintf(f, sizeof f, "input[%zu].role", i);
@@ -440,13 +475,16 @@ parse_metadata(json_object *root, struct http_field_error *e)
 		return false;
 	}
 	json_object_object_foreach(md, key, v) {
-		snprintf(f, sizeof f, "metadata.%.*s", (int)utf8_cut(key, 64), key);
-		if (utf8_length(key, strlen(key)) > 64 || !check_string(v, f, 512, true, e)) {
-			if (utf8_length(key, strlen(key)) > 64)
-				http_field_error_set(e, 400, "invalid_value", "metadata",
-						     "metadata keys must be at most 64 characters");
+		long chars = utf8_length(key, strlen(key));
+
+		if (chars < 1 || chars > 64) {
+			http_field_error_set(e, 400, "invalid_value", "metadata",
+					     "metadata keys must be 1 to 64 characters of UTF-8 text");
 			return false;
 		}
+		snprintf(f, sizeof f, "metadata.%.*s", shown(key, 64), key);
+		if (!check_string(v, f, 512, true, e))
+			return false;
 	}
 	return true;
 }
@@ -519,6 +557,7 @@ oa_parse_response_request(const char *body, size_t len, struct oa_request *out,
 	}
 	ok = ok && parse_input(root, out, e) && parse_metadata(root, e) &&
 	     check_tokens(root, "max_output_tokens", &out->max_tokens, e) &&
+	     check_number(root, "temperature", 2, e) && check_number(root, "top_p", 1, e) &&
 	     check_bool(root, "background", &out->background, e) &&
 	     check_bool(root, "stream", &out->stream, e);
 	if (ok && (echo(out->api_request, root, "model") != 0 ||

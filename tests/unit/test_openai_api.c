@@ -35,6 +35,7 @@ expect_error(bool completion, const char *body, const char *code, const char *pa
 	assert_int_equal(e.status, 400);
 	assert_string_equal(e.code, code);
 	assert_string_equal(e.field, param ? param : "");
+	assert_true(utf8_length(e.msg, strlen(e.msg)) > 0);
 	assert_null(r.root);
 }
 
@@ -109,6 +110,17 @@ test_response_request_errors(void **state)
 	expect_error(false, "{\"model\":\"gpt-4o\",\"input\":\"hi\",\"metadata\":{\"k\":1}}",
 		     "invalid_type", "metadata.k");
 	expect_error(false, "[1]", "invalid_json", NULL);
+	/* Found by fuzzing: a part without text, a role cut inside a character
+	 * (the message must stay UTF-8), an echoed number, an empty key. */
+	expect_error(false, "{\"model\":\"gpt-4o\",\"input\":[{\"role\":\"user\",\"content\":"
+		     "[{\"type\":\"input_text\",\"txet\":\"a\"}]}]}", "missing_required_parameter",
+		     "input[0].content[0].text");
+	expect_error(false, "{\"model\":\"gpt-4o\",\"input\":[{\"role\":\"x\\udc00\",\"content\":\"a\"}]}",
+		     "unsupported_value", "input[0].role");
+	expect_error(false, "{\"model\":\"gpt-4o\",\"input\":\"a\",\"temperature\":{\"k\":1}}",
+		     "invalid_value", "temperature");
+	expect_error(false, "{\"model\":\"gpt-4o\",\"input\":\"a\",\"metadata\":{\"\":\"v\"}}",
+		     "invalid_value", "metadata");
 }
 
 static void
