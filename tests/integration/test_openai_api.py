@@ -438,3 +438,15 @@ def test_stream_is_live(stack, alice):
     assert rest[-1][0] == "response.failed"
     final = json.loads(rest[-1][1])["response"]
     assert final["status"] == "cancelled" and final["output_text"] == "now"
+
+
+def test_size_and_method_errors_are_openai_shaped(stack, alice):
+    # aigw's own bound (AIGW_MAX_BODY, 256 KiB), then nginx's (1 MiB).
+    big = {"model": "gpt-4o", "input": "x" * (300 * 1024)}
+    assert_oa_error(post(stack, "/v1/responses", alice, big), 413, code="body_too_large")
+    huge = {"model": "gpt-4o", "input": "x" * (2 * 1024 * 1024)}
+    r = post(stack, "/v1/responses", alice, huge)
+    assert r.status_code == 413 and r.json()["error"]["type"] == "invalid_request_error", r.text
+    r = get(stack, "/v1/chat/completions", alice)
+    assert_oa_error(r, 405, code="method_not_allowed")
+    assert r.headers["Allow"] == "POST"
