@@ -8,18 +8,30 @@
 #include "db/status.h"
 #include "db/views_sql.h"
 
+#define RESPONSE_SELECT(results) \
+	"SELECT r.chat_id, r.status, r.version, r.api," \
+	" extract(epoch FROM r.created_at)::bigint," \
+	" coalesce(extract(epoch FROM r.completed_at)::bigint, 0)," \
+	" (" results ")::text," \
+	" coalesce(r.api_request, '{}'::jsonb)::text, r.models::text" \
+	" FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2" \
+	"  AND r.expires_at > now() AND r.api <> 'chat'"
+
 /* $1 id $2 owner. */
 static const struct db_stmt stmt_response_get = {
 	.name = "response_get",
 	.nparams = 2,
 	.idempotent = true,
-	.sql = "SELECT r.chat_id, r.status, r.version, r.api,"
-	       " extract(epoch FROM r.created_at)::bigint,"
-	       " coalesce(extract(epoch FROM r.completed_at)::bigint, 0),"
-	       " (" CHAT_RESULTS_SHOWN(PIECES_WITH_TEXT) ")::text,"
-	       " coalesce(r.api_request, '{}'::jsonb)::text, r.models::text"
-	       " FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2"
-	       "  AND r.expires_at > now() AND r.api <> 'chat'",
+	.sql = RESPONSE_SELECT(CHAT_RESULTS_SHOWN(PIECES_WITH_TEXT)),
+};
+
+/* The same with the results as stored: no pass over the pieces, which a
+ * stream reads as deltas at every wake. */
+static const struct db_stmt stmt_response_get_stored = {
+	.name = "response_get_stored",
+	.nparams = 2,
+	.idempotent = true,
+	.sql = RESPONSE_SELECT("r.results"),
 };
 
 void
@@ -34,14 +46,15 @@ db_response_free(struct db_response *r)
 }
 
 enum aigw_err
-db_response_get(struct db *db, const char *id, const char *owner, struct db_response *out)
+db_response_get(struct db *db, const char *id, const char *owner, bool text_so_far,
+		struct db_response *out)
 {
 	const char *values[2] = { id, owner };
 	PGresult *res = NULL;
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_exec(db, &stmt_response_get, values, &res);
+	err = db_exec(db, text_so_far ? &stmt_response_get : &stmt_response_get_stored, values, &res);
 	if (err != AIGW_OK)
 		return err;
 	if (PQntuples(res) != 1) {

@@ -11,6 +11,8 @@
 #ifndef AIGW_DB_RESPONSES_H
 #define AIGW_DB_RESPONSES_H
 
+#include <stdbool.h>
+
 #include "core/err.h"
 #include "core/util.h"
 #include "db/db.h"
@@ -27,7 +29,10 @@ struct db_response {
 	char *models_json;        /* {"provider": "model"} */
 };
 
-enum aigw_err db_response_get(struct db *db, const char *id, const char *owner,
+/* text_so_far: a running chat's results show its streamed text so far
+ * (a pass over its pieces); false: the results as stored, for a reader
+ * that takes the text from the pieces itself. */
+enum aigw_err db_response_get(struct db *db, const char *id, const char *owner, bool text_so_far,
 			      struct db_response *out) AIGW_MUSTCHECK;
 void db_response_free(struct db_response *r);
 

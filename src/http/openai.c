@@ -47,19 +47,26 @@ object_of(const struct db_response *row, struct rt_state *out)
 	return AIGW_OK;
 }
 
-static enum aigw_err
-read_object(struct http_thread *t, const struct http_req *req, const char *id,
-	    struct rt_state *out)
+enum aigw_err
+oa_read(struct http_thread *t, const struct http_req *req, const char *id, bool text_so_far,
+	struct rt_state *out)
 {
 	struct db_response row;
 	enum aigw_err err;
 
 	memset(out, 0, sizeof *out);
-	err = db_response_get(t->db, id, req->user, &row);
+	err = db_response_get(t->db, id, req->user, text_so_far, &row);
 	if (err == AIGW_OK)
 		err = object_of(&row, out);
 	db_response_free(&row);
 	return err;
+}
+
+static enum aigw_err
+read_object(struct http_thread *t, const struct http_req *req, const char *id,
+	    struct rt_state *out)
+{
+	return oa_read(t, req, id, true, out);
 }
 
 /* The pieces after after, then the object: read after them, so that a
@@ -78,7 +85,9 @@ read_stream(struct http_thread *t, const struct http_req *req, const char *id, l
 	if (err != AIGW_OK)
 		return err;
 	db_chat_view_free(&view);
-	err = read_object(t, req, id, out);
+	/* The stream's events take the running text from the pieces; of the
+	 * object they need what does not change, and the final results. */
+	err = oa_read(t, req, id, false, out);
 	if (err != AIGW_OK) {
 		db_pieces_free(&pieces);
 		return err;
@@ -87,10 +96,24 @@ read_stream(struct http_thread *t, const struct http_req *req, const char *id, l
 	return AIGW_OK;
 }
 
+static enum aigw_err
+read_stored(struct http_thread *t, const struct http_req *req, const char *id,
+	    struct rt_state *out)
+{
+	return oa_read(t, req, id, false, out);
+}
+
 const struct rt_source oa_source = {
 	.channel = DB_CHANNEL_CHAT,
 	.not_found = NOT_FOUND,
 	.read = read_object,
+	.read_stream = read_stream,
+};
+
+const struct rt_source oa_wait_source = {
+	.channel = DB_CHANNEL_CHAT,
+	.not_found = NOT_FOUND,
+	.read = read_stored,
 	.read_stream = read_stream,
 };
 

@@ -21,6 +21,15 @@
 /* The /v1/ chats as response objects: read gives the object, read_stream
  * the object and the pieces. */
 extern const struct rt_source oa_source;
+/* The same with the results as stored (no streamed text so far): what a
+ * wait for the end reads at every change, cheaply. */
+extern const struct rt_source oa_wait_source;
+
+/* The response object of chat id into out (json, version, final, status);
+ * with text_so_far a running chat shows its streamed text so far.
+ * AIGW_ENOTFOUND, AIGW_EDB, AIGW_ENOMEM. */
+enum aigw_err oa_read(struct http_thread *t, const struct http_req *req, const char *id,
+		      bool text_so_far, struct rt_state *out) AIGW_MUSTCHECK;
 
 /* Stores r as a new chat of api ("response", "completion") and writes its
  * UUID to id; false when the request was answered (400 for a provider not

@@ -44,8 +44,20 @@ oa_responses_create(struct http_thread *t, struct http_req *req, const struct ro
 	/* Background answers at once, with the object as created (a worker
 	 * may have taken it already); otherwise the answer waits for the
 	 * end, but never past AIGW_SYNC_WAIT_S: then the object as it is. */
-	if (!rt_wait_final(t, req, &oa_source, id, r.background ? 0 : t->app->cfg->sync_wait_s, &s))
+	if (!rt_wait_final(t, req, &oa_wait_source, id,
+			   r.background ? 0 : t->app->cfg->sync_wait_s, &s))
 		goto out;
+	if (!r.background && !s.final) {
+		/* Past the bound: the object as it stands, its text so far. */
+		enum aigw_err err;
+
+		rt_state_free(&s);
+		err = oa_read(t, req, id, true, &s);
+		if (err != AIGW_OK) {
+			http_resp_from_err(req, err);
+			goto out;
+		}
+	}
 	if (r.background) {
 		json_object *o = json_tokener_parse(s.json), *created = NULL;
 
@@ -67,7 +79,7 @@ answer_completion(struct http_thread *t, struct http_req *req, const char *id)
 {
 	struct db_response row;
 	json_object *res, *v;
-	enum aigw_err err = db_response_get(t->db, id, req->user, &row);
+	enum aigw_err err = db_response_get(t->db, id, req->user, false, &row);
 	const char *msg = "the provider failed", *code = "provider_error";
 
 	if (err != AIGW_OK) {
@@ -117,7 +129,7 @@ oa_completions_create(struct http_thread *t, struct http_req *req, const struct 
 		oa_stream_events(t, req, id, true, r.include_usage, -1);
 		goto out;
 	}
-	if (!rt_wait_final(t, req, &oa_source, id, t->app->cfg->sync_wait_s, &s))
+	if (!rt_wait_final(t, req, &oa_wait_source, id, t->app->cfg->sync_wait_s, &s))
 		goto out;
 	if (s.final) {
 		answer_completion(t, req, id);

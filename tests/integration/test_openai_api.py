@@ -450,3 +450,14 @@ def test_size_and_method_errors_are_openai_shaped(stack, alice):
     r = get(stack, "/v1/chat/completions", alice)
     assert_oa_error(r, 405, code="method_not_allowed")
     assert r.headers["Allow"] == "POST"
+
+
+def test_sync_wait_answers_the_text_so_far(stack, alice):
+    r = post(stack, "/v1/responses", alice, {"model": "gpt-4o~words=100~tps=25", "input": "long"})
+    assert r.status_code == 200, r.text
+    o = r.json()
+    assert o["status"] == "in_progress", o
+    want = answer_text("openai", "gpt-4o", "long", False, 100)
+    assert o["output_text"] and want.startswith(o["output_text"]) and o["output_text"] != want
+    assert o["output"][0]["status"] == "in_progress"
+    assert post(stack, f"/v1/responses/{o['id']}/cancel", alice, None).status_code == 200
