@@ -95,6 +95,9 @@ static const struct var vars[] = {
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
 	/* Up to wait=N's own bound (RT_WAIT_MAX_S). */
 	L("AIGW_CGI_WAIT_MAX_S", 0, 30, "10", cgi_wait_max_s),
+	/* Below the usual 60 s proxy cut-off (docs/openai.md); nginx's
+	 * fastcgi_read_timeout for /v1/ must exceed it. */
+	L("AIGW_SYNC_WAIT_S", 0, 600, "50", sync_wait_s),
 	/* No limits by default: a limit fits one account's tier, and one set
 	 * too low silently throttles every paid key. A provider's own 429 with
 	 * Retry-After pauses it for every worker instead (worker/rate.h). */

@@ -3,6 +3,7 @@ libaigw_la_SOURCES += \
 	src/db/status.c src/db/status.h src/db/sql.h \
 	src/db/cols.c src/db/cols.h \
 	src/db/chats.c src/db/chats.h \
+	src/db/responses.c src/db/responses.h \
 	src/db/pieces.c src/db/pieces.h \
 	src/db/pieces_view.c src/db/pieces_view.h src/db/views_sql.h \
 	src/db/jobs.c src/db/jobs.h \

@@ -205,6 +205,45 @@ chat_models_reachable(json_object *models, const struct aigw_config *cfg,
 	return false;
 }
 
+bool
+chat_store(struct http_thread *t, struct http_req *req, const struct db_chat_new *row)
+{
+	const struct aigw_config *cfg = t->app->cfg;
+	struct http_admission adm;
+	enum aigw_err err;
+
+	if (!http_admit_lock(t, req, NULL, &adm) || !http_admit_check(t, req, &adm, NULL))
+		return false;
+	if (adm.open) {
+		/* Counted and inserted in one transaction, under the lock. */
+		err = db_chat_insert(t->db, &row, 1);
+	} else {
+		err = commit_group_insert(t->app->chat_commits, t->db, row);
+	}
+	if (err == AIGW_OK) {
+		err = http_admit_commit(t, &adm);
+		if (err == AIGW_EDB && db_connection_lost(t->db)) {
+			/* The server may have committed before the connection
+			 * went: a stored chat is accepted, whatever came back. */
+			bool stored = false;
+
+			if (db_chat_stored(t->db, row->chat_id, &stored) == AIGW_OK && stored)
+				err = AIGW_OK;
+		}
+	} else {
+		http_admit_abort(t, &adm);
+	}
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		return false;
+	}
+	if (t->app->waker != NULL)
+		waker_poke(t->app->waker);
+	else
+		wake_now(cfg, t->app->spawn_env, t->db);
+	return true;
+}
+
 void
 chat_submit(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
@@ -212,7 +251,6 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct chat_request cr;
 	struct http_field_error fe;
 	struct db_chat_new row;
-	struct http_admission adm;
 	char id[UUID_STR_LEN + 1], location[96];
 	enum aigw_err err;
 
@@ -259,37 +297,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		http_resp_from_err(req, AIGW_ENOMEM);
 		goto out;
 	}
-	if (!http_admit_lock(t, req, NULL, &adm) || !http_admit_check(t, req, &adm, NULL))
+	if (!chat_store(t, req, &row))
 		goto out;
-	if (adm.open) {
-		/* Counted and inserted in one transaction, under the lock. */
-		const struct db_chat_new *one = &row;
-
-		err = db_chat_insert(t->db, &one, 1);
-	} else {
-		err = commit_group_insert(t->app->chat_commits, t->db, &row);
-	}
-	if (err == AIGW_OK) {
-		err = http_admit_commit(t, &adm);
-		if (err == AIGW_EDB && db_connection_lost(t->db)) {
-			/* The server may have committed before the connection
-			 * went: a stored chat is accepted, whatever came back. */
-			bool stored = false;
-
-			if (db_chat_stored(t->db, id, &stored) == AIGW_OK && stored)
-				err = AIGW_OK;
-		}
-	} else {
-		http_admit_abort(t, &adm);
-	}
-	if (err != AIGW_OK) {
-		http_resp_from_err(req, err);
-		goto out;
-	}
-	if (t->app->waker != NULL)
-		waker_poke(t->app->waker);
-	else
-		wake_now(cfg, t->app->spawn_env, t->db);
 	snprintf(location, sizeof location, "/api/ai/chat/status?id=%s", id);
 	http_resp_header(req, "Location", location);
 	http_resp_header(req, "Retry-After", "1");

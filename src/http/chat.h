@@ -57,4 +57,11 @@ void chat_request_free(struct chat_request *r);
 bool chat_models_reachable(json_object *models, const struct aigw_config *cfg,
 			   struct http_field_error *e);
 
+/* Stores row (a validated chat, its chat_id new) after the caller's
+ * active-work admission (http/auth.h), and wakes the workers. false when
+ * the request was answered instead (429 at a limit, 503 for the
+ * database); then nothing was stored. */
+struct db_chat_new;
+bool chat_store(struct http_thread *t, struct http_req *req, const struct db_chat_new *row);
+
 #endif

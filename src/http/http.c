@@ -67,6 +67,7 @@ http_req_init(struct http_req *req, const struct http_io *io)
 	}
 	if (req->path == NULL)
 		return AIGW_ENOMEM;
+	req->openai_errors = strncmp(req->path, "/v1/", 4) == 0;
 
 	rid = http_param(req, "HTTP_X_REQUEST_ID");
 	if (rid != NULL && request_id_ok(rid)) {
@@ -249,12 +250,59 @@ http_resp_json(struct http_req *req, int status, json_object *obj)
 	json_object_put(obj);
 }
 
+const char *
+http_openai_error_type(int status)
+{
+	switch (status) {
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 404: return "not_found_error";
+	case 429: return "rate_limit_error";
+	case 504: return "timeout_error";
+	default: return status >= 500 ? "server_error" : "invalid_request_error";
+	}
+}
+
+/* The error object of msg in the request's shape; NULL on ENOMEM. */
+static json_object *
+error_object(const struct http_req *req, int status, const char *code, const char *field,
+	     const char *msg)
+{
+	json_object *o = json_object_new_object(), *e = o;
+
+	if (o == NULL)
+		return NULL;
+	if (req->openai_errors) {
+		e = json_object_new_object();
+		if (e == NULL || json_object_object_add(o, "error", e) != 0) {
+			json_object_put(e);
+			json_object_put(o);
+			return NULL;
+		}
+		if (json_object_object_add(e, "message", json_object_new_string(msg)) == 0 &&
+		    json_object_object_add(e, "type",
+					   json_object_new_string(http_openai_error_type(status))) == 0 &&
+		    json_object_object_add(e, "param",
+					   field ? json_object_new_string(field) : NULL) == 0 &&
+		    json_object_object_add(e, "code", json_object_new_string(code)) == 0)
+			return o;
+	} else if (json_object_object_add(o, "success", json_object_new_boolean(0)) == 0 &&
+		   json_object_object_add(o, "error", json_object_new_string(msg)) == 0 &&
+		   json_object_object_add(o, "code", json_object_new_string(code)) == 0 &&
+		   (field == NULL ||
+		    json_object_object_add(o, "field", json_object_new_string(field)) == 0)) {
+		return o;
+	}
+	json_object_put(o);
+	return NULL;
+}
+
 void
 http_resp_error(struct http_req *req, int status, const char *code, const char *field,
 		const char *fmt, ...)
 {
 	char msg[512];
-	json_object *o = json_object_new_object();
+	json_object *o;
 	va_list ap;
 	size_t len = 0;
 	const char *s = NULL;
@@ -262,12 +310,8 @@ http_resp_error(struct http_req *req, int status, const char *code, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (o != NULL &&
-	    json_object_object_add(o, "success", json_object_new_boolean(0)) == 0 &&
-	    json_object_object_add(o, "error", json_object_new_string(msg)) == 0 &&
-	    json_object_object_add(o, "code", json_object_new_string(code)) == 0 &&
-	    (field == NULL ||
-	     json_object_object_add(o, "field", json_object_new_string(field)) == 0))
+	o = error_object(req, status, code, field, msg);
+	if (o != NULL)
 		s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s != NULL) {
@@ -275,7 +319,14 @@ http_resp_error(struct http_req *req, int status, const char *code, const char *
 	} else {
 		static const char oom[] =
 			"{\"success\":false,\"error\":\"internal error\",\"code\":\"internal\"}";
-		http_resp_raw(req, 500, oom, sizeof oom - 1);
+		static const char oom_v1[] =
+			"{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\","
+			"\"param\":null,\"code\":\"internal\"}}";
+
+		if (req->openai_errors)
+			http_resp_raw(req, 500, oom_v1, sizeof oom_v1 - 1);
+		else
+			http_resp_raw(req, 500, oom, sizeof oom - 1);
 	}
 	json_object_put(o);
 }
@@ -322,6 +373,7 @@ http_reason(int status)
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "";
 	}
 }

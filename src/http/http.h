@@ -52,6 +52,10 @@ struct http_req {
 	char user[256];
 	char org[256];
 
+	/* Errors in OpenAI's shape {"error": {"message", "type", "param",
+	 * "code"}} instead of aigw's: set for paths under /v1/. */
+	bool openai_errors;
+
 	/* the response */
 	int status;
 	const char *content_type;  /* static text; NULL: JSON */
@@ -91,7 +95,10 @@ void http_resp_raw(struct http_req *req, int status, const char *json, size_t le
  * string literal). */
 void http_resp_text(struct http_req *req, int status, const char *content_type,
 		    const char *body, size_t len);
-/* {"success": false, "error": msg, "code": code[, "field": field]} */
+/* {"success": false, "error": msg, "code": code[, "field": field]}, or
+ * under /v1/ (req->openai_errors) {"error": {"message": msg, "type": the
+ * status's type (http_openai_error_type), "param": field or null, "code":
+ * code}}. */
 void http_resp_error(struct http_req *req, int status, const char *code, const char *field,
 		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The one mapping of library errors to HTTP: 503 unavailable for the
@@ -114,6 +121,11 @@ enum aigw_err http_stream_write(struct http_req *req, const char *data,
 				size_t len) AIGW_MUSTCHECK;
 /* The transport's hang-up descriptor, or -1. Cannot fail. */
 int http_hangup_fd(const struct http_req *req);
+
+/* OpenAI's error type for an HTTP status: invalid_request_error,
+ * authentication_error, permission_error, not_found_error,
+ * rate_limit_error, timeout_error or server_error. Cannot fail. */
+const char *http_openai_error_type(int status);
 
 /* Reason phrase for a status ("Accepted"); "" for unknown codes. */
 const char *http_reason(int status);

@@ -5,10 +5,14 @@ libaigw_la_SOURCES += \
 	src/http/auth.c src/http/auth.h \
 	src/http/chat.c src/http/chat.h \
 	src/http/conversation.c src/http/conversation.h \
+	src/http/openai.c src/http/openai.h src/http/openai_submit.c \
+	src/http/openai_request.c src/http/openai_request.h \
+	src/http/openai_object.c src/http/openai_object.h \
+	src/http/openai_stream.c src/http/openai_stream.h \
 	src/http/commit.c src/http/commit.h \
 	src/http/hub.c src/http/hub.h \
 	src/http/jobs.c src/http/jobs.h \
-	src/http/realtime.c src/http/realtime.h \
+	src/http/realtime.c src/http/realtime.h src/http/realtime_params.c \
 	src/http/ops.c \
 	src/http/analysis.c \
 	src/http/metrics.c src/http/metrics.h \

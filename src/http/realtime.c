@@ -150,86 +150,6 @@ rt_owner(int auth, const char *user, const char *org, const char *addr, char *ou
 		snprintf(out, RT_OWNER_MAX, "user:%s\x1f%s", user, org);
 }
 
-/* ---- parameters ---- */
-
-enum aigw_err
-rt_parse_wait(const char *s, long *seconds)
-{
-	long n = 0;
-	size_t i;
-
-	if (s == NULL || *s == '\0')
-		return AIGW_EINVAL;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return AIGW_EINVAL;
-		/* Saturates: any longer wait is the longest one. */
-		if (n <= RT_WAIT_MAX_S)
-			n = n * 10 + (s[i] - '0');
-	}
-	*seconds = n > RT_WAIT_MAX_S ? RT_WAIT_MAX_S : n;
-	return AIGW_OK;
-}
-
-enum aigw_err
-rt_parse_version(const char *s, long *version)
-{
-	if (s == NULL || s[0] < '0' || s[0] > '9')
-		return AIGW_EINVAL;  /* parse_long would take a sign or spaces */
-	return parse_long(s, 0, LONG_MAX, version);
-}
-
-/* A query parameter given at all: its value must parse. */
-static bool
-query_number(const struct http_req *req, const char *name, bool is_wait, bool *has, long *out,
-	     struct http_field_error *e)
-{
-	char text[64];  /* any number in range fits; a longer one is no number */
-
-	*has = http_query_has(req, name);
-	if (!*has)
-		return true;
-	if (http_query_get(req, name, text, sizeof text) &&
-	    (is_wait ? rt_parse_wait(text, out) : rt_parse_version(text, out)) == AIGW_OK)
-		return true;
-	if (is_wait)
-		http_field_error_set(e, 400, "invalid_field", name,
-				     "wait must be a whole number of seconds, 0 or more "
-				     "(more than %d counts as %d)", RT_WAIT_MAX_S, RT_WAIT_MAX_S);
-	else
-		http_field_error_set(e, 400, "invalid_field", name,
-				     "%s must be a version: a whole number, 0 or more", name);
-	return false;
-}
-
-bool
-rt_status_params(const struct http_req *req, struct rt_params *p, struct http_field_error *e)
-{
-	memset(p, 0, sizeof *p);
-	return query_number(req, "wait", true, &p->has_wait, &p->wait_s, e) &&
-	       query_number(req, "since", false, &p->has_since, &p->since, e);
-}
-
-bool
-rt_events_params(const struct http_req *req, struct rt_params *p, struct http_field_error *e)
-{
-	const char *last = http_param(req, "HTTP_LAST_EVENT_ID");
-
-	memset(p, 0, sizeof *p);
-	/* The header wins: a browser reconnecting keeps the URL it was
-	 * given (with its since) and adds the last id it saw. */
-	if (last != NULL && *last != '\0') {
-		p->has_since = true;
-		if (rt_parse_version(last, &p->since) == AIGW_OK)
-			return true;
-		http_field_error_set(e, 400, "invalid_field", "Last-Event-ID",
-				     "Last-Event-ID must be an event id this stream sent "
-				     "(a whole number, 0 or more)");
-		return false;
-	}
-	return query_number(req, "since", false, &p->has_since, &p->since, e);
-}
-
 /* ---- events ---- */
 
 enum aigw_err
@@ -493,17 +413,77 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 	return err;
 }
 
+/* Waits after the read s until the row's version passes since (or, with
+ * until_final, until it is final), the deadline wait_s from now, the
+ * process stopping or the client leaving; s then holds the last read. A
+ * full gate answers 503 busy, or with busy_ok does not wait. false: the
+ * request was answered (404, 503). */
+static bool
+wait_for(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+	 const char *id, long since, bool until_final, long wait_s, bool busy_ok,
+	 struct rt_state *s)
+{
+	struct watch w = { 0 };
+	struct rt_place place;
+	char owner[RT_OWNER_MAX];
+	enum db_wait_result woke;
+	enum rt_admit admit;
+	int64_t deadline;
+	bool answered = false;
+	enum aigw_err err;
+
+	if (t->app->cgi && wait_s > t->app->cfg->cgi_wait_max_s)
+		wait_s = t->app->cfg->cgi_wait_max_s;
+	if (wait_s <= 0 || (until_final ? s->final : s->version > since))
+		return true;
+	rt_owner(t->app->cfg->auth, req->user, req->org, http_param(req, "REMOTE_ADDR"), owner);
+	admit = rt_gate_enter(gate_of(t), &place, owner, t->wake_fd);
+	if (admit != RT_ADMIT_OK) {
+		if (busy_ok)
+			return true;
+		resp_busy(t, req, admit);
+		return false;
+	}
+	deadline = time_mono_ms() + wait_s * 1000;
+	err = watch_begin(t, src, id, &w);
+	if (err != AIGW_OK) {
+		http_resp_from_err(req, err);
+		answered = true;
+		goto out;
+	}
+	for (;;) {
+		err = read_watched(t, req, src, id, NO_STREAM, &w, s);
+		if (err != AIGW_OK) {
+			resp_read_err(req, src, err);
+			answered = true;
+			goto out;
+		}
+		if (until_final ? s->final : s->version > since)
+			break;
+		/* The process stops: the state as it is, as at the deadline. */
+		if (rt_gate_closed(gate_of(t)))
+			break;
+		err = watch_wait(&w, http_hangup_fd(req), deadline, &woke);
+		if (err != AIGW_OK) {
+			http_resp_from_err(req, AIGW_EDB);
+			answered = true;
+			goto out;
+		}
+		/* The deadline, or nobody to answer: the state as it is. */
+		if (woke != DB_WAIT_NOTIFIED)
+			break;
+	}
+out:
+	watch_end(&w);
+	rt_gate_leave(gate_of(t), &place);
+	return !answered;
+}
+
 void
 rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 	    const char *id, const struct rt_params *p)
 {
 	struct rt_state s = { 0 };
-	struct watch w = { 0 };
-	struct rt_place place;
-	bool entered = false;
-	enum db_wait_result woke;
-	int64_t deadline;
-	long since, wait_s = p->wait_s;
 	enum aigw_err err;
 
 	err = src->read(t, req, id, &s);
@@ -512,47 +492,28 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 		goto out;
 	}
 	/* Without since, "a change" is one after the version seen now. */
-	since = p->has_since ? p->since : s.version;
-	if (t->app->cgi && wait_s > t->app->cfg->cgi_wait_max_s)
-		wait_s = t->app->cfg->cgi_wait_max_s;
-	if (!p->has_wait || wait_s == 0 || s.version > since)
-		goto answer;
-	if (!enter_gate(t, req, &place))
+	if (p->has_wait &&
+	    !wait_for(t, req, src, id, p->has_since ? p->since : s.version, false, p->wait_s,
+		      false, &s))
 		goto out;
-	entered = true;
-	deadline = time_mono_ms() + wait_s * 1000;
-	err = watch_begin(t, src, id, &w);
-	if (err != AIGW_OK) {
-		http_resp_from_err(req, err);
-		goto out;
-	}
-	for (;;) {
-		err = read_watched(t, req, src, id, NO_STREAM, &w, &s);
-		if (err != AIGW_OK) {
-			resp_read_err(req, src, err);
-			goto out;
-		}
-		if (s.version > since)
-			break;
-		/* The process stops: the state as it is, as at the deadline. */
-		if (rt_gate_closed(gate_of(t)))
-			break;
-		err = watch_wait(&w, http_hangup_fd(req), deadline, &woke);
-		if (err != AIGW_OK) {
-			http_resp_from_err(req, AIGW_EDB);
-			goto out;
-		}
-		/* The deadline, or nobody to answer: the state as it is. */
-		if (woke != DB_WAIT_NOTIFIED)
-			break;
-	}
-answer:
 	http_resp_raw(req, 200, s.json, s.len);
 out:
-	watch_end(&w);
-	if (entered)
-		rt_gate_leave(gate_of(t), &place);
 	rt_state_free(&s);
+}
+
+bool
+rt_wait_final(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+	      const char *id, long wait_s, struct rt_state *s)
+{
+	enum aigw_err err;
+
+	memset(s, 0, sizeof *s);
+	err = src->read(t, req, id, s);
+	if (err != AIGW_OK) {
+		resp_read_err(req, src, err);
+		return false;
+	}
+	return wait_for(t, req, src, id, -1, true, wait_s, true, s);
 }
 
 /* Writes the events of one read (rt_merge) after the client's last id,
@@ -621,11 +582,12 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 				"event streams need the FastCGI server; poll with ?wait= instead");
 		goto out;
 	}
-	if (!rt_events_params(req, &p, &fe)) {
+	if (src->send == NULL && !rt_events_params(req, &p, &fe)) {
 		http_resp_field_error(req, &fe);
 		goto out;
 	}
-	last = p.has_since ? p.since : -1;
+	/* A stream with its own events numbers them itself from the start. */
+	last = src->send == NULL && p.has_since ? p.since : -1;
 	err = src->read_stream(t, req, id, last, &s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
@@ -659,7 +621,7 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 		goto out;
 	}
 	snprintf(retry, sizeof retry, "retry: %d\n\n", RT_RETRY_MS);
-	if (http_stream_write(req, retry, strlen(retry)) != AIGW_OK) {
+	if (src->send == NULL && http_stream_write(req, retry, strlen(retry)) != AIGW_OK) {
 		why = "the client went away";
 		goto out;
 	}
@@ -679,7 +641,8 @@ rt_events(struct http_thread *t, struct http_req *req, const struct rt_source *s
 			break;
 		}
 		if (s.pieces.upto > last || s.final) {
-			err = send_events(req, src, &b, &data, &s, last, evs, &ended);
+			err = src->send != NULL ? src->send(req, src->ctx, &s, last, &ended)
+						: send_events(req, src, &b, &data, &s, last, evs, &ended);
 			if (err != AIGW_OK) {
 				why = err == AIGW_EIO ? "the client went away" : "its events did not fit";
 				break;

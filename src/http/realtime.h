@@ -167,6 +167,14 @@ struct rt_source {
 			      struct rt_state *out);
 	enum aigw_err (*read_stream)(struct http_thread *t, const struct http_req *req,
 				     const char *id, long after, struct rt_state *out);
+	/* Optional (NULL: aigw's own events): writes the events of one read
+	 * s of the pieces after last itself, in its own format, with ctx; sets
+	 * *ended when the stream is over. rt_events then reads from the first
+	 * piece (no Last-Event-ID or since) and sends no retry line. AIGW_EIO
+	 * when the client went away. */
+	enum aigw_err (*send)(struct http_req *req, void *ctx, const struct rt_state *s, long last,
+			      bool *ended);
+	void *ctx;
 };
 
 /* What an event stream sends of one read, in this order. */
@@ -202,6 +210,14 @@ enum aigw_err rt_piece_json(struct buf *b, const struct db_piece *piece, bool wi
  * state unchanged. 404, 503 (database, or busy: Retry-After 1) as errors. */
 void rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source *src,
 		 const char *id, const struct rt_params *p);
+
+/* The wait of a request that is answered when its work ends (/v1/ without
+ * background): reads id, then waits at most wait_s (AIGW_CGI_WAIT_MAX_S
+ * under CGI) until it is final; when the gate is full it does not wait.
+ * true with s the last read (final or not; the caller answers and frees
+ * it), or false when the request was answered (404, 503). */
+bool rt_wait_final(struct http_thread *t, struct http_req *req, const struct rt_source *src,
+		   const char *id, long wait_s, struct rt_state *s);
 
 /* GET .../events: a text/event-stream of every change and every piece of
  * a streamed answer, in rising id (rt_merge), reading again at once when

@@ -24,6 +24,11 @@ static const struct http_route routes[] = {
 	{ "POST", "/api/jobs/{id}/cancel", jobs_cancel, false, false },
 	{ "GET", "/api/analysis/batches", analysis_batches, false, false },
 	{ "GET", "/api/analysis/batches/{id}", analysis_batch, false, false },
+	{ "POST", "/v1/responses", oa_responses_create, true, false },
+	{ "GET", "/v1/responses/{id}", oa_responses_get, false, false },
+	{ "POST", "/v1/responses/{id}/cancel", oa_responses_cancel, false, false },
+	{ "POST", "/v1/chat/completions", oa_completions_create, true, false },
+	{ "GET", "/v1/models", oa_models, false, false },
 };
 
 static bool

@@ -60,5 +60,12 @@ void jobs_result(struct http_thread *t, struct http_req *req, const struct route
 void jobs_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void analysis_batches(struct http_thread *t, struct http_req *req, const struct route_args *args);
 void analysis_batch(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* The OpenAI-compatible API (docs/openai.md, http/openai.h) */
+void oa_responses_create(struct http_thread *t, struct http_req *req, const struct route_args *args);
+/* ?stream=true&starting_after=N: the events again, after N */
+void oa_responses_get(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void oa_responses_cancel(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void oa_completions_create(struct http_thread *t, struct http_req *req, const struct route_args *args);
+void oa_models(struct http_thread *t, struct http_req *req, const struct route_args *args);
 
 #endif

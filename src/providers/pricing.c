@@ -64,6 +64,16 @@ static const struct price prices[] = {
 	{ "perplexity", "sonar-deep-research", 2.00, 8.00 },
 };
 
+bool
+prov_price_at(size_t i, const char **provider, const char **model)
+{
+	if (i >= sizeof prices / sizeof prices[0])
+		return false;
+	*provider = prices[i].provider;
+	*model = prices[i].prefix;
+	return true;
+}
+
 /*
  * The batch APIs bill the same models at a share of the list price: OpenAI's
  * Batch API and Anthropic's Message Batches API at 50% ("Batch API" on each

@@ -268,6 +268,9 @@ bool prov_takes_turns(const struct prov_desc *d);
 
 /* Looks a built-in provider up by its API name; NULL when unknown. */
 const struct prov_desc *prov_find(const char *name);
+/* The i-th row of the price table (pricing.c): its provider and model
+ * name; false past the end. For listing the models (GET /v1/models). */
+bool prov_price_at(size_t i, const char **provider, const char **model);
 /* The built-in table, for listing; *n receives the count. */
 const struct prov_desc *prov_all(size_t *n);
 

@@ -4,7 +4,7 @@
 fuzz_targets = tests/fuzz/fuzz_request tests/fuzz/fuzz_chat_request \
 	tests/fuzz/fuzz_job_request tests/fuzz/fuzz_template \
 	tests/fuzz/fuzz_jobtype tests/fuzz/fuzz_provider_response \
-	tests/fuzz/fuzz_db_array tests/fuzz/fuzz_batch_response
+	tests/fuzz/fuzz_db_array tests/fuzz/fuzz_batch_response tests/fuzz/fuzz_openai_request
 # The source tree, so that the job type targets find jobtypes/ from an
 # out-of-tree build without being told.
 fuzz_cppflags = $(AM_CPPFLAGS) -DAIGW_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
@@ -32,6 +32,8 @@ tests_fuzz_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_db_array_LDFLAGS = $(fuzz_ldflags)
 tests_fuzz_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_fuzz_batch_response_LDFLAGS = $(fuzz_ldflags)
+tests_fuzz_fuzz_openai_request_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_fuzz_openai_request_LDFLAGS = $(fuzz_ldflags)
 
 # Every other build replays each committed corpus once through its target
 # (tests/fuzz/replay.c stands in for libFuzzer's main), as part of "make
@@ -40,7 +42,8 @@ tests_fuzz_fuzz_batch_response_LDFLAGS = $(fuzz_ldflags)
 fuzz_replays = tests/fuzz/replay_fuzz_request tests/fuzz/replay_fuzz_chat_request \
 	tests/fuzz/replay_fuzz_job_request tests/fuzz/replay_fuzz_template \
 	tests/fuzz/replay_fuzz_jobtype tests/fuzz/replay_fuzz_provider_response \
-	tests/fuzz/replay_fuzz_db_array tests/fuzz/replay_fuzz_batch_response
+	tests/fuzz/replay_fuzz_db_array tests/fuzz/replay_fuzz_batch_response \
+	tests/fuzz/replay_fuzz_openai_request
 if !ENABLE_FUZZING
 TESTS += $(fuzz_replays)
 check_PROGRAMS += $(fuzz_replays)
@@ -64,6 +67,8 @@ tests_fuzz_replay_fuzz_db_array_SOURCES = tests/fuzz/fuzz_db_array.c tests/fuzz/
 tests_fuzz_replay_fuzz_db_array_CPPFLAGS = $(fuzz_cppflags)
 tests_fuzz_replay_fuzz_batch_response_SOURCES = tests/fuzz/fuzz_batch_response.c tests/fuzz/replay.c
 tests_fuzz_replay_fuzz_batch_response_CPPFLAGS = $(fuzz_cppflags)
+tests_fuzz_replay_fuzz_openai_request_SOURCES = tests/fuzz/fuzz_openai_request.c tests/fuzz/replay.c
+tests_fuzz_replay_fuzz_openai_request_CPPFLAGS = $(fuzz_cppflags)
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/fuzz.h tests/fuzz/run-fuzz.sh tests/fuzz/make-seeds.py \
 	tests/fuzz/dict tests/fuzz/corpus

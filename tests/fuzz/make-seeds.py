@@ -68,6 +68,31 @@ def chat_seeds():
     write("fuzz_chat_request", "bad-provider", '{"message":"a","models":{"nope":"m"}}')
 
 
+OPENAI = {
+    "response-string": (0, {"model": "gpt-4o", "input": "hi"}),
+    "response-items": (0, {"model": "anthropic/claude-3-5-haiku-latest", "instructions": "Be brief.",
+                           "input": [{"role": "developer", "content": "No lists."},
+                                     {"role": "user", "content": "one"},
+                                     {"type": "message", "role": "assistant",
+                                      "content": [{"type": "output_text", "text": "ok"}]},
+                                     {"role": "user", "content": [{"type": "input_text", "text": "two"}]}],
+                           "max_output_tokens": 50, "metadata": {"k": "v"}, "background": True,
+                           "stream": False, "temperature": 0.5}),
+    "response-image": (0, {"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_image", "image_url": "x"}]}]}),
+    "completion": (1, {"model": "gemini/gemini-2.5-flash", "max_tokens": 9, "stream": True,
+                       "stream_options": {"include_usage": True},
+                       "messages": [{"role": "system", "content": "S"},
+                                    {"role": "user", "content": [{"type": "text", "text": "q"}]}]}),
+    "completion-tool": (1, {"model": "mock/m", "messages": [{"role": "tool", "content": "x"}]}),
+}
+
+
+def openai_seeds():
+    for name, (which, body) in OPENAI.items():
+        write("fuzz_openai_request", name, bytes([which]) + compact(body).encode())
+
+
 def job_seeds():
     for name, _, decl in jobtypes():
         body = {"type": name, "decision_id": UUID, "input": sample_input(decl)}
@@ -191,6 +216,7 @@ def batch_response_seeds():
 
 def main():
     chat_seeds()
+    openai_seeds()
     job_seeds()
     template_seeds()
     jobtype_seeds()

@@ -1,5 +1,6 @@
 EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
 	tests/browser/package.json tests/browser/package-lock.json \
+	tests/sdk/package.json tests/sdk/package-lock.json tests/sdk/cases.mjs \
 	$(wildcard $(srcdir)/tests/browser/*.py) $(wildcard $(srcdir)/tests/browser/*.mjs)
 
 # The integration tests speak HTTP through nginx (and lighttpd) to the

@@ -4,7 +4,7 @@ unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
 
 core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_config_named \
 	tests/unit/test_http \
-	tests/unit/test_chat tests/unit/test_conversation tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
+	tests/unit/test_chat tests/unit/test_conversation tests/unit/test_openai_api tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
@@ -29,6 +29,9 @@ tests_unit_test_chat_LDADD = $(unit_ldadd)
 tests_unit_test_conversation_SOURCES = tests/unit/test_conversation.c
 tests_unit_test_conversation_CFLAGS = $(unit_cflags)
 tests_unit_test_conversation_LDADD = $(unit_ldadd)
+tests_unit_test_openai_api_SOURCES = tests/unit/test_openai_api.c
+tests_unit_test_openai_api_CFLAGS = $(unit_cflags)
+tests_unit_test_openai_api_LDADD = $(unit_ldadd)
 tests_unit_test_xfer_SOURCES = tests/unit/test_xfer.c
 tests_unit_test_xfer_CFLAGS = $(unit_cflags)
 tests_unit_test_xfer_LDADD = $(unit_ldadd)
