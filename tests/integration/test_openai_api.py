@@ -275,6 +275,34 @@ def test_completion(stack, alice):
     assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"] > 0
 
 
+@pytest.mark.parametrize("model,provider", [
+    ("gpt-4o", "openai"), ("anthropic/claude-3-5-haiku-latest", "anthropic"),
+    ("gemini/gemini-2.5-flash", "gemini"), ("perplexity/sonar", "perplexity")])
+def test_a_conversation_reaches_the_provider_whole(stack, alice, model, provider):
+    """The earlier turns of messages (chat completions) and of input
+    (responses) go to the provider in its own wire format."""
+    stack.mock.reset()
+    r = post(stack, "/v1/chat/completions", alice, {
+        "model": model, "messages": [{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": "first"},
+                                     {"role": "assistant", "content": "ok"},
+                                     {"role": "user", "content": "second"}]})
+    assert r.status_code == 200, r.text
+    r = post(stack, "/v1/responses", alice, {
+        "model": model, "instructions": "Be brief.",
+        "input": [{"role": "user", "content": "first"},
+                  {"type": "message", "role": "assistant",
+                   "content": [{"type": "output_text", "text": "ok"}]},
+                  {"role": "user", "content": [{"type": "input_text", "text": "second"}]}]})
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    want = [{"role": "system", "text": "Be brief."}, {"role": "user", "text": "first"},
+            {"role": "assistant", "text": "ok"}, {"role": "user", "text": "second"}]
+    log = [e for e in stack.mock.requests_log() if e["provider"] == provider]
+    assert len(log) == 2, log
+    for e in log:
+        assert e["turns"] == want, e["turns"]
+
+
 def test_completion_failure_is_500(stack, alice):
     r = post(stack, "/v1/chat/completions", alice,
              {"model": "gpt-4o~status=400", "messages": [{"role": "user", "content": "x"}]})
