@@ -87,6 +87,7 @@ struct config_provider {
 #define CONFIG_NAMED_MAX 32
 /* The longest NAME. */
 #define CONFIG_NAMED_NAME_MAX 40
+#define CONFIG_NAMED_MODEL_MAX 128  /* characters of one _MODELS name */
 #define CONFIG_NAMED_PREFIX "AIGW_PROVIDER_"
 
 struct config_named {
@@ -96,6 +97,9 @@ struct config_named {
 	/* name, key_var, base_var and the owned key and base URL */
 	struct config_provider account;
 	struct config_rate rate;
+	/* _MODELS: the models GET /v1/models lists for it, comma-separated
+	 * ("llama3.1,qwen2.5"); "" when not set. Any model may be asked for. */
+	char *models;
 	/* OpenAI's adapter under the name (providers/provider.h): what
 	 * prov_find_in() gives for it. Points into this struct: never copy
 	 * a loaded config. */

@@ -10,7 +10,7 @@
 #include "providers/provider.h"
 
 /* What a named provider may set, by the end of its variables' names. */
-enum setting { SET_BASE_URL, SET_API_KEY, SET_FORMAT, SET_RPM, SET_TPM, SET__MAX };
+enum setting { SET_BASE_URL, SET_API_KEY, SET_FORMAT, SET_RPM, SET_TPM, SET_MODELS, SET__MAX };
 
 static const char *const suffixes[SET__MAX] = {
 	[SET_BASE_URL] = "_BASE_URL",
@@ -18,6 +18,7 @@ static const char *const suffixes[SET__MAX] = {
 	[SET_FORMAT] = "_FORMAT",
 	[SET_RPM] = "_RPM",
 	[SET_TPM] = "_TPM",
+	[SET_MODELS] = "_MODELS",
 };
 
 /* The only wire format yet. */
@@ -121,6 +122,40 @@ set_base_url(struct config_named *e, const char *var, const char *value, char *e
 	return AIGW_OK;
 }
 
+/* A model list: names of 1 to CONFIG_NAMED_MODEL_MAX printable characters
+ * without blanks or commas, separated by single commas. */
+static enum aigw_err
+set_models(struct config_named *e, const char *var, const char *value, char *errbuf,
+	   size_t errlen)
+{
+	size_t run = 0;
+
+	for (const char *p = value;; p++) {
+		if (*p == ',' || *p == '\0') {
+			if (run == 0 || run > CONFIG_NAMED_MODEL_MAX) {
+				snprintf(errbuf, errlen, "%s: expected model names of 1 to %d"
+					 " characters separated by commas", var, CONFIG_NAMED_MODEL_MAX);
+				return AIGW_ECONFIG;
+			}
+			if (*p == '\0')
+				break;
+			run = 0;
+		} else if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(errbuf, errlen, "%s: a model name holds a blank or a control"
+				 " character", var);
+			return AIGW_ECONFIG;
+		} else {
+			run++;
+		}
+	}
+	free(e->models);
+	if ((e->models = strdup(value)) == NULL) {
+		snprintf(errbuf, errlen, "%s: out of memory", var);
+		return AIGW_ENOMEM;
+	}
+	return AIGW_OK;
+}
+
 /* One variable, var (NUL-terminated) = value, of setting s for NAME. */
 static enum aigw_err
 load_one(struct aigw_config *cfg, const char *var, const char *name, size_t name_len,
@@ -176,6 +211,8 @@ load_one(struct aigw_config *cfg, const char *var, const char *name, size_t name
 			return AIGW_ECONFIG;
 		}
 		return AIGW_OK;
+	case SET_MODELS:
+		return set_models(e, var, value, errbuf, errlen);
 	case SET__MAX:
 		break;
 	}
@@ -213,7 +250,7 @@ load_entry(struct aigw_config *cfg, const char *entry, const char *const *table,
 		}
 	}
 	snprintf(errbuf, errlen, "%.*s: unknown; a named provider has AIGW_PROVIDER_<NAME>_BASE_URL,"
-		 " _API_KEY, _FORMAT, _RPM and _TPM", (int)(len < VAR_SHOWN ? len : VAR_SHOWN),
+		 " _API_KEY, _FORMAT, _RPM, _TPM and _MODELS", (int)(len < VAR_SHOWN ? len : VAR_SHOWN),
 		 entry);
 	return AIGW_ECONFIG;
 }
@@ -240,8 +277,9 @@ config_named_load(struct aigw_config *cfg, char *const *env, const char *const *
 			snprintf(errbuf, errlen, "%s_BASE_URL: not set, and the named provider %s"
 				 " needs it", e->base_var, e->name);
 			err = AIGW_ECONFIG;
-		} else if (e->account.key == NULL && (e->account.key = strdup("")) == NULL) {
-			snprintf(errbuf, errlen, "%s_API_KEY: out of memory", e->base_var);
+		} else if ((e->account.key == NULL && (e->account.key = strdup("")) == NULL) ||
+			   (e->models == NULL && (e->models = strdup("")) == NULL)) {
+			snprintf(errbuf, errlen, "%s: out of memory", e->base_var);
 			err = AIGW_ENOMEM;
 		}
 	}
@@ -272,6 +310,7 @@ config_named_free(struct aigw_config *cfg)
 	for (size_t i = 0; i < cfg->nnamed; i++) {
 		free(cfg->named[i].account.key);
 		free(cfg->named[i].account.base_url);
+		free(cfg->named[i].models);
 		memset(&cfg->named[i], 0, sizeof cfg->named[i]);
 	}
 	cfg->nnamed = 0;
@@ -312,6 +351,9 @@ config_named_each_value(const struct aigw_config *cfg, config_value_fn fn, void 
 		snprintf(num, sizeof num, "%ld", e->rate.tpm);
 		if (rc == 0)
 			rc = fn(arg, var, num);
+		snprintf(var, sizeof var, "%.*s_MODELS", n, e->base_var);
+		if (rc == 0)
+			rc = fn(arg, var, e->models);
 	}
 	return rc;
 }

@@ -8,7 +8,7 @@
  * not one of the table's own (AIGW_PROVIDER_TIMEOUT_S, ...). It fails with
  * one line naming the variable in errbuf, never its value: a NAME that is
  * not upper-case letters, digits and single _ inside, or a built-in
- * provider's name (AIGW_ECONFIG); a variable that is not one of the five;
+ * provider's name (AIGW_ECONFIG); a variable that is not one of the six; a model list that is not names separated by commas;
  * a base URL missing, not http:// or https://, or holding a blank or a
  * control character; a format other than openai; a limit out of range;
  * more than CONFIG_NAMED_MAX names; memory (AIGW_ENOMEM). On error what

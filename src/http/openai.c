@@ -351,13 +351,32 @@ oa_responses_cancel(struct http_thread *t, struct http_req *req, const struct ro
 	rt_state_free(&s);
 }
 
+/* Adds {"id": "provider/model", ...} to data; nonzero on ENOMEM. */
+static int
+model_add(json_object *data, const char *provider, const char *model, size_t model_len)
+{
+	json_object *m = json_object_new_object();
+	char id[CONFIG_NAMED_NAME_MAX + CONFIG_NAMED_MODEL_MAX + 64];
+	int rc = 0;
+
+	if (m == NULL || json_object_array_add(data, m) != 0) {
+		json_object_put(m);
+		return -1;
+	}
+	snprintf(id, sizeof id, "%s/%.*s", provider, (int)model_len, model);
+	rc |= json_object_object_add(m, "id", json_object_new_string(id));
+	rc |= json_object_object_add(m, "object", json_object_new_string("model"));
+	rc |= json_object_object_add(m, "created", json_object_new_int(0));
+	rc |= json_object_object_add(m, "owned_by", json_object_new_string(provider));
+	return rc;
+}
+
 void
 oa_models(struct http_thread *t, struct http_req *req, const struct route_args *args)
 {
 	const struct aigw_config *cfg = t->app->cfg;
 	json_object *list = json_object_new_object(), *data = json_object_new_array();
 	const char *provider, *model;
-	char id[192];
 	int rc = 0;
 
 	(void)args;
@@ -369,23 +388,23 @@ oa_models(struct http_thread *t, struct http_req *req, const struct route_args *
 	}
 	rc |= json_object_object_add(list, "object", json_object_new_string("list"));
 	rc |= json_object_object_add(list, "data", data);
-	for (size_t i = 0; prov_price_at(i, &provider, &model); i++) {
+	for (size_t i = 0; rc == 0 && prov_price_at(i, &provider, &model); i++) {
 		const struct prov_desc *d = prov_find_in(cfg, provider);
-		json_object *m;
 
-		if (d == NULL || prov_state_in(d, cfg) == PROV_MISSING)
-			continue;
-		m = json_object_new_object();
-		if (m == NULL || json_object_array_add(data, m) != 0) {
-			json_object_put(m);
-			rc = -1;
-			break;
+		if (d != NULL && prov_state_in(d, cfg) != PROV_MISSING)
+			rc |= model_add(data, provider, model, strlen(model));
+	}
+	/* A named provider's models are what its _MODELS lists: its server
+	 * knows them, the price table does not. */
+	for (size_t i = 0; rc == 0 && i < cfg->nnamed; i++) {
+		const struct config_named *e = &cfg->named[i];
+
+		for (const char *p = e->models; rc == 0 && *p != '\0';) {
+			size_t n = strcspn(p, ",");
+
+			rc |= model_add(data, e->name, p, n);
+			p += n + (p[n] == ',');
 		}
-		snprintf(id, sizeof id, "%s/%s", provider, model);
-		rc |= json_object_object_add(m, "id", json_object_new_string(id));
-		rc |= json_object_object_add(m, "object", json_object_new_string("model"));
-		rc |= json_object_object_add(m, "created", json_object_new_int(0));
-		rc |= json_object_object_add(m, "owned_by", json_object_new_string(provider));
 	}
 	if (rc != 0) {
 		json_object_put(list);

@@ -44,7 +44,8 @@ def named_env(s):
             "AIGW_PROVIDER_GROQ_BASE_URL": base + "/",
             "AIGW_PROVIDER_GROQ_API_KEY": GROQ_KEY,
             "AIGW_PROVIDER_GROQ_FORMAT": "openai",
-            "AIGW_PROVIDER_GROQ_RPM": str(GROQ_RPM)}
+            "AIGW_PROVIDER_GROQ_RPM": str(GROQ_RPM),
+            "AIGW_PROVIDER_LOCAL_MODELS": "llama3.1:8b,qwen2.5"}
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,25 @@ def test_a_job_step_names_a_named_provider(named):
         [("llama-step", f"Bearer {LOCAL_KEY}")]
     assert job["output"]["results"]["local"]["ok"] is True, job["output"]
     assert set(job["output"]["results"]) == {"local", "mock"}, job["output"]
+
+
+def test_the_openai_api_routes_to_named_providers(named):
+    """/v1/ takes <name>/<model> and lists the models _MODELS names."""
+    s = named
+    s.mock.reset()
+    r = requests.post(s.url("/v1/chat/completions"), timeout=HTTP_TIMEOUT, json={
+        "model": "local/llama3.1:8b", "messages": [{"role": "user", "content": "hi there"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"].startswith(
+        "[openai/llama3.1:8b] hi there"), r.text
+    [req] = [e for e in s.mock.requests_log() if e["model"] == "llama3.1:8b"]
+    assert req["authorization"] == "Bearer " + LOCAL_KEY, req
+    r = requests.post(s.url("/v1/responses"), timeout=HTTP_TIMEOUT,
+                      json={"model": "nosuch/x", "input": "hi"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_provider", r.text
+    ids = [m["id"] for m in requests.get(s.url("/v1/models"), timeout=HTTP_TIMEOUT).json()["data"]]
+    assert "local/llama3.1:8b" in ids and "local/qwen2.5" in ids, ids
+    assert not [i for i in ids if i.startswith("groq/")], ids
 
 
 def test_unknown_names_are_refused_as_before(named):

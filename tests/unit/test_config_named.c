@@ -293,7 +293,7 @@ test_named_provider_errors(void **state)
 		" must be 1 to 40 upper-case letters and digits, with single _ inside");
 	refused("AIGW_PROVIDER_X_BASEURL", "http://127.0.0.1:1",
 		"AIGW_PROVIDER_X_BASEURL: unknown; a named provider has AIGW_PROVIDER_<NAME>_BASE_URL,"
-		" _API_KEY, _FORMAT, _RPM and _TPM");
+		" _API_KEY, _FORMAT, _RPM, _TPM and _MODELS");
 	/* every built-in name is refused, the batch ones and the mock too */
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
@@ -325,6 +325,23 @@ test_named_provider_errors(void **state)
 		"AIGW_PROVIDER_X_RPM: expected a whole number from 0 to 10000000");
 	refused("AIGW_PROVIDER_X_TPM", "many",
 		"AIGW_PROVIDER_X_TPM: expected a whole number from 0 to 1000000000000");
+	refused("AIGW_PROVIDER_X_MODELS", "llama3,,qwen",
+		"AIGW_PROVIDER_X_MODELS: expected model names of 1 to 128 characters separated"
+		" by commas");
+	refused("AIGW_PROVIDER_X_MODELS", "llama3,",
+		"AIGW_PROVIDER_X_MODELS: expected model names of 1 to 128 characters separated"
+		" by commas");
+	refused("AIGW_PROVIDER_X_MODELS", "llama3, qwen",
+		"AIGW_PROVIDER_X_MODELS: a model name holds a blank or a control character");
+	setenv("AIGW_PROVIDER_X_MODELS", "llama3.1:8b,qwen2.5", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_int_equal(cfg.nnamed, 1);
+	assert_string_equal(cfg.named[0].models, "llama3.1:8b,qwen2.5");
+	config_free(&cfg);
+	unsetenv("AIGW_PROVIDER_X_MODELS");
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_string_equal(cfg.named[0].models, "");
+	config_free(&cfg);
 	unsetenv("AIGW_PROVIDER_X_BASE_URL");
 	/* at most CONFIG_NAMED_MAX */
 	for (int i = 0; i < CONFIG_NAMED_MAX; i++) {
