@@ -7,7 +7,6 @@ libaigw_la_SOURCES += \
 	src/http/conversation.c src/http/conversation.h \
 	src/http/openai.c src/http/openai.h src/http/openai_submit.c \
 	src/http/openai_request.c src/http/openai_request.h \
-	src/http/openai_object.c src/http/openai_object.h \
 	src/http/openai_stream.c src/http/openai_stream.h \
 	src/http/commit.c src/http/commit.h \
 	src/http/hub.c src/http/hub.h \

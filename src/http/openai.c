@@ -12,7 +12,7 @@
 #include "db/status.h"
 #include "http/chat.h"
 #include "http/openai.h"
-#include "http/openai_object.h"
+#include "openai/object.h"
 #include "http/openai_stream.h"
 #include "http/routes.h"
 #include "providers/provider.h"

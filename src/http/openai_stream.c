@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http/openai_object.h"
+#include "openai/object.h"
 #include "http/openai_stream.h"
 
 #define STREAM_TEXT_MAX (64L << 20)
@@ -193,11 +193,11 @@ oa_stream_head(struct oa_stream *st, struct buf *b, json_object *resp)
 		    with(json_object_new_object(), "response", oa_response_opening(resp, NULL)));
 	if (err == AIGW_OK)
 		err = event(st, b, "response.in_progress",
-			    with(json_object_new_object(), "response", oa_response_opening(resp, "in_progress")));
+			    with(json_object_new_object(), "response", oa_response_opening(resp, OA_STATUS_IN_PROGRESS)));
 	if (err == AIGW_OK)
 		err = event(st, b, "response.output_item.added",
 			    with(with(json_object_new_object(), "output_index", json_object_new_int(0)),
-				 "item", message_item(resp, "in_progress", NULL)));
+				 "item", message_item(resp, OA_STATUS_IN_PROGRESS, NULL)));
 	if (err == AIGW_OK)
 		err = event(st, b, "response.content_part.added",
 			    with(at_part(resp), "part", text_part("")));
@@ -255,7 +255,7 @@ enum aigw_err
 oa_stream_end(struct oa_stream *st, struct buf *b, json_object *resp)
 {
 	const char *status = str_of(resp, "status"), *text = str_of(resp, "output_text");
-	bool completed = strcmp(status, "completed") == 0;
+	bool completed = strcmp(status, OA_STATUS_COMPLETED) == 0;
 	json_object *v, *item = NULL, *usage;
 	enum aigw_err err = AIGW_OK;
 	const char *sofar = st->text.data ? st->text.data : "";
@@ -272,8 +272,8 @@ oa_stream_end(struct oa_stream *st, struct buf *b, json_object *resp)
 	if (st->completion) {
 		if (!completed) {
 			st->ended = false;
-			return fail(st, b, strcmp(status, "cancelled") == 0 ? "cancelled" : "provider_error",
-				    strcmp(status, "cancelled") == 0 ? "the request was cancelled"
+			return fail(st, b, strcmp(status, OA_STATUS_CANCELLED) == 0 ? OA_STATUS_CANCELLED : "provider_error",
+				    strcmp(status, OA_STATUS_CANCELLED) == 0 ? "the request was cancelled"
 				    : json_object_object_get_ex(resp, "error", &v) && v != NULL
 					      ? str_of(v, "message") : "the request failed");
 		}
@@ -306,7 +306,7 @@ oa_stream_end(struct oa_stream *st, struct buf *b, json_object *resp)
 		if (json_object_object_get_ex(resp, "output", &v) && json_object_array_length(v) > 0)
 			item = json_object_get(json_object_array_get_idx(v, 0));
 		else
-			item = message_item(resp, "completed", text);
+			item = message_item(resp, OA_STATUS_COMPLETED, text);
 		err = event(st, b, "response.output_item.done",
 			    with(with(json_object_new_object(), "output_index", json_object_new_int(0)),
 				 "item", item));

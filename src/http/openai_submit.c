@@ -7,7 +7,7 @@
 #include "db/responses.h"
 #include "db/status.h"
 #include "http/openai.h"
-#include "http/openai_object.h"
+#include "openai/object.h"
 #include "http/routes.h"
 
 /* Parses the body with parse and checks its provider is routed here;
@@ -68,7 +68,7 @@ oa_responses_create(struct http_thread *t, struct http_req *req, const struct ro
 		json_object *o = json_tokener_parse(s.json), *created = NULL;
 
 		if (o != NULL)
-			created = oa_response_opening(o, "queued");
+			created = oa_response_opening(o, OA_STATUS_QUEUED);
 		json_object_put(o);
 		http_resp_json(req, 200, created);
 	} else {
@@ -101,7 +101,7 @@ answer_completion(struct http_thread *t, struct http_req *req, const char *id)
 
 		http_resp_json(req, 200, oa_completion_object(&r));
 	} else if (db_status_is(row.status, DB_STATUS_CANCELLED)) {
-		http_resp_error(req, 409, "cancelled", NULL, "the completion was cancelled");
+		http_resp_error(req, 409, OA_STATUS_CANCELLED, NULL, "the completion was cancelled");
 	} else {
 		/* The provider's own error, after aigw's retries: a 500, as
 		 * OpenAI answers its own failures. */

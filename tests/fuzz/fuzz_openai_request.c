@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http/openai_object.h"
+#include "openai/object.h"
 #include "http/openai_request.h"
 #include "http/openai_stream.h"
 

@@ -14,7 +14,7 @@
 
 #include "http/chat.h"
 #include "http/http.h"
-#include "http/openai_object.h"
+#include "openai/object.h"
 #include "http/openai_request.h"
 #include "http/openai_stream.h"
 

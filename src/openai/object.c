@@ -1,9 +1,9 @@
-/* openai_object.c: /v1/ objects of a stored chat (see openai_object.h). */
+/* object.c: /v1/ objects of a stored chat (see object.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "db/status.h"
-#include "http/openai_object.h"
+#include "openai/object.h"
 
 void
 oa_id(const char *prefix, const char *uuid, char out[OA_ID_MAX])
@@ -45,11 +45,11 @@ oa_status(const char *chat_status)
 	if (!db_status_parse(chat_status, &s))
 		return NULL;
 	switch (s) {
-	case DB_STATUS_PENDING: return "queued";
-	case DB_STATUS_PROCESSING: return "in_progress";
-	case DB_STATUS_COMPLETED: return "completed";
-	case DB_STATUS_FAILED: return "failed";
-	case DB_STATUS_CANCELLED: return "cancelled";
+	case DB_STATUS_PENDING: return OA_STATUS_QUEUED;
+	case DB_STATUS_PROCESSING: return OA_STATUS_IN_PROGRESS;
+	case DB_STATUS_COMPLETED: return OA_STATUS_COMPLETED;
+	case DB_STATUS_FAILED: return OA_STATUS_FAILED;
+	case DB_STATUS_CANCELLED: return OA_STATUS_CANCELLED;
 	default: return NULL;
 	}
 }
@@ -198,7 +198,7 @@ oa_response_object(const struct oa_row *row)
 				     row->completed_at > 0 ? json_object_new_int64(row->completed_at) : NULL);
 	v = copy_member(p.request, "background");
 	rc |= json_object_object_add(o, "background", v != NULL ? v : json_object_new_boolean(0));
-	rc |= json_object_object_add(o, "error", strcmp(status, "failed") == 0 ? error_object(&p, &rc) : NULL);
+	rc |= json_object_object_add(o, "error", strcmp(status, OA_STATUS_FAILED) == 0 ? error_object(&p, &rc) : NULL);
 	rc |= json_object_object_add(o, "incomplete_details", NULL);
 	rc |= json_object_object_add(o, "instructions", copy_member(p.request, "instructions"));
 	rc |= json_object_object_add(o, "max_output_tokens", copy_member(p.request, "max_output_tokens"));
@@ -206,7 +206,7 @@ oa_response_object(const struct oa_row *row)
 	rc |= json_object_object_add(o, "metadata", v != NULL ? v : json_object_new_object());
 	rc |= json_object_object_add(o, "model", json_object_new_string(p.model));
 	/* One message with the text so far (in progress) or the answer. */
-	if (p.text != NULL && (p.text[0] != '\0' || strcmp(status, "completed") == 0)) {
+	if (p.text != NULL && (p.text[0] != '\0' || strcmp(status, OA_STATUS_COMPLETED) == 0)) {
 		json_object *item = json_object_new_object(), *content = json_object_new_array(),
 			    *part = json_object_new_object();
 
@@ -220,8 +220,8 @@ oa_response_object(const struct oa_row *row)
 			rc |= json_object_object_add(item, "id", json_object_new_string(msg_id));
 			rc |= json_object_object_add(item, "type", json_object_new_string("message"));
 			rc |= json_object_object_add(item, "status", json_object_new_string(
-				strcmp(status, "completed") == 0 ? "completed" :
-				strcmp(status, "in_progress") == 0 ? "in_progress" : "incomplete"));
+				strcmp(status, OA_STATUS_COMPLETED) == 0 ? OA_STATUS_COMPLETED :
+				strcmp(status, OA_STATUS_IN_PROGRESS) == 0 ? OA_STATUS_IN_PROGRESS : OA_STATUS_INCOMPLETE));
 			rc |= json_object_object_add(item, "role", json_object_new_string("assistant"));
 			rc |= json_object_object_add(item, "content", content);
 			rc |= json_object_array_add(content, part);
@@ -303,7 +303,7 @@ oa_response_opening(json_object *resp, const char *status)
 		return NULL;
 	if (status == NULL)
 		status = json_object_object_get_ex(copy, "background", &v) && json_object_get_boolean(v)
-				 ? "queued" : "in_progress";
+				 ? OA_STATUS_QUEUED : OA_STATUS_IN_PROGRESS;
 	if (json_object_object_add(copy, "status", json_object_new_string(status)) != 0 ||
 	    json_object_object_add(copy, "output", json_object_new_array()) != 0 ||
 	    json_object_object_add(copy, "output_text", json_object_new_string("")) != 0 ||

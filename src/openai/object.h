@@ -1,5 +1,5 @@
 /*
- * openai_object.h: the objects of the OpenAI-compatible API built from a
+ * object.h: the objects of the OpenAI-compatible API built from a
  * stored chat of one provider: the Responses API's response object and
  * the Chat Completions API's chat.completion, and the ids that name a chat
  * there (docs/openai.md).
@@ -13,8 +13,8 @@
  * "chatcmpl-" + the same for a completion, "msg_" + the same for the
  * one output message. Both request ids read back to the chat.
  */
-#ifndef AIGW_HTTP_OPENAI_OBJECT_H
-#define AIGW_HTTP_OPENAI_OBJECT_H
+#ifndef AIGW_OPENAI_OBJECT_H
+#define AIGW_OPENAI_OBJECT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +24,15 @@
 #include "core/util.h"
 
 #define OA_ID_MAX 48
+
+/* The Responses API's status words: its wire vocabulary, which aigw's
+ * own statuses (db/status.h) map onto with oa_status(). */
+#define OA_STATUS_QUEUED "queued"
+#define OA_STATUS_IN_PROGRESS "in_progress"
+#define OA_STATUS_COMPLETED "completed"
+#define OA_STATUS_FAILED "failed"
+#define OA_STATUS_CANCELLED "cancelled"
+#define OA_STATUS_INCOMPLETE "incomplete"
 
 /* What a stored /v1/ chat holds (db/responses.h's struct db_response). */
 struct oa_row {

@@ -1,0 +1,2 @@
+libaigw_la_SOURCES += \
+	src/openai/object.c src/openai/object.h
