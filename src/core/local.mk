@@ -7,3 +7,6 @@ libaigw_la_SOURCES += \
 	src/core/config.c src/core/config.h
 libaigw_la_SOURCES += \
 	src/core/secret.c src/core/secret.h
+libaigw_la_SOURCES += \
+	src/core/webhook.c src/core/webhook.h \
+	src/core/netaddr.c src/core/netaddr.h
