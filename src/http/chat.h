@@ -50,4 +50,10 @@ void chat_request_free(struct chat_request *r);
 bool chat_models_reachable(json_object *models, const struct aigw_config *cfg,
 			   struct http_field_error *e);
 
+/* The body GET /api/ai/chat/status answers for this chat (json owned by
+ * the caller): what a webhook's "data" carries too (worker/webhooks.c).
+ * AIGW_ENOMEM. */
+struct db_chat_view;
+enum aigw_err chat_status_body(const struct db_chat_view *v, char **json) AIGW_MUSTCHECK;
+
 #endif
