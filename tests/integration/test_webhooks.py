@@ -32,13 +32,18 @@ JOBTYPE = {"name": "t_hook", "timeout_s": 60, "attempts": 2, "poll_interval_s": 
            "input": {"q": {"type": "string", "required": True, "max_length": 200}},
            "steps": [{"name": "one", "status_message": "Asking...", "progress": 100,
                       "provider": "openai", "model": "gpt-4o", "prompt": "hook {{input.q}}"}]}
-TYPES_DIR = jobtypes_dir("aigw-hooktypes-", JOBTYPE)
+# Past its one second the reaper fails it (the step takes 8).
+SLOW_JOBTYPE = dict(JOBTYPE, name="t_hook_slow", timeout_s=1, attempts=1,
+                    steps=[dict(JOBTYPE["steps"][0], model="gpt-4o~delay=8000")])
+TYPES_DIR = jobtypes_dir("aigw-hooktypes-", JOBTYPE, SLOW_JOBTYPE)
 
 # A short timeout keeps the lease of a killed worker's attempt short
 # (timeout + 5 s); a small backoff keeps the retries quick.
 COMMON = {"AIGW_AUTH": "keys", "AIGW_WEBHOOK_TIMEOUT_S": "2", "AIGW_WEBHOOK_BACKOFF_MS": "200",
           "AIGW_JOBTYPES_DIR": TYPES_DIR, "AIGW_MOCK_DELAY_MS": "50"}
-EXTRA_ENV = dict(COMMON, AIGW_WEBHOOK_ALLOW_PRIVATE="on", AIGW_WEBHOOK_PER_REQUEST="on")
+SERVER_SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+EXTRA_ENV = dict(COMMON, AIGW_WEBHOOK_ALLOW_PRIVATE="on", AIGW_WEBHOOK_PER_REQUEST="on",
+                 AIGW_WEBHOOK_SECRET=SERVER_SECRET)
 
 OPENAI = {"openai": "gpt-4o"}
 
@@ -152,8 +157,8 @@ def submit_chat(stack, headers, message, **extra):
                          timeout=HTTP_TIMEOUT)
 
 
-def submit_job(stack, headers, q, **extra):
-    body = {"type": "t_hook", "input": {"q": q}}
+def submit_job(stack, headers, q, type="t_hook", **extra):  # noqa: A002
+    body = {"type": type, "input": {"q": q}}
     body.update(extra)
     return requests.post(stack.url("/api/jobs"), json=body, headers=headers,
                          timeout=HTTP_TIMEOUT)
@@ -220,6 +225,22 @@ def test_a_job_is_delivered_to_its_own_url(stack, receiver):
     assert receiver.at("/key-of-job") == []
 
 
+def test_a_job_the_reaper_fails_is_delivered(stack, receiver):
+    """The outbox row comes with the final state whichever statement sets
+    it: here the reaper's (aigw reap), not the worker's."""
+    headers, secret = new_key(stack, "hook-reaped")
+    r = submit_job(stack, headers, "slow", type="t_hook_slow", webhook_url=receiver.url("/reaped"))
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    poll(lambda: stack.pg.psql(f"SELECT status = 'running' AND attempt_at < now() - interval"
+                               f" '1.5 seconds' FROM jobs WHERE job_id = '{job_id}'"),
+         lambda v: v == "t", 20, 0.1, "job running past its timeout")
+    run_aigw(stack, "reap")
+    got = verify(receiver.wait("/reaped", 1)[0], SERVER_SECRET)
+    assert got["type"] == "job.failed", got
+    assert got["data"]["status"] == "failed" and "timed out" in got["data"]["error"], got
+
+
 def test_a_cancelled_chat_is_delivered_too(stack, receiver):
     headers, secret = new_key(stack, "hook-cancel", receiver.url("/cancel"))
     body = {"message": "webhook cancel", "models": {"openai": "gpt-4o~delay=5000"}}
@@ -277,6 +298,26 @@ def test_kill_9_of_the_worker_before_the_delivery_still_delivers(stack, receiver
     print(f"\nkill -9: delivered {took:.1f} s after the worker died (lease 2 + 5 s)")
 
 
+def test_a_key_without_a_secret_signs_with_the_servers(stack, receiver):
+    """A key made without --webhook-url has no secret: its per-request
+    deliveries are signed with AIGW_WEBHOOK_SECRET."""
+    headers, none = new_key(stack, "hook-server-secret")
+    assert none is None
+    r = submit_chat(stack, headers, "webhook server secret", webhook_url=receiver.url("/srv"))
+    assert r.status_code == 202, r.text
+    got = verify(receiver.wait("/srv", 1)[0], SERVER_SECRET)
+    assert got["type"] == "chat.completed" and got["data"]["chatId"] == r.json()["chatId"]
+
+
+def test_secrets_are_never_logged(stack):
+    with open(os.path.join(stack.base, "aigw.log")) as f:
+        log = f.read()
+    assert SERVER_SECRET not in log and SERVER_SECRET[6:] not in log
+    assert "whsec_" not in log
+    assert "whsec_" not in stack.pg.psql("SELECT string_agg(coalesce(last_error, ''), ' ')"
+                                         " FROM webhook_deliveries")
+
+
 def test_a_bad_per_request_url_is_400_naming_the_field(stack):
     headers, _ = new_key(stack, "hook-bad")
     for url in ("ftp://example.com/", "https://user:pw@example.com/", "x" * 10, 42):
@@ -293,8 +334,10 @@ def test_keys_create_checks_its_url(stack):
     r = run_aigw(stack, "keys", "create", "--user", "u", "--webhook-url", "ftp://x/",
                  check=False)
     assert r.returncode == 2 and "--webhook-url" in r.stderr, r.stderr
+    run_aigw(stack, "keys", "create", "--user", "listed", "--webhook-url",
+             "https://hooks.example/listed")
     listing = run_aigw(stack, "keys", "list").stdout
-    assert "whsec_" not in listing
+    assert "https://hooks.example/listed" in listing and "whsec_" not in listing
 
 
 # ---------------------------------------------------------------- defaults
