@@ -75,7 +75,7 @@ db_webhook_claim(struct db *db, int limit, long lease_s, struct db_webhook **out
 		d->key_secret = db_value_dup(res, i, 6);
 		d->body = db_value_dup(res, i, 7);
 		snprintf(d->event_time, sizeof d->event_time, "%s", PQgetvalue(res, i, 8));
-		d->attempt = atoi(PQgetvalue(res, i, 9));
+		d->attempt = (int)strtol(PQgetvalue(res, i, 9), NULL, 10);
 		if (d->owner_user == NULL || d->event == NULL || d->url == NULL ||
 		    (d->key_secret == NULL && !PQgetisnull(res, i, 6)) ||
 		    (d->body == NULL && !PQgetisnull(res, i, 7)))

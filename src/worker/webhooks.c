@@ -141,12 +141,13 @@ on_done(void *arg, const struct xfer_result *r)
 {
 	struct attempt *a = arg;
 	struct webhooks *wh = a->wh;
-	char why[320];
 
 	a->x = NULL;
 	if (r->http_status >= 200 && r->http_status < 300) {
 		settle(wh, a, DB_WEBHOOK_DELIVERED, r->http_status, NULL, r->elapsed_ms);
 	} else {
+		char why[320];
+
 		if (r->http_status > 0)
 			snprintf(why, sizeof why, "the receiver answered %ld", r->http_status);
 		else
@@ -198,9 +199,8 @@ destination(const char *url, bool allow_private, char **resolve, bool *refused, 
 	    size_t why_len)
 {
 	struct addrinfo hints, *res = NULL;
-	char host[256], port[16], addr[INET6_ADDRSTRLEN];
+	char host[256], port[16];
 	bool literal;
-	int rc;
 
 	*resolve = NULL;
 	*refused = false;
@@ -215,6 +215,8 @@ destination(const char *url, bool allow_private, char **resolve, bool *refused, 
 	hints.ai_flags = AI_NUMERICHOST;
 	literal = getaddrinfo(host, port, &hints, &res) == 0;
 	if (!literal) {
+		int rc;
+
 		hints.ai_flags = 0;
 		rc = getaddrinfo(host, port, &hints, &res);
 		if (rc != 0) {
@@ -237,6 +239,7 @@ destination(const char *url, bool allow_private, char **resolve, bool *refused, 
 		const void *src = res->ai_family == AF_INET6
 			? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
 			: (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
+		char addr[INET6_ADDRSTRLEN];
 		size_t len;
 
 		if (inet_ntop(res->ai_family, src, addr, sizeof addr) == NULL) {
