@@ -73,6 +73,7 @@ FAMILIES = {
     "aigw_reaper_last_run_timestamp_seconds": "gauge",
     "aigw_rate_limit_waits_total": "counter",
     "aigw_rate_limit_wait_seconds_total": "counter",
+    "aigw_webhook_deliveries_total": "counter",
 }
 
 
