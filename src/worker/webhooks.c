@@ -1,5 +1,6 @@
 /* webhooks.c: the worker's webhook sender (see webhooks.h). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,19 @@
 #define PRUNE_EVERY_MS 3600000
 #define KEEP_SETTLED_DAYS 7
 #define LEASE_MARGIN_S 5            /* past the attempt's timeout */
+#define RESOLVE_POLL_MS 10          /* how often a running resolution is looked at */
 
 struct attempt {
 	struct webhooks *wh;
 	struct db_webhook d;        /* owns its strings */
 	struct xfer *x;
-	char host[256];             /* for the log: never the whole URL */
+	char host[256];             /* the URL's host: the log shows it, never the URL */
+	char port[16];
+	/* The host's resolution (getaddrinfo_a), while resolving. */
+	bool resolving;
+	struct gaicb gai;
+	struct addrinfo hints;
+	int64_t resolve_deadline_ms;
 };
 
 struct webhooks {
@@ -78,11 +86,25 @@ webhooks_free(struct webhooks *wh)
 {
 	if (wh == NULL)
 		return;
-	for (int i = 0; i < IN_FLIGHT_MAX; i++)
-		if (wh->slots[i] != NULL) {
-			xfer_cancel(wh->w->te.xe, wh->slots[i]->x);
-			attempt_free(wh->slots[i]);
+	for (int i = 0; i < IN_FLIGHT_MAX; i++) {
+		struct attempt *a = wh->slots[i];
+
+		if (a == NULL)
+			continue;
+		if (a->resolving) {
+			/* glibc still writes into a: wait for it (bounded by the
+			 * resolver's own timeouts) rather than free it under it. */
+			const struct gaicb *list[1] = { &a->gai };
+
+			if (gai_cancel(&a->gai) != EAI_CANCELED)
+				while (gai_error(&a->gai) == EAI_INPROGRESS)
+					(void)gai_suspend(list, 1, NULL);
+			if (a->gai.ar_result != NULL)
+				freeaddrinfo(a->gai.ar_result);
 		}
+		xfer_cancel(wh->w->te.xe, a->x);
+		attempt_free(a);
+	}
 	free(wh);
 }
 
@@ -189,76 +211,60 @@ url_parts(const char *url, char *host, size_t host_len, char *port, size_t port_
 }
 
 /*
- * Where the URL leads: every address its host resolves to must be public
- * (unless allowed), and the first is where curl connects (*resolve, a
- * CURLOPT_RESOLVE entry; NULL for an address literal, which curl does not
- * resolve). false with why: refused (*refused true) or not resolved.
+ * Whether every address in res may be sent to; false with why when one
+ * may not (a name with one private address among public ones is refused:
+ * curl could pick it).
  */
 static bool
-destination(const char *url, bool allow_private, char **resolve, bool *refused, char *why,
-	    size_t why_len)
+addresses_allowed(const struct addrinfo *res, bool allow_private, const char *host, char *why,
+		  size_t why_len)
 {
-	struct addrinfo hints, *res = NULL;
-	char host[256], port[16];
-	bool literal;
-
-	*resolve = NULL;
-	*refused = false;
-	if (!url_parts(url, host, sizeof host, port, sizeof port)) {
-		*refused = true;
-		snprintf(why, why_len, "the URL cannot be read");
-		return false;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST;
-	literal = getaddrinfo(host, port, &hints, &res) == 0;
-	if (!literal) {
-		int rc;
-
-		hints.ai_flags = 0;
-		rc = getaddrinfo(host, port, &hints, &res);
-		if (rc != 0) {
-			snprintf(why, why_len, "cannot resolve %s: %s", host, gai_strerror(rc));
-			return false;
-		}
-	}
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 		enum netaddr_class c = netaddr_classify(ai->ai_addr);
 
 		if (c != NETADDR_PUBLIC && !allow_private) {
-			*refused = true;
 			snprintf(why, why_len, "refused: %s is a %s address"
 				 " (AIGW_WEBHOOK_ALLOW_PRIVATE is off)", host, netaddr_class_name(c));
-			freeaddrinfo(res);
 			return false;
 		}
-	}
-	if (!literal && res != NULL) {
-		const void *src = res->ai_family == AF_INET6
-			? (const void *)&((const struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-			: (const void *)&((const struct sockaddr_in *)res->ai_addr)->sin_addr;
-		char addr[INET6_ADDRSTRLEN];
-		size_t len;
-
-		if (inet_ntop(res->ai_family, src, addr, sizeof addr) == NULL) {
-			freeaddrinfo(res);
-			snprintf(why, why_len, "cannot resolve %s", host);
-			return false;
-		}
-		len = strlen(host) + strlen(port) + strlen(addr) + 5;
-		*resolve = malloc(len);
-		if (*resolve != NULL)
-			snprintf(*resolve, len, res->ai_family == AF_INET6 ? "%s:%s:[%s]" : "%s:%s:%s",
-				 host, port, addr);
-	}
-	freeaddrinfo(res);
-	if (!literal && *resolve == NULL) {
-		snprintf(why, why_len, "out of memory");
-		return false;
 	}
 	return true;
+}
+
+/* The CURLOPT_RESOLVE entry that pins host:port to the addresses of res
+ * (all checked): "host:port:a1,[a2],..."; curl then connects to one of
+ * them and resolves nothing. NULL when memory is short. */
+static char *
+pin(const char *host, const char *port, const struct addrinfo *res)
+{
+	size_t len = strlen(host) + strlen(port) + 3, used;
+	char *entry;
+
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+		len += INET6_ADDRSTRLEN + 3;
+	entry = malloc(len);
+	if (entry == NULL)
+		return NULL;
+	used = (size_t)snprintf(entry, len, "%s:%s:", host, port);
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		const void *src = ai->ai_family == AF_INET6
+			? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+			: (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		char addr[INET6_ADDRSTRLEN];
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    inet_ntop(ai->ai_family, src, addr, sizeof addr) == NULL)
+			continue;
+		/* getaddrinfo gives an address once per socket type asked: one. */
+		used += (size_t)snprintf(entry + used, len - used,
+					 ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s",
+					 entry[used - 1] == ':' ? "" : ",", addr);
+	}
+	if (entry[used - 1] == ':') {
+		free(entry);
+		return NULL;
+	}
+	return entry;
 }
 
 static char *
@@ -272,21 +278,71 @@ header(const char *name, const char *value)
 	return h;
 }
 
-/* Renders (once), checks, signs and sends a's delivery; settles it when
- * it cannot be sent. false when a was settled (and may be freed). */
+/* Signs a's delivery at unix_s and sends it, connecting where resolve
+ * says (NULL: the URL's address literal). false when it was settled. */
 static bool
-attempt_start(struct webhooks *wh, struct attempt *a, long long unix_s)
+send_signed(struct webhooks *wh, struct attempt *a, char *resolve, long long unix_s)
 {
 	const struct aigw_config *cfg = wh->w->te.cfg;
 	const char *secret = a->d.key_secret != NULL ? a->d.key_secret : cfg->webhook_secret;
 	struct prov_http req;
-	char why[512], msg_id[48], ts[24], sig[WEBHOOK_SIGNATURE_LEN + 1];
-	bool refused = false, ours = false;
-	enum aigw_err err;
+	char msg_id[48], ts[24], sig[WEBHOOK_SIGNATURE_LEN + 1];
+	enum aigw_err err = AIGW_ENOMEM;
 
 	memset(&req, 0, sizeof req);
-	if (!url_parts(a->d.url, a->host, sizeof a->host, ts, sizeof ts))
+	req.resolve = resolve;
+	snprintf(msg_id, sizeof msg_id, "msg_%s", a->d.delivery_id);
+	snprintf(ts, sizeof ts, "%lld", unix_s);
+	if (!webhook_sign(secret, msg_id, unix_s, a->d.body, strlen(a->d.body), sig)) {
+		prov_http_free(&req);
+		settle(wh, a, DB_WEBHOOK_FAILED, 0, "no secret to sign with: the key has none and"
+		       " AIGW_WEBHOOK_SECRET is not a whsec_ secret", 0);
+		return false;
+	}
+	req.method = "POST";
+	req.url = strdup(a->d.url);
+	req.body = strdup(a->d.body);
+	req.body_len = strlen(a->d.body);
+	req.headers[0] = header("Content-Type", "application/json");
+	req.headers[1] = header("webhook-id", msg_id);
+	req.headers[2] = header("webhook-timestamp", ts);
+	req.headers[3] = header("webhook-signature", sig);
+	req.nheaders = 4;
+	if (req.url != NULL && req.body != NULL && req.headers[0] != NULL &&
+	    req.headers[1] != NULL && req.headers[2] != NULL && req.headers[3] != NULL)
+		err = xfer_start(wh->w->te.xe, &req, cfg->webhook_timeout_s, on_done, a, &a->x);
+	prov_http_free(&req);
+	if (err != AIGW_OK) {
+		settle(wh, a, DB_WEBHOOK_FAILED, 0, "could not start the request (memory or curl)", 0);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Renders a's body (once) and checks what can be checked before the
+ * network: the URL, the secret, an address literal. A host name is
+ * resolved without blocking the loop (getaddrinfo_a), and checked and
+ * sent by resolved(). false when a was settled (it may be freed).
+ */
+static bool
+attempt_start(struct webhooks *wh, struct attempt *a, int64_t now, long long unix_s)
+{
+	const struct aigw_config *cfg = wh->w->te.cfg;
+	const char *secret = a->d.key_secret != NULL ? a->d.key_secret : cfg->webhook_secret;
+	uint8_t key[WEBHOOK_KEY_MAX];
+	size_t key_len = 0;
+	struct addrinfo *res = NULL;
+	char why[512];
+	bool ours = false;
+	enum aigw_err err;
+
+	if (!url_parts(a->d.url, a->host, sizeof a->host, a->port, sizeof a->port) ||
+	    !webhook_url_valid(a->d.url, &(const char *){ NULL })) {
 		snprintf(a->host, sizeof a->host, "(unreadable URL)");
+		settle(wh, a, DB_WEBHOOK_REFUSED, 0, "refused: the URL is not a valid http(s) URL", 0);
+		return false;
+	}
 	if (a->d.body == NULL) {
 		err = webhooks_body(wh->w->te.db, &a->d, &a->d.body);
 		if (err == AIGW_ENOTFOUND) {
@@ -302,53 +358,116 @@ attempt_start(struct webhooks *wh, struct attempt *a, long long unix_s)
 			return false;
 		}
 	}
-	if (!webhook_url_valid(a->d.url, &(const char *){ NULL })) {
-		settle(wh, a, DB_WEBHOOK_REFUSED, 0, "refused: the URL is not a valid http(s) URL", 0);
-		return false;
-	}
-	snprintf(msg_id, sizeof msg_id, "msg_%s", a->d.delivery_id);
-	snprintf(ts, sizeof ts, "%lld", unix_s);
-	if (secret == NULL || !webhook_sign(secret, msg_id, unix_s, a->d.body, strlen(a->d.body),
-					    sig)) {
+	if (!webhook_secret_key(secret, key, &key_len)) {
 		settle(wh, a, DB_WEBHOOK_FAILED, 0, "no secret to sign with: the key has none and"
 		       " AIGW_WEBHOOK_SECRET is not a whsec_ secret", 0);
 		return false;
 	}
-	if (!destination(a->d.url, cfg->webhook_allow_private, &req.resolve, &refused, why,
-			 sizeof why)) {
-		settle(wh, a, refused ? DB_WEBHOOK_REFUSED : DB_WEBHOOK_FAILED, 0, why, 0);
-		return false;
+	memset(key, 0, sizeof key);
+	memset(&a->hints, 0, sizeof a->hints);
+	a->hints.ai_family = AF_UNSPEC;
+	a->hints.ai_socktype = SOCK_STREAM;
+	a->hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(a->host, a->port, &a->hints, &res) == 0) {
+		/* An address literal: nothing to resolve, nothing to pin. */
+		bool ok = addresses_allowed(res, cfg->webhook_allow_private, a->host, why,
+					    sizeof why);
+
+		freeaddrinfo(res);
+		if (!ok) {
+			settle(wh, a, DB_WEBHOOK_REFUSED, 0, why, 0);
+			return false;
+		}
+		return send_signed(wh, a, NULL, unix_s);
 	}
-	req.method = "POST";
-	req.url = strdup(a->d.url);
-	req.body = strdup(a->d.body);
-	req.body_len = strlen(a->d.body);
-	req.headers[0] = header("Content-Type", "application/json");
-	req.headers[1] = header("webhook-id", msg_id);
-	req.headers[2] = header("webhook-timestamp", ts);
-	req.headers[3] = header("webhook-signature", sig);
-	req.nheaders = 4;
-	err = AIGW_ENOMEM;
-	if (req.url != NULL && req.body != NULL && req.headers[0] != NULL &&
-	    req.headers[1] != NULL && req.headers[2] != NULL && req.headers[3] != NULL)
-		err = xfer_start(wh->w->te.xe, &req, cfg->webhook_timeout_s, on_done, a, &a->x);
-	prov_http_free(&req);
-	if (err != AIGW_OK) {
-		settle(wh, a, DB_WEBHOOK_FAILED, 0, "could not start the request (memory or curl)", 0);
-		return false;
+	a->hints.ai_flags = 0;
+	a->gai.ar_name = a->host;
+	a->gai.ar_service = a->port;
+	a->gai.ar_request = &a->hints;
+	a->gai.ar_result = NULL;
+	{
+		struct gaicb *list[1] = { &a->gai };
+
+		if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0) {
+			settle(wh, a, DB_WEBHOOK_FAILED, 0, "cannot start resolving the host", 0);
+			return false;
+		}
 	}
+	a->resolving = true;
+	a->resolve_deadline_ms = now + wh->w->te.cfg->webhook_timeout_s * 1000;
 	return true;
 }
 
+/* A resolution that ended (or ran out of time): check its addresses, pin
+ * the first, send. false when a was settled. */
+static bool
+resolved(struct webhooks *wh, struct attempt *a, int rc, long long unix_s)
+{
+	const struct aigw_config *cfg = wh->w->te.cfg;
+	struct addrinfo *res = a->gai.ar_result;
+	char why[512], *entry;
+
+	a->resolving = false;
+	a->gai.ar_result = NULL;
+	if (rc != 0 || res == NULL) {
+		snprintf(why, sizeof why, "cannot resolve %s: %s", a->host,
+			 rc == EAI_AGAIN || rc == EAI_INPROGRESS ? "no answer in time"
+								  : gai_strerror(rc));
+		if (res != NULL)
+			freeaddrinfo(res);
+		settle(wh, a, DB_WEBHOOK_FAILED, 0, why, 0);
+		return false;
+	}
+	if (!addresses_allowed(res, cfg->webhook_allow_private, a->host, why, sizeof why)) {
+		freeaddrinfo(res);
+		settle(wh, a, DB_WEBHOOK_REFUSED, 0, why, 0);
+		return false;
+	}
+	entry = pin(a->host, a->port, res);
+	freeaddrinfo(res);
+	if (entry == NULL) {
+		settle(wh, a, DB_WEBHOOK_FAILED, 0, "out of memory", 0);
+		return false;
+	}
+	return send_signed(wh, a, entry, unix_s); /* takes entry */
+}
+
+/* Moves the resolutions on; true while one is still running. */
+static bool
+resolutions(struct webhooks *wh, int64_t now, long long unix_s)
+{
+	bool running = false;
+
+	for (int i = 0; i < IN_FLIGHT_MAX; i++) {
+		struct attempt *a = wh->slots[i];
+		int rc;
+
+		if (a == NULL || !a->resolving)
+			continue;
+		rc = gai_error(&a->gai);
+		if (rc == EAI_INPROGRESS && now >= a->resolve_deadline_ms &&
+		    gai_cancel(&a->gai) == EAI_CANCELED)
+			rc = EAI_AGAIN;
+		if (rc == EAI_INPROGRESS) {
+			running = true;
+			continue;
+		}
+		if (!resolved(wh, a, rc, unix_s))
+			slot_drop(wh, a);
+	}
+	return running;
+}
+
 static void
-claim(struct webhooks *wh, long long unix_s)
+claim(struct webhooks *wh, int64_t now, long long unix_s)
 {
 	const struct aigw_config *cfg = wh->w->te.cfg;
 	struct db_webhook *rows = NULL;
 	size_t n = 0;
 
+	/* The host's resolution and the request each have the timeout. */
 	if (db_webhook_claim(wh->w->te.db, IN_FLIGHT_MAX - wh->in_flight,
-			     cfg->webhook_timeout_s + LEASE_MARGIN_S, &rows, &n) != AIGW_OK)
+			     2 * cfg->webhook_timeout_s + LEASE_MARGIN_S, &rows, &n) != AIGW_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct attempt *a = calloc(1, sizeof *a);
@@ -371,7 +490,7 @@ claim(struct webhooks *wh, long long unix_s)
 			slot++;
 		wh->slots[slot] = a;
 		wh->in_flight++;
-		if (!attempt_start(wh, a, unix_s))
+		if (!attempt_start(wh, a, now, unix_s))
 			slot_drop(wh, a);
 	}
 	free(rows);
@@ -380,8 +499,10 @@ claim(struct webhooks *wh, long long unix_s)
 int64_t
 webhooks_turn(struct webhooks *wh, int64_t now, long long unix_s, bool wake, bool stopping)
 {
+	bool resolving = resolutions(wh, now, unix_s);
+
 	if (stopping)
-		return now + POLL_MS;
+		return resolving ? now + RESOLVE_POLL_MS : now + POLL_MS;
 	if (now >= wh->next_prune_ms) {
 		long pruned = 0;
 
@@ -393,7 +514,10 @@ webhooks_turn(struct webhooks *wh, int64_t now, long long unix_s, bool wake, boo
 	}
 	if ((wake || now >= wh->next_poll_ms) && wh->in_flight < IN_FLIGHT_MAX) {
 		wh->next_poll_ms = now + POLL_MS;
-		claim(wh, unix_s);
+		claim(wh, now, unix_s);
+		resolving = resolutions(wh, now, unix_s) || resolving;
 	}
+	if (resolving && now + RESOLVE_POLL_MS < wh->next_poll_ms)
+		return now + RESOLVE_POLL_MS;
 	return wh->next_poll_ms;
 }
