@@ -2,10 +2,11 @@
  * webhooks.h: the worker's webhook sender (docs/webhooks.md). Each turn it
  * claims the due rows of the outbox (db/webhooks.h), renders a row's body
  * once (the status body a client would GET, by kind: webhooks_body.c),
- * checks where its URL leads (every address the host resolves to must be
- * public, core/netaddr.h, unless AIGW_WEBHOOK_ALLOW_PRIVATE), signs it
+ * checks where its URL leads (the host is resolved by getaddrinfo_a, so
+ * the loop never waits on DNS; every address must be public,
+ * core/netaddr.h, unless AIGW_WEBHOOK_ALLOW_PRIVATE), signs it
  * (core/webhook.h) and POSTs it on the loop's transfer engine, pinned to
- * the checked address, without redirects, within AIGW_WEBHOOK_TIMEOUT_S.
+ * the checked addresses, without redirects, within AIGW_WEBHOOK_TIMEOUT_S.
  * A 2xx is delivered; anything else is retried with backoff and jitter
  * until AIGW_WEBHOOK_RETRY_S after the event; a refused address is given
  * up at once. Each attempt is logged (host only: a URL may carry a token;
