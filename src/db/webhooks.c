@@ -172,28 +172,6 @@ db_webhook_settle(struct db *db, const struct db_webhook *w, enum db_webhook_out
 	return AIGW_OK;
 }
 
-static const struct db_stmt stmt_webhook_next_due = {
-	.name = "webhook_next_due",
-	.nparams = 0,
-	.idempotent = true,
-	.sql = "SELECT greatest(0, ceil(extract(epoch FROM"
-	       "  min(greatest(next_at, coalesce(lease_until, next_at))) - now()) * 1000))::bigint"
-	       " FROM webhook_deliveries WHERE " PENDING_ROW,
-};
-
-enum aigw_err
-db_webhook_next_due(struct db *db, long long *in_ms)
-{
-	char *text = NULL;
-	enum aigw_err err = db_exec_text(db, &stmt_webhook_next_due, NULL, 0, &text);
-
-	*in_ms = -1;
-	if (err == AIGW_OK && text != NULL)
-		*in_ms = strtoll(text, NULL, 10);
-	free(text);
-	return err;
-}
-
 /* $1 days */
 static const struct db_stmt stmt_webhook_prune = {
 	.name = "webhook_prune",

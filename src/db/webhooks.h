@@ -61,10 +61,6 @@ enum aigw_err db_webhook_settle(struct db *db, const struct db_webhook *w,
 				const char *why, long long retry_ms, long retry_s,
 				bool *gave_up) AIGW_MUSTCHECK;
 
-/* The earliest time, in milliseconds from now, a delivery falls due (0:
- * now or overdue); -1 when none waits. */
-enum aigw_err db_webhook_next_due(struct db *db, long long *in_ms) AIGW_MUSTCHECK;
-
 /* Deletes deliveries settled more than days ago; *n how many. */
 enum aigw_err db_webhook_prune(struct db *db, long days, long *n) AIGW_MUSTCHECK;
 

@@ -1,6 +1,5 @@
 /* webhooks.c: the worker's webhook sender (see webhooks.h). */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
