@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/webhook.h"
 
 #ifndef AIGW_BINDIR
 #define AIGW_BINDIR "/usr/local/bin"
@@ -406,6 +407,20 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 					 " token of at least 16 characters");
 		config_free(cfg);
 		return AIGW_ECONFIG;
+	}
+	/* Found out at start, not at the first delivery a day later. */
+	if (cfg->webhook_secret[0] != '\0') {
+		uint8_t key[WEBHOOK_KEY_MAX];
+		size_t key_len = 0;
+		bool ok = webhook_secret_key(cfg->webhook_secret, key, &key_len);
+
+		memset(key, 0, sizeof key);
+		if (!ok) {
+			snprintf(errbuf, errlen, "AIGW_WEBHOOK_SECRET: must be whsec_ and base64 of"
+						 " 1 to %d bytes", WEBHOOK_KEY_MAX);
+			config_free(cfg);
+			return AIGW_ECONFIG;
+		}
 	}
 	return AIGW_OK;
 }
