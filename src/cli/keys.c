@@ -6,13 +6,14 @@
 #include "cli/cli.h"
 #include "core/secret.h"
 #include "core/util.h"
+#include "core/webhook.h"
 #include "db/db.h"
 #include "db/keys.h"
 
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: aigw keys create --user USER [--org ORG] [--name NAME]\n"
+	fprintf(stderr, "usage: aigw keys create --user USER [--org ORG] [--name NAME] [--webhook-url URL]\n"
 			"       aigw keys list\n"
 			"       aigw keys revoke KEY_ID\n");
 	return 2;
@@ -21,8 +22,9 @@ usage(void)
 static int
 create(struct db *db, int argc, char **argv)
 {
-	const char *user = NULL, *org = "", *name = NULL;
+	const char *user = NULL, *org = "", *name = NULL, *webhook_url = NULL, *why = NULL;
 	char key[SECRET_KEY_LEN + 1], id[SECRET_KEY_ID_LEN + 1], hash[SECRET_HASH_HEX_LEN + 1];
+	char whsec[WEBHOOK_SECRET_LEN + 1] = "";
 	int rc = 1;
 
 	for (int i = 2; i < argc; i++) {
@@ -32,6 +34,8 @@ create(struct db *db, int argc, char **argv)
 			org = argv[++i];
 		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			name = argv[++i];
+		else if (strcmp(argv[i], "--webhook-url") == 0 && i + 1 < argc)
+			webhook_url = argv[++i];
 		else
 			return usage();
 	}
@@ -41,22 +45,38 @@ create(struct db *db, int argc, char **argv)
 				" 1 to %d bytes of text without control characters\n", CLI_LABEL_MAX);
 		return 2;
 	}
+	if (webhook_url != NULL && !webhook_url_valid(webhook_url, &why)) {
+		fprintf(stderr, "aigw keys create: --webhook-url %s\n", why);
+		return 2;
+	}
 	if (secret_key_new(key, id) != AIGW_OK ||
-	    secret_sha256_hex(key, strlen(key), hash) != AIGW_OK) {
+	    secret_sha256_hex(key, strlen(key), hash) != AIGW_OK ||
+	    (webhook_url != NULL && webhook_secret_new(whsec) != AIGW_OK)) {
 		fprintf(stderr, "aigw keys create: no randomness or no SHA-256\n");
 		goto out;
 	}
-	if (db_key_create(db, id, hash, user, org, name) != AIGW_OK) {
+	if (db_key_create(db, &(struct db_key_new){ .key_id = id, .hash_hex = hash, .user = user,
+						    .org = org, .name = name,
+						    .webhook_url = webhook_url,
+						    .webhook_secret = webhook_url ? whsec : NULL })
+	    != AIGW_OK) {
 		fprintf(stderr, "aigw keys create: the database failed (see the log above)\n");
 		goto out;
 	}
 	/* The key alone on the first line: shown once, stored nowhere. */
 	printf("%s\n", key);
+	/* The webhook secret on the second: the receiver verifies with it. */
+	if (webhook_url != NULL)
+		printf("%s\n", whsec);
 	fprintf(stderr, "key %s for user %s%s%s: keep it now, it is not shown again\n", id, user,
 		org[0] ? " of org " : "", org);
+	if (webhook_url != NULL)
+		fprintf(stderr, "its deliveries go to %s, signed with the secret on the second line"
+				" (not shown again)\n", webhook_url);
 	rc = 0;
 out:
 	memset(key, 0, sizeof key);
+	memset(whsec, 0, sizeof whsec);
 	return rc;
 }
 

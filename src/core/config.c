@@ -10,6 +10,7 @@
 #include "core/config_named.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/webhook.h"
 
 #ifndef AIGW_BINDIR
 #define AIGW_BINDIR "/usr/local/bin"
@@ -115,6 +116,19 @@ static const struct var vars[] = {
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn), false },
 	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
 	S("TMPDIR", "/tmp", spool_dir),
+	/* Webhooks (docs/webhooks.md). Off: only a key's URL is used; a
+	 * request naming its own is refused. */
+	{ "AIGW_WEBHOOK_PER_REQUEST", VT_BOOL, 0, 0, "off",
+	  offsetof(struct aigw_config, webhook_per_request), false },
+	/* whsec_<base64>: signs the deliveries of work no key's secret signs. */
+	SECRET("AIGW_WEBHOOK_SECRET", webhook_secret),
+	L("AIGW_WEBHOOK_RETRY_S", 60, 30L * 86400, "86400", webhook_retry_s),
+	L("AIGW_WEBHOOK_TIMEOUT_S", 1, 300, "10", webhook_timeout_s),
+	/* The first retry's delay; each next one doubles, up to an hour. */
+	L("AIGW_WEBHOOK_BACKOFF_MS", 1, 3600000, "5000", webhook_backoff_ms),
+	/* On: receivers on loopback, private and link-local addresses too. */
+	{ "AIGW_WEBHOOK_ALLOW_PRIVATE", VT_BOOL, 0, 0, "off",
+	  offsetof(struct aigw_config, webhook_allow_private), false },
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -403,6 +417,20 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 					 " token of at least 16 characters");
 		config_free(cfg);
 		return AIGW_ECONFIG;
+	}
+	/* Found out at start, not at the first delivery a day later. */
+	if (cfg->webhook_secret[0] != '\0') {
+		uint8_t key[WEBHOOK_KEY_MAX];
+		size_t key_len = 0;
+		bool ok = webhook_secret_key(cfg->webhook_secret, key, &key_len);
+
+		memset(key, 0, sizeof key);
+		if (!ok) {
+			snprintf(errbuf, errlen, "AIGW_WEBHOOK_SECRET: must be whsec_ and base64 of"
+						 " 1 to %d bytes", WEBHOOK_KEY_MAX);
+			config_free(cfg);
+			return AIGW_ECONFIG;
+		}
 	}
 	return AIGW_OK;
 }

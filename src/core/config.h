@@ -159,6 +159,12 @@ struct aigw_config {
 	/* TMPDIR when it is an absolute path, else /tmp: where a worker
 	 * spools batch result files. */
 	char *spool_dir;
+	bool webhook_per_request;  /* "webhook_url" accepted in a submit */
+	char *webhook_secret;      /* whsec_...: "" when not set */
+	long webhook_retry_s;      /* deliveries are retried this long after the event */
+	long webhook_timeout_s;    /* one attempt's bound */
+	long webhook_backoff_ms;   /* the first retry's delay */
+	bool webhook_allow_private;
 	struct config_provider provider[ACCOUNT__MAX];
 	struct config_named named[CONFIG_NAMED_MAX]; /* AIGW_PROVIDER_<NAME>_* */
 	size_t nnamed;

@@ -8,3 +8,6 @@ libaigw_la_SOURCES += \
 	src/core/config_named.c src/core/config_named.h
 libaigw_la_SOURCES += \
 	src/core/secret.c src/core/secret.h
+libaigw_la_SOURCES += \
+	src/core/webhook.c src/core/webhook.h \
+	src/core/netaddr.c src/core/netaddr.h

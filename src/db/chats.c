@@ -45,21 +45,21 @@ chats_stored(struct db *db, const char *ids, long *count)
 
 /* $1 ids $2 users $3 orgs $4 messages $5 system prompts $6 max tokens
  * $7 websearch $8 locations $9 models $10 ttl_s $11 conversations $12 apis
- * $13 API requests $14 webhook URLs: array literals, one element a chat.
+ * $13 API requests $14 webhook URLs $15 submitting keys: array literals, one element a chat.
  * Many submits, one statement and one commit. */
 static const struct db_stmt stmt_chat_insert = {
 	.name = "chat_insert",
-	.nparams = 14,
+	.nparams = 15,
 	.idempotent = false,
 	.sql = "INSERT INTO chat_results (chat_id, owner_user, owner_org, message,"
 	       " system_prompt, max_tokens, websearch, location, models, expires_at,"
-	       " messages, api, api_request, webhook_url)"
+	       " messages, api, api_request, webhook_url, webhook_key)"
 	       " SELECT id, u, o, m, sp, mt, ws, loc, mo, now() + ttl * interval '1 second',"
-	       "  conv, api, areq, wh"
+	       "  conv, api, areq, wh, whk"
 	       " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],"
 	       "  $7::bool[], $8::text[], $9::jsonb[], $10::int[], $11::jsonb[], $12::text[],"
-	       "  $13::jsonb[], $14::text[])"
-	       "  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl, conv, api, areq, wh)",
+	       "  $13::jsonb[], $14::text[], $15::text[])"
+	       "  AS x(id, u, o, m, sp, mt, ws, loc, mo, ttl, conv, api, areq, wh, whk)",
 };
 
 /*
@@ -109,7 +109,7 @@ db_chat_stored(struct db *db, const char *chat_id, bool *stored)
 enum aigw_err
 db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 {
-	enum { NCOLS = 14 };
+	enum { NCOLS = 15 };
 	const char **items[NCOLS] = { NULL };
 	char *arrays[NCOLS] = { NULL };
 	char (*numbers)[2][24] = calloc(n ? n : 1, sizeof *numbers);
@@ -137,6 +137,7 @@ db_chat_insert(struct db *db, const struct db_chat_new *const *rows, size_t n)
 		items[11][i] = in->api != NULL ? in->api : "chat";
 		items[12][i] = in->api_request_json;
 		items[13][i] = in->webhook_url;
+		items[14][i] = in->webhook_key;
 	}
 	err = db_cols_literals(items, NCOLS, n, arrays);
 	if (err == AIGW_OK)

@@ -35,6 +35,7 @@ struct db_chat_new {
 	const char *api;          /* "chat", "response", "completion"; NULL: "chat" */
 	const char *api_request_json; /* /v1/ only: what the request asked; else NULL */
 	const char *webhook_url;  /* NULL: none (or the owner's key's) */
+	const char *webhook_key;  /* the submitting key's id; NULL: none (docs/webhooks.md) */
 };
 
 /* Inserts n chats in one statement: all or none. The caller then wakes

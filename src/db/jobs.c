@@ -110,17 +110,19 @@ db_job_accepted(struct db *db, const char *id, char **json)
 }
 
 /* $1 id $2 type $3 user $4 org $5 decision $6 input $7 max attempts
- * $8 timeout_s $9 key $10 fingerprint $11 step names (JSON array).
+ * $8 timeout_s $9 key $10 fingerprint $11 step names (JSON array)
+ * $12 webhook URL $13 the submitting key (docs/webhooks.md).
  * No row back when the key is taken: the caller reads that job. */
 static const struct db_stmt stmt_job_insert = {
 	.name = "job_insert",
-	.nparams = 11,
+	.nparams = 13,
 	.idempotent = false,
 	.sql = "WITH j AS ("
 	       " INSERT INTO jobs (job_id, type, owner_user, owner_org, decision_id, input,"
-	       "  max_attempts, timeout_s, idempotency_key, request_hash, status_message)"
+	       "  max_attempts, timeout_s, idempotency_key, request_hash, status_message,"
+	       "  webhook_url, webhook_key)"
 	       " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9,"
-	       "  encode(sha256(convert_to($10::text, 'UTF8')), 'hex'), 'Queued')"
+	       "  encode(sha256(convert_to($10::text, 'UTF8')), 'hex'), 'Queued', $12, $13)"
 	       " ON CONFLICT (owner_user, idempotency_key) WHERE idempotency_key IS NOT NULL"
 	       " DO NOTHING RETURNING *),"
 	       " s AS (INSERT INTO job_steps (job_id, step_index, name)"
@@ -134,7 +136,7 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	      enum db_job_insert_outcome *outcome, char **json)
 {
 	char attempts[16], timeout[24];
-	const char *values[11];
+	const char *values[13];
 	enum aigw_err err;
 
 	*json = NULL;
@@ -160,6 +162,8 @@ db_job_insert(struct db *db, const char *id, const struct db_job_new *in,
 	values[8] = in->idempotency_key;
 	values[9] = in->idempotency_key ? in->fingerprint : NULL;
 	values[10] = in->steps_json;
+	values[11] = in->webhook_url;
+	values[12] = in->webhook_key;
 	err = db_exec_text(db, &stmt_job_insert, values, 0, json);
 	if (err == AIGW_EDB && db_connection_lost(db)) {
 		/* The server may have committed the job before the connection

@@ -34,6 +34,8 @@ struct db_job_new {
 	const char *steps_json;      /* ["step name", ...] in order */
 	const char *idempotency_key; /* NULL when not given */
 	const char *fingerprint;     /* the canonical request, compared on key reuse */
+	const char *webhook_url;     /* NULL: none (or the submitting key's) */
+	const char *webhook_key;     /* the submitting key's id; NULL: none */
 };
 
 enum db_job_insert_outcome {

@@ -7,20 +7,21 @@
 #include "db/sql.h"
 #include "db/status.h"
 
-/* $1 key id $2 SHA-256 hex $3 user $4 org $5 name */
+/* $1 key id $2 SHA-256 hex $3 user $4 org $5 name $6 webhook URL
+ * $7 webhook secret */
 static const struct db_stmt stmt_key_create = {
 	.name = "key_create",
-	.nparams = 5,
+	.nparams = 7,
 	.idempotent = false,
-	.sql = "INSERT INTO api_keys (key_id, key_hash, owner_user, owner_org, name)"
-	       " VALUES ($1, $2, $3, $4, $5)",
+	.sql = "INSERT INTO api_keys (key_id, key_hash, owner_user, owner_org, name,"
+	       " webhook_url, webhook_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 };
 
 enum aigw_err
-db_key_create(struct db *db, const char *key_id, const char *hash_hex, const char *user,
-	      const char *org, const char *name)
+db_key_create(struct db *db, const struct db_key_new *k)
 {
-	const char *values[5] = { key_id, hash_hex, user, org, name };
+	const char *values[7] = { k->key_id, k->hash_hex, k->user, k->org, k->name,
+				  k->webhook_url, k->webhook_secret };
 	int rows = 0;
 
 	return db_exec_rows(db, &stmt_key_create, values, &rows);
@@ -68,7 +69,7 @@ static const struct db_stmt stmt_key_list = {
 	.nparams = 0,
 	.idempotent = true,
 	.sql = "SELECT key_id, owner_user, owner_org, coalesce(name, ''), " TS("created_at") ","
-	       " coalesce(" TS("revoked_at") ", '')"
+	       " coalesce(" TS("revoked_at") ", ''), coalesce(webhook_url, '')"
 	       " FROM api_keys ORDER BY created_at, key_id",
 };
 
@@ -80,12 +81,14 @@ db_key_list(struct db *db, FILE *f)
 
 	if (err != AIGW_OK)
 		return err;
-	fprintf(f, "%-16s  %-20s  %-20s  %-20s  %-20s  %s\n", "ID", "USER", "ORG", "CREATED",
-		"REVOKED", "NAME");
+	fprintf(f, "%-16s  %-20s  %-20s  %-20s  %-20s  %-20s  %s\n", "ID", "USER", "ORG",
+		"CREATED", "REVOKED", "NAME", "WEBHOOK");
 	for (int i = 0; i < PQntuples(res); i++)
-		fprintf(f, "%-16s  %-20s  %-20s  %-20s  %-20s  %s\n", PQgetvalue(res, i, 0),
+		fprintf(f, "%-16s  %-20s  %-20s  %-20s  %-20s  %-20s  %s\n", PQgetvalue(res, i, 0),
 			PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 4),
-			PQgetvalue(res, i, 5)[0] ? PQgetvalue(res, i, 5) : "-", PQgetvalue(res, i, 3));
+			PQgetvalue(res, i, 5)[0] ? PQgetvalue(res, i, 5) : "-",
+			PQgetvalue(res, i, 3)[0] ? PQgetvalue(res, i, 3) : "-",
+			PQgetvalue(res, i, 6)[0] ? PQgetvalue(res, i, 6) : "-");
 	PQclear(res);
 	return AIGW_OK;
 }

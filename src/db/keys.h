@@ -19,8 +19,13 @@
 #include "core/secret.h"
 #include "db/db.h"
 
-enum aigw_err db_key_create(struct db *db, const char *key_id, const char *hash_hex,
-			    const char *user, const char *org, const char *name) AIGW_MUSTCHECK;
+struct db_key_new {
+	const char *key_id, *hash_hex, *user, *org;
+	const char *name;           /* NULL: none */
+	const char *webhook_url;    /* NULL: no deliveries of its own (docs/webhooks.md) */
+	const char *webhook_secret; /* whsec_...: signs them; NULL with no URL */
+};
+enum aigw_err db_key_create(struct db *db, const struct db_key_new *k) AIGW_MUSTCHECK;
 
 struct db_key {
 	char hash_hex[SECRET_HASH_HEX_LEN + 1];
@@ -31,7 +36,8 @@ struct db_key {
 /* AIGW_ENOTFOUND when no key has this id. */
 enum aigw_err db_key_lookup(struct db *db, const char *key_id, struct db_key *out) AIGW_MUSTCHECK;
 
-/* Writes one line per key (id, user, org, created, revoked, name) to f. */
+/* Writes one line per key (id, user, org, created, revoked, name, webhook
+ * URL) to f; never a secret. */
 enum aigw_err db_key_list(struct db *db, FILE *f) AIGW_MUSTCHECK;
 
 /* AIGW_ENOTFOUND when no live key has this id. */

@@ -15,4 +15,5 @@ libaigw_la_SOURCES += \
 	src/db/analysis.c src/db/analysis.h \
 	src/db/metrics.c src/db/metrics.h \
 	src/db/listen.c src/db/listen.h \
+	src/db/webhooks.c src/db/webhooks.h \
 	src/db/migrate.c src/db/migrate.h

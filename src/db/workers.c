@@ -147,7 +147,11 @@ static const struct db_stmt stmt_queue_waiting = {
 	       "   AND r.lease_until >= now()) < $2))"
 	       " + (SELECT count(*) FROM batch_items WHERE batch_id IS NULL AND result IS NULL)"
 	       " + (SELECT count(*) FROM batches WHERE status IN (" SQL_SUBMITTING ", " SQL_RUNNING ")"
-	       "  AND lease_until < now())",
+	       "  AND lease_until < now())"
+	       /* Webhook deliveries due within seconds, and not in flight. */
+	       " + (SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL"
+	       "  AND gave_up_at IS NULL AND next_at < now() + interval '5 seconds'"
+	       "  AND (lease_until IS NULL OR lease_until < now()))",
 };
 
 enum aigw_err

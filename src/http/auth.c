@@ -67,6 +67,7 @@ by_key(struct http_thread *t, struct http_req *req)
 	}
 	snprintf(req->user, sizeof req->user, "%s", k.user);
 	snprintf(req->org, sizeof req->org, "%s", k.org);
+	snprintf(req->key_id, sizeof req->key_id, "%s", id);
 	return true;
 }
 
@@ -92,7 +93,7 @@ by_server(struct http_req *req)
 bool
 http_authenticate(struct http_thread *t, struct http_req *req)
 {
-	req->user[0] = req->org[0] = '\0';
+	req->user[0] = req->org[0] = req->key_id[0] = '\0';
 	switch (t->app->cfg->auth) {
 	case AUTH_KEYS:
 		return by_key(t, req);

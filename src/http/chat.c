@@ -13,6 +13,7 @@
 #include "http/realtime.h"
 #include "http/routes.h"
 #include "http/wake.h"
+#include "http/webhookreq.h"
 #include "providers/provider.h"
 
 /* A string field of 1..max characters of valid UTF-8. */
@@ -252,6 +253,7 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct http_field_error fe;
 	struct db_chat_new row;
 	char id[UUID_STR_LEN + 1], location[96];
+	const char *webhook_url = NULL;
 	enum aigw_err err;
 
 	(void)args;
@@ -267,7 +269,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	}
 	/* A chat naming some providers this host reaches is taken: the
 	 * others fail at once in its results, saying what to set. */
-	if (!chat_models_reachable(cr.models, cfg, &fe)) {
+	if (!chat_models_reachable(cr.models, cfg, &fe) ||
+	    !webhookreq_url(cr.root, cfg, &webhook_url, &fe)) {
 		http_resp_field_error(req, &fe);
 		goto out;
 	}
@@ -287,6 +290,8 @@ chat_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		.location = cr.location[0] ? cr.location : NULL,
 		.models_json = json_object_to_json_string_ext(cr.models, JSON_C_TO_STRING_PLAIN),
 		.ttl_s = cfg->chat_ttl_s,
+		.webhook_url = webhook_url,
+		.webhook_key = webhookreq_key(req),
 	};
 	/* One user turn is the message alone: stored as such, it goes to
 	 * every provider, the batch ones too. */
@@ -341,6 +346,23 @@ chat_state(const struct db_chat_view *v, struct rt_state *out)
 		snprintf(out->status, sizeof out->status, "%s", v->status);
 	}
 	buf_free(&b);
+	return err;
+}
+
+enum aigw_err
+chat_status_body(const struct db_chat_view *v, char **json)
+{
+	struct rt_state st;
+	enum aigw_err err;
+
+	memset(&st, 0, sizeof st);
+	*json = NULL;
+	err = chat_state(v, &st);
+	if (err == AIGW_OK) {
+		*json = st.json;
+		st.json = NULL;
+	}
+	rt_state_free(&st);
 	return err;
 }
 

@@ -64,4 +64,10 @@ bool chat_models_reachable(json_object *models, const struct aigw_config *cfg,
 struct db_chat_new;
 bool chat_store(struct http_thread *t, struct http_req *req, const struct db_chat_new *row);
 
+/* The body GET /api/ai/chat/status answers for this chat (json owned by
+ * the caller): what a webhook's "data" carries too (worker/webhooks.c).
+ * AIGW_ENOMEM. */
+struct db_chat_view;
+enum aigw_err chat_status_body(const struct db_chat_view *v, char **json) AIGW_MUSTCHECK;
+
 #endif

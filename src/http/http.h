@@ -51,6 +51,7 @@ struct http_req {
 	/* who asks (http/auth.h): "" and "" for the anonymous caller */
 	char user[256];
 	char org[256];
+	char key_id[24];     /* AIGW_AUTH=keys: the key's id (public); else "" */
 
 	/* Errors in OpenAI's shape {"error": {"message", "type", "param",
 	 * "code"}} instead of aigw's: set for paths under /v1/. */

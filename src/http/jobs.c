@@ -13,6 +13,7 @@
 #include "http/jobs.h"
 #include "http/realtime.h"
 #include "http/routes.h"
+#include "http/webhookreq.h"
 #include "http/wake.h"
 #include "providers/provider.h"
 
@@ -279,6 +280,7 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	struct http_admission adm;
 	char id[UUID_STR_LEN + 1], location[64], retry[16];
 	char *json = NULL;
+	const char *webhook_url = NULL;
 	enum aigw_err err;
 
 	(void)args;
@@ -292,6 +294,8 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 	err = job_request_parse(req->body.data ? req->body.data : "", req->body.len,
 				t->app->jobtypes, &jr, &fe);
 	if (err == AIGW_OK && !job_type_reachable(jr.type, t->app->cfg, &fe))
+		err = AIGW_EINVAL;
+	if (err == AIGW_OK && !webhookreq_url(jr.root, t->app->cfg, &webhook_url, &fe))
 		err = AIGW_EINVAL;
 	if (err == AIGW_EINVAL) {
 		http_resp_field_error(req, &fe);
@@ -314,6 +318,8 @@ jobs_submit(struct http_thread *t, struct http_req *req, const struct route_args
 		.steps_json = jr.steps_json,
 		.idempotency_key = key,
 		.fingerprint = jr.fingerprint,
+		.webhook_url = webhook_url,
+		.webhook_key = webhookreq_key(req),
 	};
 	if (!http_admit_lock(t, req, row.decision_id, &adm))
 		goto out;

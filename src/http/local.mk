@@ -20,4 +20,5 @@ libaigw_la_SOURCES += \
 	src/http/fcgi.c src/http/fcgi.h \
 	src/http/cgi.c src/http/cgi.h \
 	src/http/spawn.c src/http/spawn.h \
-	src/http/wake.c src/http/wake.h
+	src/http/wake.c src/http/wake.h \
+	src/http/webhookreq.c src/http/webhookreq.h

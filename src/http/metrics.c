@@ -43,6 +43,9 @@ static const struct family families[] = {
 	  "Provider calls that waited for a rate limit, by provider." },
 	{ "aigw_rate_limit_wait_seconds_total", "counter",
 	  "Time provider calls spent waiting for a rate limit, by provider." },
+	{ "aigw_webhook_deliveries_total", "counter",
+	  "Webhook delivery attempts, by outcome: delivered, failed_attempt, refused;"
+	  " gave_up counts deliveries given up after their retries." },
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])

@@ -135,6 +135,7 @@ prov_http_free(struct prov_http *h)
 		for (size_t i = 0; i < PROV_MAX_HEADERS; i++)
 			free(h->headers[i]);
 		free(h->body);
+		free(h->resolve);
 		memset(h, 0, sizeof *h);
 	}
 }

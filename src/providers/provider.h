@@ -107,6 +107,10 @@ struct prov_http {
 	 * doubt about its answer looks the batch up instead of sending it
 	 * again (see prov_async_find_state). */
 	bool creates;
+	/* "host:port:address": the address the URL's host is connected at,
+	 * checked beforehand (webhooks: worker/webhooks.c), so that DNS cannot
+	 * answer differently at connect time; NULL: curl resolves it. */
+	char *resolve;
 };
 
 /* What came back, parsed. */

@@ -15,4 +15,6 @@ libaigw_la_SOURCES += \
 	src/worker/itemindex.c src/worker/itemindex.h \
 	src/worker/batchturns.c src/worker/batchturns.h \
 	src/worker/batchrun.c src/worker/batchrun.h \
+	src/worker/webhooks.c src/worker/webhooks.h \
+	src/worker/webhooks_body.c src/worker/webhooks_body.h \
 	src/worker/loop.c src/worker/loop.h

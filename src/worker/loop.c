@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -25,6 +26,7 @@
 #include "worker/jobrun.h"
 #include "worker/pace.h"
 #include "worker/loop.h"
+#include "worker/webhooks.h"
 #include "worker/work.h"
 
 #define CLAIM_POLL_MS 2000          /* fallback when a NOTIFY was missed */
@@ -38,6 +40,7 @@ struct loop {
 	struct chatrun *chats;
 	struct jobrun *jobs;
 	struct batchrun *batches;
+	struct webhooks *webhooks;
 	/* LISTEN has a connection of its own, past any pooler
 	 * (AIGW_LISTEN_DATABASE_URL). */
 	struct db *listen_db;
@@ -158,9 +161,14 @@ heartbeat(struct loop *l, int64_t now)
 static int64_t
 turn(struct loop *l, int64_t now)
 {
+	/* Before claim() takes l->wake: a final state's NOTIFY wakes both. */
+	int64_t hooks_next = webhooks_turn(l->webhooks, now, (long long)time(NULL), l->wake,
+					   *l->stop != 0);
 	int64_t next = chatrun_turn(l->chats, now, now + TURN_MAX_MS);
 	int64_t jobs_next = jobrun_turn(l->jobs, now), batches_next = batchrun_turn(l->batches, now);
 
+	if (hooks_next < next)
+		next = hooks_next;
 	if (jobs_next < next)
 		next = jobs_next;
 	if (batches_next < next)
@@ -215,7 +223,7 @@ idle_exit(struct loop *l, int64_t now)
 
 	if (chatrun_count(l->chats) > 0 || jobrun_count(l->jobs) > 0 ||
 	    batchrun_count(l->batches) > 0 || batchrun_calls_waiting(l->batches) ||
-	    xfer_in_flight(w->te.xe) > 0) {
+	    webhooks_in_flight(l->webhooks) > 0 || xfer_in_flight(w->te.xe) > 0) {
 		l->idle_since_ms = now;
 		return false;
 	}
@@ -389,8 +397,9 @@ loop_run(const struct aigw_config *cfg, const struct jobtype_registry *jobtypes,
 	l.chats = chatrun_new(w);
 	l.jobs = jobrun_new(w);
 	l.batches = batchrun_new(w);
+	l.webhooks = webhooks_new(w);
 	if (w->te.db == NULL || l.listen_db == NULL || w->te.xe == NULL || l.chats == NULL ||
-	    l.jobs == NULL || l.batches == NULL) {
+	    l.jobs == NULL || l.batches == NULL || l.webhooks == NULL) {
 		log_error("worker", NULL, "cannot start: out of memory or curl failed");
 		goto out;
 	}
@@ -419,6 +428,7 @@ out:
 	chatrun_free(l.chats);
 	jobrun_free(l.jobs);
 	batchrun_free(l.batches);
+	webhooks_free(l.webhooks);
 	xfer_engine_free(w->te.xe);
 	db_free(l.listen_db);
 	db_free(w->te.db);

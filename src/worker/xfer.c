@@ -37,6 +37,7 @@ struct xfer_host {
 struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
+	struct curl_slist *resolve;   /* req->resolve, or NULL */
 	struct buf response;
 	char errbuf[CURL_ERROR_SIZE];
 	xfer_done_fn done;
@@ -292,6 +293,7 @@ xfer_free(struct xfer *x)
 		return;
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
+	curl_slist_free_all(x->resolve);
 	buf_free(&x->response);
 	if (x->map != NULL)
 		munmap(x->map, x->map_len);
@@ -438,8 +440,13 @@ xfer_start_stream(struct xfer_engine *xe, const struct prov_http *req, long time
 			goto fail;
 		x->headers = h;
 	}
+	if (req->resolve != NULL && (x->resolve = curl_slist_append(NULL, req->resolve)) == NULL)
+		goto fail;
 	err = AIGW_EIO;
-	if (curl_easy_setopt(x->easy, CURLOPT_URL, req->url) != CURLE_OK ||
+	if ((x->resolve != NULL &&
+	     curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->resolve) != CURLE_OK) ||
+	    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
 	    set_method(x->easy, req) != CURLE_OK ||
 	    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||

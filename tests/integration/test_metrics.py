@@ -73,6 +73,7 @@ FAMILIES = {
     "aigw_reaper_last_run_timestamp_seconds": "gauge",
     "aigw_rate_limit_waits_total": "counter",
     "aigw_rate_limit_wait_seconds_total": "counter",
+    "aigw_webhook_deliveries_total": "counter",
 }
 
 
@@ -220,10 +221,10 @@ def test_alert_rules_pass_promtool():
     r = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 5 rules found" in r.stdout
+    assert "SUCCESS: 6 rules found" in r.stdout
     text = open(rules).read()
     for metric in ("aigw_jobs_total", "aigw_queue_depth", "aigw_job_duration_seconds_bucket",
-                   "aigw_stuck_jobs"):
+                   "aigw_stuck_jobs", "aigw_webhook_deliveries_total"):
         assert metric in text
 
 

@@ -158,6 +158,14 @@ test_invalid_value_names_the_variable(void **state)
 	setenv("AIGW_SPAWN", "sometimes", 1);
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
 	unsetenv("AIGW_SPAWN");
+	setenv("AIGW_WEBHOOK_SECRET", "whsec_not base64!", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_WEBHOOK_SECRET"));
+	assert_null(strstr(err, "not base64")); /* never echoed */
+	setenv("AIGW_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	config_free(&cfg);
+	unsetenv("AIGW_WEBHOOK_SECRET");
 	setenv("AIGW_LOG_LEVEL", "loud", 1);
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
 	unsetenv("AIGW_LOG_LEVEL");
