@@ -12,9 +12,10 @@
 #include "db/status.h"
 #include "http/chat.h"
 #include "http/openai.h"
-#include "openai/object.h"
 #include "http/openai_stream.h"
 #include "http/routes.h"
+#include "http/webhookreq.h"
+#include "openai/object.h"
 #include "providers/provider.h"
 
 #define NOT_FOUND "no such response, or it has expired"
@@ -124,7 +125,8 @@ oa_store(struct http_thread *t, struct http_req *req, const struct oa_request *r
 	const struct aigw_config *cfg = t->app->cfg;
 	struct http_field_error fe;
 	struct db_chat_new row;
-	json_object *models = json_object_new_object();
+	json_object *models = json_object_new_object(), *metadata;
+	const char *webhook_url = NULL;
 	enum aigw_err err;
 	bool ok = false;
 
@@ -135,6 +137,15 @@ oa_store(struct http_thread *t, struct http_req *req, const struct oa_request *r
 	}
 	if (!chat_models_reachable(models, cfg, &fe)) {
 		snprintf(fe.field, sizeof fe.field, "model");
+		http_resp_field_error(req, &fe);
+		goto out;
+	}
+	/* A per-request URL rides in metadata, the one free-form field of
+	 * OpenAI's requests: taken under the same rule as webhook_url. */
+	if (json_object_object_get_ex(r->api_request, "metadata", &metadata) &&
+	    json_object_is_type(metadata, json_type_object) &&
+	    !webhookreq_url(metadata, cfg, &webhook_url, &fe)) {
+		snprintf(fe.field, sizeof fe.field, "metadata.webhook_url");
 		http_resp_field_error(req, &fe);
 		goto out;
 	}
@@ -156,6 +167,8 @@ oa_store(struct http_thread *t, struct http_req *req, const struct oa_request *r
 		.api = api,
 		.api_request_json = json_object_to_json_string_ext(r->api_request,
 								   JSON_C_TO_STRING_PLAIN),
+		.webhook_url = webhook_url,
+		.webhook_key = webhookreq_key(req),
 	};
 	if (row.models_json == NULL || row.messages_json == NULL || row.api_request_json == NULL) {
 		http_resp_from_err(req, AIGW_ENOMEM);

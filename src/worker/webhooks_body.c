@@ -6,7 +6,9 @@
 #include "core/buf.h"
 #include "db/chats.h"
 #include "db/jobs.h"
+#include "db/responses.h"
 #include "http/chat.h"
+#include "openai/object.h"
 #include "worker/webhooks_body.h"
 
 #define BODY_MAX (64L << 20)
@@ -25,12 +27,28 @@ chat_data(struct db *db, const struct db_webhook *w, char **json)
 	return err;
 }
 
-/* A /v1/ response's data: the chat's, until its response object renderer
- * is wired in here. */
+/* A /v1/ response's (or completion's) data: its response object, as
+ * GET /v1/responses/{id} answers it. */
 static enum aigw_err
 response_data(struct db *db, const struct db_webhook *w, char **json)
 {
-	return chat_data(db, w, json);
+	struct db_response row;
+	struct oa_row r;
+	json_object *o;
+	enum aigw_err err = db_response_get(db, w->object_id, w->owner_user, true, &row);
+
+	if (err != AIGW_OK)
+		return err;
+	r = (struct oa_row){
+		.chat_id = row.chat_id, .status = row.status, .created_at = row.created_at,
+		.completed_at = row.completed_at, .results_json = row.results_json,
+		.api_request_json = row.api_request_json, .models_json = row.models_json,
+	};
+	o = oa_response_object(&r);
+	*json = o != NULL ? strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
+	json_object_put(o);
+	db_response_free(&row);
+	return *json != NULL ? AIGW_OK : AIGW_ENOMEM;
 }
 
 /* A job's data: its /api/jobs/{id}/status body. */

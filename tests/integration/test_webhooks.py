@@ -211,6 +211,30 @@ def test_a_chat_is_delivered_signed_with_its_keys_secret(stack, receiver):
         == "0"
 
 
+def test_a_v1_response_is_delivered_as_its_response_object(stack, receiver):
+    """/v1/ work: a key's URL gets response.completed carrying the object
+    GET /v1/responses/{id} answers; metadata.webhook_url is a per-request
+    URL (AIGW_WEBHOOK_PER_REQUEST=on here)."""
+    headers, secret = new_key(stack, "hook-v1", receiver.url("/v1-key"))
+    r = requests.post(stack.url("/v1/responses"), headers=headers, timeout=HTTP_TIMEOUT,
+                      json={"model": "gpt-4o", "input": "webhook response", "background": True})
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    body = verify(receiver.wait("/v1-key", 1)[0], secret)
+    assert body["type"] == "response.completed", body
+    got = requests.get(stack.url(f"/v1/responses/{rid}"), headers=headers, timeout=HTTP_TIMEOUT)
+    assert body["data"] == got.json(), (body["data"], got.text)
+    assert body["data"]["id"] == rid and body["data"]["output_text"], body
+    r = requests.post(stack.url("/v1/chat/completions"), headers=headers, timeout=HTTP_TIMEOUT,
+                      json={"model": "gpt-4o~status=400", "metadata": {
+                          "webhook_url": receiver.url("/v1-meta")},
+                          "messages": [{"role": "user", "content": "webhook completion"}]})
+    assert r.status_code == 500, r.text
+    body = verify(receiver.wait("/v1-meta", 1)[0], secret)
+    assert body["type"] == "response.failed" and body["data"]["status"] == "failed", body
+    assert receiver.at("/v1-key") and len(receiver.at("/v1-key")) == 1
+
+
 def test_a_host_name_is_resolved_checked_and_pinned(stack, receiver):
     """A name, not an address: the worker resolves it (without blocking its
     loop), checks every address and pins curl to them."""
@@ -394,3 +418,8 @@ def test_a_per_request_url_is_refused_without_the_setting(strict, receiver):
                  400, "invalid_field", "webhook_url")
     # null is as absent.
     assert submit_chat(strict, headers, "per request null", webhook_url=None).status_code == 202
+    r = requests.post(strict.url("/v1/responses"), headers=headers, timeout=HTTP_TIMEOUT,
+                      json={"model": "gpt-4o", "input": "x",
+                            "metadata": {"webhook_url": receiver.url("/pr")}})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "metadata.webhook_url", r.text
