@@ -20,24 +20,7 @@
 static bool
 check_text(json_object *v, const char *field, long max, struct http_field_error *e)
 {
-	long chars;
-
-	if (!json_object_is_type(v, json_type_string)) {
-		http_field_error_set(e, 400, "invalid_field", field, "%s must be a string", field);
-		return false;
-	}
-	chars = utf8_length(json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	if (chars < 0) {
-		http_field_error_set(e, 400, "invalid_field", field,
-				     "%s must be UTF-8 text without NUL characters", field);
-		return false;
-	}
-	if (chars < 1 || chars > max) {
-		http_field_error_set(e, 400, "invalid_field", field,
-				     "%s must be 1 to %ld characters", field, max);
-		return false;
-	}
-	return true;
+	return http_check_text(v, field, 1, max, "invalid_field", "invalid_field", e);
 }
 
 static bool

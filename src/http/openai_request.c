@@ -80,24 +80,7 @@ static bool
 check_string(json_object *v, const char *field, long max, bool empty_ok,
 	     struct http_field_error *e)
 {
-	long chars;
-
-	if (!json_object_is_type(v, json_type_string)) {
-		http_field_error_set(e, 400, "invalid_type", field, "%s must be a string", field);
-		return false;
-	}
-	chars = utf8_length(json_object_get_string(v), (size_t)json_object_get_string_len(v));
-	if (chars < 0) {
-		http_field_error_set(e, 400, "invalid_value", field,
-				     "%s must be UTF-8 text without NUL characters", field);
-		return false;
-	}
-	if ((!empty_ok && chars < 1) || chars > max) {
-		http_field_error_set(e, 400, "invalid_value", field, "%s must be %d to %ld characters",
-				     field, empty_ok ? 0 : 1, max);
-		return false;
-	}
-	return true;
+	return http_check_text(v, field, empty_ok ? 0 : 1, max, "invalid_type", "invalid_value", e);
 }
 
 static bool

@@ -25,6 +25,30 @@ http_field_error_set(struct http_field_error *e, int status, const char *code,
 	va_end(ap);
 }
 
+bool
+http_check_text(json_object *v, const char *field, long min, long max,
+		const char *code_type, const char *code_value, struct http_field_error *e)
+{
+	long chars;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		http_field_error_set(e, 400, code_type, field, "%s must be a string", field);
+		return false;
+	}
+	chars = utf8_length(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	if (chars < 0) {
+		http_field_error_set(e, 400, code_value, field,
+				     "%s must be UTF-8 text without NUL characters", field);
+		return false;
+	}
+	if (chars < min || chars > max) {
+		http_field_error_set(e, 400, code_value, field, "%s must be %ld to %ld characters",
+				     field, min, max);
+		return false;
+	}
+	return true;
+}
+
 void
 http_resp_field_error(struct http_req *req, const struct http_field_error *e)
 {

@@ -63,6 +63,13 @@ void http_field_error_set(struct http_field_error *e, int status, const char *co
 	__attribute__((format(printf, 5, 6)));
 void http_resp_field_error(struct http_req *req, const struct http_field_error *e);
 
+/* Whether v is a string of min to max characters of UTF-8 without NUL;
+ * else false with e filled (400, code_type when v is no string, else
+ * code_value), naming field. The API's vocabularies differ in their codes
+ * only. */
+bool http_check_text(json_object *v, const char *field, long min, long max,
+		     const char *code_type, const char *code_value, struct http_field_error *e);
+
 /* Parses a JSON request body strictly: valid UTF-8 (as PostgreSQL takes
  * it), one value, nothing after it but white space, nesting at most 32
  * deep. NULL (and e filled with invalid_json) when it is not JSON. The
