@@ -2,8 +2,12 @@
  * aigw.js: a small browser client for aigw's HTTP API (docs/api.md, "Web
  * pages and the JavaScript client"). Plain JavaScript, no build step, no
  * dependency: load it with <script src="aigw.js"></script> and use the
- * global `aigw`.
+ * global `aigw`, or import it as an ES module from aigw.mjs (which loads
+ * this file: the one source of both), typed by aigw.d.ts.
  *
+ *   aigw.create({baseUrl, token, ...})              a client of its own (another
+ *                                                   backend, another token)
+ *   aigw.configure({baseUrl, token, ...})           this client's options
  *   aigw.submitChat(message, models, opts)          POST /api/ai/chat (message:
  *                                                   a string, or an array of
  *                                                   turns sent as messages)
@@ -885,6 +889,8 @@
 					throw new TypeError("aigw.configure: unknown option " + key);
 				config[key] = opts[key];
 			}
+			// "https://aigw.example/" + "/api/..." would be a "//" path.
+			if (typeof config.baseUrl === "string") config.baseUrl = config.baseUrl.replace(/\/+$/, "");
 			return Object.assign({}, config);
 		}
 
