@@ -28,8 +28,14 @@ window.clients = {
 window.ready = true;
 </script>`;
 
-/** Pages of origin are answered here: / is PAGE, /aigw.* the client's files. */
-async function frontEnd(page, origin) {
+/** A page of origin (answered here: / is PAGE, /aigw.* the client's
+ *  files) allowed to reach aigw on loopback, as a user would allow a front
+ *  end (Chromium's local network access), so that only CORS decides. */
+async function frontEnd(browser, origin) {
+	const context = await browser.newContext({ permissions: ["local-network-access"] });
+	const page = await context.newPage();
+	page.pageErrors = [];
+	page.on("pageerror", (e) => page.pageErrors.push(String(e)));
 	await page.route(origin + "/**", (route) => {
 		const p = new URL(route.request().url()).pathname;
 		if (p === "/") return route.fulfill({ status: 200, contentType: "text/html", body: PAGE });
@@ -39,6 +45,7 @@ async function frontEnd(page, origin) {
 	});
 	await page.goto(origin + "/");
 	await page.waitForFunction(() => window.ready === true, null, { timeout: 10000 });
+	return page;
 }
 
 run("client_module", async (c, browser) => {
@@ -58,12 +65,11 @@ run("client_module", async (c, browser) => {
 		return { ok: r.same && r.create === "function" && r.named && r.jobtypes > 0 && /javascript/.test(res[0] || ""), detail: { r, res } };
 	});
 
-	const page = await newPage(browser);
+	const page = await frontEnd(browser, "http://front.test");
 	const seen = [];
 	page.on("request", (r) => {
 		if (/\/api\//.test(r.url())) seen.push({ method: r.method(), url: r.url(), auth: r.headers().authorization || null });
 	});
-	await frontEnd(page, "http://front.test");
 
 	await c.step("a front end on a listed origin: two clients, two base URLs, two tokens, chats streamed through CORS", async () => {
 		const r = await page.evaluate(async () => {
@@ -82,11 +88,11 @@ run("client_module", async (c, browser) => {
 		const toB = seen.filter((s) => s.url.startsWith(BASE_B + "/"));
 		c.data.requests = seen;
 		return {
-			ok: r.ra.status === "completed" && /alpha/.test(r.ra.text || "") && r.rb.status === "completed" &&
+			ok: page.pageErrors.length === 0 && r.ra.status === "completed" && /alpha/.test(r.ra.text || "") && r.rb.status === "completed" &&
 				/bravo/.test(r.rb.text || "") && toA.length > 0 && toB.length > 0 &&
 				toA.every((s) => s.auth === "Bearer token-a") && toB.every((s) => s.auth === "Bearer token-b") &&
 				r.defaultBase === "" && toA.some((s) => /\/events/.test(s.url)),
-			detail: { r, toA: toA.length, toB: toB.length },
+			detail: { r, toA: toA.length, toB: toB.length, errors: page.pageErrors },
 		};
 	});
 
@@ -105,9 +111,7 @@ run("client_module", async (c, browser) => {
 	await page.context().close();
 
 	await c.step("a page on an unlisted origin cannot read aigw (network_error, as the browser hides the answer)", async () => {
-		const evil = await newPage(browser);
-		evil.removeAllListeners("console"); // the browser's CORS refusal is the expected outcome
-		await frontEnd(evil, "http://evil.test");
+		const evil = await frontEnd(browser, "http://evil.test");
 		const r = await evil.evaluate(async () => {
 			try {
 				await window.clients.a.getJobTypes();
