@@ -1,10 +1,10 @@
 // aigw.mjs in a browser: imported by a page from aigw's own nginx (served
 // as JavaScript, the same default client as the classic script), and by a
-// front end on another origin (http://front.test, listed in the stack's
+// front end on another origin (https://front.test, listed in the stack's
 // AIGW_CORS_ORIGINS; its pages are answered by request interception, as a
 // front end that ships the published package) whose two clients talk to
 // two base URLs of aigw, each with its own token, streaming chats through
-// CORS. A page on an unlisted origin (http://evil.test) cannot read aigw.
+// CORS. A page on an unlisted origin (https://evil.test) cannot read aigw.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,8 @@ window.ready = true;
 
 /** A page of origin (answered here: / is PAGE, /aigw.* the client's
  *  files) allowed to reach aigw on loopback, as a user would allow a front
- *  end (Chromium's local network access), so that only CORS decides. */
+ *  end (Chromium's local network access, which also wants a secure page:
+ *  https), so that only CORS decides. */
 async function frontEnd(browser, origin) {
 	const context = await browser.newContext({ permissions: ["local-network-access"] });
 	const page = await context.newPage();
@@ -65,7 +66,7 @@ run("client_module", async (c, browser) => {
 		return { ok: r.same && r.create === "function" && r.named && r.jobtypes > 0 && /javascript/.test(res[0] || ""), detail: { r, res } };
 	});
 
-	const page = await frontEnd(browser, "http://front.test");
+	const page = await frontEnd(browser, "https://front.test");
 	const seen = [];
 	page.on("request", (r) => {
 		if (/\/api\//.test(r.url())) seen.push({ method: r.method(), url: r.url(), auth: r.headers().authorization || null });
@@ -111,7 +112,7 @@ run("client_module", async (c, browser) => {
 	await page.context().close();
 
 	await c.step("a page on an unlisted origin cannot read aigw (network_error, as the browser hides the answer)", async () => {
-		const evil = await frontEnd(browser, "http://evil.test");
+		const evil = await frontEnd(browser, "https://evil.test");
 		const r = await evil.evaluate(async () => {
 			try {
 				await window.clients.a.getJobTypes();

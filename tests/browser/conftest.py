@@ -22,9 +22,9 @@ def stack():
     require_tools()
     jobtypes = stk.make_base("aigw-browser-jobtypes-")
     try:
-        # http://front.test: client_module.mjs's other-origin front end.
+        # https://front.test: client_module.mjs's other-origin front end.
         s = stk.Stack(extra_env={"AIGW_JOBTYPES_DIR": slowed_jobtypes(jobtypes),
-                                 "AIGW_CORS_ORIGINS": "http://front.test"},
+                                 "AIGW_CORS_ORIGINS": "https://front.test"},
                       prefix="aigw-browser-")
         try:
             yield s
