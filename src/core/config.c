@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/webhook.h"
+#include "http/cors.h"
 
 #ifndef AIGW_BINDIR
 #define AIGW_BINDIR "/usr/local/bin"
@@ -112,6 +113,8 @@ static const struct var vars[] = {
 	{ "AIGW_LOG_LEVEL", VT_LOGLEVEL, 0, 0, "info", offsetof(struct aigw_config, log_level),
 	  false },
 	S("AIGW_LOG_FILE", "", log_file),
+	/* Off: answers carry no CORS headers, as for a same-origin page. */
+	S("AIGW_CORS_ORIGINS", "", cors_origins),
 	{ "AIGW_LOG_PROMPTS", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, log_prompts), false },
 	{ "AIGW_SPAWN", VT_BOOL, 0, 0, "on", offsetof(struct aigw_config, spawn), false },
 	S("AIGW_MIGRATIONS_DIR", AIGW_DATADIR "/migrations", migrations_dir),
@@ -415,6 +418,11 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 	if (cfg->metrics_access == METRICS_TOKEN && strlen(cfg->metrics_token) < 16) {
 		snprintf(errbuf, errlen, "AIGW_METRICS_TOKEN: AIGW_METRICS_ACCESS=token needs a"
 					 " token of at least 16 characters");
+		config_free(cfg);
+		return AIGW_ECONFIG;
+	}
+	/* A typo would silently shut the front end out. */
+	if (!cors_origins_check(cfg->cors_origins, errbuf, errlen)) {
 		config_free(cfg);
 		return AIGW_ECONFIG;
 	}

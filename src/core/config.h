@@ -153,6 +153,7 @@ struct aigw_config {
 	char *metrics_token;
 	int log_level;           /* enum log_level */
 	char *log_file;          /* "" = stderr */
+	char *cors_origins;      /* AIGW_CORS_ORIGINS: exact origins, comma-separated; "" = off */
 	bool log_prompts;        /* prompts in the worker's log (off: never) */
 	bool spawn;
 	char *migrations_dir;

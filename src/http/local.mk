@@ -3,6 +3,7 @@ libaigw_la_SOURCES += \
 	src/http/server.c src/http/server.h \
 	src/http/routes.c src/http/routes.h \
 	src/http/auth.c src/http/auth.h \
+	src/http/cors.c src/http/cors.h \
 	src/http/chat.c src/http/chat.h \
 	src/http/conversation.c src/http/conversation.h \
 	src/http/openai.c src/http/openai.h src/http/openai_submit.c \

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/auth.h"
+#include "http/cors.h"
 #include "http/routes.h"
 #include "http/server.h"
 
@@ -172,12 +173,20 @@ dispatch(struct http_thread *t, struct http_req *req)
 	struct route_args args;
 	char allow[64];
 	enum aigw_err err;
+	const char *cors = t->app->cfg->cors_origins;
+	bool cors_listed = cors_answer_headers(req, cors);
 
 	switch (http_route_find(req->method, req->path, &route, &args, allow, sizeof allow)) {
 	case ROUTE_NONE:
 		http_resp_error(req, 404, "not_found", NULL, "no such resource");
 		return;
 	case ROUTE_WRONG_METHOD:
+		/* A browser's preflight carries no credentials: answered before
+		 * authentication, and only while CORS is on (else 405 as ever). */
+		if (cors != NULL && *cors != '\0' && strcmp(req->method, "OPTIONS") == 0) {
+			cors_preflight(req, cors_listed, allow);
+			return;
+		}
 		http_resp_header(req, "Allow", allow);
 		http_resp_error(req, 405, "method_not_allowed", NULL,
 				"method %.16s is not allowed here; use %s",

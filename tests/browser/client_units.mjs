@@ -302,6 +302,56 @@ await step("markdown: ordinary Markdown still renders (emphasis, lists, code, ht
 	};
 });
 
+// ------------------------------------------------------------ instances, module
+
+await step("create: two clients, each with its own base URL and token; the default unchanged", async () => {
+	const calls = [];
+	const orig = globalThis.fetch;
+	globalThis.fetch = async (url, init) => {
+		calls.push([url, init.headers.Authorization || null]);
+		return new Response(JSON.stringify({ success: true, jobtypes: [{ name: url.split("/")[2] || "own" }] }),
+			{ status: 200, headers: { "Content-Type": "application/json" } });
+	};
+	try {
+		const a = aigw.create({ baseUrl: "https://a.example/", token: "key-a" });
+		const b = aigw.create({ baseUrl: "https://b.example", token: "key-b", retries: 0 });
+		await a.getJobTypes();
+		await b.getJobTypes();
+		await aigw.getJobTypes();
+		const want = [
+			["https://a.example/api/jobtypes", "Bearer key-a"],
+			["https://b.example/api/jobtypes", "Bearer key-b"],
+			["/api/jobtypes", null],
+		];
+		let threw = null;
+		try {
+			aigw.create({ baseURL: "typo" });
+		} catch (e) {
+			threw = e instanceof TypeError;
+		}
+		return {
+			ok: JSON.stringify(calls) === JSON.stringify(want) && a.configure().retries === 3 &&
+				b.configure().retries === 0 && aigw.configure().token === null && a.AigwError === aigw.AigwError &&
+				threw === true,
+			detail: { calls, threw },
+		};
+	} finally {
+		globalThis.fetch = orig;
+	}
+});
+
+await step("aigw.mjs: the same default client, its functions by name, and one version everywhere", async () => {
+	const mod = await import("../../nginx/html/aigw.mjs");
+	const { readFile } = await import("node:fs/promises");
+	const pkg = JSON.parse(await readFile(new URL("../../nginx/html/package.json", import.meta.url), "utf8"));
+	const names = Object.keys(aigw).filter((k) => !(k in mod));
+	return {
+		ok: mod.default === aigw && mod.create === aigw.create && mod.submitChat === aigw.submitChat &&
+			names.length === 0 && pkg.version === aigw.version && mod.version === aigw.version,
+		detail: { missing: names, pkg: pkg.version, lib: aigw.version },
+	};
+});
+
 const ok = checks.length > 0 && checks.every((c) => c.ok);
 process.stdout.write(JSON.stringify({ scenario: "client_units", ok, checks, data }) + "\n");
 process.exitCode = ok ? 0 : 1;

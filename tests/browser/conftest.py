@@ -22,7 +22,9 @@ def stack():
     require_tools()
     jobtypes = stk.make_base("aigw-browser-jobtypes-")
     try:
-        s = stk.Stack(extra_env={"AIGW_JOBTYPES_DIR": slowed_jobtypes(jobtypes)},
+        # https://front.test: client_module.mjs's other-origin front end.
+        s = stk.Stack(extra_env={"AIGW_JOBTYPES_DIR": slowed_jobtypes(jobtypes),
+                                 "AIGW_CORS_ORIGINS": "https://front.test"},
                       prefix="aigw-browser-")
         try:
             yield s

@@ -57,3 +57,10 @@ def test_chat_holds_a_conversation(stack):
         assert e["turns"][0]["text"] == "Name a language for command line tools"
         assert e["turns"][1]["text"].startswith(
             "[openai/gpt-4o] Name a language for command line tools"), e["turns"]
+
+
+def test_client_as_a_module_two_backends_and_cors(stack):
+    """aigw.mjs imported by aigw's page and by a front end on another
+    origin, whose two clients stream chats from two base URLs through CORS;
+    an unlisted origin is refused by the browser."""
+    assert_scenario(run_scenario("client_module", stack))

@@ -1,7 +1,8 @@
 EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
 	tests/browser/package.json tests/browser/package-lock.json \
 	tests/sdk/package.json tests/sdk/package-lock.json tests/sdk/cases.mjs \
-	$(wildcard $(srcdir)/tests/browser/*.py) $(wildcard $(srcdir)/tests/browser/*.mjs)
+	$(wildcard $(srcdir)/tests/browser/*.py) $(wildcard $(srcdir)/tests/browser/*.mjs) \
+	tests/browser/types/usage.ts tests/browser/types/tsconfig.json
 
 # The integration tests speak HTTP through nginx (and lighttpd) to the
 # programs just built, with a private PostgreSQL and the mock providers.

@@ -166,6 +166,14 @@ test_invalid_value_names_the_variable(void **state)
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
 	config_free(&cfg);
 	unsetenv("AIGW_WEBHOOK_SECRET");
+	setenv("AIGW_CORS_ORIGINS", "https://app.example.com/", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
+	assert_non_null(strstr(err, "AIGW_CORS_ORIGINS"));
+	setenv("AIGW_CORS_ORIGINS", "https://app.example.com, http://localhost:5173", 1);
+	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_OK);
+	assert_string_equal(cfg.cors_origins, "https://app.example.com, http://localhost:5173");
+	config_free(&cfg);
+	unsetenv("AIGW_CORS_ORIGINS");
 	setenv("AIGW_LOG_LEVEL", "loud", 1);
 	assert_int_equal(config_load(&cfg, err, sizeof err), AIGW_ECONFIG);
 	unsetenv("AIGW_LOG_LEVEL");
