@@ -119,6 +119,9 @@ TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = /usr/bin/python3
 TESTS += tests/check_cycles.py
 EXTRA_DIST += tests/check_cycles.py
+# aigw.env(5) describes every variable of the configuration table.
+TESTS += tests/check_man_env.py
+EXTRA_DIST += tests/check_man_env.py
 
 if HAVE_CMOCKA
 TESTS += tests/unit/test_commit
