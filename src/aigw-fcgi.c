@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/fcgi_opts.h"
+#include "cli/opts.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -23,65 +25,19 @@
 #include "http/server.h"
 #include "http/spawn.h"
 
-#define THREADS_DEFAULT 16
-#define THREADS_MAX 256
-
-static int
-usage(void)
-{
-	fprintf(stderr, "usage: aigw-fcgi [--listen HOST:PORT|PATH [--socket-mode OCTAL]\n"
-			"                 [--socket-group NAME]] [--threads N]\n"
-			"A socket PATH is mode 0660 unless --socket-mode says otherwise.\n"
-			"Without --listen: a CGI program when GATEWAY_INTERFACE is set, else\n"
-			"FastCGI on the socket systemd passes (LISTEN_FDS, descriptor 3) or on\n"
-			"descriptor 0 (spawn-fcgi, StandardInput=socket).\n");
-	return 2;
-}
-
 int
 main(int argc, char **argv)
 {
 	struct aigw_config cfg;
 	struct http_app app;
 	struct jobtype_registry *jobtypes = NULL;
-	const char *listen_addr = NULL;
-	long nthreads = THREADS_DEFAULT;
-	struct pool_listen l = { NULL, LISTENER_MODE_DEFAULT, (gid_t)-1, 0 };
-	bool socket_opts = false;
+	struct fcgi_opts opts;
 	char errbuf[512];
 	int rc, inherited;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-			listen_addr = argv[++i];
-		} else if (strcmp(argv[i], "--socket-mode") == 0 && i + 1 < argc) {
-			socket_opts = true;
-			if (listener_parse_mode(argv[++i], &l.mode) != AIGW_OK) {
-				fprintf(stderr, "aigw-fcgi: --socket-mode: expected an octal mode"
-						" from 0 to 0777, as 0660\n");
-				return 2;
-			}
-		} else if (strcmp(argv[i], "--socket-group") == 0 && i + 1 < argc) {
-			socket_opts = true;
-			if (listener_find_group(argv[++i], &l.gid) != AIGW_OK) {
-				fprintf(stderr, "aigw-fcgi: --socket-group: no group named %s\n",
-					argv[i]);
-				return 2;
-			}
-		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-			if (parse_long(argv[++i], 1, THREADS_MAX, &nthreads) != AIGW_OK) {
-				fprintf(stderr, "aigw-fcgi: --threads: expected 1 to %d\n", THREADS_MAX);
-				return 2;
-			}
-		} else {
-			return usage();
-		}
-	}
-	if (socket_opts && (listen_addr == NULL || listen_addr[0] != '/')) {
-		fprintf(stderr, "aigw-fcgi: --socket-mode and --socket-group set a unix socket's"
-				" file: use them with --listen PATH\n");
-		return 2;
-	}
+	rc = fcgi_opts_parse(argc, argv, &opts);
+	if (rc >= 0)
+		return rc;
 	/* Before anything reads or copies the environment. */
 	inherited = listener_take_inherited(errbuf, sizeof errbuf);
 	if (inherited == -2) {
@@ -114,17 +70,16 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (listen_addr == NULL && inherited >= 0) {
-		l.fd = inherited;
-		rc = pool_serve(&app, &l, nthreads);
-	} else if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
+	if (opts.listen.addr == NULL && inherited >= 0) {
+		opts.listen.fd = inherited;
+		rc = pool_serve(&app, &opts.listen, opts.nthreads);
+	} else if (opts.listen.addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = cgi_serve(&app);
-	} else if (listen_addr == NULL && fcgi_stdin_not_socket()) {
+	} else if (opts.listen.addr == NULL && fcgi_stdin_not_socket()) {
 		/* Descriptor 0 is no listening socket: started by hand. */
-		rc = usage();
+		rc = opts_usage_error(fcgi_usage_text);
 	} else {
-		l.addr = listen_addr;
-		rc = pool_serve(&app, &l, nthreads);
+		rc = pool_serve(&app, &opts.listen, opts.nthreads);
 	}
 	spawn_env_free(app.spawn_env);
 	jobtype_registry_free(jobtypes);

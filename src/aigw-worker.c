@@ -11,10 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opts.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "worker/loop.h"
+
+static const char usage_text[] =
+	"usage: aigw-worker [--help|--version]\n"
+	"Claims queued chats and jobs and runs their provider calls; configured by\n"
+	"the environment (aigw.env(5)). Started by aigw-fcgi (AIGW_WORKER_SLOT) or\n"
+	"as a service; stops after AIGW_WORKER_IDLE_S idle seconds, or on SIGTERM.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -36,10 +43,11 @@ main(int argc, char **argv)
 	long slot = 0;
 	int rc;
 
-	if (argc > 1) {
-		fprintf(stderr, "usage: %s (configured by the environment)\n", argv[0]);
-		return 2;
-	}
+	rc = opts_only_common(argc, argv, "aigw-worker", usage_text);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc)
+		return opts_usage_error(usage_text);
 	if (config_load(&cfg, errbuf, sizeof errbuf) != AIGW_OK) {
 		fprintf(stderr, "aigw-worker: %s\n", errbuf);
 		return 2;

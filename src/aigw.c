@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -26,24 +27,42 @@ static const struct command commands[] = {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: aigw COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: aigw [--help|--version] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n\"aigw COMMAND --help\" tells a command's arguments; man aigw tells more.\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = { OPTS_COMMON_LONG, OPTS_END };
 	struct aigw_config cfg;
 	char errbuf[512];
-	int rc = 2;
+	int c, rc = 2;
 
-	if (argc < 2) {
+	/* aigw's own options stop at the command: the rest is the command's. */
+	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_STOP, longopts, first)) != -1;
+	     first = 0) {
+		if (c == OPT_HELP) {
+			usage(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
+		}
+		if (c == OPT_VERSION) {
+			opts_print_version(stdout, "aigw");
+			return fflush(stdout) == 0 ? 0 : 1;
+		}
+		opts_other(c, "aigw", "", argv);
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[0], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
@@ -54,12 +73,12 @@ main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	log_set_program("aigw");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) == 0) {
-			rc = commands[i].run(&cfg, argc - 1, argv + 1);
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			rc = commands[i].run(&cfg, argc, argv);
 			goto out;
 		}
 	}
-	fprintf(stderr, "aigw: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, "aigw: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 out:
 	config_free(&cfg);

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/util.h"
 #include "db/analysis.h"
 #include "db/db.h"
@@ -44,16 +45,20 @@ analysis_type(const char *cmd, const struct aigw_config *cfg, struct jobtype_reg
 
 /* ---- aigw prompts ---- */
 
+static const char prompts_usage_text[] =
+	"usage: aigw prompts add --project P [--user U] [--org O]\n"
+	"                        [--platforms openai,gemini,...] [--websearch]\n"
+	"                        [--location CC] PROMPT\n"
+	"       aigw prompts list [--project P] [--all]\n"
+	"       aigw prompts deactivate ID\n"
+	"add prints the new prompt's id; it runs on the platforms named (by default\n"
+	"every provider of the prompt_analysis job type) at every aigw schedule.\n"
+	"list shows the active prompts (--all: the deactivated too).\n";
+
 static int
 prompts_usage(void)
 {
-	fprintf(stderr,
-		"usage: aigw prompts add --project P [--user U] [--org O]\n"
-		"                        [--platforms openai,gemini,...] [--websearch]\n"
-		"                        [--location CC] PROMPT\n"
-		"       aigw prompts list [--project P] [--all]\n"
-		"       aigw prompts deactivate ID\n");
-	return 2;
+	return opts_usage_error(prompts_usage_text);
 }
 
 static bool
@@ -126,29 +131,38 @@ struct prompt_args {
 	bool websearch;
 };
 
+/* argv[0] is "add". Returns -1 when the prompt is to be added, else the
+ * exit code (--help, --version, a fault). */
 static int
 parse_add(int argc, char **argv, struct prompt_args *a)
 {
+	static const struct option longopts[] = {
+		{ "project", required_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "org", required_argument, NULL, 'o' },
+		{ "platforms", required_argument, NULL, 'P' },
+		{ "location", required_argument, NULL, 'l' },
+		{ "websearch", no_argument, NULL, 'w' },
+		OPTS_COMMON_LONG, OPTS_END
+	};
+	int c;
+
 	memset(a, 0, sizeof *a);
 	a->user = a->org = "";
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--project") == 0 && i + 1 < argc)
-			a->project = argv[++i];
-		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-			a->user = argv[++i];
-		else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc)
-			a->org = argv[++i];
-		else if (strcmp(argv[i], "--platforms") == 0 && i + 1 < argc)
-			a->platforms = argv[++i];
-		else if (strcmp(argv[i], "--location") == 0 && i + 1 < argc)
-			a->location = argv[++i];
-		else if (strcmp(argv[i], "--websearch") == 0)
-			a->websearch = true;
-		else if (argv[i][0] != '-' && a->text == NULL)
-			a->text = argv[i];
-		else
-			return prompts_usage();
+	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_PERMUTE, longopts, first)) != -1;
+	     first = 0) {
+		switch (c) {
+		case 'p': a->project = optarg; break;
+		case 'u': a->user = optarg; break;
+		case 'o': a->org = optarg; break;
+		case 'P': a->platforms = optarg; break;
+		case 'l': a->location = optarg; break;
+		case 'w': a->websearch = true; break;
+		default: return opts_other(c, "aigw prompts add", prompts_usage_text, argv);
+		}
 	}
+	if (argc - optind == 1)
+		a->text = argv[optind];
 	if (a->project == NULL || a->text == NULL)
 		return prompts_usage();
 	if (a->text[0] == '\0' || utf8_length(a->text, strlen(a->text)) < 0) {
@@ -161,7 +175,7 @@ parse_add(int argc, char **argv, struct prompt_args *a)
 				" without control characters\n", CLI_LABEL_MAX);
 		return 2;
 	}
-	return 0;
+	return -1;
 }
 
 /* The job input the prompt will run with, checked against the type; NULL
@@ -219,7 +233,7 @@ prompts_add(struct db *db, const struct aigw_config *cfg, int argc, char **argv)
 	char id[UUID_STR_LEN + 1], location[3];
 	int rc = parse_add(argc, argv, &a);
 
-	if (rc != 0)
+	if (rc >= 0)
 		return rc;
 	rc = 1;
 	if ((t = analysis_type("aigw prompts add", cfg, &reg)) == NULL)
@@ -253,17 +267,26 @@ out:
 static int
 prompts_list(struct db *db, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "project", required_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, 'a' },
+		OPTS_COMMON_LONG, OPTS_END
+	};
 	const char *project = NULL;
 	bool all = false;
+	int c;
 
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--project") == 0 && i + 1 < argc)
-			project = argv[++i];
-		else if (strcmp(argv[i], "--all") == 0)
+	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_PERMUTE, longopts, first)) != -1;
+	     first = 0) {
+		if (c == 'p')
+			project = optarg;
+		else if (c == 'a')
 			all = true;
 		else
-			return prompts_usage();
+			return opts_other(c, "aigw prompts list", prompts_usage_text, argv);
 	}
+	if (optind != argc)
+		return prompts_usage();
 	if (db_prompt_list(db, project, all, stdout) != AIGW_OK) {
 		fprintf(stderr, "aigw prompts list: the database failed (see the log above)\n");
 		return 1;
@@ -296,24 +319,41 @@ prompts_deactivate(struct db *db, const char *id)
 int
 cli_prompts(const struct aigw_config *cfg, int argc, char **argv)
 {
+	static const struct option longopts[] = { OPTS_COMMON_LONG, OPTS_END };
 	struct db *db;
-	int rc;
+	const char *action;
+	int c, rc;
 
-	if (argc < 2)
+	/* aigw prompts [--help] ACTION [ARGS]: the action's options are its own. */
+	c = opts_next(argc, argv, OPTS_SHORT_STOP, longopts, 1);
+	if (c != -1)
+		return opts_other(c, "aigw prompts", prompts_usage_text, argv);
+	if (optind >= argc)
 		return prompts_usage();
+	argc -= optind;
+	argv += optind;
+	action = argv[0];
+	if (strcmp(action, "deactivate") == 0) {
+		rc = opts_only_common(argc, argv, "aigw prompts deactivate", prompts_usage_text);
+		if (rc >= 0)
+			return rc;
+		if (argc - optind != 1)
+			return prompts_usage();
+	} else if (strcmp(action, "add") != 0 && strcmp(action, "list") != 0) {
+		fprintf(stderr, "aigw prompts: unknown action '%s'\n", action);
+		return prompts_usage();
+	}
 	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw prompts: out of memory\n");
 		return 1;
 	}
-	if (strcmp(argv[1], "add") == 0)
+	if (strcmp(action, "add") == 0)
 		rc = prompts_add(db, cfg, argc, argv);
-	else if (strcmp(argv[1], "list") == 0)
+	else if (strcmp(action, "list") == 0)
 		rc = prompts_list(db, argc, argv);
-	else if (strcmp(argv[1], "deactivate") == 0 && argc == 3)
-		rc = prompts_deactivate(db, argv[2]);
 	else
-		rc = prompts_usage();
+		rc = prompts_deactivate(db, argv[optind]);
 	db_free(db);
 	return rc;
 }
@@ -357,14 +397,27 @@ cli_schedule(const struct aigw_config *cfg, int argc, char **argv)
 	struct db_schedule_batch b;
 	struct db *db = NULL;
 	char **spawn_env = NULL;
-	bool forced = argc == 2 && strcmp(argv[1], "--force") == 0, locked = false;
+	static const char usage[] =
+		"usage: aigw schedule [--force]\n"
+		"Makes today's analysis batch, a prompt_analysis job per active prompt,\n"
+		"and prints its id; a batch cut short is completed. --force makes another\n"
+		"batch when today's is complete.\n";
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' }, OPTS_COMMON_LONG, OPTS_END
+	};
+	bool forced = false, locked = false;
 	long made = 0, seen = 0;
-	int rc = 1;
+	int c, rc = 1;
 
-	if (argc > 2 || (argc == 2 && !forced)) {
-		fprintf(stderr, "usage: aigw schedule [--force]\n");
-		return 2;
+	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_PERMUTE, longopts, first)) != -1;
+	     first = 0) {
+		if (c == 'f')
+			forced = true;
+		else
+			return opts_other(c, "aigw schedule", usage, argv);
 	}
+	if (optind != argc)
+		return opts_usage_error(usage);
 	if ((t = analysis_type("aigw schedule", cfg, &reg)) == NULL)
 		goto out;
 	/* The lock that keeps two schedulers apart is the session's. */
@@ -424,13 +477,20 @@ cli_analysis(const struct aigw_config *cfg, int argc, char **argv)
 {
 	struct db *db;
 	enum aigw_err err;
+	static const char usage[] =
+		"usage: aigw analysis show BATCH_ID\n"
+		"Each prompt's result on each platform in the batch (aigw schedule prints\n"
+		"the batch's id).\n";
+	const char *batch;
+	int rc = opts_only_common(argc, argv, "aigw analysis", usage);
 
-	if (argc != 3 || strcmp(argv[1], "show") != 0) {
-		fprintf(stderr, "usage: aigw analysis show BATCH_ID\n");
-		return 2;
-	}
-	if (!uuid_is_valid(argv[2])) {
-		fprintf(stderr, "aigw analysis show: %s is not a batch id\n", argv[2]);
+	if (rc >= 0)
+		return rc;
+	if (argc - optind != 2 || strcmp(argv[optind], "show") != 0)
+		return opts_usage_error(usage);
+	batch = argv[optind + 1];
+	if (!uuid_is_valid(batch)) {
+		fprintf(stderr, "aigw analysis show: %s is not a batch id\n", batch);
 		return 2;
 	}
 	db = db_open(cfg, DB_USE_CLI);
@@ -438,9 +498,9 @@ cli_analysis(const struct aigw_config *cfg, int argc, char **argv)
 		fprintf(stderr, "aigw analysis: out of memory\n");
 		return 1;
 	}
-	err = db_analysis_show(db, argv[2], stdout);
+	err = db_analysis_show(db, batch, stdout);
 	if (err == AIGW_ENOTFOUND)
-		fprintf(stderr, "aigw analysis show: no batch %s with analyses\n", argv[2]);
+		fprintf(stderr, "aigw analysis show: no batch %s with analyses\n", batch);
 	else if (err != AIGW_OK)
 		fprintf(stderr, "aigw analysis show: the database failed (see the log above)\n");
 	db_free(db);

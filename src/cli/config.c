@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 static int
 print_value(void *arg, const char *name, const char *value)
@@ -16,11 +17,16 @@ print_value(void *arg, const char *name, const char *value)
 int
 cli_config(const struct aigw_config *cfg, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: aigw config\n");
-		return 2;
-	}
+	static const char usage[] =
+		"usage: aigw config\n"
+		"Every setting in effect, NAME=VALUE a line (secrets only as set or not\n"
+		"set); the variables are described in aigw.env(5).\n";
+	int rc = opts_only_common(argc, argv, "aigw config", usage);
+
+	if (rc >= 0)
+		return rc;
+	if (optind != argc)
+		return opts_usage_error(usage);
 	if (config_each_value(cfg, print_value, stdout) != 0 || fflush(stdout) != 0) {
 		perror("aigw config");
 		return 1;

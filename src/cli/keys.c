@@ -4,19 +4,25 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "core/secret.h"
 #include "core/util.h"
 #include "core/webhook.h"
 #include "db/db.h"
 #include "db/keys.h"
 
+static const char usage_text[] =
+	"usage: aigw keys create --user USER [--org ORG] [--name NAME] [--webhook-url URL]\n"
+	"       aigw keys list\n"
+	"       aigw keys revoke KEY_ID\n"
+	"create prints the new key on the first line (shown once, stored only as\n"
+	"its hash) and, with --webhook-url, the webhook signing secret on the\n"
+	"second; list shows every key without its secret; revoke stops a key.\n";
+
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: aigw keys create --user USER [--org ORG] [--name NAME] [--webhook-url URL]\n"
-			"       aigw keys list\n"
-			"       aigw keys revoke KEY_ID\n");
-	return 2;
+	return opts_usage_error(usage_text);
 }
 
 static int
@@ -25,20 +31,27 @@ create(struct db *db, int argc, char **argv)
 	const char *user = NULL, *org = "", *name = NULL, *webhook_url = NULL, *why = NULL;
 	char key[SECRET_KEY_LEN + 1], id[SECRET_KEY_ID_LEN + 1], hash[SECRET_HASH_HEX_LEN + 1];
 	char whsec[WEBHOOK_SECRET_LEN + 1] = "";
-	int rc = 1;
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "org", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "webhook-url", required_argument, NULL, 'w' },
+		OPTS_COMMON_LONG, OPTS_END
+	};
+	int c, rc = 1;
 
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-			user = argv[++i];
-		else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc)
-			org = argv[++i];
-		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			name = argv[++i];
-		else if (strcmp(argv[i], "--webhook-url") == 0 && i + 1 < argc)
-			webhook_url = argv[++i];
-		else
-			return usage();
+	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_PERMUTE, longopts, first)) != -1;
+	     first = 0) {
+		switch (c) {
+		case 'u': user = optarg; break;
+		case 'o': org = optarg; break;
+		case 'n': name = optarg; break;
+		case 'w': webhook_url = optarg; break;
+		default: return opts_other(c, "aigw keys create", usage_text, argv);
+		}
 	}
+	if (optind != argc)
+		return usage();
 	if (user == NULL || !cli_valid_label(user, false) || !cli_valid_label(org, true) ||
 	    (name != NULL && !cli_valid_label(name, false))) {
 		fprintf(stderr, "aigw keys create: --user is required; user, org and name are"
@@ -83,35 +96,55 @@ out:
 int
 cli_keys(const struct aigw_config *cfg, int argc, char **argv)
 {
+	static const struct option longopts[] = { OPTS_COMMON_LONG, OPTS_END };
 	struct db *db;
 	enum aigw_err err;
-	int rc = 1;
+	const char *action, *key_id = NULL;
+	int c, rc = 1;
 
-	if (argc < 2)
+	/* aigw keys [--help] ACTION [ARGS]: the action's options are its own. */
+	c = opts_next(argc, argv, OPTS_SHORT_STOP, longopts, 1);
+	if (c != -1)
+		return opts_other(c, "aigw keys", usage_text, argv);
+	if (optind >= argc)
 		return usage();
+	argc -= optind;
+	argv += optind;
+	action = argv[0];
+	if (strcmp(action, "list") == 0 || strcmp(action, "revoke") == 0) {
+		rc = opts_only_common(argc, argv, strcmp(action, "list") == 0 ? "aigw keys list"
+									     : "aigw keys revoke",
+				      usage_text);
+		if (rc >= 0)
+			return rc;
+		if (argc - optind != (strcmp(action, "list") == 0 ? 0 : 1))
+			return usage();
+		key_id = argv[optind];
+	} else if (strcmp(action, "create") != 0) {
+		fprintf(stderr, "aigw keys: unknown action '%s'\n", action);
+		return usage();
+	}
 	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw keys: out of memory\n");
 		return 1;
 	}
-	if (strcmp(argv[1], "create") == 0) {
+	if (strcmp(action, "create") == 0) {
 		rc = create(db, argc, argv);
-	} else if (strcmp(argv[1], "list") == 0 && argc == 2) {
+	} else if (key_id == NULL) {
 		err = db_key_list(db, stdout);
 		if (err != AIGW_OK)
 			fprintf(stderr, "aigw keys list: the database failed (see the log above)\n");
 		rc = err == AIGW_OK ? 0 : 1;
-	} else if (strcmp(argv[1], "revoke") == 0 && argc == 3) {
-		err = db_key_revoke(db, argv[2]);
+	} else {
+		err = db_key_revoke(db, key_id);
 		if (err == AIGW_ENOTFOUND)
-			fprintf(stderr, "aigw keys revoke: no live key with id %s\n", argv[2]);
+			fprintf(stderr, "aigw keys revoke: no live key with id %s\n", key_id);
 		else if (err != AIGW_OK)
 			fprintf(stderr, "aigw keys revoke: the database failed (see the log above)\n");
 		else
-			printf("revoked %s\n", argv[2]);
+			printf("revoked %s\n", key_id);
 		rc = err == AIGW_OK ? 0 : 1;
-	} else {
-		rc = usage();
 	}
 	db_free(db);
 	return rc;

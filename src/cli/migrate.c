@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "db/db.h"
 #include "db/migrate.h"
 
@@ -13,13 +14,18 @@ cli_migrate(const struct aigw_config *cfg, int argc, char **argv)
 	struct db *db;
 	enum aigw_err err;
 	int applied = 0;
+	static const char usage[] =
+		"usage: aigw migrate [DIR]\n"
+		"Applies the migrations of DIR (AIGW_MIGRATIONS_DIR by default) the\n"
+		"database lacks, in order; safe to repeat.\n";
+	int rc = opts_only_common(argc, argv, "aigw migrate", usage);
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: aigw migrate [DIR]\n");
-		return 2;
-	}
-	if (argc == 2)
-		dir = argv[1];
+	if (rc >= 0)
+		return rc;
+	if (argc - optind > 1)
+		return opts_usage_error(usage);
+	if (argc - optind == 1)
+		dir = argv[optind];
 	db = db_open(cfg, DB_USE_CLI_SESSION);
 	if (db == NULL) {
 		fprintf(stderr, "aigw migrate: out of memory\n");

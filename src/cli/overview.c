@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "db/db.h"
 #include "db/metrics.h"
 #include "db/workers.h"
@@ -14,12 +15,16 @@ cli_status(const struct aigw_config *cfg, int argc, char **argv)
 	struct db_overview s;
 	struct db *db;
 	enum aigw_err err;
+	static const char usage[] =
+		"usage: aigw status\n"
+		"Queue depth, running work, stuck jobs, live workers, the oldest pending\n"
+		"work, the reaper's last run and how each provider is reached.\n";
+	int rc = opts_only_common(argc, argv, "aigw status", usage);
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: aigw status\n");
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
+	if (optind != argc)
+		return opts_usage_error(usage);
 	db = db_open(cfg, DB_USE_CLI);
 	if (db == NULL) {
 		fprintf(stderr, "aigw status: out of memory\n");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "db/db.h"
 #include "db/reap.h"
 #include "db/workers.h"
@@ -19,13 +20,18 @@ cli_reap(const struct aigw_config *cfg, int argc, char **argv)
 	char **spawn_env = NULL;
 	bool due = false;
 	long waiting = 0;
-	int rc = 1;
+	static const char usage[] =
+		"usage: aigw reap\n"
+		"One run of the reaper: fails unclaimed and spent work, requeues work past\n"
+		"its timeout, deletes what is past keeping, and wakes the workers for work\n"
+		"left waiting.\n";
+	int rc = opts_only_common(argc, argv, "aigw reap", usage);
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: aigw reap\n");
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
+	if (optind != argc)
+		return opts_usage_error(usage);
+	rc = 1;
 	db = db_open(cfg, DB_USE_CLI);
 	spawn_env = spawn_env_new();
 	if (db == NULL || spawn_env == NULL) {

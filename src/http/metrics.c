@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+
 #include "core/secret.h"
 #include "db/workers.h"
 #include "http/metrics.h"
@@ -117,6 +119,15 @@ metrics_text_finish(struct metrics_text *t)
 			t->err = family_header(t, i);
 }
 
+void
+metrics_text_build_info(struct metrics_text *t, const char *version)
+{
+	if (t->err == AIGW_OK)
+		t->err = buf_printf(t->out, "# HELP aigw_build_info The aigw version answering"
+					    " (always 1).\n# TYPE aigw_build_info gauge\n"
+					    "aigw_build_info{version=\"%s\"} 1\n", version);
+}
+
 bool
 metrics_access_allowed(const struct aigw_config *cfg, const char *remote_addr,
 		       const char *authorization)
@@ -171,6 +182,7 @@ ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args
 		return;
 	}
 	buf_init(&out, METRICS_TEXT_MAX);
+	metrics_text_build_info(&text, PACKAGE_VERSION);
 	err = db_metrics(t->db, WORKER_SLOT_STALE_S, sample_to_text, &text);
 	if (err == AIGW_OK) {
 		metrics_text_finish(&text);

@@ -32,6 +32,10 @@ void metrics_text_add(struct metrics_text *t, const struct db_metric_sample *s);
  * sample, after the last metrics_text_add. */
 void metrics_text_finish(struct metrics_text *t);
 
+/* Appends aigw_build_info{version="..."} 1 with its # HELP and # TYPE
+ * lines: which version answers, for dashboards and upgrade checks. */
+void metrics_text_build_info(struct metrics_text *t, const char *version);
+
 /* Whether a request may read the metrics: remote_addr is the client's
  * address as the web server saw it, authorization the Authorization
  * header (either may be NULL). */

@@ -1,6 +1,8 @@
 /* ops.c: GET /api/health (docs/api.md, Health). */
 #include <stdio.h>
 
+#include "config.h"
+
 #include "db/chats.h"
 #include "db/workers.h"
 #include "http/routes.h"
@@ -26,8 +28,9 @@ ops_health(struct http_thread *t, struct http_req *req, const struct route_args 
 		return;
 	}
 	n = snprintf(body, sizeof body,
-		     "{\"success\":true,\"status\":\"ok\",\"database\":\"ok\","
-		     "\"queue_depth\":%ld,\"workers\":%ld,\"providers\":{", queue, workers);
+		     "{\"success\":true,\"status\":\"ok\",\"version\":\"%s\",\"database\":\"ok\","
+		     "\"queue_depth\":%ld,\"workers\":%ld,\"providers\":{", PACKAGE_VERSION,
+		     queue, workers);
 	/* How each provider is reached from here: no answer is made up
 	 * without the operator seeing it. */
 	nprov = prov_count_in(cfg);

@@ -552,10 +552,10 @@ def build_variables():
     """prefix, bindir, ... as the build's Makefile has them, expanded."""
     r = subprocess.run(["make", "-s", "--no-print-directory", "-C", stk.BUILDDIR, "-f", "-",
                         "show"], input="include Makefile\nshow:\n"
-                        "\t@echo $(bindir) $(pkgdatadir) $(sysconfdir) $(docdir) $(prefix)\n",
+                        "\t@echo $(bindir) $(pkgdatadir) $(sysconfdir) $(docdir) $(prefix) $(mandir)\n",
                         capture_output=True, text=True, env=make_env(), timeout=60)
     assert r.returncode == 0, r.stderr
-    return dict(zip(("bindir", "pkgdatadir", "sysconfdir", "docdir", "prefix"),
+    return dict(zip(("bindir", "pkgdatadir", "sysconfdir", "docdir", "prefix", "mandir"),
                     r.stdout.split()))
 
 
@@ -583,7 +583,9 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
     assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
                                                                         r"\.json$")
     assert listing(inst("pkgdatadir", "prometheus")) == ["aigw-alerts.yml"]
-    assert listing(inst("docdir")) == ["README.md", "docs"]
+    assert listing(inst("docdir")) == ["LICENSE", "NEWS", "README.md", "docs"]
+    assert listing(inst("mandir", "man8")) == ["aigw-fcgi.8", "aigw-worker.8", "aigw.8"]
+    assert listing(inst("mandir", "man5")) == ["aigw.env.5"]
     assert listing(inst("docdir", "docs")) == listing(f"{src}/docs", r"\.(md|png)$")
     unitdir = inst("prefix", "lib", "systemd", "system")
     assert listing(unitdir) == [
