@@ -29,7 +29,7 @@
 	"use strict";
 
 	// The library's version (package.json's), also aigw.version.
-	var VERSION = "0.1.0";
+	var VERSION = "0.9.0";
 
 	var FINAL = {
 		chat: ["completed", "failed", "cancelled"],
