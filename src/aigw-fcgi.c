@@ -95,6 +95,9 @@ main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	log_set_program("aigw-fcgi");
+	/* The handler logs to stderr; AIGW_LOG_FILE is for the workers it
+	 * starts, each opening it afresh. */
+	log_set_journal(log_fd_is_journal(2, getenv("JOURNAL_STREAM")));
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
 	app.waker = NULL;
@@ -114,7 +117,12 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (listen_addr == NULL && inherited >= 0) {
+	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
+	 * before pool_serve starts its threads, so that they block it too. */
+	if (getenv("GATEWAY_INTERFACE") == NULL && log_reopen_on_sighup() != AIGW_OK) {
+		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
+		rc = 1;
+	} else if (listen_addr == NULL && inherited >= 0) {
 		l.fd = inherited;
 		rc = pool_serve(&app, &l, nthreads);
 	} else if (listen_addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
