@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "providers/provider.h"
 #include "http/cgi.h"
 #include "http/fcgi.h"
 #include "http/listener.h"
@@ -92,6 +93,16 @@ main(int argc, char **argv)
 		/* A CGI server shows stderr in its log; the client gets a 500. */
 		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
 		return 2;
+	}
+	{
+		bool from_file;
+
+		if (prov_prices_load_configured(cfg.prices_file, AIGW_PRICES_DEFAULT, &from_file,
+						errbuf, sizeof errbuf) != AIGW_OK) {
+			fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+			config_free(&cfg);
+			return 2;
+		}
 	}
 	log_set_level(cfg.log_level);
 	log_set_program("aigw-fcgi");

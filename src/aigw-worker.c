@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "providers/provider.h"
 #include "worker/loop.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -49,6 +50,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "aigw-worker: AIGW_WORKER_SLOT: expected 1 to 1024\n");
 		config_free(&cfg);
 		return 2;
+	}
+	{
+		bool from_file;
+
+		if (prov_prices_load_configured(cfg.prices_file, AIGW_PRICES_DEFAULT, &from_file,
+						errbuf, sizeof errbuf) != AIGW_OK) {
+			fprintf(stderr, "aigw-worker: %s\n", errbuf);
+			config_free(&cfg);
+			return 2;
+		}
 	}
 	log_set_level(cfg.log_level);
 	log_set_program("aigw-worker");

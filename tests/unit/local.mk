@@ -115,7 +115,7 @@ endif
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = /usr/bin/python3
 TESTS += tests/check_cycles.py
-EXTRA_DIST += tests/check_cycles.py
+EXTRA_DIST += tests/check_cycles.py tests/fixtures/prices
 
 if HAVE_CMOCKA
 TESTS += tests/unit/test_commit
