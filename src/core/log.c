@@ -182,17 +182,27 @@ enum aigw_err
 log_reopen_on_sighup(void)
 {
 	static sigset_t hup;
+	sigset_t all, caller;
 	pthread_attr_t attr;
 	pthread_t tid;
 	int rc;
 
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0 || pthread_attr_init(&attr) != 0)
+	/* The thread blocks every signal, so that none meant for the others
+	 * (SIGTERM, SIGUSR1) is delivered to it; the caller keeps its mask
+	 * with SIGHUP added. */
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_BLOCK, &all, &caller) != 0)
 		return AIGW_EIO;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, reopen_thread, &hup);
-	pthread_attr_destroy(&attr);
+	rc = pthread_attr_init(&attr);
+	if (rc == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, reopen_thread, &hup);
+		pthread_attr_destroy(&attr);
+	}
+	sigaddset(&caller, SIGHUP);
+	pthread_sigmask(SIG_SETMASK, &caller, NULL);
 	return rc == 0 ? AIGW_OK : AIGW_EIO;
 }
 

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -246,6 +248,41 @@ test_a_file_that_cannot_open_is_named(void **state)
 	assert_int_equal(log_reopen(errbuf, sizeof errbuf), AIGW_OK);
 }
 
+/* A SIGHUP to the process: the thread log_reopen_on_sighup started
+ * reopens the moved file, and the process lives on. */
+static void
+test_sighup_reopens_through_the_thread(void **state)
+{
+	char dir[] = "/tmp/aigw-test-hup-XXXXXX", path[256], rotated[256], errbuf[512];
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int saved = dup(2);
+	struct stat st;
+	int waited = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/aigw.log", dir);
+	snprintf(rotated, sizeof rotated, "%s/aigw.log.1", dir);
+	assert_int_equal(log_open_file(path, errbuf, sizeof errbuf), AIGW_OK);
+	assert_int_equal(log_reopen_on_sighup(), AIGW_OK);
+	assert_int_equal(rename(path, rotated), 0);
+	assert_int_equal(kill(getpid(), SIGHUP), 0);
+	/* The thread's own line, written after the swap, says it is done.
+	 * Deadline: 5 s. */
+	while ((stat(path, &st) != 0 || strstr(slurp(path), "log file reopened") == NULL) &&
+	       waited++ < 500)
+		nanosleep(&tick, NULL);
+	assert_non_null(strstr(slurp(path), "log file reopened"));
+	log_msg(LOG_ERROR, "test", NULL, "after the signal");
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	assert_non_null(strstr(slurp(path), "after the signal"));
+	assert_null(strstr(slurp(rotated), "after the signal"));
+	unlink(path);
+	unlink(rotated);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -258,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_journal_stream_must_name_the_descriptor),
 		cmocka_unit_test(test_reopen_follows_a_rotated_file),
 		cmocka_unit_test(test_a_file_that_cannot_open_is_named),
+		cmocka_unit_test(test_sighup_reopens_through_the_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
