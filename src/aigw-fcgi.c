@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "providers/provider.h"
 #include "http/cgi.h"
 #include "http/fcgi.h"
 #include "http/listener.h"
@@ -49,8 +50,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
 		return 2;
 	}
+	{
+		bool from_file;
+
+		if (prov_prices_load_configured(cfg.prices_file, AIGW_PRICES_DEFAULT, &from_file,
+						errbuf, sizeof errbuf) != AIGW_OK) {
+			fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+			config_free(&cfg);
+			return 2;
+		}
+	}
 	log_set_level(cfg.log_level);
 	log_set_program("aigw-fcgi");
+	/* The handler logs to stderr; AIGW_LOG_FILE is for the workers it
+	 * starts, each opening it afresh. */
+	log_set_journal(log_fd_is_journal(2, getenv("JOURNAL_STREAM")));
 	signal(SIGPIPE, SIG_IGN);
 	app.cfg = &cfg;
 	app.waker = NULL;
@@ -70,7 +84,12 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (opts.listen.addr == NULL && inherited >= 0) {
+	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
+	 * before pool_serve starts its threads, so that they block it too. */
+	if (getenv("GATEWAY_INTERFACE") == NULL && log_reopen_on_sighup() != AIGW_OK) {
+		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
+		rc = 1;
+	} else if (opts.listen.addr == NULL && inherited >= 0) {
 		opts.listen.fd = inherited;
 		rc = pool_serve(&app, &opts.listen, opts.nthreads);
 	} else if (opts.listen.addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {

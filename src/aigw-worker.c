@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "providers/provider.h"
 #include "worker/loop.h"
 
 static const char usage_text[] =
@@ -58,8 +59,32 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
+	{
+		bool from_file;
+
+		if (prov_prices_load_configured(cfg.prices_file, AIGW_PRICES_DEFAULT, &from_file,
+						errbuf, sizeof errbuf) != AIGW_OK) {
+			fprintf(stderr, "aigw-worker: %s\n", errbuf);
+			config_free(&cfg);
+			return 2;
+		}
+	}
 	log_set_level(cfg.log_level);
 	log_set_program("aigw-worker");
+	/* A spawned worker's stderr is AIGW_LOG_FILE already; opening it
+	 * here too lets SIGHUP (logrotate) reopen it, as for a service. */
+	if (cfg.log_file != NULL && *cfg.log_file != '\0') {
+		/* Not fatal: a worker that cannot log still works. */
+		if (log_open_file(cfg.log_file, errbuf, sizeof errbuf) != AIGW_OK)
+			log_error("worker", NULL, "logging to stderr: %s", errbuf);
+	} else {
+		log_set_journal(log_fd_is_journal(2, getenv("JOURNAL_STREAM")));
+	}
+	if (log_reopen_on_sighup() != AIGW_OK) {
+		fprintf(stderr, "aigw-worker: cannot start the SIGHUP thread\n");
+		config_free(&cfg);
+		return 1;
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);

@@ -77,6 +77,7 @@ static const struct var vars[] = {
 	L("AIGW_LIMIT_DECISION", 0, 1000000, "2", limit_decision),
 	L("AIGW_ANALYSIS_CONCURRENCY", 1, 10000, "5", analysis_concurrency),
 	S("AIGW_JOBTYPES_DIR", AIGW_SYSCONFDIR "/aigw/jobtypes.d", jobtypes_dir),
+	S("AIGW_PRICES_FILE", AIGW_PRICES_DEFAULT, prices_file),
 	L("AIGW_MOCK_DELAY_MS", 0, 600000, "500", mock_delay_ms),
 	/* Off: an answer is never made up for a provider that has no key. */
 	{ "AIGW_MOCK", VT_BOOL, 0, 0, "off", offsetof(struct aigw_config, mock), false },

@@ -48,6 +48,9 @@ struct config_rate {
  * base URL, so that the provider table (providers/provider.c) and this
  * table name them once.
  */
+/* Where AIGW_PRICES_FILE points by default (providers/provider.h). */
+#define AIGW_PRICES_DEFAULT AIGW_SYSCONFDIR "/aigw/prices.json"
+
 #define CONFIG_ACCOUNT_OPENAI "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"
 #define CONFIG_ACCOUNT_ANTHROPIC "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", \
 	"https://api.anthropic.com"
@@ -136,6 +139,7 @@ struct aigw_config {
 	long limit_decision;
 	long analysis_concurrency;  /* analysis jobs running at once */
 	char *jobtypes_dir;
+	char *prices_file;       /* prices.json; its default may be absent (built-in table) */
 	long mock_delay_ms;
 	bool mock;               /* a provider without its key answered by the mock */
 	long mock_tokens_per_s;  /* the mock's streamed words a second */

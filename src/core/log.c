@@ -1,7 +1,12 @@
 /* log.c: the JSON line logger (see log.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,9 +20,21 @@ static const char *const level_names[LOG__MAX] = {
 	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
+/* syslog's LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, as sd-daemon(3)
+ * prefixes them. */
+static const char *const level_priorities[LOG__MAX] = {
+	[LOG_ERROR] = "<3>", [LOG_WARN] = "<4>",
+	[LOG_INFO] = "<6>", [LOG_DEBUG] = "<7>",
+};
+
 static volatile int current_level = LOG_INFO;
 static volatile int log_fd = 2;
 static const char *volatile program = "aigw";
+static volatile bool journal_prefix;
+
+/* The file of log_open_file, for log_reopen; reopens are serialised. */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static char file_path[4096];
 
 int
 log_level_parse(const char *s)
@@ -56,6 +73,137 @@ int
 log_enabled(enum log_level level)
 {
 	return (int)level <= current_level;
+}
+
+bool
+log_fd_is_journal(int fd, const char *journal_stream)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (journal_stream == NULL ||
+	    sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(fd, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void
+log_set_journal(bool on)
+{
+	journal_prefix = on;
+}
+
+const char *
+log_level_priority(int level)
+{
+	return level >= 0 && level < LOG__MAX ? level_priorities[level] : "";
+}
+
+/* Opens file_path onto descriptor 2; the caller holds file_lock. dup2
+ * swaps the file under descriptor 2 in one step: a write in another
+ * thread goes wholly to the old file or wholly to the new one. */
+static enum aigw_err
+open_onto_stderr(char *errbuf, size_t errlen)
+{
+	int fd = open(file_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0 || (fd != 2 && dup2(fd, 2) < 0)) {
+		snprintf(errbuf, errlen, "AIGW_LOG_FILE %s: %s", file_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return AIGW_EIO;
+	}
+	if (fd != 2)
+		close(fd);
+	return AIGW_OK;
+}
+
+enum aigw_err
+log_open_file(const char *path, char *errbuf, size_t errlen)
+{
+	enum aigw_err err;
+
+	if (path == NULL || *path == '\0' || strlen(path) >= sizeof file_path) {
+		snprintf(errbuf, errlen, "AIGW_LOG_FILE: expected a file's path (at most %zu bytes)",
+			 sizeof file_path - 1);
+		return AIGW_EINVAL;
+	}
+	pthread_mutex_lock(&file_lock);
+	snprintf(file_path, sizeof file_path, "%s", path);
+	err = open_onto_stderr(errbuf, errlen);
+	if (err == AIGW_OK) {
+		log_fd = 2;
+		journal_prefix = false;
+	} else {
+		file_path[0] = '\0';
+	}
+	pthread_mutex_unlock(&file_lock);
+	return err;
+}
+
+enum aigw_err
+log_reopen(char *errbuf, size_t errlen)
+{
+	enum aigw_err err = AIGW_OK;
+
+	pthread_mutex_lock(&file_lock);
+	if (file_path[0] != '\0')
+		err = open_onto_stderr(errbuf, errlen);
+	pthread_mutex_unlock(&file_lock);
+	return err;
+}
+
+static void *
+reopen_thread(void *arg)
+{
+	sigset_t *hup = arg;
+	char errbuf[512];
+	int sig;
+
+	for (;;) {
+		bool has_file;
+
+		if (sigwait(hup, &sig) != 0)
+			continue;
+		pthread_mutex_lock(&file_lock);
+		has_file = file_path[0] != '\0';
+		pthread_mutex_unlock(&file_lock);
+		if (log_reopen(errbuf, sizeof errbuf) != AIGW_OK)
+			log_error("log", NULL, "SIGHUP: cannot reopen the log: %s", errbuf);
+		else
+			log_info("log", NULL, "SIGHUP: %s", has_file ? "log file reopened"
+					 : "logging to stderr, nothing to reopen");
+	}
+	return NULL;
+}
+
+enum aigw_err
+log_reopen_on_sighup(void)
+{
+	static sigset_t hup;
+	sigset_t all, caller;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	/* The thread blocks every signal, so that none meant for the others
+	 * (SIGTERM, SIGUSR1) is delivered to it; the caller keeps its mask
+	 * with SIGHUP added. */
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_BLOCK, &all, &caller) != 0)
+		return AIGW_EIO;
+	rc = pthread_attr_init(&attr);
+	if (rc == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, reopen_thread, &hup);
+		pthread_attr_destroy(&attr);
+	}
+	sigaddset(&caller, SIGHUP);
+	pthread_sigmask(SIG_SETMASK, &caller, NULL);
+	return rc == 0 ? AIGW_OK : AIGW_EIO;
 }
 
 /* The length of the well-formed UTF-8 sequence at s (at most n bytes), or
@@ -214,17 +362,22 @@ emit(enum log_level level, const char *component, const char *id,
      const struct log_attr *attrs, size_t nattrs, const char *fmt, va_list ap)
 {
 	char msg[MSG_MAX_BYTES], line[LINE_MAX_BYTES];
-	size_t n;
+	size_t n, skip = 3;
 	ssize_t w;
 
 	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
 		return;
-	n = log_format(line, sizeof line, level, component, id, attrs, nattrs, msg);
+	/* Room for "<N>" before the object, so the line stays one write. */
+	n = log_format(line + 3, sizeof line - 3, level, component, id, attrs, nattrs, msg);
 	if (n == 0)
-		n = log_format(line, sizeof line, level, component, id, NULL, 0,
+		n = log_format(line + 3, sizeof line - 3, level, component, id, NULL, 0,
 			       "(a log line too long to write)");
+	if (n > 0 && journal_prefix && level >= 0 && level < LOG__MAX) {
+		memcpy(line, level_priorities[level], 3);
+		skip = 0, n += 3;
+	}
 	if (n > 0) {
-		w = write(log_fd, line, n);
+		w = write(log_fd, line + skip, n);
 		(void)w;
 	}
 }

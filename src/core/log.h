@@ -11,12 +11,20 @@
  * Secrets are never to be formatted; prompts only where the caller checks
  * AIGW_LOG_PROMPTS. Thread-safe (one write(2) per line). Logging cannot
  * fail: a write error is ignored.
+ *
+ * Under journald (JOURNAL_STREAM names the stderr we write to) each line
+ * starts with its syslog priority, "<3>" error to "<7>" debug, which
+ * journald strips and keeps as the entry's priority (journalctl -p).
+ * log_open_file puts the log on a file, log_reopen reopens it (after
+ * logrotate moved it: SIGHUP); they fail with AIGW_EIO naming the file.
  */
 #ifndef AIGW_CORE_LOG_H
 #define AIGW_CORE_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "core/err.h"
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG__MAX };
 
@@ -30,6 +38,28 @@ void log_set_fd(int fd);
 /* The program's name for every later line (a string that lives on). */
 void log_set_program(const char *name);
 int log_enabled(enum log_level level);
+
+/* Whether fd is the stream journal_stream ("DEV:INODE", the JOURNAL_STREAM
+ * variable; NULL when unset) names: then journald reads it. */
+bool log_fd_is_journal(int fd, const char *journal_stream);
+/* Prefixes every later line with its priority ("<3>", ...) or not. */
+void log_set_journal(bool on);
+/* The prefix of a level ("<3>" for error), "" when out of range. */
+const char *log_level_priority(int level);
+
+/* Opens path (append, created 0640) onto descriptor 2 and logs there;
+ * remembers path for log_reopen. errbuf gets one line naming the file. */
+enum aigw_err log_open_file(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+/* Opens the file log_open_file named again (a new file when it was moved
+ * away) in place of the old one, atomically for writers in other threads.
+ * AIGW_OK and nothing done when no file was opened. Not for a signal
+ * handler: call it from a loop or thread that a handler's flag wakes. */
+enum aigw_err log_reopen(char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+/* Blocks SIGHUP in the calling thread and in every thread it starts later
+ * (call it before any), and starts a thread that waits for SIGHUP and then
+ * calls log_reopen: no work in a signal handler. AIGW_EIO when the thread
+ * cannot start. */
+enum aigw_err log_reopen_on_sighup(void) AIGW_MUSTCHECK;
 
 /* A key of a log_event line: a string (str not NULL) or a number. */
 struct log_attr {

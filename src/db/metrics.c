@@ -45,14 +45,14 @@ static const struct db_stmt stmt_metrics = {
 	       "    FROM c WHERE family = 'aigw_jobs_total'"
 	       "   UNION ALL SELECT aigw_label('type', type), count(*) FROM jobs"
 	       "    WHERE status IN (" SQL_PENDING ", " SQL_RUNNING ") GROUP BY type) j GROUP BY t"
-	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"chat\"', '', chats_pending FROM active"
-	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'type=\"job\"', '', jobs_pending FROM active"
-	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"chat\"', '', chats_running FROM active"
-	       "  UNION ALL SELECT 'aigw_running', '', 'type=\"job\"', '', jobs_running FROM active"
-	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"chat\"', '',"
+	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'kind=\"chat\"', '', chats_pending FROM active"
+	       "  UNION ALL SELECT 'aigw_queue_depth', '', 'kind=\"job\"', '', jobs_pending FROM active"
+	       "  UNION ALL SELECT 'aigw_running', '', 'kind=\"chat\"', '', chats_running FROM active"
+	       "  UNION ALL SELECT 'aigw_running', '', 'kind=\"job\"', '', jobs_running FROM active"
+	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'kind=\"chat\"', '',"
 	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM chat_results"
 	       "    WHERE status = " SQL_PENDING ")), 0)"
-	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'type=\"job\"', '',"
+	       "  UNION ALL SELECT 'aigw_oldest_pending_seconds', '', 'kind=\"job\"', '',"
 	       "   coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM jobs"
 	       "    WHERE status = " SQL_PENDING ")), 0)"
 	       "  UNION ALL SELECT 'aigw_stuck_jobs', '', '', '', count(*) FROM jobs"
@@ -96,6 +96,35 @@ db_metrics(struct db *db, long stale_s, void (*each)(void *ctx, const struct db_
 	}
 	PQclear(res);
 	return AIGW_OK;
+}
+
+/* $1: [{"route": pattern, "status": code, "n": count}, ...] to add to
+ * aigw_http_requests_total, $2 the busy 503s to add to
+ * aigw_http_busy_total. Labels are rendered here (aigw_label escapes). */
+static const struct db_stmt stmt_add_http = {
+	.name = "metrics_add_http",
+	.nparams = 2,
+	.idempotent = false,
+	.sql = "SELECT aigw_metric_add('aigw_http_requests_total',"
+	       "  aigw_label('route', e->>'route') || ',' || aigw_label('status', e->>'status'),"
+	       "  (e->>'n')::double precision)"
+	       " FROM jsonb_array_elements($1::jsonb) AS e"
+	       " UNION ALL SELECT aigw_metric_add('aigw_http_busy_total', '', $2::double precision)"
+	       " WHERE $2::double precision > 0",
+};
+
+enum aigw_err
+db_metrics_add_http(struct db *db, const char *requests_json, long busy)
+{
+	char busy_text[24];
+	const char *values[2] = { requests_json, busy_text };
+	PGresult *res = NULL;
+	enum aigw_err err;
+
+	snprintf(busy_text, sizeof busy_text, "%ld", busy);
+	err = db_exec(db, &stmt_add_http, values, &res);
+	PQclear(res);
+	return err;
 }
 
 /* $1 stale_s: what aigw status prints. */

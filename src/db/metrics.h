@@ -26,6 +26,12 @@ enum aigw_err db_metrics(struct db *db, long stale_s,
 			 void (*each)(void *ctx, const struct db_metric_sample *s),
 			 void *ctx) AIGW_MUSTCHECK;
 
+/* Adds HTTP request counts: requests_json is a JSON array of
+ * {"route": the route table's pattern, "status": the code, "n": count},
+ * busy the 503s for busy. Not idempotent: not retried. */
+enum aigw_err db_metrics_add_http(struct db *db, const char *requests_json, long busy)
+	AIGW_MUSTCHECK;
+
 struct db_overview {
 	long chats_pending, jobs_pending;
 	long chats_running, jobs_running;

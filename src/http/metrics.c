@@ -1,11 +1,16 @@
 /* metrics.c: the HTTP side of metrics, GET /api/metrics (see metrics.h); the database side is
  * db/metrics.c. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "config.h"
 
+#include "core/log.h"
 #include "core/secret.h"
 #include "db/workers.h"
 #include "http/metrics.h"
@@ -45,6 +50,15 @@ static const struct family families[] = {
 	  "Provider calls that waited for a rate limit, by provider." },
 	{ "aigw_rate_limit_wait_seconds_total", "counter",
 	  "Time provider calls spent waiting for a rate limit, by provider." },
+	{ "aigw_provider_tokens_total", "counter",
+	  "Tokens of provider calls that answered, by provider, model and direction"
+	  " (input or output)." },
+	{ "aigw_provider_cost_usd_total", "counter",
+	  "Estimated cost of provider calls from the price table, by provider and model." },
+	{ "aigw_http_requests_total", "counter",
+	  "HTTP requests answered, by route (the route's pattern) and status." },
+	{ "aigw_http_busy_total", "counter",
+	  "Requests answered 503 busy: too many waiting for changes." },
 	{ "aigw_webhook_deliveries_total", "counter",
 	  "Webhook delivery attempts, by outcome: delivered, failed_attempt, refused;"
 	  " gave_up counts deliveries given up after their retries." },
@@ -157,6 +171,133 @@ metrics_access_allowed(const struct aigw_config *cfg, const char *remote_addr,
 	}
 }
 
+/* The HTTP counts of this process not yet in the database. */
+static struct {
+	pthread_mutex_t lock;
+	struct { const char *route; int status; long n; } slot[METRICS_HTTP_SLOTS];
+	size_t used;
+	long busy, dropped;
+	int64_t flushed_ms;
+} http_counts = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define ROUTE_UNMATCHED "unmatched"
+
+static void
+count_locked(const char *route, int status, long n)
+{
+	size_t i;
+
+	for (i = 0; i < http_counts.used; i++)
+		if (http_counts.slot[i].status == status &&
+		    strcmp(http_counts.slot[i].route, route) == 0)
+			break;
+	if (i == http_counts.used) {
+		if (i == METRICS_HTTP_SLOTS) {
+			http_counts.dropped += n;
+			return;
+		}
+		http_counts.slot[i].route = route;
+		http_counts.slot[i].status = status;
+		http_counts.slot[i].n = 0;
+		http_counts.used++;
+	}
+	http_counts.slot[i].n += n;
+}
+
+void
+metrics_http_count(const char *route, int status)
+{
+	pthread_mutex_lock(&http_counts.lock);
+	count_locked(route != NULL ? route : ROUTE_UNMATCHED, status, 1);
+	pthread_mutex_unlock(&http_counts.lock);
+}
+
+void
+metrics_http_busy(void)
+{
+	pthread_mutex_lock(&http_counts.lock);
+	http_counts.busy++;
+	pthread_mutex_unlock(&http_counts.lock);
+}
+
+/* The counts as JSON, or NULL (nothing, or out of memory); the caller
+ * holds the lock. */
+static char *
+counts_json_locked(void)
+{
+	json_object *a;
+	char *out = NULL;
+	int rc = 0;
+
+	if (http_counts.used == 0 && http_counts.busy == 0)
+		return NULL;
+	a = json_object_new_array();
+	for (size_t i = 0; a != NULL && i < http_counts.used; i++) {
+		json_object *e = json_object_new_object();
+
+		if (e == NULL) {
+			rc = -1;
+			break;
+		}
+		rc |= json_object_object_add(e, "route",
+					     json_object_new_string(http_counts.slot[i].route));
+		rc |= json_object_object_add(e, "status",
+					     json_object_new_int(http_counts.slot[i].status));
+		rc |= json_object_object_add(e, "n", json_object_new_int64(http_counts.slot[i].n));
+		rc |= json_object_array_add(a, e);
+	}
+	if (a != NULL && rc == 0) {
+		const char *text = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+
+		out = text != NULL ? strdup(text) : NULL;
+	}
+	json_object_put(a);
+	return out;
+}
+
+char *
+metrics_http_take(long *busy)
+{
+	char *json;
+
+	pthread_mutex_lock(&http_counts.lock);
+	json = counts_json_locked();
+	*busy = http_counts.busy;
+	if (json != NULL) {
+		http_counts.used = 0;
+		http_counts.busy = 0;
+	}
+	pthread_mutex_unlock(&http_counts.lock);
+	return json;
+}
+
+void
+metrics_http_flush(struct db *db, int64_t now_ms, bool force)
+{
+	char *json;
+	long busy = 0, dropped;
+
+	pthread_mutex_lock(&http_counts.lock);
+	if (!force && now_ms - http_counts.flushed_ms < 1000) {
+		pthread_mutex_unlock(&http_counts.lock);
+		return;
+	}
+	http_counts.flushed_ms = now_ms;
+	dropped = http_counts.dropped;
+	http_counts.dropped = 0;
+	pthread_mutex_unlock(&http_counts.lock);
+	if (dropped > 0)
+		log_warn("metrics", NULL, "%ld HTTP request counts dropped: more than %d route and"
+			 " status pairs", dropped, METRICS_HTTP_SLOTS);
+	json = metrics_http_take(&busy);
+	if (json == NULL)
+		return;
+	if (db == NULL || db_metrics_add_http(db, json, busy) != AIGW_OK)
+		log_warn("metrics", NULL, "HTTP request counts not written to the database;"
+			 " aigw_http_requests_total misses them");
+	free(json);
+}
+
 static void
 sample_to_text(void *ctx, const struct db_metric_sample *s)
 {
@@ -181,6 +322,8 @@ ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args
 				NULL, "the metrics are not open to this client (AIGW_METRICS_ACCESS)");
 		return;
 	}
+	/* This request is not counted yet: it is counted when it is answered. */
+	metrics_http_flush(t->db, 0, true);
 	buf_init(&out, METRICS_TEXT_MAX);
 	metrics_text_build_info(&text, PACKAGE_VERSION);
 	err = db_metrics(t->db, WORKER_SLOT_STALE_S, sample_to_text, &text);

@@ -42,4 +42,25 @@ void metrics_text_build_info(struct metrics_text *t, const char *version);
 bool metrics_access_allowed(const struct aigw_config *cfg, const char *remote_addr,
 			    const char *authorization);
 
+/*
+ * HTTP request counts (aigw_http_requests_total{route,status},
+ * aigw_http_busy_total): kept in this process and added to the database
+ * at most once a second (a request per write would double the writes of a
+ * poll), by the request that finds a second passed, and always before a
+ * scrape and at the end of a CGI request, so a scrape's figures lag other
+ * processes by at most their next request. route is the route table's
+ * pattern (a string that lives on), NULL for a path no route knows.
+ * Thread-safe; cannot fail (past METRICS_HTTP_SLOTS label sets, or when the
+ * database refuses, a count is dropped, with a log line).
+ */
+#define METRICS_HTTP_SLOTS 512
+void metrics_http_count(const char *route, int status);
+void metrics_http_busy(void);
+/* Writes the counts when force or when a second passed since the last
+ * write (now_ms: a monotonic clock). */
+void metrics_http_flush(struct db *db, int64_t now_ms, bool force);
+/* The pending counts as the JSON db_metrics_add_http reads, and the busy
+ * count, taken (reset); for tests. NULL when nothing is pending. */
+char *metrics_http_take(long *busy);
+
 #endif

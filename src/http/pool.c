@@ -16,6 +16,7 @@
 #include "http/fcgi.h"
 #include "http/hub.h"
 #include "http/listener.h"
+#include "http/metrics.h"
 #include "http/pool.h"
 #include "http/realtime.h"
 
@@ -262,8 +263,12 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	rt_gate_close(&wait_gate);
 	/* Also when a thread failed to start: the others must leave too. */
 	stop_threads(l->addr != NULL);
-	for (long i = 0; i < started; i++) {
+	for (long i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
+	/* The HTTP counts of the last second, before the connections go. */
+	if (started > 0)
+		metrics_http_flush(threads[0].db, 0, true);
+	for (long i = 0; i < started; i++) {
 		db_free(threads[i].db);
 		close(threads[i].wake_fd);
 	}

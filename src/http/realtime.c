@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/hub.h"
+#include "http/metrics.h"
 #include "http/realtime.h"
 
 /* ---- the gate ---- */
@@ -291,6 +292,7 @@ resp_busy(struct http_thread *t, struct http_req *req, enum rt_admit why)
 {
 	const struct aigw_config *cfg = t->app->cfg;
 
+	metrics_http_busy();
 	http_resp_header(req, "Retry-After", "1");
 	if (why != RT_ADMIT_OWNER_FULL)
 		http_resp_error(req, 503, "busy", NULL,

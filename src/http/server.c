@@ -8,6 +8,7 @@
 #include "http/auth.h"
 #include "http/cors.h"
 #include "http/routes.h"
+#include "http/metrics.h"
 #include "http/server.h"
 
 #define JSON_MAX_DEPTH 32
@@ -166,7 +167,9 @@ is_token(const char *s)
 	return true;
 }
 
-static void
+/* Answers req; returns the route's pattern (for the metrics), NULL when
+ * no route took it. */
+static const char *
 dispatch(struct http_thread *t, struct http_req *req)
 {
 	const struct http_route *route;
@@ -179,42 +182,43 @@ dispatch(struct http_thread *t, struct http_req *req)
 	switch (http_route_find(req->method, req->path, &route, &args, allow, sizeof allow)) {
 	case ROUTE_NONE:
 		http_resp_error(req, 404, "not_found", NULL, "no such resource");
-		return;
+		return NULL;
 	case ROUTE_WRONG_METHOD:
 		/* A browser's preflight carries no credentials: answered before
 		 * authentication, and only while CORS is on (else 405 as ever). */
 		if (cors != NULL && *cors != '\0' && strcmp(req->method, "OPTIONS") == 0) {
 			cors_preflight(req, cors_listed, allow);
-			return;
+			return NULL;
 		}
 		http_resp_header(req, "Allow", allow);
 		http_resp_error(req, 405, "method_not_allowed", NULL,
 				"method %.16s is not allowed here; use %s",
 				is_token(req->method) ? req->method : "?", allow);
-		return;
+		return NULL;
 	case ROUTE_FOUND:
 		break;
 	}
 	if (!route->open && !http_authenticate(t, req))
-		return;
+		return route->pattern;
 	if (route->json_body) {
 		err = http_read_json_body(req, (size_t)t->app->cfg->max_body);
 		if (err == AIGW_EINVAL) {
 			http_resp_error(req, 415, "unsupported_media_type", NULL,
 					"the body must be application/json");
-			return;
+			return route->pattern;
 		}
 		if (err == AIGW_ETOOBIG) {
 			http_resp_error(req, 413, "body_too_large", NULL,
 					"the body is larger than %ld bytes", t->app->cfg->max_body);
-			return;
+			return route->pattern;
 		}
 		if (err != AIGW_OK) {
 			http_resp_error(req, 400, "invalid_json", NULL, "the body could not be read");
-			return;
+			return route->pattern;
 		}
 	}
 	route->handler(t, req, &args);
+	return route->pattern;
 }
 
 void
@@ -222,13 +226,14 @@ http_handle(struct http_thread *t, const struct http_io *io)
 {
 	struct http_req req;
 	int64_t start = time_mono_ms();
+	const char *route = NULL;
 	enum aigw_err err;
 
 	err = http_req_init(&req, io);
 	if (err != AIGW_OK)
 		http_resp_from_err(&req, err);
 	else
-		dispatch(t, &req);
+		route = dispatch(t, &req);
 	{
 		const struct log_attr attrs[] = {
 			LOG_STR("method", req.method), LOG_STR("path", req.path),
@@ -240,6 +245,12 @@ http_handle(struct http_thread *t, const struct http_io *io)
 			  "%.*s %.*s %d", (int)utf8_cut(method, 16), method, (int)utf8_cut(path, 200),
 			  path, req.status);
 	}
+	/* Counted before the response leaves, so that a client's next
+	 * request (a scrape) finds it written or still pending, never in
+	 * between. A CGI process answers one request: its count is written
+	 * now. */
+	metrics_http_count(route, req.status);
+	metrics_http_flush(t->db, time_mono_ms(), t->app->cgi);
 	if (http_resp_send(&req) != AIGW_OK)
 		log_info("http", req.request_id, "client went away before the response was sent");
 	http_req_free(&req);

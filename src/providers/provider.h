@@ -343,4 +343,22 @@ int64_t prov_mock_stream_next_ms(const char *text, size_t len, long tps);
 double prov_cost_usd(const char *provider, const char *model,
 		     long input_tokens, long output_tokens);
 
+/*
+ * The price table as data (etc/prices.json, docs/operations.md): {"models":
+ * [{"provider", "model", "input", "output"}], "batch": [{"provider",
+ * "pricedAs", "share"}]}, dollars per million tokens. prov_prices_load
+ * replaces the table with path's, or fails with AIGW_EINVAL and one line
+ * in errbuf naming the file and what is wrong (the table unchanged). Call
+ * it at start, before threads read prices. prov_prices_load_configured:
+ * setting is AIGW_PRICES_FILE (empty: default_path); when it is
+ * default_path and no file is there, the built-in table (*from_file
+ * false); another path must be a good file. prov_prices_reset: back
+ * to the built-in table.
+ */
+enum aigw_err prov_prices_load(const char *path, char *errbuf, size_t errlen) AIGW_MUSTCHECK;
+enum aigw_err prov_prices_load_configured(const char *setting, const char *default_path,
+					  bool *from_file, char *errbuf, size_t errlen)
+	AIGW_MUSTCHECK;
+void prov_prices_reset(void);
+
 #endif

@@ -384,7 +384,8 @@ def unit_names(units):
 def test_every_unit_is_shipped(units):
     assert unit_names(units) == [
         "aigw-fcgi.service", "aigw-fcgi.socket", "aigw-reap.service", "aigw-reap.timer",
-        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service"]
+        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service",
+        "aigw-worker@.service"]
 
 
 def test_units_pass_systemd_analyze_verify(units):
@@ -583,6 +584,8 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
     assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
                                                                         r"\.json$")
     assert listing(inst("pkgdatadir", "prometheus")) == ["aigw-alerts.yml"]
+    assert listing(inst("sysconfdir", "aigw"), r"\.json$") == ["prices.json"]
+    assert listing(inst("sysconfdir", "logrotate.d")) == ["aigw"]
     assert listing(inst("docdir")) == ["LICENSE", "NEWS", "README.md", "docs"]
     assert listing(inst("mandir", "man8")) == ["aigw-fcgi.8", "aigw-worker.8", "aigw.8"]
     assert listing(inst("mandir", "man5")) == ["aigw.env.5"]
@@ -590,7 +593,8 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
     unitdir = inst("prefix", "lib", "systemd", "system")
     assert listing(unitdir) == [
         "aigw-fcgi.service", "aigw-fcgi.socket", "aigw-reap.service", "aigw-reap.timer",
-        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service"]
+        "aigw-schedule.service", "aigw-schedule.timer", "aigw-worker.service",
+        "aigw-worker@.service"]
     for unit in listing(unitdir, r"\.service$"):
         with open(os.path.join(unitdir, unit)) as f:
             text = f.read()

@@ -5,6 +5,7 @@ rows with a million of them in each table."""
 
 import re
 import subprocess
+import threading
 import time
 import uuid
 
@@ -52,7 +53,10 @@ def test_the_exposition_passes_promtool(stack):
                          ("aigw_stuck_jobs", "gauge"), ("aigw_chats_created_total", "counter"),
                          ("aigw_reaper_last_run_timestamp_seconds", "gauge")]:
         assert f"# TYPE {family} {kind}\n" in text, family
-    assert 'aigw_queue_depth{type="chat"}' in text and 'aigw_running{type="job"}' in text
+    # The gauges' label is kind (chat or job), not type: type is a job type.
+    assert 'aigw_queue_depth{kind="chat"}' in text and 'aigw_running{kind="job"}' in text
+    assert 'aigw_oldest_pending_seconds{kind="job"}' in text
+    assert not re.search(r'^aigw_(queue_depth|running|oldest_pending_seconds)\{type=', text, re.M)
 
 
 # Every family docs/api.md's "Metrics" table documents.
@@ -75,6 +79,10 @@ FAMILIES = {
     "aigw_rate_limit_waits_total": "counter",
     "aigw_rate_limit_wait_seconds_total": "counter",
     "aigw_webhook_deliveries_total": "counter",
+    "aigw_provider_tokens_total": "counter",
+    "aigw_provider_cost_usd_total": "counter",
+    "aigw_http_requests_total": "counter",
+    "aigw_http_busy_total": "counter",
 }
 
 
@@ -130,6 +138,81 @@ def test_a_chat_that_completes_and_one_that_fails_move_the_counters(stack):
     assert len(buckets) == 14
     counts = [v for _, v in sorted(buckets)]
     assert counts == sorted(counts)
+
+
+def test_tokens_and_cost_by_provider_and_model(stack):
+    before = scrape(stack)
+    chat_id = submit(stack.url(), {"openai": "gpt-4o", "anthropic": "claude-3-5-haiku-latest",
+                                   "gemini": "gemini-2.5-flash~status=400"},
+                     message="count my tokens").json()["chatId"]
+    final = wait_final(stack.url(), chat_id)
+    assert final["status"] == "completed", final
+    after = scrape(stack)
+    promtool_check(after)
+
+    def delta(key):
+        return value(after, key) - value(before, key)
+
+    for provider in ("openai", "anthropic"):
+        res = final["results"][provider]
+        assert res["ok"] and res["usage"]["inputTokens"] > 0, res
+        who = f'provider="{provider}",model="{res["model"]}"'
+        assert delta(f'aigw_provider_tokens_total{{{who},direction="input"}}') \
+            == res["usage"]["inputTokens"]
+        assert delta(f'aigw_provider_tokens_total{{{who},direction="output"}}') \
+            == res["usage"]["outputTokens"]
+        assert res["costUsd"] > 0, res
+        assert abs(delta(f"aigw_provider_cost_usd_total{{{who}}}") - res["costUsd"]) < 1e-9
+    # The failed call used no tokens and cost nothing.
+    assert not [k for k in samples(after) if k.startswith("aigw_provider_tokens_total")
+                and 'provider="gemini"' in k]
+
+
+def test_http_requests_by_route_pattern_and_status(stack):
+    chat_id = submit(stack.url(), {"mock": "m"}, message="count my requests").json()["chatId"]
+    wait_final(stack.url(), chat_id)
+    before = scrape(stack)
+    job_id = str(uuid.uuid4())
+    for _ in range(3):
+        r = requests.get(stack.url(f"/api/jobs/{job_id}/status"), timeout=HTTP_TIMEOUT)
+        assert r.status_code == 404
+    assert requests.get(stack.url("/api/no/such/thing"), timeout=HTTP_TIMEOUT).status_code == 404
+    r = requests.get(stack.url("/api/ai/chat/status"), params={"id": chat_id},
+                     timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200
+    after = scrape(stack)
+    promtool_check(after)
+
+    def delta(key):
+        return value(after, key) - value(before, key)
+
+    # The route's pattern, never the path with its id in it.
+    assert delta('aigw_http_requests_total{route="/api/jobs/{id}/status",status="404"}') == 3
+    assert delta('aigw_http_requests_total{route="unmatched",status="404"}') == 1
+    assert delta('aigw_http_requests_total{route="/api/ai/chat/status",status="200"}') == 1
+    # The scrape before this one was counted as it was answered.
+    assert delta('aigw_http_requests_total{route="/api/metrics",status="200"}') == 1
+    assert job_id not in after and chat_id not in after
+
+
+def test_busy_503s_are_counted():
+    with stk.Stack(extra_env={"AIGW_WAIT_MAX": "1"}) as s:
+        chat_id = submit(s.url(), {"mock": "m"}, message="busy").json()["chatId"]
+        version = wait_final(s.url(), chat_id)["version"]
+        before = scrape(s)
+        params = {"id": chat_id, "wait": 3, "since": version}
+        waiter = threading.Thread(target=lambda: requests.get(
+            s.url("/api/ai/chat/status"), params=params, timeout=HTTP_TIMEOUT))
+        waiter.start()
+        time.sleep(1)  # the one place is taken now
+        r = requests.get(s.url("/api/ai/chat/status"), params=params, timeout=HTTP_TIMEOUT)
+        assert_error(r, 503, "busy")
+        waiter.join(10)
+        after = scrape(s)
+        assert value(after, "aigw_http_busy_total") - value(before, "aigw_http_busy_total") == 1
+        assert value(after, 'aigw_http_requests_total{route="/api/ai/chat/status",status="503"}') \
+            - value(before, 'aigw_http_requests_total{route="/api/ai/chat/status",status="503"}') \
+            == 1
 
 
 def test_jobs_finished_and_stuck(stack):
@@ -222,11 +305,15 @@ def test_alert_rules_pass_promtool():
     r = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 6 rules found" in r.stdout
+    assert "SUCCESS: 10 rules found" in r.stdout
     text = open(rules).read()
     for metric in ("aigw_jobs_total", "aigw_queue_depth", "aigw_job_duration_seconds_bucket",
-                   "aigw_stuck_jobs", "aigw_webhook_deliveries_total"):
+                   "aigw_stuck_jobs", "aigw_webhook_deliveries_total", "aigw_http_busy_total",
+                   "aigw_http_requests_total", "aigw_provider_cost_usd_total",
+                   "aigw_oldest_pending_seconds"):
         assert metric in text
+    # The gauges' label is kind now.
+    assert "by (kind)" in text and "$labels.kind" in text
 
 
 # ---------------------------------------------------------------- a million rows

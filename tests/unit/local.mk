@@ -121,7 +121,7 @@ endif
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = /usr/bin/python3
 TESTS += tests/check_cycles.py
-EXTRA_DIST += tests/check_cycles.py
+EXTRA_DIST += tests/check_cycles.py tests/fixtures/prices
 # aigw.env(5) describes every variable of the configuration table.
 TESTS += tests/check_man_env.py
 EXTRA_DIST += tests/check_man_env.py

@@ -3,9 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "http/metrics.h"
 
@@ -26,7 +28,7 @@ test_each_family_gets_its_header_once(void **state)
 	const struct db_metric_sample s[] = {
 		{ "aigw_jobs_total", "", "type=\"a\",status=\"completed\"", "", 3 },
 		{ "aigw_jobs_total", "", "type=\"a\",status=\"failed\"", "", 1 },
-		{ "aigw_queue_depth", "", "type=\"chat\"", "", 0 },
+		{ "aigw_queue_depth", "", "kind=\"chat\"", "", 0 },
 		{ "aigw_stuck_jobs", "", "", "", 2 },
 	};
 	struct buf out;
@@ -40,7 +42,7 @@ test_each_family_gets_its_header_once(void **state)
 		"aigw_jobs_total{type=\"a\",status=\"failed\"} 1\n"
 		"# HELP aigw_queue_depth Chats and jobs waiting for a worker.\n"
 		"# TYPE aigw_queue_depth gauge\n"
-		"aigw_queue_depth{type=\"chat\"} 0\n"
+		"aigw_queue_depth{kind=\"chat\"} 0\n"
 		"# HELP aigw_stuck_jobs Running jobs whose lease ran out or that ran past their"
 		" type's timeout.\n"
 		"# TYPE aigw_stuck_jobs gauge\n"
@@ -160,6 +162,86 @@ test_access(void **state)
 	assert_false(metrics_access_allowed(&cfg, "127.0.0.1", "Bearer "));
 }
 
+/* The n of the entry {route, status} in the taken JSON, 0 when absent. */
+static long
+count_of(json_object *a, const char *route, int status)
+{
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i), *r, *st, *n;
+
+		assert_true(json_object_object_get_ex(e, "route", &r));
+		assert_true(json_object_object_get_ex(e, "status", &st));
+		assert_true(json_object_object_get_ex(e, "n", &n));
+		if (strcmp(json_object_get_string(r), route) == 0 && json_object_get_int(st) == status)
+			return (long)json_object_get_int64(n);
+	}
+	return 0;
+}
+
+static void
+test_http_counts_by_route_pattern_and_status(void **state)
+{
+	static const char chat[] = "/api/ai/chat/{id}";
+	char pattern_copy[sizeof chat];
+	long busy = -1;
+	char *json;
+	json_object *a;
+
+	(void)state;
+	assert_null(metrics_http_take(&busy));
+	metrics_http_count(chat, 200);
+	metrics_http_count(chat, 200);
+	/* Another string with the same pattern is the same label set. */
+	memcpy(pattern_copy, chat, sizeof chat);
+	metrics_http_count(pattern_copy, 200);
+	metrics_http_count(chat, 404);
+	metrics_http_count(NULL, 404);
+	metrics_http_busy();
+	metrics_http_busy();
+	json = metrics_http_take(&busy);
+	assert_non_null(json);
+	assert_int_equal(busy, 2);
+	a = json_tokener_parse(json);
+	assert_non_null(a);
+	assert_int_equal(json_object_array_length(a), 3);
+	assert_int_equal(count_of(a, chat, 200), 3);
+	assert_int_equal(count_of(a, chat, 404), 1);
+	assert_int_equal(count_of(a, "unmatched", 404), 1);
+	json_object_put(a);
+	free(json);
+	/* Taken: nothing is pending any more. */
+	assert_null(metrics_http_take(&busy));
+	/* Busy alone is worth a write. */
+	metrics_http_busy();
+	json = metrics_http_take(&busy);
+	assert_string_equal(json, "[]");
+	assert_int_equal(busy, 1);
+	free(json);
+}
+
+static void
+test_http_counts_past_the_slots_are_dropped_not_mixed(void **state)
+{
+	long busy;
+	char *json;
+	json_object *a;
+
+	(void)state;
+	for (int i = 0; i < METRICS_HTTP_SLOTS + 10; i++)
+		metrics_http_count("/api/health", 1000 + i);
+	json = metrics_http_take(&busy);
+	a = json_tokener_parse(json);
+	assert_int_equal(json_object_array_length(a), METRICS_HTTP_SLOTS);
+	assert_int_equal(count_of(a, "/api/health", 1000), 1);
+	assert_int_equal(count_of(a, "/api/health", 1000 + METRICS_HTTP_SLOTS), 0);
+	json_object_put(a);
+	free(json);
+	/* No database: the flush writes nothing and loses only its counts. */
+	metrics_http_count("/api/health", 200);
+	metrics_http_flush(NULL, 0, true);
+	assert_null(metrics_http_take(&busy));
+}
+
 int
 main(void)
 {
@@ -170,6 +252,8 @@ main(void)
 		cmocka_unit_test(test_families_without_samples_are_declared),
 		cmocka_unit_test(test_a_full_buffer_stops_the_rendering),
 		cmocka_unit_test(test_access),
+		cmocka_unit_test(test_http_counts_by_route_pattern_and_status),
+		cmocka_unit_test(test_http_counts_past_the_slots_are_dropped_not_mixed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -151,6 +154,128 @@ test_unknowns(void **state)
 	unknown("openai", "GPT-4O", 1, 1);
 }
 
+/* A file under the source tree, or skip when the tests run without it. */
+static const char *
+src_path(const char *rel)
+{
+	static char path[1024];
+	const char *srcdir = getenv("AIGW_SRCDIR");
+
+	if (srcdir == NULL)
+		skip();
+	snprintf(path, sizeof path, "%s/%s", srcdir, rel);
+	return path;
+}
+
+/* The shipped etc/prices.json is today's built-in table, row for row. */
+static void
+test_the_shipped_file_is_the_builtin_table(void **state)
+{
+	const char *provider, *model, *fprovider, *fmodel;
+	char errbuf[512];
+	double builtin[64][2];
+	size_t n = 0, fn = 0;
+
+	(void)state;
+	prov_prices_reset();
+	for (; prov_price_at(n, &provider, &model); n++) {
+		assert_true(n < 64);
+		builtin[n][0] = prov_cost_usd(provider, model, M, 0);
+		builtin[n][1] = prov_cost_usd(provider, model, 0, M);
+	}
+	if (prov_prices_load(src_path("etc/prices.json"), errbuf, sizeof errbuf) != AIGW_OK)
+		fail_msg("%s", errbuf);
+	for (; prov_price_at(fn, &fprovider, &fmodel); fn++) {
+		assert_true(fn < n);
+		cost_is(fprovider, fmodel, M, 0, builtin[fn][0]);
+		cost_is(fprovider, fmodel, 0, M, builtin[fn][1]);
+	}
+	assert_int_equal(fn, n);
+	cost_is("openai-batch", "gpt-4o", M, M, 6.25);
+	cost_is("anthropic-batch", "claude-3-5-haiku-20241022", M, M, 2.40);
+	prov_prices_reset();
+}
+
+static void
+test_a_file_replaces_the_table(void **state)
+{
+	char errbuf[512];
+
+	(void)state;
+	if (prov_prices_load(src_path("tests/fixtures/prices/good.json"), errbuf,
+			     sizeof errbuf) != AIGW_OK)
+		fail_msg("%s", errbuf);
+	cost_is("openai", "gpt-4o-2024-08-06", M, M, 3.00);
+	cost_is("openai", "gpt-4o-mini", M, M, 1.00);
+	cost_is("acme", "rocket-7", M, 2 * M, 17.50);
+	cost_is("openai-batch", "gpt-4o", M, M, 0.75);
+	/* What the file does not list has no price: no mixing with the
+	 * built-in table. */
+	unknown("openai", "gpt-5", 1, 1);
+	unknown("anthropic-batch", "claude-3-5-haiku", 1, 1);
+	cost_is("mock", "m", M, M, 0);
+	prov_prices_reset();
+	cost_is("openai", "gpt-4o", M, M, 12.50);
+}
+
+/* A bad file: AIGW_EINVAL, one line naming the file and the fault, and
+ * the table in use unchanged. */
+static void
+bad_file(const char *name, const char *fault)
+{
+	char errbuf[512] = "";
+	const char *path = src_path(name);
+
+	if (prov_prices_load(path, errbuf, sizeof errbuf) != AIGW_EINVAL)
+		fail_msg("%s loaded", name);
+	if (strstr(errbuf, path) == NULL || strstr(errbuf, fault) == NULL ||
+	    strchr(errbuf, '\n') != NULL)
+		fail_msg("%s: the message \"%s\" does not say %s in one line", name, errbuf, fault);
+	cost_is("openai", "gpt-4o", M, M, 12.50);
+}
+
+static void
+test_a_bad_file_is_refused_with_one_line(void **state)
+{
+	(void)state;
+	prov_prices_reset();
+	bad_file("tests/fixtures/prices/negative_price.json", "models[1].input");
+	bad_file("tests/fixtures/prices/twice.json", "openai/gpt-4o is listed twice");
+	bad_file("tests/fixtures/prices/no_model.json", "models[0].model");
+	bad_file("tests/fixtures/prices/share_over_one.json", "batch[0].share");
+	bad_file("tests/fixtures/prices/empty_models.json", "models: expected an array");
+	bad_file("tests/fixtures/prices/truncated.json", "prices file");
+	bad_file("tests/fixtures/prices/absent.json", "No such file");
+}
+
+static void
+test_the_default_may_be_absent_another_path_not(void **state)
+{
+	char errbuf[512] = "";
+	bool from_file = true;
+	char absent[1024], good[1024];
+
+	(void)state;
+	/* src_path's buffer is one: copies. */
+	snprintf(absent, sizeof absent, "%s", src_path("tests/fixtures/prices/absent.json"));
+	snprintf(good, sizeof good, "%s", src_path("tests/fixtures/prices/good.json"));
+	/* Empty: the default, absent here: the built-in table. */
+	assert_int_equal(prov_prices_load_configured("", absent, &from_file, errbuf,
+						     sizeof errbuf), AIGW_OK);
+	assert_false(from_file);
+	cost_is("openai", "gpt-4o", M, M, 12.50);
+	/* An absent file named otherwise stops the program. */
+	assert_int_equal(prov_prices_load_configured(absent, good, &from_file, errbuf,
+						     sizeof errbuf), AIGW_EINVAL);
+	assert_non_null(strstr(errbuf, absent));
+	/* The default, present: read and checked. */
+	assert_int_equal(prov_prices_load_configured(good, good, &from_file, errbuf,
+						     sizeof errbuf), AIGW_OK);
+	assert_true(from_file);
+	cost_is("openai", "gpt-4o", M, M, 3.00);
+	prov_prices_reset();
+}
+
 int
 main(void)
 {
@@ -162,6 +287,10 @@ main(void)
 		cmocka_unit_test(test_zero_and_mock),
 		cmocka_unit_test(test_prefix_boundaries),
 		cmocka_unit_test(test_unknowns),
+		cmocka_unit_test(test_the_shipped_file_is_the_builtin_table),
+		cmocka_unit_test(test_a_file_replaces_the_table),
+		cmocka_unit_test(test_a_bad_file_is_refused_with_one_line),
+		cmocka_unit_test(test_the_default_may_be_absent_another_path_not),
 	};
 
 	return cmocka_run_group_tests_name("pricing", tests, NULL, NULL);
