@@ -14,12 +14,13 @@ EXTRA_DIST += tests/integration tests/mockproviders tests/bench \
 # name; both runs go on when the first fails. AIGW_SKIP_BROWSER_TESTS=1
 # skips the browser tests.
 # A narrower run: make check-integration PYTEST_INTEGRATION=tests/integration/test_health.py
-# PYTEST_BROWSER= (an empty list skips that run), PYTEST_ARGS='-x -k name'.
+# PYTEST_BROWSER= (an empty list skips that run), PYTEST_ARGS='-x -k name';
+# from the environment too (PYTEST_BROWSER= script/test).
 # /usr/bin/python3: Debian's python3-pytest and python3-requests live there
 # (the python3 on PATH may be another build that cannot see them).
-PYTEST_INTEGRATION = tests/mockproviders tests/integration
-PYTEST_BROWSER = tests/browser
-PYTEST_ARGS =
+PYTEST_INTEGRATION ?= tests/mockproviders tests/integration
+PYTEST_BROWSER ?= tests/browser
+PYTEST_ARGS ?=
 check-integration: all
 	@cd $(abs_top_srcdir) || exit 1; status=0; \
 	export AIGW_SRCDIR='$(abs_top_srcdir)' AIGW_BUILDDIR='$(abs_top_builddir)'; \
