@@ -971,8 +971,8 @@ def main():
 
     for tool in ("wrk", "pgbench", "nginx", "cc", "pkg-config"):
         if shutil.which(tool) is None:
-            sys.exit(f"bench: {tool} is not installed (script/bootstrap installs the bench's "
-                     "tools: wrk, postgresql (pgbench), nginx, gcc, pkg-config, libfcgi-dev, "
+            sys.exit(f"bench: {tool} is not installed (script/bootstrap --test installs the "
+                     "bench's tools: wrk, postgresql (pgbench), nginx, gcc, pkg-config, libfcgi-dev, "
                      "libjson-c-dev, libpq-dev)")
     if not os.access(stk.program("aigw-fcgi"), os.X_OK):
         sys.exit(f"bench: no {stk.program('aigw-fcgi')}: build first, or set AIGW_BUILDDIR")

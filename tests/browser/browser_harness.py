@@ -1,7 +1,7 @@
 """Helpers of the browser tests (used by conftest.py and the test module):
 the job types the browser stack runs, the check that the tools are
 installed, and the runner of the node scenarios next to this file, which
-drive Debian's chromium through playwright-core (`script/bootstrap`
+drive Debian's chromium through playwright-core (`script/bootstrap --test`
 installs both)."""
 
 import json
@@ -49,11 +49,11 @@ def require_tools():
         pytest.fail(f"not built: {', '.join(missing)} in {stk.BUILDDIR}/src (set AIGW_BUILDDIR)",
                     pytrace=False)
     if not os.access(NODE, os.X_OK):
-        pytest.fail("node is not installed: run script/bootstrap", pytrace=False)
+        pytest.fail("node is not installed: run script/bootstrap --test", pytrace=False)
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is not installed: run script/bootstrap", pytrace=False)
+        pytest.fail(f"{CHROMIUM} is not installed: run script/bootstrap --test", pytrace=False)
     if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        pytest.fail("tests/browser/node_modules is missing: run script/bootstrap "
+        pytest.fail("tests/browser/node_modules is missing: run script/bootstrap --test "
                     "(npm ci in tests/browser)", pytrace=False)
 
 

@@ -16,7 +16,7 @@ from browser_harness import HERE, NODE
 
 def test_client_units():
     if not os.access(NODE, os.X_OK):
-        pytest.fail("node is not installed: run script/bootstrap", pytrace=False)
+        pytest.fail("node is not installed: run script/bootstrap --test", pytrace=False)
     proc = subprocess.run([NODE, os.path.join(HERE, "client_units.mjs")], cwd=HERE,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]

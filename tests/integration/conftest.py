@@ -289,7 +289,7 @@ def follow_with_aigw_js(base_url, chat_id, headers=None, timeout_ms=30000):
     {"transports": [...], "code": ..., "error": ...}."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed (script/bootstrap installs it)")
+        pytest.skip("node is not installed (script/bootstrap --test installs it)")
     r = subprocess.run([node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "follow.mjs"),
                         os.path.join(stk.SRCDIR, "nginx/html/aigw.js"), base_url, chat_id,
                         json.dumps(headers or {}), str(timeout_ms)],

@@ -27,7 +27,41 @@ import requests
 SRCDIR = os.path.abspath(os.environ.get("AIGW_SRCDIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILDDIR = os.path.abspath(os.environ.get("AIGW_BUILDDIR") or os.path.join(SRCDIR, "build"))
-PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def pg_bindir():
+    """PostgreSQL's server programs (initdb, pg_ctl, psql): AIGW_PG_BINDIR
+    if set, else `pg_config --bindir` when initdb is there (Debian's
+    pg_config is libpq-dev's and names its own major version, which may
+    not be the server's), else the newest version pg_lsclusters lists
+    whose programs are installed. None when none is found."""
+    def has_server(d):
+        return bool(d) and all(os.access(os.path.join(d, p), os.X_OK)
+                               for p in ("initdb", "pg_ctl", "psql"))
+    if os.environ.get("AIGW_PG_BINDIR"):
+        return os.environ["AIGW_PG_BINDIR"]
+    try:
+        d = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                           timeout=30).stdout.strip()
+        if has_server(d):
+            return d
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except OSError:
+        out = ""
+    versions = sorted({line.split()[0] for line in out.splitlines() if line.split()},
+                      key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")])
+    for v in reversed(versions):
+        d = f"/usr/lib/postgresql/{v}/bin"
+        if has_server(d):
+            return d
+    return None
+
+
+PGBIN = pg_bindir()
 PYTHON = "/usr/bin/python3"
 PROVIDER_VARS = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "PERPLEXITY_", "SNAPSHOT_")
 
@@ -195,13 +229,16 @@ def world_readable_dir(base, name):
 # ---------------------------------------------------------------- PostgreSQL
 
 class Postgres:
-    """A private PostgreSQL 15 cluster with database `aigw`, on a TCP port
+    """A private PostgreSQL cluster with database `aigw`, on a TCP port
     of 127.0.0.1 only. stop() and start() keep the port. As root, every
     server command runs as the postgres user."""
 
     def __init__(self, base, max_connections=300, durable=False):
         """durable: PostgreSQL's default durability (fsync, synchronous
         commits), as the benchmark needs; tests run faster without."""
+        if PGBIN is None:
+            raise RuntimeError("PostgreSQL's programs not found (pg_config --bindir, "
+                               "pg_lsclusters): run script/bootstrap, or set AIGW_PG_BINDIR")
         self.dir = os.path.join(base, "pg")
         self.port = free_port()
         self.pid = None

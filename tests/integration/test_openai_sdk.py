@@ -1,5 +1,5 @@
 """The official openai client library for Node.js (tests/sdk, pinned 6.x,
-installed by script/bootstrap) against aigw's /v1/ API through nginx:
+installed by script/bootstrap --test) against aigw's /v1/ API through nginx:
 background responses polled to the end for each provider through the mock
 providers, a stream to its end, a stream cut after 10 events and resumed
 with starting_after, cancel, chat completions with and without stream,
@@ -28,7 +28,7 @@ EXTRA_ENV = {"AIGW_AUTH": "keys", "AIGW_LIMIT_USER": "2", "AIGW_LIMIT_ORG": "0",
 def run_case(stack, key, name, *args, timeout=60):
     node = shutil.which("node")
     if node is None or not os.path.isdir(os.path.join(SDK_DIR, "node_modules", "openai")):
-        pytest.skip("node or tests/sdk's packages are missing (script/bootstrap installs them)")
+        pytest.skip("node or tests/sdk's packages are missing (script/bootstrap --test installs them)")
     r = subprocess.run([node, os.path.join(SDK_DIR, "cases.mjs"), name, stack.url("/v1"), key,
                         *args], capture_output=True, text=True, timeout=timeout, cwd=SDK_DIR)
     lines = r.stdout.strip().splitlines()
