@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/util.h"
 
@@ -188,4 +189,12 @@ utf8_cut(const char *s, size_t max)
 	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
 	return n;
+}
+
+void
+fd_wake(int fd, const void *buf, size_t len)
+{
+	ssize_t n = write(fd, buf, len);
+
+	(void)n;
 }

@@ -36,6 +36,9 @@ enum fd_wait { FD_WAIT_READY, FD_WAIT_TIMEOUT, FD_WAIT_HANGUP, FD_WAIT_ERROR };
  * request's unread bytes must not wake the wait again and again.
  * FD_WAIT_ERROR: poll() failed, errno says why. */
 enum fd_wait fd_wait_readable(int fd, int hangup_fd, int64_t deadline_ms, short *revents);
+/* Writes a wake-up (a byte to a pipe, a count to an eventfd) to fd. Its
+ * result is not needed: a full pipe or counter wakes its reader already. */
+void fd_wake(int fd, const void *buf, size_t len);
 
 /* Parses all of s as a base-10 integer in [min, max]. AIGW_EINVAL when s is
  * empty, has trailing junk or is out of range; *out is untouched then. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "http/hub.h"
 
 #define HUB_RETRY_MS 1000           /* between tries to get the LISTEN back */
@@ -28,7 +29,7 @@ wake(const struct hub_watch *w)
 	uint64_t one = 1;
 
 	/* The counter only has to be non-zero: a full one is fine. */
-	(void)write(w->wake_fd, &one, sizeof one);
+	fd_wake(w->wake_fd, &one, sizeof one);
 }
 
 static void
@@ -164,7 +165,7 @@ hub_stop(struct hub *h)
 {
 	if (h == NULL)
 		return;
-	(void)write(h->stop_pipe[1], "x", 1);
+	fd_wake(h->stop_pipe[1], "x", 1);
 	pthread_join(h->thread, NULL);
 	close(h->stop_pipe[0]);
 	close(h->stop_pipe[1]);

@@ -114,7 +114,7 @@ rt_gate_close(struct rt_gate *g)
 	 * counter only has to be non-zero: a full one is fine. */
 	for (struct rt_place *p = g->places; p != NULL; p = p->next)
 		if (p->wake_fd >= 0)
-			(void)write(p->wake_fd, &one, sizeof one);
+			fd_wake(p->wake_fd, &one, sizeof one);
 	pthread_mutex_unlock(&g->lock);
 }
 
