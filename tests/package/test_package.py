@@ -170,6 +170,11 @@ def test_the_package_holds_what_the_issue_lists(deb):
                  "./usr/share/doc/aigw/copyright"] + [f"./lib/systemd/system/{u}" for u in UNITS]:
         assert re.search(r" " + re.escape(path) + r"$", files, re.M), f"{path} not in the package"
     assert re.search(r"^-rw-r----- root/root .* \./etc/aigw/aigw\.env$", files, re.M), files
+    # The manual pages, where the source has them (man/).
+    for page in glob.glob(f"{SRCDIR}/man/*.[0-9].scd"):
+        name = os.path.basename(page)[:-len(".scd")]
+        path = f"./usr/share/man/man{name[-1]}/{name}.gz"
+        assert re.search(r" " + re.escape(path) + r"$", files, re.M), f"{path} not in the package"
     migrations = sorted(os.path.basename(p) for p in glob.glob(f"{SRCDIR}/migrations/*.sql"))
     assert sorted(re.findall(r"/usr/share/aigw/migrations/(\S+\.sql)$", files, re.M)) == migrations
     conffiles = run(["dpkg-deb", "-I", deb, "conffiles"]).stdout.split()
