@@ -222,12 +222,19 @@ def test_install_migrate_serve_a_chat_through_nginx_and_remove(deb, root):
     procs = []
     nginx_started = False
     try:
-        root.run("runuser", "-u", "postgres", "--", "createuser", "-p", str(pg_port), "aigw")
-        root.run("runuser", "-u", "postgres", "--", "createdb", "-p", str(pg_port), "-O", "aigw",
-                 "aigw")
         with open(env_file, "a") as f:
             f.write(f"DATABASE_URL=postgresql:///aigw?host=/var/run/postgresql&port={pg_port}\n"
                     "AIGW_MOCK=on\nAIGW_MOCK_DELAY_MS=50\nAIGW_WORKER_IDLE_S=2\n")
+        # A database set but not made yet: the migration fails, says how to
+        # run it later, and the package is still configured.
+        r = root.apt("install", "--reinstall", "/tmp/aigw.deb")
+        out = r.stdout + r.stderr
+        assert "aigw: aigw migrate failed (above); the package is installed" in out, out
+        assert root.run("dpkg-query", "-W", "-f=${Status}", "aigw").stdout == "install ok installed"
+
+        root.run("runuser", "-u", "postgres", "--", "createuser", "-p", str(pg_port), "aigw")
+        root.run("runuser", "-u", "postgres", "--", "createdb", "-p", str(pg_port), "-O", "aigw",
+                 "aigw")
 
         # An upgrade (a reinstall is one): postinst migrates and says what
         # it did; the second time there is nothing left to apply.
