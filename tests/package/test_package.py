@@ -201,6 +201,10 @@ def test_install_migrate_serve_a_chat_through_nginx_and_remove(deb, root):
     st = os.stat(env_file)
     assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_uid == 0
     assert root.run("stat", "-c", "%G", "/etc/aigw/aigw.env").stdout.strip() == "aigw"
+    # The installed units name the installed programs and parse.
+    r = root.run("systemd-analyze", "verify", *[f"/lib/systemd/system/{u}" for u in UNITS],
+                 check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
     # Every setting the installed aigw knows is in the env file, commented out.
     names = [line.split("=", 1)[0] for line in root.run(
         "env", "AIGW_ENV_FILE=/dev/null", "aigw", "config").stdout.splitlines()]
