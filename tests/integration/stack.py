@@ -584,8 +584,12 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
-        root {dirname}/html;
         include {SRCDIR}/nginx/aigw.conf;
+        # The pages, mounted as nginx/aigw-site.conf does: aigw.conf
+        # serves only the API.
+        root {dirname}/html;
+        index index.html;
+        location / {{ try_files $uri $uri/ =404; }}
         {server_extra}
     }}
 }}

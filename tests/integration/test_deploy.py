@@ -575,7 +575,13 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
         assert os.access(inst("bindir", prog), os.X_OK), prog
     src = stk.SRCDIR
     assert listing(inst("pkgdatadir", "migrations")) == listing(f"{src}/migrations", r"\.sql$")
-    assert listing(inst("pkgdatadir", "nginx")) == ["aigw-http.conf", "aigw.conf", "html"]
+    assert listing(inst("pkgdatadir", "nginx")) == [
+        "aigw-http.conf", "aigw-site.conf", "aigw-upstream.conf", "aigw.conf", "html"]
+    # The example site includes the installed snippets and serves the installed pages.
+    with open(inst("pkgdatadir", "nginx", "aigw-site.conf")) as f:
+        site = f.read()
+    assert f"include {v['pkgdatadir']}/nginx/aigw.conf;" in site
+    assert f"root {v['pkgdatadir']}/nginx/html;" in site
     assert listing(inst("pkgdatadir", "nginx", "html")) == listing(f"{src}/nginx/html")
     assert listing(inst("pkgdatadir", "nginx", "html", "vendor")) == \
         listing(f"{src}/nginx/html/vendor")
