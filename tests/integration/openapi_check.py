@@ -57,7 +57,6 @@ class Document:
         # never clash, but a literal segment must win over {id}.
         self.templates.sort(key=lambda t: t[1].count("{"))
         self.validator_cls = jsonschema.Draft202012Validator
-        self.resolver = jsonschema.RefResolver("", doc)
 
     def deref(self, obj):
         seen = 0
@@ -128,7 +127,9 @@ class Document:
         schema = match.get("schema")
         if schema is None:
             return []
-        validator = self.validator_cls(schema, resolver=self.resolver)
+        # A resolver of its own: one keeps a scope stack, and tests
+        # make requests from several threads at once.
+        validator = self.validator_cls(schema, resolver=jsonschema.RefResolver("", self.doc))
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         return [f"{where} {status}: {'/'.join(str(p) for p in e.absolute_path) or '(body)'}: "
                 f"{e.message[:300]}; body: {body_text[:300]}" for e in errors[:5]]
