@@ -41,6 +41,12 @@ if os.environ.get("AIGW_OPENAPI_CHECK", "1") != "0":
     openapi_check.install(stk)
 
 
+def pytest_terminal_summary(terminalreporter):
+    if openapi_check.checked_count():
+        terminalreporter.write_line(f"docs/openapi.yaml: {openapi_check.checked_count()} "
+                                    "answers of aigw checked")
+
+
 @pytest.fixture(autouse=True)
 def _answers_match_openapi():
     """Fails the test whose requests got an answer docs/openapi.yaml does
