@@ -29,10 +29,34 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import openapi_check  # noqa: E402
 import stack as stk  # noqa: E402
 from tcpfreeze import TcpFreeze  # noqa: E402
 
 HTTP_TIMEOUT = 10
+
+# Every answer of aigw a test receives through requests is checked against
+# docs/openapi.yaml (openapi_check.py); AIGW_OPENAPI_CHECK=0 turns it off.
+if os.environ.get("AIGW_OPENAPI_CHECK", "1") != "0":
+    openapi_check.install(stk)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if openapi_check.checked_count():
+        terminalreporter.write_line(f"docs/openapi.yaml: {openapi_check.checked_count()} "
+                                    "answers of aigw checked")
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_openapi():
+    """Fails the test whose requests got an answer docs/openapi.yaml does
+    not describe (and, at its start, clears what module fixtures got)."""
+    before = openapi_check.take_violations()
+    yield
+    found = before + openapi_check.take_violations()
+    if found:
+        pytest.fail("answers not as docs/openapi.yaml says:\n" + "\n".join(
+            dict.fromkeys(found)), pytrace=False)
 
 
 def _require_programs():

@@ -590,6 +590,7 @@ http {{
         root {dirname}/html;
         index index.html;
         location / {{ try_files $uri $uri/ =404; }}
+        set $aigw_openapi {dirname}/openapi.yaml;
         {server_extra}
     }}
 }}
@@ -615,6 +616,9 @@ class Nginx:
             os.chmod(dirpath, 0o755)
             for name in files:
                 os.chmod(os.path.join(dirpath, name), 0o644)
+        # The OpenAPI document of the source tree, readable by www-data too.
+        shutil.copy(os.path.join(SRCDIR, "docs/openapi.yaml"), self.dir)
+        os.chmod(os.path.join(self.dir, "openapi.yaml"), 0o644)
         with open(self.conf, "w") as f:
             f.write(nginx_conf(self.dir, self.port, fcgi_port, workers, submit_rate, server_extra,
                                http_extra, conn_limit))

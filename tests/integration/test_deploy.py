@@ -582,7 +582,9 @@ def test_make_install_puts_everything_where_the_docs_say(tmp_path):
         site = f.read()
     assert f"include {v['pkgdatadir']}/nginx/aigw.conf;" in site
     assert f"root {v['pkgdatadir']}/nginx/html;" in site
-    assert listing(inst("pkgdatadir", "nginx", "html")) == listing(f"{src}/nginx/html")
+    # the pages, and the OpenAPI document nginx serves at /api/openapi.yaml
+    assert listing(inst("pkgdatadir", "nginx", "html")) == \
+        sorted(listing(f"{src}/nginx/html") + ["openapi.yaml"])
     assert listing(inst("pkgdatadir", "nginx", "html", "vendor")) == \
         listing(f"{src}/nginx/html/vendor")
     assert listing(inst("sysconfdir", "aigw", "jobtypes.d")) == listing(f"{src}/jobtypes",
