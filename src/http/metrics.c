@@ -271,15 +271,25 @@ metrics_http_take(long *busy)
 	return json;
 }
 
+/* One flush at a time: a scrape's (forced) flush waits for one under way,
+ * so that counts taken from memory are in the database before it reads;
+ * a request's flush skips when another is under way. */
+static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void
 metrics_http_flush(struct db *db, int64_t now_ms, bool force)
 {
 	char *json;
 	long busy = 0, dropped;
 
+	if (force)
+		pthread_mutex_lock(&flush_lock);
+	else if (pthread_mutex_trylock(&flush_lock) != 0)
+		return;
 	pthread_mutex_lock(&http_counts.lock);
 	if (!force && now_ms - http_counts.flushed_ms < 1000) {
 		pthread_mutex_unlock(&http_counts.lock);
+		pthread_mutex_unlock(&flush_lock);
 		return;
 	}
 	http_counts.flushed_ms = now_ms;
@@ -290,12 +300,11 @@ metrics_http_flush(struct db *db, int64_t now_ms, bool force)
 		log_warn("metrics", NULL, "%ld HTTP request counts dropped: more than %d route and"
 			 " status pairs", dropped, METRICS_HTTP_SLOTS);
 	json = metrics_http_take(&busy);
-	if (json == NULL)
-		return;
-	if (db == NULL || db_metrics_add_http(db, json, busy) != AIGW_OK)
+	if (json != NULL && (db == NULL || db_metrics_add_http(db, json, busy) != AIGW_OK))
 		log_warn("metrics", NULL, "HTTP request counts not written to the database;"
 			 " aigw_http_requests_total misses them");
 	free(json);
+	pthread_mutex_unlock(&flush_lock);
 }
 
 static void

@@ -57,7 +57,8 @@ bool metrics_access_allowed(const struct aigw_config *cfg, const char *remote_ad
 void metrics_http_count(const char *route, int status);
 void metrics_http_busy(void);
 /* Writes the counts when force or when a second passed since the last
- * write (now_ms: a monotonic clock). */
+ * write (now_ms: a monotonic clock). One flush at a time: a forced one
+ * waits for one under way, another is skipped then. */
 void metrics_http_flush(struct db *db, int64_t now_ms, bool force);
 /* The pending counts as the JSON db_metrics_add_http reads, and the busy
  * count, taken (reset); for tests. NULL when nothing is pending. */
