@@ -255,7 +255,7 @@ http_handle(struct http_thread *t, const struct http_io *io)
 	metrics_http_count(route, req.status);
 	if (http_resp_send(&req) != AIGW_OK)
 		log_info("http", req.request_id, "client went away before the response was sent");
-	if (req.status != 503 && !db_connection_lost(t->db))
+	if (req.status != 503 && (t->db == NULL || !db_connection_lost(t->db)))
 		metrics_http_flush(t->db, time_mono_ms(), t->app->cgi);
 	http_req_free(&req);
 }
