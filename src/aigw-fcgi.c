@@ -25,6 +25,7 @@
 #include "http/pool.h"
 #include "http/server.h"
 #include "http/spawn.h"
+#include "http/status_cache.h"
 
 int
 main(int argc, char **argv)
@@ -71,6 +72,8 @@ main(int argc, char **argv)
 	app.gate = NULL;
 	app.chat_commits = NULL;
 	app.hub = NULL;
+	app.status_cache = NULL;
+	app.status_cache_stats = NULL;
 	app.cgi = false;
 	if (jobtype_load_program_in("aigw-fcgi", &cfg, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
@@ -89,6 +92,10 @@ main(int argc, char **argv)
 	if (getenv("GATEWAY_INTERFACE") == NULL && log_reopen_on_sighup() != AIGW_OK) {
 		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
 		rc = 1;
+	} else if (getenv("GATEWAY_INTERFACE") == NULL &&
+		   (app.status_cache_stats = status_cache_stats_new()) == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot map the status cache's figures\n");
+		rc = 1;
 	} else if (opts.listen.addr == NULL && inherited >= 0) {
 		opts.listen.fd = inherited;
 		rc = pool_serve(&app, &opts.listen, opts.nthreads);
@@ -100,6 +107,7 @@ main(int argc, char **argv)
 	} else {
 		rc = pool_serve(&app, &opts.listen, opts.nthreads);
 	}
+	status_cache_stats_free(app.status_cache_stats);
 	spawn_env_free(app.spawn_env);
 	jobtype_registry_free(jobtypes);
 	config_free(&cfg);

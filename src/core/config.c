@@ -96,6 +96,11 @@ static const struct var vars[] = {
 	L("AIGW_WAIT_MAX_PER_OWNER", 0, 4096, "4", wait_max_per_owner),
 	L("AIGW_SSE_HEARTBEAT_S", 1, 300, "15", sse_heartbeat_s),
 	L("AIGW_SSE_MAX_S", 1, 86400, "600", sse_max_s),
+	/* aigw-fcgi's memory of recently polled statuses (http/status_cache.h),
+	 * a process's; 0: every poll reads the database. */
+	L("AIGW_STATUS_CACHE_BYTES", 0, 1L << 30, "4194304", status_cache_bytes),
+	/* How long a notification lost in a worker's crash can show. */
+	L("AIGW_STATUS_CACHE_MAX_AGE_MS", 1, 3600000, "5000", status_cache_max_age_ms),
 	/* Up to wait=N's own bound (RT_WAIT_MAX_S). */
 	L("AIGW_CGI_WAIT_MAX_S", 0, 30, "10", cgi_wait_max_s),
 	/* Below the usual 60 s proxy cut-off (docs/openai.md); nginx's

@@ -151,6 +151,8 @@ struct aigw_config {
 	long sse_heartbeat_s;    /* a comment line on an idle event stream this often */
 	long sse_max_s;          /* an event stream ends after this long */
 	long cgi_wait_max_s;     /* the longest long-poll under plain CGI */
+	long status_cache_bytes;       /* a process's status cache; 0: none */
+	long status_cache_max_age_ms;  /* an entry is read again after it */
 	long sync_wait_s;        /* a /v1/ request without background waits this long */
 	struct config_rate rate[RATE__MAX]; /* AIGW_RPM_<PROVIDER>, AIGW_TPM_<PROVIDER> */
 	int metrics_access;      /* enum config_metrics */

@@ -67,6 +67,34 @@ time_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool
+time_parse_utc(const char *s, int64_t *out)
+{
+	struct tm tm;
+	int n = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	if (s == NULL || strlen(s) != 20 ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 20)
+		return false;
+	for (size_t i = 0; i < 19; i++)
+		if ((i == 4 || i == 7) ? s[i] != '-' : i == 10 ? s[i] != 'T'
+		    : (i == 13 || i == 16) ? s[i] != ':' : (s[i] < '0' || s[i] > '9'))
+			return false;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*out = (int64_t)t;
+	return true;
+}
+
 enum fd_wait
 fd_wait_readable(int fd, int hangup_fd, int64_t deadline_ms, short *revents)
 {

@@ -28,6 +28,10 @@ enum aigw_err uuid_new(char out[UUID_STR_LEN + 1]) AIGW_MUSTCHECK;
 /* Milliseconds on the monotonic clock: for timeouts and durations. */
 int64_t time_mono_ms(void);
 
+/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ" (UTC, as the database's
+ * timestamps are shown); false, *out untouched, for anything else. */
+bool time_parse_utc(const char *s, int64_t *out);
+
 enum fd_wait { FD_WAIT_READY, FD_WAIT_TIMEOUT, FD_WAIT_HANGUP, FD_WAIT_ERROR };
 
 /* Waits until fd has something to read (*revents: its poll events), the

@@ -173,10 +173,15 @@ static const struct db_stmt stmt_reap_jobs_delete = {
 	.name = "reap_jobs_delete",
 	.nparams = 2,
 	.idempotent = false,
-	.sql = "DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs"
+	.sql = "WITH u AS (DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs"
 	       " WHERE (status = " SQL_COMPLETED " AND completed_at < now() - $1::int * interval '1 day')"
 	       "  OR (status IN (" SQL_FAILED ", " SQL_CANCELLED ")"
-	       "   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000)",
+	       "   AND completed_at < now() - $2::int * interval '1 day') LIMIT 5000)"
+	       " RETURNING job_id)"
+	       /* Notified: a status cache (http/status_cache.h) holding the job
+		* drops it. A chat is deleted only past its expiry, which the
+		* cache checks itself. */
+	       " SELECT count(" JOB_NOTIFY ") FROM u",
 };
 
 /* $1 keep_done_days $2 keep_failed_days: finished batches past their

@@ -18,6 +18,7 @@ struct hub {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct hub_watch *watches;
+	struct status_cache *cache;  /* NULL: none */
 	bool listening;
 	unsigned long epoch;         /* counts the LISTENs made */
 	int stop_pipe[2];
@@ -42,6 +43,9 @@ wake_all(struct hub *h)
 void
 hub_heard(struct hub *h, enum db_channel kind, const char *id)
 {
+	/* First: a woken request must not find the old state in memory. */
+	if (h->cache != NULL)
+		status_cache_forget(h->cache, kind, id);
 	pthread_mutex_lock(&h->lock);
 	for (struct hub_watch *w = h->watches; w != NULL; w = w->next)
 		if (w->kind == kind && strcmp(w->id, id) == 0)
@@ -58,6 +62,10 @@ heard(void *arg, enum db_channel kind, const char *id)
 void
 hub_set_listening(struct hub *h, bool on)
 {
+	/* Lost: changes may go unheard. Made: reads begun while it was down
+	 * may hold what a missed notification changed. */
+	if (h->cache != NULL)
+		status_cache_enable(h->cache, on);
 	pthread_mutex_lock(&h->lock);
 	h->listening = on;
 	if (on)
@@ -117,12 +125,13 @@ hub_main(void *arg)
 }
 
 struct hub *
-hub_new(void)
+hub_new(struct status_cache *cache)
 {
 	struct hub *h = calloc(1, sizeof *h);
 
 	if (h == NULL)
 		return NULL;
+	h->cache = cache;
 	h->stop_pipe[0] = h->stop_pipe[1] = -1;
 	pthread_mutex_init(&h->lock, NULL);
 	return h;
@@ -138,9 +147,9 @@ hub_free(struct hub *h)
 }
 
 struct hub *
-hub_start(const struct aigw_config *cfg)
+hub_start(const struct aigw_config *cfg, struct status_cache *cache)
 {
-	struct hub *h = hub_new();
+	struct hub *h = hub_new(cache);
 
 	if (h == NULL)
 		return NULL;

@@ -13,7 +13,10 @@
  * committed after a read is notified after it. When the hub loses its
  * connection, every watch is woken and hub_watching() turns false, so
  * that requests answer with what they can (a notification may have been
- * missed); the thread reconnects by itself. Thread-safe.
+ * missed); the thread reconnects by itself. The process's status cache
+ * (http/status_cache.h) follows the same notifications: a row's entry is
+ * forgotten before its waiters wake, and the cache is emptied whenever
+ * the LISTEN is lost or made. Thread-safe.
  * Owns the list of watches and the LISTEN connection. Fails: hub_start()
  * when its thread cannot start, hub_watch() while no LISTEN is up
  * (AIGW_EDB), hub_wait() when poll() does (AIGW_EIO).
@@ -28,6 +31,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "db/listen.h"
+#include "http/status_cache.h"
 
 struct hub;
 
@@ -39,9 +43,10 @@ struct hub_watch {
 	struct hub_watch *next;
 };
 
-/* Starts the thread; it connects in the background. NULL when it cannot
- * start (memory, thread, pipe). */
-struct hub *hub_start(const struct aigw_config *cfg);
+/* Starts the thread; it connects in the background. cache (NULL: none)
+ * is kept in step with what the hub hears, and must outlive the hub.
+ * NULL when it cannot start (memory, thread, pipe). */
+struct hub *hub_start(const struct aigw_config *cfg, struct status_cache *cache);
 /* Stops the thread and frees the hub; safe on NULL. No watch may remain. */
 void hub_stop(struct hub *h);
 
@@ -61,12 +66,13 @@ void hub_unwatch(struct hub *h, struct hub_watch *w);
  * around, for tests: a hub without thread nor connection, not listening
  * until hub_set_listening(); NULL out of memory. Free it with hub_free(),
  * not hub_stop(). */
-struct hub *hub_new(void);
+struct hub *hub_new(struct status_cache *cache);
 void hub_free(struct hub *h);
 /* The LISTEN was made (on), or lost: either way every watch is woken,
  * and a watch made before a new LISTEN no longer counts as watching. */
 void hub_set_listening(struct hub *h, bool on);
-/* A notification for row id of kind: wakes the watches of that row. */
+/* A notification for row id of kind: forgets its cache entry, then wakes
+ * the watches of that row. */
 void hub_heard(struct hub *h, enum db_channel kind, const char *id);
 
 #endif

@@ -460,6 +460,9 @@ static const struct rt_source job_source = {
 	.not_found = "no such job",
 	.read = job_read,
 	.read_stream = job_read_stream,
+	/* Jobs do not expire; the reaper's deletion of a finished one is
+	 * notified (db/reap.c). */
+	.cached = true,
 };
 
 void

@@ -11,6 +11,7 @@ libaigw_la_SOURCES += \
 	src/http/openai_stream.c src/http/openai_stream.h \
 	src/http/commit.c src/http/commit.h \
 	src/http/hub.c src/http/hub.h \
+	src/http/status_cache.c src/http/status_cache.h \
 	src/http/jobs.c src/http/jobs.h \
 	src/http/realtime.c src/http/realtime.h src/http/realtime_params.c \
 	src/http/ops.c \

@@ -307,6 +307,31 @@ metrics_http_flush(struct db *db, int64_t now_ms, bool force)
 	pthread_mutex_unlock(&flush_lock);
 }
 
+void
+metrics_text_status_cache(struct metrics_text *t, const struct status_cache_stats *s)
+{
+	if (s == NULL || t->err != AIGW_OK)
+		return;
+	t->err = buf_printf(t->out,
+		"# HELP aigw_status_cache_lookups_total Polls of this aigw-fcgi looked up in its"
+		" status cache, by result (hit: answered from memory).\n"
+		"# TYPE aigw_status_cache_lookups_total counter\n"
+		"aigw_status_cache_lookups_total{result=\"hit\"} %lu\n"
+		"aigw_status_cache_lookups_total{result=\"miss\"} %lu\n"
+		"# HELP aigw_status_cache_clears_total Times a process of this aigw-fcgi emptied"
+		" its status cache (its notifications were lost).\n"
+		"# TYPE aigw_status_cache_clears_total counter\n"
+		"aigw_status_cache_clears_total %lu\n"
+		"# HELP aigw_status_cache_entries Statuses this aigw-fcgi keeps in memory.\n"
+		"# TYPE aigw_status_cache_entries gauge\n"
+		"aigw_status_cache_entries %ld\n"
+		"# HELP aigw_status_cache_bytes Memory the status cache of this aigw-fcgi counts.\n"
+		"# TYPE aigw_status_cache_bytes gauge\n"
+		"aigw_status_cache_bytes %ld\n",
+		atomic_load(&s->hits), atomic_load(&s->misses), atomic_load(&s->clears),
+		atomic_load(&s->entries), atomic_load(&s->bytes));
+}
+
 static void
 sample_to_text(void *ctx, const struct db_metric_sample *s)
 {
@@ -335,6 +360,8 @@ ops_metrics(struct http_thread *t, struct http_req *req, const struct route_args
 	metrics_http_flush(t->db, 0, true);
 	buf_init(&out, METRICS_TEXT_MAX);
 	metrics_text_build_info(&text, PACKAGE_VERSION);
+	metrics_text_status_cache(&text, t->app->status_cache != NULL ? t->app->status_cache_stats
+								       : NULL);
 	err = db_metrics(t->db, WORKER_SLOT_STALE_S, sample_to_text, &text);
 	if (err == AIGW_OK) {
 		metrics_text_finish(&text);

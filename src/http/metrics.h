@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "db/metrics.h"
+#include "http/status_cache.h"
 
 struct metrics_text {
 	struct buf *out;
@@ -35,6 +36,11 @@ void metrics_text_finish(struct metrics_text *t);
 /* Appends aigw_build_info{version="..."} 1 with its # HELP and # TYPE
  * lines: which version answers, for dashboards and upgrade checks. */
 void metrics_text_build_info(struct metrics_text *t, const char *version);
+
+/* Appends the status cache's figures (http/status_cache.h) of the aigw-fcgi
+ * answering, summed over its processes; nothing when s is NULL (CGI, or
+ * the cache turned off). */
+void metrics_text_status_cache(struct metrics_text *t, const struct status_cache_stats *s);
 
 /* Whether a request may read the metrics: remote_addr is the client's
  * address as the web server saw it, authorization the Authorization

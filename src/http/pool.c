@@ -19,6 +19,7 @@
 #include "http/metrics.h"
 #include "http/pool.h"
 #include "http/realtime.h"
+#include "http/status_cache.h"
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
@@ -235,7 +236,16 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	app->gate = &wait_gate;
 	commit_group_init(&chat_commits);
 	app->chat_commits = &chat_commits;
-	app->hub = hub_start(app->cfg);
+	if (app->cfg->status_cache_bytes > 0) {
+		app->status_cache = status_cache_new((size_t)app->cfg->status_cache_bytes,
+						     app->cfg->status_cache_max_age_ms,
+						     app->status_cache_stats);
+		if (app->status_cache == NULL) {
+			fprintf(stderr, "aigw-fcgi: out of memory\n");
+			goto out;
+		}
+	}
+	app->hub = hub_start(app->cfg, app->status_cache);
 	if (app->hub == NULL) {
 		fprintf(stderr, "aigw-fcgi: cannot start the notification thread\n");
 		goto out;
@@ -275,6 +285,9 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 out:
 	hub_stop(app->hub);
 	app->hub = NULL;
+	/* After the hub, which keeps it in step. */
+	status_cache_free(app->status_cache);
+	app->status_cache = NULL;
 	waker_stop(app->waker);
 	app->waker = NULL;
 	app->gate = NULL;

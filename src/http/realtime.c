@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -28,6 +29,7 @@
 #include "http/hub.h"
 #include "http/metrics.h"
 #include "http/realtime.h"
+#include "http/status_cache.h"
 
 /* ---- the gate ---- */
 
@@ -395,6 +397,49 @@ watch_end(struct watch *w)
 	w->active = false;
 }
 
+/* The /status body of id: from the process's status cache when it holds
+ * it, else read and kept there (when the read raced no notification). */
+static enum aigw_err
+read_status(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
+	    const char *id, struct rt_state *s)
+{
+	struct status_cache *cache = t->app->status_cache;
+	struct status_cache_ticket ticket;
+	struct status_hit hit;
+	enum aigw_err err;
+
+	if (cache == NULL || !src->cached)
+		return src->read(t, req, id, s);
+	switch (status_cache_get(cache, src->channel, id, req->user, time_mono_ms(), time(NULL),
+				 &hit)) {
+	case STATUS_CACHE_HIT:
+		memset(s, 0, sizeof *s);
+		s->json = hit.json;
+		s->len = hit.len;
+		s->version = hit.version;
+		s->final = hit.final;
+		memcpy(s->status, hit.status, sizeof s->status);
+		return AIGW_OK;
+	case STATUS_CACHE_NOT_THERE:
+		memset(s, 0, sizeof *s);
+		return AIGW_ENOTFOUND;
+	case STATUS_CACHE_MISS:
+		break;
+	}
+	status_cache_ticket(cache, src->channel, id, &ticket);
+	err = src->read(t, req, id, s);
+	if (err == AIGW_OK && s->expires_s != RT_NOT_CACHED) {
+		const struct status_body body = {
+			.json = s->json, .len = s->len, .version = s->version,
+			.final = s->final, .status = s->status,
+		};
+
+		status_cache_put(cache, &ticket, src->channel, id, req->user, s->expires_s, &body,
+				 time_mono_ms());
+	}
+	return err;
+}
+
 /* Reads the row (with the pieces after after, for a stream: after >= -1;
  * the /status body when after < -1), and fails when the watch may have
  * missed a change. */
@@ -406,7 +451,7 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 	bool lost;
 
 	rt_state_free(s);
-	err = after < -1 ? src->read(t, req, id, s) : src->read_stream(t, req, id, after, s);
+	err = after < -1 ? read_status(t, req, src, id, s) : src->read_stream(t, req, id, after, s);
 	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(w->db) != w->cid;
 	if (err == AIGW_OK && lost) {
 		log_warn("http", req->request_id, "lost the database's notifications while waiting");
@@ -488,7 +533,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	struct rt_state s = { 0 };
 	enum aigw_err err;
 
-	err = src->read(t, req, id, &s);
+	err = read_status(t, req, src, id, &s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
 		goto out;
@@ -510,7 +555,7 @@ rt_wait_final(struct http_thread *t, struct http_req *req, const struct rt_sourc
 	enum aigw_err err;
 
 	memset(s, 0, sizeof *s);
-	err = src->read(t, req, id, s);
+	err = read_status(t, req, src, id, s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
 		return false;

@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -141,6 +142,8 @@ bool rt_events_params(const struct http_req *req, struct rt_params *p,
 enum aigw_err rt_sse_event(struct buf *b, const char *event, long id, const char *data,
 			   size_t len) AIGW_MUSTCHECK;
 
+#define RT_NOT_CACHED (-1)
+
 /* One read of a watched row. */
 struct rt_state {
 	long version;
@@ -148,6 +151,8 @@ struct rt_state {
 	char status[16];
 	char *json;       /* the /status body; owned */
 	size_t len;
+	int64_t expires_s; /* when the row stops being shown (epoch s); 0: kept;
+			    * RT_NOT_CACHED: unknown, so not for the cache */
 	/* An event stream's read: the pieces after the client's last event
 	 * (their state_version and how far they reach, db/pieces_view.h). */
 	struct db_pieces pieces;
@@ -167,6 +172,10 @@ struct rt_source {
 			      struct rt_state *out);
 	enum aigw_err (*read_stream)(struct http_thread *t, const struct http_req *req,
 				     const char *id, long after, struct rt_state *out);
+	/* Whether read's bodies may be answered from the process's status
+	 * cache (http/status_cache.h): read must show the row to its owner
+	 * alone, until expires_s, as the cache checks. */
+	bool cached;
 	/* Optional (NULL: aigw's own events): writes the events of one read
 	 * s of the pieces after last itself, in its own format, with ctx; sets
 	 * *ended when the stream is over. rt_events then reads from the first

@@ -20,6 +20,8 @@
 struct commit_group;
 struct hub;
 struct rt_gate;
+struct status_cache;
+struct status_cache_stats;
 
 struct http_app {
 	const struct aigw_config *cfg;
@@ -38,6 +40,11 @@ struct http_app {
 	/* The one LISTEN of the process for waiting requests (http/hub.h);
 	 * NULL in CGI mode, where a request listens itself. */
 	struct hub *hub;
+	/* Recently polled statuses, kept in step by the hub
+	 * (http/status_cache.h); NULL in CGI mode or when turned off. */
+	struct status_cache *status_cache;
+	/* Its figures, shared by the processes of one aigw-fcgi; may be NULL. */
+	struct status_cache_stats *status_cache_stats;
 	/* Plain CGI: each request is a process with a database connection
 	 * of its own, so waits are short (AIGW_CGI_WAIT_MAX_S) and event
 	 * streams are refused (http/realtime.h). */

@@ -316,8 +316,29 @@ class Postgres:
         _untrack(self)
         self.stop()
 
+    # A change a test makes to a chat or job by hand, as aigw's own changes
+    # are, is followed by the rows' notifications: aigw-fcgi's status cache
+    # forgets what it heard of (a deletion is notified before and after).
+    ROW_CHANGE = re.compile(r"\b(UPDATE|DELETE\s+FROM|INSERT\s+INTO|TRUNCATE)\s+"
+                            r"(chat_results|jobs|job_steps|chat_pieces|job_pieces)\b", re.I)
+    NOTIFY_ALL = ("SELECT count(pg_notify('aigw_chat', chat_id::text)) FROM chat_results;"
+                  " SELECT count(pg_notify('aigw_job', job_id::text)) FROM jobs")
+
     def psql(self, sql, db="aigw"):
         """Run SQL with psql; returns its unaligned output."""
+        changes = db == "aigw" and self.ROW_CHANGE.search(sql) is not None and \
+            "pg_notify" not in sql
+        if changes:
+            self._psql(self.NOTIFY_ALL, db)
+        out = self._psql(sql, db)
+        if changes:
+            self._psql(self.NOTIFY_ALL, db)
+            # The notifications reach each aigw-fcgi's hub within a
+            # fraction of this (docs/architecture.md, The status cache).
+            time.sleep(0.05)
+        return out
+
+    def _psql(self, sql, db):
         url = f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
         out = subprocess.run([f"{PGBIN}/psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
                              capture_output=True, text=True, timeout=60)

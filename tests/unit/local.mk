@@ -9,9 +9,12 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_co
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
 	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener tests/unit/test_opts tests/unit/test_status \
-	tests/unit/test_webhook tests/unit/test_webhook_netaddr
+	tests/unit/test_webhook tests/unit/test_webhook_netaddr tests/unit/test_status_cache
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
+tests_unit_test_status_cache_SOURCES = tests/unit/test_status_cache.c
+tests_unit_test_status_cache_CFLAGS = $(unit_cflags)
+tests_unit_test_status_cache_LDADD = $(unit_ldadd)
 tests_unit_test_util_SOURCES = tests/unit/test_util.c
 tests_unit_test_util_CFLAGS = $(unit_cflags)
 tests_unit_test_util_LDADD = $(unit_ldadd)

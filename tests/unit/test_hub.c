@@ -38,7 +38,7 @@ new_eventfd(void)
 static struct hub *
 listening_hub(void)
 {
-	struct hub *h = hub_new();
+	struct hub *h = hub_new(NULL);
 
 	assert_non_null(h);
 	hub_set_listening(h, true);
@@ -48,7 +48,7 @@ listening_hub(void)
 static void
 test_no_watch_before_the_listen(void **state)
 {
-	struct hub *h = hub_new();
+	struct hub *h = hub_new(NULL);
 	struct hub_watch w;
 	int fd = new_eventfd();
 

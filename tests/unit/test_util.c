@@ -154,6 +154,28 @@ test_fd_wait_readable(void **state)
 	close(p[1]);
 }
 
+static void
+test_time_parse_utc(void **state)
+{
+	int64_t t = 42;
+
+	(void)state;
+	assert_true(time_parse_utc("1970-01-01T00:00:00Z", &t));
+	assert_int_equal(t, 0);
+	assert_true(time_parse_utc("2026-12-08T01:02:03Z", &t));
+	assert_int_equal(t, 1796691723);
+	t = 42;
+	assert_false(time_parse_utc("2026-12-08 01:02:03Z", &t));
+	assert_false(time_parse_utc("2026-12-08T01:02:03", &t));
+	assert_false(time_parse_utc("2026-12-08T01:02:03Z ", &t));
+	assert_false(time_parse_utc("2026-13-08T01:02:03Z", &t));
+	assert_false(time_parse_utc("2026-12-08T24:02:03Z", &t));
+	assert_false(time_parse_utc("+026-12-08T01:02:03Z", &t));
+	assert_false(time_parse_utc("", &t));
+	assert_false(time_parse_utc(NULL, &t));
+	assert_int_equal(t, 42);
+}
+
 int
 main(void)
 {
@@ -164,6 +186,7 @@ main(void)
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_buf_ceiling),
 		cmocka_unit_test(test_fd_wait_readable),
+		cmocka_unit_test(test_time_parse_utc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
