@@ -1,10 +1,12 @@
 /* metrics.c: the HTTP side of metrics, GET /api/metrics (see metrics.h); the database side is
  * db/metrics.c. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -273,7 +275,7 @@ metrics_http_take(long *busy)
 
 /* One flush at a time: a scrape's (forced) flush waits for one under way,
  * so that counts taken from memory are in the database before it reads;
- * a request's flush skips when another is under way. */
+ * the flusher's skips when another is under way. */
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void
@@ -330,6 +332,84 @@ metrics_text_status_cache(struct metrics_text *t, const struct status_cache_stat
 		"aigw_status_cache_bytes %ld\n",
 		atomic_load(&s->hits), atomic_load(&s->misses), atomic_load(&s->clears),
 		atomic_load(&s->entries), atomic_load(&s->bytes));
+}
+
+struct metrics_flusher {
+	struct db *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+};
+
+static void *
+flusher_main(void *arg)
+{
+	struct metrics_flusher *f = arg;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopping) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		while (!f->stopping &&
+		       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
+			;
+		if (f->stopping)
+			break;
+		pthread_mutex_unlock(&f->lock);
+		metrics_http_flush(f->db, time_mono_ms(), false);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	/* The counts of the last second, before the connection goes. */
+	metrics_http_flush(f->db, 0, true);
+	return NULL;
+}
+
+struct metrics_flusher *
+metrics_flusher_start(const struct aigw_config *cfg)
+{
+	struct metrics_flusher *f = calloc(1, sizeof *f);
+	pthread_condattr_t attr;
+
+	if (f == NULL)
+		return NULL;
+	f->db = db_open(cfg, DB_USE_WORK);
+	if (f->db == NULL) {
+		free(f);
+		return NULL;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+		db_free(f->db);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+metrics_flusher_stop(struct metrics_flusher *f)
+{
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	db_free(f->db);
+	free(f);
 }
 
 static void

@@ -51,14 +51,17 @@ bool metrics_access_allowed(const struct aigw_config *cfg, const char *remote_ad
 /*
  * HTTP request counts (aigw_http_requests_total{route,status},
  * aigw_http_busy_total): kept in this process and added to the database
- * at most once a second (a request per write would double the writes of a
- * poll), by the request that finds a second passed, and always before a
- * scrape and at the end of a CGI request, so a scrape's figures lag other
- * processes by at most their next request. route is the route table's
+ * once a second (a request per write would double the writes of a poll)
+ * by the flusher's thread, off the requests' path (a request thread's
+ * write would hold its FastCGI end record), and always before a scrape and
+ * at the end of a CGI request, so a scrape's figures lag other processes
+ * by at most a second. route is the route table's
  * pattern (a string that lives on), NULL for a path no route knows.
  * Thread-safe; cannot fail (past METRICS_HTTP_SLOTS label sets, or when the
  * database refuses, a count is dropped, with a log line).
  */
+struct metrics_flusher;
+
 #define METRICS_HTTP_SLOTS 512
 void metrics_http_count(const char *route, int status);
 void metrics_http_busy(void);
@@ -66,6 +69,12 @@ void metrics_http_busy(void);
  * write (now_ms: a monotonic clock). One flush at a time: a forced one
  * waits for one under way, another is skipped then. */
 void metrics_http_flush(struct db *db, int64_t now_ms, bool force);
+/* A thread with a database connection of its own that flushes the counts
+ * every second, and once more when stopped. NULL when it cannot start
+ * (memory, thread). */
+struct metrics_flusher *metrics_flusher_start(const struct aigw_config *cfg);
+/* Safe on NULL. */
+void metrics_flusher_stop(struct metrics_flusher *f);
 /* The pending counts as the JSON db_metrics_add_http reads, and the busy
  * count, taken (reset); for tests. NULL when nothing is pending. */
 char *metrics_http_take(long *busy);

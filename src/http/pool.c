@@ -204,6 +204,7 @@ int
 pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 {
 	struct http_thread *threads = NULL;
+	struct metrics_flusher *flusher = NULL;
 	pthread_t *tids = NULL;
 	sigset_t stop_signals;
 	long started = 0;
@@ -228,6 +229,13 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	app->waker = waker_start(app->cfg, app->spawn_env);
 	if (app->waker == NULL) {
 		fprintf(stderr, "aigw-fcgi: cannot start the waker thread\n");
+		return 1;
+	}
+	flusher = metrics_flusher_start(app->cfg);
+	if (flusher == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot start the metrics thread\n");
+		waker_stop(app->waker);
+		app->waker = NULL;
 		return 1;
 	}
 	/* Waiting requests hold a thread each: leave threads for the rest. */
@@ -275,9 +283,6 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	stop_threads(l->addr != NULL);
 	for (long i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
-	/* The HTTP counts of the last second, before the connections go. */
-	if (started > 0)
-		metrics_http_flush(threads[0].db, 0, true);
 	for (long i = 0; i < started; i++) {
 		db_free(threads[i].db);
 		close(threads[i].wake_fd);
@@ -290,6 +295,9 @@ out:
 	app->status_cache = NULL;
 	waker_stop(app->waker);
 	app->waker = NULL;
+	/* After the serving threads: it writes the counts of their last
+	 * second when it stops. */
+	metrics_flusher_stop(flusher);
 	app->gate = NULL;
 	rt_gate_destroy(&wait_gate);
 	if (app->chat_commits != NULL)

@@ -8,7 +8,9 @@
  * and one eventfd for its whole life, and accepts in turn. The pool also
  * owns what the threads share: the waker (http/wake.h), the gate of
  * waiting requests (http/realtime.h), the chat group commit
- * (http/commit.h) and the hub (http/hub.h).
+ * (http/commit.h), the hub (http/hub.h) with the status cache
+ * (http/status_cache.h), and the writer of the HTTP counts
+ * (http/metrics.h).
  *
  * Stopping, on SIGTERM or SIGINT: waiting requests (long-polls, event
  * streams) are woken and answer at once; the threads finish the requests

@@ -246,16 +246,14 @@ http_handle(struct http_thread *t, const struct http_io *io)
 			  path, req.status);
 	}
 	/* Counted before the response leaves, so that a client's next
-	 * request (a scrape, whose flush waits for one under way) finds it.
-	 * The write ends the request too (FastCGI's end record follows the
-	 * handler): never tried when the database was just found away, so
-	 * that no answer waits AIGW_DB_TIMEOUT_S more on its account; the
-	 * counts wait in memory for a later one. A CGI process answers one
-	 * request: its count is written now or not at all. */
+	 * request (a scrape, whose flush writes what is counted) finds it.
+	 * aigw-fcgi's flusher thread writes the counts (http/metrics.h); a
+	 * CGI process answers one request: its count is written now, unless
+	 * the database was just found away. */
 	metrics_http_count(route, req.status);
 	if (http_resp_send(&req) != AIGW_OK)
 		log_info("http", req.request_id, "client went away before the response was sent");
-	if (req.status != 503 && (t->db == NULL || !db_connection_lost(t->db)))
-		metrics_http_flush(t->db, time_mono_ms(), t->app->cgi);
+	if (t->app->cgi && t->db != NULL && !db_connection_lost(t->db))
+		metrics_http_flush(t->db, time_mono_ms(), true);
 	http_req_free(&req);
 }

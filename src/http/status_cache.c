@@ -364,24 +364,11 @@ status_cache_enable(struct status_cache *c, bool on)
 		count(&c->stats->clears);
 }
 
-size_t
-status_cache_entries(struct status_cache *c)
+void
+status_cache_size(struct status_cache *c, size_t *entries, size_t *bytes)
 {
-	size_t n;
-
 	pthread_mutex_lock(&c->lock);
-	n = c->entries;
+	*entries = c->entries;
+	*bytes = c->bytes;
 	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
-size_t
-status_cache_bytes(struct status_cache *c)
-{
-	size_t n;
-
-	pthread_mutex_lock(&c->lock);
-	n = c->bytes;
-	pthread_mutex_unlock(&c->lock);
-	return n;
 }

@@ -115,7 +115,6 @@ void status_cache_forget(struct status_cache *c, enum db_channel kind, const cha
 void status_cache_enable(struct status_cache *c, bool on);
 
 /* How many entries, and the bytes they count. */
-size_t status_cache_entries(struct status_cache *c);
-size_t status_cache_bytes(struct status_cache *c);
+void status_cache_size(struct status_cache *c, size_t *entries, size_t *bytes);
 
 #endif

@@ -326,15 +326,17 @@ class Postgres:
 
     def psql(self, sql, db="aigw"):
         """Run SQL with psql; returns its unaligned output."""
-        changes = db == "aigw" and self.ROW_CHANGE.search(sql) is not None and \
-            "pg_notify" not in sql
-        if changes:
+        changes = db == "aigw" and self.ROW_CHANGE.search(sql) is not None
+        notifies = "pg_notify" in sql
+        if changes and not notifies:
             self._psql(self.NOTIFY_ALL, db)
         out = self._psql(sql, db)
-        if changes:
+        if changes and not notifies:
             self._psql(self.NOTIFY_ALL, db)
+        if changes or notifies:
             # The notifications reach each aigw-fcgi's hub within a
-            # fraction of this (docs/architecture.md, The status cache).
+            # fraction of this (docs/architecture.md, The status cache):
+            # a test's next poll must not race them.
             time.sleep(0.05)
         return out
 

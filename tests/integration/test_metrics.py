@@ -83,6 +83,11 @@ FAMILIES = {
     "aigw_provider_cost_usd_total": "counter",
     "aigw_http_requests_total": "counter",
     "aigw_http_busy_total": "counter",
+    # of the aigw-fcgi answering (FastCGI with its cache on), not the database's
+    "aigw_status_cache_lookups_total": "counter",
+    "aigw_status_cache_clears_total": "counter",
+    "aigw_status_cache_entries": "gauge",
+    "aigw_status_cache_bytes": "gauge",
 }
 
 

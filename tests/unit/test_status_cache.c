@@ -20,6 +20,24 @@
 #define NOW_S INT64_C(1800000000)
 #define AGE_MS 5000
 
+static size_t
+entries_of(struct status_cache *c)
+{
+	size_t entries, bytes;
+
+	status_cache_size(c, &entries, &bytes);
+	return entries;
+}
+
+static size_t
+bytes_of(struct status_cache *c)
+{
+	size_t entries, bytes;
+
+	status_cache_size(c, &entries, &bytes);
+	return bytes;
+}
+
 static struct status_cache *
 enabled_cache(size_t bytes, struct status_cache_stats *stats)
 {
@@ -90,7 +108,7 @@ test_hit_after_fill_and_case_of_id(void **state)
 	assert_int_equal(atomic_load(&stats.misses), 2);
 	assert_int_equal(atomic_load(&stats.entries), 1);
 	assert_true(atomic_load(&stats.bytes) > 0);
-	assert_int_equal((size_t)atomic_load(&stats.bytes), status_cache_bytes(c));
+	assert_int_equal((size_t)atomic_load(&stats.bytes), bytes_of(c));
 	status_cache_free(c);
 }
 
@@ -108,7 +126,7 @@ test_other_owner_and_expiry_are_not_there(void **state)
 	/* At expires_at the database no longer shows it: neither does memory,
 	 * and the entry goes. */
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "alice", 2, NOW_S + 30), -2);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	/* A job (expires 0) is kept whatever the wall clock. */
 	fill(c, DB_CHANNEL_JOB, ID_B, "", 4, 0, 0);
 	assert_int_equal(poll_version(c, DB_CHANNEL_JOB, ID_B, "", 2, NOW_S * 2), 4);
@@ -124,7 +142,7 @@ test_entry_read_again_after_max_age(void **state)
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 1000);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1000 + AGE_MS - 1, NOW_S), 1);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1000 + AGE_MS, NOW_S), -1);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	/* A read confirming the same version starts its age again. */
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 20000);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 24000);
@@ -198,23 +216,23 @@ test_lost_listen_clears_and_refuses_reads_begun_before(void **state)
 	assert_non_null(c);
 	/* Not listening yet: nothing is kept. */
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	status_cache_enable(c, true);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
 	fill(c, DB_CHANNEL_JOB, ID_B, "u", 1, 0, 0);
-	assert_int_equal(status_cache_entries(c), 2);
+	assert_int_equal(entries_of(c), 2);
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &before);
 	status_cache_enable(c, false);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	assert_int_equal(atomic_load(&stats.entries), 0);
 	assert_int_equal(atomic_load(&stats.bytes), 0);
 	assert_int_equal(atomic_load(&stats.clears), 1);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 2, 0, 1);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	/* Back: a read begun before the loss is still refused. */
 	status_cache_enable(c, true);
 	status_cache_put(c, &before, DB_CHANNEL_CHAT, ID_A, "u", 0, &v2, 2);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 2, 0, 3);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 4, NOW_S), 2);
 	status_cache_free(c);
@@ -236,12 +254,12 @@ test_bound_holds_under_100000_ids(void **state)
 		snprintf(id, sizeof id, "00000000-0000-4000-8000-%012ld", i);
 		snprintf(owner, sizeof owner, "user-%ld", i % 97);
 		fill(c, i % 2 ? DB_CHANNEL_JOB : DB_CHANNEL_CHAT, id, owner, i, 0, i);
-		assert_true(status_cache_bytes(c) <= bound);
+		assert_true(bytes_of(c) <= bound);
 	}
-	assert_true(status_cache_entries(c) > 1000);
-	assert_true(status_cache_entries(c) < 100000);
-	assert_int_equal((size_t)atomic_load(&stats.entries), status_cache_entries(c));
-	assert_int_equal((size_t)atomic_load(&stats.bytes), status_cache_bytes(c));
+	assert_true(entries_of(c) > 1000);
+	assert_true(entries_of(c) < 100000);
+	assert_int_equal((size_t)atomic_load(&stats.entries), entries_of(c));
+	assert_int_equal((size_t)atomic_load(&stats.bytes), bytes_of(c));
 	/* The most recent are there, the first are gone. */
 	assert_int_equal(poll_version(c, DB_CHANNEL_JOB, id, owner, 100000, NOW_S), 99999);
 	snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", 0);
@@ -258,14 +276,14 @@ test_least_recently_used_goes_first(void **state)
 
 	(void)state;
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
-	for (int i = 0; status_cache_entries(c) == (size_t)i + 1; i++) {
+	for (int i = 0; entries_of(c) == (size_t)i + 1; i++) {
 		snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
 		/* ID_A is read before each store: always the most recent. */
 		assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), 1);
 		fill(c, DB_CHANNEL_CHAT, id, "u", 1, 0, 1);
 		assert_true(i < 1000);
 	}
-	kept = status_cache_entries(c);
+	kept = entries_of(c);
 	assert_true(kept > 2);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), 1);
 	snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", 0);
@@ -311,12 +329,12 @@ test_hub_keeps_the_cache_in_step(void **state)
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), -1);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_B, "u", 1, NOW_S), 1);
 	hub_set_listening(h, false);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	fill(c, DB_CHANNEL_CHAT, ID_B, "u", 2, 0, 2);
-	assert_int_equal(status_cache_entries(c), 0);
+	assert_int_equal(entries_of(c), 0);
 	hub_set_listening(h, true);
 	fill(c, DB_CHANNEL_CHAT, ID_B, "u", 2, 0, 2);
-	assert_int_equal(status_cache_entries(c), 1);
+	assert_int_equal(entries_of(c), 1);
 	hub_free(h);
 	status_cache_free(c);
 }
