@@ -94,15 +94,23 @@ serve_thread(void *arg)
 		rc = fcgi_conn_accept(&conn);
 		stop = accept_end();
 		pthread_mutex_unlock(&accept_lock);
+		if (rc == -EINTR && !stop)
+			continue;
 		if (rc < 0) {
 			if (!stop) {
 				/* The listener is broken: stop the whole process
 				 * rather than linger with fewer threads. */
-				log_error("fcgi", NULL, "accept failed (%d); stopping", rc);
+				log_error("fcgi", NULL, "accept failed: %s; stopping", strerror(-rc));
 				kill(getpid(), SIGTERM);
 			}
 			break;
 		}
+		/* Outside the lock: nginx may not have written the request
+		 * yet when accept() returns, and the other threads must not
+		 * wait for it (they did, and the status path left the CPUs
+		 * idle). A connection without a request is closed. */
+		if (fcgi_conn_read(&conn) < 0)
+			continue;
 		fcgi_conn_answer(&conn, t);
 	}
 	fcgi_conn_free(&conn);
