@@ -4,8 +4,8 @@
  *
  * Reads the command line and the configuration, loads the job types, and
  * picks the front end: FastCGI on --listen, on the socket systemd passes
- * (LISTEN_FDS) or on descriptor 0 (spawn-fcgi); CGI when
- * GATEWAY_INTERFACE is set.
+ * (LISTEN_FDS) or on descriptor 0 (spawn-fcgi), in one process or in
+ * --processes N; CGI when GATEWAY_INTERFACE is set.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -23,8 +23,38 @@
 #include "http/fcgi.h"
 #include "http/listener.h"
 #include "http/pool.h"
+#include "http/prefork.h"
 #include "http/server.h"
 #include "http/spawn.h"
+
+/*
+ * FastCGI: one process, or with --processes a parent (http/prefork.h)
+ * whose children each serve as that one would. The fork comes after the
+ * configuration and before any thread: every thread (the SIGHUP one, the
+ * pool's) is started in the process that serves.
+ */
+static int
+fcgi_serve(struct http_app *app, struct fcgi_opts *opts)
+{
+	if (opts->nprocs > 1) {
+		int rc;
+
+		/* Opened once by the parent, accepted on by every child. */
+		if (pool_listen_open(&opts->listen) != 0)
+			return 1;
+		opts->listen.shared = true;
+		rc = prefork_run(opts->nprocs);
+		if (rc != PREFORK_CHILD)
+			return rc;
+	}
+	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
+	 * before pool_serve starts its threads, so that they block it too. */
+	if (log_reopen_on_sighup() != AIGW_OK) {
+		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
+		return 1;
+	}
+	return pool_serve(app, &opts->listen, opts->nthreads);
+}
 
 int
 main(int argc, char **argv)
@@ -84,21 +114,16 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
-	 * before pool_serve starts its threads, so that they block it too. */
-	if (getenv("GATEWAY_INTERFACE") == NULL && log_reopen_on_sighup() != AIGW_OK) {
-		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
-		rc = 1;
-	} else if (opts.listen.addr == NULL && inherited >= 0) {
+	if (opts.listen.addr == NULL && inherited >= 0) {
 		opts.listen.fd = inherited;
-		rc = pool_serve(&app, &opts.listen, opts.nthreads);
+		rc = fcgi_serve(&app, &opts);
 	} else if (opts.listen.addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = cgi_serve(&app);
 	} else if (opts.listen.addr == NULL && fcgi_stdin_not_socket()) {
 		/* Descriptor 0 is no listening socket: started by hand. */
 		rc = opts_usage_error(fcgi_usage_text);
 	} else {
-		rc = pool_serve(&app, &opts.listen, opts.nthreads);
+		rc = fcgi_serve(&app, &opts);
 	}
 	spawn_env_free(app.spawn_env);
 	jobtype_registry_free(jobtypes);

@@ -208,8 +208,25 @@ start_threads(struct http_app *app, struct http_thread *threads, pthread_t *tids
 }
 
 int
+pool_listen_open(struct pool_listen *l)
+{
+	char errbuf[512];
+
+	if (l->addr == NULL || l->opened)
+		return 0;
+	l->fd = listener_open(l->addr, l->mode, l->gid, errbuf, sizeof errbuf);
+	if (l->fd < 0) {
+		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+		return 1;
+	}
+	l->opened = true;
+	return 0;
+}
+
+int
 pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 {
+	struct pool_listen own;
 	struct http_thread *threads = NULL;
 	pthread_t *tids = NULL;
 	sigset_t stop_signals;
@@ -220,16 +237,10 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 		fprintf(stderr, "aigw-fcgi: cannot initialise FastCGI\n");
 		return 1;
 	}
-	listen_fd = l->fd;
-	if (l->addr != NULL) {
-		char errbuf[512];
-
-		listen_fd = listener_open(l->addr, l->mode, l->gid, errbuf, sizeof errbuf);
-		if (listen_fd < 0) {
-			fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
-			return 1;
-		}
-	}
+	own = *l;
+	if (pool_listen_open(&own) != 0)
+		return 1;
+	listen_fd = own.fd;
 	if (setup_signals(&stop_signals) != AIGW_OK)
 		return 1;
 	app->waker = waker_start(app->cfg, app->spawn_env);
@@ -270,7 +281,8 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	 * could outlast the service manager's patience. */
 	rt_gate_close(&wait_gate);
 	/* Also when a thread failed to start: the others must leave too. */
-	stop_threads(l->addr != NULL);
+	/* A socket other processes accept on must go on listening. */
+	stop_threads(l->addr != NULL && !l->shared);
 	for (long i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	/* The HTTP counts of the last second, before the connections go. */
