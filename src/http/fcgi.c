@@ -92,7 +92,8 @@ fcgi_conn_init(struct fcgi_conn *c, int listen_fd)
 }
 
 /* Errors of the connection being taken, not of the listener: accept(2)
- * says to take the next one (libfcgi did the same). */
+ * says to take the next one (libfcgi did the same). Not EOPNOTSUPP:
+ * a listener of the wrong type would make a tight loop of it. */
 static bool
 accept_error_transient(int err)
 {
@@ -106,8 +107,6 @@ accept_error_transient(int err)
 	case ENETUNREACH:
 	case ENETDOWN:
 	case ENONET:
-	case ENOPROTOOPT:
-	case EOPNOTSUPP:
 		return true;
 	default:
 		return false;
