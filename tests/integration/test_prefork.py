@@ -2,11 +2,13 @@
 socket; requests reach several of them, a long-poll is woken in whichever
 holds it, SIGHUP reaches every child, a child killed with SIGKILL is
 replaced while the others serve, and SIGTERM stops them all (the parent
-exits 0 once no child is left)."""
+exits 0 once no child is left). A socket inherited on descriptor 0 is
+shared the same way and still listens after the stop."""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -200,3 +202,34 @@ def test_bad_process_count_is_a_usage_error():
         assert r.returncode == 2, r
         assert "--processes: expected 1 to 64" in r.stderr
         assert "usage: aigw-fcgi" in r.stderr
+
+
+def test_inherited_socket_is_shared_and_left_listening(stack):
+    """Descriptor 0 as StandardInput=socket passes it: the children serve
+    on it, and after SIGTERM it still listens for the next process."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    port = lsock.getsockname()[1]
+    errlog = os.path.join(stack.base, f"prefork-fd0-{port}.err")
+    with open(errlog, "w") as err:
+        proc = subprocess.Popen([stk.program("aigw-fcgi"), "--threads", "2", "--processes", "2"],
+                                env=stack.env, stdin=lsock.fileno(), stdout=subprocess.DEVNULL,
+                                stderr=err, cwd=stack.base)
+    nginx = stk.Nginx(stack.base, port)
+    try:
+        poll(lambda: sorted(stk.children(proc.pid)), lambda k: len(k) == 2, 15, 0.05,
+             "two children")
+        for _ in range(10):
+            r = requests.get(nginx.url("/api/health"), timeout=HTTP_TIMEOUT)
+            assert r.status_code == 200, r.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        # Still listening: a connection made now waits in the backlog.
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+    finally:
+        nginx.stop()
+        if proc.poll() is None:
+            stk.stop_process(proc)
+        lsock.close()
