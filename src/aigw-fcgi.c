@@ -4,8 +4,8 @@
  *
  * Reads the command line and the configuration, loads the job types, and
  * picks the front end: FastCGI on --listen, on the socket systemd passes
- * (LISTEN_FDS) or on descriptor 0 (spawn-fcgi); CGI when
- * GATEWAY_INTERFACE is set.
+ * (LISTEN_FDS) or on descriptor 0 (spawn-fcgi), in one process or in
+ * --processes N; CGI when GATEWAY_INTERFACE is set.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -23,9 +23,45 @@
 #include "http/fcgi.h"
 #include "http/listener.h"
 #include "http/pool.h"
+#include "http/prefork.h"
 #include "http/server.h"
 #include "http/spawn.h"
 #include "http/status_cache.h"
+
+/*
+ * FastCGI: one process, or with --processes a parent (http/prefork.h)
+ * whose children each serve as that one would. The fork comes after the
+ * configuration and before any thread: every thread (the SIGHUP one, the
+ * pool's) is started in the process that serves.
+ */
+static int
+fcgi_serve(struct http_app *app, struct fcgi_opts *opts)
+{
+	/* Before the fork: the children count into the same pages. */
+	app->status_cache_stats = status_cache_stats_new();
+	if (app->status_cache_stats == NULL) {
+		fprintf(stderr, "aigw-fcgi: cannot map the status cache's figures\n");
+		return 1;
+	}
+	if (opts->nprocs > 1) {
+		int rc;
+
+		/* Opened once by the parent, accepted on by every child. */
+		if (pool_listen_open(&opts->listen) != 0)
+			return 1;
+		opts->listen.shared = true;
+		rc = prefork_run(opts->nprocs, &app->process_index);
+		if (rc != PREFORK_CHILD)
+			return rc;
+	}
+	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
+	 * before pool_serve starts its threads, so that they block it too. */
+	if (log_reopen_on_sighup() != AIGW_OK) {
+		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
+		return 1;
+	}
+	return pool_serve(app, &opts->listen, opts->nthreads);
+}
 
 int
 main(int argc, char **argv)
@@ -74,6 +110,7 @@ main(int argc, char **argv)
 	app.hub = NULL;
 	app.status_cache = NULL;
 	app.status_cache_stats = NULL;
+	app.process_index = 0;
 	app.cgi = false;
 	if (jobtype_load_program_in("aigw-fcgi", &cfg, &jobtypes) != AIGW_OK) {
 		config_free(&cfg);
@@ -87,25 +124,16 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	/* SIGHUP (logrotate's postrotate) must not stop a FastCGI server;
-	 * before pool_serve starts its threads, so that they block it too. */
-	if (getenv("GATEWAY_INTERFACE") == NULL && log_reopen_on_sighup() != AIGW_OK) {
-		fprintf(stderr, "aigw-fcgi: cannot start the SIGHUP thread\n");
-		rc = 1;
-	} else if (getenv("GATEWAY_INTERFACE") == NULL &&
-		   (app.status_cache_stats = status_cache_stats_new()) == NULL) {
-		fprintf(stderr, "aigw-fcgi: cannot map the status cache's figures\n");
-		rc = 1;
-	} else if (opts.listen.addr == NULL && inherited >= 0) {
+	if (opts.listen.addr == NULL && inherited >= 0) {
 		opts.listen.fd = inherited;
-		rc = pool_serve(&app, &opts.listen, opts.nthreads);
+		rc = fcgi_serve(&app, &opts);
 	} else if (opts.listen.addr == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = cgi_serve(&app);
 	} else if (opts.listen.addr == NULL && fcgi_stdin_not_socket()) {
 		/* Descriptor 0 is no listening socket: started by hand. */
 		rc = opts_usage_error(fcgi_usage_text);
 	} else {
-		rc = pool_serve(&app, &opts.listen, opts.nthreads);
+		rc = fcgi_serve(&app, &opts);
 	}
 	status_cache_stats_free(app.status_cache_stats);
 	spawn_env_free(app.spawn_env);

@@ -8,12 +8,13 @@
 
 const char fcgi_usage_text[] =
 	"usage: aigw-fcgi [--listen HOST:PORT|PATH [--socket-mode OCTAL]\n"
-	"                 [--socket-group NAME]] [--threads N]\n"
+	"                 [--socket-group NAME]] [--threads N] [--processes N]\n"
 	"       aigw-fcgi --help | --version\n"
 	"A socket PATH is mode 0660 unless --socket-mode says otherwise.\n"
 	"Without --listen: a CGI program when GATEWAY_INTERFACE is set, else\n"
 	"FastCGI on the socket systemd passes (LISTEN_FDS, descriptor 3) or on\n"
 	"descriptor 0 (spawn-fcgi, StandardInput=socket).\n"
+	"--processes N (1 to 64) forks N processes of --threads threads each.\n"
 	"Configured by the environment: see aigw.env(5).\n";
 
 int
@@ -24,14 +25,16 @@ fcgi_opts_parse(int argc, char **argv, struct fcgi_opts *o)
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "processes", required_argument, NULL, 'p' },
 		OPTS_COMMON_LONG, OPTS_END
 	};
 	bool socket_opts = false;
 	int c;
 
 	*o = (struct fcgi_opts){
-		.listen = { NULL, LISTENER_MODE_DEFAULT, (gid_t)-1, 0 },
+		.listen = { NULL, LISTENER_MODE_DEFAULT, (gid_t)-1, 0, false, false },
 		.nthreads = FCGI_THREADS_DEFAULT,
+		.nprocs = FCGI_PROCESSES_DEFAULT,
 	};
 	for (int first = 1; (c = opts_next(argc, argv, OPTS_SHORT_PERMUTE, longopts, first)) != -1;
 	     first = 0) {
@@ -60,6 +63,13 @@ fcgi_opts_parse(int argc, char **argv, struct fcgi_opts *o)
 				fprintf(stderr, "aigw-fcgi: --threads: expected 1 to %d\n",
 					FCGI_THREADS_MAX);
 				return 2;
+			}
+			break;
+		case 'p':
+			if (parse_long(optarg, 1, PREFORK_PROCESSES_MAX, &o->nprocs) != AIGW_OK) {
+				fprintf(stderr, "aigw-fcgi: --processes: expected 1 to %d\n",
+					PREFORK_PROCESSES_MAX);
+				return opts_usage_error(fcgi_usage_text);
 			}
 			break;
 		default:

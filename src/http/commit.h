@@ -6,8 +6,9 @@
  * cost on the statement and the commit. Here a submit joins a queue; the
  * first thread to find no insert running takes the whole queue and
  * inserts it on its own connection in one statement and one commit, then
- * wakes the others with the outcome. Every thread answers only after the
- * commit that holds its row. Alone, a submit goes straight through; under
+ * wakes the others of that group with the outcome, and the first submit
+ * queued meanwhile to write the next group. Every thread answers only
+ * after the commit that holds its row. Alone, a submit goes straight through; under
  * load the groups grow by themselves while the previous one is written.
  *
  * Can fail as the insert does (AIGW_EDB, AIGW_ENOMEM), for the whole
@@ -32,7 +33,6 @@ typedef enum aigw_err (*commit_insert_fn)(struct db *db, const struct db_chat_ne
 
 struct commit_group {
 	pthread_mutex_t lock;
-	pthread_cond_t done;
 	struct commit_entry *head, **tail;
 	bool writing;                   /* a thread is inserting a group */
 	commit_insert_fn insert;

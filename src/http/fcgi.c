@@ -1,4 +1,5 @@
 /* fcgi.c: the libfcgi transport (see fcgi.h). */
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -81,12 +82,59 @@ fcgi_conn_init(struct fcgi_conn *c, int listen_fd)
 {
 	c->io = (struct http_io){ &c->request, fcgi_param, fcgi_read, fcgi_write, fcgi_flush,
 				  fcgi_hangup_fd };
-	return FCGX_InitRequest(&c->request, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) == 0
+	c->listen_fd = listen_fd;
+	/* No listening socket for libfcgi: when a connection brings no
+	 * request, FCGX_Accept_r() would accept the next one itself, outside
+	 * our serialisation and where a stop could not interrupt it; with -1
+	 * its accept() fails at once instead (EBADF) and we accept again. */
+	return FCGX_InitRequest(&c->request, -1, FCGI_FAIL_ACCEPT_ON_INTR) == 0
 	       ? AIGW_OK : AIGW_ENOMEM;
+}
+
+/* Errors of the connection being taken, not of the listener: accept(2)
+ * says to take the next one (libfcgi did the same). Not EOPNOTSUPP:
+ * a listener of the wrong type would make a tight loop of it. */
+static bool
+accept_error_transient(int err)
+{
+	switch (err) {
+	case ECONNABORTED:
+	case ECONNRESET:
+	case EPROTO:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case ENONET:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int
 fcgi_conn_accept(struct fcgi_conn *c)
+{
+	int fd;
+
+	if (c->request.ipcFd >= 0)
+		return 0;
+	/* Close-on-exec: a worker spawned meanwhile must not hold nginx's
+	 * connection open (libfcgi's accept() did not set it). */
+	while ((fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		if (!accept_error_transient(errno))
+			return -errno;
+	}
+	c->request.ipcFd = fd;
+	/* FCGX_Accept_r() first finishes the request before: with nothing
+	 * left of it, only keepConnection decides whether it closes ipcFd. */
+	c->request.keepConnection = 1;
+	return 0;
+}
+
+int
+fcgi_conn_read(struct fcgi_conn *c)
 {
 	return FCGX_Accept_r(&c->request);
 }

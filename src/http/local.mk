@@ -19,6 +19,7 @@ libaigw_la_SOURCES += \
 	src/http/metrics.c src/http/metrics.h \
 	src/http/listener.c src/http/listener.h \
 	src/http/pool.c src/http/pool.h \
+	src/http/prefork.c src/http/prefork.h \
 	src/http/fcgi.c src/http/fcgi.h \
 	src/http/cgi.c src/http/cgi.h \
 	src/http/spawn.c src/http/spawn.h \

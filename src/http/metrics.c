@@ -312,8 +312,11 @@ metrics_http_flush(struct db *db, int64_t now_ms, bool force)
 void
 metrics_text_status_cache(struct metrics_text *t, const struct status_cache_stats *s)
 {
+	long entries, bytes;
+
 	if (s == NULL || t->err != AIGW_OK)
 		return;
+	status_cache_stats_size(s, &entries, &bytes);
 	t->err = buf_printf(t->out,
 		"# HELP aigw_status_cache_lookups_total Polls of this aigw-fcgi looked up in its"
 		" status cache, by result (hit: answered from memory).\n"
@@ -330,8 +333,8 @@ metrics_text_status_cache(struct metrics_text *t, const struct status_cache_stat
 		"# HELP aigw_status_cache_bytes Memory the status cache of this aigw-fcgi counts.\n"
 		"# TYPE aigw_status_cache_bytes gauge\n"
 		"aigw_status_cache_bytes %ld\n",
-		atomic_load(&s->hits), atomic_load(&s->misses), atomic_load(&s->clears),
-		atomic_load(&s->entries), atomic_load(&s->bytes));
+		atomic_load(&s->hits), atomic_load(&s->misses), atomic_load(&s->clears), entries,
+		bytes);
 }
 
 struct metrics_flusher {

@@ -95,15 +95,23 @@ serve_thread(void *arg)
 		rc = fcgi_conn_accept(&conn);
 		stop = accept_end();
 		pthread_mutex_unlock(&accept_lock);
+		if (rc == -EINTR && !stop)
+			continue;
 		if (rc < 0) {
 			if (!stop) {
 				/* The listener is broken: stop the whole process
 				 * rather than linger with fewer threads. */
-				log_error("fcgi", NULL, "accept failed (%d); stopping", rc);
+				log_error("fcgi", NULL, "accept failed: %s; stopping", strerror(-rc));
 				kill(getpid(), SIGTERM);
 			}
 			break;
 		}
+		/* Outside the lock: nginx may not have written the request
+		 * yet when accept() returns, and the other threads must not
+		 * wait for it (they did, and the status path left the CPUs
+		 * idle). A connection without a request is closed. */
+		if (fcgi_conn_read(&conn) < 0)
+			continue;
 		fcgi_conn_answer(&conn, t);
 	}
 	fcgi_conn_free(&conn);
@@ -201,8 +209,25 @@ start_threads(struct http_app *app, struct http_thread *threads, pthread_t *tids
 }
 
 int
+pool_listen_open(struct pool_listen *l)
+{
+	char errbuf[512];
+
+	if (l->addr == NULL || l->opened)
+		return 0;
+	l->fd = listener_open(l->addr, l->mode, l->gid, errbuf, sizeof errbuf);
+	if (l->fd < 0) {
+		fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
+		return 1;
+	}
+	l->opened = true;
+	return 0;
+}
+
+int
 pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 {
+	struct pool_listen own;
 	struct http_thread *threads = NULL;
 	struct metrics_flusher *flusher = NULL;
 	pthread_t *tids = NULL;
@@ -214,16 +239,10 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 		fprintf(stderr, "aigw-fcgi: cannot initialise FastCGI\n");
 		return 1;
 	}
-	listen_fd = l->fd;
-	if (l->addr != NULL) {
-		char errbuf[512];
-
-		listen_fd = listener_open(l->addr, l->mode, l->gid, errbuf, sizeof errbuf);
-		if (listen_fd < 0) {
-			fprintf(stderr, "aigw-fcgi: %s\n", errbuf);
-			return 1;
-		}
-	}
+	own = *l;
+	if (pool_listen_open(&own) != 0)
+		return 1;
+	listen_fd = own.fd;
 	if (setup_signals(&stop_signals) != AIGW_OK)
 		return 1;
 	app->waker = waker_start(app->cfg, app->spawn_env);
@@ -247,7 +266,7 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	if (app->cfg->status_cache_bytes > 0) {
 		app->status_cache = status_cache_new((size_t)app->cfg->status_cache_bytes,
 						     app->cfg->status_cache_max_age_ms,
-						     app->status_cache_stats);
+						     app->status_cache_stats, app->process_index);
 		if (app->status_cache == NULL) {
 			fprintf(stderr, "aigw-fcgi: out of memory\n");
 			goto out;
@@ -280,7 +299,8 @@ pool_serve(struct http_app *app, const struct pool_listen *l, long nthreads)
 	 * could outlast the service manager's patience. */
 	rt_gate_close(&wait_gate);
 	/* Also when a thread failed to start: the others must leave too. */
-	stop_threads(l->addr != NULL);
+	/* A socket other processes accept on must go on listening. */
+	stop_threads(l->addr != NULL && !l->shared);
 	for (long i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	for (long i = 0; i < started; i++) {

@@ -19,7 +19,8 @@
  * spawn-fcgi) and must keep listening for the next process, with the
  * connections made meanwhile waiting in its backlog; shutdown() would stop
  * it for everyone, so the thread in accept() is interrupted with SIGUSR1
- * instead.
+ * instead; so is it when the socket is shared with the other processes of
+ * aigw-fcgi --processes (http/prefork.h).
  *
  * Fails (exit status 1, a line on stderr) when the socket cannot be opened
  * or libfcgi, a signal handler, a shared thread or the first serving
@@ -29,6 +30,7 @@
 #ifndef AIGW_HTTP_POOL_H
 #define AIGW_HTTP_POOL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "http/server.h"
@@ -37,8 +39,16 @@ struct pool_listen {
 	const char *addr;   /* --listen HOST:PORT or PATH; NULL: fd is inherited */
 	mode_t mode;        /* for a socket PATH (--socket-mode) */
 	gid_t gid;          /* for a socket PATH (--socket-group); (gid_t)-1: none */
-	int fd;             /* the inherited socket when addr is NULL */
+	int fd;             /* the inherited socket when addr is NULL, or addr's
+			     * once pool_listen_open has opened it */
+	bool opened;        /* fd is addr's socket, open */
+	bool shared;        /* other processes serve on fd too (http/prefork.h):
+			     * it is never shut down, as an inherited one */
 };
+
+/* Opens l->addr into l->fd (nothing when addr is NULL or it is open
+ * already). 0, or 1 with a line on stderr. */
+int pool_listen_open(struct pool_listen *l);
 
 /* Serves with nthreads threads until SIGTERM or SIGINT, then stops as
  * above. The exit status: 0 after a signal, 1 when serving failed. */

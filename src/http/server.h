@@ -45,6 +45,8 @@ struct http_app {
 	struct status_cache *status_cache;
 	/* Its figures, shared by the processes of one aigw-fcgi; may be NULL. */
 	struct status_cache_stats *status_cache_stats;
+	/* This process's place among them (--processes: its slot; else 0). */
+	long process_index;
 	/* Plain CGI: each request is a process with a database connection
 	 * of its own, so waits are short (AIGW_CGI_WAIT_MAX_S) and event
 	 * streams are refused (http/realtime.h). */

@@ -37,6 +37,7 @@ struct status_cache {
 	size_t max_bytes;
 	int64_t max_age_ms;
 	struct status_cache_stats *stats;
+	atomic_long *stat_entries, *stat_bytes;   /* this process's gauges */
 	struct entry **buckets;
 	size_t nbuckets;              /* a power of two */
 	struct entry *newest, *oldest;
@@ -94,14 +95,35 @@ count(atomic_ulong *counter)
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
-struct status_cache *
-status_cache_new(size_t max_bytes, int64_t max_age_ms, struct status_cache_stats *stats)
+void
+status_cache_stats_size(const struct status_cache_stats *s, long *entries, long *bytes)
 {
-	struct status_cache *c = calloc(1, sizeof *c);
+	*entries = *bytes = 0;
+	for (size_t i = 0; i < STATUS_CACHE_PROCESSES_MAX; i++) {
+		*entries += atomic_load(&s->process[i].entries);
+		*bytes += atomic_load(&s->process[i].bytes);
+	}
+}
+
+struct status_cache *
+status_cache_new(size_t max_bytes, int64_t max_age_ms, struct status_cache_stats *stats,
+		 long process)
+{
+	struct status_cache *c;
 	size_t want;
 
+	if (process < 0 || process >= STATUS_CACHE_PROCESSES_MAX)
+		return NULL;
+	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return NULL;
+	if (stats != NULL) {
+		c->stat_entries = &stats->process[process].entries;
+		c->stat_bytes = &stats->process[process].bytes;
+		/* What a process of this place left when it died. */
+		atomic_store(c->stat_entries, 0);
+		atomic_store(c->stat_bytes, 0);
+	}
 	c->max_bytes = max_bytes < MIN_BYTES ? MIN_BYTES : max_bytes;
 	c->max_age_ms = max_age_ms < 1 ? 1 : max_age_ms;
 	c->stats = stats;
@@ -139,8 +161,8 @@ drop(struct status_cache *c, struct entry *e)
 	c->entries--;
 	c->bytes -= e->cost;
 	if (c->stats != NULL) {
-		atomic_fetch_sub_explicit(&c->stats->entries, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&c->stats->bytes, (long)e->cost, memory_order_relaxed);
+		atomic_fetch_sub_explicit(c->stat_entries, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(c->stat_bytes, (long)e->cost, memory_order_relaxed);
 	}
 	free(e);
 }
@@ -329,8 +351,8 @@ status_cache_put(struct status_cache *c, const struct status_cache_ticket *t,
 	c->entries++;
 	c->bytes += e->cost;
 	if (c->stats != NULL) {
-		atomic_fetch_add_explicit(&c->stats->entries, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&c->stats->bytes, (long)e->cost, memory_order_relaxed);
+		atomic_fetch_add_explicit(c->stat_entries, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(c->stat_bytes, (long)e->cost, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&c->lock);
 }

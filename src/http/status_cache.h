@@ -36,14 +36,23 @@
 
 struct status_cache;
 
-/* Figures of one aigw-fcgi, shared by its processes when it forks. */
+#define STATUS_CACHE_PROCESSES_MAX 64
+
+/* Figures of one aigw-fcgi, shared by its processes when it forks. The
+ * gauges are kept per process, so that one that died and was replaced
+ * leaves none of its own behind. */
 struct status_cache_stats {
 	atomic_ulong hits;        /* answered from memory (404s included) */
 	atomic_ulong misses;      /* read from the database */
 	atomic_ulong clears;      /* the hub lost its LISTEN */
-	atomic_long entries;
-	atomic_long bytes;
+	struct {
+		atomic_long entries;
+		atomic_long bytes;
+	} process[STATUS_CACHE_PROCESSES_MAX];
 };
+
+/* The gauges summed over the processes. */
+void status_cache_stats_size(const struct status_cache_stats *s, long *entries, long *bytes);
 
 /* Zeroed figures in memory that a fork() shares (MAP_SHARED); NULL when
  * mmap fails. Freed with status_cache_stats_free(). */
@@ -52,10 +61,11 @@ void status_cache_stats_free(struct status_cache_stats *s);
 
 /* A cache of at most max_bytes (at least 4 KiB is taken), entries read
  * again after max_age_ms (at least 1), counting into stats (not owned;
- * may be NULL). Disabled until status_cache_enable(c, true). NULL out of
- * memory. */
+ * may be NULL) as process (0 .. STATUS_CACHE_PROCESSES_MAX - 1, whose
+ * gauges start again at 0). Disabled until status_cache_enable(c, true).
+ * NULL out of memory, or for a process out of range. */
 struct status_cache *status_cache_new(size_t max_bytes, int64_t max_age_ms,
-				      struct status_cache_stats *stats);
+				      struct status_cache_stats *stats, long process);
 /* Safe on NULL. */
 void status_cache_free(struct status_cache *c);
 

@@ -8,7 +8,7 @@ core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_co
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
 	tests/unit/test_log tests/unit/test_realtime tests/unit/test_db \
-	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener tests/unit/test_opts tests/unit/test_status \
+	tests/unit/test_secret tests/unit/test_spawn tests/unit/test_listener tests/unit/test_prefork tests/unit/test_opts tests/unit/test_status \
 	tests/unit/test_webhook tests/unit/test_webhook_netaddr tests/unit/test_status_cache
 TESTS += $(core_unit_tests)
 check_PROGRAMS += $(core_unit_tests)
@@ -57,6 +57,9 @@ tests_unit_test_jobs_LDADD = $(unit_ldadd)
 tests_unit_test_listener_SOURCES = tests/unit/test_listener.c
 tests_unit_test_listener_CFLAGS = $(unit_cflags)
 tests_unit_test_listener_LDADD = $(unit_ldadd)
+tests_unit_test_prefork_SOURCES = tests/unit/test_prefork.c
+tests_unit_test_prefork_CFLAGS = $(unit_cflags)
+tests_unit_test_prefork_LDADD = $(unit_ldadd)
 tests_unit_test_opts_SOURCES = tests/unit/test_opts.c src/cli/opts.c src/cli/fcgi_opts.c
 tests_unit_test_opts_CFLAGS = $(unit_cflags)
 tests_unit_test_opts_LDADD = $(unit_ldadd)

@@ -81,6 +81,9 @@ test_fcgi_defaults(void **state)
 	assert_int_equal(parse_fcgi(ARGC(argv), argv, &o, &out, &err), -1);
 	assert_null(o.listen.addr);
 	assert_int_equal(o.nthreads, FCGI_THREADS_DEFAULT);
+	assert_int_equal(o.nprocs, FCGI_PROCESSES_DEFAULT);
+	assert_false(o.listen.opened);
+	assert_false(o.listen.shared);
 	assert_int_equal(o.listen.mode, 0660);
 	assert_int_equal(o.listen.gid, (gid_t)-1);
 	assert_string_equal(out, "");
@@ -94,7 +97,8 @@ test_fcgi_equals_and_separate_values(void **state)
 {
 	char *joined[] = { "aigw-fcgi", "--listen=/run/aigw/fcgi.sock", "--threads=4",
 			   "--socket-mode=0600", NULL };
-	char *apart[] = { "aigw-fcgi", "--threads", "7", "--listen", "127.0.0.1:9000", NULL };
+	char *apart[] = { "aigw-fcgi", "--threads", "7", "--listen", "127.0.0.1:9000",
+			  "--processes", "64", NULL };
 	struct fcgi_opts o;
 	char *out, *err;
 
@@ -109,6 +113,7 @@ test_fcgi_equals_and_separate_values(void **state)
 	assert_int_equal(parse_fcgi(ARGC(apart), apart, &o, &out, &err), -1);
 	assert_string_equal(o.listen.addr, "127.0.0.1:9000");
 	assert_int_equal(o.nthreads, 7);
+	assert_int_equal(o.nprocs, 64);
 	assert_int_equal(o.listen.mode, 0660);
 	free(out);
 	free(err);
@@ -156,6 +161,10 @@ test_fcgi_faults(void **state)
 		{ { "--threads=0" }, "aigw-fcgi: --threads: expected 1 to 256\n", 0 },
 		{ { "--threads", "257" }, "aigw-fcgi: --threads: expected 1 to 256\n", 0 },
 		{ { "--threads", "2x" }, "aigw-fcgi: --threads: expected 1 to 256\n", 0 },
+		{ { "--processes=0" }, "aigw-fcgi: --processes: expected 1 to 64\n", 1 },
+		{ { "--processes", "65" }, "aigw-fcgi: --processes: expected 1 to 64\n", 1 },
+		{ { "--processes", "-1" }, "aigw-fcgi: --processes: expected 1 to 64\n", 1 },
+		{ { "--processes" }, "aigw-fcgi: option --processes needs a value\n", 1 },
 		{ { "--socket-mode=0888", "--listen=/x" }, "aigw-fcgi: --socket-mode: expected", 0 },
 		{ { "--listen=127.0.0.1:1", "--socket-mode=0600" }, "use them with --listen PATH", 0 },
 		{ { "--socket-mode", "0600" }, "use them with --listen PATH", 0 },

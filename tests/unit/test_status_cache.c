@@ -41,7 +41,7 @@ bytes_of(struct status_cache *c)
 static struct status_cache *
 enabled_cache(size_t bytes, struct status_cache_stats *stats)
 {
-	struct status_cache *c = status_cache_new(bytes, AGE_MS, stats);
+	struct status_cache *c = status_cache_new(bytes, AGE_MS, stats, 0);
 
 	assert_non_null(c);
 	status_cache_enable(c, true);
@@ -106,9 +106,9 @@ test_hit_after_fill_and_case_of_id(void **state)
 	assert_int_equal(poll_version(c, DB_CHANNEL_JOB, ID_A, "u", 10, NOW_S), -1);
 	assert_int_equal(atomic_load(&stats.hits), 2);
 	assert_int_equal(atomic_load(&stats.misses), 2);
-	assert_int_equal(atomic_load(&stats.entries), 1);
-	assert_true(atomic_load(&stats.bytes) > 0);
-	assert_int_equal((size_t)atomic_load(&stats.bytes), bytes_of(c));
+	assert_int_equal(atomic_load(&stats.process[0].entries), 1);
+	assert_true(atomic_load(&stats.process[0].bytes) > 0);
+	assert_int_equal((size_t)atomic_load(&stats.process[0].bytes), bytes_of(c));
 	status_cache_free(c);
 }
 
@@ -212,7 +212,7 @@ test_lost_listen_clears_and_refuses_reads_begun_before(void **state)
 
 	(void)state;
 	memset(&stats, 0, sizeof stats);
-	c = status_cache_new(1 << 20, AGE_MS, &stats);
+	c = status_cache_new(1 << 20, AGE_MS, &stats, 0);
 	assert_non_null(c);
 	/* Not listening yet: nothing is kept. */
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
@@ -224,8 +224,8 @@ test_lost_listen_clears_and_refuses_reads_begun_before(void **state)
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &before);
 	status_cache_enable(c, false);
 	assert_int_equal(entries_of(c), 0);
-	assert_int_equal(atomic_load(&stats.entries), 0);
-	assert_int_equal(atomic_load(&stats.bytes), 0);
+	assert_int_equal(atomic_load(&stats.process[0].entries), 0);
+	assert_int_equal(atomic_load(&stats.process[0].bytes), 0);
 	assert_int_equal(atomic_load(&stats.clears), 1);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 2, 0, 1);
 	assert_int_equal(entries_of(c), 0);
@@ -258,8 +258,8 @@ test_bound_holds_under_100000_ids(void **state)
 	}
 	assert_true(entries_of(c) > 1000);
 	assert_true(entries_of(c) < 100000);
-	assert_int_equal((size_t)atomic_load(&stats.entries), entries_of(c));
-	assert_int_equal((size_t)atomic_load(&stats.bytes), bytes_of(c));
+	assert_int_equal((size_t)atomic_load(&stats.process[0].entries), entries_of(c));
+	assert_int_equal((size_t)atomic_load(&stats.process[0].bytes), bytes_of(c));
 	/* The most recent are there, the first are gone. */
 	assert_int_equal(poll_version(c, DB_CHANNEL_JOB, id, owner, 100000, NOW_S), 99999);
 	snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", 0);
@@ -315,7 +315,7 @@ test_a_body_larger_than_the_bound_is_not_kept(void **state)
 static void
 test_hub_keeps_the_cache_in_step(void **state)
 {
-	struct status_cache *c = status_cache_new(1 << 20, AGE_MS, NULL);
+	struct status_cache *c = status_cache_new(1 << 20, AGE_MS, NULL, 0);
 	struct hub *h;
 
 	(void)state;
@@ -343,12 +343,40 @@ static void
 test_shared_stats_map(void **state)
 {
 	struct status_cache_stats *s = status_cache_stats_new();
+	struct status_cache *one, *two, *again;
+	long entries, bytes;
 
 	(void)state;
 	assert_non_null(s);
 	assert_int_equal(atomic_load(&s->hits), 0);
-	atomic_fetch_add(&s->hits, 2);
+	/* Two processes count into one block; a replaced one starts at 0. */
+	one = status_cache_new(1 << 20, AGE_MS, s, 0);
+	two = status_cache_new(1 << 20, AGE_MS, s, 1);
+	assert_non_null(one);
+	assert_non_null(two);
+	assert_null(status_cache_new(1 << 20, AGE_MS, s, STATUS_CACHE_PROCESSES_MAX));
+	assert_null(status_cache_new(1 << 20, AGE_MS, s, -1));
+	status_cache_enable(one, true);
+	status_cache_enable(two, true);
+	fill(one, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
+	fill(two, DB_CHANNEL_CHAT, ID_A, "u", 1, 0, 0);
+	fill(two, DB_CHANNEL_CHAT, ID_B, "u", 1, 0, 0);
+	assert_int_equal(poll_version(one, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), 1);
+	assert_int_equal(poll_version(two, DB_CHANNEL_CHAT, ID_B, "u", 1, NOW_S), 1);
 	assert_int_equal(atomic_load(&s->hits), 2);
+	status_cache_stats_size(s, &entries, &bytes);
+	assert_int_equal(entries, 3);
+	assert_int_equal((size_t)bytes, bytes_of(one) + bytes_of(two));
+	/* Process 1 dies without freeing; its replacement takes its place. */
+	again = status_cache_new(1 << 20, AGE_MS, s, 1);
+	assert_non_null(again);
+	status_cache_stats_size(s, &entries, &bytes);
+	assert_int_equal(entries, 1);
+	assert_int_equal((size_t)bytes, bytes_of(one));
+	status_cache_free(one);
+	status_cache_free(again);
+	/* Last: its gauges are its replacement's now (they go below 0). */
+	status_cache_free(two);
 	status_cache_stats_free(s);
 	status_cache_stats_free(NULL);
 	status_cache_free(NULL);
