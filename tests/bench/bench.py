@@ -604,7 +604,7 @@ def throughput(s, args, key):
     mem["refresponder (16 threads)"] = memory_of(servers["ref"].pids())
     mem[f"refresponder ({args.ref_procs} processes)"] = memory_of(servers["ref_p"].pids())
     for n in args.ceiling_procs:
-        mem[f"ceiling ({n} processes)"] = memory_of(servers[f"ceil{n}"].pids())
+        mem[f"ceiling ({n} process{'es' if n > 1 else ''})"] = memory_of(servers[f"ceil{n}"].pids())
     mem["aigw-worker"] = memory_of(s.workers())
     for name, part in servers.items():
         if name.startswith("nginx"):
@@ -649,7 +649,7 @@ def lag(s, args):
             return r.status, (json.loads(data) if data else None)
 
         before = cache_metrics(nb.url())
-        lags, missed, polls, errors, first_error = [], 0, [], 0, None
+        lags, missed, polls, errors, first_error, back = [], 0, [], 0, None, 0
         log(f"lag: {args.lag_samples} changes through A, polled through B ...")
         for i in range(args.lag_samples):
             try:
@@ -658,10 +658,13 @@ def lag(s, args):
                 if code != 202:
                     raise RuntimeError(f"submit {code}: {r}")
                 cid = r["chatId"]
+                seen = 0  # the highest version B showed: it must never go back
                 for _ in range(2):
                     code, r = call(cb, "GET", f"/api/ai/chat/status?id={cid}")
                     if code != 200:
                         raise RuntimeError(f"status {code}: {r}")
+                    back += r["version"] < seen
+                    seen = max(seen, r["version"])
                 code, r = call(ca, "POST", f"/api/ai/chat/cancel?id={cid}")
                 t0 = time.monotonic()
                 if code != 200:
@@ -672,6 +675,9 @@ def lag(s, args):
                     code, r = call(cb, "GET", f"/api/ai/chat/status?id={cid}")
                     t = time.monotonic()
                     n += 1
+                    if code == 200:
+                        back += r["version"] < seen
+                        seen = max(seen, r["version"])
                     if code == 200 and r["version"] >= want:
                         lags.append((t - t0) * 1000)
                         polls.append(n)
@@ -686,6 +692,7 @@ def lag(s, args):
                 cb.close()
         after = cache_metrics(nb.url())
         return {"samples": args.lag_samples, "seen": len(lags), "never_seen": missed,
+                "went_back": back,
                 "errors": errors, "first_error": first_error,
                 "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
                 "max_ms": max(lags) if lags else None,
@@ -1165,7 +1172,8 @@ def report_issue20(res, args):
                  f"{lg['samples']} seen, p50 {fmt(lg['p50_ms'], '.2f', 0)} ms, p99 "
                  f"{fmt(lg['p99_ms'], '.2f', 0)} ms, max {fmt(lg['max_ms'], '.2f', 0)} ms; "
                  f"{lg['never_seen']} never shown within {args.lag_timeout:g} s, "
-                 f"{lg['errors']} errors; {fmt(lg['polls_mean'], '.2f', 0)} polls of B a change")
+                 f"{lg['errors']} errors, {lg['went_back']} polls showing an older version than "
+                 f"one before; {fmt(lg['polls_mean'], '.2f', 0)} polls of B a change")
         L.append(cache_line("B's cache over the lag runs", lg["b_cache"]))
         if lg["first_error"]:
             L.append(f"  first error: {lg['first_error']}")
@@ -1211,12 +1219,12 @@ def report(res, args):
              f"PostgreSQL {res.get('durability', '?')}")
     if figs:
         L.append("")
-        L.append(f"{'path':46}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+        L.append(f"{'path':48}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
                  f"{'/ceil':>7}{'/ref':>7}{'/ref' + str(args.ref_procs) + 'p':>8}"
                  + "".join(f"{'/pg' + str(c):>7}" for c in args.pg_clients) + f"{'hits':>7}")
 
         def row(label, f, path=None):
-            line = (f"{label:46}{fmt(f['rps'], '.0f', 9)}{fmt(f['avg'], '.2f', 8)}"
+            line = (f"{label:48}{fmt(f['rps'], '.0f', 9)}{fmt(f['avg'], '.2f', 8)}"
                     f"{fmt(f['p50'], '.2f', 8)}{fmt(f['p99'], '.2f', 8)}{f['errors']:>7d}")
             if path:
                 line += fmt(ratio(f["rps"], ceiling(figs, args, path)[1]), ".2f", 7)
@@ -1234,7 +1242,7 @@ def report(res, args):
             for c in args.pg_clients:
                 row(f"   ceiling  pgbench, {c} clients (tps, avg)", figs[f"pg{c}:{path}"])
             for n in args.ceiling_procs:
-                row(f"   FastCGI ceiling (no database), {n} x 1 thr", figs[f"ceil{n}:{path}"])
+                row(f"   FastCGI ceiling (no database), {n} x 1 thread", figs[f"ceil{n}:{path}"])
             row(f"   reference, 1 process x {args.fcgi_threads} threads", figs[f"ref:{path}"])
             row(f"   reference, {args.ref_procs} processes x 1 thread", figs[f"refp:{path}"])
             row("   aigw, auth off", figs[f"off:{path}"], path)

@@ -13,8 +13,8 @@
  * alone, no database and no JSON parsing. A submit reads its body and
  * answers aigw's 202 body with a fresh uuid; a status answers a fixed body
  * (aigw's own, from --chat-status-body / --job-status-body, so that the
- * bytes on the wire are the same). Every answer carries an X-Request-Id as
- * aigw's do.
+ * bytes on the wire are the same). Every answer carries an X-Request-Id and
+ * a Content-Length as aigw's do.
  *
  * --procs N forks N - 1 more processes after listening, each running
  * --threads threads on the one socket (the kernel hands each connection to
@@ -464,7 +464,9 @@ drain_body(FCGX_Request *r)
 	return 0;
 }
 
-/* Status, X-Request-Id (a fresh uuid, as aigw sends) and the body. */
+/* Status, X-Request-Id (a fresh uuid) and Content-Length, as aigw sends
+ * them (without a length nginx would send the answer chunked), and the
+ * body. */
 static void
 answer_nodb(FCGX_Request *r, int status, const char *extra_headers, const char *body)
 {
@@ -474,7 +476,8 @@ answer_nodb(FCGX_Request *r, int status, const char *extra_headers, const char *
 		fail(r, 500, "internal");
 		return;
 	}
-	snprintf(headers, sizeof headers, "X-Request-Id: %s\r\n%s", rid, extra_headers);
+	snprintf(headers, sizeof headers, "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s",
+		 strlen(body), rid, extra_headers);
 	answer(r, status, headers, body);
 }
 
