@@ -310,7 +310,7 @@ class Fcgi(stk.Fcgi):
     when processes > 1 (a prefork: the processes are the started pid's
     aigw-fcgi children)."""
 
-    def __init__(self, base, env, threads=8, processes=1):  # noqa: super's is replaced
+    def __init__(self, base, env, threads=8, processes=1):  # noqa: stk.Fcgi takes no --processes
         self.port = stk.free_port()
         self.errlog = os.path.join(base, f"fcgi-{self.port}.err")
         cmd = [stk.program("aigw-fcgi"), "--listen", f"127.0.0.1:{self.port}",
