@@ -504,7 +504,9 @@ def fill_cache(s, url, args, rps):
     even when its threads have stopped, so the duration is the ids over rps
     (the status rate without the cache) with a margin, at most
     args.cache_fill_timeout. Returns what it did."""
-    n = args.cache_fill
+    # A chat polled once is in one process's cache: with a prefork each
+    # process should see about args.cache_fill of them.
+    n = args.cache_fill * max(1, args.fcgi_processes)
     if n <= 0:
         return None
     log(f"status cache: {n} distinct chats polled once each ...")
@@ -1379,8 +1381,8 @@ def main():
                     help="process counts of the FastCGI ceiling (no database, one thread "
                     "each) to measure; the fastest of them per path is the ceiling (1,4)")
     ap.add_argument("--cache-fill", type=int, default=20000,
-                    help="distinct chats polled through aigw before the memory figures, "
-                    "to fill its status cache (20000; 0: none)")
+                    help="distinct chats polled through aigw (times --fcgi-processes) before "
+                    "the memory figures, to fill its status cache (20000; 0: none)")
     ap.add_argument("--cache-fill-timeout", type=int, default=60,
                     help="seconds at most for the cache fill (60)")
     ap.add_argument("--lag-samples", type=int, default=200,
