@@ -230,22 +230,40 @@ def pgbench(pg, base, name, sql, clients, args, duration, defines=()):
 
 # ---------------------------------------------------------------- the reference
 
-class RefResponder:
-    """tests/bench/refresponder.c, built into the stack's temp dir."""
-
-    def __init__(self, base, database_url, threads):
+def build_refresponder(base):
+    """tests/bench/refresponder.c, built once into the stack's temp dir."""
+    binary = os.path.join(base, "refresponder")
+    if not os.path.exists(binary):
         src = os.path.join(HERE, "refresponder.c")
-        self.bin = os.path.join(base, "refresponder")
         flags = run(["pkg-config", "--cflags", "libpq", "json-c"], timeout=30).split()
-        run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", self.bin, src,
+        run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", binary, src,
              "-lfcgi", "-ljson-c", "-lpq", "-lpthread"], timeout=120)
+    return binary
+
+
+class RefResponder:
+    """tests/bench/refresponder.c: procs processes (forked after listening)
+    of threads threads each. With database_url None it runs --no-db (the
+    FastCGI ceiling), answering the status bodies given (files)."""
+
+    def __init__(self, base, database_url, threads, procs=1, chat_body=None, job_body=None):
+        self.bin = build_refresponder(base)
         self.port = stk.free_port()
-        self.errlog = os.path.join(base, "refresponder.err")
-        env = dict(os.environ, DATABASE_URL=database_url)
+        self.errlog = os.path.join(base, f"refresponder-{self.port}.err")
+        cmd = [self.bin, "--listen", f"127.0.0.1:{self.port}", "--threads", str(threads),
+               "--procs", str(procs)]
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        if database_url is None:
+            cmd.append("--no-db")
+            if chat_body:
+                cmd += ["--chat-status-body", chat_body]
+            if job_body:
+                cmd += ["--job-status-body", job_body]
+        else:
+            env["DATABASE_URL"] = database_url
         with open(self.errlog, "w") as err:
-            self.proc = subprocess.Popen([self.bin, "--listen", f"127.0.0.1:{self.port}",
-                                          "--threads", str(threads)],
-                                         env=env, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, cwd=base)
         stk._track(self)
 
@@ -257,9 +275,112 @@ class RefResponder:
     def __repr__(self):
         return f"<RefResponder 127.0.0.1:{self.port}>"
 
+    def pids(self):
+        return [self.proc.pid] + stk.children(self.proc.pid)
+
     def stop(self):
         stk._untrack(self)
         stk.stop_process(self.proc)
+
+
+# nginx's per-address submit limit out of the way. The tests' rate
+# (100000r/s, burst 50) is not enough: nginx counts the requests read in one
+# turn of its event loop as arriving in the same millisecond, and refused a
+# few of the FastCGI ceiling's 17,000 submits a second whatever the rate.
+# A dry run counts without refusing (and logs below the error log's level).
+NO_SUBMIT_LIMIT = "limit_req_dry_run on; limit_req_log_level info;"
+
+
+def Nginx(base, fcgi_port, workers=1, server_extra="", **kw):  # noqa: N802 - stands for stk.Nginx
+    """stk.Nginx without the per-address submit limit."""
+    return stk.Nginx(base, fcgi_port, workers, server_extra=NO_SUBMIT_LIMIT + " " + server_extra,
+                     **kw)
+
+
+def is_fcgi(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return os.path.basename(f.read().split(b"\0")[0]) == b"aigw-fcgi"
+    except OSError:
+        return False
+
+
+class Fcgi(stk.Fcgi):
+    """aigw-fcgi --listen 127.0.0.1:<port> --threads N, and --processes N
+    when processes > 1 (a prefork: the processes are the started pid's
+    aigw-fcgi children)."""
+
+    def __init__(self, base, env, threads=8, processes=1):  # noqa: stk.Fcgi takes no --processes
+        self.port = stk.free_port()
+        self.errlog = os.path.join(base, f"fcgi-{self.port}.err")
+        cmd = [stk.program("aigw-fcgi"), "--listen", f"127.0.0.1:{self.port}",
+               "--threads", str(threads)]
+        if processes > 1:
+            cmd += ["--processes", str(processes)]
+        with open(self.errlog, "w") as err:
+            self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, cwd=base)
+        stk._track(self)
+
+        def listening():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        stk.wait_for(listening, 15, "aigw-fcgi", proc=self.proc, log=self.errlog)
+
+    def pids(self):
+        """The processes serving: the started one and its aigw-fcgi children
+        (not the workers it spawns)."""
+        return [self.proc.pid] + [p for p in stk.children(self.proc.pid) if is_fcgi(p)]
+
+
+def memory_of(pids):
+    """[{pid, rss_kb, hwm_kb}] of the processes still alive."""
+    out = []
+    for pid in pids:
+        rss, hwm = proc_rss_kb(pid)
+        if rss is not None:
+            out.append({"pid": pid, "rss_kb": rss, "hwm_kb": hwm})
+    return out
+
+
+# ---------------------------------------------------------------- the status cache's metrics
+
+CACHE_METRICS = {
+    "hits": r'aigw_status_cache_lookups_total\{result="hit"\}',
+    "misses": r'aigw_status_cache_lookups_total\{result="miss"\}',
+    "entries": r"aigw_status_cache_entries",
+    "bytes": r"aigw_status_cache_bytes",
+    "clears": r"aigw_status_cache_clears_total",
+}
+
+
+def cache_metrics(url):
+    """The status cache's figures from aigw's /api/metrics (every process of
+    that aigw-fcgi summed by aigw), or None where aigw has none (a build
+    without the cache, or the scrape failed)."""
+    try:
+        text = requests.get(url + "/api/metrics", timeout=10).text
+    except requests.RequestException:
+        text = ""
+    out = {}
+    for key, pattern in CACHE_METRICS.items():
+        m = re.search(rf"^{pattern}\s+([0-9.eE+-]+)\s*$", text, re.M)
+        out[key] = float(m.group(1)) if m else None
+    return out
+
+
+def cache_delta(before, after):
+    """Hits and misses between two scrapes; None when either lacks them."""
+    d = {}
+    for key in ("hits", "misses", "clears"):
+        a, b = before.get(key), after.get(key)
+        d[key] = None if a is None or b is None else b - a
+    return d
+
+
+def hit_rate(hits, misses):
+    return None if hits is None or misses is None or hits + misses == 0 else \
+        hits / (hits + misses)
 
 
 # ---------------------------------------------------------------- section 1-3: throughput
@@ -284,16 +405,25 @@ def wait_rows_done(s, chat_ids, job_ids, timeout):
 
 
 def make_targets(s, args, key):
-    """Starts the reference and aigw with auth on beside the stack's aigw
-    (auth off), makes a finished chat and job for each owner to poll, and
-    returns the HTTP targets and the pgbench runs."""
+    """Starts the references, the FastCGI ceilings and aigw with auth on and
+    with the status cache off beside the stack's aigw (auth off), makes a
+    finished chat and job for each owner to poll, and returns the servers,
+    the HTTP targets and the pgbench runs."""
     on_env = dict(s.env, AIGW_AUTH="keys", AIGW_LIMIT_USER=str(args.limits),
                   AIGW_LIMIT_ORG=str(args.limits), AIGW_LIMIT_DECISION=str(args.limits))
-    fcgi_on = stk.Fcgi(s.base, on_env, args.fcgi_threads)
-    nginx_on = stk.Nginx(s.base, fcgi_on.port, args.nginx_workers)
+    fcgi_on = Fcgi(s.base, on_env, args.fcgi_threads, args.fcgi_processes)
+    nginx_on = Nginx(s.base, fcgi_on.port, args.nginx_workers)
+    # aigw auth off without its status cache: every poll reads PostgreSQL.
+    fcgi_nc = Fcgi(s.base, dict(s.env, AIGW_STATUS_CACHE_BYTES="0"), args.fcgi_threads,
+                   args.fcgi_processes)
+    nginx_nc = Nginx(s.base, fcgi_nc.port, args.nginx_workers)
     ref = RefResponder(s.base, s.pg.url, args.fcgi_threads)
-    nginx_ref = stk.Nginx(s.base, ref.port, args.nginx_workers)
-    servers = {"fcgi_on": fcgi_on, "nginx_on": nginx_on, "ref": ref, "nginx_ref": nginx_ref}
+    nginx_ref = Nginx(s.base, ref.port, args.nginx_workers)
+    ref_p = RefResponder(s.base, s.pg.url, 1, args.ref_procs)
+    nginx_ref_p = Nginx(s.base, ref_p.port, args.nginx_workers)
+    servers = {"fcgi_on": fcgi_on, "nginx_on": nginx_on, "fcgi_nc": fcgi_nc,
+               "nginx_nc": nginx_nc, "ref": ref, "nginx_ref": nginx_ref, "ref_p": ref_p,
+               "nginx_ref_p": nginx_ref_p}
 
     auth = {"Authorization": f"Bearer {key}"}
     poll_body = {"message": "the chat to poll", "models": PROVIDERS}
@@ -311,6 +441,22 @@ def make_targets(s, args, key):
     finally:
         stk.stop_process(worker)
 
+    # The ceilings answer aigw's own status bodies for the rows polled, so
+    # that the same bytes cross nginx.
+    bodies = {}
+    for name, path in (("chat", f"/api/ai/chat/status?id={chat_off}"),
+                       ("job", f"/api/jobs/{job_off}/status")):
+        r = requests.get(s.url() + path, timeout=10)
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {path}: {r.status_code} {r.text}")
+        bodies[name] = os.path.join(s.base, f"{name}_status_body.json")
+        with open(bodies[name], "wb") as f:
+            f.write(r.content)
+    for n in args.ceiling_procs:
+        ceil = RefResponder(s.base, None, 1, n, bodies["chat"], bodies["job"])
+        servers[f"ceil{n}"] = ceil
+        servers[f"nginx_ceil{n}"] = Nginx(s.base, ceil.port, args.nginx_workers)
+
     base = s.base
     lua = {}
     for name, body in (("chat", CHAT_BODY), ("job", JOB_BODY)):
@@ -321,13 +467,20 @@ def make_targets(s, args, key):
                     'wrk.headers["Content-Type"] = "application/json"\n')
     hdr_on = [f"Authorization: Bearer {key}"]
     http = [("transport", "nginx return 202", f"{s.url()}/_bench/202", None, [])]
-    for who, url, chat, job, hdr in (("ref", nginx_ref.url(), chat_off, job_off, []),
-                                     ("off", s.url(), chat_off, job_off, []),
-                                     ("on", nginx_on.url(), chat_on, job_on, hdr_on)):
-        http += [(f"{who}:chat_submit", "POST /api/ai/chat", f"{url}/api/ai/chat", lua["chat"], hdr),
-                 (f"{who}:chat_status", "GET /api/ai/chat/status",
+    whos = [(f"ceil{n}", servers[f"nginx_ceil{n}"].url(), chat_off, job_off, [])
+            for n in args.ceiling_procs]
+    whos += [("ref", nginx_ref.url(), chat_off, job_off, []),
+             ("refp", nginx_ref_p.url(), chat_off, job_off, []),
+             ("off", s.url(), chat_off, job_off, []),
+             ("nocache", nginx_nc.url(), chat_off, job_off, []),
+             ("on", nginx_on.url(), chat_on, job_on, hdr_on)]
+    for who, url, chat, job, hdr in whos:
+        if who != "nocache":  # its submits are aigw auth off's
+            http += [(f"{who}:chat_submit", "POST /api/ai/chat", f"{url}/api/ai/chat",
+                      lua["chat"], hdr),
+                     (f"{who}:job_submit", "POST /api/jobs", f"{url}/api/jobs", lua["job"], hdr)]
+        http += [(f"{who}:chat_status", "GET /api/ai/chat/status",
                   f"{url}/api/ai/chat/status?id={chat}", None, hdr),
-                 (f"{who}:job_submit", "POST /api/jobs", f"{url}/api/jobs", lua["job"], hdr),
                  (f"{who}:job_status", "GET /api/jobs/<id>/status",
                   f"{url}/api/jobs/{job}/status", None, hdr)]
     pg = []
@@ -339,10 +492,76 @@ def make_targets(s, args, key):
     return servers, http, pg
 
 
+# Whose status runs the status cache's counters are read around, and where.
+CACHE_TARGETS = ("off", "on", "nocache")
+
+
+def fill_cache(s, url, args, rps):
+    """Polls args.cache_fill distinct chats (made for it by SQL, the
+    anonymous owner's) once each through url (wrk, each thread its own
+    share of the ids, stopping when its share is answered): the status
+    cache full, for the memory figures. wrk runs for its whole duration
+    even when its threads have stopped, so the duration is the ids over rps
+    (the status rate without the cache) with a margin, at most
+    args.cache_fill_timeout. Returns what it did."""
+    # A chat polled once is in one process's cache: with a prefork each
+    # process should see about args.cache_fill of them.
+    n = args.cache_fill * max(1, args.fcgi_processes)
+    if n <= 0:
+        return None
+    log(f"status cache: {n} distinct chats polled once each ...")
+    ids = s.pg.psql(
+        "INSERT INTO chat_results (chat_id, owner_user, owner_org, message, system_prompt,"
+        " max_tokens, websearch, location, models, expires_at)"
+        f" SELECT gen_random_uuid(), '', '', 'cache fill', NULL, 1024, false, NULL,"
+        f" '{{\"mock\":\"m\"}}'::jsonb, now() + interval '1 hour'"
+        f" FROM generate_series(1, {n}) RETURNING chat_id").split()
+    ids_file = os.path.join(s.base, "fill_ids.txt")
+    with open(ids_file, "w") as f:
+        f.write("\n".join(ids) + "\n")
+    threads = args.wrk_threads
+    script = os.path.join(s.base, "fill.lua")
+    with open(script, "w") as f:
+        f.write(f"""
+local n_threads, counter = {threads}, 0
+function setup(thread)
+  thread:set("index", counter)
+  counter = counter + 1
+end
+function init(args)
+  ids = {{}}
+  for line in io.lines("{ids_file}") do ids[#ids + 1] = line end
+  share = {{}}
+  for i = index + 1, #ids, n_threads do share[#share + 1] = ids[i] end
+  sent, answered = 0, 0
+end
+function request()
+  sent = sent + 1
+  local id = share[(sent - 1) % #share + 1]
+  return wrk.format("GET", "/api/ai/chat/status?id=" .. id)
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if answered >= #share then wrk.thread:stop() end
+end
+""")
+    before = cache_metrics(url)
+    t0 = time.monotonic()
+    duration = max(3, min(args.cache_fill_timeout, math.ceil(n / max(rps or 0, 500) * 1.5) + 2))
+    fig = wrk(url + "/api/ai/chat/status", args, duration, script)
+    took = time.monotonic() - t0
+    after = cache_metrics(url)
+    return {"chats": n, "requests": fig["requests"], "errors": fig["errors"], "seconds": took,
+            "before": before, "after": after, **cache_delta(before, after)}
+
+
 def throughput(s, args, key):
     servers, http, pg = make_targets(s, args, key)
+    urls = {"off": s.url(), "on": servers["nginx_on"].url(),
+            "nocache": servers["nginx_nc"].url()}
     runs = {name: [] for name, *_ in http}
     runs.update({name: [] for name, *_ in pg})
+    cache = {}  # status target -> {"hits", "misses", "clears"} summed over its runs
     # Rounds, each target once per round: a change in the machine's load
     # spreads over every target instead of falling on one.
     for rnd in range(args.runs):
@@ -357,26 +576,133 @@ def throughput(s, args, key):
             log(f"round {rnd + 1}/{args.runs}: wrk {name} {what} ...")
             if args.warmup > 0:
                 wrk(url, args, args.warmup, script, headers)
+            who = name.split(":")[0]
+            counted = who in CACHE_TARGETS and name.endswith("status")
+            if counted:
+                before = cache_metrics(urls[who])
             runs[name].append(wrk(url, args, args.duration, script, headers))
+            if counted:
+                d = cache_delta(before, cache_metrics(urls[who]))
+                acc = cache.setdefault(name, {"hits": 0, "misses": 0, "clears": 0})
+                for k, v in d.items():
+                    acc[k] = None if v is None or acc[k] is None else acc[k] + v
     s.pg.psql("VACUUM ANALYZE chat_results")
     figs = {}
     for name, rs in runs.items():
         figs[name] = {k: median([r[k] for r in rs]) for k in ("rps", "avg", "p50", "p99")}
         figs[name]["errors"] = sum(r["errors"] for r in rs)
         figs[name]["runs_rps"] = [r["rps"] for r in rs]
-    # Resident memory after the runs.
+    for name, c in cache.items():
+        c["hit_rate"] = hit_rate(c["hits"], c["misses"])
+        figs[name]["cache"] = c
+    # The cache filled, then the resident memory of every process.
+    status_cache = {"runs": cache, "fill": fill_cache(s, s.url(), args,
+                                                               figs["nocache:chat_status"]["rps"])}
     mem = {}
-    for label, pid in (("aigw-fcgi (auth off)", s.fcgi.proc.pid),
-                       ("aigw-fcgi (auth on)", servers["fcgi_on"].proc.pid),
-                       ("refresponder", servers["ref"].proc.pid)):
-        rss, hwm = proc_rss_kb(pid)
-        mem[label] = {"pid": pid, "rss_kb": rss, "hwm_kb": hwm}
-    for pid in s.workers():
-        rss, hwm = proc_rss_kb(pid)
-        mem[f"aigw-worker {pid}"] = {"pid": pid, "rss_kb": rss, "hwm_kb": hwm}
-    for name in ("nginx_ref", "ref", "nginx_on", "fcgi_on"):
-        servers[name].stop()
-    return figs, mem
+    for label, part in (("aigw-fcgi (auth off)", s.fcgi), ("aigw-fcgi (auth on)",
+                        servers["fcgi_on"]), ("aigw-fcgi (status cache off)",
+                        servers["fcgi_nc"])):
+        mem[label] = memory_of(part.pids() if isinstance(part, Fcgi) else [part.proc.pid])
+    mem["refresponder (16 threads)"] = memory_of(servers["ref"].pids())
+    mem[f"refresponder ({args.ref_procs} processes)"] = memory_of(servers["ref_p"].pids())
+    for n in args.ceiling_procs:
+        mem[f"ceiling ({n} process{'es' if n > 1 else ''})"] = memory_of(servers[f"ceil{n}"].pids())
+    mem["aigw-worker"] = memory_of(s.workers())
+    for name, part in servers.items():
+        if name.startswith("nginx"):
+            part.stop()
+    for name, part in servers.items():
+        if not name.startswith("nginx"):
+            part.stop()
+    return figs, mem, status_cache
+
+
+# ---------------------------------------------------------------- cross-process lag
+
+def lag(s, args):
+    """Two aigw-fcgi (A and B, each behind its own nginx) on one database,
+    workers off: a chat submitted through A stays pending. For each sample:
+    submit through A, poll through B twice (the second a cache hit where
+    B has a cache), cancel through A (which raises the version and notifies
+    in one statement), then poll B on its keep-alive connection until it
+    shows the cancel's version, or args.lag_timeout s. The lag is the
+    answer showing it less the cancel's answer (both read here)."""
+    import http.client
+    env = dict(s.env, AIGW_SPAWN="off")
+    parts = []
+    try:
+        fa = Fcgi(s.base, env, 4, args.fcgi_processes)
+        parts.append(fa)
+        fb = Fcgi(s.base, env, 4, args.fcgi_processes)
+        parts.append(fb)
+        na = Nginx(s.base, fa.port, 1)
+        parts.append(na)
+        nb = Nginx(s.base, fb.port, 1)
+        parts.append(nb)
+        ca = http.client.HTTPConnection("127.0.0.1", na.port, timeout=10)
+        cb = http.client.HTTPConnection("127.0.0.1", nb.port, timeout=10)
+
+        def call(conn, method, path, body=None):
+            hdr = {"Content-Type": "application/json"} if body is not None else {}
+            conn.request(method, path, body=None if body is None else json.dumps(body),
+                         headers=hdr)
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, (json.loads(data) if data else None)
+
+        before = cache_metrics(nb.url())
+        lags, missed, polls, errors, first_error, back = [], 0, [], 0, None, 0
+        log(f"lag: {args.lag_samples} changes through A, polled through B ...")
+        for i in range(args.lag_samples):
+            try:
+                code, r = call(ca, "POST", "/api/ai/chat",
+                               {"message": f"lag {i}", "models": {"mock": "m"}})
+                if code != 202:
+                    raise RuntimeError(f"submit {code}: {r}")
+                cid = r["chatId"]
+                seen = 0  # the highest version B showed: it must never go back
+                for _ in range(2):
+                    code, r = call(cb, "GET", f"/api/ai/chat/status?id={cid}")
+                    if code != 200:
+                        raise RuntimeError(f"status {code}: {r}")
+                    back += r["version"] < seen
+                    seen = max(seen, r["version"])
+                code, r = call(ca, "POST", f"/api/ai/chat/cancel?id={cid}")
+                t0 = time.monotonic()
+                if code != 200:
+                    raise RuntimeError(f"cancel {code}: {r}")
+                want = r["version"]
+                n = 0
+                while True:
+                    code, r = call(cb, "GET", f"/api/ai/chat/status?id={cid}")
+                    t = time.monotonic()
+                    n += 1
+                    if code == 200:
+                        back += r["version"] < seen
+                        seen = max(seen, r["version"])
+                    if code == 200 and r["version"] >= want:
+                        lags.append((t - t0) * 1000)
+                        polls.append(n)
+                        break
+                    if t - t0 > args.lag_timeout:
+                        missed += 1
+                        break
+            except Exception as e:  # noqa: BLE001 - counted, the first one shown
+                errors += 1
+                first_error = first_error or repr(e)
+                ca.close()
+                cb.close()
+        after = cache_metrics(nb.url())
+        return {"samples": args.lag_samples, "seen": len(lags), "never_seen": missed,
+                "went_back": back,
+                "errors": errors, "first_error": first_error,
+                "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
+                "max_ms": max(lags) if lags else None,
+                "polls_mean": statistics.mean(polls) if polls else None,
+                "b_cache": cache_delta(before, after)}
+    finally:
+        for part in reversed(parts):
+            part.stop()
 
 
 # ---------------------------------------------------------------- section 4: fan-out
@@ -783,6 +1109,105 @@ def fmt(value, spec, width):
     return format("-", f">{width}") if value is None else format(value, f">{width}{spec}")
 
 
+PATHS = (("chat_submit", "chat submit  POST /api/ai/chat"),
+         ("chat_status", "chat status  GET  /api/ai/chat/status"),
+         ("job_submit", "job submit   POST /api/jobs"),
+         ("job_status", "job status   GET  /api/jobs/<id>/status"))
+
+
+def ceiling(figs, args, path):
+    """(processes, req/s) of the fastest FastCGI ceiling for path."""
+    best = (None, None)
+    for n in args.ceiling_procs:
+        rps = figs.get(f"ceil{n}:{path}", {}).get("rps")
+        if rps and (best[1] is None or rps > best[1]):
+            best = (n, rps)
+    return best
+
+
+def cache_line(label, c):
+    if not c:
+        return f"  {label}: n/a"
+    hr = hit_rate(c.get("hits"), c.get("misses"))
+    if hr is None and c.get("hits") is None:
+        return f"  {label}: n/a (no aigw_status_cache_* in /api/metrics)"
+    return (f"  {label}: {fmt(c.get('hits'), '.0f', 0)} hits, {fmt(c.get('misses'), '.0f', 0)}"
+            f" misses, hit rate {fmt(hr and hr * 100, '.1f', 0)}%, "
+            f"{fmt(c.get('clears'), '.0f', 0)} clears")
+
+
+def report_issue20(res, args):
+    """aigw (auth off) over the ceiling and each reference, the status
+    cache's figures, the cross-process lag and issue 20's goals."""
+    figs = res["throughput"]
+    L = ["", f"issue 20: aigw auth off over        {'ceiling':>9}{'(procs)':>8}"
+             f"{'ref ' + str(args.fcgi_threads) + 't':>9}{'ref ' + str(args.ref_procs) + 'p':>9}"
+             f"{'p99 ms':>9}{'ref' + str(args.ref_procs) + 'p p99':>12}"]
+    for path, label in PATHS:
+        n, ceil = ceiling(figs, args, path)
+        f = figs[f"off:{path}"]
+        L.append(f"  {label[:12].strip():34}{fmt(ratio(f['rps'], ceil), '.2f', 9)}"
+                 f"{fmt(n, 'd', 8)}{fmt(ratio(f['rps'], figs[f'ref:{path}']['rps']), '.2f', 9)}"
+                 f"{fmt(ratio(f['rps'], figs[f'refp:{path}']['rps']), '.2f', 9)}"
+                 f"{fmt(f['p99'], '.2f', 9)}{fmt(figs[f'refp:{path}']['p99'], '.2f', 12)}")
+        nc = figs.get(f"nocache:{path}")
+        if nc:
+            L.append(f"  {'  its status cache on / off':34}{fmt(ratio(f['rps'], nc['rps']), '.2f', 9)}")
+    sc = res.get("status_cache") or {}
+    L.append("status cache during the status runs (counter deltas around each measured run):")
+    for name in ("off:chat_status", "off:job_status", "on:chat_status", "on:job_status",
+                 "nocache:chat_status"):
+        L.append(cache_line(name.replace("off:", "aigw auth off, ").replace(
+            "on:", "aigw auth on, ").replace("nocache:", "aigw status cache off, ").replace(
+            "_", " "), (sc.get("runs") or {}).get(name)))
+    fill = sc.get("fill")
+    if fill:
+        after = fill["after"]
+        L.append(f"  filled: {fill['chats']} distinct chats polled ({fill['requests']} answers, "
+                 f"{fill['errors']} errors, {fill['seconds']:.1f} s); then "
+                 f"{fmt(after.get('entries'), '.0f', 0)} entries, "
+                 f"{fmt(after.get('bytes') and after['bytes'] / 1048576, '.2f', 0)} MiB; "
+                 + cache_line("the fill", fill).strip())
+    lg = res.get("lag")
+    if lg:
+        L.append(f"cross-process lag (change through A, poll through B): {lg['seen']} of "
+                 f"{lg['samples']} seen, p50 {fmt(lg['p50_ms'], '.2f', 0)} ms, p99 "
+                 f"{fmt(lg['p99_ms'], '.2f', 0)} ms, max {fmt(lg['max_ms'], '.2f', 0)} ms; "
+                 f"{lg['never_seen']} never shown within {args.lag_timeout:g} s, "
+                 f"{lg['errors']} errors, {lg['went_back']} polls showing an older version than "
+                 f"one before; {fmt(lg['polls_mean'], '.2f', 0)} polls of B a change")
+        L.append(cache_line("B's cache over the lag runs", lg["b_cache"]))
+        if lg["first_error"]:
+            L.append(f"  first error: {lg['first_error']}")
+    return L
+
+
+def goals20(res, args):
+    """Issue 20's goals: (label, figure, format, test)."""
+    figs = res.get("throughput", {})
+    out = []
+    if figs:
+        for path in ("chat_status", "job_status", "chat_submit", "job_submit"):
+            f = figs[f"off:{path}"]
+            what = path.replace("_", " ")
+            out.append((f"aigw {what} >= 0.8x the FastCGI ceiling",
+                        ratio(f["rps"], ceiling(figs, args, path)[1]), ".2f", lambda v: v >= 0.8))
+            if path.endswith("status"):
+                out.append((f"aigw {what} >= 1.5x reference, {args.ref_procs} processes",
+                            ratio(f["rps"], figs[f"refp:{path}"]["rps"]), ".2f",
+                            lambda v: v >= 1.5))
+            ref_p99 = figs[f"refp:{path}"]["p99"]
+            out.append((f"aigw {what} p99 / reference {args.ref_procs}p's p99 <= 1",
+                        ratio(f["p99"], ref_p99), ".2f", lambda v: v <= 1.0))
+    mem = res.get("memory_after_runs") or {}
+    fcgi = [v["hwm_kb"] for k, procs in mem.items() if k.startswith("aigw-fcgi")
+            for v in procs if v["hwm_kb"]]
+    if fcgi:
+        out.append(("aigw-fcgi < 16 MiB per process, cache full (peak, MiB)",
+                    max(fcgi) / 1024, ".1f", lambda v: v < 16))
+    return out
+
+
 def report(res, args):
     figs = res.get("throughput", {})
     L = []
@@ -796,35 +1221,49 @@ def report(res, args):
              f"PostgreSQL {res.get('durability', '?')}")
     if figs:
         L.append("")
-        L.append(f"{'path':44}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}"
-                 f"{'/ref':>7}" + "".join(f"{'/pg' + str(c):>7}" for c in args.pg_clients))
+        L.append(f"{'path':48}{'req/s':>9}{'avg ms':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+                 f"{'/ceil':>7}{'/ref':>7}{'/ref' + str(args.ref_procs) + 'p':>8}"
+                 + "".join(f"{'/pg' + str(c):>7}" for c in args.pg_clients) + f"{'hits':>7}")
 
         def row(label, f, path=None):
-            line = (f"{label:44}{fmt(f['rps'], '.0f', 9)}{fmt(f['avg'], '.2f', 8)}"
-                    f"{fmt(f['p50'], '.2f', 8)}{fmt(f['p99'], '.2f', 8)}{f['errors']:>8d}")
+            line = (f"{label:48}{fmt(f['rps'], '.0f', 9)}{fmt(f['avg'], '.2f', 8)}"
+                    f"{fmt(f['p50'], '.2f', 8)}{fmt(f['p99'], '.2f', 8)}{f['errors']:>7d}")
             if path:
+                line += fmt(ratio(f["rps"], ceiling(figs, args, path)[1]), ".2f", 7)
                 line += fmt(ratio(f["rps"], figs[f"ref:{path}"]["rps"]), ".2f", 7)
+                line += fmt(ratio(f["rps"], figs[f"refp:{path}"]["rps"]), ".2f", 8)
                 for c in args.pg_clients:
                     line += fmt(ratio(f["rps"], figs[f"pg{c}:{path}"]["rps"]), ".2f", 7)
+                if "cache" in f:
+                    hr = f["cache"]["hit_rate"]
+                    line += f"{'n/a':>7}" if hr is None else f"{hr * 100:>6.1f}%"
             L.append(line)
         row("ceiling  nginx alone: return 202", figs["transport"])
-        paths = (("chat_submit", "chat submit  POST /api/ai/chat"),
-                 ("chat_status", "chat status  GET  /api/ai/chat/status"),
-                 ("job_submit", "job submit   POST /api/jobs"),
-                 ("job_status", "job status   GET  /api/jobs/<id>/status"))
-        for path, label in paths:
+        for path, label in PATHS:
             L.append(f"-- {label}")
             for c in args.pg_clients:
                 row(f"   ceiling  pgbench, {c} clients (tps, avg)", figs[f"pg{c}:{path}"])
-            row("   reference responder", figs[f"ref:{path}"])
+            for n in args.ceiling_procs:
+                row(f"   FastCGI ceiling (no database), {n} x 1 thread", figs[f"ceil{n}:{path}"])
+            row(f"   reference, 1 process x {args.fcgi_threads} threads", figs[f"ref:{path}"])
+            row(f"   reference, {args.ref_procs} processes x 1 thread", figs[f"refp:{path}"])
             row("   aigw, auth off", figs[f"off:{path}"], path)
+            if f"nocache:{path}" in figs:
+                row("   aigw, auth off, status cache off", figs[f"nocache:{path}"], path)
             row("   aigw, auth on (keys)", figs[f"on:{path}"], path)
+        L += report_issue20(res, args)
     mem = res.get("memory_after_runs")
     if mem:
+        fill = (res.get("status_cache") or {}).get("fill")
         L.append("")
-        L.append("resident memory after the runs (RSS / peak RSS, MiB): " + "; ".join(
-            f"{k} {fmt(v['rss_kb'] and v['rss_kb'] / 1024, '.1f', 0)}"
-            f" / {fmt(v['hwm_kb'] and v['hwm_kb'] / 1024, '.1f', 0)}" for k, v in mem.items()))
+        L.append("resident memory per process after the runs" +
+                 (f" and {fill['chats']} distinct chats polled through aigw auth off"
+                  if fill else "") + " (RSS / peak RSS, MiB):")
+        for k, procs in mem.items():
+            if procs:
+                L.append(f"  {k:34}" + "; ".join(
+                    f"{fmt(v['rss_kb'] / 1024, '.1f', 0)} / "
+                    f"{fmt(v['hwm_kb'] and v['hwm_kb'] / 1024, '.1f', 0)}" for v in procs))
     fo = res.get("fanout")
     if fo:
         L.append("")
@@ -871,6 +1310,13 @@ def report(res, args):
     for label, value, spec, ok in targets(res, args):
         met = "-" if value is None else ("yes" if ok(value) else "NO")
         L.append(f"{label:56}{fmt(value, spec, 12)}  {met}")
+    goals = goals20(res, args)
+    if goals:
+        L.append("")
+        L.append(f"{'issue 20 goal':56}{'figure':>12}  met")
+        for label, value, spec, ok in goals:
+            met = "-" if value is None else ("yes" if ok(value) else "NO")
+            L.append(f"{label:56}{fmt(value, spec, 12)}  {met}")
     print("\n".join(L), flush=True)
 
 
@@ -892,7 +1338,8 @@ def targets(res, args):
                     fo["worker_rss_peak_kb"] and fo["worker_rss_peak_kb"] / 1024, ".1f",
                     lambda v: v <= 64))
     mem = res.get("memory_after_runs") or {}
-    fcgi = [v["hwm_kb"] for k, v in mem.items() if k.startswith("aigw-fcgi") and v["hwm_kb"]]
+    fcgi = [v["hwm_kb"] for k, procs in mem.items() if k.startswith("aigw-fcgi")
+            for v in procs if v["hwm_kb"]]
     if fo:
         fcgi.append(fo["fcgi_rss_peak_kb"])
     if fcgi:
@@ -925,6 +1372,24 @@ def main():
     ap.add_argument("--pgbench-threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--fcgi-threads", type=int, default=16,
                     help="threads of aigw-fcgi and of the reference (16, aigw's default)")
+    ap.add_argument("--fcgi-processes", type=int, default=1,
+                    help="aigw-fcgi --processes N (a prefork), passed when N > 1 (1)")
+    ap.add_argument("--ref-procs", type=int, default=8,
+                    help="processes of the second reference, one thread and one connection "
+                    "each (8)")
+    ap.add_argument("--ceiling-procs", default="1,4",
+                    help="process counts of the FastCGI ceiling (no database, one thread "
+                    "each) to measure; the fastest of them per path is the ceiling (1,4)")
+    ap.add_argument("--cache-fill", type=int, default=20000,
+                    help="distinct chats polled through aigw (times --fcgi-processes) before "
+                    "the memory figures, to fill its status cache (20000; 0: none)")
+    ap.add_argument("--cache-fill-timeout", type=int, default=60,
+                    help="seconds at most for the cache fill (60)")
+    ap.add_argument("--lag-samples", type=int, default=200,
+                    help="changes through one aigw-fcgi polled through another (200)")
+    ap.add_argument("--lag-timeout", type=float, default=5.0,
+                    help="seconds a change may take to show before it is counted as never "
+                    "shown (5)")
     ap.add_argument("--nginx-workers", default="auto")
     ap.add_argument("--mock-delay-ms", type=int, default=50,
                     help="AIGW_MOCK_DELAY_MS of the built-in mock provider (50)")
@@ -959,7 +1424,7 @@ def main():
                     "first, workers running the chats)")
     ap.add_argument("--skip", default="",
                     help="comma-separated sections to leave out: "
-                    "throughput,fanout,visibility,soak")
+                    "throughput,lag,fanout,visibility,soak")
     ap.add_argument("--log-level", default="warn", help="AIGW_LOG_LEVEL (warn)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     ap.add_argument("--verbose", action="store_true", help="print wrk's and pgbench's output")
@@ -967,6 +1432,7 @@ def main():
     if args.quick:
         args.runs, args.duration, args.warmup, args.soak = 1, 3, 1, 60
     args.pg_clients = [int(c) for c in args.pg_clients.split(",") if c]
+    args.ceiling_procs = [int(c) for c in args.ceiling_procs.split(",") if c] or [4]
     skip = {x for x in args.skip.split(",") if x}
 
     for tool in ("wrk", "pgbench", "nginx", "cc", "pkg-config"):
@@ -983,16 +1449,26 @@ def main():
            "AIGW_SPAWN": args.spawn, "AIGW_AUTH": "none"}
     log("starting PostgreSQL, the mock providers, aigw-fcgi and nginx ...")
     s = stk.Stack(extra_env=env, threads=args.fcgi_threads, nginx_workers=args.nginx_workers,
-                  mock=True, prefix="aigw-bench-", nginx_server_extra=RETURN_202,
+                  mock=True, prefix="aigw-bench-",
+                  nginx_server_extra=NO_SUBMIT_LIMIT + " " + RETURN_202,
                   durable=True)
     rt = []
     try:
+        if args.fcgi_processes > 1:  # the stack's aigw-fcgi again, as a prefork
+            s.nginx.stop()
+            s.fcgi.stop()
+            s.fcgi = Fcgi(s.base, s.env, args.fcgi_threads, args.fcgi_processes)
+            s.nginx = Nginx(s.base, s.fcgi.port, args.nginx_workers,
+                                server_extra=RETURN_202)
         res["durability"] = "fsync " + s.pg.psql("SHOW fsync") + ", synchronous_commit " + \
             s.pg.psql("SHOW synchronous_commit")
         key = run([stk.program("aigw"), "keys", "create", "--user", "bench", "--org", "bench"],
                   timeout=30, env=s.env).splitlines()[0].strip()
         if "throughput" not in skip:
-            res["throughput"], res["memory_after_runs"] = throughput(s, args, key)
+            res["throughput"], res["memory_after_runs"], res["status_cache"] = \
+                throughput(s, args, key)
+        if "lag" not in skip:
+            res["lag"] = lag(s, args)
         # Fan-out and visibility: aigw as deployed, starting its workers,
         # on an empty queue.
         s.nginx.stop()
@@ -1009,15 +1485,15 @@ def main():
             # The echo mock answers whole bodies: the fan-out of whole
             # answers (stream.py measures the streamed one).
             fan_env = dict(rt_env, AIGW_STREAM="off", **mock.base_urls())
-            fcgi_fan = stk.Fcgi(s.base, fan_env, args.rt_threads)
-            nginx_fan = stk.Nginx(s.base, fcgi_fan.port, args.nginx_workers)
+            fcgi_fan = Fcgi(s.base, fan_env, args.rt_threads, args.fcgi_processes)
+            nginx_fan = Nginx(s.base, fcgi_fan.port, args.nginx_workers)
             rt = [nginx_fan, fcgi_fan, mock]
             res["fanout"] = fanout(s, nginx_fan.url(), fcgi_fan.proc.pid, args, mock)
             stk._Workers(s.base).stop()
             for part in rt:
                 part.stop()
-        fcgi_rt = stk.Fcgi(s.base, rt_env, args.rt_threads)
-        nginx_rt = stk.Nginx(s.base, fcgi_rt.port, args.nginx_workers)
+        fcgi_rt = Fcgi(s.base, rt_env, args.rt_threads, args.fcgi_processes)
+        nginx_rt = Nginx(s.base, fcgi_rt.port, args.nginx_workers)
         rt = [nginx_rt, fcgi_rt]
         if "visibility" not in skip:
             s.mock.reset()
@@ -1026,8 +1502,8 @@ def main():
             # aigw as deployed: the default threads, workers spawned.
             for part in rt:
                 part.stop()
-            fcgi_rt = stk.Fcgi(s.base, rt_env, args.fcgi_threads)
-            nginx_rt = stk.Nginx(s.base, fcgi_rt.port, args.nginx_workers)
+            fcgi_rt = Fcgi(s.base, rt_env, args.fcgi_threads, args.fcgi_processes)
+            nginx_rt = Nginx(s.base, fcgi_rt.port, args.nginx_workers)
             rt = [nginx_rt, fcgi_rt]
             # The maximum with the workers running what is submitted, as
             # the soak runs: the throughput section's is without them.
@@ -1045,6 +1521,7 @@ def main():
         report(res, args)
         if args.json:
             res["targets"] = {label: value for label, value, _, _ in targets(res, args)}
+            res["goals_issue20"] = {label: value for label, value, _, _ in goals20(res, args)}
             with open(args.json, "w") as f:
                 json.dump(res, f, indent=2)
             log(f"figures written to {args.json}")

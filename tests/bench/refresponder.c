@@ -1,15 +1,29 @@
 /*
  * refresponder.c: the benchmark's measuring stick, not part of aigw.
  *
- * A minimal multi-threaded FastCGI responder for the four hot paths
- * (chat submit and status, job submit and status). Each thread keeps one
- * PostgreSQL connection with the same statements aigw prepares
- * (src/db/db.c: chat_insert, chat_status, job_insert, job_status), parses
- * request bodies with json-c, and answers roughly what aigw answers. There
- * is no auth, no limits, no worker wake-up, no logging: what is left is
- * the floor under any responder built from these libraries.
+ * A minimal FastCGI responder for the four hot paths (chat submit and
+ * status, job submit and status). Each thread keeps one PostgreSQL
+ * connection with the same statements aigw prepares (src/db/db.c:
+ * chat_insert, chat_status, job_insert, job_status), parses request bodies
+ * with json-c, and answers roughly what aigw answers. There is no auth, no
+ * limits, no worker wake-up, no logging: what is left is the floor under
+ * any responder built from these libraries.
  *
- *   refresponder --listen 127.0.0.1:PORT [--threads N]   (DATABASE_URL)
+ * --no-db is the ceiling of any FastCGI backend on the machine: libfcgi
+ * alone, no database and no JSON parsing. A submit reads its body and
+ * answers aigw's 202 body with a fresh uuid; a status answers a fixed body
+ * (aigw's own, from --chat-status-body / --job-status-body, so that the
+ * bytes on the wire are the same). Every answer carries an X-Request-Id and
+ * a Content-Length as aigw's do.
+ *
+ * --procs N forks N - 1 more processes after listening, each running
+ * --threads threads on the one socket (the kernel hands each connection to
+ * one accept()); a child dies with the parent (PR_SET_PDEATHSIG), so that
+ * stopping the parent by its pid stops them all.
+ *
+ *   refresponder --listen 127.0.0.1:PORT [--threads N] [--procs N]   (DATABASE_URL)
+ *   refresponder --listen 127.0.0.1:PORT --no-db [--threads N] [--procs N]
+ *                [--chat-status-body FILE] [--job-status-body FILE]
  *
  * Build: cc -O2 -Wall -Wextra -o refresponder refresponder.c \
  *            -lfcgi -ljson-c -lpq -lpthread
@@ -22,10 +36,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define BODY_MAX (256 * 1024)
 #define THREADS_MAX 256
+#define PROCS_MAX 64
+#define STATUS_BODY_MAX (64 * 1024)
 
 /* The statements, as src/db/db.c has them. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -92,6 +114,24 @@ static const struct {
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd;
 static const char *conninfo;
+static int no_db;
+
+/* --no-db's status bodies: aigw's shapes and sizes unless files give them. */
+static char chat_status_body[STATUS_BODY_MAX] =
+	"{\"success\":true,\"chatId\":\"00000000-0000-4000-8000-000000000000\",\"status\":"
+	"\"completed\",\"version\":3,\"results\":{\"openai\": {\"ok\": true, \"text\": "
+	"\"mock answer\", \"model\": \"gpt-4o\"}, \"anthropic\": {\"ok\": true, \"text\": "
+	"\"mock answer\", \"model\": \"claude-3-5-haiku-latest\"}, \"gemini\": {\"ok\": true, "
+	"\"text\": \"mock answer\", \"model\": \"gemini-2.5-flash\"}},\"pending\":[],"
+	"\"createdAt\":\"2026-12-08T00:00:00Z\",\"completedAt\":\"2026-12-08T00:00:01Z\","
+	"\"expiresAt\":\"2026-12-08T01:00:00Z\"}";
+static char job_status_body[STATUS_BODY_MAX] =
+	"{\"id\" : \"00000000-0000-4000-8000-000000000000\", \"type\" : \"brief_generation\", "
+	"\"status\" : \"completed\", \"progress\" : 100, \"status_message\" : \"Done\", "
+	"\"steps\" : [{\"name\" : \"draft\", \"status\" : \"completed\"}, {\"name\" : "
+	"\"review\", \"status\" : \"completed\"}], \"error\" : null, \"attempts\" : 1, "
+	"\"decision_id\" : null, \"version\" : 4, \"created_at\" : \"2026-12-08T00:00:00Z\", "
+	"\"started_at\" : \"2026-12-08T00:00:00Z\", \"completed_at\" : \"2026-12-08T00:00:01Z\"}";
 
 /* ---- answers ---- */
 
@@ -396,6 +436,95 @@ job_status(FCGX_Request *r, PGconn **c, const char *id)
 	PQclear(res);
 }
 
+/* ---- --no-db: the same answers without a database ---- */
+
+/* Reads (and drops) the request body, as a responder must before it can
+ * answer; 0, or -1 after answering 4xx. */
+static int
+drain_body(FCGX_Request *r)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", r->envp);
+	long n = cl ? strtol(cl, NULL, 10) : 0;
+	char buf[4096];
+
+	if (n <= 0 || n > BODY_MAX) {
+		fail(r, n > BODY_MAX ? 413 : 400, "invalid_json");
+		return -1;
+	}
+	while (n > 0) {
+		int want = n > (long)sizeof buf ? (int)sizeof buf : (int)n;
+		int got = FCGX_GetStr(buf, want, r->in);
+
+		if (got <= 0) {
+			fail(r, 400, "invalid_json");
+			return -1;
+		}
+		n -= got;
+	}
+	return 0;
+}
+
+/* Status, X-Request-Id (a fresh uuid) and Content-Length, as aigw sends
+ * them (without a length nginx would send the answer chunked), and the
+ * body. */
+static void
+answer_nodb(FCGX_Request *r, int status, const char *extra_headers, const char *body)
+{
+	char rid[37], headers[256];
+
+	if (new_uuid(rid) != 0) {
+		fail(r, 500, "internal");
+		return;
+	}
+	snprintf(headers, sizeof headers, "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s",
+		 strlen(body), rid, extra_headers);
+	answer(r, status, headers, body);
+}
+
+static void
+route_nodb(FCGX_Request *r, const char *method, const char *path)
+{
+	char id[37], headers[128], body[320], created[24];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (strcmp(path, "/api/ai/chat/status") == 0 && strcmp(method, "GET") == 0) {
+		answer_nodb(r, 200, "", chat_status_body);
+		return;
+	}
+	if (strcmp(method, "GET") == 0 && strncmp(path, "/api/jobs/", 10) == 0) {
+		answer_nodb(r, 200, "", job_status_body);
+		return;
+	}
+	if (strcmp(method, "POST") != 0 ||
+	    (strcmp(path, "/api/ai/chat") != 0 && strcmp(path, "/api/jobs") != 0)) {
+		fail(r, 404, "not_found");
+		return;
+	}
+	if (drain_body(r) != 0)
+		return;
+	if (new_uuid(id) != 0 || gmtime_r(&now, &tm) == NULL ||
+	    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		fail(r, 500, "internal");
+		return;
+	}
+	if (strcmp(path, "/api/ai/chat") == 0) {
+		snprintf(headers, sizeof headers,
+			 "Location: /api/ai/chat/status?id=%s\r\nRetry-After: 1\r\n", id);
+		snprintf(body, sizeof body,
+			 "{\"success\":true,\"chatId\":\"%s\",\"status\":\"pending\"}", id);
+	} else {
+		/* aigw's job 202 is json-c's spaced form (the statement builds it). */
+		snprintf(headers, sizeof headers, "Location: /api/jobs/%s\r\nRetry-After: 2\r\n",
+			 id);
+		snprintf(body, sizeof body,
+			 "{\"id\" : \"%s\", \"job_id\" : \"%s\", \"type\" : \"" JOB_TYPE "\", "
+			 "\"status\" : \"pending\", \"progress\" : 0, \"created_at\" : \"%s\"}",
+			 id, id, created);
+	}
+	answer_nodb(r, 202, headers, body);
+}
+
 static void
 route(FCGX_Request *r, PGconn **c)
 {
@@ -406,6 +535,10 @@ route(FCGX_Request *r, PGconn **c)
 
 	if (method == NULL || path == NULL) {
 		fail(r, 400, "bad_request");
+		return;
+	}
+	if (no_db) {
+		route_nodb(r, method, path);
 		return;
 	}
 	n = strlen(path);
@@ -433,10 +566,10 @@ static void *
 serve(void *arg)
 {
 	FCGX_Request r;
-	PGconn *c = connect_db();
+	PGconn *c = no_db ? NULL : connect_db();
 
 	(void)arg;
-	if (c == NULL || FCGX_InitRequest(&r, listen_fd, 0) != 0) {
+	if ((!no_db && c == NULL) || FCGX_InitRequest(&r, listen_fd, 0) != 0) {
 		fprintf(stderr, "refresponder: a thread could not start\n");
 		exit(1);
 	}
@@ -456,43 +589,47 @@ serve(void *arg)
 	return NULL;
 }
 
-int
-main(int argc, char **argv)
+/* Reads a --*-status-body file into body (NUL-terminated); -1 on failure. */
+static int
+read_body_file(const char *path, char *body, size_t size)
 {
-	const char *listen_addr = NULL;
-	long threads = 16;
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int err;
+
+	if (f == NULL) {
+		fprintf(stderr, "refresponder: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(body, 1, size - 1, f);
+	err = ferror(f) || !feof(f);
+	fclose(f);
+	if (err || n == 0) {
+		fprintf(stderr, "refresponder: %s: unreadable, empty or over %zu bytes\n", path,
+			size - 1);
+		return -1;
+	}
+	body[n] = '\0';
+	return 0;
+}
+
+static long
+count_arg(const char *s, long max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *end != '\0' || v < 1 || v > max ? -1 : v;
+}
+
+/* One process: its threads, until they end (they do not, but on a fatal
+ * error, which exits). */
+static int
+run_threads(long threads)
+{
 	pthread_t tids[THREADS_MAX];
-	int i;
+	long i;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-			listen_addr = argv[++i];
-		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-			char *end;
-
-			threads = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || threads < 1 || threads > THREADS_MAX)
-				listen_addr = NULL, i = argc;
-		} else {
-			listen_addr = NULL;
-			break;
-		}
-	}
-	conninfo = getenv("DATABASE_URL");
-	if (listen_addr == NULL || conninfo == NULL) {
-		fprintf(stderr, "usage: DATABASE_URL=... %s --listen HOST:PORT [--threads 1..%d]\n",
-			argv[0], THREADS_MAX);
-		return 2;
-	}
-	if (FCGX_Init() != 0) {
-		fprintf(stderr, "refresponder: FCGX_Init failed\n");
-		return 1;
-	}
-	listen_fd = FCGX_OpenSocket(listen_addr, 1024);
-	if (listen_fd < 0) {
-		fprintf(stderr, "refresponder: cannot listen on %s\n", listen_addr);
-		return 1;
-	}
 	for (i = 0; i < threads; i++) {
 		int err = pthread_create(&tids[i], NULL, serve, NULL);
 
@@ -504,4 +641,67 @@ main(int argc, char **argv)
 	for (i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *listen_addr = NULL, *chat_body_file = NULL, *job_body_file = NULL;
+	long threads = 16, procs = 1, p;
+	int i, bad = 0;
+
+	for (i = 1; i < argc && !bad; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen_addr = argv[++i];
+		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+			bad = (threads = count_arg(argv[++i], THREADS_MAX)) < 0;
+		else if (strcmp(argv[i], "--procs") == 0 && i + 1 < argc)
+			bad = (procs = count_arg(argv[++i], PROCS_MAX)) < 0;
+		else if (strcmp(argv[i], "--no-db") == 0)
+			no_db = 1;
+		else if (strcmp(argv[i], "--chat-status-body") == 0 && i + 1 < argc)
+			chat_body_file = argv[++i];
+		else if (strcmp(argv[i], "--job-status-body") == 0 && i + 1 < argc)
+			job_body_file = argv[++i];
+		else
+			bad = 1;
+	}
+	conninfo = getenv("DATABASE_URL");
+	if (bad || listen_addr == NULL || (!no_db && conninfo == NULL)) {
+		fprintf(stderr,
+			"usage: DATABASE_URL=... %s --listen HOST:PORT [--threads 1..%d] [--procs 1..%d]\n"
+			"       %s --listen HOST:PORT --no-db [--threads N] [--procs N]"
+			" [--chat-status-body FILE] [--job-status-body FILE]\n",
+			argv[0], THREADS_MAX, PROCS_MAX, argv[0]);
+		return 2;
+	}
+	if ((chat_body_file != NULL &&
+	     read_body_file(chat_body_file, chat_status_body, sizeof chat_status_body) != 0) ||
+	    (job_body_file != NULL &&
+	     read_body_file(job_body_file, job_status_body, sizeof job_status_body) != 0))
+		return 1;
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "refresponder: FCGX_Init failed\n");
+		return 1;
+	}
+	listen_fd = FCGX_OpenSocket(listen_addr, 1024);
+	if (listen_fd < 0) {
+		fprintf(stderr, "refresponder: cannot listen on %s\n", listen_addr);
+		return 1;
+	}
+	/* Fork before any thread or connection: each process makes its own. */
+	for (p = 1; p < procs; p++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			fprintf(stderr, "refresponder: fork: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
+				_exit(1);
+			_exit(run_threads(threads));
+		}
+	}
+	return run_threads(threads);
 }
