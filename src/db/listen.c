@@ -12,11 +12,11 @@
 
 /* As the statements of src/db notify them. */
 static const char *const channel_name[DB_CHANNEL__MAX] = {
-	"aigw_chat", "aigw_job", "aigw_work", "aigw_cancel", "aigw_step"
+	"aigw_chat", "aigw_job", "aigw_work", "aigw_cancel", "aigw_step", "aigw_key"
 };
 static const char *const listen_sql[DB_CHANNEL__MAX] = {
 	"LISTEN aigw_chat", "LISTEN aigw_job", "LISTEN aigw_work", "LISTEN aigw_cancel",
-	"LISTEN aigw_step"
+	"LISTEN aigw_step", "LISTEN aigw_key"
 };
 
 #define PING_EVERY_MAX_MS 5000
@@ -47,7 +47,7 @@ db_listen(struct db *db, const enum db_channel *kinds, size_t n)
 enum aigw_err
 db_listen_all(struct db *db)
 {
-	static const enum db_channel rows[] = { DB_CHANNEL_CHAT, DB_CHANNEL_JOB };
+	static const enum db_channel rows[] = { DB_CHANNEL_CHAT, DB_CHANNEL_JOB, DB_CHANNEL_KEY };
 
 	return db_listen(db, rows, sizeof rows / sizeof rows[0]);
 }

@@ -26,14 +26,17 @@
 #include "core/err.h"
 #include "db/db.h"
 
-/* The rows' channels first (db_listen_all), then the workers': new work
- * (no payload), a job cancelled and a job step answered (the job's id). */
+/* The rows' channels first, then the workers': new work (no payload), a
+ * job cancelled and a job step answered (the job's id); last an API key
+ * changed (its id: migrations/0020). db_listen_all takes the rows' and the
+ * keys'. */
 enum db_channel {
 	DB_CHANNEL_CHAT,
 	DB_CHANNEL_JOB,
 	DB_CHANNEL_WORK,
 	DB_CHANNEL_CANCEL,
 	DB_CHANNEL_STEP,
+	DB_CHANNEL_KEY,
 	DB_CHANNEL__MAX
 };
 
@@ -60,7 +63,8 @@ enum aigw_err db_wait_notify(struct db *db, const char *id, int hangup_fd, int64
  * server too). Cannot fail. */
 void db_unlisten(struct db *db);
 
-/* LISTENs on the rows' channels (chat, job). AIGW_EDB on failure. */
+/* LISTENs on the rows' channels (chat, job) and the keys'. AIGW_EDB on
+ * failure. */
 enum aigw_err db_listen_all(struct db *db) AIGW_MUSTCHECK;
 /* LISTENs on the n channels of kinds. AIGW_EDB on failure. */
 enum aigw_err db_listen(struct db *db, const enum db_channel *kinds, size_t n) AIGW_MUSTCHECK;

@@ -263,7 +263,8 @@ status_cache_get(struct status_cache *c, enum db_channel kind, const char *id, c
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (c->stats != NULL)
+	/* The figures are the polls'; keys are looked up by every request. */
+	if (c->stats != NULL && kind != DB_CHANNEL_KEY)
 		count(r == STATUS_CACHE_MISS ? &c->stats->misses : &c->stats->hits);
 	return r;
 }

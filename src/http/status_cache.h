@@ -19,6 +19,11 @@
  * as the database's query checks them: another owner's row, or a chat
  * past its expiresAt, is not there (STATUS_CACHE_NOT_THERE).
  *
+ * The API keys requests present are kept the same way (kind
+ * DB_CHANNEL_KEY, their id, owner ""; http/auth.c), forgotten when their
+ * change is notified (migrations/0020), so that authentication needs no
+ * query either; their lookups are not in the figures.
+ *
  * Bounded by bytes (bodies, owners and bookkeeping, not the hash table's
  * fixed array): the least recently used entries go first. Thread-safe
  * (one lock). Cannot fail after status_cache_new(), which fails only out

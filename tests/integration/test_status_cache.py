@@ -4,8 +4,8 @@ are answered from memory (aigw_status_cache_lookups_total), yet every
 change shows, in order, to a client polling while the row changes, a poll
 after a long-poll's wake shows at least the woken version, the cache is
 emptied when PostgreSQL restarts (and no poll goes back), another owner's
-id and an expired chat are 404 from memory as from the database, and the
-cache keeps to its bound.
+id and an expired chat are 404 from memory as from the database, the
+cache keeps to its bound, and a key kept in memory is refused once revoked.
 
 Changes are written here as the worker writes them (pieces.py: the write,
 then its NOTIFY) into chats whose provider calls hang, so that nothing
@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, bearer, poll
+from conftest import HTTP_TIMEOUT, assert_error, bearer, poll, run_aigw
 from pieces import add_pieces, chat_status, finish, row, state_change, submit_hanging
 
 CACHE_BYTES = 8192
@@ -218,3 +218,23 @@ def test_the_cache_keeps_to_its_bound(stack, alice):
     before = cache_figures(stack)["lookups_total_hit"]
     status(stack, alice, ids[-1])
     assert cache_figures(stack)["lookups_total_hit"] == before + 1
+
+
+def test_a_key_kept_in_memory_is_refused_once_revoked(stack):
+    """Keys are kept too (no query per request), and forgotten when their
+    row changes: by `aigw keys revoke` or by hand, the next request is 401."""
+    for how in ("command", "sql"):
+        headers = bearer(stack, "dave", "acme")
+        key_id = headers["Authorization"].split("_")[1]
+        chat_id = submit_hanging(stack, headers)
+        for _ in range(5):
+            status(stack, headers, chat_id)
+        if how == "command":
+            run_aigw(stack, "keys", "revoke", key_id)
+        else:
+            stack.pg.psql(f"UPDATE api_keys SET revoked_at = now() WHERE key_id = '{key_id}'")
+        assert_error(chat_status(stack, headers, chat_id), 401, "unauthorized")
+    # a key that never was, well formed: refused every time
+    ghost = {"Authorization": "Bearer aigw_" + "0" * 16 + "_" + "0" * 64}
+    for _ in range(3):
+        assert chat_status(stack, ghost, chat_id).status_code == 401
