@@ -238,3 +238,38 @@ def test_a_key_kept_in_memory_is_refused_once_revoked(stack):
     ghost = {"Authorization": "Bearer aigw_" + "0" * 16 + "_" + "0" * 64}
     for _ in range(3):
         assert chat_status(stack, ghost, chat_id).status_code == 401
+
+
+def test_tight_polling_of_a_streaming_worker_never_goes_back(stack, alice):
+    """The real worker streaming an answer (the mock writes 30 words a
+    second), polled without pause: the version never goes back, the text
+    only grows, and the final state is the stored one."""
+    r = requests.post(stack.url("/api/ai/chat"),
+                      json={"message": "stream to a poller",
+                            "models": {"openai": "gpt-4o~words=40~tps=30"}},
+                      headers=alice, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 202, r.text
+    chat_id = r.json()["chatId"]
+    before = cache_figures(stack)
+    versions, texts, polls = [], [], 0
+    deadline = time.monotonic() + 30
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            body = session.get(stack.url("/api/ai/chat/status"), params={"id": chat_id},
+                               headers=alice, timeout=HTTP_TIMEOUT).json()
+            polls += 1
+            assert not versions or body["version"] >= versions[-1], (versions[-1], body)
+            versions.append(body["version"])
+            o = body["results"].get("openai")
+            if o is not None and "text" in o:
+                assert not texts or o["text"].startswith(texts[-1]), (texts[-1], o["text"])
+                texts.append(o["text"])
+            if body["status"] == "completed":
+                break
+    assert body["status"] == "completed", body
+    assert body["version"] == row(stack, chat_id)[0]
+    assert len(set(versions)) >= 3 and len(set(texts)) >= 3, (versions, texts)
+    after = cache_figures(stack)
+    # most polls asked about a version already read
+    assert after["lookups_total_hit"] - before["lookups_total_hit"] >= polls // 4, \
+        (polls, before, after)
