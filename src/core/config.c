@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/origins.h"
 #include "core/config_named.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/webhook.h"
-#include "http/cors.h"
 
 #ifndef AIGW_BINDIR
 #define AIGW_BINDIR "/usr/local/bin"
@@ -428,7 +428,7 @@ config_load(struct aigw_config *cfg, char *errbuf, size_t errlen)
 		return AIGW_ECONFIG;
 	}
 	/* A typo would silently shut the front end out. */
-	if (!cors_origins_check(cfg->cors_origins, errbuf, errlen)) {
+	if (!origins_check(cfg->cors_origins, errbuf, errlen)) {
 		config_free(cfg);
 		return AIGW_ECONFIG;
 	}

@@ -5,7 +5,8 @@ libaigw_la_SOURCES += \
 libaigw_la_SOURCES += \
 	src/core/util.c src/core/util.h \
 	src/core/config.c src/core/config.h \
-	src/core/config_named.c src/core/config_named.h
+	src/core/config_named.c src/core/config_named.h \
+	src/core/origins.c src/core/origins.h
 libaigw_la_SOURCES += \
 	src/core/secret.c src/core/secret.h
 libaigw_la_SOURCES += \

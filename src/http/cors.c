@@ -1,115 +1,10 @@
 /* cors.c: which origins may read aigw's answers, and the preflight answer. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/origins.h"
 #include "http/cors.h"
-
-/* The next entry of a comma-separated list, spaces around it trimmed:
- * *start and *len; returns where the one after begins, or NULL at the end. */
-static const char *
-next_entry(const char *p, const char **start, size_t *len)
-{
-	const char *end;
-
-	if (p == NULL)
-		return NULL;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	end = p + strcspn(p, ",");
-	*start = p;
-	*len = (size_t)(end - p);
-	while (*len > 0 && (p[*len - 1] == ' ' || p[*len - 1] == '\t'))
-		(*len)--;
-	return *end == ',' ? end + 1 : NULL;
-}
-
-static bool
-host_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
-/* scheme://host[:port] as a browser writes it in Origin. */
-static bool
-origin_valid(const char *s, size_t len)
-{
-	size_t i, host;
-
-	if (len > 7 && strncmp(s, "http://", 7) == 0)
-		i = 7;
-	else if (len > 8 && strncmp(s, "https://", 8) == 0)
-		i = 8;
-	else
-		return false;
-	host = i;
-	if (s[i] == '[') {       /* an IPv6 literal */
-		for (i++; i < len && s[i] != ']'; i++)
-			if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-			      s[i] == ':' || s[i] == '.'))
-				return false;
-		if (i >= len || i == host + 1)
-			return false;
-		i++;
-	} else {
-		while (i < len && host_char(s[i]))
-			i++;
-		if (i == host || s[host] == '.' || s[host] == '-' || s[i - 1] == '.')
-			return false;
-	}
-	if (i < len && s[i] == ':') {
-		size_t digits = 0;
-		long port = 0;
-
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9' && digits < 6; i++, digits++)
-			port = port * 10 + (s[i] - '0');
-		if (digits == 0 || port < 1 || port > 65535)
-			return false;
-	}
-	return i == len;
-}
-
-bool
-cors_origins_check(const char *list, char *err, size_t errlen)
-{
-	const char *p = list, *start;
-	size_t len;
-
-	if (list == NULL || *list == '\0')
-		return true;
-	do {
-		p = next_entry(p, &start, &len);
-		if (len == 0) {
-			snprintf(err, errlen, "AIGW_CORS_ORIGINS: an empty entry (two commas,"
-					      " or one at an end)");
-			return false;
-		}
-		if (!origin_valid(start, len)) {
-			snprintf(err, errlen, "AIGW_CORS_ORIGINS: \"%.*s\" is not an origin: give"
-					      " http:// or https://, a lower-case host and an optional"
-					      " port, no path or trailing slash (exact origins, no *)",
-				 (int)(len > 200 ? 200 : len), start);
-			return false;
-		}
-	} while (p != NULL);
-	return true;
-}
-
-bool
-cors_origin_listed(const char *list, const char *origin)
-{
-	const char *p = list, *start;
-	size_t len, olen;
-
-	if (list == NULL || origin == NULL || *origin == '\0')
-		return false;
-	olen = strlen(origin);
-	do {
-		p = next_entry(p, &start, &len);
-		if (len > 0 && len == olen && memcmp(start, origin, len) == 0)
-			return true;
-	} while (p != NULL);
-	return false;
-}
 
 bool
 cors_answer_headers(struct http_req *req, const char *list)
@@ -122,23 +17,70 @@ cors_answer_headers(struct http_req *req, const char *list)
 	 * cache must not hand one origin's answer to another. */
 	http_resp_header(req, "Vary", "Origin");
 	origin = http_param(req, "HTTP_ORIGIN");
-	if (!cors_origin_listed(list, origin))
+	if (!origins_listed(list, origin))
 		return false;
 	http_resp_header(req, "Access-Control-Allow-Origin", origin);
 	http_resp_header(req, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 	return true;
 }
 
+/* RFC 9110's tchar. */
+static bool
+token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+void
+cors_allow_headers(const char *requested, char *out, size_t outlen)
+{
+	const size_t prefix = strlen(CORS_ALLOW_PREFIX);
+	const char *p = requested;
+	size_t used;
+	int added = 0;
+
+	snprintf(out, outlen, "%s", CORS_ALLOW_HEADERS);
+	used = strlen(out);
+	while (p != NULL && *p != '\0' && added < 32) {
+		size_t len = strcspn(p, ",");
+		const char *name = p;
+		bool ok;
+
+		p = p[len] == ',' ? p + len + 1 : NULL;
+		while (len > 0 && (*name == ' ' || *name == '\t')) {
+			name++;
+			len--;
+		}
+		while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+			len--;
+		ok = len > prefix && len <= 64 && strncasecmp(name, CORS_ALLOW_PREFIX, prefix) == 0;
+		for (size_t i = 0; ok && i < len; i++)
+			ok = token_char(name[i]);
+		if (!ok || used + 2 + len >= outlen)
+			continue;
+		out[used++] = ',';
+		out[used++] = ' ';
+		for (size_t i = 0; i < len; i++)
+			out[used++] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+		out[used] = '\0';
+		added++;
+	}
+}
+
 void
 cors_preflight(struct http_req *req, bool listed, const char *methods)
 {
 	char allow[96];
+	char headers[2048];
 
 	snprintf(allow, sizeof allow, "%s, OPTIONS", methods);
 	http_resp_header(req, "Allow", allow);
 	if (listed) {
 		http_resp_header(req, "Access-Control-Allow-Methods", methods);
-		http_resp_header(req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+		cors_allow_headers(http_param(req, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), headers,
+				   sizeof headers);
+		http_resp_header(req, "Access-Control-Allow-Headers", headers);
 		http_resp_header(req, "Access-Control-Max-Age", CORS_MAX_AGE);
 	}
 	http_resp_text(req, 204, "text/plain", "", 0);

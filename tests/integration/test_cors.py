@@ -72,6 +72,21 @@ def test_preflight_of_every_route(stack, path, methods):
     assert r.content == b""
 
 
+def test_the_openai_clients_headers_are_allowed(stack):
+    """OpenAI's generated clients send X-Stainless-* headers with every
+    request: a browser page using one preflights them to /v1/."""
+    asked = ("authorization, content-type, x-stainless-arch, x-stainless-lang,"
+             " x-stainless-os, x-stainless-package-version, x-stainless-retry-count,"
+             " x-stainless-runtime, x-stainless-runtime-version, x-stainless-timeout")
+    r = requests.options(stack.url("/v1/responses"), timeout=HTTP_TIMEOUT, headers={
+        "Origin": FRONT, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": asked + ", x-other"})
+    assert r.status_code == 204, r.text
+    allowed = [h.strip().lower() for h in r.headers["Access-Control-Allow-Headers"].split(",")]
+    assert all(h.strip() in allowed for h in asked.split(",")), allowed
+    assert "x-other" not in allowed
+
+
 def test_unlisted_origins_get_no_cors_headers(stack):
     for origin in ("https://evil.example", "https://front.example.evil.com", "http://front.example",
                    "https://front.example:443", "null"):

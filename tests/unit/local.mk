@@ -3,7 +3,7 @@ unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 unit_ldadd = $(AIGW_LIBS) $(CMOCKA_LIBS)
 
 core_unit_tests = tests/unit/test_util tests/unit/test_config tests/unit/test_config_named \
-	tests/unit/test_http tests/unit/test_cors \
+	tests/unit/test_http tests/unit/test_cors tests/unit/test_origins \
 	tests/unit/test_chat tests/unit/test_conversation tests/unit/test_openai_api tests/unit/test_xfer tests/unit/test_template tests/unit/test_jobtype \
 	tests/unit/test_output \
 	tests/unit/test_jobs tests/unit/test_rate tests/unit/test_hostwin tests/unit/test_pace tests/unit/test_metrics \
@@ -27,6 +27,9 @@ tests_unit_test_config_named_LDADD = $(unit_ldadd)
 tests_unit_test_http_SOURCES = tests/unit/test_http.c
 tests_unit_test_http_CFLAGS = $(unit_cflags)
 tests_unit_test_http_LDADD = $(unit_ldadd)
+tests_unit_test_origins_SOURCES = tests/unit/test_origins.c
+tests_unit_test_origins_CFLAGS = $(unit_cflags)
+tests_unit_test_origins_LDADD = $(unit_ldadd)
 tests_unit_test_cors_SOURCES = tests/unit/test_cors.c
 tests_unit_test_cors_CFLAGS = $(unit_cflags)
 tests_unit_test_cors_LDADD = $(unit_ldadd)
