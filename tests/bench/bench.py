@@ -241,6 +241,20 @@ def build_refresponder(base):
     return binary
 
 
+def start_listening(server, cmd, env, base, what):
+    """Starts cmd as server.proc (stderr to server.errlog), tracked for the
+    stop at exit; returns once server.port accepts connections."""
+    with open(server.errlog, "w") as err:
+        server.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=err, cwd=base)
+    stk._track(server)
+
+    def listening():
+        with socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
+            return True
+    stk.wait_for(listening, 15, what, proc=server.proc, log=server.errlog)
+
+
 class RefResponder:
     """tests/bench/refresponder.c: procs processes (forked after listening)
     of threads threads each. With database_url None it runs --no-db (the
@@ -262,15 +276,7 @@ class RefResponder:
                 cmd += ["--job-status-body", job_body]
         else:
             env["DATABASE_URL"] = database_url
-        with open(self.errlog, "w") as err:
-            self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err, cwd=base)
-        stk._track(self)
-
-        def listening():
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        stk.wait_for(listening, 15, "refresponder", proc=self.proc, log=self.errlog)
+        start_listening(self, cmd, env, base, "refresponder")
 
     def __repr__(self):
         return f"<RefResponder 127.0.0.1:{self.port}>"
@@ -317,15 +323,7 @@ class Fcgi(stk.Fcgi):
                "--threads", str(threads)]
         if processes > 1:
             cmd += ["--processes", str(processes)]
-        with open(self.errlog, "w") as err:
-            self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err, cwd=base)
-        stk._track(self)
-
-        def listening():
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        stk.wait_for(listening, 15, "aigw-fcgi", proc=self.proc, log=self.errlog)
+        start_listening(self, cmd, env, base, "aigw-fcgi")
 
     def pids(self):
         """The processes serving: the started one and its aigw-fcgi children
