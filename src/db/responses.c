@@ -13,7 +13,8 @@
 	" extract(epoch FROM r.created_at)::bigint," \
 	" coalesce(extract(epoch FROM r.completed_at)::bigint, 0)," \
 	" (" results ")::text," \
-	" coalesce(r.api_request, '{}'::jsonb)::text, r.models::text" \
+	" coalesce(r.api_request, '{}'::jsonb)::text, r.models::text," \
+	" floor(extract(epoch FROM r.expires_at))::bigint" \
 	" FROM chat_results r WHERE r.chat_id = $1 AND r.owner_user = $2" \
 	"  AND r.expires_at > now() AND r.api <> 'chat'"
 
@@ -70,6 +71,7 @@ db_response_get(struct db *db, const char *id, const char *owner, bool text_so_f
 	out->results_json = db_value_dup(res, 0, 6);
 	out->api_request_json = db_value_dup(res, 0, 7);
 	out->models_json = db_value_dup(res, 0, 8);
+	out->expires_at = strtol(PQgetvalue(res, 0, 9), NULL, 10);
 	PQclear(res);
 	if (out->results_json == NULL || out->api_request_json == NULL || out->models_json == NULL) {
 		db_response_free(out);

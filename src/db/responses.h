@@ -24,6 +24,7 @@ struct db_response {
 	char api[16];             /* "response" or "completion" */
 	long created_at;          /* Unix seconds */
 	long completed_at;        /* Unix seconds; 0 while not finished */
+	long expires_at;          /* Unix seconds, rounded down */
 	char *results_json;       /* {"provider": result}, streaming text included */
 	char *api_request_json;   /* what the request asked; "{}" when not stored */
 	char *models_json;        /* {"provider": "model"} */

@@ -50,7 +50,8 @@ key_remember(struct status_cache *c, const struct status_cache_ticket *ticket, c
 	struct status_body b = { .json = body, .len = (size_t)n, .final = true, .status = "" };
 
 	if (n > 0 && (size_t)n < sizeof body)
-		status_cache_put(c, ticket, DB_CHANNEL_KEY, id, "", 0, &b, time_mono_ms());
+		status_cache_put(c, ticket, DB_CHANNEL_KEY, STATUS_VIEW_KEY, id, "", 0, &b,
+				 time_mono_ms());
 }
 
 /* The key of a cache hit; false when the body is not one key_remember
@@ -90,7 +91,7 @@ key_lookup(struct http_thread *t, const char *id, struct db_key *k)
 
 	if (c == NULL)
 		return db_key_lookup(t->db, id, k);
-	if (status_cache_get(c, DB_CHANNEL_KEY, id, "", time_mono_ms(), 0, &hit) ==
+	if (status_cache_get(c, DB_CHANNEL_KEY, STATUS_VIEW_KEY, id, "", time_mono_ms(), 0, &hit) ==
 	    STATUS_CACHE_HIT) {
 		bool ok = key_recalled(&hit, k);
 

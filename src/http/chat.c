@@ -400,7 +400,7 @@ static const struct rt_source chat_source = {
 	.not_found = "no such chat, or it has expired",
 	.read = chat_read,
 	.read_stream = chat_read_stream,
-	.cached = true,
+	.view = STATUS_VIEW_STATUS,
 };
 
 /* The chat id of the query, or a 400 already answered. */

@@ -462,7 +462,7 @@ static const struct rt_source job_source = {
 	.read_stream = job_read_stream,
 	/* Jobs do not expire; the reaper's deletion of a finished one is
 	 * notified (db/reap.c). */
-	.cached = true,
+	.view = STATUS_VIEW_STATUS,
 };
 
 void

@@ -43,6 +43,7 @@ object_of(const struct db_response *row, struct rt_state *out)
 	if (out->json == NULL)
 		return AIGW_ENOMEM;
 	out->version = row->version;
+	out->expires_s = row->expires_at;
 	out->final = db_status_name_final(row->status);
 	snprintf(out->status, sizeof out->status, "%s", row->status);
 	return AIGW_OK;
@@ -109,6 +110,7 @@ const struct rt_source oa_source = {
 	.not_found = NOT_FOUND,
 	.read = read_object,
 	.read_stream = read_stream,
+	.view = STATUS_VIEW_RESPONSE,
 };
 
 const struct rt_source oa_wait_source = {
@@ -300,7 +302,9 @@ oa_responses_get(struct http_thread *t, struct http_req *req, const struct route
 	if (!chat_of(req, args, uuid))
 		return;
 	if (!http_query_get(req, "stream", text, sizeof text) || strcmp(text, "true") != 0) {
-		err = read_object(t, req, uuid, &s);
+		/* Background work is polled here: from memory while it has not
+		 * changed (http/status_cache.h). */
+		err = rt_read(t, req, &oa_source, uuid, &s);
 		if (err == AIGW_OK)
 			http_resp_raw(req, 200, s.json, s.len);
 		else if (err == AIGW_ENOTFOUND)

@@ -397,21 +397,19 @@ watch_end(struct watch *w)
 	w->active = false;
 }
 
-/* The /status body of id: from the process's status cache when it holds
- * it, else read and kept there (when the read raced no notification). */
-static enum aigw_err
-read_status(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
-	    const char *id, struct rt_state *s)
+enum aigw_err
+rt_read(struct http_thread *t, const struct http_req *req, const struct rt_source *src,
+	const char *id, struct rt_state *s)
 {
 	struct status_cache *cache = t->app->status_cache;
 	struct status_cache_ticket ticket;
 	struct status_hit hit;
 	enum aigw_err err;
 
-	if (cache == NULL || !src->cached)
+	if (cache == NULL || src->view == STATUS_VIEW_NONE)
 		return src->read(t, req, id, s);
-	switch (status_cache_get(cache, src->channel, id, req->user, time_mono_ms(), time(NULL),
-				 &hit)) {
+	switch (status_cache_get(cache, src->channel, src->view, id, req->user, time_mono_ms(),
+				 time(NULL), &hit)) {
 	case STATUS_CACHE_HIT:
 		memset(s, 0, sizeof *s);
 		s->json = hit.json;
@@ -434,8 +432,8 @@ read_status(struct http_thread *t, const struct http_req *req, const struct rt_s
 			.final = s->final, .status = s->status,
 		};
 
-		status_cache_put(cache, &ticket, src->channel, id, req->user, s->expires_s, &body,
-				 time_mono_ms());
+		status_cache_put(cache, &ticket, src->channel, src->view, id, req->user,
+				 s->expires_s, &body, time_mono_ms());
 	}
 	return err;
 }
@@ -451,7 +449,7 @@ read_watched(struct http_thread *t, const struct http_req *req, const struct rt_
 	bool lost;
 
 	rt_state_free(s);
-	err = after < -1 ? read_status(t, req, src, id, s) : src->read_stream(t, req, id, after, s);
+	err = after < -1 ? rt_read(t, req, src, id, s) : src->read_stream(t, req, id, after, s);
 	lost = w->hub != NULL ? !hub_watching(w->hub, &w->hw) : db_connection_id(w->db) != w->cid;
 	if (err == AIGW_OK && lost) {
 		log_warn("http", req->request_id, "lost the database's notifications while waiting");
@@ -533,7 +531,7 @@ rt_longpoll(struct http_thread *t, struct http_req *req, const struct rt_source 
 	struct rt_state s = { 0 };
 	enum aigw_err err;
 
-	err = read_status(t, req, src, id, &s);
+	err = rt_read(t, req, src, id, &s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
 		goto out;
@@ -555,7 +553,7 @@ rt_wait_final(struct http_thread *t, struct http_req *req, const struct rt_sourc
 	enum aigw_err err;
 
 	memset(s, 0, sizeof *s);
-	err = read_status(t, req, src, id, s);
+	err = rt_read(t, req, src, id, s);
 	if (err != AIGW_OK) {
 		resp_read_err(req, src, err);
 		return false;

@@ -44,6 +44,7 @@
 #include "db/pieces_view.h"
 #include "http/http.h"
 #include "http/server.h"
+#include "http/status_cache.h"
 
 #define RT_WAIT_MAX_S 30          /* wait=N is clamped to this (docs/api.md) */
 #define RT_RETRY_MS 1000          /* the reconnect delay an event stream suggests */
@@ -172,10 +173,11 @@ struct rt_source {
 			      struct rt_state *out);
 	enum aigw_err (*read_stream)(struct http_thread *t, const struct http_req *req,
 				     const char *id, long after, struct rt_state *out);
-	/* Whether read's bodies may be answered from the process's status
-	 * cache (http/status_cache.h): read must show the row to its owner
-	 * alone, until expires_s, as the cache checks. */
-	bool cached;
+	/* Which view of the row read's bodies are in the process's status
+	 * cache (http/status_cache.h); STATUS_VIEW_NONE: always read. A
+	 * cached read must show the row to its owner alone, until
+	 * expires_s, as the cache checks. */
+	enum status_view view;
 	/* Optional (NULL: aigw's own events): writes the events of one read
 	 * s of the pieces after last itself, in its own format, with ctx; sets
 	 * *ended when the stream is over. rt_events then reads from the first
@@ -210,6 +212,13 @@ size_t rt_merge(const struct db_pieces *p, long last, struct rt_ev *out);
  * with_step: a job's) to b as one line of JSON. AIGW_ENOMEM, AIGW_ETOOBIG
  * from b. */
 enum aigw_err rt_piece_json(struct buf *b, const struct db_piece *piece, bool with_step)
+	AIGW_MUSTCHECK;
+
+/* The body src->read gives, from the process's status cache when it
+ * holds src->view of the row, else read and kept there (when no
+ * notification of the row came meanwhile). As src->read fails. */
+enum aigw_err rt_read(struct http_thread *t, const struct http_req *req,
+		      const struct rt_source *src, const char *id, struct rt_state *s)
 	AIGW_MUSTCHECK;
 
 /* GET .../status with p: answers the current state at once without wait

@@ -19,7 +19,7 @@ struct entry {
 	struct entry *chain;          /* the bucket's next */
 	struct entry *newer, *older;  /* recency: c->newest ... c->oldest */
 	uint32_t hash;
-	enum db_channel kind;
+	unsigned what;                /* what_of(kind, view) */
 	char id[UUID_STR_LEN + 1];
 	char status[16];
 	bool final;
@@ -76,11 +76,18 @@ key_of(const char *id, char out[UUID_STR_LEN + 1])
 	out[i] = '\0';
 }
 
-/* FNV-1a over the kind and the key. */
-static uint32_t
-hash_of(enum db_channel kind, const char *key)
+/* A row's view as one number. */
+static unsigned
+what_of(enum db_channel kind, enum status_view view)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)kind;
+	return (unsigned)kind * STATUS_VIEW_COUNT + (unsigned)view;
+}
+
+/* FNV-1a over what (a kind, or what_of a view) and the key. */
+static uint32_t
+hash_of(unsigned what, const char *key)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)what;
 
 	for (; *key != '\0'; key++) {
 		h ^= (unsigned char)*key;
@@ -186,10 +193,10 @@ status_cache_free(struct status_cache *c)
 }
 
 static struct entry *
-find(struct status_cache *c, uint32_t hash, enum db_channel kind, const char *key)
+find(struct status_cache *c, uint32_t hash, unsigned what, const char *key)
 {
 	for (struct entry *e = c->buckets[hash & (c->nbuckets - 1)]; e != NULL; e = e->chain)
-		if (e->hash == hash && e->kind == kind && strcmp(e->id, key) == 0)
+		if (e->hash == hash && e->what == what && strcmp(e->id, key) == 0)
 			return e;
 	return NULL;
 }
@@ -220,16 +227,19 @@ status_cache_ticket(struct status_cache *c, enum db_channel kind, const char *id
 
 	key_of(id, key);
 	pthread_mutex_lock(&c->lock);
-	out->gen = c->gens[hash_of(kind, key) % GEN_SLOTS];
+	/* By row, whatever the view: a notification refuses them all. */
+	out->gen = c->gens[hash_of((unsigned)kind, key) % GEN_SLOTS];
 	out->epoch = c->epoch;
 	out->enabled = c->enabled;
 	pthread_mutex_unlock(&c->lock);
 }
 
 enum status_cache_result
-status_cache_get(struct status_cache *c, enum db_channel kind, const char *id, const char *owner,
-		 int64_t now_ms, int64_t now_s, struct status_hit *out)
+status_cache_get(struct status_cache *c, enum db_channel kind, enum status_view view,
+		 const char *id, const char *owner, int64_t now_ms, int64_t now_s,
+		 struct status_hit *out)
 {
+	const unsigned what = what_of(kind, view);
 	char key[UUID_STR_LEN + 1];
 	enum status_cache_result r = STATUS_CACHE_MISS;
 	struct entry *e;
@@ -237,9 +247,9 @@ status_cache_get(struct status_cache *c, enum db_channel kind, const char *id, c
 
 	memset(out, 0, sizeof *out);
 	key_of(id, key);
-	hash = hash_of(kind, key);
+	hash = hash_of(what, key);
 	pthread_mutex_lock(&c->lock);
-	e = find(c, hash, kind, key);
+	e = find(c, hash, what, key);
 	if (e != NULL && now_ms - e->filled_ms >= c->max_age_ms) {
 		drop(c, e);
 		e = NULL;
@@ -264,7 +274,7 @@ status_cache_get(struct status_cache *c, enum db_channel kind, const char *id, c
 	}
 	pthread_mutex_unlock(&c->lock);
 	/* The figures are the polls'; keys are looked up by every request. */
-	if (c->stats != NULL && kind != DB_CHANNEL_KEY)
+	if (c->stats != NULL && view != STATUS_VIEW_KEY)
 		count(r == STATUS_CACHE_MISS ? &c->stats->misses : &c->stats->hits);
 	return r;
 }
@@ -277,8 +287,8 @@ status_hit_free(struct status_hit *h)
 }
 
 static struct entry *
-entry_new(enum db_channel kind, const char *key, uint32_t hash, const char *owner,
-	  int64_t expires_s, const struct status_body *body, int64_t now_ms)
+entry_new(unsigned what, const char *key, uint32_t hash, const char *owner, int64_t expires_s,
+	  const struct status_body *body, int64_t now_ms)
 {
 	size_t olen = strlen(owner);
 	size_t cost = sizeof(struct entry) + body->len + 1 + olen + 1;
@@ -288,7 +298,7 @@ entry_new(enum db_channel kind, const char *key, uint32_t hash, const char *owne
 		return NULL;
 	memset(e, 0, sizeof *e);
 	e->hash = hash;
-	e->kind = kind;
+	e->what = what;
 	memcpy(e->id, key, sizeof e->id);
 	snprintf(e->status, sizeof e->status, "%s", body->status != NULL ? body->status : "");
 	e->final = body->final;
@@ -306,9 +316,10 @@ entry_new(enum db_channel kind, const char *key, uint32_t hash, const char *owne
 
 void
 status_cache_put(struct status_cache *c, const struct status_cache_ticket *t,
-		 enum db_channel kind, const char *id, const char *owner, int64_t expires_s,
-		 const struct status_body *body, int64_t now_ms)
+		 enum db_channel kind, enum status_view view, const char *id, const char *owner,
+		 int64_t expires_s, const struct status_body *body, int64_t now_ms)
 {
+	const unsigned what = what_of(kind, view);
 	char key[UUID_STR_LEN + 1];
 	struct entry *e, *old;
 	uint32_t hash;
@@ -317,13 +328,13 @@ status_cache_put(struct status_cache *c, const struct status_cache_ticket *t,
 	if (owner == NULL)
 		owner = "";
 	key_of(id, key);
-	hash = hash_of(kind, key);
+	hash = hash_of(what, key);
 	/* Allocated outside the lock; most puts follow a miss and store. */
-	e = entry_new(kind, key, hash, owner, expires_s, body, now_ms);
+	e = entry_new(what, key, hash, owner, expires_s, body, now_ms);
 	pthread_mutex_lock(&c->lock);
 	valid = t->enabled && c->enabled && t->epoch == c->epoch &&
-		t->gen == c->gens[hash % GEN_SLOTS];
-	old = find(c, hash, kind, key);
+		t->gen == c->gens[hash_of((unsigned)kind, key) % GEN_SLOTS];
+	old = find(c, hash, what, key);
 	if (old != NULL && old->version >= body->version) {
 		/* What is kept is as new; a valid read confirms it now. */
 		if (valid && old->version == body->version && strcmp(old->owner, owner) == 0)
@@ -363,15 +374,17 @@ status_cache_forget(struct status_cache *c, enum db_channel kind, const char *id
 {
 	char key[UUID_STR_LEN + 1];
 	struct entry *e;
-	uint32_t hash;
 
 	key_of(id, key);
-	hash = hash_of(kind, key);
 	pthread_mutex_lock(&c->lock);
-	c->gens[hash % GEN_SLOTS]++;
-	e = find(c, hash, kind, key);
-	if (e != NULL)
-		drop(c, e);
+	c->gens[hash_of((unsigned)kind, key) % GEN_SLOTS]++;
+	for (unsigned v = STATUS_VIEW_NONE + 1; v < STATUS_VIEW_COUNT; v++) {
+		const unsigned what = what_of(kind, (enum status_view)v);
+
+		e = find(c, hash_of(what, key), what, key);
+		if (e != NULL)
+			drop(c, e);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -20,9 +20,10 @@
  * past its expiresAt, is not there (STATUS_CACHE_NOT_THERE).
  *
  * The API keys requests present are kept the same way (kind
- * DB_CHANNEL_KEY, their id, owner ""; http/auth.c), forgotten when their
- * change is notified (migrations/0020), so that authentication needs no
- * query either; their lookups are not in the figures.
+ * DB_CHANNEL_KEY, view STATUS_VIEW_KEY, their id, owner ""; http/auth.c),
+ * forgotten when their change is notified (migrations/0020), so that
+ * authentication needs no query either; their lookups are not in the
+ * figures.
  *
  * Bounded by bytes (bodies, owners and bookkeeping, not the hash table's
  * fixed array): the least recently used entries go first. Thread-safe
@@ -40,6 +41,17 @@
 #include "db/listen.h"
 
 struct status_cache;
+
+/* Which body of a row is kept: a chat has two (its /status body and, for
+ * /v1/ work, its response object), and a notification of the row drops
+ * both. */
+enum status_view {
+	STATUS_VIEW_NONE,         /* not kept */
+	STATUS_VIEW_STATUS,       /* GET /api/ai/chat/status, /api/jobs/{id}/status */
+	STATUS_VIEW_RESPONSE,     /* GET /v1/responses/{id}: the object */
+	STATUS_VIEW_KEY,          /* an API key's row (http/auth.c) */
+	STATUS_VIEW_COUNT
+};
 
 #define STATUS_CACHE_PROCESSES_MAX 64
 
@@ -106,24 +118,26 @@ enum status_cache_result {
 	STATUS_CACHE_HIT,         /* *out is the row as owner sees it */
 	STATUS_CACHE_NOT_THERE,   /* another owner's, or expired: a 404 */
 };
-/* Looks id of kind up for owner at now_ms (time_mono_ms) and wall clock
- * now_s (seconds since the epoch, for expiry). A hit's body is copied
- * into out (a miss when that copy fails). */
+/* Looks the view of row id of kind up for owner at now_ms (time_mono_ms)
+ * and wall clock now_s (seconds since the epoch, for expiry). A hit's body
+ * is copied into out (a miss when that copy fails). */
 enum status_cache_result status_cache_get(struct status_cache *c, enum db_channel kind,
-					  const char *id, const char *owner, int64_t now_ms,
-					  int64_t now_s, struct status_hit *out);
+					  enum status_view view, const char *id,
+					  const char *owner, int64_t now_ms, int64_t now_s,
+					  struct status_hit *out);
 void status_hit_free(struct status_hit *h);
 
-/* Stores body, read for owner after ticket t was taken, as row id of kind,
- * which expires at expires_s (0: never, as jobs). An entry of a lower
- * version is dropped either way; one of the same or a higher version is
- * kept. */
+/* Stores body, read for owner after ticket t was taken, as the view of
+ * row id of kind, which expires at expires_s (0: never, as jobs). An entry
+ * of a lower version is dropped either way; one of the same or a higher
+ * version is kept. */
 void status_cache_put(struct status_cache *c, const struct status_cache_ticket *t,
-		      enum db_channel kind, const char *id, const char *owner, int64_t expires_s,
-		      const struct status_body *body, int64_t now_ms);
+		      enum db_channel kind, enum status_view view, const char *id,
+		      const char *owner, int64_t expires_s, const struct status_body *body,
+		      int64_t now_ms);
 
-/* The row changed (its notification came): drop it, and refuse the
- * bodies of reads that began before. */
+/* The row changed (its notification came): drop every view of it, and
+ * refuse the bodies of reads that began before. */
 void status_cache_forget(struct status_cache *c, enum db_channel kind, const char *id);
 /* The hub's LISTEN is up (on) or lost: either way everything is dropped
  * and reads begun before are refused; while off nothing is stored. */

@@ -12,6 +12,7 @@ then its NOTIFY) into chats whose provider calls hang, so that nothing
 else changes them meanwhile.
 """
 
+import json
 import re
 import threading
 import time
@@ -273,3 +274,45 @@ def test_tight_polling_of_a_streaming_worker_never_goes_back(stack, alice):
     # most polls asked about a version already read
     assert after["lookups_total_hit"] - before["lookups_total_hit"] >= polls // 4, \
         (polls, before, after)
+
+
+def test_a_v1_response_is_polled_from_memory_and_kept_apart_from_its_status(stack, alice,
+                                                                             bob):
+    """Background /v1/ work is polled with GET /v1/responses/{id}: its
+    object is kept beside the same chat's /status body, and a change drops
+    both."""
+    r = requests.post(stack.url("/v1/responses"),
+                      json={"model": "openai/gpt-4o~hang", "input": "poll me",
+                            "background": True},
+                      headers=alice, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    h = rid[len("resp_"):]
+    chat_id = "-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))
+
+    def get(headers):
+        return requests.get(stack.url(f"/v1/responses/{rid}"), headers=headers,
+                            timeout=HTTP_TIMEOUT)
+    poll(lambda: get(alice).json(), lambda o: o["status"] == "in_progress", 15, 0.05,
+         "claimed")
+    first = get(alice).json()
+    before = cache_figures(stack)
+    for _ in range(5):
+        assert get(alice).json() == first
+    # the chat's own status body, of the same row, is not the object
+    body = status(stack, alice, chat_id)
+    assert body["chatId"] == chat_id and "object" not in body
+    assert get(alice).json() == first
+    after = cache_figures(stack)
+    assert after["lookups_total_hit"] - before["lookups_total_hit"] >= 6, (before, after)
+    # another owner: 404 in OpenAI's shape, from memory as from the database
+    cached = get(bob)
+    state_change(stack, chat_id)
+    from_db = get(bob)
+    assert cached.status_code == from_db.status_code == 404
+    assert cached.json() == from_db.json()
+    # a change shows in both views at once
+    add_pieces(stack, chat_id, [("openai", False, "streamed")])
+    o = get(alice).json()
+    assert o["status"] == "in_progress" and "streamed" in json.dumps(o), o
+    assert status(stack, alice, chat_id)["results"]["openai"]["text"] == "streamed"

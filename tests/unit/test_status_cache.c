@@ -61,7 +61,7 @@ fill(struct status_cache *c, enum db_channel kind, const char *id, const char *o
 	body = (struct status_body){ .json = json, .len = strlen(json), .version = v,
 				     .final = false, .status = "processing" };
 	status_cache_ticket(c, kind, id, &t);
-	status_cache_put(c, &t, kind, id, owner, expires_s, &body, now_ms);
+	status_cache_put(c, &t, kind, STATUS_VIEW_STATUS, id, owner, expires_s, &body, now_ms);
 }
 
 /* The version a poll of id by owner gets from memory; -1 a miss, -2 a 404. */
@@ -72,7 +72,7 @@ poll_version(struct status_cache *c, enum db_channel kind, const char *id, const
 	struct status_hit h;
 	long v;
 
-	switch (status_cache_get(c, kind, id, owner, now_ms, now_s, &h)) {
+	switch (status_cache_get(c, kind, STATUS_VIEW_STATUS, id, owner, now_ms, now_s, &h)) {
 	case STATUS_CACHE_HIT:
 		v = h.version;
 		assert_non_null(h.json);
@@ -165,7 +165,7 @@ test_notification_drops_and_refuses_a_racing_read(void **state)
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &t);
 	status_cache_forget(c, DB_CHANNEL_CHAT, ID_A);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), -1);
-	status_cache_put(c, &t, DB_CHANNEL_CHAT, ID_A, "u", 0, &v5, 1);
+	status_cache_put(c, &t, DB_CHANNEL_CHAT, STATUS_VIEW_STATUS, ID_A, "u", 0, &v5, 1);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 2, NOW_S), -1);
 	/* Another row's notification leaves this one alone. */
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 6, 0, 3);
@@ -194,10 +194,10 @@ test_version_never_goes_back(void **state)
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_B, &stale);
 	status_cache_forget(c, DB_CHANNEL_CHAT, ID_B);
 	fill(c, DB_CHANNEL_CHAT, ID_B, "u", 7, 0, 3);
-	status_cache_put(c, &stale, DB_CHANNEL_CHAT, ID_B, "u", 0, &v8, 4);
+	status_cache_put(c, &stale, DB_CHANNEL_CHAT, STATUS_VIEW_STATUS, ID_B, "u", 0, &v8, 4);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_B, "u", 5, NOW_S), -1);
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_B, &t);
-	status_cache_put(c, &t, DB_CHANNEL_CHAT, ID_B, "u", 0, &v7, 6);
+	status_cache_put(c, &t, DB_CHANNEL_CHAT, STATUS_VIEW_STATUS, ID_B, "u", 0, &v7, 6);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_B, "u", 7, NOW_S), 7);
 	status_cache_free(c);
 }
@@ -231,7 +231,7 @@ test_lost_listen_clears_and_refuses_reads_begun_before(void **state)
 	assert_int_equal(entries_of(c), 0);
 	/* Back: a read begun before the loss is still refused. */
 	status_cache_enable(c, true);
-	status_cache_put(c, &before, DB_CHANNEL_CHAT, ID_A, "u", 0, &v2, 2);
+	status_cache_put(c, &before, DB_CHANNEL_CHAT, STATUS_VIEW_STATUS, ID_A, "u", 0, &v2, 2);
 	assert_int_equal(entries_of(c), 0);
 	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 2, 0, 3);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 4, NOW_S), 2);
@@ -304,9 +304,44 @@ test_a_body_larger_than_the_bound_is_not_kept(void **state)
 	memset(big, 'x', sizeof big - 1);
 	fill(c, DB_CHANNEL_CHAT, ID_B, "u", 1, 0, 0);
 	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &t);
-	status_cache_put(c, &t, DB_CHANNEL_CHAT, ID_A, "u", 0, &body, 0);
+	status_cache_put(c, &t, DB_CHANNEL_CHAT, STATUS_VIEW_STATUS, ID_A, "u", 0, &body, 0);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 1, NOW_S), -1);
 	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_B, "u", 1, NOW_S), 1);
+	status_cache_free(c);
+}
+
+/* A chat's /status body and its /v1/ object are two entries; a
+ * notification of the chat drops both, and a read racing it stores
+ * neither. */
+static void
+test_views_of_one_row_are_kept_apart_and_forgotten_together(void **state)
+{
+	struct status_cache *c = enabled_cache(1 << 20, NULL);
+	struct status_cache_ticket t;
+	const struct status_body object = { .json = "{\"object\":\"response\"}", .len = 22,
+					    .version = 3, .status = "processing" };
+	struct status_hit h;
+
+	(void)state;
+	fill(c, DB_CHANNEL_CHAT, ID_A, "u", 3, 0, 0);
+	assert_int_equal(status_cache_get(c, DB_CHANNEL_CHAT, STATUS_VIEW_RESPONSE, ID_A, "u", 1,
+					  NOW_S, &h), STATUS_CACHE_MISS);
+	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &t);
+	status_cache_put(c, &t, DB_CHANNEL_CHAT, STATUS_VIEW_RESPONSE, ID_A, "u", 0, &object, 1);
+	assert_int_equal(status_cache_get(c, DB_CHANNEL_CHAT, STATUS_VIEW_RESPONSE, ID_A, "u", 2,
+					  NOW_S, &h), STATUS_CACHE_HIT);
+	assert_string_equal(h.json, "{\"object\":\"response\"}");
+	status_hit_free(&h);
+	assert_int_equal(poll_version(c, DB_CHANNEL_CHAT, ID_A, "u", 2, NOW_S), 3);
+	assert_int_equal(entries_of(c), 2);
+	/* A job of the same id is another row. */
+	status_cache_forget(c, DB_CHANNEL_JOB, ID_A);
+	assert_int_equal(entries_of(c), 2);
+	status_cache_ticket(c, DB_CHANNEL_CHAT, ID_A, &t);
+	status_cache_forget(c, DB_CHANNEL_CHAT, ID_A);
+	assert_int_equal(entries_of(c), 0);
+	status_cache_put(c, &t, DB_CHANNEL_CHAT, STATUS_VIEW_RESPONSE, ID_A, "u", 0, &object, 3);
+	assert_int_equal(entries_of(c), 0);
 	status_cache_free(c);
 }
 
@@ -395,6 +430,7 @@ main(void)
 		cmocka_unit_test(test_bound_holds_under_100000_ids),
 		cmocka_unit_test(test_least_recently_used_goes_first),
 		cmocka_unit_test(test_a_body_larger_than_the_bound_is_not_kept),
+		cmocka_unit_test(test_views_of_one_row_are_kept_apart_and_forgotten_together),
 		cmocka_unit_test(test_hub_keeps_the_cache_in_step),
 		cmocka_unit_test(test_shared_stats_map),
 	};
