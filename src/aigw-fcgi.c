@@ -28,6 +28,10 @@
 #include "http/spawn.h"
 #include "http/status_cache.h"
 
+/* Each process of a prefork counts its cache into a place of its own. */
+_Static_assert(PREFORK_PROCESSES_MAX <= STATUS_CACHE_PROCESSES_MAX,
+	       "the status cache's figures need a place per process");
+
 /*
  * FastCGI: one process, or with --processes a parent (http/prefork.h)
  * whose children each serve as that one would. The fork comes after the
